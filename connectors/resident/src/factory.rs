@@ -1,0 +1,41 @@
+//! `type = "resident"` in the configuration.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use keymanager::config::KeyManagerConfig;
+use keymanager::descriptor::ConnectorDescriptor;
+use keymanager::registry::{BuildContext, ConnectorFactory};
+use keymanager::{KeyManager, Result};
+
+use crate::settings::ResidentSettings;
+use crate::store::Store;
+use crate::{ResidentKeyManager, ResidentServer};
+
+/// Builds resident key managers. One resident key manager per database: two would share its clients and keys.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ResidentFactory;
+
+#[async_trait]
+impl ConnectorFactory for ResidentFactory {
+    fn descriptor(&self) -> ConnectorDescriptor {
+        crate::settings::descriptor()
+    }
+
+    async fn build(&self, config: &KeyManagerConfig, ctx: &BuildContext) -> Result<Arc<dyn KeyManager>> {
+        let settings = ResidentSettings::from_config(config, ctx.public_url.as_deref())?;
+        let url = settings
+            .database_url
+            .clone()
+            .or_else(|| ctx.database_url.clone())
+            .ok_or_else(|| {
+                config.error(
+                    Some("database_url"),
+                    "the resident key manager needs a database: set [database] url",
+                )
+            })?;
+        let store = Store::connect(&url, ctx.database_max_connections).await?;
+        let server = ResidentServer::open(settings, store).await?;
+        Ok(Arc::new(ResidentKeyManager::new(&config.name, server)))
+    }
+}

@@ -1,0 +1,166 @@
+//! Client authentication (RFC 6749 §2.3.1) and the admin / initial access token.
+
+use axum::http::{header, HeaderMap};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use super::errors::OAuthError;
+use crate::crypto;
+
+/// Credentials a request presented.
+#[derive(Debug)]
+pub(crate) enum Presented {
+    /// A confidential client (Basic header or form body), with how it was sent.
+    Secret {
+        client_id: String,
+        secret: keymanager::model::ClientSecret,
+    },
+    /// A public client: `client_id` in the form and nothing else.
+    Public { client_id: String },
+    /// Nothing.
+    None,
+}
+
+/// Read the client credentials: HTTP Basic (`client_secret_basic`) or `client_id` / `client_secret` form fields
+/// (`client_secret_post`); more than one method is `invalid_request`.
+pub(crate) fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthError> {
+    let basic = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
+        Some(Ok(v)) if v.len() > 6 && v[..6].eq_ignore_ascii_case("basic ") => Some(parse_basic(&v[6..])?),
+        _ => None,
+    };
+    let form_id = form.get("client_id")?;
+    let form_secret = form.get("client_secret")?;
+    match (basic, form_id, form_secret) {
+        (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
+            "use one client authentication method, not two",
+        )),
+        (Some((id, secret)), form_id, None) => {
+            if form_id.is_some_and(|f| f != id) {
+                return Err(OAuthError::invalid_request(
+                    "client_id differs from the authenticated client",
+                ));
+            }
+            Ok(Presented::Secret {
+                client_id: id,
+                secret: secret.into(),
+            })
+        }
+        (None, Some(id), Some(secret)) => Ok(Presented::Secret {
+            client_id: id.to_owned(),
+            secret: secret.into(),
+        }),
+        (None, Some(id), None) => Ok(Presented::Public {
+            client_id: id.to_owned(),
+        }),
+        (None, None, Some(_)) => Err(OAuthError::invalid_request("client_secret without client_id")),
+        (None, None, None) => Ok(Presented::None),
+    }
+}
+
+fn parse_basic(encoded: &str) -> Result<(String, String), OAuthError> {
+    let bad = OAuthError::invalid_client;
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+    let text = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = text.split_once(':').ok_or_else(bad)?;
+    // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+    Ok((form_decode(id).ok_or_else(bad)?, form_decode(secret).ok_or_else(bad)?))
+}
+
+fn form_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A form body with duplicate parameters refused (RFC 6749 §3.2).
+#[derive(Debug, Default)]
+pub(crate) struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub fn parse(body: &[u8]) -> Self {
+        Form(url::form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// The value of a parameter; an empty value counts as absent; a repeated one is `invalid_request`.
+    pub fn get(&self, name: &str) -> Result<Option<&str>, OAuthError> {
+        let mut found = self.0.iter().filter(|(k, v)| k == name && !v.is_empty());
+        let first = found.next().map(|(_, v)| v.as_str());
+        if found.next().is_some() {
+            return Err(OAuthError::invalid_request(format!("parameter `{name}` is repeated")));
+        }
+        Ok(first)
+    }
+}
+
+/// The admin bearer token: the management API's credential and the RFC 7591 initial access token. Only its hash
+/// is kept.
+#[derive(Clone)]
+pub struct AdminToken {
+    hash: String,
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken([REDACTED])")
+    }
+}
+
+impl AdminToken {
+    /// Keep the hash of this token.
+    pub fn new(plain: &str) -> Self {
+        AdminToken {
+            hash: crypto::hash(plain),
+        }
+    }
+
+    /// A fresh random token and its holder.
+    pub fn generate() -> (String, AdminToken) {
+        let plain = crypto::random_token(32);
+        let holder = AdminToken::new(&plain);
+        (plain, holder)
+    }
+
+    /// Whether `presented` is this token (constant time).
+    pub fn verify(&self, presented: &str) -> bool {
+        crypto::verify(presented, &self.hash)
+    }
+}
+
+/// The bearer token of an `Authorization: Bearer …` header.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let encoded = STANDARD.encode("my%20client:s%2Bcr%3At");
+        assert_eq!(parse_basic(&encoded).unwrap(), ("my client".into(), "s+cr:t".into()));
+        assert!(parse_basic("!!!").is_err());
+        assert!(parse_basic(&STANDARD.encode("no-colon")).is_err());
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        let form = Form::parse(b"grant_type=client_credentials&scope=a&scope=b");
+        assert!(form.get("scope").is_err());
+        assert_eq!(form.get("grant_type").unwrap(), Some("client_credentials"));
+    }
+}

@@ -1,0 +1,37 @@
+//! Authorization server metadata (RFC 8414) and the JWKS.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::json;
+
+use super::errors::server_error;
+use super::AppState;
+
+pub(crate) async fn metadata(State(app): State<AppState>) -> impl IntoResponse {
+    let s = app.server.settings();
+    let base = &s.issuer;
+    Json(json!({
+        "issuer": base,
+        "token_endpoint": format!("{base}/oauth2/token"),
+        "jwks_uri": format!("{base}/oauth2/jwks"),
+        "registration_endpoint": format!("{base}/oauth2/register"),
+        "introspection_endpoint": format!("{base}/oauth2/introspect"),
+        "revocation_endpoint": format!("{base}/oauth2/revoke"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": [s.algorithm.as_str()],
+        "subject_types_supported": ["public"],
+    }))
+}
+
+pub(crate) async fn jwks(State(app): State<AppState>) -> axum::response::Response {
+    match app.server.keys().jwks().await {
+        Ok(doc) => ([(header::CACHE_CONTROL, "public, max-age=300")], Json(doc)).into_response(),
+        Err(e) => server_error(e).into_response(),
+    }
+}

@@ -1,0 +1,228 @@
+//! Dynamic client registration (RFC 7591) and its management protocol (RFC 7592).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use keymanager::model::{ClientSpec, GrantType, KeyType, PkcePolicy, TokenEndpointAuthMethod};
+use keymanager::Error;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::client_auth::bearer;
+use super::errors::{server_error, OAuthError};
+use super::AppState;
+use crate::crypto;
+use crate::server::to_oauth_client;
+use crate::store::ClientRecord;
+
+/// RFC 7591 §2 client metadata we understand; other members are ignored, as §2 asks.
+#[derive(Debug, Deserialize)]
+struct Metadata {
+    client_id: Option<String>,
+    client_name: Option<String>,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    grant_types: Option<Vec<GrantType>>,
+    token_endpoint_auth_method: Option<String>,
+    scope: Option<String>,
+    /// Extension: `PRODUCTION` or `SANDBOX` (default `PRODUCTION`).
+    key_type: Option<String>,
+    /// Extension: maximum access-token lifetime in seconds.
+    access_token_lifetime: Option<u64>,
+    /// Extension: PKCE required.
+    #[serde(default)]
+    pkce_required: bool,
+    /// Extension: PKCE `plain` allowed.
+    #[serde(default)]
+    pkce_allow_plain: bool,
+}
+
+fn invalid_metadata(e: Error) -> OAuthError {
+    match e {
+        Error::InvalidRequest { field, message, .. } => {
+            let code = if field.as_deref().is_some_and(|f| f.starts_with("redirect_uris")) {
+                "invalid_redirect_uri"
+            } else {
+                "invalid_client_metadata"
+            };
+            let text = match field {
+                Some(f) => format!("{f}: {message}"),
+                None => message,
+            };
+            OAuthError::new(StatusCode::BAD_REQUEST, code, text)
+        }
+        Error::Unsupported { operation } => OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_metadata",
+            format!("not supported: {operation}"),
+        ),
+        other => server_error(other),
+    }
+}
+
+fn parse_metadata(body: &[u8]) -> Result<(Metadata, ClientSpec), OAuthError> {
+    let meta: Metadata = serde_json::from_slice(body).map_err(|e| {
+        OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_metadata",
+            format!("invalid JSON: {e}"),
+        )
+    })?;
+    let public = match meta.token_endpoint_auth_method.as_deref() {
+        None | Some("client_secret_basic") | Some("client_secret_post") => false,
+        Some("none") => true,
+        Some(other) => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                format!("token_endpoint_auth_method `{other}` is not supported"),
+            ))
+        }
+    };
+    let key_type = match meta.key_type.as_deref() {
+        None => KeyType::Production,
+        Some(k) => k.parse().map_err(invalid_metadata)?,
+    };
+    let spec = ClientSpec {
+        name: meta
+            .client_name
+            .clone()
+            .unwrap_or_else(|| "dynamically registered client".into()),
+        key_type,
+        // RFC 7591 §2: grant_types defaults to authorization_code.
+        grant_types: meta
+            .grant_types
+            .clone()
+            .unwrap_or_else(|| vec![GrantType::AuthorizationCode]),
+        redirect_uris: meta.redirect_uris.clone(),
+        scopes: meta
+            .scope
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        public_client: public,
+        pkce: PkcePolicy {
+            required: meta.pkce_required,
+            allow_plain: meta.pkce_allow_plain,
+        },
+        access_token_lifetime: meta.access_token_lifetime,
+        refresh_token_lifetime: None,
+        additional_properties: Default::default(),
+    };
+    Ok((meta, spec))
+}
+
+fn client_json(app: &AppState, r: &ClientRecord) -> Value {
+    let c = to_oauth_client(r);
+    let method = if c.public_client {
+        TokenEndpointAuthMethod::None
+    } else {
+        TokenEndpointAuthMethod::ClientSecretBasic
+    };
+    json!({
+        "client_id": c.client_id,
+        "client_id_issued_at": r.created_at,
+        "client_name": c.name,
+        "redirect_uris": c.redirect_uris,
+        "grant_types": c.grant_types,
+        "token_endpoint_auth_method": method.as_str(),
+        "scope": c.scopes.join(" "),
+        "key_type": r.key_type,
+        "access_token_lifetime": c.access_token_lifetime,
+        "pkce_required": c.pkce.required,
+        "pkce_allow_plain": c.pkce.allow_plain,
+        "registration_client_uri": format!("{}/oauth2/register/{}", app.server.settings().issuer, c.client_id),
+    })
+}
+
+pub(crate) async fn register(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let run = async {
+        match bearer(&headers) {
+            Some(t) if app.admin.verify(t) => {}
+            Some(_) => return Err(OAuthError::invalid_token("the initial access token is not valid")),
+            None => return Err(OAuthError::invalid_token("an initial access token is required")),
+        }
+        let (_, spec) = parse_metadata(&body)?;
+        let registration_token = crypto::random_token(32);
+        let client = app
+            .server
+            .register(&spec, Some(crypto::hash(&registration_token)))
+            .await
+            .map_err(invalid_metadata)?;
+        let record = app
+            .server
+            .client(client.client_id.as_str())
+            .await
+            .map_err(server_error)?;
+        let mut answer = client_json(&app, &record);
+        if let Some(obj) = answer.as_object_mut() {
+            obj.insert("registration_access_token".into(), registration_token.into());
+            if let Some(secret) = &client.client_secret {
+                obj.insert("client_secret".into(), secret.expose_secret().into());
+                obj.insert("client_secret_expires_at".into(), 0.into());
+            }
+        }
+        Ok::<_, OAuthError>((StatusCode::CREATED, [("cache-control", "no-store")], Json(answer)).into_response())
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The client named in the path, if the bearer token is its registration access token. Any mismatch — unknown
+/// client, no token, wrong token — is the same 401, so the endpoint does not tell which clients exist.
+async fn authorized(app: &AppState, headers: &HeaderMap, client_id: &str) -> Result<ClientRecord, OAuthError> {
+    let refused = || OAuthError::invalid_token("the registration access token is not valid for this client");
+    let token = bearer(headers).ok_or_else(refused)?;
+    let record = app
+        .server
+        .store()
+        .get_client(client_id)
+        .await
+        .map_err(server_error)?
+        .ok_or_else(refused)?;
+    match &record.registration_token_hash {
+        Some(hash) if crypto::verify(token, hash) => Ok(record),
+        _ => Err(refused()),
+    }
+}
+
+pub(crate) async fn read(State(app): State<AppState>, headers: HeaderMap, Path(client_id): Path<String>) -> Response {
+    match authorized(&app, &headers, &client_id).await {
+        Ok(record) => Json(client_json(&app, &record)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub(crate) async fn update(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let run = async {
+        authorized(&app, &headers, &client_id).await?;
+        let (meta, spec) = parse_metadata(&body)?;
+        if meta.client_id.as_deref() != Some(client_id.as_str()) {
+            return Err(OAuthError::invalid_request(
+                "the body's client_id must match the client being updated",
+            ));
+        }
+        app.server.update(&client_id, &spec).await.map_err(invalid_metadata)?;
+        let record = app.server.client(&client_id).await.map_err(server_error)?;
+        Ok::<_, OAuthError>(Json(client_json(&app, &record)).into_response())
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+pub(crate) async fn delete(State(app): State<AppState>, headers: HeaderMap, Path(client_id): Path<String>) -> Response {
+    let run = async {
+        authorized(&app, &headers, &client_id).await?;
+        app.server.delete(&client_id).await.map_err(server_error)?;
+        Ok::<_, OAuthError>(StatusCode::NO_CONTENT.into_response())
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}

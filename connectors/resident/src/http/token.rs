@@ -1,0 +1,143 @@
+//! `/oauth2/token`, `/oauth2/introspect`, `/oauth2/revoke`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use keymanager::model::{Grant, TokenRequest};
+use serde_json::json;
+
+use super::client_auth::{bearer, presented, Form, Presented};
+use super::errors::OAuthError;
+use super::AppState;
+use crate::server::AuthenticatedClient;
+
+fn form_content(headers: &HeaderMap) -> Result<(), OAuthError> {
+    let ok = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    if ok {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ))
+    }
+}
+
+/// Authenticate a confidential client from the request; anything else is `invalid_client`.
+async fn confidential(app: &AppState, headers: &HeaderMap, form: &Form) -> Result<AuthenticatedClient, OAuthError> {
+    match presented(headers, form)? {
+        Presented::Secret { client_id, secret } => Ok(app
+            .server
+            .authenticate(&client_id, Some(secret.expose_secret()))
+            .await?),
+        Presented::Public { .. } | Presented::None => Err(OAuthError::invalid_client()),
+    }
+}
+
+pub(crate) async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match issue(&app, &headers, &body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn issue(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+    form_content(headers)?;
+    let form = Form::parse(body);
+    let grant_type = form
+        .get("grant_type")?
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    let who = match presented(headers, &form)? {
+        Presented::Secret { client_id, secret } => {
+            app.server
+                .authenticate(&client_id, Some(secret.expose_secret()))
+                .await?
+        }
+        Presented::Public { client_id } => app.server.authenticate(&client_id, None).await?,
+        Presented::None => return Err(OAuthError::invalid_client()),
+    };
+    let grant = match grant_type {
+        "client_credentials" => Grant::ClientCredentials,
+        other => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                format!("grant type `{other}` is not supported here"),
+            ))
+        }
+    };
+    let scopes = form
+        .get("scope")?
+        .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let request = TokenRequest {
+        client_id: who.client.client_id.clone().into(),
+        client_secret: None,
+        grant,
+        scopes,
+        validity: None,
+    };
+    let token = app.server.issue_for(&who, &request).await?;
+    let body = json!({
+        "access_token": token.access_token.expose_secret(),
+        "token_type": token.token_type,
+        "expires_in": token.expires_in,
+        "scope": token.scopes.join(" "),
+    });
+    Ok((
+        [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+        Json(body),
+    )
+        .into_response())
+}
+
+pub(crate) async fn introspect(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let run = async {
+        form_content(&headers)?;
+        let form = Form::parse(&body);
+        // The admin token may introspect any token; a client only its own.
+        let caller = match bearer(&headers) {
+            Some(t) if app.admin.verify(t) => None,
+            Some(_) => return Err(OAuthError::invalid_token("the bearer token is not valid here")),
+            None => Some(confidential(&app, &headers, &form).await?),
+        };
+        let token = form
+            .get("token")?
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+        let answer = match app.server.active_token(token).await? {
+            Some(active) if caller.as_ref().is_none_or(|c| c.client.client_id == active.client_id) => {
+                let info = crate::server::introspection_answer(active.claims);
+                serde_json::Value::Object(info.claims)
+            }
+            _ => json!({"active": false}),
+        };
+        Ok::<_, OAuthError>(([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response())
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+pub(crate) async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let run = async {
+        form_content(&headers)?;
+        let form = Form::parse(&body);
+        let who = match presented(&headers, &form)? {
+            Presented::Secret { client_id, secret } => {
+                app.server
+                    .authenticate(&client_id, Some(secret.expose_secret()))
+                    .await?
+            }
+            Presented::Public { client_id } => app.server.authenticate(&client_id, None).await?,
+            Presented::None => return Err(OAuthError::invalid_client()),
+        };
+        let token = form
+            .get("token")?
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+        app.server.revoke(&who.client.client_id, token).await?;
+        Ok::<_, OAuthError>(StatusCode::OK.into_response())
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}

@@ -1,0 +1,535 @@
+//! The resident authorization server: clients, secrets, scopes and tokens on the [`Store`].
+
+use std::sync::Arc;
+
+use keymanager::model::{
+    mask_secret, AccessToken, ClientId, ClientSpec, Grant, GrantType, IssuedSecret, OAuthClient, SecretInfo,
+    SecretSpec, SecretStatus, Token, TokenInfo, TokenRequest,
+};
+use keymanager::{Error, Result};
+use serde_json::{json, Value};
+
+use crate::crypto;
+use crate::keyring::KeyRing;
+use crate::settings::{ResidentSettings, TokenFormat};
+use crate::signing::parse_jwt;
+use crate::store::{now, ClientRecord, Revocation, SecretRecord, Store, TokenRecord};
+
+/// The JWT `typ` of access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// The message for every failed client authentication: it never says which part was wrong.
+const BAD_CLIENT: &str = "client authentication failed";
+
+/// A client that authenticated, with the secret it used.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    /// The client.
+    pub client: ClientRecord,
+    /// The id of the secret that matched; `None` for a public client.
+    pub secret_id: Option<String>,
+}
+
+/// An active token's facts, as introspection reports them.
+#[derive(Debug, Clone)]
+pub struct ActiveToken {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Its claims.
+    pub claims: serde_json::Map<String, Value>,
+}
+
+/// The embedded authorization server.
+#[derive(Debug)]
+pub struct ResidentServer {
+    pub(crate) settings: ResidentSettings,
+    pub(crate) store: Store,
+    pub(crate) keys: KeyRing,
+}
+
+impl ResidentServer {
+    /// Open a server on a store, loading (or creating) its signing key.
+    pub async fn open(settings: ResidentSettings, store: Store) -> Result<Arc<ResidentServer>> {
+        let keys = KeyRing::load(
+            store.clone(),
+            settings.algorithm,
+            settings.max_access_token_lifetime as i64,
+        )
+        .await?;
+        Ok(Arc::new(ResidentServer { settings, store, keys }))
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ResidentSettings {
+        &self.settings
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    // ----- clients -----
+
+    /// Register a client; a confidential one gets its first secret, returned in the answer only.
+    pub async fn register(&self, spec: &ClientSpec, registration_token_hash: Option<String>) -> Result<OAuthClient> {
+        spec.validate_for(&crate::capabilities(&self.settings))?;
+        check_no_additional_properties(spec)?;
+        let at = now();
+        let record = ClientRecord {
+            client_id: crypto::random_token(16),
+            name: spec.name.trim().to_owned(),
+            key_type: spec.key_type,
+            grant_types: spec.grant_types.clone(),
+            redirect_uris: spec.redirect_uris.clone(),
+            scopes: spec.scopes.clone(),
+            public_client: spec.public_client,
+            pkce: spec.pkce,
+            access_token_lifetime: spec.access_token_lifetime,
+            refresh_token_lifetime: spec.refresh_token_lifetime,
+            additional_properties: spec.additional_properties.clone(),
+            registration_token_hash,
+            created_at: at,
+            updated_at: at,
+        };
+        let secret =
+            (!spec.public_client).then(|| self.new_secret_record(&record.client_id, &SecretSpec::default(), at));
+        self.store
+            .insert_client(&record, secret.as_ref().map(|(r, _)| r))
+            .await?;
+        tracing::info!(client_id = %record.client_id, public = record.public_client, "registered a client");
+        let mut client = to_oauth_client(&record);
+        client.client_secret = secret.map(|(_, plain)| plain.into());
+        Ok(client)
+    }
+
+    /// Replace a client's settings (its secrets stay).
+    pub async fn update(&self, client_id: &str, spec: &ClientSpec) -> Result<OAuthClient> {
+        spec.validate_for(&crate::capabilities(&self.settings))?;
+        check_no_additional_properties(spec)?;
+        let mut record = self.client(client_id).await?;
+        if record.public_client != spec.public_client {
+            return Err(Error::invalid_field(
+                "public_client",
+                "a client cannot switch between public and confidential; register a new client",
+            ));
+        }
+        record.name = spec.name.trim().to_owned();
+        record.grant_types = spec.grant_types.clone();
+        record.redirect_uris = spec.redirect_uris.clone();
+        record.scopes = spec.scopes.clone();
+        record.pkce = spec.pkce;
+        record.access_token_lifetime = spec.access_token_lifetime;
+        record.refresh_token_lifetime = spec.refresh_token_lifetime;
+        record.additional_properties = spec.additional_properties.clone();
+        record.updated_at = now();
+        self.store.update_client(&record).await?;
+        Ok(to_oauth_client(&record))
+    }
+
+    /// Read a client; `NotFound` when it does not exist.
+    pub async fn client(&self, client_id: &str) -> Result<ClientRecord> {
+        self.store
+            .get_client(client_id)
+            .await?
+            .ok_or_else(|| Error::not_found("client", client_id))
+    }
+
+    /// Delete a client, its secrets and its opaque tokens; its JWTs stop introspecting as active.
+    pub async fn delete(&self, client_id: &str) -> Result<()> {
+        self.store.delete_client(client_id).await?;
+        tracing::info!(client_id, "deleted a client");
+        Ok(())
+    }
+
+    // ----- secrets -----
+
+    fn new_secret_record(&self, client_id: &str, spec: &SecretSpec, at: i64) -> (SecretRecord, String) {
+        let plain = crypto::new_secret();
+        let record = SecretRecord {
+            secret_id: crypto::random_token(12),
+            client_id: client_id.to_owned(),
+            secret_hash: crypto::hash(&plain),
+            masked: mask_secret(&plain),
+            description: spec.description.clone(),
+            created_at: at,
+            expires_at: spec
+                .expires_in
+                .map(|s| at.saturating_add(s.min(i64::MAX as u64) as i64)),
+        };
+        (record, plain)
+    }
+
+    async fn confidential(&self, client_id: &str) -> Result<ClientRecord> {
+        let client = self.client(client_id).await?;
+        if client.public_client {
+            return Err(Error::invalid_field("client_id", "a public client has no secrets"));
+        }
+        Ok(client)
+    }
+
+    /// Add a secret. Its plain value is in the answer, and nowhere else, ever.
+    pub async fn create_secret(&self, client_id: &str, spec: &SecretSpec) -> Result<IssuedSecret> {
+        if let Some(d) = &spec.description {
+            if d.chars().count() > 255 {
+                return Err(Error::invalid_field("description", "must be at most 255 characters"));
+            }
+        }
+        if spec.expires_in == Some(0) {
+            return Err(Error::invalid_field("expires_in", "must be positive"));
+        }
+        self.confidential(client_id).await?;
+        let at = now();
+        let (record, plain) = self.new_secret_record(client_id, spec, at);
+        self.store
+            .insert_secret(&record, self.settings.max_secrets_per_client)
+            .await?;
+        tracing::info!(client_id, secret_id = %record.secret_id, "created a client secret");
+        Ok(IssuedSecret {
+            id: record.secret_id.clone(),
+            secret: plain.into(),
+            info: secret_info(&record, at),
+        })
+    }
+
+    /// A client's secrets, masked.
+    pub async fn list_secrets(&self, client_id: &str) -> Result<Vec<SecretInfo>> {
+        self.client(client_id).await?;
+        let at = now();
+        Ok(self
+            .store
+            .list_secrets(client_id)
+            .await?
+            .iter()
+            .map(|r| secret_info(r, at))
+            .collect())
+    }
+
+    /// Delete a secret. Tokens it issued stay valid until they expire, unless `revoke_tokens` is true.
+    pub async fn delete_secret(&self, client_id: &str, secret_id: &str, revoke_tokens: bool) -> Result<()> {
+        self.client(client_id).await?;
+        let at = now();
+        let rule = revoke_tokens.then(|| Revocation::Secret {
+            client_id: client_id.to_owned(),
+            secret_id: secret_id.to_owned(),
+            issued_before: at,
+            expires_at: at + self.settings.max_access_token_lifetime as i64,
+        });
+        self.store.delete_secret(client_id, secret_id, rule.as_ref()).await?;
+        tracing::info!(client_id, secret_id, revoke_tokens, "deleted a client secret");
+        Ok(())
+    }
+
+    /// Replace every secret with one new one, returned in the client this once.
+    pub async fn regenerate_secret(&self, client_id: &str) -> Result<OAuthClient> {
+        let client = self.confidential(client_id).await?;
+        let (record, plain) = self.new_secret_record(client_id, &SecretSpec::default(), now());
+        self.store.replace_secrets(&record).await?;
+        tracing::info!(client_id, "regenerated the client secret");
+        let mut out = to_oauth_client(&client);
+        out.client_secret = Some(plain.into());
+        Ok(out)
+    }
+
+    // ----- client authentication -----
+
+    /// Authenticate a client by id and (for a confidential client) secret. Every failure is the same
+    /// `Unauthorized`, whatever was wrong.
+    pub async fn authenticate(&self, client_id: &str, secret: Option<&str>) -> Result<AuthenticatedClient> {
+        let Some(client) = self.store.get_client(client_id).await? else {
+            if let Some(s) = secret {
+                // Spend the time a real check takes, so timing does not tell which client ids exist.
+                crypto::verify(s, "");
+            }
+            return Err(Error::unauthorized(BAD_CLIENT));
+        };
+        if client.public_client {
+            return match secret {
+                None => Ok(AuthenticatedClient {
+                    client,
+                    secret_id: None,
+                }),
+                Some(_) => Err(Error::unauthorized(BAD_CLIENT)),
+            };
+        }
+        let Some(secret) = secret else {
+            return Err(Error::unauthorized(BAD_CLIENT));
+        };
+        let at = now();
+        let mut matched = None;
+        for s in self.store.list_secrets(client_id).await? {
+            // Check every secret, so timing does not tell which one matched.
+            if crypto::verify(secret, &s.secret_hash) && !s.is_expired(at) && matched.is_none() {
+                matched = Some(s.secret_id);
+            }
+        }
+        match matched {
+            Some(secret_id) => Ok(AuthenticatedClient {
+                client,
+                secret_id: Some(secret_id),
+            }),
+            None => Err(Error::unauthorized(BAD_CLIENT)),
+        }
+    }
+
+    // ----- tokens -----
+
+    /// Issue a token for an authenticated client (RFC 6749 §4.4 for `client_credentials`).
+    pub async fn issue_token(&self, request: &TokenRequest) -> Result<AccessToken> {
+        let who = self
+            .authenticate(
+                request.client_id.as_str(),
+                request.client_secret.as_ref().map(|s| s.expose_secret()),
+            )
+            .await?;
+        self.issue_for(&who, request).await
+    }
+
+    /// Issue a token for a client that already authenticated.
+    pub async fn issue_for(&self, who: &AuthenticatedClient, request: &TokenRequest) -> Result<AccessToken> {
+        let client = &who.client;
+        match &request.grant {
+            Grant::ClientCredentials => {
+                if client.public_client {
+                    return Err(Error::InvalidGrant {
+                        code: "unauthorized_client".into(),
+                        message: "a public client cannot use client_credentials".into(),
+                        provider: None,
+                    });
+                }
+                if !client.grant_types.contains(&GrantType::ClientCredentials) {
+                    return Err(Error::InvalidGrant {
+                        code: "unauthorized_client".into(),
+                        message: "this client may not use the client_credentials grant".into(),
+                        provider: None,
+                    });
+                }
+            }
+            _ => {
+                return Err(Error::InvalidGrant {
+                    code: "unsupported_grant_type".into(),
+                    message: "this server issues tokens with the client_credentials grant only".into(),
+                    provider: None,
+                })
+            }
+        }
+        let scopes = granted_scopes(client, &request.scopes)?;
+        let lifetime = self.lifetime(client, request.validity)?;
+        let iat = now();
+        let exp = iat + lifetime as i64;
+        let jti = crypto::random_token(16);
+        let scope = scopes.join(" ");
+        let token = match self.settings.token_format {
+            TokenFormat::Jwt => {
+                let mut claims = json!({
+                    "iss": self.settings.issuer,
+                    "sub": client.client_id,
+                    "aud": self.settings.audience,
+                    "exp": exp,
+                    "iat": iat,
+                    "nbf": iat,
+                    "jti": jti,
+                    "client_id": client.client_id,
+                    "scope": scope,
+                });
+                if let (Some(sid), Some(obj)) = (&who.secret_id, claims.as_object_mut()) {
+                    obj.insert("secret_id".into(), sid.clone().into());
+                }
+                self.keys.current().await?.sign_jwt(ACCESS_TOKEN_TYP, &claims)?
+            }
+            TokenFormat::Opaque => {
+                let token = crypto::random_token(32);
+                self.store
+                    .insert_token(&TokenRecord {
+                        token_hash: crypto::hash(&token),
+                        jti,
+                        client_id: client.client_id.clone(),
+                        secret_id: who.secret_id.clone(),
+                        subject: client.client_id.clone(),
+                        scope,
+                        audience: self.settings.audience.clone(),
+                        issued_at: iat,
+                        expires_at: exp,
+                    })
+                    .await?;
+                token
+            }
+        };
+        Ok(AccessToken {
+            access_token: Token::new(token),
+            token_type: "Bearer".into(),
+            expires_in: Some(lifetime),
+            scopes,
+            refresh_token: None,
+        })
+    }
+
+    fn lifetime(&self, client: &ClientRecord, requested: Option<u64>) -> Result<u64> {
+        let max = client
+            .access_token_lifetime
+            .unwrap_or(self.settings.access_token_lifetime)
+            .min(self.settings.max_access_token_lifetime);
+        match requested {
+            Some(0) => Err(Error::invalid_field("validity", "must be positive")),
+            Some(v) => Ok(v.min(max)),
+            None => Ok(max),
+        }
+    }
+
+    /// The facts of an active token, or `None` when it is unknown, expired, revoked, or its client is gone.
+    pub async fn active_token(&self, token: &str) -> Result<Option<ActiveToken>> {
+        let at = now();
+        let (claims, client_id, secret_id, jti, iat) = if let Some(jwt) = parse_jwt(token) {
+            let Some(kid) = jwt.header.get("kid").and_then(Value::as_str) else {
+                return Ok(None);
+            };
+            let Some(key) = self.keys.find(kid).await? else {
+                return Ok(None);
+            };
+            if jwt.header.get("alg").and_then(Value::as_str) != Some(key.alg().as_str())
+                || !key.verify(jwt.signing_input.as_bytes(), &jwt.signature)
+            {
+                return Ok(None);
+            }
+            let Value::Object(claims) = jwt.claims else {
+                return Ok(None);
+            };
+            let num = |k: &str| claims.get(k).and_then(Value::as_i64);
+            let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
+            if text("iss").as_deref() != Some(self.settings.issuer.as_str()) || num("exp").is_none_or(|e| e <= at) {
+                return Ok(None);
+            }
+            let (Some(client_id), Some(jti), Some(iat)) = (text("client_id"), text("jti"), num("iat")) else {
+                return Ok(None);
+            };
+            let secret_id = text("secret_id");
+            (claims, client_id, secret_id, jti, iat)
+        } else {
+            let Some(t) = self.store.get_token(&crypto::hash(token)).await? else {
+                return Ok(None);
+            };
+            if t.expires_at <= at {
+                return Ok(None);
+            }
+            let claims = json!({
+                "iss": self.settings.issuer, "sub": t.subject, "aud": t.audience, "exp": t.expires_at,
+                "iat": t.issued_at, "nbf": t.issued_at, "jti": t.jti, "client_id": t.client_id, "scope": t.scope,
+            });
+            let Value::Object(claims) = claims else { return Ok(None) };
+            (claims, t.client_id, t.secret_id, t.jti, t.issued_at)
+        };
+        if self
+            .store
+            .is_revoked(&jti, &client_id, secret_id.as_deref(), iat)
+            .await?
+            || !self.store.client_exists(&client_id).await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(ActiveToken { client_id, claims }))
+    }
+
+    /// RFC 7662 answer for a token, for a caller allowed to see it.
+    pub async fn introspect(&self, token: &str) -> Result<TokenInfo> {
+        Ok(match self.active_token(token).await? {
+            Some(active) => introspection_answer(active.claims),
+            None => TokenInfo::inactive(),
+        })
+    }
+
+    /// Revoke a token held by `client_id` (RFC 7009 §2.1). An unknown, expired or already revoked token is not
+    /// an error; a token of another client is refused.
+    pub async fn revoke(&self, client_id: &str, token: &str) -> Result<()> {
+        let Some(active) = self.active_token(token).await? else {
+            return Ok(());
+        };
+        if active.client_id != client_id {
+            return Err(Error::invalid_field("token", "the token was not issued to this client"));
+        }
+        let jti = active
+            .claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let exp = active.claims.get("exp").and_then(Value::as_i64).unwrap_or_else(now);
+        self.store.revoke(&Revocation::Jti { jti, expires_at: exp }).await?;
+        tracing::info!(client_id, "revoked a token");
+        Ok(())
+    }
+}
+
+/// The introspection answer: every claim, plus `active` and `token_type`, without our internal `secret_id`.
+pub fn introspection_answer(mut claims: serde_json::Map<String, Value>) -> TokenInfo {
+    claims.remove("secret_id");
+    claims.insert("active".into(), true.into());
+    claims.insert("token_type".into(), "Bearer".into());
+    TokenInfo::from_claims(claims)
+}
+
+fn granted_scopes(client: &ClientRecord, requested: &[String]) -> Result<Vec<String>> {
+    if requested.is_empty() {
+        return Ok(client.scopes.clone());
+    }
+    let mut out: Vec<String> = Vec::with_capacity(requested.len());
+    for s in requested {
+        if !client.scopes.contains(s) {
+            return Err(Error::InvalidScope {
+                message: format!("scope `{s}` is not allowed for this client"),
+                provider: None,
+            });
+        }
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn check_no_additional_properties(spec: &ClientSpec) -> Result<()> {
+    match spec.additional_properties.keys().next() {
+        Some(k) => Err(Error::invalid_field(
+            format!("additional_properties.{k}"),
+            "unknown field; the resident key manager takes no additional properties",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn secret_info(r: &SecretRecord, at: i64) -> SecretInfo {
+    SecretInfo {
+        id: r.secret_id.clone(),
+        masked: r.masked.clone(),
+        description: r.description.clone(),
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        status: if r.is_expired(at) {
+            SecretStatus::Expired
+        } else {
+            SecretStatus::Active
+        },
+    }
+}
+
+/// The generic view of a client row.
+pub fn to_oauth_client(r: &ClientRecord) -> OAuthClient {
+    OAuthClient {
+        client_id: ClientId::new(&r.client_id),
+        client_secret: None,
+        name: r.name.clone(),
+        grant_types: r.grant_types.clone(),
+        redirect_uris: r.redirect_uris.clone(),
+        scopes: r.scopes.clone(),
+        public_client: r.public_client,
+        pkce: r.pkce,
+        access_token_lifetime: r.access_token_lifetime,
+        refresh_token_lifetime: r.refresh_token_lifetime,
+        created_at: Some(r.created_at),
+        additional_properties: r.additional_properties.clone(),
+    }
+}

@@ -1,0 +1,134 @@
+//! The resident key manager's settings (`type = "resident"` tables).
+
+use keymanager::config::KeyManagerConfig;
+use keymanager::descriptor::{ConnectorDescriptor, Setting};
+use keymanager::error::ConfigError;
+
+use crate::signing::Algorithm;
+
+/// How access tokens look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFormat {
+    /// Signed JWTs (RFC 9068); no row is written per token.
+    Jwt,
+    /// Random opaque strings, recorded in the store and checked by introspection.
+    Opaque,
+}
+
+/// Settings of one resident key manager.
+#[derive(Debug, Clone)]
+pub struct ResidentSettings {
+    /// `iss` of its tokens and base of its endpoints.
+    pub issuer: String,
+    /// `aud` of its tokens.
+    pub audience: String,
+    /// Signing algorithm.
+    pub algorithm: Algorithm,
+    /// Token format.
+    pub token_format: TokenFormat,
+    /// Default access-token lifetime in seconds, for clients that set none.
+    pub access_token_lifetime: u64,
+    /// No token lives longer than this, whatever the client or request asks.
+    pub max_access_token_lifetime: u64,
+    /// Most unexpired secrets per client; `None` = unlimited.
+    pub max_secrets_per_client: Option<u32>,
+    /// Database URL overriding `[database] url`.
+    pub database_url: Option<String>,
+}
+
+impl Default for ResidentSettings {
+    fn default() -> Self {
+        ResidentSettings {
+            issuer: "http://127.0.0.1:9443".into(),
+            audience: "http://127.0.0.1:9443".into(),
+            algorithm: Algorithm::Es256,
+            token_format: TokenFormat::Jwt,
+            access_token_lifetime: 3600,
+            max_access_token_lifetime: 86_400,
+            max_secrets_per_client: None,
+            database_url: None,
+        }
+    }
+}
+
+/// The connector's self-description.
+pub fn descriptor() -> ConnectorDescriptor {
+    ConnectorDescriptor {
+        kind: "resident".into(),
+        display_name: "Resident Key Manager".into(),
+        description: "The embedded OAuth2 authorization server, on SQLite or PostgreSQL.".into(),
+        connection_settings: vec![
+            Setting::url("issuer", "Issuer (defaults to the server's public URL)"),
+            Setting::string("audience", "Audience of issued tokens (defaults to the issuer)"),
+            Setting::string("signing_algorithm", "JWS algorithm")
+                .one_of(&["ES256", "RS256", "EdDSA"])
+                .default_value("ES256"),
+            Setting::string("token_format", "Access token format")
+                .one_of(&["jwt", "opaque"])
+                .default_value("jwt"),
+            Setting::integer("access_token_lifetime", "Default access-token lifetime (seconds)").default_value(3600),
+            Setting::integer("max_access_token_lifetime", "Longest access-token lifetime (seconds)")
+                .default_value(86_400),
+            Setting::integer(
+                "max_secrets_per_client",
+                "Most secrets per client (unlimited when unset)",
+            ),
+            Setting::string("database_url", "Database URL (defaults to [database] url)").secret(),
+        ],
+        application_properties: Vec::new(),
+    }
+}
+
+impl ResidentSettings {
+    /// Read a validated table; `public_url` is the server's URL, the default issuer.
+    pub fn from_config(km: &KeyManagerConfig, public_url: Option<&str>) -> Result<Self, ConfigError> {
+        let s = &km.settings;
+        let text = |k: &str| s.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let int = |k: &str| s.get(k).and_then(|v| v.as_u64());
+        let defaults = ResidentSettings::default();
+        let issuer = text("issuer")
+            .or_else(|| public_url.map(str::to_owned))
+            .unwrap_or(defaults.issuer)
+            .trim_end_matches('/')
+            .to_owned();
+        let algorithm = match text("signing_algorithm") {
+            Some(a) => a.parse().map_err(|m: String| km.error(Some("signing_algorithm"), m))?,
+            None => Algorithm::Es256,
+        };
+        let token_format = match text("token_format").as_deref() {
+            Some("opaque") => TokenFormat::Opaque,
+            _ => TokenFormat::Jwt,
+        };
+        let max = int("max_access_token_lifetime").unwrap_or(defaults.max_access_token_lifetime);
+        let default_lifetime = int("access_token_lifetime").unwrap_or(defaults.access_token_lifetime);
+        if max == 0 || default_lifetime == 0 {
+            return Err(km.error(Some("access_token_lifetime"), "lifetimes must be positive"));
+        }
+        if default_lifetime > max {
+            return Err(km.error(
+                Some("access_token_lifetime"),
+                format!("{default_lifetime} exceeds max_access_token_lifetime ({max})"),
+            ));
+        }
+        let max_secrets = match int("max_secrets_per_client") {
+            Some(0) => {
+                return Err(km.error(
+                    Some("max_secrets_per_client"),
+                    "must be at least 1 (omit it for no limit)",
+                ))
+            }
+            Some(n) => Some(u32::try_from(n).map_err(|_| km.error(Some("max_secrets_per_client"), "is too large"))?),
+            None => None,
+        };
+        Ok(ResidentSettings {
+            audience: text("audience").unwrap_or_else(|| issuer.clone()),
+            issuer,
+            algorithm,
+            token_format,
+            access_token_lifetime: default_lifetime,
+            max_access_token_lifetime: max,
+            max_secrets_per_client: max_secrets,
+            database_url: text("database_url"),
+        })
+    }
+}

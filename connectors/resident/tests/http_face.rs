@@ -1,0 +1,447 @@
+//! The resident server's HTTP face (RFC 6749, 7009, 7591, 7592, 7662, 8414), on both store backends.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use common::Harness;
+use keymanager::model::*;
+use keymanager::KeyManager;
+use keymanager_resident::{router, AdminToken};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const ADMIN: &str = "admin-token-for-tests-0123456789";
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    json: Value,
+}
+
+async fn call(app: &Router, req: Request<Body>) -> Reply {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let json = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
+    Reply { status, headers, json }
+}
+
+fn form(path: &str, auth: Option<String>, body: &str) -> Request<Body> {
+    let mut b = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(a) = auth {
+        b = b.header(header::AUTHORIZATION, a);
+    }
+    b.body(Body::from(body.to_owned())).unwrap()
+}
+
+fn basic(id: &str, secret: &str) -> Option<String> {
+    Some(format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))))
+}
+
+fn json_req(method: &str, path: &str, bearer: Option<&str>, body: Value) -> Request<Body> {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(t) = bearer {
+        b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    b.body(Body::from(body.to_string())).unwrap()
+}
+
+fn app(h: &Harness) -> Router {
+    router(h.server.clone(), AdminToken::new(ADMIN))
+}
+
+async fn client(h: &Harness) -> (String, String) {
+    let c =
+        h.km.register_client(&ClientSpec::new("svc", KeyType::Production).with_scopes(["orders:read"]))
+            .await
+            .unwrap();
+    (
+        c.client_id.to_string(),
+        c.client_secret.unwrap().expose_secret().to_owned(),
+    )
+}
+
+async fn discovery_and_jwks(h: Harness) {
+    let app = app(&h);
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let r = call(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json["issuer"], "http://127.0.0.1:9443");
+        assert_eq!(r.json["token_endpoint"], "http://127.0.0.1:9443/oauth2/token");
+        assert_eq!(r.json["jwks_uri"], "http://127.0.0.1:9443/oauth2/jwks");
+        assert_eq!(r.json["registration_endpoint"], "http://127.0.0.1:9443/oauth2/register");
+    }
+    let r = call(&app, Request::get("/oauth2/jwks").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, 200);
+    let key = &r.json["keys"][0];
+    assert_eq!(
+        (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()),
+        (Some("EC"), Some("P-256"), Some("ES256"))
+    );
+}
+
+async fn client_credentials_with_each_auth_method(h: Harness) {
+    let app = app(&h);
+    let (id, secret) = client(&h).await;
+    let by_basic = call(
+        &app,
+        form(
+            "/oauth2/token",
+            basic(&id, &secret),
+            "grant_type=client_credentials&scope=orders%3Aread",
+        ),
+    )
+    .await;
+    assert_eq!(by_basic.status, 200, "{}", by_basic.json);
+    assert_eq!(by_basic.json["token_type"], "Bearer");
+    assert_eq!(by_basic.json["scope"], "orders:read");
+    assert_eq!(by_basic.json["expires_in"], 3600);
+    assert_eq!(by_basic.headers[header::CACHE_CONTROL], "no-store");
+    let by_post = call(
+        &app,
+        form(
+            "/oauth2/token",
+            None,
+            &format!("grant_type=client_credentials&client_id={id}&client_secret={secret}"),
+        ),
+    )
+    .await;
+    assert_eq!(by_post.status, 200, "{}", by_post.json);
+    let both = call(
+        &app,
+        form(
+            "/oauth2/token",
+            basic(&id, &secret),
+            &format!("grant_type=client_credentials&client_secret={secret}"),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (both.status, both.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    let unsupported = call(
+        &app,
+        form("/oauth2/token", basic(&id, &secret), "grant_type=urn:example:nope"),
+    )
+    .await;
+    assert_eq!(unsupported.json["error"], "unsupported_grant_type");
+    let missing = call(&app, form("/oauth2/token", basic(&id, &secret), "scope=x")).await;
+    assert_eq!(missing.json["error"], "invalid_request");
+    let bad_scope = call(
+        &app,
+        form(
+            "/oauth2/token",
+            basic(&id, &secret),
+            "grant_type=client_credentials&scope=admin",
+        ),
+    )
+    .await;
+    assert_eq!(
+        (bad_scope.status, bad_scope.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+    let json_body = call(
+        &app,
+        Request::post("/oauth2/token")
+            .header(header::AUTHORIZATION, basic(&id, &secret).unwrap())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(json_body.json["error"], "invalid_request");
+}
+
+async fn wrong_expired_and_deleted_secrets_are_invalid_client(h: Harness) {
+    let app = app(&h);
+    let (id, secret) = client(&h).await;
+    let check = |r: Reply| {
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(r.json["error"], "invalid_client");
+        let challenge = r.headers[header::WWW_AUTHENTICATE].to_str().unwrap().to_owned();
+        assert!(challenge.starts_with("Basic"), "{challenge}");
+    };
+    check(
+        call(
+            &app,
+            form("/oauth2/token", basic(&id, "wrong"), "grant_type=client_credentials"),
+        )
+        .await,
+    );
+    check(
+        call(
+            &app,
+            form(
+                "/oauth2/token",
+                basic("no-such-client", &secret),
+                "grant_type=client_credentials",
+            ),
+        )
+        .await,
+    );
+    check(call(&app, form("/oauth2/token", None, "grant_type=client_credentials")).await);
+    // An expired secret.
+    let cid: ClientId = id.clone().into();
+    let expiring =
+        h.km.create_secret(
+            &cid,
+            &SecretSpec {
+                description: None,
+                expires_in: Some(1),
+            },
+        )
+        .await
+        .unwrap();
+    let ok = call(
+        &app,
+        form(
+            "/oauth2/token",
+            basic(&id, expiring.secret.expose_secret()),
+            "grant_type=client_credentials",
+        ),
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    check(
+        call(
+            &app,
+            form(
+                "/oauth2/token",
+                basic(&id, expiring.secret.expose_secret()),
+                "grant_type=client_credentials",
+            ),
+        )
+        .await,
+    );
+    // A deleted secret.
+    let first =
+        h.km.list_secrets(&cid)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.masked.starts_with(&secret[..4]))
+            .unwrap();
+    h.km.delete_secret(&cid, &first.id, false).await.unwrap();
+    check(
+        call(
+            &app,
+            form("/oauth2/token", basic(&id, &secret), "grant_type=client_credentials"),
+        )
+        .await,
+    );
+}
+
+async fn introspection_and_revocation(h: Harness) {
+    let app = app(&h);
+    let (id, secret) = client(&h).await;
+    let (other, other_secret) = client(&h).await;
+    let token = call(
+        &app,
+        form("/oauth2/token", basic(&id, &secret), "grant_type=client_credentials"),
+    )
+    .await
+    .json["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = format!("token={token}&token_type_hint=access_token");
+    // Its own client sees it active, with RFC 7662 fields.
+    let own = call(&app, form("/oauth2/introspect", basic(&id, &secret), &body)).await;
+    assert_eq!(own.status, 200);
+    assert_eq!(own.json["active"], true);
+    assert_eq!(own.json["client_id"], id.as_str());
+    assert_eq!(own.json["token_type"], "Bearer");
+    assert!(own.json.get("secret_id").is_none());
+    // Another client learns nothing.
+    let foreign = call(&app, form("/oauth2/introspect", basic(&other, &other_secret), &body)).await;
+    assert_eq!(foreign.json, json!({"active": false}));
+    // The admin token sees every token; no credentials or a wrong bearer are refused.
+    let admin = call(&app, form("/oauth2/introspect", Some(format!("Bearer {ADMIN}")), &body)).await;
+    assert_eq!(admin.json["active"], true);
+    assert_eq!(call(&app, form("/oauth2/introspect", None, &body)).await.status, 401);
+    assert_eq!(
+        call(&app, form("/oauth2/introspect", Some("Bearer nope".into()), &body))
+            .await
+            .status,
+        401
+    );
+    // Revocation: another client is refused, its own client succeeds, then it is inactive; unknown tokens are fine.
+    let refused = call(&app, form("/oauth2/revoke", basic(&other, &other_secret), &body)).await;
+    assert_eq!(refused.status, 400);
+    let revoked = call(&app, form("/oauth2/revoke", basic(&id, &secret), &body)).await;
+    assert_eq!((revoked.status, &revoked.json), (StatusCode::OK, &Value::Null));
+    assert_eq!(
+        call(&app, form("/oauth2/introspect", basic(&id, &secret), &body))
+            .await
+            .json,
+        json!({"active": false})
+    );
+    assert_eq!(
+        call(&app, form("/oauth2/revoke", basic(&id, &secret), "token=garbage"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        call(&app, form("/oauth2/revoke", basic(&id, "bad"), "token=garbage"))
+            .await
+            .status,
+        401
+    );
+}
+
+async fn dynamic_registration_rfc7591_and_7592(h: Harness) {
+    let app = app(&h);
+    let metadata = json!({
+        "client_name": "partner-app", "grant_types": ["client_credentials"], "scope": "orders:read",
+        "token_endpoint_auth_method": "client_secret_basic", "unknown_member": "ignored"
+    });
+    let none = call(&app, json_req("POST", "/oauth2/register", None, metadata.clone())).await;
+    assert_eq!(none.status, 401);
+    assert!(none.headers[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    let wrong = call(
+        &app,
+        json_req("POST", "/oauth2/register", Some("wrong"), metadata.clone()),
+    )
+    .await;
+    assert_eq!(
+        (wrong.status, wrong.json["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    let bad = call(
+        &app,
+        json_req(
+            "POST",
+            "/oauth2/register",
+            Some(ADMIN),
+            json!({"grant_types": ["authorization_code"]}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (bad.status, bad.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_redirect_uri"))
+    );
+    let made = call(
+        &app,
+        json_req("POST", "/oauth2/register", Some(ADMIN), metadata.clone()),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.json);
+    let id = made.json["client_id"].as_str().unwrap().to_owned();
+    let secret = made.json["client_secret"].as_str().unwrap().to_owned();
+    let rat = made.json["registration_access_token"].as_str().unwrap().to_owned();
+    assert_eq!(made.json["client_secret_expires_at"], 0);
+    assert_eq!(
+        made.json["registration_client_uri"],
+        format!("http://127.0.0.1:9443/oauth2/register/{id}")
+    );
+    // The registered client works at the token endpoint.
+    assert_eq!(
+        call(
+            &app,
+            form("/oauth2/token", basic(&id, &secret), "grant_type=client_credentials")
+        )
+        .await
+        .status,
+        200
+    );
+    let path = format!("/oauth2/register/{id}");
+    // RFC 7592 with a wrong or missing registration access token: 401, whether or not the client exists.
+    for token in [Some("wrong"), None, Some(ADMIN)] {
+        let r = call(&app, json_req("GET", &path, token, Value::Null)).await;
+        assert_eq!(r.status, 401, "{token:?}");
+    }
+    assert_eq!(
+        call(&app, json_req("GET", "/oauth2/register/nope", Some(&rat), Value::Null))
+            .await
+            .status,
+        401
+    );
+    let read = call(&app, json_req("GET", &path, Some(&rat), Value::Null)).await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.json["client_name"], "partner-app");
+    assert!(read.json.get("client_secret").is_none());
+    let mut changed = metadata.clone();
+    changed["client_id"] = json!(id);
+    changed["client_name"] = json!("partner-app v2");
+    let updated = call(&app, json_req("PUT", &path, Some(&rat), changed.clone())).await;
+    assert_eq!(
+        (updated.status, updated.json["client_name"].as_str()),
+        (StatusCode::OK, Some("partner-app v2"))
+    );
+    changed["client_id"] = json!("someone-else");
+    assert_eq!(
+        call(&app, json_req("PUT", &path, Some(&rat), changed)).await.status,
+        400
+    );
+    assert_eq!(
+        call(&app, json_req("DELETE", &path, Some("wrong"), Value::Null))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        call(&app, json_req("DELETE", &path, Some(&rat), Value::Null))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        call(&app, json_req("GET", &path, Some(&rat), Value::Null)).await.status,
+        401
+    );
+    assert_eq!(
+        call(
+            &app,
+            form("/oauth2/token", basic(&id, &secret), "grant_type=client_credentials")
+        )
+        .await
+        .status,
+        401
+    );
+}
+
+async fn oversized_bodies_are_refused(h: Harness) {
+    let app = app(&h);
+    let big = "a".repeat(keymanager_resident_body_limit() + 1);
+    let r = call(
+        &app,
+        form("/oauth2/token", None, &format!("grant_type=client_credentials&x={big}")),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+fn keymanager_resident_body_limit() -> usize {
+    64 * 1024
+}
+
+on_both_backends!(
+    discovery_and_jwks,
+    client_credentials_with_each_auth_method,
+    wrong_expired_and_deleted_secrets_are_invalid_client,
+    introspection_and_revocation,
+    dynamic_registration_rfc7591_and_7592,
+    oversized_bodies_are_refused,
+);

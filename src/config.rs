@@ -1,0 +1,417 @@
+//! The TOML configuration: `[database]`, `[server]` and the `[[key_manager]]` list.
+//!
+//! String values may use `${VAR}` to read an environment variable (write `$${` for a literal `${`); an unset
+//! variable is an error naming it. Each key manager's own settings are checked by the
+//! [`ConnectorRegistry`](crate::registry::ConnectorRegistry) against what its connector declares.
+//!
+//! ```
+//! let cfg = keymanager::config::Config::from_toml_str(r#"
+//! [[key_manager]]
+//! name = "Resident Key Manager"
+//! type = "resident"
+//! "#, None).unwrap();
+//! assert_eq!(cfg.key_managers[0].kind, "resident");
+//! ```
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+
+/// A loaded, interpolated and structurally checked configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The file it came from.
+    pub source: Option<PathBuf>,
+    /// `[database]`.
+    pub database: DatabaseConfig,
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[[key_manager]]`, in file order.
+    pub key_managers: Vec<KeyManagerConfig>,
+}
+
+/// `[database]`: where the key service and the resident key manager keep their state.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db` or `postgres://…`; default `sqlite://DATA_DIR/keymanager.db`.
+    pub url: Option<String>,
+    /// Most connections in the pool.
+    pub max_connections: Option<u32>,
+}
+
+/// `[server]`: `keymanager serve`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; default `127.0.0.1:9443`.
+    pub listen: Option<String>,
+    /// The public base URL (issuer of the resident key manager); default `http://LISTEN`.
+    pub public_url: Option<String>,
+    /// Directory for the database file, signing keys and the generated admin token; default `./data`.
+    pub data_dir: Option<PathBuf>,
+    /// Admin bearer token of the management API; default: generated into `DATA_DIR/admin-token`.
+    pub admin_token: Option<SecretString>,
+    /// TLS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+}
+
+/// One `[[key_manager]]` table. `Debug` lists the settings' names, never their values (they hold secrets).
+#[derive(Clone)]
+pub struct KeyManagerConfig {
+    /// Unique name.
+    pub name: String,
+    /// Connector type.
+    pub kind: String,
+    /// Allow plain `http://` endpoints on hosts that are not loopback.
+    pub allow_insecure_http: bool,
+    /// Every other field, for the connector, interpolated.
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// The file it came from.
+    pub source: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for KeyManagerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyManagerConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("settings", &self.settings.keys().collect::<Vec<_>>())
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl KeyManagerConfig {
+    /// A config for a key manager built in code.
+    pub fn new(name: impl Into<String>, kind: impl Into<String>) -> Self {
+        KeyManagerConfig {
+            name: name.into(),
+            kind: kind.into(),
+            allow_insecure_http: false,
+            settings: serde_json::Map::new(),
+            source: None,
+        }
+    }
+
+    /// Add a setting.
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.settings.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// An error about this key manager, naming its file and name.
+    pub fn error(&self, field: Option<&str>, message: impl Into<String>) -> ConfigError {
+        let mut e = ConfigError::new(message).in_key_manager(&self.name);
+        if let Some(f) = field {
+            e = e.at_field(f);
+        }
+        if let Some(src) = &self.source {
+            e = e.in_file(src);
+        }
+        e
+    }
+}
+
+impl Config {
+    /// Load a file, reading `${VAR}` from the process environment.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(format!("cannot read the file: {e}")).in_file(path))?;
+        Config::from_toml_str(&text, Some(path))
+    }
+
+    /// Parse TOML text, reading `${VAR}` from the process environment.
+    pub fn from_toml_str(text: &str, source: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::from_toml_str_with_env(text, source, |k| std::env::var(k).ok())
+    }
+
+    /// Parse TOML text, reading `${VAR}` through `env`.
+    pub fn from_toml_str_with_env(
+        text: &str,
+        source: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let with_file = |e: ConfigError| match source {
+            Some(p) => e.in_file(p),
+            None => e,
+        };
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            with_file(ConfigError::new(format!("invalid TOML: {}", e.message().trim())).at_toml_span(text, e.span()))
+        })?;
+
+        let mut config = Config {
+            source: source.map(Path::to_path_buf),
+            ..Config::default()
+        };
+        for key in table.keys() {
+            if !["database", "server", "key_manager"].contains(&key.as_str()) {
+                return Err(with_file(
+                    ConfigError::new("unknown field; expected `database`, `server` or `key_manager`").at_field(key),
+                ));
+            }
+        }
+        if let Some(mut db) = table.remove("database") {
+            interpolate(&mut db, "database", &env).map_err(with_file)?;
+            config.database = db.try_into().map_err(|e: toml::de::Error| {
+                with_file(ConfigError::new(e.message().trim().to_owned()).at_field("database"))
+            })?;
+        }
+        if let Some(mut server) = table.remove("server") {
+            interpolate(&mut server, "server", &env).map_err(with_file)?;
+            config.server = server.try_into().map_err(|e: toml::de::Error| {
+                with_file(ConfigError::new(e.message().trim().to_owned()).at_field("server"))
+            })?;
+        }
+        let list = match table.remove("key_manager") {
+            None => Vec::new(),
+            Some(toml::Value::Array(list)) => list,
+            Some(_) => {
+                return Err(with_file(
+                    ConfigError::new("must be an array of tables: write [[key_manager]]").at_field("key_manager"),
+                ))
+            }
+        };
+        let mut names = HashSet::new();
+        for (i, item) in list.into_iter().enumerate() {
+            let toml::Value::Table(mut t) = item else {
+                return Err(with_file(
+                    ConfigError::new("must be a table").at_field(format!("key_manager[{i}]")),
+                ));
+            };
+            // Name first, so that every later error can name the key manager.
+            let label = format!("#{}", i + 1);
+            let name = match t.remove("name") {
+                Some(mut v) => {
+                    interpolate(&mut v, "name", &env).map_err(|e| with_file(e.in_key_manager(&label)))?;
+                    match v {
+                        toml::Value::String(s) if !s.trim().is_empty() => s,
+                        _ => {
+                            return Err(with_file(
+                                ConfigError::new("must be a non-empty string")
+                                    .at_field("name")
+                                    .in_key_manager(&label),
+                            ))
+                        }
+                    }
+                }
+                None => {
+                    return Err(with_file(
+                        ConfigError::new("is required").at_field("name").in_key_manager(&label),
+                    ))
+                }
+            };
+            let err = |field: &str, msg: &str| with_file(ConfigError::new(msg).at_field(field).in_key_manager(&name));
+            if !names.insert(name.clone()) {
+                return Err(err("name", "duplicate key manager name; names must be unique"));
+            }
+            let kind = match t.remove("type") {
+                Some(toml::Value::String(s)) if !s.trim().is_empty() => s,
+                Some(_) => return Err(err("type", "must be a non-empty string")),
+                None => return Err(err("type", "is required")),
+            };
+            let allow_insecure_http = match t.remove("allow_insecure_http") {
+                None => false,
+                Some(toml::Value::Boolean(b)) => b,
+                Some(_) => return Err(err("allow_insecure_http", "must be true or false")),
+            };
+            let mut rest = toml::Value::Table(t);
+            interpolate(&mut rest, "", &env).map_err(|e| with_file(e.in_key_manager(&name)))?;
+            let settings = match serde_json::to_value(&rest) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => return Err(err("", "cannot be represented as JSON")),
+            };
+            config.key_managers.push(KeyManagerConfig {
+                name,
+                kind,
+                allow_insecure_http,
+                settings,
+                source: source.map(Path::to_path_buf),
+            });
+        }
+        Ok(config)
+    }
+}
+
+impl ConfigError {
+    fn at_toml_span(mut self, text: &str, span: Option<std::ops::Range<usize>>) -> Self {
+        if let Some(span) = span {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            self.message = format!("{} (line {line})", self.message);
+        }
+        self
+    }
+}
+
+/// Replace `${VAR}` in every string below `value`; `path` names where `value` sits, for errors.
+fn interpolate(value: &mut toml::Value, path: &str, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match value {
+        toml::Value::String(s) => {
+            *s = interpolate_str(s, env).map_err(|m| ConfigError::new(m).at_field(path))?;
+        }
+        toml::Value::Array(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                interpolate(v, &format!("{path}[{i}]"), env)?;
+            }
+        }
+        toml::Value::Table(t) => {
+            for (k, v) in t.iter_mut() {
+                interpolate(v, &join(k), env)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn interpolate_str(s: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos..];
+        if let Some(tail) = after.strip_prefix("$${") {
+            out.push_str("${");
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("${") {
+            let end = tail
+                .find('}')
+                .ok_or_else(|| "unterminated `${`: write `${VAR}`, or `$${` for a literal".to_owned())?;
+            let var = &tail[..end];
+            if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("`${{{var}}}` is not a valid environment variable reference"));
+            }
+            match env(var) {
+                Some(v) => out.push_str(&v),
+                None => return Err(format!("environment variable `{var}` is not set")),
+            }
+            rest = &tail[end + 1..];
+        } else {
+            out.push('$');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(k: &str) -> Option<String> {
+        match k {
+            "OKTA_API_TOKEN" => Some("tok-123".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_str_with_env(text, Some(Path::new("km.toml")), env)
+    }
+
+    #[test]
+    fn interpolates_env_vars_and_literal_dollars() {
+        let c = parse(
+            r#"
+            [[key_manager]]
+            name = "okta"
+            type = "okta"
+            api_token = "${OKTA_API_TOKEN}"
+            note = "cost $5, literal $${X}, empty [${EMPTY}]"
+            nested = { list = ["a-${OKTA_API_TOKEN}"] }
+            "#,
+        )
+        .unwrap();
+        let s = &c.key_managers[0].settings;
+        assert_eq!(s["api_token"], "tok-123");
+        assert_eq!(s["note"], "cost $5, literal ${X}, empty []");
+        assert_eq!(s["nested"]["list"][0], "a-tok-123");
+    }
+
+    #[test]
+    fn unset_variable_names_variable_file_key_manager_and_field() {
+        let e = parse("[[key_manager]]\nname = \"okta\"\ntype = \"okta\"\napi_token = \"${NOPE}\"\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "km.toml: key manager \"okta\": field `api_token`: environment variable `NOPE` is not set"
+        );
+    }
+
+    #[test]
+    fn structural_errors_are_named() {
+        let cases = [
+            (
+                "[[key_manager]]\ntype = \"x\"\n",
+                "km.toml: key manager \"#1\": field `name`: is required",
+            ),
+            (
+                "[[key_manager]]\nname = \"a\"\n",
+                "km.toml: key manager \"a\": field `type`: is required",
+            ),
+            (
+                "[[key_manager]]\nname = \"a\"\ntype = \"x\"\n[[key_manager]]\nname = \"a\"\ntype = \"x\"\n",
+                "km.toml: key manager \"a\": field `name`: duplicate key manager name; names must be unique",
+            ),
+            (
+                "[[key_manager]]\nname = \"a\"\ntype = \"x\"\nallow_insecure_http = \"yes\"\n",
+                "km.toml: key manager \"a\": field `allow_insecure_http`: must be true or false",
+            ),
+            (
+                "[bogus]\nx = 1\n",
+                "km.toml: field `bogus`: unknown field; expected `database`, `server` or `key_manager`",
+            ),
+            (
+                "[key_manager]\nname = \"a\"\n",
+                "km.toml: field `key_manager`: must be an array of tables: write [[key_manager]]",
+            ),
+            (
+                "[[key_manager]]\nname = \"${NOPE}\"\ntype = \"x\"\n",
+                "km.toml: key manager \"#1\": field `name`: environment variable `NOPE` is not set",
+            ),
+            (
+                "[[key_manager]]\nname = \"a\"\ntype = \"x\"\nurl = \"${unterminated\"\n",
+                "km.toml: key manager \"a\": field `url`: unterminated `${`: write `${VAR}`, or `$${` for a literal",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse(text).unwrap_err().to_string(), want, "for {text:?}");
+        }
+        let e = parse("[database]\nurl = \"sqlite://x\"\npool = 3\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("km.toml: field `database`: unknown field `pool`"),
+            "{e}"
+        );
+        let e = parse("[[key_manager]\n").unwrap_err();
+        assert!(e.to_string().starts_with("km.toml: invalid TOML"), "{e}");
+        assert!(e.to_string().contains("(line 1)"), "{e}");
+    }
+
+    #[test]
+    fn server_and_database_sections_parse_and_hide_the_admin_token() {
+        let c = parse("[database]\nurl = \"postgres://x\"\n[server]\nlisten = \"127.0.0.1:1\"\nadmin_token = \"${OKTA_API_TOKEN}\"\n").unwrap();
+        assert_eq!(c.database.url.as_deref(), Some("postgres://x"));
+        assert!(!format!("{c:?}").contains("tok-123"));
+        let c =
+            parse("[[key_manager]]\nname = \"okta\"\ntype = \"okta\"\napi_token = \"${OKTA_API_TOKEN}\"\n").unwrap();
+        let shown = format!("{c:?}");
+        assert!(shown.contains("api_token") && !shown.contains("tok-123"), "{shown}");
+    }
+}

@@ -1,0 +1,555 @@
+//! The one error type of the framework.
+//!
+//! Every variant is a kind a caller can act on. Variants caused by a provider keep the provider's HTTP status
+//! and its own error body in a [`ProviderError`], redacted of secrets before it is stored.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, as a kind a caller can act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The named resource does not exist.
+    #[error("{resource} not found: {id}")]
+    NotFound {
+        /// What was looked for (`client`, `secret`, `scope`, …).
+        resource: String,
+        /// The identifier that was looked for.
+        id: String,
+        /// The provider's answer, when it came from one.
+        provider: Option<Box<ProviderError>>,
+    },
+    /// The request conflicts with the current state (a duplicate, an active secret that must not be deleted, …).
+    #[error("conflict: {message}")]
+    Conflict {
+        /// What conflicts.
+        message: String,
+        /// The provider's answer, when it came from one.
+        provider: Option<Box<ProviderError>>,
+    },
+    /// The request is invalid; `field` names the offending input where one can be named.
+    #[error("invalid request{}: {message}", field.as_ref().map(|f| format!(" (field `{f}`)")).unwrap_or_default())]
+    InvalidRequest {
+        /// The offending field, e.g. `redirect_uris` or `grant_types`.
+        field: Option<String>,
+        /// Why it is invalid.
+        message: String,
+        /// The provider's answer, when it came from one.
+        provider: Option<Box<ProviderError>>,
+    },
+    /// A requested scope is unknown, or not allowed for this client (OAuth `invalid_scope`).
+    #[error("invalid scope: {message}")]
+    InvalidScope {
+        /// Which scope and why.
+        message: String,
+        /// The provider's answer, when it came from one.
+        provider: Option<Box<ProviderError>>,
+    },
+    /// The grant was refused: OAuth `invalid_grant`, `unauthorized_client` or `unsupported_grant_type`.
+    #[error("{code}: {message}")]
+    InvalidGrant {
+        /// The OAuth error code.
+        code: String,
+        /// Why.
+        message: String,
+        /// The provider's answer, when it came from one.
+        provider: Option<Box<ProviderError>>,
+    },
+    /// Credentials were missing or refused (a client secret, an API token, an admin token).
+    #[error("unauthorized: {message}")]
+    Unauthorized {
+        /// Why.
+        message: String,
+        /// The provider's answer, when it came from one.
+        provider: Option<Box<ProviderError>>,
+    },
+    /// The credentials are valid but lack the permission for this operation.
+    #[error("forbidden: {message}")]
+    Forbidden {
+        /// Why.
+        message: String,
+        /// The provider's answer, when it came from one.
+        provider: Option<Box<ProviderError>>,
+    },
+    /// A configured or provider-imposed limit was reached (for example the number of secrets per client).
+    #[error("limit reached: {message}")]
+    LimitExceeded {
+        /// Which limit.
+        message: String,
+        /// The limit, when known.
+        limit: Option<u32>,
+        /// The provider's answer, when it came from one.
+        provider: Option<Box<ProviderError>>,
+    },
+    /// The provider is rate limiting us; retry after the given delay when known.
+    #[error("rate limited{}", retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default())]
+    RateLimited {
+        /// How long to wait before the next call, from `Retry-After` or `X-Rate-Limit-Reset`.
+        retry_after: Option<Duration>,
+        /// The provider's answer.
+        provider: Option<Box<ProviderError>>,
+    },
+    /// The provider answered with an error status not covered by a more specific kind (typically 5xx).
+    #[error("upstream error: {0}")]
+    Upstream(Box<ProviderError>),
+    /// The provider answered with a body that does not parse as expected.
+    #[error("malformed response from {url}{}: {message}", if path.is_empty() || path == "." { String::new() } else { format!(" at `{path}`") })]
+    MalformedResponse {
+        /// The URL that answered (without its query string).
+        url: String,
+        /// The JSON path serde stopped at (`.` for the document itself).
+        path: String,
+        /// serde's message.
+        message: String,
+    },
+    /// The provider's answer was larger than the configured limit.
+    #[error("response from {url} exceeds the limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// The URL that answered (without its query string).
+        url: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The request could not be sent or the connection failed.
+    #[error("transport error: {message}")]
+    Transport {
+        /// What failed.
+        message: String,
+    },
+    /// The request timed out.
+    #[error("timed out: {message}")]
+    Timeout {
+        /// What timed out.
+        message: String,
+    },
+    /// This key manager does not support the operation.
+    #[error("operation not supported by this key manager: {operation}")]
+    Unsupported {
+        /// The operation, e.g. `create_secret`.
+        operation: String,
+    },
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Configuration(#[from] ConfigError),
+    /// The local store failed.
+    #[error("storage error: {message}")]
+    Storage {
+        /// What failed (never a secret).
+        message: String,
+    },
+}
+
+impl Error {
+    /// `Unsupported` for the named operation.
+    pub fn unsupported(operation: impl Into<String>) -> Self {
+        Error::Unsupported {
+            operation: operation.into(),
+        }
+    }
+
+    /// `InvalidRequest` naming a field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidRequest {
+            field: Some(field.into()),
+            message: message.into(),
+            provider: None,
+        }
+    }
+
+    /// `NotFound` for a resource and its id.
+    pub fn not_found(resource: impl Into<String>, id: impl Into<String>) -> Self {
+        Error::NotFound {
+            resource: resource.into(),
+            id: id.into(),
+            provider: None,
+        }
+    }
+
+    /// `Unauthorized` with a message.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Error::Unauthorized {
+            message: message.into(),
+            provider: None,
+        }
+    }
+
+    /// `Storage` with a message.
+    pub fn storage(message: impl Into<String>) -> Self {
+        Error::Storage {
+            message: message.into(),
+        }
+    }
+
+    /// The provider's own answer, if this error came from one.
+    pub fn provider(&self) -> Option<&ProviderError> {
+        match self {
+            Error::NotFound { provider, .. }
+            | Error::Conflict { provider, .. }
+            | Error::InvalidRequest { provider, .. }
+            | Error::InvalidScope { provider, .. }
+            | Error::InvalidGrant { provider, .. }
+            | Error::Unauthorized { provider, .. }
+            | Error::Forbidden { provider, .. }
+            | Error::LimitExceeded { provider, .. }
+            | Error::RateLimited { provider, .. } => provider.as_deref(),
+            Error::Upstream(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// A short stable name of the kind (`not_found`, `rate_limited`, …), for logs and API answers.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } => "not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::InvalidRequest { .. } => "invalid_request",
+            Error::InvalidScope { .. } => "invalid_scope",
+            Error::InvalidGrant { .. } => "invalid_grant",
+            Error::Unauthorized { .. } => "unauthorized",
+            Error::Forbidden { .. } => "forbidden",
+            Error::LimitExceeded { .. } => "limit_exceeded",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::Upstream(_) => "upstream",
+            Error::MalformedResponse { .. } => "malformed_response",
+            Error::ResponseTooLarge { .. } => "response_too_large",
+            Error::Transport { .. } => "transport",
+            Error::Timeout { .. } => "timeout",
+            Error::Unsupported { .. } => "unsupported",
+            Error::Configuration(_) => "configuration",
+            Error::Storage { .. } => "storage",
+        }
+    }
+
+    /// Build the error kind that fits a provider's non-success answer.
+    ///
+    /// OAuth error bodies (`error`, `error_description`) are recognised: `invalid_client` becomes
+    /// `Unauthorized`, `invalid_scope` `InvalidScope`, `invalid_grant` / `unauthorized_client` /
+    /// `unsupported_grant_type` `InvalidGrant`. Otherwise the status decides. Connectors refine this for their
+    /// provider's own codes (for example Okta's `E0000007`).
+    pub fn from_provider(provider: ProviderError, retry_after: Option<Duration>) -> Self {
+        let message = provider.summary();
+        let code = provider.code.clone().unwrap_or_default();
+        let boxed = Some(Box::new(provider));
+        match code.as_str() {
+            "invalid_client" => {
+                return Error::Unauthorized {
+                    message,
+                    provider: boxed,
+                }
+            }
+            "invalid_scope" => {
+                return Error::InvalidScope {
+                    message,
+                    provider: boxed,
+                }
+            }
+            "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" => {
+                return Error::InvalidGrant {
+                    code,
+                    message,
+                    provider: boxed,
+                }
+            }
+            "access_denied" => {
+                return Error::Forbidden {
+                    message,
+                    provider: boxed,
+                }
+            }
+            _ => {}
+        }
+        let status = boxed.as_ref().map(|p| p.status).unwrap_or_default();
+        match status {
+            400 | 422 => Error::InvalidRequest {
+                field: None,
+                message,
+                provider: boxed,
+            },
+            401 => Error::Unauthorized {
+                message,
+                provider: boxed,
+            },
+            403 => Error::Forbidden {
+                message,
+                provider: boxed,
+            },
+            404 => Error::NotFound {
+                resource: "resource".into(),
+                id: message,
+                provider: boxed,
+            },
+            409 => Error::Conflict {
+                message,
+                provider: boxed,
+            },
+            429 => Error::RateLimited {
+                retry_after,
+                provider: boxed,
+            },
+            _ => match boxed {
+                Some(p) => Error::Upstream(p),
+                None => Error::Transport { message },
+            },
+        }
+    }
+}
+
+/// A provider's own error answer: status, parsed fields, and the body redacted of secrets.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProviderError {
+    /// HTTP status.
+    pub status: u16,
+    /// The provider's error code: OAuth `error`, Okta `errorCode`, Keycloak `error` / `errorMessage`.
+    pub code: Option<String>,
+    /// The provider's message: OAuth `error_description`, Okta `errorSummary`, Keycloak `errorMessage`.
+    pub message: Option<String>,
+    /// Detailed causes (Okta `errorCauses[].errorSummary`).
+    pub causes: Vec<String>,
+    /// The provider's request id, when it sends one (`X-Okta-Request-Id`, `X-Request-Id`).
+    pub request_id: Option<String>,
+    /// The body as received, with secret-bearing JSON fields replaced by `[REDACTED]`, at most 4 KiB.
+    pub body: String,
+}
+
+/// Field names whose values are secrets and never kept in an error body.
+const SECRET_FIELDS: &[&str] = &[
+    "client_secret",
+    "clientsecret",
+    "secret",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "registration_access_token",
+    "registrationaccesstoken",
+    "password",
+    "token",
+    "value",
+    "api_token",
+    "assertion",
+    "client_assertion",
+    "code_verifier",
+];
+
+const BODY_LIMIT: usize = 4096;
+
+impl ProviderError {
+    /// Parse a provider's error body, recognising the OAuth (`error`, `error_description`), Okta (`errorCode`,
+    /// `errorSummary`, `errorCauses`) and Keycloak (`errorMessage`, `error`) shapes, and redact it.
+    pub fn from_body(status: u16, body: &[u8], request_id: Option<String>) -> Self {
+        let mut code = None;
+        let mut message = None;
+        let mut causes = Vec::new();
+        let redacted = match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(mut value) => {
+                if let Some(obj) = value.as_object() {
+                    let text = |k: &str| obj.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+                    code = text("errorCode").or_else(|| text("error"));
+                    message = text("error_description")
+                        .or_else(|| text("errorSummary"))
+                        .or_else(|| text("errorMessage"));
+                    if let Some(list) = obj.get("errorCauses").and_then(|v| v.as_array()) {
+                        causes = list
+                            .iter()
+                            .filter_map(|c| c.get("errorSummary").and_then(|s| s.as_str()))
+                            .map(str::to_owned)
+                            .collect();
+                    }
+                }
+                redact_json(&mut value);
+                value.to_string()
+            }
+            Err(_) => String::from_utf8_lossy(body).into_owned(),
+        };
+        let mut body = redacted;
+        if body.len() > BODY_LIMIT {
+            let mut cut = BODY_LIMIT;
+            while !body.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            body.truncate(cut);
+            body.push('…');
+        }
+        ProviderError {
+            status,
+            code,
+            message,
+            causes,
+            request_id,
+            body,
+        }
+    }
+
+    /// One line for humans: code, message and causes.
+    pub fn summary(&self) -> String {
+        let mut s = match (&self.code, &self.message) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c.clone(),
+            (None, Some(m)) => m.clone(),
+            (None, None) => format!("HTTP {}", self.status),
+        };
+        if !self.causes.is_empty() {
+            s.push_str(" (");
+            s.push_str(&self.causes.join("; "));
+            s.push(')');
+        }
+        s
+    }
+}
+
+impl fmt::Debug for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderError")
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("causes", &self.causes)
+            .field("request_id", &self.request_id)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}: {}", self.status, self.summary())
+    }
+}
+
+/// Replace the values of secret-bearing fields, at any depth, with `"[REDACTED]"`.
+pub fn redact_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                let key = k.to_ascii_lowercase().replace('-', "_");
+                if SECRET_FIELDS.contains(&key.as_str()) && !v.is_null() {
+                    *v = serde_json::Value::String("[REDACTED]".into());
+                } else {
+                    redact_json(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
+/// A configuration error, naming the file, the key manager and the field where they are known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The configuration file.
+    pub file: Option<PathBuf>,
+    /// The key manager (its `name`, or `#N` when it has none).
+    pub key_manager: Option<String>,
+    /// The field, as a dotted path.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A new error with only a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConfigError {
+            file: None,
+            key_manager: None,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// Name the file.
+    pub fn in_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.file.get_or_insert(file.into());
+        self
+    }
+
+    /// Name the key manager.
+    pub fn in_key_manager(mut self, name: impl Into<String>) -> Self {
+        self.key_manager.get_or_insert(name.into());
+        self
+    }
+
+    /// Name the field.
+    pub fn at_field(mut self, field: impl Into<String>) -> Self {
+        self.field.get_or_insert(field.into());
+        self
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        if let Some(km) = &self.key_manager {
+            write!(f, "key manager \"{km}\": ")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn okta_error_shape_is_parsed_and_summarised() {
+        let body = br#"{"errorCode":"E0000001","errorSummary":"Api validation failed: client_secret","errorLink":"E0000001","errorId":"oae1","errorCauses":[{"errorSummary":"client_secret: 'client_secret' must be at least '14' characters long."}]}"#;
+        let p = ProviderError::from_body(400, body, Some("req-1".into()));
+        assert_eq!(p.code.as_deref(), Some("E0000001"));
+        assert_eq!(p.causes.len(), 1);
+        assert!(p.summary().contains("at least '14'"));
+        let e = Error::from_provider(p, None);
+        assert_eq!(e.kind(), "invalid_request");
+    }
+
+    #[test]
+    fn oauth_codes_map_to_their_kinds() {
+        let cases = [
+            ("invalid_client", 401, "unauthorized"),
+            ("invalid_scope", 400, "invalid_scope"),
+            ("invalid_grant", 400, "invalid_grant"),
+            ("unsupported_grant_type", 400, "invalid_grant"),
+            ("access_denied", 403, "forbidden"),
+        ];
+        for (code, status, kind) in cases {
+            let body = format!(r#"{{"error":"{code}","error_description":"x"}}"#);
+            let e = Error::from_provider(ProviderError::from_body(status, body.as_bytes(), None), None);
+            assert_eq!(e.kind(), kind, "{code}");
+        }
+        let e = Error::from_provider(ProviderError::from_body(503, b"down", None), None);
+        assert_eq!(e.kind(), "upstream");
+        assert_eq!(e.provider().map(|p| p.status), Some(503));
+    }
+
+    #[test]
+    fn secrets_in_provider_bodies_are_redacted() {
+        let body = br#"{"error":"x","client_secret":"s3cr3t-value","nested":{"access_token":"tok-value"},"list":[{"password":"pw-value"}]}"#;
+        let p = ProviderError::from_body(400, body, None);
+        let shown = format!("{p:?} {p} {}", Error::from_provider(p.clone(), None));
+        for secret in ["s3cr3t-value", "tok-value", "pw-value"] {
+            assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+        }
+        assert!(p.body.contains("[REDACTED]"));
+    }
+
+    #[test]
+    fn config_error_names_file_key_manager_and_field() {
+        let e = ConfigError::new("must be https")
+            .at_field("org_url")
+            .in_key_manager("okta")
+            .in_file("a.toml");
+        assert_eq!(
+            e.to_string(),
+            "a.toml: key manager \"okta\": field `org_url`: must be https"
+        );
+    }
+}

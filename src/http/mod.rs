@@ -1,0 +1,229 @@
+//! The outbound HTTP kit every connector uses: one `reqwest` client (rustls), connect and request timeouts, a
+//! response-size limit, bounded retry with jittered backoff for idempotent calls only (honouring `Retry-After`
+//! and Okta's `X-Rate-Limit-Reset`), and failures mapped to [`Error`] kinds.
+//!
+//! Nothing here logs a header or a body: logs carry the method, the URL without its query, the status and the
+//! attempt.
+//!
+//! ```no_run
+//! # async fn demo() -> keymanager::Result<()> {
+//! use keymanager::http::{HttpClient, HttpPolicy, Idempotency};
+//! let http = HttpClient::new(HttpPolicy::default())?;
+//! let doc: serde_json::Value = http
+//!     .send_ok(http.get("https://idp.example.com/.well-known/openid-configuration"), Idempotency::Idempotent)
+//!     .await?
+//!     .json()?;
+//! # Ok(()) }
+//! ```
+
+mod backoff;
+mod response;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use backoff::retry_after;
+pub use response::HttpResponse;
+
+use crate::{Error, Result};
+
+/// Limits and retry settings of an [`HttpClient`].
+#[derive(Debug, Clone)]
+pub struct HttpPolicy {
+    /// Time to establish a connection.
+    pub connect_timeout: Duration,
+    /// Time for a whole request, body included.
+    pub request_timeout: Duration,
+    /// Largest response body accepted.
+    pub max_response_bytes: usize,
+    /// Retries after the first attempt, for idempotent calls.
+    pub max_retries: u32,
+    /// First backoff delay; doubled per retry, with jitter.
+    pub initial_backoff: Duration,
+    /// Largest backoff delay.
+    pub max_backoff: Duration,
+    /// Longest `Retry-After` we wait for before retrying; a longer one is returned as `RateLimited`.
+    pub max_retry_wait: Duration,
+    /// `User-Agent`.
+    pub user_agent: String,
+}
+
+impl Default for HttpPolicy {
+    fn default() -> Self {
+        HttpPolicy {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            max_response_bytes: 1024 * 1024,
+            max_retries: 2,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            max_retry_wait: Duration::from_secs(10),
+            user_agent: concat!("keymanager/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// Whether a call may be sent twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// GET, PUT, DELETE, and POSTs that are safe to repeat (introspection, revocation): retried.
+    Idempotent,
+    /// Creates something (registration, token issuance, new secret): never retried.
+    NonIdempotent,
+}
+
+/// The shared outbound client. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    policy: Arc<HttpPolicy>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").field("policy", &self.policy).finish()
+    }
+}
+
+impl HttpClient {
+    /// A client with these limits.
+    pub fn new(policy: HttpPolicy) -> Result<Self> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(policy.connect_timeout)
+            .timeout(policy.request_timeout)
+            .user_agent(policy.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Transport {
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(HttpClient {
+            client,
+            policy: Arc::new(policy),
+        })
+    }
+
+    /// The limits in force.
+    pub fn policy(&self) -> &HttpPolicy {
+        &self.policy
+    }
+
+    /// Start a request.
+    pub fn request(&self, method: reqwest::Method, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, url)
+            .header(reqwest::header::ACCEPT, "application/json")
+    }
+
+    /// Start a GET.
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::GET, url)
+    }
+
+    /// Start a POST.
+    pub fn post(&self, url: impl reqwest::IntoUrl) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::POST, url)
+    }
+
+    /// Send, retrying idempotent calls on transport failures, timeouts, 429, 502, 503 and 504. Answers with any
+    /// final status; errors only for transport, timeout and size failures.
+    pub async fn send(&self, builder: reqwest::RequestBuilder, idempotency: Idempotency) -> Result<HttpResponse> {
+        let request = builder.build().map_err(|e| Error::Transport {
+            message: format!("cannot build the request: {}", e.without_url()),
+        })?;
+        let method = request.method().clone();
+        let url = response::url_for_logs(request.url());
+        let retries = if idempotency == Idempotency::Idempotent {
+            self.policy.max_retries
+        } else {
+            0
+        };
+        let mut attempt = 0u32;
+        loop {
+            let this_try = request.try_clone().ok_or_else(|| Error::Transport {
+                message: "the request body cannot be replayed".into(),
+            })?;
+            let started = Instant::now();
+            let outcome = self.execute_once(this_try, &url).await;
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            let can_retry = attempt < retries;
+            match outcome {
+                Ok(resp) => {
+                    tracing::debug!(%method, url = %url, status = resp.status.as_u16(), attempt, elapsed_ms, "upstream answered");
+                    let status = resp.status.as_u16();
+                    if can_retry && matches!(status, 429 | 502 | 503 | 504) {
+                        let wait = match retry_after(&resp.headers, status) {
+                            Some(w) if w > self.policy.max_retry_wait => return Ok(resp),
+                            Some(w) => w,
+                            None => backoff::jittered(&self.policy, attempt),
+                        };
+                        tracing::info!(%method, url = %url, status, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Ok(resp);
+                }
+                Err(e @ (Error::Transport { .. } | Error::Timeout { .. })) if can_retry => {
+                    let wait = backoff::jittered(&self.policy, attempt);
+                    tracing::info!(%method, url = %url, attempt, elapsed_ms, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    tracing::debug!(%method, url = %url, attempt, elapsed_ms, error = %e, "upstream failed");
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// [`send`](Self::send), then turn a non-success status into the fitting [`Error`] kind with the provider's
+    /// body.
+    pub async fn send_ok(&self, builder: reqwest::RequestBuilder, idempotency: Idempotency) -> Result<HttpResponse> {
+        let resp = self.send(builder, idempotency).await?;
+        if resp.status.is_success() {
+            Ok(resp)
+        } else {
+            Err(resp.into_error())
+        }
+    }
+
+    async fn execute_once(&self, request: reqwest::Request, url: &str) -> Result<HttpResponse> {
+        let map_err = |e: reqwest::Error| {
+            let timed_out = e.is_timeout();
+            let message = format!("{url}: {}", e.without_url());
+            if timed_out {
+                Error::Timeout { message }
+            } else {
+                Error::Transport { message }
+            }
+        };
+        let mut resp = self.client.execute(request).await.map_err(map_err)?;
+        let limit = self.policy.max_response_bytes;
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(Error::ResponseTooLarge {
+                url: url.to_owned(),
+                limit,
+            });
+        }
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(map_err)? {
+            if body.len() + chunk.len() > limit {
+                return Err(Error::ResponseTooLarge {
+                    url: url.to_owned(),
+                    limit,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+            url: url.to_owned(),
+        })
+    }
+}

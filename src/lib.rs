@@ -1,0 +1,22 @@
+//! # keymanager
+//!
+//! Hand out and check OAuth2 application keys through any key manager, chosen by configuration.
+//!
+//! An API platform gives each *application* a consumer key and secret (an OAuth 2.0 client id and secret) per
+//! environment ([`KeyType`](model::KeyType): production and sandbox), lets it get access tokens, and validates
+//! those tokens at the gateway. The keys come from any [`KeyManager`]: the embedded resident one, Okta, Keycloak,
+//! or any standards-based provider. This crate is the core: the trait, the generic [`model`], one [`Error`],
+//! the [`config`] file, the connector [`registry`], and the outbound [`http`] kit connectors share.
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod descriptor;
+pub mod error;
+pub mod http;
+mod key_manager;
+pub mod model;
+pub mod registry;
+
+pub use error::{Error, Result};
+pub use key_manager::KeyManager;

@@ -1,0 +1,400 @@
+//! OAuth clients: what to register ([`ClientSpec`]) and what the provider holds ([`OAuthClient`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::{is_valid_scope_token, Capabilities, ClientId, ClientSecret, GrantType};
+use crate::{Error, Result};
+
+/// The environment a set of keys is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KeyType {
+    /// Production keys.
+    Production,
+    /// Sandbox keys.
+    Sandbox,
+}
+
+impl KeyType {
+    /// `PRODUCTION` or `SANDBOX`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            KeyType::Production => "PRODUCTION",
+            KeyType::Sandbox => "SANDBOX",
+        }
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KeyType {
+    type Err = Error;
+
+    /// Accepts any case: `production`, `PRODUCTION`, `Sandbox`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "production" => Ok(KeyType::Production),
+            "sandbox" => Ok(KeyType::Sandbox),
+            _ => Err(Error::invalid_field(
+                "key_type",
+                format!("`{s}` is not a key type; expected production or sandbox"),
+            )),
+        }
+    }
+}
+
+/// PKCE (RFC 7636) policy of a client. S256 is always the method; `plain` only where `allow_plain` says so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PkcePolicy {
+    /// Authorization requests must carry a `code_challenge`.
+    #[serde(default)]
+    pub required: bool,
+    /// `code_challenge_method=plain` is accepted next to `S256`.
+    #[serde(default)]
+    pub allow_plain: bool,
+}
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuthMethod {
+    /// HTTP Basic with client id and secret.
+    ClientSecretBasic,
+    /// Client id and secret in the form body.
+    ClientSecretPost,
+    /// A public client: no secret.
+    None,
+}
+
+impl TokenEndpointAuthMethod {
+    /// The RFC 7591 name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TokenEndpointAuthMethod::ClientSecretBasic => "client_secret_basic",
+            TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
+            TokenEndpointAuthMethod::None => "none",
+        }
+    }
+}
+
+/// What to register: the generic description of an OAuth client, translated by each connector.
+///
+/// ```
+/// use keymanager::model::{ClientSpec, GrantType, KeyType};
+/// let spec = ClientSpec::new("orders-app", KeyType::Production)
+///     .with_grant_types([GrantType::ClientCredentials])
+///     .with_scopes(["orders:read"]);
+/// spec.validate().unwrap();
+///
+/// let bad = ClientSpec::new("web", KeyType::Sandbox).with_grant_types([GrantType::AuthorizationCode]);
+/// let err = bad.validate().unwrap_err();
+/// assert!(err.to_string().contains("redirect_uris"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientSpec {
+    /// Client name (`client_name`).
+    pub name: String,
+    /// Production or sandbox.
+    pub key_type: KeyType,
+    /// Grant types the client may use.
+    pub grant_types: Vec<GrantType>,
+    /// Redirect URIs (needed by `authorization_code` and `implicit`).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Scopes the client may request.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// A public client: no secret, `token_endpoint_auth_method = none`.
+    #[serde(default)]
+    pub public_client: bool,
+    /// PKCE policy.
+    #[serde(default)]
+    pub pkce: PkcePolicy,
+    /// Maximum access-token lifetime in seconds; `None` = the key manager's default.
+    #[serde(default)]
+    pub access_token_lifetime: Option<u64>,
+    /// Refresh-token lifetime in seconds; `None` = the key manager's default.
+    #[serde(default)]
+    pub refresh_token_lifetime: Option<u64>,
+    /// Provider-specific properties, checked against the connector's declared application properties.
+    #[serde(default)]
+    pub additional_properties: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ClientSpec {
+    /// A spec with a name and key type, granting `client_credentials`.
+    pub fn new(name: impl Into<String>, key_type: KeyType) -> Self {
+        ClientSpec {
+            name: name.into(),
+            key_type,
+            grant_types: vec![GrantType::ClientCredentials],
+            redirect_uris: Vec::new(),
+            scopes: Vec::new(),
+            public_client: false,
+            pkce: PkcePolicy::default(),
+            access_token_lifetime: None,
+            refresh_token_lifetime: None,
+            additional_properties: serde_json::Map::new(),
+        }
+    }
+
+    /// Replace the grant types.
+    pub fn with_grant_types(mut self, grants: impl IntoIterator<Item = GrantType>) -> Self {
+        self.grant_types = grants.into_iter().collect();
+        self
+    }
+
+    /// Replace the redirect URIs.
+    pub fn with_redirect_uris<S: Into<String>>(mut self, uris: impl IntoIterator<Item = S>) -> Self {
+        self.redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Replace the allowed scopes.
+    pub fn with_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Make this a public client (no secret).
+    pub fn public(mut self) -> Self {
+        self.public_client = true;
+        self
+    }
+
+    /// Set the PKCE policy.
+    pub fn with_pkce(mut self, pkce: PkcePolicy) -> Self {
+        self.pkce = pkce;
+        self
+    }
+
+    /// Set the maximum access-token lifetime in seconds.
+    pub fn with_access_token_lifetime(mut self, seconds: u64) -> Self {
+        self.access_token_lifetime = Some(seconds);
+        self
+    }
+
+    /// The token endpoint auth method this spec implies.
+    pub fn token_endpoint_auth_method(&self) -> TokenEndpointAuthMethod {
+        if self.public_client {
+            TokenEndpointAuthMethod::None
+        } else {
+            TokenEndpointAuthMethod::ClientSecretBasic
+        }
+    }
+
+    /// Check the spec on its own; the error names the offending field.
+    pub fn validate(&self) -> Result<()> {
+        let name = self.name.trim();
+        if name.is_empty() {
+            return Err(Error::invalid_field("name", "must not be empty"));
+        }
+        if self.name.chars().count() > 255 {
+            return Err(Error::invalid_field("name", "must be at most 255 characters"));
+        }
+        if self.grant_types.is_empty() {
+            return Err(Error::invalid_field("grant_types", "at least one grant type is needed"));
+        }
+        for g in &self.grant_types {
+            if g.as_str().trim().is_empty() {
+                return Err(Error::invalid_field("grant_types", "a grant type must not be empty"));
+            }
+        }
+        if let Some(g) = self.grant_types.iter().find(|g| g.needs_redirect_uri()) {
+            if self.redirect_uris.is_empty() {
+                return Err(Error::invalid_field(
+                    "redirect_uris",
+                    format!("the {g} grant needs at least one redirect URI"),
+                ));
+            }
+        }
+        for (i, uri) in self.redirect_uris.iter().enumerate() {
+            let field = format!("redirect_uris[{i}]");
+            let parsed = Url::parse(uri)
+                .map_err(|e| Error::invalid_field(&field, format!("`{uri}` is not an absolute URI: {e}")))?;
+            if parsed.fragment().is_some() {
+                return Err(Error::invalid_field(
+                    &field,
+                    "a redirect URI must not contain a fragment (RFC 6749 §3.1.2)",
+                ));
+            }
+        }
+        if self.public_client && self.grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(Error::invalid_field(
+                "grant_types",
+                "a public client cannot use client_credentials: it has no secret to authenticate with",
+            ));
+        }
+        if (self.pkce.required || self.pkce.allow_plain) && !self.grant_types.contains(&GrantType::AuthorizationCode) {
+            return Err(Error::invalid_field(
+                "pkce",
+                "PKCE applies to the authorization_code grant, which this client does not use",
+            ));
+        }
+        for (i, scope) in self.scopes.iter().enumerate() {
+            if !is_valid_scope_token(scope) {
+                return Err(Error::invalid_field(
+                    format!("scopes[{i}]"),
+                    format!("`{scope}` is not a valid scope token (RFC 6749 §3.3)"),
+                ));
+            }
+        }
+        if self.access_token_lifetime == Some(0) {
+            return Err(Error::invalid_field("access_token_lifetime", "must be positive"));
+        }
+        if self.refresh_token_lifetime == Some(0) {
+            return Err(Error::invalid_field("refresh_token_lifetime", "must be positive"));
+        }
+        Ok(())
+    }
+
+    /// Check the spec, then check it against what a key manager can do: unsupported grant types, public clients,
+    /// PKCE or `plain` give `Unsupported` naming the feature.
+    pub fn validate_for(&self, caps: &Capabilities) -> Result<()> {
+        self.validate()?;
+        if !caps.grant_types.is_empty() {
+            if let Some(g) = self.grant_types.iter().find(|g| !caps.grant_types.contains(g)) {
+                return Err(Error::unsupported(format!("grant type {g}")));
+            }
+        }
+        if self.public_client && !caps.public_clients {
+            return Err(Error::unsupported("public clients"));
+        }
+        if self.pkce.required && !caps.pkce {
+            return Err(Error::unsupported("PKCE"));
+        }
+        if self.pkce.allow_plain && !caps.pkce_plain {
+            return Err(Error::unsupported("PKCE method plain"));
+        }
+        if self.access_token_lifetime.is_some() && !caps.client_token_lifetime {
+            return Err(Error::unsupported("per-client token lifetime"));
+        }
+        Ok(())
+    }
+}
+
+/// An OAuth client as the provider holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OAuthClient {
+    /// The client id (consumer key).
+    pub client_id: ClientId,
+    /// The plain secret: only right after creation or regeneration, `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<ClientSecret>,
+    /// Client name.
+    pub name: String,
+    /// Grant types.
+    pub grant_types: Vec<GrantType>,
+    /// Redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Allowed scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Whether this is a public client.
+    #[serde(default)]
+    pub public_client: bool,
+    /// PKCE policy.
+    #[serde(default)]
+    pub pkce: PkcePolicy,
+    /// Maximum access-token lifetime in seconds, when set.
+    #[serde(default)]
+    pub access_token_lifetime: Option<u64>,
+    /// Refresh-token lifetime in seconds, when set.
+    #[serde(default)]
+    pub refresh_token_lifetime: Option<u64>,
+    /// Creation time, seconds since the Unix epoch, when the provider tells.
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    /// Provider-specific properties as the provider reports them.
+    #[serde(default)]
+    pub additional_properties: serde_json::Map<String, serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(err: Error) -> String {
+        match err {
+            Error::InvalidRequest { field: Some(f), .. } => f,
+            other => panic!("expected an invalid field, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let base = ClientSpec::new("app", KeyType::Production);
+        assert!(base.validate().is_ok());
+        let cases: Vec<(ClientSpec, &str)> = vec![
+            (ClientSpec::new("  ", KeyType::Production), "name"),
+            (base.clone().with_grant_types([]), "grant_types"),
+            (
+                base.clone().with_grant_types([GrantType::AuthorizationCode]),
+                "redirect_uris",
+            ),
+            (
+                base.clone()
+                    .with_grant_types([GrantType::AuthorizationCode])
+                    .with_redirect_uris(["not a uri"]),
+                "redirect_uris[0]",
+            ),
+            (
+                base.clone()
+                    .with_grant_types([GrantType::AuthorizationCode])
+                    .with_redirect_uris(["https://a.example/cb#frag"]),
+                "redirect_uris[0]",
+            ),
+            (base.clone().public(), "grant_types"),
+            (
+                base.clone().with_pkce(PkcePolicy {
+                    required: true,
+                    allow_plain: false,
+                }),
+                "pkce",
+            ),
+            (base.clone().with_scopes(["bad scope"]), "scopes[0]"),
+            (base.clone().with_access_token_lifetime(0), "access_token_lifetime"),
+        ];
+        for (spec, field) in cases {
+            assert_eq!(field_of(spec.validate().unwrap_err()), field);
+        }
+    }
+
+    #[test]
+    fn public_pkce_client_is_valid_and_checked_against_capabilities() {
+        let spec = ClientSpec::new("spa", KeyType::Sandbox)
+            .with_grant_types([GrantType::AuthorizationCode])
+            .with_redirect_uris(["https://spa.example/cb"])
+            .public()
+            .with_pkce(PkcePolicy {
+                required: true,
+                allow_plain: true,
+            });
+        spec.validate().unwrap();
+        assert_eq!(spec.token_endpoint_auth_method(), TokenEndpointAuthMethod::None);
+        let caps = Capabilities {
+            public_clients: true,
+            pkce: true,
+            pkce_plain: false,
+            ..Capabilities::default()
+        };
+        let err = spec.validate_for(&caps).unwrap_err();
+        assert!(matches!(err, Error::Unsupported { ref operation } if operation == "PKCE method plain"));
+    }
+
+    #[test]
+    fn key_type_parses_in_any_case() {
+        assert_eq!("Production".parse::<KeyType>().unwrap(), KeyType::Production);
+        assert_eq!("SANDBOX".parse::<KeyType>().unwrap(), KeyType::Sandbox);
+        assert!("staging".parse::<KeyType>().is_err());
+    }
+}

@@ -1,0 +1,22 @@
+//! The generic vocabulary every key manager speaks, named as OAuth 2.0 (RFC 6749) and its RFCs name things.
+//!
+//! Platform words map onto it: consumer key = [`ClientId`], consumer secret = [`ClientSecret`], production /
+//! sandbox = [`KeyType`].
+
+mod capabilities;
+mod client;
+mod grant_type;
+mod ids;
+mod scope;
+mod secret;
+mod token;
+mod token_profile;
+
+pub use capabilities::Capabilities;
+pub use client::{ClientSpec, KeyType, OAuthClient, PkcePolicy, TokenEndpointAuthMethod};
+pub use grant_type::GrantType;
+pub use ids::{ClientId, ClientSecret, Token};
+pub use scope::{is_valid_scope_token, Scope};
+pub use secret::{mask_secret, IssuedSecret, SecretInfo, SecretSpec, SecretStatus};
+pub use token::{AccessToken, Grant, RevocationRequest, TokenInfo, TokenRequest, TokenTypeHint};
+pub use token_profile::{ScopeClaim, TokenProfile};
