@@ -23,6 +23,13 @@ impl ConnectorFactory for ResidentFactory {
     }
 
     async fn build(&self, config: &KeyManagerConfig, ctx: &BuildContext) -> Result<Arc<dyn KeyManager>> {
+        Ok(Arc::new(self.build_resident(config, ctx).await?))
+    }
+}
+
+impl ResidentFactory {
+    /// Build the concrete key manager, e.g. to serve its HTTP face next to the registry's set.
+    pub async fn build_resident(&self, config: &KeyManagerConfig, ctx: &BuildContext) -> Result<ResidentKeyManager> {
         let settings = ResidentSettings::from_config(config, ctx.public_url.as_deref())?;
         let url = settings
             .database_url
@@ -36,6 +43,6 @@ impl ConnectorFactory for ResidentFactory {
             })?;
         let store = Store::connect(&url, ctx.database_max_connections).await?;
         let server = ResidentServer::open(settings, store).await?;
-        Ok(Arc::new(ResidentKeyManager::new(&config.name, server)))
+        Ok(ResidentKeyManager::new(&config.name, server))
     }
 }

@@ -1,0 +1,103 @@
+//! The `keymanager` binary, run as a user runs it.
+
+mod common;
+
+use std::process::Command;
+
+use common::{serve, BIN};
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/config/example.toml");
+
+#[test]
+fn version_prints_the_package_version() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("keymanager {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn config_check_lists_the_key_managers_of_the_example() {
+    let out = Command::new(BIN).args(["config", "check", EXAMPLE]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Resident Key Manager\t(type resident)"), "{stdout}");
+}
+
+#[test]
+fn a_broken_config_names_file_key_manager_and_field_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "signing_algorithm = \"ES256\"",
+            "signing_algorithm = \"HS256\"",
+            "field `signing_algorithm`: `HS256` is not allowed; expected one of: ES256, RS256, EdDSA",
+        ),
+        (
+            "type = \"resident\"",
+            "type = \"okta\"",
+            "field `type`: unknown type `okta`; known types: resident",
+        ),
+        (
+            "token_format = \"jwt\"",
+            "token_formt = \"jwt\"",
+            "field `token_formt`: unknown field; known fields: issuer,",
+        ),
+        (
+            "max_secrets_per_client = 5",
+            "max_secrets_per_client = \"${KM_TEST_UNSET_VARIABLE}\"",
+            "field `max_secrets_per_client`: environment variable `KM_TEST_UNSET_VARIABLE` is not set",
+        ),
+    ];
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    for (from, to, want) in cases {
+        assert!(example.contains(from), "the example no longer has {from}");
+        let path = dir.path().join("broken.toml");
+        std::fs::write(&path, example.replace(from, to)).unwrap();
+        let out = Command::new(BIN).args(["config", "check"]).arg(&path).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let prefix = format!("error: {}: key manager \"Resident Key Manager\": ", path.display());
+        assert!(stderr.starts_with(&prefix), "{stderr}");
+        assert!(stderr.contains(want), "{stderr}");
+    }
+    let out = Command::new(BIN)
+        .args(["config", "check", "/nonexistent/km.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn serve_runs_the_embedded_default_with_a_private_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path());
+    let token_file = dir.path().join("admin-token");
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(token.trim().len() >= 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in [&token_file, &dir.path().join("keymanager.db")] {
+            let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", f.display());
+        }
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let doc: serde_json::Value = reqwest::get(format!("{}/.well-known/openid-configuration", served.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(doc["issuer"], served.base.as_str());
+    });
+    drop(served);
+    // A restart reuses the same token.
+    let again = serve(dir.path());
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), token);
+    drop(again);
+}
