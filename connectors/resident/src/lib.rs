@@ -35,6 +35,7 @@
 
 #![warn(missing_docs)]
 
+mod client_cache;
 mod crypto;
 mod factory;
 mod http;
@@ -51,7 +52,7 @@ pub use key_manager::ResidentKeyManager;
 pub use keyring::KeyRing;
 pub use server::{introspection_answer, AuthenticatedClient, ResidentServer, ACCESS_TOKEN_TYP};
 pub use settings::{descriptor, ResidentSettings, TokenFormat};
-pub use signing::Algorithm;
+pub use signing::{parse_jwt, Algorithm, SigningKey, UnverifiedJwt};
 pub use store::{Backend, ClientRecord, Revocation, SecretRecord, SigningKeyRecord, Store, TokenRecord};
 
 use keymanager::model::{Capabilities, GrantType};

@@ -9,6 +9,7 @@ use keymanager::model::{
 use keymanager::{Error, Result};
 use serde_json::{json, Value};
 
+use crate::client_cache::ClientCache;
 use crate::crypto;
 use crate::keyring::KeyRing;
 use crate::settings::{ResidentSettings, TokenFormat};
@@ -45,6 +46,7 @@ pub struct ResidentServer {
     pub(crate) settings: ResidentSettings,
     pub(crate) store: Store,
     pub(crate) keys: KeyRing,
+    clients: ClientCache,
 }
 
 impl ResidentServer {
@@ -56,7 +58,13 @@ impl ResidentServer {
             settings.max_access_token_lifetime as i64,
         )
         .await?;
-        Ok(Arc::new(ResidentServer { settings, store, keys }))
+        let clients = ClientCache::new(std::time::Duration::from_secs(settings.client_cache_seconds));
+        Ok(Arc::new(ResidentServer {
+            settings,
+            store,
+            keys,
+            clients,
+        }))
     }
 
     /// The settings.
@@ -129,6 +137,7 @@ impl ResidentServer {
         record.additional_properties = spec.additional_properties.clone();
         record.updated_at = now();
         self.store.update_client(&record).await?;
+        self.clients.invalidate(client_id);
         Ok(to_oauth_client(&record))
     }
 
@@ -143,6 +152,7 @@ impl ResidentServer {
     /// Delete a client, its secrets and its opaque tokens; its JWTs stop introspecting as active.
     pub async fn delete(&self, client_id: &str) -> Result<()> {
         self.store.delete_client(client_id).await?;
+        self.clients.invalidate(client_id);
         tracing::info!(client_id, "deleted a client");
         Ok(())
     }
@@ -189,6 +199,7 @@ impl ResidentServer {
         self.store
             .insert_secret(&record, self.settings.max_secrets_per_client)
             .await?;
+        self.clients.invalidate(client_id);
         tracing::info!(client_id, secret_id = %record.secret_id, "created a client secret");
         Ok(IssuedSecret {
             id: record.secret_id.clone(),
@@ -221,6 +232,7 @@ impl ResidentServer {
             expires_at: at + self.settings.max_access_token_lifetime as i64,
         });
         self.store.delete_secret(client_id, secret_id, rule.as_ref()).await?;
+        self.clients.invalidate(client_id);
         tracing::info!(client_id, secret_id, revoke_tokens, "deleted a client secret");
         Ok(())
     }
@@ -230,6 +242,7 @@ impl ResidentServer {
         let client = self.confidential(client_id).await?;
         let (record, plain) = self.new_secret_record(client_id, &SecretSpec::default(), now());
         self.store.replace_secrets(&record).await?;
+        self.clients.invalidate(client_id);
         tracing::info!(client_id, "regenerated the client secret");
         let mut out = to_oauth_client(&client);
         out.client_secret = Some(plain.into());
@@ -241,17 +254,27 @@ impl ResidentServer {
     /// Authenticate a client by id and (for a confidential client) secret. Every failure is the same
     /// `Unauthorized`, whatever was wrong.
     pub async fn authenticate(&self, client_id: &str, secret: Option<&str>) -> Result<AuthenticatedClient> {
-        let Some(client) = self.store.get_client(client_id).await? else {
-            if let Some(s) = secret {
-                // Spend the time a real check takes, so timing does not tell which client ids exist.
-                crypto::verify(s, "");
-            }
-            return Err(Error::unauthorized(BAD_CLIENT));
+        let entry = match self.clients.get(client_id) {
+            Some(hit) => hit,
+            None => match self.store.get_client(client_id).await? {
+                Some(client) => {
+                    let secrets = self.store.list_secrets(client_id).await?;
+                    self.clients.put(client, secrets)
+                }
+                None => {
+                    if let Some(s) = secret {
+                        // Spend the time a real check takes, so timing does not tell which client ids exist.
+                        crypto::verify(s, "");
+                    }
+                    return Err(Error::unauthorized(BAD_CLIENT));
+                }
+            },
         };
+        let client = &entry.client;
         if client.public_client {
             return match secret {
                 None => Ok(AuthenticatedClient {
-                    client,
+                    client: client.clone(),
                     secret_id: None,
                 }),
                 Some(_) => Err(Error::unauthorized(BAD_CLIENT)),
@@ -262,15 +285,15 @@ impl ResidentServer {
         };
         let at = now();
         let mut matched = None;
-        for s in self.store.list_secrets(client_id).await? {
+        for s in &entry.secrets {
             // Check every secret, so timing does not tell which one matched.
             if crypto::verify(secret, &s.secret_hash) && !s.is_expired(at) && matched.is_none() {
-                matched = Some(s.secret_id);
+                matched = Some(s.secret_id.clone());
             }
         }
         match matched {
             Some(secret_id) => Ok(AuthenticatedClient {
-                client,
+                client: client.clone(),
                 secret_id: Some(secret_id),
             }),
             None => Err(Error::unauthorized(BAD_CLIENT)),

@@ -32,6 +32,9 @@ pub struct ResidentSettings {
     pub max_access_token_lifetime: u64,
     /// Most unexpired secrets per client; `None` = unlimited.
     pub max_secrets_per_client: Option<u32>,
+    /// How long another node's change to a client or its secrets may take to reach this node's
+    /// authentication cache (seconds; 0 = no cache). Changes made through this node apply at once.
+    pub client_cache_seconds: u64,
     /// Database URL overriding `[database] url`.
     pub database_url: Option<String>,
 }
@@ -46,6 +49,7 @@ impl Default for ResidentSettings {
             access_token_lifetime: 3600,
             max_access_token_lifetime: 86_400,
             max_secrets_per_client: None,
+            client_cache_seconds: 5,
             database_url: None,
         }
     }
@@ -73,6 +77,11 @@ pub fn descriptor() -> ConnectorDescriptor {
                 "max_secrets_per_client",
                 "Most secrets per client (unlimited when unset)",
             ),
+            Setting::integer(
+                "client_cache_seconds",
+                "Longest delay before another node's client change applies here",
+            )
+            .default_value(5),
             Setting::string("database_url", "Database URL (defaults to [database] url)").secret(),
         ],
         application_properties: Vec::new(),
@@ -128,6 +137,7 @@ impl ResidentSettings {
             access_token_lifetime: default_lifetime,
             max_access_token_lifetime: max,
             max_secrets_per_client: max_secrets,
+            client_cache_seconds: int("client_cache_seconds").unwrap_or(defaults.client_cache_seconds),
             database_url: text("database_url"),
         })
     }

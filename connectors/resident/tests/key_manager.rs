@@ -461,7 +461,35 @@ async fn opaque_tokens_introspect_and_revoke(h: Harness) {
     assert!(!km.introspect(&t.access_token, None).await.unwrap().active);
 }
 
+async fn another_nodes_secret_deletion_applies_within_the_cache_ttl(h: Harness) {
+    let (id, secret) = registered(&h).await;
+    let mut settings = common::settings();
+    settings.client_cache_seconds = 1;
+    let store = keymanager_resident::Store::connect(&h.url, None).await.unwrap();
+    let node2 = keymanager_resident::ResidentKeyManager::new(
+        "node2",
+        keymanager_resident::ResidentServer::open(settings, store)
+            .await
+            .unwrap(),
+    );
+    let request = TokenRequest::client_credentials(id.clone(), secret.clone());
+    node2.issue_token(&request).await.unwrap();
+    let secret_id = h.km.list_secrets(&id).await.unwrap()[0].id.clone();
+    h.km.delete_secret(&id, &secret_id, false).await.unwrap();
+    // This node applies its own change at once; the other node within its cache TTL (1 s here).
+    assert!(matches!(
+        h.km.issue_token(&request).await.unwrap_err(),
+        Error::Unauthorized { .. }
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(matches!(
+        node2.issue_token(&request).await.unwrap_err(),
+        Error::Unauthorized { .. }
+    ));
+}
+
 on_both_backends!(
+    another_nodes_secret_deletion_applies_within_the_cache_ttl,
     client_lifecycle,
     secret_rules,
     expired_secret_no_longer_authenticates,
