@@ -5,6 +5,7 @@
 mod config_cmd;
 mod serve;
 mod setup;
+mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -23,13 +23,15 @@ pub(crate) struct ServeArgs {
 pub(crate) async fn run(config_file: Option<&Path>, args: ServeArgs) -> Result<(), Failure> {
     init_logging();
     let config = setup::load_config(config_file)?;
-    if config.server.tls_cert.is_some() || config.server.tls_key.is_some() {
-        return Err(Failure::Usage(
-            "[server] tls_cert / tls_key: TLS termination is not built in yet; run keymanager behind a TLS proxy \
-             and set [server] public_url to the proxy's https:// URL"
-                .into(),
-        ));
-    }
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::load(cert, key)?),
+        (None, None) => None,
+        _ => {
+            return Err(Failure::Usage(
+                "[server] tls_cert and tls_key go together: set both or neither".into(),
+            ))
+        }
+    };
     let listen = args
         .listen
         .or(config.server.listen.clone())
@@ -49,7 +51,7 @@ pub(crate) async fn run(config_file: Option<&Path>, args: ServeArgs) -> Result<(
         .server
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{bound}"))
+        .unwrap_or_else(|| format!("{}://{bound}", if tls.is_some() { "https" } else { "http" }))
         .trim_end_matches('/')
         .to_owned();
     let database_url = match &config.database.url {
@@ -93,18 +95,29 @@ pub(crate) async fn run(config_file: Option<&Path>, args: ServeArgs) -> Result<(
         }
     });
 
-    println!("keymanager {} listening on http://{bound}", env!("CARGO_PKG_VERSION"));
-    println!(
-        "  key manager: {} (issuer {})",
-        resident_config.name,
-        server.settings().issuer
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let banner = format!(
+        "  key manager: {name} (issuer {issuer})\n  admin token: {admin_note}\n  discovery:   \
+         {public_url}/.well-known/oauth-authorization-server\nkeymanager {version} listening on {scheme}://{bound}\n",
+        name = resident_config.name,
+        issuer = server.settings().issuer,
+        version = env!("CARGO_PKG_VERSION"),
     );
-    println!("  admin token: {admin_note}");
-    println!("  discovery:   {public_url}/.well-known/oauth-authorization-server");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| Failure::Refused(format!("server failed: {e}")))
+    // The banner must never stop the server: a closed stdout (a supervisor that went away) is ignored.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
+    }
+    let served = match tls {
+        Some(config) => {
+            let listener = crate::tls::TlsListener::new(listener, config)
+                .map_err(|e| Failure::Refused(format!("cannot start TLS: {e}")))?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown()).await
+        }
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown()).await,
+    };
+    served.map_err(|e| Failure::Refused(format!("server failed: {e}")))
 }
 
 async fn shutdown() {

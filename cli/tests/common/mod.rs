@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_keymanager");
 /// A running `keymanager serve`, killed on drop.
 pub struct Served {
     pub child: Child,
+    /// `http://127.0.0.1:PORT` (or `https://…`), as the server announced it.
     pub base: String,
 }
 
@@ -20,14 +22,22 @@ impl Drop for Served {
     }
 }
 
-pub fn serve(data_dir: &std::path::Path) -> Served {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// `keymanager serve` on the embedded default with this data directory.
+pub fn serve(data_dir: &Path) -> Served {
+    let listen = format!("127.0.0.1:{}", free_port());
+    serve_with(&["serve", "--listen", &listen, "--data-dir", data_dir.to_str().unwrap()])
+}
+
+/// `keymanager ARGS…`, waiting for its "listening on" line.
+pub fn serve_with(args: &[&str]) -> Served {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data_dir)
+        .args(args)
         .env_remove("KEYMANAGER_CONFIG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -36,18 +46,17 @@ pub fn serve(data_dir: &std::path::Path) -> Served {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let base = loop {
         assert!(Instant::now() < deadline, "serve did not start");
         match lines.next() {
-            Some(Ok(line)) if line.contains("listening on") => break,
+            Some(Ok(line)) if line.contains("listening on ") => {
+                break line.rsplit("listening on ").next().unwrap().trim().to_owned();
+            }
             Some(_) => continue,
             None => panic!("serve exited early"),
         }
-    }
+    };
     // Keep draining stdout so the server never writes into a closed pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    Served {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
+    Served { child, base }
 }
