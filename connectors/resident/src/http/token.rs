@@ -38,6 +38,18 @@ async fn confidential(app: &AppState, headers: &HeaderMap, form: &Form) -> Resul
     }
 }
 
+/// Authenticate any client: confidential with its secret, public with its `client_id` alone.
+async fn any_client(app: &AppState, headers: &HeaderMap, form: &Form) -> Result<AuthenticatedClient, OAuthError> {
+    match presented(headers, form)? {
+        Presented::Secret { client_id, secret } => Ok(app
+            .server
+            .authenticate(&client_id, Some(secret.expose_secret()))
+            .await?),
+        Presented::Public { client_id } => Ok(app.server.authenticate(&client_id, None).await?),
+        Presented::None => Err(OAuthError::invalid_client()),
+    }
+}
+
 pub(crate) async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match issue(&app, &headers, &body).await {
         Ok(r) => r,
@@ -51,15 +63,7 @@ async fn issue(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Respo
     let grant_type = form
         .get("grant_type")?
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    let who = match presented(headers, &form)? {
-        Presented::Secret { client_id, secret } => {
-            app.server
-                .authenticate(&client_id, Some(secret.expose_secret()))
-                .await?
-        }
-        Presented::Public { client_id } => app.server.authenticate(&client_id, None).await?,
-        Presented::None => return Err(OAuthError::invalid_client()),
-    };
+    let who = any_client(app, headers, &form).await?;
     let grant = match grant_type {
         "client_credentials" => Grant::ClientCredentials,
         other => {
@@ -124,15 +128,7 @@ pub(crate) async fn revoke(State(app): State<AppState>, headers: HeaderMap, body
     let run = async {
         form_content(&headers)?;
         let form = Form::parse(&body);
-        let who = match presented(&headers, &form)? {
-            Presented::Secret { client_id, secret } => {
-                app.server
-                    .authenticate(&client_id, Some(secret.expose_secret()))
-                    .await?
-            }
-            Presented::Public { client_id } => app.server.authenticate(&client_id, None).await?,
-            Presented::None => return Err(OAuthError::invalid_client()),
-        };
+        let who = any_client(&app, &headers, &form).await?;
         let token = form
             .get("token")?
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;

@@ -39,6 +39,11 @@ fn db_err(e: sqlx::Error) -> Error {
     Error::storage(e.to_string())
 }
 
+/// Column `i` of a row, as `T`.
+fn col<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(r: &'r AnyRow, i: usize) -> Result<T> {
+    r.try_get(i).map_err(db_err)
+}
+
 fn json_list<T: serde::de::DeserializeOwned>(text: &str, column: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| Error::storage(format!("column {column} holds invalid JSON: {e}")))
 }
@@ -257,7 +262,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err)?;
-            let count: i64 = row.try_get(0).map_err(db_err)?;
+            let count: i64 = col(&row, 0)?;
             if count >= i64::from(max) {
                 return Err(Error::LimitExceeded {
                     message: format!(
@@ -349,9 +354,9 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(keymanager::model::Scope {
-                    name: r.try_get(0).map_err(db_err)?,
-                    description: r.try_get(1).map_err(db_err)?,
-                    display_name: r.try_get(2).map_err(db_err)?,
+                    name: col(r, 0)?,
+                    description: col(r, 1)?,
+                    display_name: col(r, 2)?,
                 })
             })
             .collect()
@@ -403,17 +408,18 @@ impl Store {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.map(|r| {
+        row.map(|row| {
+            let r = &row;
             Ok(TokenRecord {
-                token_hash: r.try_get(0).map_err(db_err)?,
-                jti: r.try_get(1).map_err(db_err)?,
-                client_id: r.try_get(2).map_err(db_err)?,
-                secret_id: r.try_get(3).map_err(db_err)?,
-                subject: r.try_get(4).map_err(db_err)?,
-                scope: r.try_get(5).map_err(db_err)?,
-                audience: r.try_get(6).map_err(db_err)?,
-                issued_at: r.try_get(7).map_err(db_err)?,
-                expires_at: r.try_get(8).map_err(db_err)?,
+                token_hash: col(r, 0)?,
+                jti: col(r, 1)?,
+                client_id: col(r, 2)?,
+                secret_id: col(r, 3)?,
+                subject: col(r, 4)?,
+                scope: col(r, 5)?,
+                audience: col(r, 6)?,
+                issued_at: col(r, 7)?,
+                expires_at: col(r, 8)?,
             })
         })
         .transpose()
@@ -462,16 +468,16 @@ impl Store {
         .map_err(db_err)?;
         rows.iter()
             .map(|r| {
-                let pk: String = r.try_get(2).map_err(db_err)?;
+                let pk: String = col(r, 2)?;
                 Ok(SigningKeyRecord {
-                    kid: r.try_get(0).map_err(db_err)?,
-                    alg: r.try_get(1).map_err(db_err)?,
+                    kid: col(r, 0)?,
+                    alg: col(r, 1)?,
                     private_key: STANDARD
                         .decode(pk)
                         .map_err(|_| Error::storage("a stored signing key is not valid base64"))?,
-                    created_at: r.try_get(3).map_err(db_err)?,
-                    retired_at: r.try_get(4).map_err(db_err)?,
-                    expires_at: r.try_get(5).map_err(db_err)?,
+                    created_at: col(r, 3)?,
+                    retired_at: col(r, 4)?,
+                    expires_at: col(r, 5)?,
                 })
             })
             .collect()
@@ -606,11 +612,9 @@ async fn insert_revocation(tx: &mut Tx<'_>, r: &Revocation) -> Result<()> {
 }
 
 fn client_from_row(r: &AnyRow) -> Result<ClientRecord> {
-    let text = |i: usize| -> Result<String> { r.try_get::<String, _>(i).map_err(db_err) };
-    let num = |i: usize| -> Result<i64> { r.try_get::<i64, _>(i).map_err(db_err) };
-    let opt = |i: usize| -> Result<Option<u64>> {
-        Ok(r.try_get::<Option<i64>, _>(i).map_err(db_err)?.map(|v| v.max(0) as u64))
-    };
+    let text = |i: usize| col::<String>(r, i);
+    let num = |i: usize| col::<i64>(r, i);
+    let opt = |i: usize| -> Result<Option<u64>> { Ok(col::<Option<i64>>(r, i)?.map(|v| v.max(0) as u64)) };
     let key_type: String = text(2)?;
     Ok(ClientRecord {
         client_id: text(0)?,
@@ -627,7 +631,7 @@ fn client_from_row(r: &AnyRow) -> Result<ClientRecord> {
         access_token_lifetime: opt(9)?,
         refresh_token_lifetime: opt(10)?,
         additional_properties: json_list(&text(11)?, "additional_properties")?,
-        registration_token_hash: r.try_get(12).map_err(db_err)?,
+        registration_token_hash: col(r, 12)?,
         created_at: num(13)?,
         updated_at: num(14)?,
     })
@@ -635,13 +639,13 @@ fn client_from_row(r: &AnyRow) -> Result<ClientRecord> {
 
 fn secret_from_row(r: &AnyRow) -> Result<SecretRecord> {
     Ok(SecretRecord {
-        secret_id: r.try_get(0).map_err(db_err)?,
-        client_id: r.try_get(1).map_err(db_err)?,
-        secret_hash: r.try_get(2).map_err(db_err)?,
-        masked: r.try_get(3).map_err(db_err)?,
-        description: r.try_get(4).map_err(db_err)?,
-        created_at: r.try_get(5).map_err(db_err)?,
-        expires_at: r.try_get(6).map_err(db_err)?,
+        secret_id: col(r, 0)?,
+        client_id: col(r, 1)?,
+        secret_hash: col(r, 2)?,
+        masked: col(r, 3)?,
+        description: col(r, 4)?,
+        created_at: col(r, 5)?,
+        expires_at: col(r, 6)?,
     })
 }
 
