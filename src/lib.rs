@@ -10,6 +10,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "server")]
+pub mod api;
 pub mod config;
 pub mod descriptor;
 pub mod error;
@@ -17,6 +19,8 @@ pub mod http;
 mod key_manager;
 pub mod model;
 pub mod registry;
+#[cfg(feature = "service")]
+pub mod service;
 
 pub use error::{Error, Result};
 pub use key_manager::KeyManager;

@@ -10,16 +10,16 @@ pub(crate) fn check(file: &Path) -> Result<(), Failure> {
     let config = Config::load(file)?;
     setup::registry().check(&config)?;
     if config.key_managers.is_empty() {
-        println!("{}: valid, no key managers declared", file.display());
+        crate::output::line(&format!("{}: valid, no key managers declared", file.display()));
         return Ok(());
     }
-    println!(
+    crate::output::line(&format!(
         "{}: valid, {} key manager(s)",
         file.display(),
         config.key_managers.len()
-    );
+    ));
     for km in &config.key_managers {
-        println!("  {}\t(type {})", km.name, km.kind);
+        crate::output::line(&format!("  {}\t(type {})", km.name, km.kind));
     }
     Ok(())
 }

@@ -1,8 +1,13 @@
 //! `keymanager`: the command line and server of the keymanager framework.
 //!
-//! Exit codes: 0 success, 1 a refused operation (the error is printed), 2 bad usage or configuration.
+//! Every command works in-process on the configured database (the embedded default: SQLite in `./data`),
+//! alongside a running `serve`. Secrets and tokens are read from stdin (or `KEYMANAGER_CLIENT_SECRET`), never
+//! from an argument. Exit codes: 0 success, 1 a refused operation (the error is printed), 2 bad usage or
+//! configuration.
 
+mod commands;
 mod config_cmd;
+mod output;
 mod serve;
 mod setup;
 mod tls;
@@ -19,6 +24,12 @@ struct Cli {
     /// Configuration file; without one, the embedded default (resident key manager on SQLite) is used.
     #[arg(long, global = true, env = "KEYMANAGER_CONFIG")]
     config: Option<PathBuf>,
+    /// Data directory [default: the config's [server] data_dir, else ./data].
+    #[arg(long, global = true, env = "KEYMANAGER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print the management API's JSON shapes instead of text.
+    #[arg(long, global = true)]
+    json: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -26,13 +37,39 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server: the resident authorization server's endpoints.
+    /// Run the server: the management API and the resident key manager's OAuth endpoints.
     Serve(serve::ServeArgs),
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The configured key managers.
+    KeyManagers {
+        #[command(subcommand)]
+        command: commands::KeyManagersCommand,
+    },
+    /// Applications.
+    Apps {
+        #[command(subcommand)]
+        command: commands::AppsCommand,
+    },
+    /// An application's keys (OAuth clients).
+    Keys {
+        #[command(subcommand)]
+        command: commands::KeysCommand,
+    },
+    /// Issue an access token for an application's keys (client secret on stdin).
+    Token(commands::TokenArgs),
+    /// An application's client secrets.
+    Secrets {
+        #[command(subcommand)]
+        command: commands::SecretsCommand,
+    },
+    /// Introspect a token (read from stdin) at a key manager.
+    Introspect(commands::IntrospectArgs),
+    /// Revoke a token (read from stdin) as the client holding it (its secret in KEYMANAGER_CLIENT_SECRET).
+    Revoke(commands::RevokeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,12 +114,24 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let ctx = commands::Context {
+        config: cli.config.clone(),
+        data_dir: cli.data_dir.clone(),
+        json: cli.json,
+    };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(cli.config.as_deref(), args).await,
+            Command::Serve(args) => serve::run(cli.config.as_deref(), cli.data_dir.as_deref(), args).await,
             Command::Config {
                 command: ConfigCommand::Check { file },
             } => config_cmd::check(&file),
+            Command::KeyManagers { command } => commands::key_managers(&ctx, command).await,
+            Command::Apps { command } => commands::apps(&ctx, command).await,
+            Command::Keys { command } => commands::keys(&ctx, command).await,
+            Command::Token(args) => commands::token(&ctx, args).await,
+            Command::Secrets { command } => commands::secrets(&ctx, command).await,
+            Command::Introspect(args) => commands::introspect(&ctx, args).await,
+            Command::Revoke(args) => commands::revoke(&ctx, args).await,
         }
     });
     match result {

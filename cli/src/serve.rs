@@ -1,11 +1,11 @@
-//! `keymanager serve`.
+//! `keymanager serve`: the management API and, when a resident key manager is configured, its OAuth endpoints.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use keymanager::registry::BuildContext;
-use keymanager_resident::{AdminToken, ResidentFactory};
+use keymanager_resident::AdminToken;
 use secrecy::ExposeSecret;
 
 use crate::{setup, Failure};
@@ -15,12 +15,9 @@ pub(crate) struct ServeArgs {
     /// Address to listen on [default: the config's [server] listen, else 127.0.0.1:9443].
     #[arg(long)]
     listen: Option<String>,
-    /// Directory for the SQLite database and the admin token [default: the config's [server] data_dir, else ./data].
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
 }
 
-pub(crate) async fn run(config_file: Option<&Path>, args: ServeArgs) -> Result<(), Failure> {
+pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, args: ServeArgs) -> Result<(), Failure> {
     init_logging();
     let config = setup::load_config(config_file)?;
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
@@ -32,14 +29,12 @@ pub(crate) async fn run(config_file: Option<&Path>, args: ServeArgs) -> Result<(
             ))
         }
     };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listen = args
         .listen
         .or(config.server.listen.clone())
         .unwrap_or_else(|| setup::DEFAULT_LISTEN.to_owned());
-    let data_dir = args
-        .data_dir
-        .or(config.server.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("data"));
+    let data_dir = setup::data_dir(data_dir, &config);
     setup::ensure_data_dir(&data_dir)?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -51,13 +46,9 @@ pub(crate) async fn run(config_file: Option<&Path>, args: ServeArgs) -> Result<(
         .server
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("{}://{bound}", if tls.is_some() { "https" } else { "http" }))
+        .unwrap_or_else(|| format!("{scheme}://{bound}"))
         .trim_end_matches('/')
         .to_owned();
-    let database_url = match &config.database.url {
-        Some(url) => url.clone(),
-        None => setup::default_database_url(&data_dir)?,
-    };
     let (admin, admin_note) = match &config.server.admin_token {
         Some(t) => (AdminToken::new(t.expose_secret()), "from the configuration".to_owned()),
         None => {
@@ -66,48 +57,47 @@ pub(crate) async fn run(config_file: Option<&Path>, args: ServeArgs) -> Result<(
             (AdminToken::new(&token), format!("{verb} {}", path.display()))
         }
     };
-    let ctx = BuildContext {
-        database_url: Some(database_url),
-        database_max_connections: config.database.max_connections,
-        public_url: Some(public_url.clone()),
-        data_dir: Some(data_dir.clone()),
-        http: None,
+    let runtime = setup::build(&config, &data_dir, Some(public_url.clone())).await?;
+    let verifier = {
+        let admin = admin.clone();
+        Arc::new(move |t: &str| admin.verify(t)) as keymanager::api::AdminVerifier
     };
-    let resident_config = config
-        .key_managers
-        .iter()
-        .find(|k| k.kind == "resident")
-        .ok_or_else(|| Failure::Usage("no key manager of type \"resident\" is configured: nothing to serve".into()))?;
-    let resident = ResidentFactory.build_resident(resident_config, &ctx).await?;
-    let server = resident.server().clone();
-    let app = keymanager_resident::router(server.clone(), admin);
-
-    let purge_store = server.store().clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(600));
-        loop {
-            every.tick().await;
-            match purge_store.purge_expired().await {
-                Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired tokens, revocations and keys"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "purge failed"),
+    let mut app = keymanager::api::router(runtime.service.clone(), verifier);
+    let mut lines = vec![format!(
+        "  management API: {public_url}/api (openapi: {public_url}/api/openapi.json)"
+    )];
+    if let Some((name, resident)) = &runtime.resident {
+        let server = resident.server().clone();
+        app = keymanager_resident::router(server.clone(), admin).merge(app);
+        lines.push(format!("  key manager: {name} (issuer {})", server.settings().issuer));
+        let purge_store = server.store().clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                match purge_store.purge_expired().await {
+                    Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired tokens, revocations and keys"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "purge failed"),
+                }
             }
-        }
-    });
-
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let banner = format!(
-        "  key manager: {name} (issuer {issuer})\n  admin token: {admin_note}\n  discovery:   \
-         {public_url}/.well-known/oauth-authorization-server\nkeymanager {version} listening on {scheme}://{bound}\n",
-        name = resident_config.name,
-        issuer = server.settings().issuer,
-        version = env!("CARGO_PKG_VERSION"),
-    );
+        });
+        lines.push(format!(
+            "  discovery:   {public_url}/.well-known/oauth-authorization-server"
+        ));
+    }
+    lines.push(format!("  admin token: {admin_note}"));
+    lines.push(format!(
+        "keymanager {} listening on {scheme}://{bound}",
+        env!("CARGO_PKG_VERSION")
+    ));
     // The banner must never stop the server: a closed stdout (a supervisor that went away) is ignored.
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
+        let _ = out
+            .write_all((lines.join("\n") + "\n").as_bytes())
+            .and_then(|_| out.flush());
     }
     let served = match tls {
         Some(config) => {

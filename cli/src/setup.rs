@@ -1,13 +1,14 @@
 //! What every command shares: the registry of built-in connectors, the configuration (a file, or the embedded
-//! default), the data directory and the admin token.
+//! default), the data directory, the admin token, and the key managers with the key service built from them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use keymanager::config::{Config, KeyManagerConfig};
-use keymanager::registry::ConnectorRegistry;
-use keymanager_resident::ResidentFactory;
+use keymanager::registry::{BuildContext, ConnectorRegistry, KeyManagers};
+use keymanager::service::{KeyService, SqlApplicationStore};
+use keymanager_resident::{ResidentFactory, ResidentKeyManager};
 
 use crate::Failure;
 
@@ -34,6 +35,66 @@ pub(crate) fn load_config(file: Option<&Path>) -> Result<Config, Failure> {
     };
     registry().check(&config)?;
     Ok(config)
+}
+
+/// The data directory: the flag, else `[server] data_dir`, else `./data`.
+pub(crate) fn data_dir(flag: Option<&Path>, config: &Config) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| config.server.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("data"))
+}
+
+/// Everything a command works with.
+pub(crate) struct Runtime {
+    pub key_managers: KeyManagers,
+    /// The resident key manager, when one is configured (its HTTP face is served).
+    pub resident: Option<(String, ResidentKeyManager)>,
+    pub service: KeyService,
+}
+
+/// Build the key managers and the key service on the configured database (default: SQLite in `data_dir`).
+pub(crate) async fn build(config: &Config, data_dir: &Path, public_url: Option<String>) -> Result<Runtime, Failure> {
+    ensure_data_dir(data_dir)?;
+    let database_url = match &config.database.url {
+        Some(url) => url.clone(),
+        None => default_database_url(data_dir)?,
+    };
+    let ctx = BuildContext {
+        database_url: Some(database_url.clone()),
+        database_max_connections: config.database.max_connections,
+        public_url,
+        data_dir: Some(data_dir.to_path_buf()),
+        http: None,
+    };
+    let registry = registry();
+    registry.check(config)?;
+    let mut key_managers = KeyManagers::default();
+    let mut resident = None;
+    for km in &config.key_managers {
+        let descriptor = registry
+            .descriptor(&km.kind)
+            .ok_or_else(|| Failure::Usage(format!("unknown key manager type `{}`", km.kind)))?;
+        if km.kind == "resident" && resident.is_none() {
+            let built = ResidentFactory.build_resident(km, &ctx).await?;
+            key_managers.insert(Arc::new(built.clone()), descriptor)?;
+            resident = Some((km.name.clone(), built));
+        } else {
+            let one = keymanager::config::Config {
+                key_managers: vec![km.clone()],
+                ..Config::default()
+            };
+            for built in registry.build(&one, &ctx).await?.iter() {
+                key_managers.insert(built.clone(), descriptor.clone())?;
+            }
+        }
+    }
+    let store = SqlApplicationStore::connect(&database_url, config.database.max_connections).await?;
+    let service = KeyService::new(key_managers.clone(), Arc::new(store));
+    Ok(Runtime {
+        key_managers,
+        resident,
+        service,
+    })
 }
 
 /// Create the data directory (owner-only) if needed.

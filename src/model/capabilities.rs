@@ -7,6 +7,7 @@ use super::GrantType;
 /// Which optional operations a key manager supports. An operation it does not support returns
 /// [`Error::Unsupported`](crate::Error::Unsupported), never a silent no-op.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Capabilities {
     /// Grant types it can register clients for; empty = any.
     pub grant_types: Vec<GrantType>,

@@ -109,9 +109,11 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<()> {
-        let migrator = sqlx::migrate::Migrator::new(migrations::Embedded(self.backend))
+        let mut migrator = sqlx::migrate::Migrator::new(migrations::Embedded(self.backend))
             .await
             .map_err(|e| Error::storage(format!("migrations: {e}")))?;
+        // The key service keeps its own migrations (versions from 1_000_001) in the same table.
+        migrator.set_ignore_missing(true);
         migrator
             .run(&self.pool)
             .await

@@ -1,0 +1,365 @@
+//! The management API's JSON shapes, in the platform's camelCase vocabulary. The CLI's `--json` prints the same.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AccessToken, Capabilities, IssuedSecret, OAuthClient, SecretInfo, SecretStatus};
+use crate::service::{Application, GeneratedKeys, KeyDetails, KeyMapping};
+
+/// Every list: `{count, list}`.
+#[derive(Debug, Serialize)]
+pub struct ListDto<T> {
+    /// How many.
+    pub count: usize,
+    /// The items.
+    pub list: Vec<T>,
+}
+
+impl<T> ListDto<T> {
+    /// Wrap items.
+    pub fn new(list: Vec<T>) -> Self {
+        ListDto {
+            count: list.len(),
+            list,
+        }
+    }
+}
+
+/// A configured key manager.
+#[derive(Debug, Serialize)]
+pub struct KeyManagerDto {
+    /// Name.
+    pub name: String,
+    /// Connector type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What it supports.
+    pub capabilities: Capabilities,
+}
+
+/// `POST /api/applications`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateApplicationDto {
+    /// Name.
+    pub name: String,
+    /// Owner.
+    pub owner: String,
+}
+
+/// An application.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationDto {
+    /// Id.
+    pub application_id: String,
+    /// Name.
+    pub name: String,
+    /// Owner.
+    pub owner: String,
+    /// Creation time, seconds since the epoch.
+    pub created_time: i64,
+}
+
+impl From<Application> for ApplicationDto {
+    fn from(a: Application) -> Self {
+        ApplicationDto {
+            application_id: a.id,
+            name: a.name,
+            owner: a.owner,
+            created_time: a.created_at,
+        }
+    }
+}
+
+fn default_grant_types() -> Vec<String> {
+    vec!["client_credentials".into()]
+}
+
+/// `POST /api/applications/{applicationId}/generate-keys`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenerateKeysDto {
+    /// `PRODUCTION` or `SANDBOX` (any case).
+    pub key_type: String,
+    /// The key manager; default: the first configured.
+    pub key_manager: Option<String>,
+    /// Grant types; default `client_credentials`.
+    #[serde(default = "default_grant_types")]
+    pub grant_types_to_be_supported: Vec<String>,
+    /// Redirect URI.
+    pub callback_url: Option<String>,
+    /// Allowed scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Lifetime of the first token, seconds.
+    pub validity_time: Option<u64>,
+    /// PKCE required.
+    #[serde(default)]
+    pub pkce_mandatory: bool,
+    /// PKCE `plain` allowed.
+    #[serde(default)]
+    pub pkce_support_plain: bool,
+    /// A public client (no secret).
+    #[serde(default)]
+    pub bypass_client_credentials: bool,
+    /// Provider-specific properties.
+    #[serde(default)]
+    pub additional_properties: serde_json::Map<String, serde_json::Value>,
+    /// Issue a first token.
+    #[serde(default)]
+    pub generate_token: bool,
+}
+
+/// `PUT /api/applications/{applicationId}/oauth-keys/{keyMappingId}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateKeysDto {
+    /// Grant types.
+    pub grant_types_to_be_supported: Vec<String>,
+    /// Redirect URI.
+    pub callback_url: Option<String>,
+    /// Allowed scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// PKCE required.
+    #[serde(default)]
+    pub pkce_mandatory: bool,
+    /// PKCE `plain` allowed.
+    #[serde(default)]
+    pub pkce_support_plain: bool,
+    /// Provider-specific properties.
+    #[serde(default)]
+    pub additional_properties: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `POST /api/applications/{applicationId}/map-keys`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MapKeysDto {
+    /// The existing client id.
+    pub consumer_key: String,
+    /// Its secret (absent for a public client).
+    pub consumer_secret: Option<String>,
+    /// The key manager; default: the first configured.
+    pub key_manager: Option<String>,
+    /// `PRODUCTION` or `SANDBOX`.
+    pub key_type: String,
+}
+
+/// An access token as the API answers it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenDto {
+    /// The token.
+    pub access_token: String,
+    /// Lifetime, seconds.
+    pub validity_time: Option<u64>,
+    /// Granted scopes.
+    pub token_scopes: Vec<String>,
+}
+
+impl From<&AccessToken> for TokenDto {
+    fn from(t: &AccessToken) -> Self {
+        TokenDto {
+            access_token: t.access_token.expose_secret().to_owned(),
+            validity_time: t.expires_in,
+            token_scopes: t.scopes.clone(),
+        }
+    }
+}
+
+/// An application's keys of one key type at one key manager.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyDto {
+    /// Mapping id.
+    pub key_mapping_id: String,
+    /// Key manager.
+    pub key_manager: String,
+    /// `PRODUCTION` or `SANDBOX`.
+    pub key_type: String,
+    /// The client id.
+    pub consumer_key: String,
+    /// The client secret: only right after generation or regeneration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer_secret: Option<String>,
+    /// `COMPLETED`.
+    pub key_state: String,
+    /// `GENERATED` or `MAPPED`.
+    pub key_origin: String,
+    /// Grant types.
+    pub supported_grant_types: Vec<String>,
+    /// Redirect URI.
+    pub callback_url: Option<String>,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+    /// PKCE required.
+    pub pkce_mandatory: bool,
+    /// PKCE `plain` allowed.
+    pub pkce_support_plain: bool,
+    /// A public client.
+    pub bypass_client_credentials: bool,
+    /// The first token, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenDto>,
+    /// Why the first token could not be issued (the keys exist all the same).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_error: Option<String>,
+}
+
+impl KeyDto {
+    /// A mapping and its client.
+    pub fn new(mapping: &KeyMapping, client: &OAuthClient) -> Self {
+        KeyDto {
+            key_mapping_id: mapping.id.clone(),
+            key_manager: mapping.key_manager.clone(),
+            key_type: mapping.key_type.as_str().into(),
+            consumer_key: client.client_id.to_string(),
+            consumer_secret: client.client_secret.as_ref().map(|s| s.expose_secret().to_owned()),
+            key_state: mapping.state.as_str().into(),
+            key_origin: mapping.origin.as_str().into(),
+            supported_grant_types: client.grant_types.iter().map(|g| g.to_string()).collect(),
+            callback_url: client.redirect_uris.first().cloned(),
+            scopes: client.scopes.clone(),
+            pkce_mandatory: client.pkce.required,
+            pkce_support_plain: client.pkce.allow_plain,
+            bypass_client_credentials: client.public_client,
+            token: None,
+            token_error: None,
+        }
+    }
+}
+
+impl From<&KeyDetails> for KeyDto {
+    fn from(k: &KeyDetails) -> Self {
+        KeyDto::new(&k.mapping, &k.client)
+    }
+}
+
+impl From<&GeneratedKeys> for KeyDto {
+    fn from(g: &GeneratedKeys) -> Self {
+        KeyDto {
+            token: g.token.as_ref().map(TokenDto::from),
+            token_error: g.token_error.clone(),
+            ..KeyDto::new(&g.mapping, &g.client)
+        }
+    }
+}
+
+/// `POST …/generate-token`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenerateTokenDto {
+    /// The client secret.
+    pub consumer_secret: Option<String>,
+    /// Lifetime, seconds.
+    pub validity_period: Option<u64>,
+    /// Scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `client_credentials` (the default and, for now, the only one).
+    pub grant_type: Option<String>,
+    /// A token of this client to revoke first.
+    pub revoke_token: Option<String>,
+}
+
+/// `POST …/regenerate-secret`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegeneratedDto {
+    /// The client id.
+    pub consumer_key: String,
+    /// The new secret, this once.
+    pub consumer_secret: Option<String>,
+}
+
+/// `POST …/secrets`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSecretDto {
+    /// Description.
+    pub description: Option<String>,
+    /// Seconds until it expires.
+    pub expires_in: Option<u64>,
+}
+
+/// A secret right after creation.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedSecretDto {
+    /// Id.
+    pub secret_id: String,
+    /// The plain value, this once.
+    pub secret_value: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Creation time, seconds since the epoch.
+    pub created_time: i64,
+    /// Expiry, seconds since the epoch.
+    pub expires_at: Option<i64>,
+}
+
+impl From<&IssuedSecret> for CreatedSecretDto {
+    fn from(s: &IssuedSecret) -> Self {
+        CreatedSecretDto {
+            secret_id: s.id.clone(),
+            secret_value: s.secret.expose_secret().to_owned(),
+            description: s.info.description.clone(),
+            created_time: s.info.created_at,
+            expires_at: s.info.expires_at,
+        }
+    }
+}
+
+/// A secret as listed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretDto {
+    /// Id.
+    pub secret_id: String,
+    /// The masked value.
+    pub masked_secret: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Creation time, seconds since the epoch.
+    pub created_time: i64,
+    /// Expiry, seconds since the epoch.
+    pub expires_at: Option<i64>,
+    /// `ACTIVE`, `INACTIVE` or `EXPIRED`.
+    pub status: SecretStatus,
+}
+
+impl From<&SecretInfo> for SecretDto {
+    fn from(s: &SecretInfo) -> Self {
+        SecretDto {
+            secret_id: s.id.clone(),
+            masked_secret: s.masked.clone(),
+            description: s.description.clone(),
+            created_time: s.created_at,
+            expires_at: s.expires_at,
+            status: s.status,
+        }
+    }
+}
+
+/// One field-level problem.
+#[derive(Debug, Serialize)]
+pub struct FieldErrorDto {
+    /// The field.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Every error answer.
+#[derive(Debug, Serialize)]
+pub struct ErrorDto {
+    /// The HTTP status.
+    pub code: u16,
+    /// A short title.
+    pub message: String,
+    /// What went wrong.
+    pub description: String,
+    /// Field-level problems.
+    pub errors: Vec<FieldErrorDto>,
+}

@@ -1,0 +1,111 @@
+//! Errors as the management API answers them: one JSON shape, the fitting status.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::dto::{ErrorDto, FieldErrorDto};
+use crate::Error;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: &'static str,
+    description: String,
+    errors: Vec<FieldErrorDto>,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: &'static str, description: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message,
+            description: description.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
+        self.errors.push(FieldErrorDto {
+            field: field.into(),
+            message: message.into(),
+        });
+        self
+    }
+
+    pub(crate) fn unauthorized() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "a valid admin bearer token is required",
+        )
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        use StatusCode as S;
+        let description = e.to_string();
+        let (status, message) = match &e {
+            Error::NotFound { .. } => (S::NOT_FOUND, "Not Found"),
+            Error::Conflict { .. } => (S::CONFLICT, "Conflict"),
+            Error::LimitExceeded { .. } => (S::CONFLICT, "Limit Reached"),
+            Error::InvalidRequest { .. } | Error::InvalidScope { .. } | Error::InvalidGrant { .. } => {
+                (S::BAD_REQUEST, "Bad Request")
+            }
+            Error::Unsupported { .. } => (S::BAD_REQUEST, "Not Supported"),
+            Error::Unauthorized { .. } => (S::UNAUTHORIZED, "Unauthorized"),
+            Error::Forbidden { .. } => (S::FORBIDDEN, "Forbidden"),
+            Error::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "Rate Limited"),
+            Error::Timeout { .. } => (S::GATEWAY_TIMEOUT, "Key Manager Timeout"),
+            Error::Upstream(_)
+            | Error::MalformedResponse { .. }
+            | Error::ResponseTooLarge { .. }
+            | Error::Transport { .. } => (S::BAD_GATEWAY, "Key Manager Error"),
+            _ => (S::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        };
+        let mut out = if status == S::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e, kind = e.kind(), "management request failed");
+            ApiError::new(status, message, "the server could not complete the request")
+        } else {
+            ApiError::new(status, message, description)
+        };
+        match e {
+            Error::InvalidRequest {
+                field: Some(f),
+                message,
+                ..
+            } => out = out.field(f, message),
+            Error::RateLimited { retry_after, .. } => out.retry_after = retry_after.map(|d| d.as_secs()),
+            _ => {}
+        }
+        out
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorDto {
+            code: self.status.as_u16(),
+            message: self.message.into(),
+            description: self.description,
+            errors: self.errors,
+        };
+        let mut resp = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"keymanager\""),
+            );
+        }
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}

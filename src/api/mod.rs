@@ -1,0 +1,156 @@
+//! The management REST API: applications, their keys, tokens and secrets, over the [`KeyService`].
+//!
+//! Every route but `GET /api/openapi.json` needs `Authorization: Bearer <admin token>`. Bodies and answers are
+//! JSON in the platform's camelCase vocabulary ([`dto`]); errors have one shape ([`dto::ErrorDto`]). Answers carry
+//! `Cache-Control: no-store`: some hold secrets, shown this once.
+//!
+//! ```no_run
+//! # fn demo(service: keymanager::service::KeyService) {
+//! use std::sync::Arc;
+//! let verify: keymanager::api::AdminVerifier = Arc::new(|token: &str| token == "change-me");
+//! let app: axum::Router = keymanager::api::router(service, verify);
+//! # }
+//! ```
+
+pub mod dto;
+mod error;
+mod handlers;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use serde::de::DeserializeOwned;
+
+pub use error::ApiError;
+
+use crate::service::KeyService;
+
+/// Decides whether a bearer token is the admin token (compare in constant time).
+pub type AdminVerifier = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Largest request body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The routes' shared state.
+#[derive(Clone)]
+pub struct ApiState {
+    service: KeyService,
+    admin: AdminVerifier,
+}
+
+/// Proof that the request carried the admin token.
+pub(crate) struct Admin;
+
+impl FromRequestParts<ApiState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim()));
+        match token {
+            Some(t) if (state.admin)(t) => Ok(Admin),
+            _ => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+/// A JSON body; a malformed one is a 400 naming the field serde stopped at.
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<ApiState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            ApiError::new(
+                e.status(),
+                "Bad Request",
+                format!("cannot read the request body: {}", e.body_text()),
+            )
+        })?;
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(de).map(ApiJson).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.inner().to_string();
+            let err = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                format!("malformed JSON body: {inner}"),
+            );
+            if path == "." {
+                err
+            } else {
+                err.field(path, inner)
+            }
+        })
+    }
+}
+
+macro_rules! routes {
+    ($( $method:ident $path:literal => $handler:path ),* $(,)?) => {
+        /// Every route of the management API, as (method, path): what [`router`] serves and the OpenAPI
+        /// document describes.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn routes() -> Router<ApiState> {
+            Router::new()$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+}
+
+routes! {
+    get "/api/openapi.json" => handlers::openapi,
+    get "/api/key-managers" => handlers::key_managers,
+    post "/api/applications" => handlers::create_application,
+    get "/api/applications" => handlers::list_applications,
+    get "/api/applications/{applicationId}" => handlers::get_application,
+    delete "/api/applications/{applicationId}" => handlers::delete_application,
+    post "/api/applications/{applicationId}/generate-keys" => handlers::generate_keys,
+    post "/api/applications/{applicationId}/map-keys" => handlers::map_keys,
+    get "/api/applications/{applicationId}/oauth-keys" => handlers::list_keys,
+    get "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::get_keys,
+    put "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::update_keys,
+    delete "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::delete_keys,
+    post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/generate-token" => handlers::generate_token,
+    post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/regenerate-secret" => handlers::regenerate_secret,
+    get "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets" => handlers::list_secrets,
+    post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets" => handlers::create_secret,
+    delete "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets/{secretId}" => handlers::delete_secret,
+}
+
+/// The OpenAPI 3.1 document of the management API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The management API's router.
+pub fn router(service: KeyService, admin: AdminVerifier) -> Router {
+    routes()
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                "no such route in the management API",
+            )
+        })
+        .layer(axum::middleware::map_response(no_store))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(ApiState { service, admin })
+}
+
+async fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,433 @@
+//! The key service: applications, their key mappings, and the platform's "generate keys" flow over any
+//! configured key manager.
+//!
+//! Generate keys = check the request against the key manager's capabilities and application properties →
+//! register the client → store the mapping → optionally issue a first token. When the provider call fails,
+//! nothing is stored. When storing fails after the provider created the client, the client is deleted again; if
+//! that fails too, it is recorded as orphaned (and logged at error level) for an operator.
+
+mod model;
+mod store;
+
+use std::sync::Arc;
+
+pub use model::{Application, GenerateKeys, GeneratedKeys, KeyDetails, KeyMapping, KeyOrigin, KeyState, UpdateKeys};
+pub use store::{ApplicationStore, SqlApplicationStore};
+
+use crate::model::{
+    AccessToken, ClientId, ClientSecret, ClientSpec, GrantType, IssuedSecret, KeyType, OAuthClient, PkcePolicy,
+    RevocationRequest, SecretInfo, SecretSpec, Token, TokenRequest,
+};
+use crate::registry::KeyManagers;
+use crate::{Error, KeyManager, Result};
+
+/// Applications and their keys, over a set of key managers and a store.
+#[derive(Clone)]
+pub struct KeyService {
+    key_managers: KeyManagers,
+    store: Arc<dyn ApplicationStore>,
+}
+
+impl std::fmt::Debug for KeyService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyService")
+            .field("key_managers", &self.key_managers)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::invalid_field(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(Error::invalid_field(field, format!("must be at most {max} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid_field(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+impl KeyService {
+    /// A service over these key managers and this store.
+    pub fn new(key_managers: KeyManagers, store: Arc<dyn ApplicationStore>) -> Self {
+        KeyService { key_managers, store }
+    }
+
+    /// The configured key managers.
+    pub fn key_managers(&self) -> &KeyManagers {
+        &self.key_managers
+    }
+
+    // ----- applications -----
+
+    /// Create an application; its name is unique per owner.
+    pub async fn create_application(&self, name: &str, owner: &str) -> Result<Application> {
+        check_text("name", name, 100)?;
+        check_text("owner", owner, 100)?;
+        let app = Application {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.trim().to_owned(),
+            owner: owner.trim().to_owned(),
+            created_at: store::now(),
+        };
+        self.store.insert_application(&app).await?;
+        tracing::info!(application_id = %app.id, "created an application");
+        Ok(app)
+    }
+
+    /// Every application.
+    pub async fn applications(&self) -> Result<Vec<Application>> {
+        self.store.list_applications().await
+    }
+
+    /// One application by id.
+    pub async fn application(&self, id: &str) -> Result<Application> {
+        self.store
+            .get_application(id)
+            .await?
+            .ok_or_else(|| Error::not_found("application", id))
+    }
+
+    /// One application by id, or by name when the name is unambiguous.
+    pub async fn resolve_application(&self, id_or_name: &str) -> Result<Application> {
+        if let Some(app) = self.store.get_application(id_or_name).await? {
+            return Ok(app);
+        }
+        let mut found = self.store.find_applications_by_name(id_or_name).await?;
+        match found.len() {
+            0 => Err(Error::not_found("application", id_or_name)),
+            1 => Ok(found.remove(0)),
+            n => Err(Error::InvalidRequest {
+                field: Some("application".into()),
+                message: format!("{n} applications are named `{id_or_name}`; use the application id"),
+                provider: None,
+            }),
+        }
+    }
+
+    /// Delete an application: every client generated for it is deleted at its key manager first. If one cannot
+    /// be, the error is returned and the application keeps the mappings not yet removed, so the call can be
+    /// repeated.
+    pub async fn delete_application(&self, id: &str) -> Result<()> {
+        self.application(id).await?;
+        for mapping in self.store.list_mappings(id).await? {
+            self.remove_keys(&mapping).await?;
+        }
+        self.store.delete_application(id).await?;
+        tracing::info!(application_id = id, "deleted an application");
+        Ok(())
+    }
+
+    // ----- keys -----
+
+    fn key_manager(&self, name: &str) -> Result<Arc<dyn KeyManager>> {
+        self.key_managers.get(name).map_err(|_| Error::InvalidRequest {
+            field: Some("key_manager".into()),
+            message: format!(
+                "no key manager is named `{name}`; configured: {}",
+                self.key_managers
+                    .iter()
+                    .map(|k| k.name().to_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            provider: None,
+        })
+    }
+
+    /// "Generate keys": register a client for the application at the key manager and remember it.
+    pub async fn generate_keys(&self, application_id: &str, req: &GenerateKeys) -> Result<GeneratedKeys> {
+        let app = self.application(application_id).await?;
+        let km = self.key_manager(&req.key_manager)?;
+        let spec = ClientSpec {
+            name: format!("{} {}", app.name, req.key_type),
+            key_type: req.key_type,
+            grant_types: req.grant_types.clone(),
+            redirect_uris: req.callback_url.iter().cloned().collect(),
+            scopes: req.scopes.clone(),
+            public_client: req.public_client,
+            pkce: PkcePolicy {
+                required: req.pkce_mandatory,
+                allow_plain: req.pkce_support_plain,
+            },
+            access_token_lifetime: None,
+            refresh_token_lifetime: None,
+            additional_properties: req.additional_properties.clone(),
+        };
+        spec.validate_for(&km.capabilities())?;
+        self.key_managers
+            .check_application_properties(km.name(), &spec.additional_properties)?;
+        if self
+            .store
+            .list_mappings(application_id)
+            .await?
+            .iter()
+            .any(|m| m.key_type == req.key_type && m.key_manager == req.key_manager)
+        {
+            return Err(Error::Conflict {
+                message: format!(
+                    "the application already has {} keys from key manager `{}`",
+                    req.key_type, req.key_manager
+                ),
+                provider: None,
+            });
+        }
+        let client = km.register_client(&spec).await?;
+        let mapping = KeyMapping {
+            id: uuid::Uuid::new_v4().to_string(),
+            application_id: application_id.to_owned(),
+            key_type: req.key_type,
+            key_manager: req.key_manager.clone(),
+            client_id: client.client_id.to_string(),
+            state: KeyState::Completed,
+            origin: KeyOrigin::Generated,
+            created_at: store::now(),
+        };
+        if let Err(stored) = self.store.insert_mapping(&mapping).await {
+            self.undo_registration(km.as_ref(), &client.client_id, &stored).await;
+            return Err(stored);
+        }
+        tracing::info!(application_id, key_mapping_id = %mapping.id, key_manager = km.name(), "generated keys");
+        let (token, token_error) = if req.generate_token {
+            let request = TokenRequest {
+                client_id: client.client_id.clone(),
+                client_secret: client.client_secret.clone(),
+                grant: crate::model::Grant::ClientCredentials,
+                scopes: req.scopes.clone(),
+                validity: req.validity_time,
+            };
+            match km.issue_token(&request).await {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(e.to_string())),
+            }
+        } else {
+            (None, None)
+        };
+        Ok(GeneratedKeys {
+            mapping,
+            client,
+            token,
+            token_error,
+        })
+    }
+
+    /// The provider created a client we could not store: delete it again, or record it as orphaned.
+    async fn undo_registration(&self, km: &dyn KeyManager, client_id: &ClientId, cause: &Error) {
+        match km.delete_client(client_id).await {
+            Ok(()) => tracing::warn!(key_manager = km.name(), %client_id, error = %cause,
+                "storing the key mapping failed; the client was deleted again"),
+            Err(e) => {
+                tracing::error!(key_manager = km.name(), %client_id, error = %e, cause = %cause,
+                    "storing the key mapping failed and the client could not be deleted: it is orphaned");
+                let reason = format!("mapping not stored ({cause}); delete failed ({e})");
+                if let Err(r) = self.store.record_orphan(km.name(), client_id.as_str(), &reason).await {
+                    tracing::error!(key_manager = km.name(), %client_id, error = %r,
+                        "the orphaned client could not be recorded either");
+                }
+            }
+        }
+    }
+
+    /// Map a client that exists at the key manager to the application (its secret proves it).
+    pub async fn map_keys(
+        &self,
+        application_id: &str,
+        key_manager: &str,
+        key_type: KeyType,
+        client_id: &ClientId,
+        client_secret: Option<&ClientSecret>,
+    ) -> Result<KeyDetails> {
+        self.application(application_id).await?;
+        let km = self.key_manager(key_manager)?;
+        let client = km.map_client(client_id, client_secret).await?;
+        let mapping = KeyMapping {
+            id: uuid::Uuid::new_v4().to_string(),
+            application_id: application_id.to_owned(),
+            key_type,
+            key_manager: key_manager.to_owned(),
+            client_id: client.client_id.to_string(),
+            state: KeyState::Completed,
+            origin: KeyOrigin::Mapped,
+            created_at: store::now(),
+        };
+        self.store.insert_mapping(&mapping).await?;
+        Ok(KeyDetails { mapping, client })
+    }
+
+    /// An application's key mappings.
+    pub async fn mappings(&self, application_id: &str) -> Result<Vec<KeyMapping>> {
+        self.application(application_id).await?;
+        self.store.list_mappings(application_id).await
+    }
+
+    /// One key mapping of an application.
+    pub async fn mapping(&self, application_id: &str, mapping_id: &str) -> Result<KeyMapping> {
+        self.mappings(application_id)
+            .await?
+            .into_iter()
+            .find(|m| m.id == mapping_id)
+            .ok_or_else(|| Error::not_found("key mapping", mapping_id))
+    }
+
+    /// The application's mapping of a key type (and key manager, when it has keys of that type in several).
+    pub async fn find_mapping(
+        &self,
+        application_id: &str,
+        key_type: KeyType,
+        key_manager: Option<&str>,
+    ) -> Result<KeyMapping> {
+        let mut found: Vec<KeyMapping> = self
+            .mappings(application_id)
+            .await?
+            .into_iter()
+            .filter(|m| m.key_type == key_type && key_manager.is_none_or(|k| k == m.key_manager))
+            .collect();
+        match found.len() {
+            0 => Err(Error::not_found("key mapping", format!("{key_type} keys"))),
+            1 => Ok(found.remove(0)),
+            _ => Err(Error::invalid_field(
+                "key_manager",
+                format!("the application has {key_type} keys from several key managers; name one"),
+            )),
+        }
+    }
+
+    /// A mapping with its client as the key manager reports it now.
+    pub async fn key_details(&self, application_id: &str, mapping_id: &str) -> Result<KeyDetails> {
+        let mapping = self.mapping(application_id, mapping_id).await?;
+        let km = self.key_manager(&mapping.key_manager)?;
+        let client = km.get_client(&ClientId::new(&mapping.client_id)).await?;
+        Ok(KeyDetails { mapping, client })
+    }
+
+    /// Change the client behind a mapping.
+    pub async fn update_keys(&self, application_id: &str, mapping_id: &str, req: &UpdateKeys) -> Result<KeyDetails> {
+        let KeyDetails { mapping, client } = self.key_details(application_id, mapping_id).await?;
+        let km = self.key_manager(&mapping.key_manager)?;
+        let spec = ClientSpec {
+            name: client.name.clone(),
+            key_type: mapping.key_type,
+            grant_types: req.grant_types.clone(),
+            redirect_uris: req.callback_url.iter().cloned().collect(),
+            scopes: req.scopes.clone(),
+            public_client: client.public_client,
+            pkce: PkcePolicy {
+                required: req.pkce_mandatory,
+                allow_plain: req.pkce_support_plain,
+            },
+            access_token_lifetime: client.access_token_lifetime,
+            refresh_token_lifetime: client.refresh_token_lifetime,
+            additional_properties: req.additional_properties.clone(),
+        };
+        spec.validate_for(&km.capabilities())?;
+        self.key_managers
+            .check_application_properties(km.name(), &spec.additional_properties)?;
+        let client = km.update_client(&client.client_id, &spec).await?;
+        Ok(KeyDetails { mapping, client })
+    }
+
+    /// Remove keys: a generated client is deleted at its key manager, a mapped one only unmapped.
+    pub async fn delete_keys(&self, application_id: &str, mapping_id: &str) -> Result<()> {
+        let mapping = self.mapping(application_id, mapping_id).await?;
+        self.remove_keys(&mapping).await
+    }
+
+    async fn remove_keys(&self, mapping: &KeyMapping) -> Result<()> {
+        if mapping.origin == KeyOrigin::Generated {
+            let km = self.key_manager(&mapping.key_manager)?;
+            match km.delete_client(&ClientId::new(&mapping.client_id)).await {
+                Ok(()) | Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.store.delete_mapping(&mapping.id).await
+    }
+
+    /// Issue a token for the mapping's client; `revoke` is revoked first, as that client.
+    pub async fn generate_token(
+        &self,
+        application_id: &str,
+        mapping_id: &str,
+        client_secret: Option<ClientSecret>,
+        scopes: Vec<String>,
+        validity: Option<u64>,
+        revoke: Option<Token>,
+    ) -> Result<AccessToken> {
+        let mapping = self.mapping(application_id, mapping_id).await?;
+        let km = self.key_manager(&mapping.key_manager)?;
+        let client_id = ClientId::new(&mapping.client_id);
+        if let Some(token) = revoke {
+            km.revoke_token(&RevocationRequest {
+                token,
+                token_type_hint: Some(crate::model::TokenTypeHint::AccessToken),
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone(),
+            })
+            .await?;
+        }
+        km.issue_token(&TokenRequest {
+            client_id,
+            client_secret,
+            grant: crate::model::Grant::ClientCredentials,
+            scopes,
+            validity,
+        })
+        .await
+    }
+
+    async fn mapped_client(&self, application_id: &str, mapping_id: &str) -> Result<(Arc<dyn KeyManager>, ClientId)> {
+        let mapping = self.mapping(application_id, mapping_id).await?;
+        Ok((
+            self.key_manager(&mapping.key_manager)?,
+            ClientId::new(mapping.client_id),
+        ))
+    }
+
+    /// Replace the client's secrets with one new one (in the answer, once).
+    pub async fn regenerate_secret(&self, application_id: &str, mapping_id: &str) -> Result<OAuthClient> {
+        let (km, id) = self.mapped_client(application_id, mapping_id).await?;
+        km.regenerate_secret(&id).await
+    }
+
+    /// The client's secrets, masked.
+    pub async fn secrets(&self, application_id: &str, mapping_id: &str) -> Result<Vec<SecretInfo>> {
+        let (km, id) = self.mapped_client(application_id, mapping_id).await?;
+        km.list_secrets(&id).await
+    }
+
+    /// Add a secret (its value in the answer, once).
+    pub async fn create_secret(
+        &self,
+        application_id: &str,
+        mapping_id: &str,
+        spec: &SecretSpec,
+    ) -> Result<IssuedSecret> {
+        let (km, id) = self.mapped_client(application_id, mapping_id).await?;
+        km.create_secret(&id, spec).await
+    }
+
+    /// Delete a secret; tokens it issued stay valid unless `revoke_tokens`.
+    pub async fn delete_secret(
+        &self,
+        application_id: &str,
+        mapping_id: &str,
+        secret_id: &str,
+        revoke_tokens: bool,
+    ) -> Result<()> {
+        let (km, id) = self.mapped_client(application_id, mapping_id).await?;
+        km.delete_secret(&id, secret_id, revoke_tokens).await
+    }
+}
+
+/// Parse grant type strings (unknown ones are kept as [`GrantType::Other`]).
+pub fn grant_types<S: AsRef<str>>(names: &[S]) -> Vec<GrantType> {
+    names
+        .iter()
+        .map(|s| {
+            let Ok(g) = s.as_ref().parse();
+            g
+        })
+        .collect()
+}

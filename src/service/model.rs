@@ -1,0 +1,142 @@
+//! Applications and their key mappings.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AccessToken, GrantType, KeyType, OAuthClient};
+
+/// An application: what a developer registers and asks keys for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    /// Id.
+    pub id: String,
+    /// Name (unique per owner).
+    pub name: String,
+    /// Owner.
+    pub owner: String,
+    /// Creation time, seconds since the epoch.
+    pub created_at: i64,
+}
+
+/// The state of a key mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KeyState {
+    /// The client exists at the key manager and the mapping is stored.
+    Completed,
+}
+
+impl KeyState {
+    /// `COMPLETED`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            KeyState::Completed => "COMPLETED",
+        }
+    }
+}
+
+/// Where a mapping's client came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KeyOrigin {
+    /// Registered by "generate keys": deleting the keys deletes the client at the key manager.
+    Generated,
+    /// An existing client mapped with "map keys": deleting the keys only forgets the mapping.
+    Mapped,
+}
+
+impl KeyOrigin {
+    /// `GENERATED` or `MAPPED`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            KeyOrigin::Generated => "GENERATED",
+            KeyOrigin::Mapped => "MAPPED",
+        }
+    }
+}
+
+/// Which client of which key manager holds an application's keys of one key type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyMapping {
+    /// Id.
+    pub id: String,
+    /// The application.
+    pub application_id: String,
+    /// Production or sandbox.
+    pub key_type: KeyType,
+    /// The key manager's configured name.
+    pub key_manager: String,
+    /// The client id (consumer key) at that key manager.
+    pub client_id: String,
+    /// State.
+    pub state: KeyState,
+    /// Where the client came from.
+    pub origin: KeyOrigin,
+    /// Creation time, seconds since the epoch.
+    pub created_at: i64,
+}
+
+/// "Generate keys": what to register for an application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateKeys {
+    /// Production or sandbox.
+    pub key_type: KeyType,
+    /// The key manager's configured name.
+    pub key_manager: String,
+    /// Grant types the client may use.
+    pub grant_types: Vec<GrantType>,
+    /// The redirect URI, for the grants that need one.
+    pub callback_url: Option<String>,
+    /// Scopes the client may request.
+    pub scopes: Vec<String>,
+    /// Lifetime of the first token, seconds.
+    pub validity_time: Option<u64>,
+    /// PKCE required.
+    pub pkce_mandatory: bool,
+    /// PKCE `plain` allowed.
+    pub pkce_support_plain: bool,
+    /// A public client (no secret).
+    pub public_client: bool,
+    /// Provider-specific properties.
+    pub additional_properties: serde_json::Map<String, serde_json::Value>,
+    /// Issue a first token right away.
+    pub generate_token: bool,
+}
+
+/// What "generate keys" produced. The client carries its plain secret: show it once.
+#[derive(Debug, Clone)]
+pub struct GeneratedKeys {
+    /// The stored mapping.
+    pub mapping: KeyMapping,
+    /// The client, with its secret.
+    pub client: OAuthClient,
+    /// The first token, when one was asked for and could be issued.
+    pub token: Option<AccessToken>,
+    /// Why the first token could not be issued (the keys exist all the same).
+    pub token_error: Option<String>,
+}
+
+/// A key mapping with its client as the key manager reports it now.
+#[derive(Debug, Clone)]
+pub struct KeyDetails {
+    /// The mapping.
+    pub mapping: KeyMapping,
+    /// The client.
+    pub client: OAuthClient,
+}
+
+/// New settings for an application's existing keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateKeys {
+    /// Grant types the client may use.
+    pub grant_types: Vec<GrantType>,
+    /// The redirect URI.
+    pub callback_url: Option<String>,
+    /// Scopes the client may request.
+    pub scopes: Vec<String>,
+    /// PKCE required.
+    pub pkce_mandatory: bool,
+    /// PKCE `plain` allowed.
+    pub pkce_support_plain: bool,
+    /// Provider-specific properties.
+    pub additional_properties: serde_json::Map<String, serde_json::Value>,
+}

@@ -1,0 +1,303 @@
+//! Where applications and key mappings are kept: the [`ApplicationStore`] trait and its SQL implementation on
+//! SQLite or PostgreSQL (the same database as the resident key manager).
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, Row};
+
+use super::model::{Application, KeyMapping, KeyOrigin, KeyState};
+use crate::error::ConfigError;
+use crate::{Error, Result};
+
+/// Persistence of the key service.
+#[async_trait]
+pub trait ApplicationStore: Send + Sync {
+    /// Add an application; `Conflict` when its owner has one of that name.
+    async fn insert_application(&self, app: &Application) -> Result<()>;
+    /// Every application, oldest first.
+    async fn list_applications(&self) -> Result<Vec<Application>>;
+    /// One application.
+    async fn get_application(&self, id: &str) -> Result<Option<Application>>;
+    /// Applications of this name (one per owner).
+    async fn find_applications_by_name(&self, name: &str) -> Result<Vec<Application>>;
+    /// Delete an application and its mappings.
+    async fn delete_application(&self, id: &str) -> Result<()>;
+    /// Add a mapping; `Conflict` when the application has one for that key type and key manager.
+    async fn insert_mapping(&self, mapping: &KeyMapping) -> Result<()>;
+    /// An application's mappings, oldest first.
+    async fn list_mappings(&self, application_id: &str) -> Result<Vec<KeyMapping>>;
+    /// Delete a mapping.
+    async fn delete_mapping(&self, mapping_id: &str) -> Result<()>;
+    /// Record a client a provider holds that no mapping points to, for an operator to clean up.
+    async fn record_orphan(&self, key_manager: &str, client_id: &str, reason: &str) -> Result<()>;
+}
+
+const SQLITE: &str = include_str!("migrations/sqlite/1000001_key_service.sql");
+const POSTGRES: &str = include_str!("migrations/postgres/1000001_key_service.sql");
+
+#[derive(Debug)]
+struct Embedded(&'static str);
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        let m = Migration::new(
+            1_000_001,
+            Cow::Borrowed("key service"),
+            MigrationType::Simple,
+            Cow::Borrowed(self.0),
+            false,
+        );
+        Box::pin(async move { Ok(vec![m]) })
+    }
+}
+
+fn db_err(e: sqlx::Error) -> Error {
+    Error::storage(e.to_string())
+}
+
+fn col<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(r: &'r AnyRow, i: usize) -> Result<T> {
+    r.try_get(i).map_err(db_err)
+}
+
+/// Seconds since the epoch.
+pub(crate) fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+fn conflict_or(e: sqlx::Error, message: impl FnOnce() -> String) -> Error {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict {
+            message: message(),
+            provider: None,
+        },
+        other => db_err(other),
+    }
+}
+
+/// [`ApplicationStore`] on SQLite (`sqlite://FILE`) or PostgreSQL (`postgres://…`).
+#[derive(Clone)]
+pub struct SqlApplicationStore {
+    pool: AnyPool,
+}
+
+impl std::fmt::Debug for SqlApplicationStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlApplicationStore").finish_non_exhaustive()
+    }
+}
+
+impl SqlApplicationStore {
+    /// Connect and run the key service's migrations.
+    pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        if !sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return Err(Error::Configuration(
+                ConfigError::new("must start with sqlite: or postgres://").at_field("database.url"),
+            ));
+        }
+        let url = if sqlite && !url.contains('?') {
+            format!("{url}?mode=rwc")
+        } else {
+            url.to_owned()
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.unwrap_or(if sqlite { 4 } else { 10 }))
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(|e| Error::storage(format!("cannot open the key service database: {e}")))?;
+        if sqlite {
+            pool.execute("PRAGMA journal_mode = WAL").await.map_err(db_err)?;
+        }
+        let mut migrator = Migrator::new(Embedded(if sqlite { SQLITE } else { POSTGRES }))
+            .await
+            .map_err(|e| Error::storage(format!("migrations: {e}")))?;
+        // The resident key manager keeps its own migrations in the same table.
+        migrator.set_ignore_missing(true);
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| Error::storage(format!("migrations: {e}")))?;
+        Ok(SqlApplicationStore { pool })
+    }
+}
+
+fn application(r: &AnyRow) -> Result<Application> {
+    Ok(Application {
+        id: col(r, 0)?,
+        name: col(r, 1)?,
+        owner: col(r, 2)?,
+        created_at: col(r, 3)?,
+    })
+}
+
+fn mapping(r: &AnyRow) -> Result<KeyMapping> {
+    let key_type: String = col(r, 2)?;
+    Ok(KeyMapping {
+        id: col(r, 0)?,
+        application_id: col(r, 1)?,
+        key_type: key_type.parse()?,
+        key_manager: col(r, 3)?,
+        client_id: col(r, 4)?,
+        state: KeyState::Completed,
+        origin: match col::<String>(r, 6)?.as_str() {
+            "MAPPED" => KeyOrigin::Mapped,
+            _ => KeyOrigin::Generated,
+        },
+        created_at: col(r, 7)?,
+    })
+}
+
+const APP_COLUMNS: &str = "application_id, name, owner, created_at";
+const MAPPING_COLUMNS: &str =
+    "key_mapping_id, application_id, key_type, key_manager, client_id, state, origin, created_at";
+
+#[async_trait]
+impl ApplicationStore for SqlApplicationStore {
+    async fn insert_application(&self, app: &Application) -> Result<()> {
+        sqlx::query("INSERT INTO km_applications (application_id, name, owner, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&app.id)
+            .bind(&app.name)
+            .bind(&app.owner)
+            .bind(app.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                conflict_or(e, || {
+                    format!("{} already has an application named `{}`", app.owner, app.name)
+                })
+            })?;
+        Ok(())
+    }
+
+    async fn list_applications(&self) -> Result<Vec<Application>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {APP_COLUMNS} FROM km_applications ORDER BY created_at, application_id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(application).collect()
+    }
+
+    async fn get_application(&self, id: &str) -> Result<Option<Application>> {
+        let row = sqlx::query(&format!(
+            "SELECT {APP_COLUMNS} FROM km_applications WHERE application_id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(application).transpose()
+    }
+
+    async fn find_applications_by_name(&self, name: &str) -> Result<Vec<Application>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {APP_COLUMNS} FROM km_applications WHERE name = $1 ORDER BY created_at"
+        ))
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(application).collect()
+    }
+
+    async fn delete_application(&self, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for sql in [
+            "DELETE FROM km_key_mappings WHERE application_id = $1",
+            "DELETE FROM km_applications WHERE application_id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await.map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn insert_mapping(&self, m: &KeyMapping) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO km_key_mappings (key_mapping_id, application_id, key_type, key_manager, client_id, state, \
+             origin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&m.id)
+        .bind(&m.application_id)
+        .bind(m.key_type.as_str())
+        .bind(&m.key_manager)
+        .bind(&m.client_id)
+        .bind(m.state.as_str())
+        .bind(m.origin.as_str())
+        .bind(m.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            conflict_or(e, || {
+                format!(
+                    "the application already has {} keys from key manager `{}`",
+                    m.key_type, m.key_manager
+                )
+            })
+        })?;
+        Ok(())
+    }
+
+    async fn list_mappings(&self, application_id: &str) -> Result<Vec<KeyMapping>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MAPPING_COLUMNS} FROM km_key_mappings WHERE application_id = $1 ORDER BY created_at, key_type"
+        ))
+        .bind(application_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(mapping).collect()
+    }
+
+    async fn delete_mapping(&self, mapping_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM km_key_mappings WHERE key_mapping_id = $1")
+            .bind(mapping_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn record_orphan(&self, key_manager: &str, client_id: &str, reason: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query("DELETE FROM km_orphaned_clients WHERE key_manager = $1 AND client_id = $2")
+            .bind(key_manager)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO km_orphaned_clients (key_manager, client_id, reason, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(key_manager)
+        .bind(client_id)
+        .bind(reason)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+}
