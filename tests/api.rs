@@ -519,3 +519,86 @@ async fn the_openapi_document_describes_exactly_the_real_routes() {
         assert!(!node.is_null(), "dangling $ref #/{target}");
     }
 }
+
+/// The key service's store on PostgreSQL (when `KEYMANAGER_TEST_POSTGRES_URL` is set), sharing one schema with the
+/// resident key manager's tables, migrated in both orders.
+#[tokio::test]
+async fn the_store_works_on_postgres_next_to_the_resident_tables() {
+    let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") else {
+        eprintln!("skipping the PostgreSQL run: KEYMANAGER_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    sqlx::any::install_default_drivers();
+    for resident_first in [true, false] {
+        let schema = format!(
+            "km_api_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let pool = sqlx::AnyPool::connect(&base).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let store = if resident_first {
+            keymanager_resident::Store::connect(&url, None).await.unwrap();
+            SqlApplicationStore::connect(&url, None).await.unwrap()
+        } else {
+            let s = SqlApplicationStore::connect(&url, None).await.unwrap();
+            keymanager_resident::Store::connect(&url, None).await.unwrap();
+            s
+        };
+        // Both connect again cleanly (each ignores the other's migrations).
+        SqlApplicationStore::connect(&url, None).await.unwrap();
+        keymanager_resident::Store::connect(&url, None).await.unwrap();
+
+        let app = Application {
+            id: "a1".into(),
+            name: "orders".into(),
+            owner: "alice".into(),
+            created_at: 1,
+        };
+        store.insert_application(&app).await.unwrap();
+        assert!(matches!(
+            store
+                .insert_application(&Application {
+                    id: "a2".into(),
+                    ..app.clone()
+                })
+                .await,
+            Err(Error::Conflict { .. })
+        ));
+        let mapping = KeyMapping {
+            id: "m1".into(),
+            application_id: "a1".into(),
+            key_type: KeyType::Production,
+            key_manager: "memory".into(),
+            client_id: "c1".into(),
+            state: keymanager::service::KeyState::Completed,
+            origin: keymanager::service::KeyOrigin::Generated,
+            created_at: 2,
+        };
+        store.insert_mapping(&mapping).await.unwrap();
+        assert!(matches!(
+            store
+                .insert_mapping(&KeyMapping {
+                    id: "m2".into(),
+                    ..mapping.clone()
+                })
+                .await,
+            Err(Error::Conflict { .. })
+        ));
+        assert_eq!(store.list_mappings("a1").await.unwrap(), vec![mapping]);
+        assert_eq!(store.find_applications_by_name("orders").await.unwrap(), vec![app]);
+        store.record_orphan("memory", "c9", "test").await.unwrap();
+        store.record_orphan("memory", "c9", "again").await.unwrap();
+        store.delete_application("a1").await.unwrap();
+        assert!(store.get_application("a1").await.unwrap().is_none());
+        assert!(store.list_mappings("a1").await.unwrap().is_empty());
+    }
+}
