@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    AccessToken, Capabilities, ClientId, ClientSecret, ClientSpec, IssuedSecret, OAuthClient, RevocationRequest, Scope,
-    SecretInfo, SecretSpec, Token, TokenInfo, TokenProfile, TokenRequest, TokenTypeHint,
+    AccessToken, Capabilities, ClientId, ClientSecret, ClientSpec, IssuedSecret, OAuthClient, RevocationRequest,
+    Revoked, Scope, SecretInfo, SecretSpec, Token, TokenInfo, TokenProfile, TokenRequest, TokenTypeHint,
 };
 use crate::{Error, Result};
 
@@ -102,6 +102,19 @@ pub trait KeyManager: Send + Sync {
     async fn delete_scope(&self, name: &str) -> Result<()> {
         let _ = name;
         Err(Error::unsupported("delete_scope"))
+    }
+
+    /// The signing keys (a JWKS document), when this key manager can hand them over in-process. `None` (the
+    /// default) means: fetch [`TokenProfile::jwks_uri`].
+    async fn jwks(&self) -> Result<Option<serde_json::Value>> {
+        Ok(None)
+    }
+
+    /// Revocations recorded at or after `since` (epoch seconds), so validators on every node learn them. `None`
+    /// (the default) means this key manager keeps no such record.
+    async fn revocations_since(&self, since: i64) -> Result<Option<Vec<Revoked>>> {
+        let _ = since;
+        Ok(None)
     }
 }
 

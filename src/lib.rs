@@ -21,6 +21,8 @@ pub mod model;
 pub mod registry;
 #[cfg(feature = "service")]
 pub mod service;
+#[cfg(feature = "validation")]
+pub mod validation;
 
 pub use error::{Error, Result};
 pub use key_manager::KeyManager;

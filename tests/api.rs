@@ -147,6 +147,9 @@ impl ApplicationStore for Flaky {
     async fn list_mappings(&self, app: &str) -> Result<Vec<KeyMapping>> {
         self.inner.list_mappings(app).await
     }
+    async fn find_mapping_by_client(&self, km: &str, client: &str) -> Result<Option<KeyMapping>> {
+        self.inner.find_mapping_by_client(km, client).await
+    }
     async fn delete_mapping(&self, id: &str) -> Result<()> {
         self.inner.delete_mapping(id).await
     }

@@ -294,6 +294,11 @@ impl KeyService {
         }
     }
 
+    /// The mapping of a client at a key manager, if an application holds it.
+    pub async fn mapping_of_client(&self, key_manager: &str, client_id: &str) -> Result<Option<KeyMapping>> {
+        self.store.find_mapping_by_client(key_manager, client_id).await
+    }
+
     /// A mapping with its client as the key manager reports it now.
     pub async fn key_details(&self, application_id: &str, mapping_id: &str) -> Result<KeyDetails> {
         let mapping = self.mapping(application_id, mapping_id).await?;

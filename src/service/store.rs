@@ -33,6 +33,8 @@ pub trait ApplicationStore: Send + Sync {
     async fn insert_mapping(&self, mapping: &KeyMapping) -> Result<()>;
     /// An application's mappings, oldest first.
     async fn list_mappings(&self, application_id: &str) -> Result<Vec<KeyMapping>>;
+    /// The mapping of a client at a key manager.
+    async fn find_mapping_by_client(&self, key_manager: &str, client_id: &str) -> Result<Option<KeyMapping>>;
     /// Delete a mapping.
     async fn delete_mapping(&self, mapping_id: &str) -> Result<()>;
     /// Record a client a provider holds that no mapping points to, for an operator to clean up.
@@ -269,6 +271,18 @@ impl ApplicationStore for SqlApplicationStore {
         .await
         .map_err(db_err)?;
         rows.iter().map(mapping).collect()
+    }
+
+    async fn find_mapping_by_client(&self, key_manager: &str, client_id: &str) -> Result<Option<KeyMapping>> {
+        let row = sqlx::query(&format!(
+            "SELECT {MAPPING_COLUMNS} FROM km_key_mappings WHERE key_manager = $1 AND client_id = $2"
+        ))
+        .bind(key_manager)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(mapping).transpose()
     }
 
     async fn delete_mapping(&self, mapping_id: &str) -> Result<()> {

@@ -139,4 +139,12 @@ impl KeyManager for ResidentKeyManager {
     async fn delete_scope(&self, name: &str) -> Result<()> {
         self.server.store().delete_scope(name).await
     }
+
+    async fn jwks(&self) -> Result<Option<serde_json::Value>> {
+        Ok(Some(self.server.keys().jwks().await?))
+    }
+
+    async fn revocations_since(&self, since: i64) -> Result<Option<Vec<keymanager::model::Revoked>>> {
+        Ok(Some(self.server.store().revocations_since(since).await?))
+    }
 }

@@ -151,7 +151,13 @@ impl ResidentServer {
 
     /// Delete a client, its secrets and its opaque tokens; its JWTs stop introspecting as active.
     pub async fn delete(&self, client_id: &str) -> Result<()> {
-        self.store.delete_client(client_id).await?;
+        let at = now();
+        let rule = Revocation::Client {
+            client_id: client_id.to_owned(),
+            issued_before: at,
+            expires_at: at + self.settings.max_access_token_lifetime as i64,
+        };
+        self.store.delete_client(client_id, &rule).await?;
         self.clients.invalidate(client_id);
         tracing::info!(client_id, "deleted a client");
         Ok(())

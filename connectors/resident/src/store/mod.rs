@@ -217,8 +217,9 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Delete a client with its secrets; `NotFound` when it does not exist.
-    pub async fn delete_client(&self, client_id: &str) -> Result<()> {
+    /// Delete a client with its secrets and record `rule` (revoking its tokens), atomically; `NotFound` when it
+    /// does not exist.
+    pub async fn delete_client(&self, client_id: &str, rule: &Revocation) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let done = sqlx::query("DELETE FROM km_clients WHERE client_id = $1")
             .bind(client_id)
@@ -235,6 +236,7 @@ impl Store {
                 .await
                 .map_err(db_err)?;
         }
+        insert_revocation(&mut tx, rule).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -444,7 +446,8 @@ impl Store {
     ) -> Result<bool> {
         let row = sqlx::query(
             "SELECT 1 FROM km_revocations WHERE (kind = 'jti' AND jti = $1) \
-             OR (kind = 'secret' AND client_id = $2 AND secret_id = $3 AND issued_before >= $4)",
+             OR (kind = 'secret' AND client_id = $2 AND secret_id = $3 AND issued_before >= $4) \
+             OR (kind = 'client' AND client_id = $2 AND issued_before >= $4)",
         )
         .bind(jti)
         .bind(client_id)
@@ -454,6 +457,45 @@ impl Store {
         .await
         .map_err(db_err)?;
         Ok(row.is_some())
+    }
+
+    /// Revocations recorded at or after `since` (epoch seconds), for validators.
+    pub async fn revocations_since(&self, since: i64) -> Result<Vec<keymanager::model::Revoked>> {
+        use keymanager::model::Revoked;
+        let rows = sqlx::query(
+            "SELECT kind, client_id, secret_id, jti, issued_before, expires_at FROM km_revocations \
+             WHERE created_at >= $1 AND expires_at > $2",
+        )
+        .bind(since)
+        .bind(now())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let kind: String = col(r, 0)?;
+            let client_id: Option<String> = col(r, 1)?;
+            let secret_id: Option<String> = col(r, 2)?;
+            let jti: Option<String> = col(r, 3)?;
+            let issued_before: Option<i64> = col(r, 4)?;
+            let expires_at: i64 = col(r, 5)?;
+            out.push(match (kind.as_str(), client_id, secret_id, jti, issued_before) {
+                ("jti", _, _, Some(jti), _) => Revoked::Jti { jti, expires_at },
+                ("secret", Some(client_id), Some(secret_id), _, Some(issued_before)) => Revoked::Secret {
+                    client_id,
+                    secret_id,
+                    issued_before,
+                    expires_at,
+                },
+                ("client", Some(client_id), _, _, Some(issued_before)) => Revoked::Client {
+                    client_id,
+                    issued_before,
+                    expires_at,
+                },
+                _ => return Err(Error::storage(format!("a revocation of kind `{kind}` is incomplete"))),
+            });
+        }
+        Ok(out)
     }
 
     // ----- signing keys -----
@@ -572,6 +614,19 @@ async fn insert_revocation(tx: &mut Tx<'_>, r: &Revocation) -> Result<()> {
             None,
             Some(jti.as_str()),
             None,
+            *expires_at,
+        ),
+        Revocation::Client {
+            client_id,
+            issued_before,
+            expires_at,
+        } => (
+            format!("client:{client_id}"),
+            "client",
+            Some(client_id.as_str()),
+            None,
+            None,
+            Some(*issued_before),
             *expires_at,
         ),
         Revocation::Secret {

@@ -105,6 +105,15 @@ pub enum Revocation {
         /// When every token it covers has expired.
         expires_at: i64,
     },
+    /// Every token of a (deleted) client issued at or before a time.
+    Client {
+        /// The client.
+        client_id: String,
+        /// Tokens issued at or before this time are revoked.
+        issued_before: i64,
+        /// When every token it covers has expired.
+        expires_at: i64,
+    },
 }
 
 /// A stored signing key. `Debug` never shows the private key.

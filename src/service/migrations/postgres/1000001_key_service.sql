@@ -19,6 +19,7 @@ CREATE TABLE km_key_mappings (
     created_at     BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX km_key_mappings_one_per_env ON km_key_mappings (application_id, key_type, key_manager);
+CREATE INDEX km_key_mappings_client ON km_key_mappings (key_manager, client_id);
 
 -- Clients a provider created that could be neither stored nor deleted again: for an operator to clean up.
 CREATE TABLE km_orphaned_clients (

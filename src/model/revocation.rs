@@ -1,0 +1,55 @@
+//! What a revocation covers, as key managers report it to validators.
+
+use serde::{Deserialize, Serialize};
+
+/// One revocation: a token, or every token of a client (and secret) issued at or before a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Revoked {
+    /// One token by its `jti` claim.
+    Jti {
+        /// The token id.
+        jti: String,
+        /// When the token expires (the entry can be dropped then).
+        expires_at: i64,
+    },
+    /// One token by the SHA-256 of its value (base64url), for tokens without a `jti` (opaque ones).
+    TokenHash {
+        /// base64url(SHA-256(token)).
+        hash: String,
+        /// When the entry can be dropped.
+        expires_at: i64,
+    },
+    /// Every token of a client issued with one secret at or before `issued_before`.
+    Secret {
+        /// The client.
+        client_id: String,
+        /// The secret (the `secret_id` claim of the resident key manager's tokens).
+        secret_id: String,
+        /// Tokens issued at or before this time (epoch seconds).
+        issued_before: i64,
+        /// When every token it covers has expired.
+        expires_at: i64,
+    },
+    /// Every token of a client issued at or before `issued_before` (the client was deleted).
+    Client {
+        /// The client.
+        client_id: String,
+        /// Tokens issued at or before this time.
+        issued_before: i64,
+        /// When every token it covers has expired.
+        expires_at: i64,
+    },
+}
+
+impl Revoked {
+    /// When the entry can be dropped.
+    pub fn expires_at(&self) -> i64 {
+        match self {
+            Revoked::Jti { expires_at, .. }
+            | Revoked::TokenHash { expires_at, .. }
+            | Revoked::Secret { expires_at, .. }
+            | Revoked::Client { expires_at, .. } => *expires_at,
+        }
+    }
+}

@@ -1,0 +1,453 @@
+//! Gateway token validation: every rejection reason, single flight for introspection and JWKS, revocations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use keymanager::descriptor::ConnectorDescriptor;
+use keymanager::http::{HttpClient, HttpPolicy, Idempotency};
+use keymanager::model::*;
+use keymanager::registry::KeyManagers;
+use keymanager::validation::{TokenValidator, ValidationError, ValidatorSettings};
+use keymanager::{Error, KeyManager, Result};
+use keymanager_resident::{Algorithm, SigningKey};
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A key manager whose JWKS and introspection endpoints are a mock server.
+struct Remote {
+    base: String,
+    http: HttpClient,
+    typ: Option<String>,
+}
+
+#[async_trait]
+impl KeyManager for Remote {
+    fn name(&self) -> &str {
+        "remote"
+    }
+    fn kind(&self) -> &str {
+        "remote"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            introspection: true,
+            ..Capabilities::default()
+        }
+    }
+    fn token_profile(&self) -> TokenProfile {
+        TokenProfile {
+            issuer: self.base.clone(),
+            jwks_uri: Some(format!("{}/jwks", self.base)),
+            introspection_endpoint: Some(format!("{}/introspect", self.base)),
+            client_id_claim: "cid".into(),
+            scope_claim: ScopeClaim::Array("scp".into()),
+            audience: Some("api://default".into()),
+            algorithms: vec!["ES256".into(), "RS256".into()],
+            access_token_typ: self.typ.clone(),
+        }
+    }
+    async fn register_client(&self, _: &ClientSpec) -> Result<OAuthClient> {
+        Err(Error::unsupported("register_client"))
+    }
+    async fn get_client(&self, id: &ClientId) -> Result<OAuthClient> {
+        Err(Error::not_found("client", id.as_str()))
+    }
+    async fn delete_client(&self, id: &ClientId) -> Result<()> {
+        Err(Error::not_found("client", id.as_str()))
+    }
+    async fn issue_token(&self, _: &TokenRequest) -> Result<AccessToken> {
+        Err(Error::unsupported("issue_token"))
+    }
+    async fn introspect(&self, token: &Token, _: Option<TokenTypeHint>) -> Result<TokenInfo> {
+        let resp = self
+            .http
+            .send_ok(
+                self.http
+                    .post(format!("{}/introspect", self.base))
+                    .form(&[("token", token.expose_secret())]),
+                Idempotency::Idempotent,
+            )
+            .await?;
+        Ok(TokenInfo::from_claims(resp.json()?))
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+struct Setup {
+    server: MockServer,
+    validator: Arc<TokenValidator>,
+    es: SigningKey,
+    rs: SigningKey,
+}
+
+fn descriptor() -> ConnectorDescriptor {
+    ConnectorDescriptor {
+        kind: "remote".into(),
+        display_name: "Remote".into(),
+        description: "test".into(),
+        connection_settings: vec![],
+        application_properties: vec![],
+    }
+}
+
+async fn setup_with(typ: Option<&str>, settings: ValidatorSettings) -> Setup {
+    let server = MockServer::start().await;
+    let (es, _) = SigningKey::generate(Algorithm::Es256).unwrap();
+    let (rs, _) = SigningKey::generate(Algorithm::Rs256).unwrap();
+    serve_jwks(&server, &[&es, &rs]).await;
+    let km = Remote {
+        base: server.uri(),
+        http: HttpClient::new(HttpPolicy::default()).unwrap(),
+        typ: typ.map(str::to_owned),
+    };
+    let mut kms = KeyManagers::default();
+    kms.insert(Arc::new(km), descriptor()).unwrap();
+    let validator = Arc::new(TokenValidator::new(&kms, settings).unwrap());
+    Setup {
+        server,
+        validator,
+        es,
+        rs,
+    }
+}
+
+async fn setup() -> Setup {
+    setup_with(Some("at+jwt"), ValidatorSettings::default()).await
+}
+
+async fn serve_jwks(server: &MockServer, keys: &[&SigningKey]) {
+    let doc = json!({"keys": keys.iter().map(|k| k.public_jwk()).collect::<Vec<_>>()});
+    Mock::given(method("GET"))
+        .and(path("/jwks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(doc))
+        .mount(server)
+        .await;
+}
+
+fn claims(s: &Setup) -> Value {
+    let t = now();
+    json!({"iss": s.server.uri(), "sub": "0oa1", "aud": "api://default", "exp": t + 300, "iat": t, "nbf": t,
+           "jti": "AT.1", "cid": "0oa1", "scp": ["orders:read", "orders:write"]})
+}
+
+/// A JWT with any header and a bogus signature: for refusals that must come before any signature check.
+fn craft(header: Value, claims: &Value) -> String {
+    format!(
+        "{}.{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string()),
+        B64.encode([0u8; 64])
+    )
+}
+
+#[tokio::test]
+async fn a_valid_token_gives_a_principal_and_is_then_served_from_memory() {
+    let s = setup().await;
+    let token = s.es.sign_jwt("at+jwt", &claims(&s)).unwrap();
+    let p = s.validator.validate(&token).await.unwrap();
+    assert_eq!(p.key_manager, "remote");
+    assert_eq!(p.client_id.as_deref(), Some("0oa1"));
+    assert_eq!(p.scopes, ["orders:read", "orders:write"]);
+    assert_eq!(p.audience, ["api://default"]);
+    let rs_token = s.rs.sign_jwt("at+jwt", &claims(&s)).unwrap();
+    assert!(s.validator.validate(&rs_token).await.is_ok(), "RS256 is allowed too");
+    s.server.reset().await; // No more JWKS: a token already seen needs none.
+    assert_eq!(s.validator.validate(&token).await.unwrap(), p);
+}
+
+#[tokio::test]
+async fn each_rejection_reason_has_its_own_error() {
+    let s = setup().await;
+    let c = claims(&s);
+    let t = now();
+    let sign = |claims: &Value| s.es.sign_jwt("at+jwt", claims).unwrap();
+    let check = |token: String, want: ValidationError| {
+        let v = s.validator.clone();
+        async move { assert_eq!(v.validate(&token).await.unwrap_err(), want) }
+    };
+    // Bad signature: a valid token with its signature replaced.
+    let good = sign(&c);
+    let (input, _) = good.rsplit_once('.').unwrap();
+    check(
+        format!("{input}.{}", B64.encode([7u8; 64])),
+        ValidationError::BadSignature,
+    )
+    .await;
+    // alg none, and an algorithm the key manager does not sign with (HS256 keyed with public material).
+    check(
+        craft(json!({"alg": "none", "typ": "at+jwt"}), &c),
+        ValidationError::Unsigned,
+    )
+    .await;
+    check(
+        craft(json!({"alg": "HS256", "typ": "at+jwt", "kid": s.es.kid()}), &c),
+        ValidationError::AlgorithmNotAllowed("HS256".into()),
+    )
+    .await;
+    // RS256 header on the ES256 key: the key's own alg refuses it.
+    check(
+        craft(json!({"alg": "RS256", "typ": "at+jwt", "kid": s.es.kid()}), &c),
+        ValidationError::AlgorithmNotAllowed("RS256".into()),
+    )
+    .await;
+    let mut exp = c.clone();
+    exp["exp"] = json!(t - 120);
+    check(sign(&exp), ValidationError::Expired).await;
+    let mut nbf = c.clone();
+    nbf["nbf"] = json!(t + 600);
+    check(sign(&nbf), ValidationError::NotYetValid).await;
+    let mut iat = c.clone();
+    iat["iat"] = json!(t + 600);
+    check(sign(&iat), ValidationError::NotYetValid).await;
+    let mut iss = c.clone();
+    iss["iss"] = json!("https://evil.example");
+    check(
+        sign(&iss),
+        ValidationError::UnknownIssuer("https://evil.example".into()),
+    )
+    .await;
+    let mut aud = c.clone();
+    aud["aud"] = json!("api://other");
+    check(sign(&aud), ValidationError::WrongAudience).await;
+    let mut no_exp = c.clone();
+    no_exp.as_object_mut().unwrap().remove("exp");
+    check(sign(&no_exp), ValidationError::MissingClaim("exp".into())).await;
+    check(
+        s.es.sign_jwt("JWT", &c).unwrap(),
+        ValidationError::WrongType("JWT".into()),
+    )
+    .await;
+    check(
+        "a.b.c".into(),
+        ValidationError::Malformed("the header is not base64url".into()),
+    )
+    .await;
+    check(
+        format!("{}.e30.c2ln", B64.encode("not json")),
+        ValidationError::Malformed("the header is not a JSON object".into()),
+    )
+    .await;
+    check(
+        "not a token".into(),
+        ValidationError::Malformed("a token is non-empty printable ASCII".into()),
+    )
+    .await;
+    check("x".repeat(9000), ValidationError::TooLarge(8192)).await;
+}
+
+#[tokio::test]
+async fn an_unknown_kid_refetches_once_then_a_rotated_in_key_validates() {
+    let s = setup_with(
+        Some("at+jwt"),
+        ValidatorSettings {
+            jwks_refetch_interval: Duration::from_millis(300),
+            ..ValidatorSettings::default()
+        },
+    )
+    .await;
+    let (new_key, _) = SigningKey::generate(Algorithm::Es256).unwrap();
+    let token = new_key.sign_jwt("at+jwt", &claims(&s)).unwrap();
+    // 1,000 concurrent requests carrying the unknown kid: one JWKS fetch in all.
+    let mut tasks = Vec::new();
+    for _ in 0..1000 {
+        let (v, t) = (s.validator.clone(), token.clone());
+        tasks.push(tokio::spawn(async move { v.validate(&t).await }));
+    }
+    for t in tasks {
+        assert_eq!(
+            t.await.unwrap().unwrap_err(),
+            ValidationError::UnknownKey(new_key.kid().into())
+        );
+    }
+    let fetches = |reqs: Vec<wiremock::Request>| reqs.iter().filter(|r| r.url.path() == "/jwks").count();
+    assert_eq!(fetches(s.server.received_requests().await.unwrap()), 1);
+    // The provider rotates the key in; after the refetch interval the token validates.
+    s.server.reset().await;
+    serve_jwks(&s.server, &[&s.es, &new_key]).await;
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(s.validator.validate(&token).await.is_ok());
+    assert_eq!(fetches(s.server.received_requests().await.unwrap()), 1);
+}
+
+#[tokio::test]
+async fn one_opaque_token_validated_1000_times_concurrently_is_introspected_once() {
+    let s = setup().await;
+    Mock::given(method("POST"))
+        .and(path("/introspect"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_millis(100))
+                .set_body_json(
+                    json!({"active": true, "client_id": "0oa1", "scope": "orders:read", "exp": now() + 300,
+                    "sub": "0oa1", "token_type": "Bearer"}),
+                ),
+        )
+        .mount(&s.server)
+        .await;
+    let mut tasks = Vec::new();
+    for _ in 0..1000 {
+        let v = s.validator.clone();
+        tasks.push(tokio::spawn(async move { v.validate("opaque-token-value-123").await }));
+    }
+    for t in tasks {
+        let p = t.await.unwrap().unwrap();
+        assert_eq!(
+            (p.client_id.as_deref(), p.scopes.as_slice()),
+            (Some("0oa1"), &["orders:read".to_owned()][..])
+        );
+    }
+    let calls = s
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/introspect")
+        .count();
+    assert_eq!(calls, 1);
+    // Inactive and failing answers.
+    s.server.reset().await;
+    Mock::given(path("/introspect"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"active": false})))
+        .mount(&s.server)
+        .await;
+    assert_eq!(
+        s.validator.validate("another-opaque").await.unwrap_err(),
+        ValidationError::Inactive
+    );
+    s.server.reset().await;
+    Mock::given(path("/introspect"))
+        .respond_with(ResponseTemplate::new(400))
+        .mount(&s.server)
+        .await;
+    assert!(matches!(
+        s.validator.validate("a-third-opaque").await.unwrap_err(),
+        ValidationError::Unavailable(_)
+    ));
+}
+
+#[tokio::test]
+async fn revoked_tokens_fail_at_once_even_when_cached() {
+    let s = setup().await;
+    let token = s.es.sign_jwt("at+jwt", &claims(&s)).unwrap();
+    s.validator.validate(&token).await.unwrap();
+    s.validator.revoked(
+        "remote",
+        &Revoked::Jti {
+            jti: "AT.1".into(),
+            expires_at: now() + 300,
+        },
+    );
+    assert_eq!(
+        s.validator.validate(&token).await.unwrap_err(),
+        ValidationError::Revoked
+    );
+    let mut other = claims(&s);
+    other["jti"] = json!("AT.2");
+    let token2 = s.es.sign_jwt("at+jwt", &other).unwrap();
+    s.validator.validate(&token2).await.unwrap();
+    s.validator.revoked_token("remote", &token2, now() + 300);
+    assert_eq!(
+        s.validator.validate(&token2).await.unwrap_err(),
+        ValidationError::Revoked
+    );
+    let mut other = claims(&s);
+    other["jti"] = json!("AT.3");
+    let token3 = s.es.sign_jwt("at+jwt", &other).unwrap();
+    s.validator.revoked(
+        "remote",
+        &Revoked::Client {
+            client_id: "0oa1".into(),
+            issued_before: now(),
+            expires_at: now() + 300,
+        },
+    );
+    assert_eq!(
+        s.validator.validate(&token3).await.unwrap_err(),
+        ValidationError::Revoked
+    );
+}
+
+/// The resident key manager end to end: in-process JWKS, application lookup, and revocations made on another node
+/// of the same store reaching the validator by polling.
+#[tokio::test]
+async fn resident_tokens_validate_and_revocations_from_another_node_arrive() {
+    use keymanager::service::{GenerateKeys, KeyService, SqlApplicationStore};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("km.db").display());
+    let open = || async {
+        let store = keymanager_resident::Store::connect(&url, None).await.unwrap();
+        let server = keymanager_resident::ResidentServer::open(keymanager_resident::ResidentSettings::default(), store)
+            .await
+            .unwrap();
+        keymanager_resident::ResidentKeyManager::new("Resident Key Manager", server)
+    };
+    let node1 = open().await;
+    let node2 = open().await;
+    let mut kms = KeyManagers::default();
+    kms.insert(Arc::new(node1.clone()), keymanager_resident::descriptor())
+        .unwrap();
+    let service = KeyService::new(
+        kms.clone(),
+        Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap()),
+    );
+    let app = service.create_application("orders", "alice").await.unwrap();
+    let keys = service
+        .generate_keys(
+            &app.id,
+            &GenerateKeys {
+                key_type: KeyType::Sandbox,
+                key_manager: "Resident Key Manager".into(),
+                grant_types: vec![GrantType::ClientCredentials],
+                callback_url: None,
+                scopes: vec!["orders:read".into()],
+                validity_time: None,
+                pkce_mandatory: false,
+                pkce_support_plain: false,
+                public_client: false,
+                additional_properties: Default::default(),
+                generate_token: true,
+            },
+        )
+        .await
+        .unwrap();
+    let validator = Arc::new(
+        TokenValidator::new(&kms, ValidatorSettings::default())
+            .unwrap()
+            .with_applications(Arc::new(service.clone())),
+    );
+    let token = keys.token.unwrap().access_token;
+    let p = validator.validate(token.expose_secret()).await.unwrap();
+    assert_eq!(p.application_id.as_deref(), Some(app.id.as_str()));
+    assert_eq!(p.key_type, Some(KeyType::Sandbox));
+    assert_eq!(p.scopes, ["orders:read"]);
+    // Revoked on node 2 (same database): this validator learns it at its next poll.
+    node2
+        .revoke_token(&RevocationRequest {
+            token: token.clone(),
+            token_type_hint: None,
+            client_id: keys.client.client_id.clone(),
+            client_secret: keys.client.client_secret.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        validator.validate(token.expose_secret()).await.is_ok(),
+        "not polled yet"
+    );
+    validator.poll_revocations().await;
+    assert_eq!(
+        validator.validate(token.expose_secret()).await.unwrap_err(),
+        ValidationError::Revoked
+    );
+}
