@@ -15,6 +15,8 @@ pub mod api;
 pub mod config;
 pub mod descriptor;
 pub mod error;
+#[cfg(feature = "gateway")]
+pub mod gateway;
 pub mod http;
 mod key_manager;
 pub mod model;

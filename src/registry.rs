@@ -172,6 +172,13 @@ impl KeyManagers {
             .map_err(|(field, message)| Error::invalid_field(format!("additional_properties.{field}"), message))
     }
 
+    /// The same set with every key manager replaced by `f(km)` (a decorator keeping its name).
+    pub fn wrap(&self, f: impl Fn(Arc<dyn KeyManager>) -> Arc<dyn KeyManager>) -> KeyManagers {
+        KeyManagers {
+            entries: self.entries.iter().map(|(k, d)| (f(k.clone()), d.clone())).collect(),
+        }
+    }
+
     /// All key managers, in order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn KeyManager>> {
         self.entries.iter().map(|(k, _)| k)

@@ -62,6 +62,17 @@ impl KeyManager for Remote {
     async fn issue_token(&self, _: &TokenRequest) -> Result<AccessToken> {
         Err(Error::unsupported("issue_token"))
     }
+    async fn revoke_token(&self, request: &RevocationRequest) -> Result<()> {
+        self.http
+            .send_ok(
+                self.http
+                    .post(format!("{}/revoke", self.base))
+                    .form(&[("token", request.token.expose_secret())]),
+                Idempotency::Idempotent,
+            )
+            .await?;
+        Ok(())
+    }
     async fn introspect(&self, token: &Token, _: Option<TokenTypeHint>) -> Result<TokenInfo> {
         let resp = self
             .http
@@ -450,4 +461,58 @@ async fn resident_tokens_validate_and_revocations_from_another_node_arrive() {
         validator.validate(token.expose_secret()).await.unwrap_err(),
         ValidationError::Revoked
     );
+}
+
+/// A revocation through the library with a connector that keeps no revocation record of its own: it applies at
+/// once on this node, and on another node sharing the key service's database at its next poll.
+#[tokio::test]
+async fn revocations_through_the_library_reach_every_node() {
+    use keymanager::service::SqlApplicationStore;
+    use keymanager::validation::{record_revocations, RevocationSink};
+    let s = setup().await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&s.server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ks.db").display());
+    let log = Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap());
+    let km = Remote {
+        base: s.server.uri(),
+        http: HttpClient::new(HttpPolicy::default()).unwrap(),
+        typ: Some("at+jwt".into()),
+    };
+    let mut kms = KeyManagers::default();
+    kms.insert(Arc::new(km), descriptor()).unwrap();
+    let node_a = Arc::new(TokenValidator::new(&kms, ValidatorSettings::default()).unwrap());
+    let node_b = Arc::new(
+        TokenValidator::new(&kms, ValidatorSettings::default())
+            .unwrap()
+            .with_revocation_feed(log.clone()),
+    );
+    let sinks: Vec<Arc<dyn RevocationSink>> = vec![node_a.clone(), log.clone()];
+    let recorded = record_revocations(&kms, sinks);
+    let token = s.es.sign_jwt("at+jwt", &claims(&s)).unwrap();
+    node_a.validate(&token).await.unwrap();
+    node_b.validate(&token).await.unwrap();
+    recorded
+        .get("remote")
+        .unwrap()
+        .revoke_token(&RevocationRequest {
+            token: Token::new(token.clone()),
+            token_type_hint: None,
+            client_id: "0oa1".into(),
+            client_secret: Some(ClientSecret::new("s")),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        node_a.validate(&token).await.unwrap_err(),
+        ValidationError::Revoked,
+        "at once on this node"
+    );
+    assert!(node_b.validate(&token).await.is_ok(), "node B has not polled yet");
+    node_b.poll_revocations().await;
+    assert_eq!(node_b.validate(&token).await.unwrap_err(), ValidationError::Revoked);
 }

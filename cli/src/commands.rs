@@ -571,3 +571,22 @@ pub(crate) async fn revoke(ctx: &Context, args: RevokeArgs) -> Result<(), Failur
     }
     Ok(())
 }
+
+// ----- validate -----
+
+pub(crate) async fn validate(ctx: &Context) -> Result<(), Failure> {
+    use keymanager::validation::{TokenValidator, ValidatorSettings};
+    use std::sync::Arc;
+    let rt = ctx.runtime().await?;
+    let token = read_secret("token", None)?;
+    let validator = TokenValidator::new(&rt.key_managers, ValidatorSettings::default())?
+        .with_applications(Arc::new(rt.service.clone()))
+        .with_revocation_feed(rt.store.clone());
+    validator.poll_revocations().await;
+    let principal = validator
+        .validate(&token)
+        .await
+        .map_err(|e| Failure::Refused(format!("the token is not valid: {e}")))?;
+    crate::output::line(&serde_json::to_string_pretty(principal.as_ref()).unwrap_or_default());
+    Ok(())
+}

@@ -70,6 +70,8 @@ enum Command {
     Introspect(commands::IntrospectArgs),
     /// Revoke a token (read from stdin) as the client holding it (its secret in KEYMANAGER_CLIENT_SECRET).
     Revoke(commands::RevokeArgs),
+    /// Validate a bearer token (read from stdin) as a gateway would, and print its Principal as JSON.
+    Validate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +134,7 @@ fn main() -> ExitCode {
             Command::Secrets { command } => commands::secrets(&ctx, command).await,
             Command::Introspect(args) => commands::introspect(&ctx, args).await,
             Command::Revoke(args) => commands::revoke(&ctx, args).await,
+            Command::Validate => commands::validate(&ctx).await,
         }
     });
     match result {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use keymanager::config::{Config, KeyManagerConfig};
 use keymanager::registry::{BuildContext, ConnectorRegistry, KeyManagers};
 use keymanager::service::{KeyService, SqlApplicationStore};
+use keymanager::validation::RevocationSink;
 use keymanager_resident::{ResidentFactory, ResidentKeyManager};
 
 use crate::Failure;
@@ -50,6 +51,8 @@ pub(crate) struct Runtime {
     /// The resident key manager, when one is configured (its HTTP face is served).
     pub resident: Option<(String, ResidentKeyManager)>,
     pub service: KeyService,
+    /// The key service's store, also the log of revocations made through this library.
+    pub store: Arc<SqlApplicationStore>,
 }
 
 /// Build the key managers and the key service on the configured database (default: SQLite in `data_dir`).
@@ -88,12 +91,16 @@ pub(crate) async fn build(config: &Config, data_dir: &Path, public_url: Option<S
             }
         }
     }
-    let store = SqlApplicationStore::connect(&database_url, config.database.max_connections).await?;
-    let service = KeyService::new(key_managers.clone(), Arc::new(store));
+    let store = Arc::new(SqlApplicationStore::connect(&database_url, config.database.max_connections).await?);
+    // Revocations through the library (any connector) are logged, so validators on every node learn them.
+    let key_managers =
+        keymanager::validation::record_revocations(&key_managers, vec![store.clone() as Arc<dyn RevocationSink>]);
+    let service = KeyService::new(key_managers.clone(), store.clone());
     Ok(Runtime {
         key_managers,
         resident,
         service,
+        store,
     })
 }
 

@@ -218,6 +218,9 @@ fn the_key_flow_from_the_shell_alongside_serve() {
     );
     assert_eq!(code, 0, "{text}");
     assert_eq!(sh.ok(&["introspect"], &access)["active"], false);
+    let (code, _, text) = sh.run(&["validate"], &access, &[]);
+    assert_eq!(code, 1, "a revoked token does not validate: {text}");
+    assert!(text.contains("revoked"), "{text}");
 
     // Map existing keys into another application, then delete both applications.
     sh.ok(&["apps", "create", "legacy"], "");

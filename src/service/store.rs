@@ -41,22 +41,44 @@ pub trait ApplicationStore: Send + Sync {
     async fn record_orphan(&self, key_manager: &str, client_id: &str, reason: &str) -> Result<()>;
 }
 
-const SQLITE: &str = include_str!("migrations/sqlite/1000001_key_service.sql");
-const POSTGRES: &str = include_str!("migrations/postgres/1000001_key_service.sql");
+type Migrations = &'static [(i64, &'static str, &'static str)];
+
+const SQLITE: Migrations = &[
+    (
+        1_000_001,
+        "key service",
+        include_str!("migrations/sqlite/1000001_key_service.sql"),
+    ),
+    (
+        1_000_002,
+        "revocation log",
+        include_str!("migrations/sqlite/1000002_revocation_log.sql"),
+    ),
+];
+const POSTGRES: Migrations = &[
+    (
+        1_000_001,
+        "key service",
+        include_str!("migrations/postgres/1000001_key_service.sql"),
+    ),
+    (
+        1_000_002,
+        "revocation log",
+        include_str!("migrations/postgres/1000002_revocation_log.sql"),
+    ),
+];
 
 #[derive(Debug)]
-struct Embedded(&'static str);
+struct Embedded(Migrations);
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
-        let m = Migration::new(
-            1_000_001,
-            Cow::Borrowed("key service"),
-            MigrationType::Simple,
-            Cow::Borrowed(self.0),
-            false,
-        );
-        Box::pin(async move { Ok(vec![m]) })
+        let list = self
+            .0
+            .iter()
+            .map(|(v, d, sql)| Migration::new(*v, Cow::Borrowed(*d), MigrationType::Simple, Cow::Borrowed(*sql), false))
+            .collect();
+        Box::pin(async move { Ok(list) })
     }
 }
 
@@ -313,5 +335,57 @@ impl ApplicationStore for SqlApplicationStore {
         .await
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)
+    }
+}
+
+#[cfg(feature = "validation")]
+mod revocation_log {
+    use async_trait::async_trait;
+
+    use super::{col, db_err, now, SqlApplicationStore};
+    use crate::model::Revoked;
+    use crate::validation::{RevocationFeed, RevocationSink};
+    use crate::{Error, Result};
+
+    #[async_trait]
+    impl RevocationSink for SqlApplicationStore {
+        async fn record(&self, key_manager: &str, revoked: &Revoked) -> Result<()> {
+            let entry = serde_json::to_string(revoked).map_err(|e| Error::storage(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO km_revoked_tokens (id, key_manager, entry, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(key_manager)
+            .bind(entry)
+            .bind(revoked.expires_at())
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl RevocationFeed for SqlApplicationStore {
+        async fn revoked_since(&self, since: i64) -> Result<Vec<(String, Revoked)>> {
+            let rows = sqlx::query(
+                "SELECT key_manager, entry FROM km_revoked_tokens WHERE created_at >= $1 AND expires_at > $2",
+            )
+            .bind(since)
+            .bind(now())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+            rows.iter()
+                .map(|r| {
+                    let km: String = col(r, 0)?;
+                    let entry: String = col(r, 1)?;
+                    let revoked = serde_json::from_str(&entry)
+                        .map_err(|e| Error::storage(format!("a revocation log entry is not valid: {e}")))?;
+                    Ok((km, revoked))
+                })
+                .collect()
+        }
     }
 }

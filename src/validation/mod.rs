@@ -16,6 +16,7 @@
 //!   database.
 
 mod jwks;
+mod recording;
 mod revocations;
 mod ttl_cache;
 
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Algorithm;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
@@ -37,6 +38,7 @@ use crate::registry::KeyManagers;
 use crate::KeyManager;
 
 use jwks::JwksCache;
+pub use recording::{record_revocations, revoked_entry, RecordRevocations, RevocationFeed, RevocationSink};
 use revocations::{Facts, Revocations};
 use ttl_cache::TtlCache;
 
@@ -181,11 +183,21 @@ impl ApplicationLookup for crate::service::KeyService {
     }
 }
 
+/// The JOSE header fields validation reads, borrowed from the decoded bytes.
+#[derive(serde::Deserialize)]
+struct JwtHeader<'a> {
+    #[serde(borrow, default)]
+    alg: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<std::borrow::Cow<'a, str>>,
+}
+
 struct Issuer {
     km: Arc<dyn KeyManager>,
     profile: TokenProfile,
-    /// One prepared `Validation` per allowed algorithm (jsonwebtoken wants one key family per `Validation`).
-    validations: Vec<(Algorithm, Validation)>,
+    algorithms: Vec<Algorithm>,
     jwks: JwksCache,
 }
 
@@ -205,6 +217,7 @@ pub struct TokenValidator {
     revocations: Revocations,
     applications: Option<Arc<dyn ApplicationLookup>>,
     app_cache: TtlCache<(String, String), Option<(String, KeyType)>>,
+    feeds: Vec<Arc<dyn RevocationFeed>>,
     polled_until: Mutex<i64>,
 }
 
@@ -261,23 +274,9 @@ impl TokenValidator {
             if algorithms.is_empty() {
                 continue;
             }
-            let validations = algorithms
-                .iter()
-                .map(|alg| {
-                    let mut v = Validation::new(*alg);
-                    v.leeway = settings.leeway.as_secs();
-                    v.validate_nbf = true;
-                    v.set_issuer(&[profile.issuer.as_str()]);
-                    match &profile.audience {
-                        Some(aud) => v.set_audience(&[aud.as_str()]),
-                        None => v.validate_aud = false,
-                    }
-                    (*alg, v)
-                })
-                .collect();
             issuers.push(Issuer {
                 km: km.clone(),
-                validations,
+                algorithms,
                 jwks: JwksCache::new(settings.jwks_refetch_interval),
                 profile,
             });
@@ -302,6 +301,7 @@ impl TokenValidator {
             applications: None,
             key_managers: key_managers.iter().cloned().collect(),
             polled_until: Mutex::new(0),
+            feeds: Vec::new(),
             settings,
             issuers,
             introspectors,
@@ -312,6 +312,13 @@ impl TokenValidator {
     /// Fill `application_id` and `key_type` from key mappings.
     pub fn with_applications(mut self, lookup: Arc<dyn ApplicationLookup>) -> Self {
         self.applications = Some(lookup);
+        self
+    }
+
+    /// Also poll this feed of revocations (for example the key service's log, which
+    /// [`record_revocations`] fills on every node).
+    pub fn with_revocation_feed(mut self, feed: Arc<dyn RevocationFeed>) -> Self {
+        self.feeds.push(feed);
         self
     }
 
@@ -337,7 +344,7 @@ impl TokenValidator {
             return Ok(p);
         }
         let principal = if token.bytes().filter(|b| *b == b'.').count() == 2 {
-            self.validate_jwt(token).await?
+            self.validate_jwt(token, hash).await?
         } else {
             self.introspect(token, &hash).await?
         };
@@ -360,9 +367,11 @@ impl TokenValidator {
         Ok(())
     }
 
-    async fn validate_jwt(&self, token: &str) -> Result<Arc<Principal>, ValidationError> {
-        let mut parts = token.split('.');
-        let (Some(h), Some(c)) = (parts.next(), parts.next()) else {
+    async fn validate_jwt(&self, token: &str, hash: [u8; 32]) -> Result<Arc<Principal>, ValidationError> {
+        let Some((signing_input, signature)) = token.rsplit_once('.') else {
+            return Err(ValidationError::Malformed("not a JWT".into()));
+        };
+        let Some((h, c)) = signing_input.split_once('.') else {
             return Err(ValidationError::Malformed("not a JWT".into()));
         };
         let decode = |part: &str, what: &str| -> Result<Map<String, Value>, ValidationError> {
@@ -372,13 +381,18 @@ impl TokenValidator {
             serde_json::from_slice(&bytes)
                 .map_err(|_| ValidationError::Malformed(format!("the {what} is not a JSON object")))
         };
-        let header = decode(h, "header")?;
-        let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default();
+        // Header and payload are decoded once; the payload is trusted only after the signature verifies.
+        let header_bytes = URL_SAFE_NO_PAD
+            .decode(h)
+            .map_err(|_| ValidationError::Malformed("the header is not base64url".into()))?;
+        let header: JwtHeader<'_> = serde_json::from_slice(&header_bytes)
+            .map_err(|_| ValidationError::Malformed("the header is not a JSON object".into()))?;
+        let alg = header.alg.as_deref().unwrap_or_default();
         if alg.eq_ignore_ascii_case("none") {
             return Err(ValidationError::Unsigned);
         }
-        let unverified = decode(c, "payload")?;
-        let iss = unverified
+        let claims = decode(c, "payload")?;
+        let iss = claims
             .get("iss")
             .and_then(Value::as_str)
             .ok_or_else(|| ValidationError::MissingClaim("iss".into()))?;
@@ -387,58 +401,85 @@ impl TokenValidator {
             .iter()
             .find(|i| i.profile.issuer == iss)
             .ok_or_else(|| ValidationError::UnknownIssuer(iss.to_owned()))?;
-        let found = algorithm(alg).and_then(|a| issuer.validations.iter().find(|(v, _)| *v == a));
-        let Some((alg_parsed, validation)) = found else {
+        let Some(alg_parsed) = algorithm(alg).filter(|a| issuer.algorithms.contains(a)) else {
             return Err(ValidationError::AlgorithmNotAllowed(alg.to_owned()));
         };
-        let alg_parsed = *alg_parsed;
         if let Some(typ) = &issuer.profile.access_token_typ {
-            let got = header.get("typ").and_then(Value::as_str).unwrap_or_default();
+            let got = header.typ.as_deref().unwrap_or_default();
             let got_short = got.strip_prefix("application/").unwrap_or(got);
             if !got_short.eq_ignore_ascii_case(typ) {
                 return Err(ValidationError::WrongType(got.to_owned()));
             }
         }
         let kid = header
-            .get("kid")
-            .and_then(Value::as_str)
+            .kid
+            .as_deref()
             .ok_or_else(|| ValidationError::Malformed("the header has no kid".into()))?;
         let key = issuer.jwks.key(kid, issuer.km.as_ref(), &self.http).await?;
         if key.alg.is_some_and(|a| a != alg_parsed) {
             return Err(ValidationError::AlgorithmNotAllowed(alg.to_owned()));
         }
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            match e.kind() {
-                K::InvalidSignature | K::InvalidEcdsaKey | K::InvalidRsaKey(_) | K::InvalidKeyFormat => {
-                    ValidationError::BadSignature
-                }
-                K::ExpiredSignature => ValidationError::Expired,
-                K::ImmatureSignature => ValidationError::NotYetValid,
-                K::InvalidIssuer => ValidationError::WrongIssuer,
-                K::InvalidAudience => ValidationError::WrongAudience,
-                K::InvalidAlgorithm | K::InvalidAlgorithmName => ValidationError::AlgorithmNotAllowed(alg.to_owned()),
-                K::MissingRequiredClaim(c) => ValidationError::MissingClaim(c.clone()),
-                other => ValidationError::Malformed(format!("{other:?}")),
+        // jsonwebtoken refuses a key of another family than the algorithm (no HS/RS confusion).
+        match jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key.decoding, alg_parsed) {
+            Ok(true) => {}
+            Ok(false) => return Err(ValidationError::BadSignature),
+            Err(e) => {
+                use jsonwebtoken::errors::ErrorKind as K;
+                return Err(match e.kind() {
+                    K::InvalidAlgorithm | K::InvalidAlgorithmName => {
+                        ValidationError::AlgorithmNotAllowed(alg.to_owned())
+                    }
+                    K::Base64(_) => ValidationError::Malformed("the signature is not base64url".into()),
+                    _ => ValidationError::BadSignature,
+                });
             }
-        })?;
-        let claims = data.claims;
-        let at = now();
-        if claims
-            .get("iat")
-            .and_then(Value::as_i64)
-            .is_some_and(|iat| iat > at + self.settings.leeway.as_secs() as i64)
-        {
-            return Err(ValidationError::NotYetValid);
         }
+        self.check_claims(&claims, &issuer.profile)?;
+        let at = now();
         let principal = Arc::new(self.principal(issuer.km.name(), &issuer.profile, claims).await);
         let ttl = principal
             .expires_at
             .map(|exp| Duration::from_secs((exp - at).max(0) as u64))
             .unwrap_or(self.settings.max_cache_ttl)
             .min(self.settings.max_cache_ttl);
-        self.seen.insert(sha256(token), principal.clone(), Instant::now() + ttl);
+        self.seen.insert(hash, principal.clone(), Instant::now() + ttl);
         Ok(principal)
+    }
+
+    /// The registered claims, as RFC 7519 §4.1 and RFC 9068 §4 ask: `exp` required and not passed, `nbf` and `iat`
+    /// not in the future (each with the leeway), `iss` exact, `aud` naming the profile's audience when it has one.
+    fn check_claims(&self, claims: &Map<String, Value>, profile: &TokenProfile) -> Result<(), ValidationError> {
+        let at = now();
+        let leeway = self.settings.leeway.as_secs() as i64;
+        let number = |name: &str| -> Result<Option<i64>, ValidationError> {
+            match claims.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_i64()
+                    .or_else(|| v.as_f64().map(|f| f as i64))
+                    .map(Some)
+                    .ok_or_else(|| ValidationError::Malformed(format!("`{name}` is not a number"))),
+            }
+        };
+        let exp = number("exp")?.ok_or_else(|| ValidationError::MissingClaim("exp".into()))?;
+        if exp < at - leeway {
+            return Err(ValidationError::Expired);
+        }
+        if number("nbf")?.is_some_and(|nbf| nbf > at + leeway) || number("iat")?.is_some_and(|iat| iat > at + leeway) {
+            return Err(ValidationError::NotYetValid);
+        }
+        if claims.get("iss").and_then(Value::as_str) != Some(profile.issuer.as_str()) {
+            return Err(ValidationError::WrongIssuer);
+        }
+        if let Some(audience) = &profile.audience {
+            let aud = claims
+                .get("aud")
+                .ok_or_else(|| ValidationError::MissingClaim("aud".into()))?;
+            if !strings(Some(aud)).iter().any(|a| a == audience) {
+                return Err(ValidationError::WrongAudience);
+            }
+        }
+        Ok(())
     }
 
     async fn principal(&self, km: &str, profile: &TokenProfile, claims: Map<String, Value>) -> Principal {
@@ -597,6 +638,15 @@ impl TokenValidator {
                 Err(e) => {
                     ok = false;
                     tracing::warn!(key_manager = km.name(), error = %e, "cannot read revocations");
+                }
+            }
+        }
+        for feed in &self.feeds {
+            match feed.revoked_since(since).await {
+                Ok(list) => list.iter().for_each(|(km, r)| self.revocations.add(km, r)),
+                Err(e) => {
+                    ok = false;
+                    tracing::warn!(error = %e, "cannot read the revocation feed");
                 }
             }
         }

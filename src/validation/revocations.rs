@@ -8,6 +8,9 @@ use base64::Engine;
 
 use crate::model::Revoked;
 
+/// A rule revoking a client's tokens: (the secret, or `None` for every secret; issued at or before; expiry).
+type ClientRule = (Option<String>, i64, i64);
+
 #[derive(Default)]
 struct State {
     /// (key manager, jti) → expiry.
@@ -15,7 +18,7 @@ struct State {
     /// SHA-256 of tokens → expiry.
     hashes: HashMap<[u8; 32], i64>,
     /// (key manager, client) → [(secret or None for the whole client, issued_before, expiry)].
-    clients: HashMap<(String, String), Vec<(Option<String>, i64, i64)>>,
+    clients: HashMap<(String, String), Vec<ClientRule>>,
 }
 
 /// What is known to be revoked.

@@ -1,0 +1,128 @@
+//! Gateway validation against raw signature verification, in one run:
+//! (a) signature verification alone, (b) full `TokenValidator::validate` of a token never seen, (c) of a token
+//! already seen.
+//!
+//! `cargo bench --bench validation --features validation`
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use criterion::{criterion_group, criterion_main, Criterion};
+use keymanager::model::*;
+use keymanager::registry::KeyManagers;
+use keymanager::validation::{TokenValidator, ValidatorSettings};
+use keymanager::KeyManager;
+use keymanager_resident::{Algorithm, ResidentKeyManager, ResidentServer, ResidentSettings, Store};
+
+/// Run a future that completes without waiting (the validator's warm paths do); fall back to a runtime otherwise.
+fn now_or_block<F: Future>(rt: &tokio::runtime::Runtime, f: F) -> F::Output {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => rt.block_on(f),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    for alg in [Algorithm::Es256, Algorithm::Rs256] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (km, fresh_validator, seen_validator, tokens, jwks) = rt.block_on(async {
+            let store = Store::connect(&format!("sqlite://{}", dir.path().join("km.db").display()), None)
+                .await
+                .expect("store");
+            let settings = ResidentSettings {
+                algorithm: alg,
+                ..ResidentSettings::default()
+            };
+            let km = ResidentKeyManager::new(
+                "Resident Key Manager",
+                ResidentServer::open(settings, store).await.expect("server"),
+            );
+            let client = km
+                .register_client(&ClientSpec::new("bench", KeyType::Production).with_scopes(["orders:read"]))
+                .await
+                .expect("client");
+            let secret = client.client_secret.clone().expect("secret");
+            let mut tokens = Vec::new();
+            for _ in 0..2000 {
+                let t = km
+                    .issue_token(&TokenRequest::client_credentials(
+                        client.client_id.clone(),
+                        secret.clone(),
+                    ))
+                    .await
+                    .expect("token");
+                tokens.push(t.access_token.expose_secret().to_owned());
+            }
+            let mut kms = KeyManagers::default();
+            kms.insert(Arc::new(km.clone()), keymanager_resident::descriptor())
+                .expect("insert");
+            // (b): nothing is remembered between validations (cache TTL 0), so each one is a fresh token's path.
+            let fresh = TokenValidator::new(
+                &kms,
+                ValidatorSettings {
+                    max_cache_ttl: std::time::Duration::ZERO,
+                    ..ValidatorSettings::default()
+                },
+            )
+            .expect("validator");
+            let seen = TokenValidator::new(&kms, ValidatorSettings::default()).expect("validator");
+            for t in &tokens {
+                fresh.validate(t).await.expect("valid");
+            }
+            seen.validate(&tokens[0]).await.expect("valid");
+            let jwks = km.jwks().await.expect("jwks").expect("some");
+            (km, fresh, seen, tokens, jwks)
+        });
+        let _ = km;
+        // (a) The signature check alone, with the same primitive jsonwebtoken uses (aws-lc-rs, key parsed per call).
+        let token = &tokens[0];
+        let (input, sig) = token.rsplit_once('.').expect("jwt");
+        let sig = B64.decode(sig).expect("sig");
+        let jwk = &jwks["keys"][0];
+        let decode = |field: &str| B64.decode(jwk[field].as_str().expect("jwk field")).expect("base64url");
+        let verify_alone: Box<dyn Fn() -> bool> = match alg {
+            Algorithm::Es256 => {
+                let mut point = vec![4u8];
+                point.extend(decode("x"));
+                point.extend(decode("y"));
+                let key =
+                    aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED, point);
+                Box::new(move || key.verify(input.as_bytes(), &sig).is_ok())
+            }
+            _ => {
+                let (n, e) = (decode("n"), decode("e"));
+                Box::new(move || {
+                    aws_lc_rs::signature::RsaPublicKeyComponents { n: &n, e: &e }
+                        .verify(
+                            &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+                            input.as_bytes(),
+                            &sig,
+                        )
+                        .is_ok()
+                })
+            }
+        };
+        let mut group = c.benchmark_group(alg.as_str());
+        group.bench_function("a_signature_verification_alone", |b| b.iter(|| assert!(verify_alone())));
+        group.bench_function("b_validate_fresh_token", |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % tokens.len();
+                now_or_block(&rt, fresh_validator.validate(&tokens[i])).expect("valid")
+            })
+        });
+        group.bench_function("c_validate_seen_token", |b| {
+            b.iter(|| now_or_block(&rt, seen_validator.validate(&tokens[0])).expect("valid"))
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,203 @@
+//! Gateway integration: a tower [`Layer`] that turns `Authorization: Bearer …` into a [`Principal`], and an axum
+//! extractor for handlers behind it.
+//!
+//! Refusals follow RFC 6750 §3: no token → 401 with a bare `Bearer` challenge; an invalid token → 401
+//! `error="invalid_token"`; a valid token without a required scope → 403 `error="insufficient_scope"` naming the
+//! scopes; a key manager that cannot be reached → 503.
+//!
+//! ```no_run
+//! # fn demo(validator: std::sync::Arc<keymanager::validation::TokenValidator>) {
+//! use axum::{routing::get, Router};
+//! use keymanager::gateway::{BearerAuthLayer, Authenticated};
+//!
+//! async fn orders(Authenticated(p): Authenticated) -> String {
+//!     format!("hello {}", p.client_id.as_deref().unwrap_or("?"))
+//! }
+//! let app: Router = Router::new()
+//!     .route("/orders", get(orders))
+//!     .layer(BearerAuthLayer::new(validator).require_scopes(["orders:read"]));
+//! # }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service};
+
+use crate::validation::{Principal, TokenValidator, ValidationError};
+
+/// Requires a valid bearer token (and scopes) on every request of the wrapped service.
+#[derive(Clone)]
+pub struct BearerAuthLayer {
+    validator: Arc<TokenValidator>,
+    scopes: Arc<[String]>,
+}
+
+impl BearerAuthLayer {
+    /// Require a valid token from any configured key manager.
+    pub fn new(validator: Arc<TokenValidator>) -> Self {
+        BearerAuthLayer {
+            validator,
+            scopes: Arc::from(Vec::new()),
+        }
+    }
+
+    /// Also require every one of these scopes.
+    pub fn require_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect::<Vec<_>>().into();
+        self
+    }
+}
+
+impl<S> Layer<S> for BearerAuthLayer {
+    type Service = BearerAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerAuth {
+            inner,
+            validator: self.validator.clone(),
+            scopes: self.scopes.clone(),
+        }
+    }
+}
+
+/// The service [`BearerAuthLayer`] makes.
+#[derive(Clone)]
+pub struct BearerAuth<S> {
+    inner: S,
+    validator: Arc<TokenValidator>,
+    scopes: Arc<[String]>,
+}
+
+impl<S> Service<Request<Body>> for BearerAuth<S>
+where
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        // The clone that was polled ready serves this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let validator = self.validator.clone();
+        let scopes = self.scopes.clone();
+        Box::pin(async move {
+            match authorize(&validator, &scopes, req.headers()).await {
+                Ok(principal) => {
+                    req.extensions_mut().insert(principal);
+                    inner.call(req).await
+                }
+                Err(refusal) => Ok(refusal.into_response()),
+            }
+        })
+    }
+}
+
+/// Why a request was refused, as an RFC 6750 answer.
+#[derive(Debug)]
+pub enum Refusal {
+    /// No bearer token.
+    Missing,
+    /// The token is not valid.
+    Invalid(ValidationError),
+    /// The token lacks scopes.
+    InsufficientScope(Vec<String>),
+}
+
+/// Validate the request's bearer token and check scopes.
+pub async fn authorize(
+    validator: &TokenValidator,
+    scopes: &[String],
+    headers: &HeaderMap,
+) -> Result<Arc<Principal>, Refusal> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim()))
+        .filter(|t| !t.is_empty())
+        .ok_or(Refusal::Missing)?;
+    let principal = validator.validate(token).await.map_err(Refusal::Invalid)?;
+    if let Some(missing) = scopes.iter().find(|s| !principal.has_scope(s)) {
+        tracing::debug!(scope = %missing, "insufficient scope");
+        return Err(Refusal::InsufficientScope(scopes.to_vec()));
+    }
+    Ok(principal)
+}
+
+fn quoted(s: &str) -> String {
+    s.replace(['"', '\\'], "'")
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let (status, challenge, body) = match &self {
+            Refusal::Missing => (
+                StatusCode::UNAUTHORIZED,
+                "Bearer realm=\"keymanager\"".to_owned(),
+                "a bearer token is required".to_owned(),
+            ),
+            Refusal::Invalid(ValidationError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "cannot validate a token now");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    String::new(),
+                    "the token cannot be validated now; try again".to_owned(),
+                )
+            }
+            Refusal::Invalid(e) => (
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "Bearer realm=\"keymanager\", error=\"invalid_token\", error_description=\"{}\"",
+                    quoted(&e.to_string())
+                ),
+                e.to_string(),
+            ),
+            Refusal::InsufficientScope(scopes) => (
+                StatusCode::FORBIDDEN,
+                format!(
+                    "Bearer realm=\"keymanager\", error=\"insufficient_scope\", scope=\"{}\"",
+                    quoted(&scopes.join(" "))
+                ),
+                format!("the token needs scope {}", scopes.join(" ")),
+            ),
+        };
+        let mut resp = (status, body).into_response();
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            if !challenge.is_empty() {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        resp
+    }
+}
+
+/// The [`Principal`] of a request that passed a [`BearerAuthLayer`].
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Arc<Principal>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = Refusal;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Arc<Principal>>()
+            .cloned()
+            .map(Authenticated)
+            .ok_or(Refusal::Missing)
+    }
+}
