@@ -23,6 +23,8 @@ pub mod model;
 pub mod registry;
 #[cfg(feature = "service")]
 pub mod service;
+#[cfg(feature = "sql")]
+pub mod sql;
 #[cfg(feature = "validation")]
 pub mod validation;
 

@@ -1,20 +1,15 @@
 //! Where applications and key mappings are kept: the [`ApplicationStore`] trait and its SQL implementation on
 //! SQLite or PostgreSQL (the same database as the resident key manager).
 
-use std::borrow::Cow;
-use std::future::Future;
-use std::pin::Pin;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::error::BoxDynError;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::any::AnyRow;
+use sqlx::AnyPool;
 
 use super::model::{Application, KeyMapping, KeyOrigin, KeyState};
-use crate::error::ConfigError;
-use crate::{Error, Result};
+use crate::sql::{self, col, conflict_or, db_err, Dialect, Migrations};
+use crate::Result;
 
 /// Persistence of the key service.
 #[async_trait]
@@ -41,8 +36,6 @@ pub trait ApplicationStore: Send + Sync {
     async fn record_orphan(&self, key_manager: &str, client_id: &str, reason: &str) -> Result<()>;
 }
 
-type Migrations = &'static [(i64, &'static str, &'static str)];
-
 const SQLITE: Migrations = &[
     (
         1_000_001,
@@ -68,44 +61,12 @@ const POSTGRES: Migrations = &[
     ),
 ];
 
-#[derive(Debug)]
-struct Embedded(Migrations);
-
-impl<'s> MigrationSource<'s> for Embedded {
-    fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
-        let list = self
-            .0
-            .iter()
-            .map(|(v, d, sql)| Migration::new(*v, Cow::Borrowed(*d), MigrationType::Simple, Cow::Borrowed(*sql), false))
-            .collect();
-        Box::pin(async move { Ok(list) })
-    }
-}
-
-fn db_err(e: sqlx::Error) -> Error {
-    Error::storage(e.to_string())
-}
-
-fn col<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(r: &'r AnyRow, i: usize) -> Result<T> {
-    r.try_get(i).map_err(db_err)
-}
-
 /// Seconds since the epoch.
 pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default()
-}
-
-fn conflict_or(e: sqlx::Error, message: impl FnOnce() -> String) -> Error {
-    match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict {
-            message: message(),
-            provider: None,
-        },
-        other => db_err(other),
-    }
 }
 
 /// [`ApplicationStore`] on SQLite (`sqlite://FILE`) or PostgreSQL (`postgres://…`).
@@ -123,46 +84,8 @@ impl std::fmt::Debug for SqlApplicationStore {
 impl SqlApplicationStore {
     /// Connect and run the key service's migrations.
     pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<Self> {
-        sqlx::any::install_default_drivers();
-        let sqlite = url.starts_with("sqlite:");
-        if !sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-            return Err(Error::Configuration(
-                ConfigError::new("must start with sqlite: or postgres://").at_field("database.url"),
-            ));
-        }
-        let url = if sqlite && !url.contains('?') {
-            format!("{url}?mode=rwc")
-        } else {
-            url.to_owned()
-        };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.unwrap_or(if sqlite { 4 } else { 10 }))
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if sqlite {
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await
-            .map_err(|e| Error::storage(format!("cannot open the key service database: {e}")))?;
-        if sqlite {
-            pool.execute("PRAGMA journal_mode = WAL").await.map_err(db_err)?;
-        }
-        let mut migrator = Migrator::new(Embedded(if sqlite { SQLITE } else { POSTGRES }))
-            .await
-            .map_err(|e| Error::storage(format!("migrations: {e}")))?;
-        // The resident key manager keeps its own migrations in the same table.
-        migrator.set_ignore_missing(true);
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|e| Error::storage(format!("migrations: {e}")))?;
+        let (pool, dialect) = sql::connect(url, max_connections).await?;
+        sql::migrate(&pool, if dialect == Dialect::Sqlite { SQLITE } else { POSTGRES }).await?;
         Ok(SqlApplicationStore { pool })
     }
 }
@@ -342,8 +265,9 @@ impl ApplicationStore for SqlApplicationStore {
 mod revocation_log {
     use async_trait::async_trait;
 
-    use super::{col, db_err, now, SqlApplicationStore};
+    use super::{now, SqlApplicationStore};
     use crate::model::Revoked;
+    use crate::sql::{col, db_err};
     use crate::validation::{RevocationFeed, RevocationSink};
     use crate::{Error, Result};
 

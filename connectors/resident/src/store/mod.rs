@@ -5,16 +5,23 @@
 //! Every write that must be atomic runs in one transaction that starts with a write (locking the client row in
 //! PostgreSQL and taking SQLite's write lock at once), so a crash leaves either all of it or none.
 
-mod migrations;
 mod records;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use keymanager::sql::{self, col, db_err, Migrations};
 use keymanager::{Error, Result};
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::any::AnyRow;
+use sqlx::AnyPool;
+
+const SQLITE: Migrations = &[(1, "resident", include_str!("../../migrations/sqlite/0001_resident.sql"))];
+const POSTGRES: Migrations = &[(
+    1,
+    "resident",
+    include_str!("../../migrations/postgres/0001_resident.sql"),
+)];
 
 pub use records::{ClientRecord, Revocation, SecretRecord, SigningKeyRecord, TokenRecord};
 
@@ -33,15 +40,6 @@ pub fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default()
-}
-
-fn db_err(e: sqlx::Error) -> Error {
-    Error::storage(e.to_string())
-}
-
-/// Column `i` of a row, as `T`.
-fn col<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(r: &'r AnyRow, i: usize) -> Result<T> {
-    r.try_get(i).map_err(db_err)
 }
 
 fn json_list<T: serde::de::DeserializeOwned>(text: &str, column: &str) -> Result<T> {
@@ -64,60 +62,13 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Connect to `sqlite://PATH` (created if missing) or `postgres://…`, and run the migrations.
     pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<Store> {
-        sqlx::any::install_default_drivers();
-        let (backend, url) = if url.starts_with("sqlite:") {
-            let url = if url.contains('?') {
-                url.to_owned()
-            } else {
-                format!("{url}?mode=rwc")
-            };
-            (Backend::Sqlite, url)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Backend::Postgres, url.to_owned())
-        } else {
-            return Err(Error::Configuration(
-                keymanager::error::ConfigError::new("database url must start with sqlite: or postgres://")
-                    .at_field("database.url"),
-            ));
+        let (pool, dialect) = sql::connect(url, max_connections).await?;
+        let backend = match dialect {
+            sql::Dialect::Sqlite => Backend::Sqlite,
+            sql::Dialect::Postgres => Backend::Postgres,
         };
-        let options = AnyPoolOptions::new()
-            .max_connections(max_connections.unwrap_or(match backend {
-                Backend::Sqlite => 4,
-                Backend::Postgres => 10,
-            }))
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                    }
-                    Ok(())
-                })
-            });
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|e| Error::storage(format!("cannot open the database ({}): {e}", redact_url(&url))))?;
-        if backend == Backend::Sqlite {
-            pool.execute("PRAGMA journal_mode = WAL").await.map_err(db_err)?;
-        }
-        let store = Store { pool, backend };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    async fn migrate(&self) -> Result<()> {
-        let mut migrator = sqlx::migrate::Migrator::new(migrations::Embedded(self.backend))
-            .await
-            .map_err(|e| Error::storage(format!("migrations: {e}")))?;
-        // The key service keeps its own migrations (versions from 1_000_001) in the same table.
-        migrator.set_ignore_missing(true);
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|e| Error::storage(format!("migrations: {e}")))
+        sql::migrate(&pool, if backend == Backend::Sqlite { SQLITE } else { POSTGRES }).await?;
+        Ok(Store { pool, backend })
     }
 
     /// Which database this is.
@@ -339,14 +290,8 @@ impl Store {
                 .bind(now())
                 .execute(&self.pool)
                 .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::Conflict {
-                message: format!("scope `{}` exists already", scope.name),
-                provider: None,
-            }),
-            Err(e) => Err(db_err(e)),
-        }
+        res.map(|_| ())
+            .map_err(|e| sql::conflict_or(e, || format!("scope `{}` exists already", scope.name)))
     }
 
     /// Every scope, by name.
@@ -704,17 +649,4 @@ fn secret_from_row(r: &AnyRow) -> Result<SecretRecord> {
         created_at: col(r, 5)?,
         expires_at: col(r, 6)?,
     })
-}
-
-/// The URL without its password, for messages.
-fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        Err(_) => "<unparsable url>".into(),
-    }
 }

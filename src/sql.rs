@@ -1,0 +1,134 @@
+//! Shared by everything that keeps state in the database: one pool on SQLite (WAL, `synchronous = FULL`, created on
+//! first use) or PostgreSQL, and versioned migrations that several components keep side by side in sqlx's
+//! migration table (each component owns a version range and ignores the others').
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::error::ConfigError;
+use crate::{Error, Result};
+
+/// The database behind a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A component's migrations: (version, description, SQL), one list per dialect.
+pub type Migrations = &'static [(i64, &'static str, &'static str)];
+
+/// The dialect of a database URL, or a configuration error.
+pub fn dialect(url: &str) -> Result<Dialect> {
+    if url.starts_with("sqlite:") {
+        Ok(Dialect::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Dialect::Postgres)
+    } else {
+        Err(Error::Configuration(
+            ConfigError::new("must start with sqlite: or postgres://").at_field("database.url"),
+        ))
+    }
+}
+
+/// Open a pool: SQLite files are created when missing and run in WAL mode with `synchronous = FULL`, foreign
+/// keys on and a 10 s busy timeout.
+pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<(AnyPool, Dialect)> {
+    sqlx::any::install_default_drivers();
+    let dialect = dialect(url)?;
+    let sqlite = dialect == Dialect::Sqlite;
+    let url = if sqlite && !url.contains('?') {
+        format!("{url}?mode=rwc")
+    } else {
+        url.to_owned()
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections.unwrap_or(if sqlite { 4 } else { 10 }))
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite {
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await
+        .map_err(|e| Error::storage(format!("cannot open the database ({}): {e}", redact_url(&url))))?;
+    if sqlite {
+        pool.execute("PRAGMA journal_mode = WAL").await.map_err(db_err)?;
+    }
+    Ok((pool, dialect))
+}
+
+#[derive(Debug)]
+struct Embedded(Migrations);
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        let list = self
+            .0
+            .iter()
+            .map(|(v, d, sql)| Migration::new(*v, Cow::Borrowed(*d), MigrationType::Simple, Cow::Borrowed(*sql), false))
+            .collect();
+        Box::pin(async move { Ok(list) })
+    }
+}
+
+/// Apply a component's migrations (under PostgreSQL's advisory lock, so several nodes may start at once).
+pub async fn migrate(pool: &AnyPool, migrations: Migrations) -> Result<()> {
+    let mut migrator = Migrator::new(Embedded(migrations))
+        .await
+        .map_err(|e| Error::storage(format!("migrations: {e}")))?;
+    migrator.set_ignore_missing(true);
+    migrator
+        .run(pool)
+        .await
+        .map_err(|e| Error::storage(format!("migrations: {e}")))
+}
+
+/// A database error as a storage error.
+pub fn db_err(e: sqlx::Error) -> Error {
+    Error::storage(e.to_string())
+}
+
+/// A unique violation as `Conflict` with `message`, any other error as a storage error.
+pub fn conflict_or(e: sqlx::Error, message: impl FnOnce() -> String) -> Error {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict {
+            message: message(),
+            provider: None,
+        },
+        other => db_err(other),
+    }
+}
+
+/// Column `i` of a row.
+pub fn col<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(r: &'r AnyRow, i: usize) -> Result<T> {
+    r.try_get(i).map_err(db_err)
+}
+
+/// The URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparsable url>".into(),
+    }
+}
