@@ -22,6 +22,7 @@ pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:9443";
 pub(crate) fn registry() -> ConnectorRegistry {
     let mut r = ConnectorRegistry::new();
     r.register(Arc::new(ResidentFactory));
+    r.register(Arc::new(keymanager_oidc::OidcFactory));
     r
 }
 

@@ -38,7 +38,7 @@ fn a_broken_config_names_file_key_manager_and_field_and_exits_2() {
         (
             "type = \"resident\"",
             "type = \"okta\"",
-            "field `type`: unknown type `okta`; known types: resident",
+            "field `type`: unknown type `okta`; known types: oidc, resident",
         ),
         (
             "token_format = \"jwt\"",

@@ -1,0 +1,142 @@
+//! The oidc connector's settings (`type = "oidc"` tables).
+
+use keymanager::config::KeyManagerConfig;
+use keymanager::descriptor::{ConnectorDescriptor, Setting, SettingKind};
+use keymanager::error::ConfigError;
+use keymanager::model::{ClientSecret, Token};
+
+/// The connector's self-description.
+pub fn descriptor() -> ConnectorDescriptor {
+    ConnectorDescriptor {
+        kind: "oidc".into(),
+        display_name: "OpenID Connect / OAuth 2.0 provider".into(),
+        description: "Any authorization server with RFC 8414 or OpenID discovery, RFC 7591/7592 registration, \
+                      RFC 7662 introspection and RFC 7009 revocation."
+            .into(),
+        connection_settings: vec![
+            Setting::url("issuer", "Issuer (discovery starts here)").required(),
+            Setting::string("initial_access_token", "RFC 7591 initial access token").secret(),
+            Setting::string("introspection_client_id", "Client id the connector introspects with"),
+            Setting::string("introspection_client_secret", "Its secret").secret(),
+            Setting::string(
+                "introspection_token",
+                "Bearer token the connector introspects with (RFC 7662 §2.1)",
+            )
+            .secret(),
+            Setting::url("registration_endpoint", "Override: registration endpoint"),
+            Setting::url("token_endpoint", "Override: token endpoint"),
+            Setting::url("introspection_endpoint", "Override: introspection endpoint"),
+            Setting::url("revocation_endpoint", "Override: revocation endpoint"),
+            Setting::url("jwks_uri", "Override: JWKS URI"),
+            Setting::string("client_id_claim", "Access-token claim with the client id").default_value("client_id"),
+            Setting::string("scope_claim", "Access-token claim with the scopes").default_value("scope"),
+            Setting::string("scope_claim_form", "Form of that claim")
+                .one_of(&["space_separated", "array"])
+                .default_value("space_separated"),
+            Setting::string("audience", "Audience a gateway requires in access tokens"),
+            Setting::new("algorithms", "JWS algorithms of access tokens", SettingKind::StringList),
+            Setting::string("access_token_typ", "JWT typ of access tokens (e.g. at+jwt)"),
+        ],
+        application_properties: vec![
+            Setting::string("application_type", "RFC 7591 application_type").one_of(&["web", "native"]),
+            Setting::string("client_uri", "RFC 7591 client_uri"),
+            Setting::string("logo_uri", "RFC 7591 logo_uri"),
+        ],
+    }
+}
+
+/// Settings of one oidc key manager.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// The issuer.
+    pub issuer: String,
+    /// Initial access token for registration.
+    pub initial_access_token: Option<Token>,
+    /// Introspection credentials: a client…
+    pub introspection_client: Option<(String, ClientSecret)>,
+    /// …or a bearer token.
+    pub introspection_token: Option<Token>,
+    /// Endpoint overrides.
+    pub registration_endpoint: Option<String>,
+    /// Endpoint overrides.
+    pub token_endpoint: Option<String>,
+    /// Endpoint overrides.
+    pub introspection_endpoint: Option<String>,
+    /// Endpoint overrides.
+    pub revocation_endpoint: Option<String>,
+    /// Endpoint overrides.
+    pub jwks_uri: Option<String>,
+    /// Client-id claim.
+    pub client_id_claim: String,
+    /// Scope claim.
+    pub scope_claim: String,
+    /// Whether the scope claim is an array.
+    pub scope_claim_is_array: bool,
+    /// Required audience.
+    pub audience: Option<String>,
+    /// JWS algorithms.
+    pub algorithms: Vec<String>,
+    /// JWT typ.
+    pub access_token_typ: Option<String>,
+}
+
+impl OidcSettings {
+    /// A connector for `issuer` with every other setting at its default.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        OidcSettings {
+            issuer: issuer.into().trim_end_matches('/').to_owned(),
+            initial_access_token: None,
+            introspection_client: None,
+            introspection_token: None,
+            registration_endpoint: None,
+            token_endpoint: None,
+            introspection_endpoint: None,
+            revocation_endpoint: None,
+            jwks_uri: None,
+            client_id_claim: "client_id".into(),
+            scope_claim: "scope".into(),
+            scope_claim_is_array: false,
+            audience: None,
+            algorithms: vec!["RS256".into(), "ES256".into(), "PS256".into(), "EdDSA".into()],
+            access_token_typ: None,
+        }
+    }
+
+    /// Read a validated table.
+    pub fn from_config(km: &KeyManagerConfig) -> Result<Self, ConfigError> {
+        let s = &km.settings;
+        let text = |k: &str| s.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let issuer = text("issuer").ok_or_else(|| km.error(Some("issuer"), "is required"))?;
+        let mut out = OidcSettings::new(issuer);
+        out.initial_access_token = text("initial_access_token").map(Token::new);
+        out.introspection_client = match (text("introspection_client_id"), text("introspection_client_secret")) {
+            (Some(id), Some(secret)) => Some((id, ClientSecret::new(secret))),
+            (None, None) => None,
+            _ => {
+                return Err(km.error(
+                    Some("introspection_client_secret"),
+                    "introspection_client_id and introspection_client_secret go together",
+                ))
+            }
+        };
+        out.introspection_token = text("introspection_token").map(Token::new);
+        out.registration_endpoint = text("registration_endpoint");
+        out.token_endpoint = text("token_endpoint");
+        out.introspection_endpoint = text("introspection_endpoint");
+        out.revocation_endpoint = text("revocation_endpoint");
+        out.jwks_uri = text("jwks_uri");
+        if let Some(c) = text("client_id_claim") {
+            out.client_id_claim = c;
+        }
+        if let Some(c) = text("scope_claim") {
+            out.scope_claim = c;
+        }
+        out.scope_claim_is_array = text("scope_claim_form").as_deref() == Some("array");
+        out.audience = text("audience");
+        if let Some(list) = s.get("algorithms").and_then(|v| v.as_array()) {
+            out.algorithms = list.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect();
+        }
+        out.access_token_typ = text("access_token_typ");
+        Ok(out)
+    }
+}
