@@ -23,6 +23,7 @@ pub(crate) fn registry() -> ConnectorRegistry {
     let mut r = ConnectorRegistry::new();
     r.register(Arc::new(ResidentFactory));
     r.register(Arc::new(keymanager_oidc::OidcFactory));
+    r.register(Arc::new(keymanager_okta::OktaFactory));
     r
 }
 

@@ -37,8 +37,8 @@ fn a_broken_config_names_file_key_manager_and_field_and_exits_2() {
         ),
         (
             "type = \"resident\"",
-            "type = \"okta\"",
-            "field `type`: unknown type `okta`; known types: oidc, resident",
+            "type = \"no-such-type\"",
+            "field `type`: unknown type `no-such-type`; known types: oidc, okta, resident",
         ),
         (
             "token_format = \"jwt\"",
@@ -100,4 +100,36 @@ fn serve_runs_the_embedded_default_with_a_private_admin_token() {
     let again = serve(dir.path());
     assert_eq!(std::fs::read_to_string(&token_file).unwrap(), token);
     drop(again);
+}
+
+#[test]
+fn a_config_with_okta_and_resident_works_from_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("km.toml");
+    std::fs::write(
+        &config,
+        "[[key_manager]]\nname = \"Resident Key Manager\"\ntype = \"resident\"\n\n\
+         [[key_manager]]\nname = \"okta\"\ntype = \"okta\"\norg_url = \"https://dev-000000.okta.com\"\n\
+         api_token = \"${KM_TEST_OKTA_TOKEN}\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--json",
+            "key-managers",
+            "list",
+        ])
+        .env("KM_TEST_OKTA_TOKEN", "00secret-api-token")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["count"], 2);
+    assert_eq!(list["list"][1]["type"], "okta");
+    assert_eq!(list["list"][1]["capabilities"]["maxSecretsPerClient"], 2);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("00secret-api-token"));
 }

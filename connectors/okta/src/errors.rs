@@ -1,0 +1,101 @@
+//! Okta's two error shapes (`errorCode` / `errorSummary` / `errorCauses`, and OAuth `error`), refined into the
+//! core kinds.
+
+use keymanager::Error;
+
+/// Okta's limit on client secrets per app.
+pub const MAX_SECRETS: u32 = 2;
+
+/// Refine a generic provider error with Okta's codes; `resource` and `id` name what a 404 was about.
+pub fn refine(e: Error, resource: &str, id: &str) -> Error {
+    let Some(p) = e.provider().cloned() else {
+        return e;
+    };
+    let causes = p.causes.join(" ");
+    let provider = Some(Box::new(p.clone()));
+    match p.code.as_deref() {
+        Some("E0000007") => Error::NotFound {
+            resource: resource.into(),
+            id: id.into(),
+            provider,
+        },
+        Some("E0000001") if causes.contains("maximum number of client secrets") => Error::LimitExceeded {
+            message: format!("Okta keeps at most {MAX_SECRETS} secrets per client: {causes}"),
+            limit: Some(MAX_SECRETS),
+            provider,
+        },
+        Some("E0000001")
+            if causes.contains("can't delete an active client secret")
+                || causes.contains("can't deactivate the only active client secret") =>
+        {
+            Error::Conflict {
+                message: causes,
+                provider,
+            }
+        }
+        _ => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keymanager::error::ProviderError;
+
+    fn okta(status: u16, file: &str) -> Error {
+        let path = format!("{}/../../fixtures/okta/examples/{file}", env!("CARGO_MANIFEST_DIR"));
+        let body = std::fs::read(&path).unwrap();
+        Error::from_provider(ProviderError::from_body(status, &body, None), None)
+    }
+
+    #[test]
+    fn okta_codes_become_core_kinds() {
+        assert!(
+            matches!(refine(okta(404, "management.ErrorResourceNotFound.json"), "client", "0oa1"), Error::NotFound { ref id, .. } if id == "0oa1")
+        );
+        assert!(matches!(
+            refine(okta(400, "management.ErrorMaxNumberOfSecrets.json"), "secret", ""),
+            Error::LimitExceeded { limit: Some(2), .. }
+        ));
+        assert!(matches!(
+            refine(okta(400, "management.ErrorDeleteActiveSecret.json"), "secret", ""),
+            Error::Conflict { .. }
+        ));
+        assert!(matches!(
+            refine(
+                okta(400, "management.ErrorDeactivateTheOnlyClientSecret.json"),
+                "secret",
+                ""
+            ),
+            Error::Conflict { .. }
+        ));
+        match refine(okta(400, "management.ErrorApiValidationFailed.json"), "client", "") {
+            Error::InvalidRequest { provider, .. } => assert_eq!(provider.unwrap().code.as_deref(), Some("E0000001")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            okta(401, "management.ErrorInvalidTokenProvided.json"),
+            Error::Unauthorized { .. }
+        ));
+        assert!(matches!(
+            okta(403, "management.ErrorAccessDenied.json"),
+            Error::Forbidden { .. }
+        ));
+        assert!(matches!(
+            okta(429, "management.ErrorTooManyRequests.json"),
+            Error::RateLimited { .. }
+        ));
+        assert!(matches!(
+            okta(401, "oauth.OAuthError401InvalidClient_InvalidClientId.json"),
+            Error::Unauthorized { .. }
+        ));
+        assert!(matches!(
+            okta(400, "oauth.OAuthError400InvalidScope_MissingScopes.json"),
+            Error::InvalidScope { .. }
+        ));
+        assert!(matches!(
+            okta(400, "oauth.ErrorInvalidClientMetadata.json"),
+            Error::InvalidRequest { .. }
+        ));
+    }
+}

@@ -1,0 +1,32 @@
+//! `type = "okta"` in the configuration.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use keymanager::config::KeyManagerConfig;
+use keymanager::descriptor::ConnectorDescriptor;
+use keymanager::http::{HttpClient, HttpPolicy};
+use keymanager::registry::{BuildContext, ConnectorFactory};
+use keymanager::{KeyManager, Result};
+
+use crate::{OktaKeyManager, OktaSettings};
+
+/// Builds Okta key managers.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OktaFactory;
+
+#[async_trait]
+impl ConnectorFactory for OktaFactory {
+    fn descriptor(&self) -> ConnectorDescriptor {
+        crate::settings::descriptor()
+    }
+
+    async fn build(&self, config: &KeyManagerConfig, ctx: &BuildContext) -> Result<Arc<dyn KeyManager>> {
+        let settings = OktaSettings::from_config(config)?;
+        let http = match &ctx.http {
+            Some(h) => h.clone(),
+            None => HttpClient::new(HttpPolicy::default())?,
+        };
+        Ok(Arc::new(OktaKeyManager::new(&config.name, settings, http)))
+    }
+}

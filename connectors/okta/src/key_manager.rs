@@ -1,0 +1,689 @@
+//! [`KeyManager`] over Okta's APIs.
+//!
+//! | operation | Okta API |
+//! |---|---|
+//! | register / get / update / delete | dynamic client registration, `/oauth2/v1/clients` (its PUT is a full replacement) |
+//! | PKCE on a confidential client | Apps API: `GET` then `PUT /api/v1/apps/{id}` with `credentials.oauthClient.pkce_required` (DCR has no such field) |
+//! | regenerate secret | `POST /oauth2/v1/clients/{id}/lifecycle/newSecret` |
+//! | create / list / delete secrets | Apps API `/api/v1/apps/{id}/credentials/secrets`; delete = deactivate, then `DELETE` |
+//! | token / introspect / revoke / keys | the custom authorization server, `/oauth2/{authorizationServerId}/v1/…` |
+//! | scopes | `/api/v1/authorizationServers/{authorizationServerId}/scopes` |
+//!
+//! Okta grants scopes through the authorization server's access policies, not per client: a client's
+//! `scopes` are not stored at Okta, and a token request for a scope no policy rule admits is refused by Okta
+//! (`access_denied` / `invalid_scope`).
+
+use async_trait::async_trait;
+use keymanager::http::{HttpClient, HttpResponse, Idempotency};
+use keymanager::model::*;
+use keymanager::{Error, KeyManager, Result};
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use crate::errors::{refine, MAX_SECRETS};
+use crate::settings::OktaSettings;
+
+/// The Okta key manager.
+pub struct OktaKeyManager {
+    name: String,
+    settings: OktaSettings,
+    http: HttpClient,
+}
+
+impl std::fmt::Debug for OktaKeyManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OktaKeyManager")
+            .field("name", &self.name)
+            .field("org_url", &self.settings.org_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Okta's `application_type` for a spec: a public client is a `browser` app (SPA), a client that only uses
+/// `client_credentials` a `service`, anything else a `web` app. `additional_properties.application_type` overrides.
+pub fn application_type(spec: &ClientSpec) -> String {
+    if let Some(t) = spec
+        .additional_properties
+        .get("application_type")
+        .and_then(Value::as_str)
+    {
+        return t.to_owned();
+    }
+    if spec.public_client {
+        "browser".into()
+    } else if spec.grant_types.iter().all(|g| *g == GrantType::ClientCredentials) {
+        "service".into()
+    } else {
+        "web".into()
+    }
+}
+
+/// The DCR `Client` body for a spec.
+pub fn client_body(spec: &ClientSpec, client_id: Option<&str>) -> Value {
+    let mut response_types = Vec::new();
+    if spec.grant_types.contains(&GrantType::AuthorizationCode) {
+        response_types.push("code");
+    }
+    if spec
+        .grant_types
+        .iter()
+        .any(|g| matches!(g, GrantType::Implicit | GrantType::ClientCredentials))
+        || response_types.is_empty()
+    {
+        response_types.push("token");
+    }
+    let mut body = json!({
+        "client_name": spec.name,
+        "application_type": application_type(spec),
+        "grant_types": spec.grant_types,
+        "response_types": response_types,
+        "redirect_uris": spec.redirect_uris,
+        "token_endpoint_auth_method": spec.token_endpoint_auth_method().as_str(),
+    });
+    if let Some(obj) = body.as_object_mut() {
+        if let Some(id) = client_id {
+            obj.insert("client_id".into(), id.into());
+        }
+        for key in ["client_uri", "logo_uri"] {
+            if let Some(v) = spec.additional_properties.get(key) {
+                obj.insert(key.into(), v.clone());
+            }
+        }
+    }
+    body
+}
+
+fn client_from(body: &Value) -> Result<OAuthClient> {
+    let body = body.as_object().ok_or_else(|| Error::MalformedResponse {
+        url: "/oauth2/v1/clients".into(),
+        path: ".".into(),
+        message: "not an object".into(),
+    })?;
+    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    let list = |k: &str| -> Vec<String> {
+        body.get(k)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    let mut additional = Map::new();
+    for k in ["application_type", "client_uri", "logo_uri"] {
+        if let Some(v) = body.get(k).filter(|v| !v.is_null()) {
+            additional.insert(k.into(), v.clone());
+        }
+    }
+    Ok(OAuthClient {
+        client_id: ClientId::new(text("client_id").ok_or_else(|| Error::MalformedResponse {
+            url: "/oauth2/v1/clients".into(),
+            path: "client_id".into(),
+            message: "missing".into(),
+        })?),
+        client_secret: text("client_secret").map(ClientSecret::new),
+        name: text("client_name").unwrap_or_default(),
+        grant_types: list("grant_types")
+            .iter()
+            .map(|g| {
+                let Ok(g) = g.parse::<GrantType>();
+                g
+            })
+            .collect(),
+        redirect_uris: list("redirect_uris"),
+        scopes: Vec::new(),
+        public_client: text("token_endpoint_auth_method").as_deref() == Some("none"),
+        pkce: Default::default(),
+        access_token_lifetime: None,
+        refresh_token_lifetime: None,
+        created_at: body.get("client_id_issued_at").and_then(Value::as_i64),
+        additional_properties: additional,
+    })
+}
+
+/// Seconds since the epoch of an Okta timestamp (`2023-02-21T20:08:24.000Z`).
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+fn secret_info(v: &Value) -> Result<SecretInfo> {
+    let text = |k: &str| v.get(k).and_then(Value::as_str);
+    Ok(SecretInfo {
+        id: text("id")
+            .ok_or_else(|| Error::MalformedResponse {
+                url: "/credentials/secrets".into(),
+                path: "id".into(),
+                message: "missing".into(),
+            })?
+            .to_owned(),
+        // Masked here: the value Okta lists is never passed on.
+        masked: mask_secret(text("client_secret").unwrap_or_default()),
+        description: None,
+        created_at: text("created").and_then(parse_timestamp).unwrap_or_default(),
+        expires_at: None,
+        status: if text("status") == Some("ACTIVE") {
+            SecretStatus::Active
+        } else {
+            SecretStatus::Inactive
+        },
+    })
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(resp: &HttpResponse) -> Option<String> {
+    resp.headers
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|part| {
+            let (url, params) = part.trim().split_once(';')?;
+            params
+                .split(';')
+                .any(|p| p.trim() == "rel=\"next\"")
+                .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+        })
+}
+
+impl OktaKeyManager {
+    /// A key manager over an org.
+    pub fn new(name: impl Into<String>, settings: OktaSettings, http: HttpClient) -> Self {
+        OktaKeyManager {
+            name: name.into(),
+            settings,
+            http,
+        }
+    }
+
+    fn mgmt(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.settings.management_url))
+            .header(
+                reqwest::header::AUTHORIZATION,
+                format!("SSWS {}", self.settings.api_token.expose_secret()),
+            )
+    }
+
+    async fn call(
+        &self,
+        req: reqwest::RequestBuilder,
+        idem: Idempotency,
+        resource: &str,
+        id: &str,
+    ) -> Result<HttpResponse> {
+        self.http.send_ok(req, idem).await.map_err(|e| refine(e, resource, id))
+    }
+
+    async fn json_of(
+        &self,
+        req: reqwest::RequestBuilder,
+        idem: Idempotency,
+        resource: &str,
+        id: &str,
+    ) -> Result<Value> {
+        self.call(req, idem, resource, id).await?.json()
+    }
+
+    /// Okta's DCR cannot express `pkce_required`: set it through the Apps API (GET, change, PUT the whole app).
+    async fn set_pkce_required(&self, client_id: &str, required: bool) -> Result<()> {
+        let path = format!("/api/v1/apps/{client_id}");
+        let mut app = self
+            .json_of(self.mgmt(Method::GET, &path), Idempotency::Idempotent, "app", client_id)
+            .await?;
+        let oauth = app
+            .pointer_mut("/credentials/oauthClient")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| Error::MalformedResponse {
+                url: path.clone(),
+                path: "credentials.oauthClient".into(),
+                message: "not an OpenID Connect app".into(),
+            })?;
+        if oauth.get("pkce_required").and_then(Value::as_bool) == Some(required) {
+            return Ok(());
+        }
+        oauth.insert("pkce_required".into(), required.into());
+        // Read-only parts of the app are ignored by Okta on PUT; send the object back as read.
+        self.call(
+            self.mgmt(Method::PUT, &path).json(&app),
+            Idempotency::Idempotent,
+            "app",
+            client_id,
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn client_auth(
+        &self,
+        req: reqwest::RequestBuilder,
+        id: &ClientId,
+        secret: Option<&ClientSecret>,
+    ) -> (reqwest::RequestBuilder, Vec<(&'static str, String)>) {
+        match secret {
+            Some(s) => (req.basic_auth(id.as_str(), Some(s.expose_secret())), Vec::new()),
+            None => (req, vec![("client_id", id.as_str().to_owned())]),
+        }
+    }
+
+    async fn scopes_page(&self, url: String, out: &mut Vec<Value>) -> Result<Option<String>> {
+        let req = self.http.get(&url).header(
+            reqwest::header::AUTHORIZATION,
+            format!("SSWS {}", self.settings.api_token.expose_secret()),
+        );
+        let resp = self.call(req, Idempotency::Idempotent, "scopes", "").await?;
+        let page: Vec<Value> = resp.json()?;
+        out.extend(page);
+        Ok(next_link(&resp))
+    }
+
+    async fn all_scopes(&self) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        let mut next = Some(format!(
+            "{}/api/v1/authorizationServers/{}/scopes?limit=200",
+            self.settings.management_url, self.settings.authorization_server_id
+        ));
+        // Follow Okta's cursor links, never build them; a link seen before, or too many pages, is an error.
+        let mut seen = std::collections::HashSet::new();
+        while let Some(url) = next.take() {
+            if !seen.insert(url.clone()) || seen.len() > 1000 {
+                return Err(Error::MalformedResponse {
+                    url: "scopes".into(),
+                    path: "Link".into(),
+                    message: "the pagination links loop".into(),
+                });
+            }
+            next = self.scopes_page(url, &mut out).await?;
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl KeyManager for OktaKeyManager {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &str {
+        "okta"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            grant_types: vec![
+                GrantType::ClientCredentials,
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::Password,
+                GrantType::Implicit,
+            ],
+            update_client: true,
+            map_existing_client: false,
+            regenerate_secret: true,
+            multiple_secrets: true,
+            max_secrets_per_client: Some(MAX_SECRETS),
+            secret_expiry: false,
+            secret_description: false,
+            revoke_tokens_with_secret: false,
+            introspection: self.settings.introspection_client.is_some(),
+            revocation: true,
+            scope_management: true,
+            public_clients: true,
+            pkce: true,
+            pkce_plain: false,
+            client_token_lifetime: false,
+        }
+    }
+
+    fn token_profile(&self) -> TokenProfile {
+        TokenProfile {
+            issuer: self.settings.issuer.clone(),
+            jwks_uri: Some(self.settings.jwks_uri.clone()),
+            introspection_endpoint: Some(self.settings.introspection_endpoint.clone()),
+            client_id_claim: "cid".into(),
+            scope_claim: ScopeClaim::Array("scp".into()),
+            audience: self.settings.audience.clone(),
+            algorithms: vec!["RS256".into()],
+            access_token_typ: None,
+        }
+    }
+
+    async fn register_client(&self, spec: &ClientSpec) -> Result<OAuthClient> {
+        spec.validate_for(&self.capabilities())?;
+        let req = self
+            .mgmt(Method::POST, "/oauth2/v1/clients")
+            .json(&client_body(spec, None));
+        let body = self.json_of(req, Idempotency::NonIdempotent, "client", "").await?;
+        let mut client = client_from(&body)?;
+        if spec.pkce.required && !spec.public_client {
+            self.set_pkce_required(client.client_id.as_str(), true).await?;
+        }
+        client.pkce = spec.pkce;
+        client.scopes = spec.scopes.clone();
+        Ok(client)
+    }
+
+    async fn update_client(&self, client_id: &ClientId, spec: &ClientSpec) -> Result<OAuthClient> {
+        spec.validate_for(&self.capabilities())?;
+        let path = format!("/oauth2/v1/clients/{client_id}");
+        let req = self
+            .mgmt(Method::PUT, &path)
+            .json(&client_body(spec, Some(client_id.as_str())));
+        let body = self
+            .json_of(req, Idempotency::Idempotent, "client", client_id.as_str())
+            .await?;
+        if !spec.public_client {
+            self.set_pkce_required(client_id.as_str(), spec.pkce.required).await?;
+        }
+        let mut client = client_from(&body)?;
+        client.client_secret = None;
+        client.pkce = spec.pkce;
+        Ok(client)
+    }
+
+    async fn get_client(&self, client_id: &ClientId) -> Result<OAuthClient> {
+        let path = format!("/oauth2/v1/clients/{client_id}");
+        let body = self
+            .json_of(
+                self.mgmt(Method::GET, &path),
+                Idempotency::Idempotent,
+                "client",
+                client_id.as_str(),
+            )
+            .await?;
+        let mut client = client_from(&body)?;
+        client.client_secret = None;
+        Ok(client)
+    }
+
+    async fn delete_client(&self, client_id: &ClientId) -> Result<()> {
+        let path = format!("/oauth2/v1/clients/{client_id}");
+        self.call(
+            self.mgmt(Method::DELETE, &path),
+            Idempotency::Idempotent,
+            "client",
+            client_id.as_str(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn regenerate_secret(&self, client_id: &ClientId) -> Result<OAuthClient> {
+        let path = format!("/oauth2/v1/clients/{client_id}/lifecycle/newSecret");
+        let body = self
+            .json_of(
+                self.mgmt(Method::POST, &path),
+                Idempotency::NonIdempotent,
+                "client",
+                client_id.as_str(),
+            )
+            .await?;
+        client_from(&body)
+    }
+
+    async fn create_secret(&self, client_id: &ClientId, spec: &SecretSpec) -> Result<IssuedSecret> {
+        if spec.description.is_some() {
+            return Err(Error::unsupported("secret descriptions (Okta keeps none)"));
+        }
+        if spec.expires_in.is_some() {
+            return Err(Error::unsupported("secret expiry (Okta secrets do not expire)"));
+        }
+        let path = format!("/api/v1/apps/{client_id}/credentials/secrets");
+        let body = self
+            .json_of(
+                self.mgmt(Method::POST, &path).json(&json!({})),
+                Idempotency::NonIdempotent,
+                "client",
+                client_id.as_str(),
+            )
+            .await?;
+        let plain = body
+            .get("client_secret")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::MalformedResponse {
+                url: path.clone(),
+                path: "client_secret".into(),
+                message: "missing".into(),
+            })?;
+        let info = secret_info(&body)?;
+        Ok(IssuedSecret {
+            id: info.id.clone(),
+            secret: ClientSecret::new(plain),
+            info,
+        })
+    }
+
+    async fn list_secrets(&self, client_id: &ClientId) -> Result<Vec<SecretInfo>> {
+        let path = format!("/api/v1/apps/{client_id}/credentials/secrets");
+        let body = self
+            .json_of(
+                self.mgmt(Method::GET, &path),
+                Idempotency::Idempotent,
+                "client",
+                client_id.as_str(),
+            )
+            .await?;
+        body.as_array()
+            .ok_or_else(|| Error::MalformedResponse {
+                url: path.clone(),
+                path: ".".into(),
+                message: "not an array".into(),
+            })?
+            .iter()
+            .map(secret_info)
+            .collect()
+    }
+
+    async fn delete_secret(&self, client_id: &ClientId, secret_id: &str, revoke_tokens: bool) -> Result<()> {
+        if revoke_tokens {
+            return Err(Error::unsupported("revoking the tokens of one secret (Okta cannot)"));
+        }
+        let secrets = self.list_secrets(client_id).await?;
+        let secret = secrets
+            .iter()
+            .find(|s| s.id == secret_id)
+            .ok_or_else(|| Error::not_found("secret", secret_id))?;
+        let path = format!("/api/v1/apps/{client_id}/credentials/secrets/{secret_id}");
+        // Okta deletes only inactive secrets: deactivate first.
+        if secret.status == SecretStatus::Active {
+            let deactivate = format!("{path}/lifecycle/deactivate");
+            self.call(
+                self.mgmt(Method::POST, &deactivate),
+                Idempotency::Idempotent,
+                "secret",
+                secret_id,
+            )
+            .await?;
+        }
+        self.call(
+            self.mgmt(Method::DELETE, &path),
+            Idempotency::Idempotent,
+            "secret",
+            secret_id,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn issue_token(&self, request: &TokenRequest) -> Result<AccessToken> {
+        let mut form: Vec<(&str, String)> = Vec::new();
+        match &request.grant {
+            Grant::ClientCredentials => form.push(("grant_type", "client_credentials".into())),
+            Grant::RefreshToken { refresh_token } => {
+                form.push(("grant_type", "refresh_token".into()));
+                form.push(("refresh_token", refresh_token.expose_secret().into()));
+            }
+            Grant::Password { username, password } => {
+                form.push(("grant_type", "password".into()));
+                form.push(("username", username.clone()));
+                form.push(("password", password.expose_secret().into()));
+            }
+            Grant::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                form.push(("grant_type", "authorization_code".into()));
+                form.push(("code", code.expose_secret().into()));
+                form.push(("redirect_uri", redirect_uri.clone()));
+                if let Some(v) = code_verifier {
+                    form.push(("code_verifier", v.expose_secret().into()));
+                }
+            }
+            _ => return Err(Error::unsupported("this grant type")),
+        }
+        if !request.scopes.is_empty() {
+            form.push(("scope", request.scopes.join(" ")));
+        }
+        let (req, extra) = self.client_auth(
+            self.http.post(&self.settings.token_endpoint),
+            &request.client_id,
+            request.client_secret.as_ref(),
+        );
+        form.extend(extra);
+        let body = self
+            .json_of(
+                req.form(&form),
+                Idempotency::NonIdempotent,
+                "client",
+                request.client_id.as_str(),
+            )
+            .await?;
+        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+        Ok(AccessToken {
+            access_token: Token::new(text("access_token").ok_or_else(|| Error::MalformedResponse {
+                url: self.settings.token_endpoint.clone(),
+                path: "access_token".into(),
+                message: "missing".into(),
+            })?),
+            token_type: text("token_type").unwrap_or_else(|| "Bearer".into()),
+            expires_in: body.get("expires_in").and_then(Value::as_u64),
+            scopes: text("scope")
+                .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_else(|| request.scopes.clone()),
+            refresh_token: text("refresh_token").map(Token::new),
+        })
+    }
+
+    async fn introspect(&self, token: &Token, hint: Option<TokenTypeHint>) -> Result<TokenInfo> {
+        let Some((id, secret)) = &self.settings.introspection_client else {
+            return Err(Error::unsupported(
+                "introspect (configure introspection_client_id and _secret)",
+            ));
+        };
+        let mut form = vec![("token", token.expose_secret().to_owned())];
+        form.push((
+            "token_type_hint",
+            hint.unwrap_or(TokenTypeHint::AccessToken).as_str().into(),
+        ));
+        let req = self
+            .http
+            .post(&self.settings.introspection_endpoint)
+            .basic_auth(id, Some(secret.expose_secret()))
+            .form(&form);
+        let body = self.json_of(req, Idempotency::Idempotent, "token", "").await?;
+        Ok(TokenInfo::from_claims(body.as_object().cloned().unwrap_or_default()))
+    }
+
+    async fn revoke_token(&self, request: &RevocationRequest) -> Result<()> {
+        let mut form = vec![("token", request.token.expose_secret().to_owned())];
+        if let Some(h) = request.token_type_hint {
+            form.push(("token_type_hint", h.as_str().into()));
+        }
+        let (req, extra) = self.client_auth(
+            self.http.post(&self.settings.revocation_endpoint),
+            &request.client_id,
+            request.client_secret.as_ref(),
+        );
+        form.extend(extra);
+        self.call(req.form(&form), Idempotency::Idempotent, "token", "").await?;
+        Ok(())
+    }
+
+    async fn register_scope(&self, scope: &Scope) -> Result<Scope> {
+        let path = format!(
+            "/api/v1/authorizationServers/{}/scopes",
+            self.settings.authorization_server_id
+        );
+        // IMPLICIT consent: a scope that requires consent cannot be granted to client_credentials.
+        let mut body = json!({"name": scope.name, "consent": "IMPLICIT"});
+        if let Some(d) = &scope.description {
+            body["description"] = d.clone().into();
+        }
+        if let Some(d) = &scope.display_name {
+            body["displayName"] = d.clone().into();
+        }
+        let created = self
+            .json_of(
+                self.mgmt(Method::POST, &path).json(&body),
+                Idempotency::NonIdempotent,
+                "scope",
+                &scope.name,
+            )
+            .await?;
+        Ok(scope_from(&created))
+    }
+
+    async fn list_scopes(&self) -> Result<Vec<Scope>> {
+        Ok(self.all_scopes().await?.iter().map(scope_from).collect())
+    }
+
+    async fn delete_scope(&self, name: &str) -> Result<()> {
+        let all = self.all_scopes().await?;
+        let id = all
+            .iter()
+            .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
+            .and_then(|s| s.get("id").and_then(Value::as_str))
+            .ok_or_else(|| Error::not_found("scope", name))?;
+        let path = format!(
+            "/api/v1/authorizationServers/{}/scopes/{id}",
+            self.settings.authorization_server_id
+        );
+        self.call(self.mgmt(Method::DELETE, &path), Idempotency::Idempotent, "scope", name)
+            .await?;
+        Ok(())
+    }
+}
+
+fn scope_from(v: &Value) -> Scope {
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    Scope {
+        name: text("name").unwrap_or_default(),
+        description: text("description"),
+        display_name: text("displayName"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_parse_to_epoch_seconds() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(parse_timestamp("2023-02-21T20:08:24.000Z"), Some(1_677_010_104));
+        assert_eq!(parse_timestamp("garbage"), None);
+    }
+
+    #[test]
+    fn application_type_follows_the_client() {
+        let service = ClientSpec::new("s", KeyType::Production);
+        assert_eq!(application_type(&service), "service");
+        let web = service
+            .clone()
+            .with_grant_types([GrantType::AuthorizationCode])
+            .with_redirect_uris(["https://a/cb"]);
+        assert_eq!(application_type(&web), "web");
+        assert_eq!(application_type(&web.public()), "browser");
+    }
+}
