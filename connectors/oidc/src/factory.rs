@@ -9,8 +9,8 @@ use keymanager::http::{HttpClient, HttpPolicy};
 use keymanager::registry::{BuildContext, ConnectorFactory};
 use keymanager::{KeyManager, Result};
 
-use crate::registrations::{MemoryRegistrations, RegistrationStore, SqlRegistrations};
 use crate::{OidcKeyManager, OidcSettings};
+use keymanager::sql::registrations::{MemoryRegistrations, RegistrationStore, SqlRegistrations};
 
 /// Builds oidc key managers. Discovery runs at build time: an unreachable issuer is a clear start-up error.
 #[derive(Debug, Default, Clone, Copy)]

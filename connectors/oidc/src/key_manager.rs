@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use crate::discovery::Metadata;
 use crate::metadata::{client_from, request_body};
-use crate::registrations::{Registration, RegistrationStore};
 use crate::settings::OidcSettings;
+use keymanager::sql::registrations::{Registration, RegistrationStore};
 
 /// The oidc key manager.
 pub struct OidcKeyManager {

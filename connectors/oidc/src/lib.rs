@@ -21,11 +21,10 @@ mod discovery;
 mod factory;
 mod key_manager;
 mod metadata;
-mod registrations;
 mod settings;
 
 pub use discovery::{discover, well_known_urls, Metadata};
 pub use factory::OidcFactory;
 pub use key_manager::OidcKeyManager;
-pub use registrations::{MemoryRegistrations, Registration, RegistrationStore, SqlRegistrations};
+pub use keymanager::sql::registrations::{MemoryRegistrations, Registration, RegistrationStore, SqlRegistrations};
 pub use settings::{descriptor, OidcSettings};

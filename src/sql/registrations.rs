@@ -1,13 +1,14 @@
-//! Where the connector keeps what RFC 7592 needs for each client it registered: the registration client URI and
-//! the registration access token (replaced whenever the provider rotates it).
+//! Where connectors keep what RFC 7592 needs for each client they registered: the registration client URI and the
+//! registration access token (replaced whenever the provider rotates it). Shared by every connector that registers
+//! clients through RFC 7591 (the oidc connector, Keycloak's registration service mode).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::model::Token;
+use crate::sql::{self, col, db_err, Dialect, Migrations};
+use crate::Result;
 use async_trait::async_trait;
-use keymanager::model::Token;
-use keymanager::sql::{self, col, db_err, Dialect, Migrations};
-use keymanager::Result;
 use sqlx::AnyPool;
 
 /// A client's RFC 7592 handle.
@@ -62,13 +63,13 @@ impl RegistrationStore for MemoryRegistrations {
 
 const SQLITE: Migrations = &[(
     2_000_001,
-    "oidc registrations",
-    include_str!("../migrations/sqlite/2000001_oidc_registrations.sql"),
+    "client registrations",
+    include_str!("migrations/sqlite/2000001_client_registrations.sql"),
 )];
 const POSTGRES: Migrations = &[(
     2_000_001,
-    "oidc registrations",
-    include_str!("../migrations/postgres/2000001_oidc_registrations.sql"),
+    "client registrations",
+    include_str!("migrations/postgres/2000001_client_registrations.sql"),
 )];
 
 /// In the configured database, next to the key mappings.
@@ -103,14 +104,14 @@ fn now() -> i64 {
 impl RegistrationStore for SqlRegistrations {
     async fn put(&self, km: &str, id: &str, r: &Registration) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        sqlx::query("DELETE FROM km_oidc_registrations WHERE key_manager = $1 AND client_id = $2")
+        sqlx::query("DELETE FROM km_client_registrations WHERE key_manager = $1 AND client_id = $2")
             .bind(km)
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         sqlx::query(
-            "INSERT INTO km_oidc_registrations (key_manager, client_id, registration_client_uri, \
+            "INSERT INTO km_client_registrations (key_manager, client_id, registration_client_uri, \
              registration_access_token, updated_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(km)
@@ -126,7 +127,7 @@ impl RegistrationStore for SqlRegistrations {
 
     async fn get(&self, km: &str, id: &str) -> Result<Option<Registration>> {
         let row = sqlx::query(
-            "SELECT registration_client_uri, registration_access_token FROM km_oidc_registrations \
+            "SELECT registration_client_uri, registration_access_token FROM km_client_registrations \
              WHERE key_manager = $1 AND client_id = $2",
         )
         .bind(km)
@@ -144,7 +145,7 @@ impl RegistrationStore for SqlRegistrations {
     }
 
     async fn delete(&self, km: &str, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM km_oidc_registrations WHERE key_manager = $1 AND client_id = $2")
+        sqlx::query("DELETE FROM km_client_registrations WHERE key_manager = $1 AND client_id = $2")
             .bind(km)
             .bind(id)
             .execute(&self.pool)
