@@ -1,1 +1,19 @@
-//! x
+//! # keymanager-keycloak
+//!
+//! A [keymanager](keymanager) connector for Keycloak (`type = "keycloak"`), through the admin REST API (with an
+//! admin service account, whose token is cached and refreshed once on a 401) or, with only an initial access
+//! token, the OpenID Connect client registration service. See [`KeycloakKeyManager`] for what each mode does, and
+//! `fixtures/keycloak/` for the answers it is pinned to.
+
+#![warn(missing_docs)]
+
+mod admin_token;
+mod factory;
+mod key_manager;
+mod representation;
+mod settings;
+
+pub use factory::KeycloakFactory;
+pub use key_manager::{KeycloakKeyManager, CURRENT_SECRET, ROTATED_SECRET};
+pub use representation::{client_from, client_id_for, representation};
+pub use settings::{descriptor, KeycloakSettings, Mode};

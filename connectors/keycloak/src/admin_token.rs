@@ -1,0 +1,74 @@
+//! The admin API's bearer token: fetched with client_credentials, cached until shortly before it expires, and
+//! dropped on a 401 so the next call fetches a fresh one.
+
+use std::time::{Duration, Instant};
+
+use keymanager::http::{HttpClient, Idempotency};
+use keymanager::model::{ClientSecret, Token};
+use keymanager::{Error, Result};
+use serde_json::Value;
+
+/// The cache.
+pub(crate) struct AdminTokens {
+    endpoint: String,
+    client_id: String,
+    client_secret: ClientSecret,
+    cached: tokio::sync::Mutex<Option<(Token, Instant)>>,
+}
+
+impl AdminTokens {
+    pub fn new(endpoint: String, client_id: String, client_secret: ClientSecret) -> Self {
+        AdminTokens {
+            endpoint,
+            client_id,
+            client_secret,
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// A valid token: the cached one, or a fresh one (one fetch however many callers wait).
+    pub async fn get(&self, http: &HttpClient) -> Result<Token> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, until)) = cached.as_ref() {
+            if Instant::now() < *until {
+                return Ok(token.clone());
+            }
+        }
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose_secret()),
+        ];
+        let body: Value = http
+            .send_ok(http.post(&self.endpoint).form(&form), Idempotency::NonIdempotent)
+            .await
+            .map_err(|e| match e {
+                Error::Unauthorized { message, provider } => Error::Unauthorized {
+                    message: format!("the admin client could not get a token: {message}"),
+                    provider,
+                },
+                other => other,
+            })?
+            .json()?;
+        let token = body
+            .get("access_token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::MalformedResponse {
+                url: self.endpoint.clone(),
+                path: "access_token".into(),
+                message: "missing".into(),
+            })?;
+        let lifetime = body.get("expires_in").and_then(Value::as_u64).unwrap_or(60);
+        // Refresh a tenth of the lifetime early (at least 5 s), so no call leaves with a token about to expire.
+        let margin = (lifetime / 10).max(5);
+        let until = Instant::now() + Duration::from_secs(lifetime.saturating_sub(margin));
+        let token = Token::new(token);
+        *cached = Some((token.clone(), until));
+        Ok(token)
+    }
+
+    /// Forget the cached token (after a 401).
+    pub async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+}

@@ -1,0 +1,814 @@
+//! [`KeyManager`] over Keycloak.
+//!
+//! **Admin mode** (an admin service account is configured): clients through `/admin/realms/{realm}/clients` (the
+//! internal id from the `Location` header, look-up by `?clientId=`), secrets through `…/client-secret` and
+//! `…/client-secret/rotated`, scopes as client scopes attached as optional scopes.
+//!
+//! **Registration mode** (only an initial access token): clients through the OpenID Connect client registration
+//! service; the registration access token, which Keycloak replaces on every update, is stored from every answer.
+//! PKCE and token lifetimes cannot be expressed there and are refused; secrets and scopes need admin mode.
+//!
+//! Keycloak keeps at most two secrets: the current one and, with its secret-rotation policy (a preview feature
+//! plus a client policy), the previous one as "rotated". Creating a secret rotates: without the policy the old
+//! secret stops working at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use keymanager::http::{HttpClient, HttpResponse, Idempotency};
+use keymanager::model::*;
+use keymanager::sql::registrations::{Registration, RegistrationStore};
+use keymanager::{Error, KeyManager, Result};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::admin_token::AdminTokens;
+use crate::representation::{client_from, client_id_for, representation};
+use crate::settings::{KeycloakSettings, Mode};
+
+/// The current and the rotated secret's ids in [`SecretInfo`].
+pub const CURRENT_SECRET: &str = "current";
+/// See [`CURRENT_SECRET`].
+pub const ROTATED_SECRET: &str = "rotated";
+
+/// The Keycloak key manager.
+pub struct KeycloakKeyManager {
+    name: String,
+    settings: KeycloakSettings,
+    http: HttpClient,
+    admin: Option<AdminTokens>,
+    registrations: Arc<dyn RegistrationStore>,
+    ids: Mutex<HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for KeycloakKeyManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeycloakKeyManager")
+            .field("name", &self.name)
+            .field("realm", &self.settings.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{:x}", (nanos as u64) & 0xff_ffff)
+}
+
+fn refine(e: Error, resource: &str, id: &str) -> Error {
+    match e {
+        Error::NotFound { provider, .. } => Error::NotFound {
+            resource: resource.into(),
+            id: id.into(),
+            provider,
+        },
+        other => other,
+    }
+}
+
+impl KeycloakKeyManager {
+    /// A key manager over a realm.
+    pub fn new(
+        name: impl Into<String>,
+        settings: KeycloakSettings,
+        http: HttpClient,
+        registrations: Arc<dyn RegistrationStore>,
+    ) -> Self {
+        let admin = match &settings.mode {
+            Mode::Admin {
+                client_id,
+                client_secret,
+            } => Some(AdminTokens::new(
+                settings.admin_token_endpoint.clone(),
+                client_id.clone(),
+                client_secret.clone(),
+            )),
+            Mode::Registration { .. } => None,
+        };
+        KeycloakKeyManager {
+            name: name.into(),
+            settings,
+            http,
+            admin,
+            registrations,
+            ids: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn admin_mode(&self, operation: &str) -> Result<&AdminTokens> {
+        self.admin
+            .as_ref()
+            .ok_or_else(|| Error::unsupported(format!("{operation} (needs the admin API: configure admin_client_id)")))
+    }
+
+    /// An admin API call; a 401 drops the cached token and retries once with a fresh one.
+    async fn admin(&self, method: Method, path: &str, body: Option<&Value>, idem: Idempotency) -> Result<HttpResponse> {
+        let tokens = self.admin_mode("this operation")?;
+        let url = format!("{}{path}", self.settings.admin_url);
+        for attempt in 0..2 {
+            let token = tokens.get(&self.http).await?;
+            let mut req = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(token.expose_secret());
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = self.http.send(req, idem).await?;
+            if resp.status.as_u16() == 401 && attempt == 0 {
+                tracing::debug!(key_manager = %self.name, "admin token refused; fetching a new one");
+                tokens.invalidate().await;
+                continue;
+            }
+            return if resp.status.is_success() {
+                Ok(resp)
+            } else {
+                Err(resp.into_error())
+            };
+        }
+        Err(Error::unauthorized("the admin API refused a fresh token"))
+    }
+
+    /// The internal id of a client (cached; looked up by `?clientId=`).
+    async fn uuid_of(&self, client_id: &str) -> Result<String> {
+        if let Some(id) = self.ids.lock().unwrap_or_else(|p| p.into_inner()).get(client_id) {
+            return Ok(id.clone());
+        }
+        let path = format!("/clients?clientId={}", url_encode(client_id));
+        let list: Value = self
+            .admin(Method::GET, &path, None, Idempotency::Idempotent)
+            .await?
+            .json()?;
+        let id = list
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|c| c.get("clientId").and_then(Value::as_str) == Some(client_id))
+            })
+            .and_then(|c| c.get("id").and_then(Value::as_str))
+            .ok_or_else(|| Error::not_found("client", client_id))?
+            .to_owned();
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(client_id.to_owned(), id.clone());
+        Ok(id)
+    }
+
+    async fn secret_value(&self, uuid: &str, rotated: bool) -> Result<Option<String>> {
+        let path = format!("/clients/{uuid}/client-secret{}", if rotated { "/rotated" } else { "" });
+        match self.admin(Method::GET, &path, None, Idempotency::Idempotent).await {
+            Ok(resp) => Ok(resp
+                .json::<Value>()?
+                .get("value")
+                .and_then(Value::as_str)
+                .map(str::to_owned)),
+            Err(Error::NotFound { .. }) if rotated => Ok(None),
+            Err(e) => Err(refine(e, "client", uuid)),
+        }
+    }
+
+    /// The realm's client scopes, name → id.
+    async fn realm_scopes(&self) -> Result<Vec<(String, String)>> {
+        let list: Value = self
+            .admin(Method::GET, "/client-scopes", None, Idempotency::Idempotent)
+            .await?
+            .json()?;
+        Ok(list
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| Some((s.get("name")?.as_str()?.to_owned(), s.get("id")?.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// What must change for the client's optional client scopes to be exactly `wanted`: (detach, attach) as
+    /// scope ids. Every wanted scope is resolved first, so an unknown one fails before anything changes.
+    async fn plan_optional_scopes(&self, uuid: &str, wanted: &[String]) -> Result<(Vec<String>, Vec<String>)> {
+        let base = format!("/clients/{uuid}/optional-client-scopes");
+        let attached: Value = self
+            .admin(Method::GET, &base, None, Idempotency::Idempotent)
+            .await?
+            .json()?;
+        let attached: Vec<(String, String)> = attached
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| Some((s.get("name")?.as_str()?.to_owned(), s.get("id")?.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let detach = attached
+            .iter()
+            .filter(|(n, _)| !wanted.contains(n))
+            .map(|(_, id)| id.clone())
+            .collect();
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|w| !attached.iter().any(|(n, _)| n == *w))
+            .collect();
+        let mut attach = Vec::new();
+        if !missing.is_empty() {
+            let realm = self.realm_scopes().await?;
+            for name in missing {
+                let id = realm
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, id)| id.clone())
+                    .ok_or_else(|| Error::InvalidScope {
+                        message: format!("the realm has no client scope named `{name}`"),
+                        provider: None,
+                    })?;
+                attach.push(id);
+            }
+        }
+        Ok((detach, attach))
+    }
+
+    async fn apply_optional_scopes(&self, uuid: &str, (detach, attach): (Vec<String>, Vec<String>)) -> Result<()> {
+        let base = format!("/clients/{uuid}/optional-client-scopes");
+        for id in detach {
+            self.admin(Method::DELETE, &format!("{base}/{id}"), None, Idempotency::Idempotent)
+                .await?;
+        }
+        for id in attach {
+            self.admin(Method::PUT, &format!("{base}/{id}"), None, Idempotency::Idempotent)
+                .await?;
+        }
+        Ok(())
+    }
+
+    // ----- registration mode -----
+
+    fn registration_body(spec: &ClientSpec, client_id: Option<&str>) -> Value {
+        let mut body = json!({
+            "client_name": spec.name,
+            "redirect_uris": spec.redirect_uris,
+            "grant_types": spec.grant_types,
+            "response_types": if spec.grant_types.contains(&GrantType::AuthorizationCode) { vec!["code"] } else { vec![] },
+            "token_endpoint_auth_method": spec.token_endpoint_auth_method().as_str(),
+            "scope": spec.scopes.join(" "),
+        });
+        if let (Some(id), Some(obj)) = (client_id, body.as_object_mut()) {
+            obj.insert("client_id".into(), id.into());
+        }
+        body
+    }
+
+    fn check_registration_spec(spec: &ClientSpec) -> Result<()> {
+        if spec.pkce.required {
+            return Err(Error::unsupported(
+                "PKCE in registration mode (Keycloak's registration service cannot set it)",
+            ));
+        }
+        if spec.access_token_lifetime.is_some() {
+            return Err(Error::unsupported(
+                "per-client token lifetime in registration mode (Keycloak's registration service cannot set it)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Keep the registration access token of an answer: Keycloak replaces it on every update.
+    async fn remember(&self, client_id: &str, body: &Value, previous: Option<&Registration>) -> Result<()> {
+        let uri = body
+            .get("registration_client_uri")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| previous.map(|p| p.uri.clone()));
+        let token = body
+            .get("registration_access_token")
+            .and_then(Value::as_str)
+            .map(Token::new)
+            .or_else(|| previous.map(|p| p.token.clone()));
+        if let (Some(uri), Some(token)) = (uri, token) {
+            self.registrations
+                .put(&self.name, client_id, &Registration { uri, token })
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn registration(&self, client_id: &ClientId) -> Result<Registration> {
+        self.registrations
+            .get(&self.name, client_id.as_str())
+            .await?
+            .ok_or_else(|| Error::not_found("client registration", client_id.as_str()))
+    }
+
+    fn client_from_registration(body: &Value) -> OAuthClient {
+        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+        let list = |k: &str| -> Vec<String> {
+            body.get(k)
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        OAuthClient {
+            client_id: ClientId::new(text("client_id").unwrap_or_default()),
+            client_secret: text("client_secret").map(ClientSecret::new),
+            name: text("client_name").unwrap_or_default(),
+            grant_types: list("grant_types")
+                .iter()
+                .map(|g| {
+                    let Ok(g) = g.parse::<GrantType>();
+                    g
+                })
+                .collect(),
+            redirect_uris: list("redirect_uris"),
+            scopes: text("scope")
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            public_client: text("token_endpoint_auth_method").as_deref() == Some("none"),
+            pkce: PkcePolicy::default(),
+            access_token_lifetime: None,
+            refresh_token_lifetime: None,
+            created_at: body.get("client_id_issued_at").and_then(Value::as_i64),
+            additional_properties: Default::default(),
+        }
+    }
+
+    fn client_auth(
+        &self,
+        req: reqwest::RequestBuilder,
+        id: &ClientId,
+        secret: Option<&ClientSecret>,
+    ) -> (reqwest::RequestBuilder, Vec<(&'static str, String)>) {
+        match secret {
+            Some(s) => (req.basic_auth(id.as_str(), Some(s.expose_secret())), Vec::new()),
+            None => (req, vec![("client_id", id.as_str().to_owned())]),
+        }
+    }
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[async_trait]
+impl KeyManager for KeycloakKeyManager {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &str {
+        "keycloak"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let admin = self.admin.is_some();
+        Capabilities {
+            grant_types: vec![
+                GrantType::ClientCredentials,
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::Password,
+                GrantType::Implicit,
+                GrantType::DeviceCode,
+            ],
+            update_client: true,
+            map_existing_client: admin,
+            regenerate_secret: admin,
+            multiple_secrets: admin,
+            max_secrets_per_client: Some(2),
+            secret_expiry: false,
+            secret_description: false,
+            revoke_tokens_with_secret: false,
+            introspection: self.settings.introspection_client.is_some(),
+            revocation: true,
+            scope_management: admin,
+            public_clients: true,
+            pkce: admin,
+            pkce_plain: admin,
+            client_token_lifetime: admin,
+        }
+    }
+
+    fn token_profile(&self) -> TokenProfile {
+        TokenProfile {
+            issuer: self.settings.issuer.clone(),
+            jwks_uri: Some(self.settings.jwks_uri.clone()),
+            introspection_endpoint: Some(self.settings.introspection_endpoint.clone()),
+            client_id_claim: "azp".into(),
+            scope_claim: ScopeClaim::SpaceSeparated("scope".into()),
+            audience: self.settings.audience.clone(),
+            algorithms: vec!["RS256".into()],
+            access_token_typ: None,
+        }
+    }
+
+    async fn register_client(&self, spec: &ClientSpec) -> Result<OAuthClient> {
+        spec.validate_for(&self.capabilities())?;
+        if let Mode::Registration { initial_access_token } = &self.settings.mode {
+            Self::check_registration_spec(spec)?;
+            let req = self
+                .http
+                .post(&self.settings.registration_endpoint)
+                .bearer_auth(initial_access_token.expose_secret())
+                .json(&Self::registration_body(spec, None));
+            let body: Value = self.http.send_ok(req, Idempotency::NonIdempotent).await?.json()?;
+            let client = Self::client_from_registration(&body);
+            self.remember(client.client_id.as_str(), &body, None).await?;
+            return Ok(client);
+        }
+        let client_id = client_id_for(&spec.name, &now_suffix());
+        let resp = self
+            .admin(
+                Method::POST,
+                "/clients",
+                Some(&representation(spec, &client_id, true)),
+                Idempotency::NonIdempotent,
+            )
+            .await?;
+        let uuid = resp
+            .header("location")
+            .and_then(|l| l.rsplit('/').next())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::MalformedResponse {
+                url: format!("{}/clients", self.settings.admin_url),
+                path: "Location".into(),
+                message: "the 201 answer has no Location header".into(),
+            })?
+            .to_owned();
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(client_id.clone(), uuid.clone());
+        let mut client = client_from(&representation(spec, &client_id, true));
+        client.additional_properties.insert("id".into(), uuid.clone().into());
+        if !spec.public_client {
+            client.client_secret = self.secret_value(&uuid, false).await?.map(ClientSecret::new);
+        }
+        Ok(client)
+    }
+
+    async fn update_client(&self, client_id: &ClientId, spec: &ClientSpec) -> Result<OAuthClient> {
+        spec.validate_for(&self.capabilities())?;
+        if self.admin.is_none() {
+            Self::check_registration_spec(spec)?;
+            let reg = self.registration(client_id).await?;
+            let req = self
+                .http
+                .request(Method::PUT, &reg.uri)
+                .bearer_auth(reg.token.expose_secret())
+                .json(&Self::registration_body(spec, Some(client_id.as_str())));
+            let body: Value = self.http.send_ok(req, Idempotency::Idempotent).await?.json()?;
+            self.remember(client_id.as_str(), &body, Some(&reg)).await?;
+            let mut client = Self::client_from_registration(&body);
+            client.client_secret = None;
+            return Ok(client);
+        }
+        let uuid = self.uuid_of(client_id.as_str()).await?;
+        let scopes = self.plan_optional_scopes(&uuid, &spec.scopes).await?;
+        let path = format!("/clients/{uuid}");
+        self.admin(
+            Method::PUT,
+            &path,
+            Some(&representation(spec, client_id.as_str(), false)),
+            Idempotency::Idempotent,
+        )
+        .await
+        .map_err(|e| refine(e, "client", client_id.as_str()))?;
+        self.apply_optional_scopes(&uuid, scopes).await?;
+        self.get_client(client_id).await
+    }
+
+    async fn get_client(&self, client_id: &ClientId) -> Result<OAuthClient> {
+        if self.admin.is_none() {
+            let reg = self.registration(client_id).await?;
+            let req = self.http.get(&reg.uri).bearer_auth(reg.token.expose_secret());
+            let body: Value = self.http.send_ok(req, Idempotency::Idempotent).await?.json()?;
+            self.remember(client_id.as_str(), &body, Some(&reg)).await?;
+            let mut client = Self::client_from_registration(&body);
+            client.client_secret = None;
+            return Ok(client);
+        }
+        let uuid = self.uuid_of(client_id.as_str()).await?;
+        let rep: Value = self
+            .admin(Method::GET, &format!("/clients/{uuid}"), None, Idempotency::Idempotent)
+            .await
+            .map_err(|e| refine(e, "client", client_id.as_str()))?
+            .json()?;
+        Ok(client_from(&rep))
+    }
+
+    async fn delete_client(&self, client_id: &ClientId) -> Result<()> {
+        if self.admin.is_none() {
+            let reg = self.registration(client_id).await?;
+            let req = self
+                .http
+                .request(Method::DELETE, &reg.uri)
+                .bearer_auth(reg.token.expose_secret());
+            self.http.send_ok(req, Idempotency::Idempotent).await?;
+            return self.registrations.delete(&self.name, client_id.as_str()).await;
+        }
+        let uuid = self.uuid_of(client_id.as_str()).await?;
+        self.admin(
+            Method::DELETE,
+            &format!("/clients/{uuid}"),
+            None,
+            Idempotency::Idempotent,
+        )
+        .await
+        .map_err(|e| refine(e, "client", client_id.as_str()))?;
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(client_id.as_str());
+        Ok(())
+    }
+
+    async fn map_client(&self, client_id: &ClientId, client_secret: Option<&ClientSecret>) -> Result<OAuthClient> {
+        self.admin_mode("map_client")?;
+        let client = self.get_client(client_id).await?;
+        if !client.public_client {
+            let uuid = self.uuid_of(client_id.as_str()).await?;
+            let current = self.secret_value(&uuid, false).await?;
+            let rotated = self.secret_value(&uuid, true).await?;
+            let given = client_secret.map(|s| s.expose_secret());
+            if given.is_none() || (given != current.as_deref() && given != rotated.as_deref()) {
+                return Err(Error::unauthorized("client authentication failed"));
+            }
+        }
+        Ok(client)
+    }
+
+    async fn regenerate_secret(&self, client_id: &ClientId) -> Result<OAuthClient> {
+        self.admin_mode("regenerate_secret")?;
+        let uuid = self.uuid_of(client_id.as_str()).await?;
+        let body: Value = self
+            .admin(
+                Method::POST,
+                &format!("/clients/{uuid}/client-secret"),
+                None,
+                Idempotency::NonIdempotent,
+            )
+            .await
+            .map_err(|e| refine(e, "client", client_id.as_str()))?
+            .json()?;
+        let mut client = self.get_client(client_id).await?;
+        client.client_secret = body.get("value").and_then(Value::as_str).map(ClientSecret::new);
+        Ok(client)
+    }
+
+    async fn create_secret(&self, client_id: &ClientId, spec: &SecretSpec) -> Result<IssuedSecret> {
+        if spec.description.is_some() || spec.expires_in.is_some() {
+            return Err(Error::unsupported(
+                "secret description or expiry (Keycloak's rotation policy sets expiry realm-wide)",
+            ));
+        }
+        let client = self.regenerate_secret(client_id).await?;
+        let secret = client.client_secret.ok_or_else(|| Error::MalformedResponse {
+            url: "client-secret".into(),
+            path: "value".into(),
+            message: "missing".into(),
+        })?;
+        Ok(IssuedSecret {
+            id: CURRENT_SECRET.into(),
+            info: SecretInfo {
+                id: CURRENT_SECRET.into(),
+                masked: mask_secret(secret.expose_secret()),
+                description: None,
+                created_at: client.created_at.unwrap_or_default(),
+                expires_at: None,
+                status: SecretStatus::Active,
+            },
+            secret,
+        })
+    }
+
+    async fn list_secrets(&self, client_id: &ClientId) -> Result<Vec<SecretInfo>> {
+        self.admin_mode("list_secrets")?;
+        let uuid = self.uuid_of(client_id.as_str()).await?;
+        let rep: Value = self
+            .admin(Method::GET, &format!("/clients/{uuid}"), None, Idempotency::Idempotent)
+            .await
+            .map_err(|e| refine(e, "client", client_id.as_str()))?
+            .json()?;
+        let attr = |k: &str| {
+            rep.pointer(&format!("/attributes/{k}"))
+                .and_then(Value::as_str)
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        let mut out = Vec::new();
+        if let Some(current) = self.secret_value(&uuid, false).await? {
+            out.push(SecretInfo {
+                id: CURRENT_SECRET.into(),
+                masked: mask_secret(&current),
+                description: None,
+                created_at: attr("client.secret.creation.time").unwrap_or_default(),
+                expires_at: attr("client.secret.expiration.time").filter(|e| *e > 0),
+                status: SecretStatus::Active,
+            });
+        }
+        if let Some(rotated) = self.secret_value(&uuid, true).await? {
+            out.push(SecretInfo {
+                id: ROTATED_SECRET.into(),
+                masked: mask_secret(&rotated),
+                description: None,
+                created_at: attr("client.secret.rotated.creation.time").unwrap_or_default(),
+                expires_at: attr("client.secret.rotated.expiration.time").filter(|e| *e > 0),
+                status: SecretStatus::Active,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn delete_secret(&self, client_id: &ClientId, secret_id: &str, revoke_tokens: bool) -> Result<()> {
+        self.admin_mode("delete_secret")?;
+        if revoke_tokens {
+            return Err(Error::unsupported(
+                "revoking the tokens of one secret (Keycloak cannot)",
+            ));
+        }
+        match secret_id {
+            ROTATED_SECRET => {
+                let uuid = self.uuid_of(client_id.as_str()).await?;
+                self.admin(
+                    Method::DELETE,
+                    &format!("/clients/{uuid}/client-secret/rotated"),
+                    None,
+                    Idempotency::Idempotent,
+                )
+                .await
+                .map_err(|e| refine(e, "secret", secret_id))?;
+                Ok(())
+            }
+            CURRENT_SECRET => Err(Error::Conflict {
+                message: "Keycloak cannot delete a client's current secret; regenerate it instead".into(),
+                provider: None,
+            }),
+            other => Err(Error::not_found("secret", other)),
+        }
+    }
+
+    async fn issue_token(&self, request: &TokenRequest) -> Result<AccessToken> {
+        let mut form: Vec<(&str, String)> = Vec::new();
+        match &request.grant {
+            Grant::ClientCredentials => form.push(("grant_type", "client_credentials".into())),
+            Grant::RefreshToken { refresh_token } => {
+                form.push(("grant_type", "refresh_token".into()));
+                form.push(("refresh_token", refresh_token.expose_secret().into()));
+            }
+            Grant::Password { username, password } => {
+                form.push(("grant_type", "password".into()));
+                form.push(("username", username.clone()));
+                form.push(("password", password.expose_secret().into()));
+            }
+            Grant::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                form.push(("grant_type", "authorization_code".into()));
+                form.push(("code", code.expose_secret().into()));
+                form.push(("redirect_uri", redirect_uri.clone()));
+                if let Some(v) = code_verifier {
+                    form.push(("code_verifier", v.expose_secret().into()));
+                }
+            }
+            _ => return Err(Error::unsupported("this grant type")),
+        }
+        if !request.scopes.is_empty() {
+            form.push(("scope", request.scopes.join(" ")));
+        }
+        let (req, extra) = self.client_auth(
+            self.http.post(&self.settings.token_endpoint),
+            &request.client_id,
+            request.client_secret.as_ref(),
+        );
+        form.extend(extra);
+        let body: Value = self
+            .http
+            .send_ok(req.form(&form), Idempotency::NonIdempotent)
+            .await?
+            .json()?;
+        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+        Ok(AccessToken {
+            access_token: Token::new(text("access_token").ok_or_else(|| Error::MalformedResponse {
+                url: self.settings.token_endpoint.clone(),
+                path: "access_token".into(),
+                message: "missing".into(),
+            })?),
+            token_type: text("token_type").unwrap_or_else(|| "Bearer".into()),
+            expires_in: body.get("expires_in").and_then(Value::as_u64),
+            scopes: text("scope")
+                .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_default(),
+            refresh_token: text("refresh_token").map(Token::new),
+        })
+    }
+
+    async fn introspect(&self, token: &Token, hint: Option<TokenTypeHint>) -> Result<TokenInfo> {
+        let Some((id, secret)) = &self.settings.introspection_client else {
+            return Err(Error::unsupported(
+                "introspect (configure introspection_client_id and _secret)",
+            ));
+        };
+        let form = [
+            ("token", token.expose_secret().to_owned()),
+            (
+                "token_type_hint",
+                hint.unwrap_or(TokenTypeHint::AccessToken).as_str().to_owned(),
+            ),
+        ];
+        let req = self
+            .http
+            .post(&self.settings.introspection_endpoint)
+            .basic_auth(id, Some(secret.expose_secret()))
+            .form(&form);
+        let body: Value = self.http.send_ok(req, Idempotency::Idempotent).await?.json()?;
+        Ok(TokenInfo::from_claims(body.as_object().cloned().unwrap_or_default()))
+    }
+
+    async fn revoke_token(&self, request: &RevocationRequest) -> Result<()> {
+        let mut form = vec![("token", request.token.expose_secret().to_owned())];
+        if let Some(h) = request.token_type_hint {
+            form.push(("token_type_hint", h.as_str().into()));
+        }
+        let (req, extra) = self.client_auth(
+            self.http.post(&self.settings.revocation_endpoint),
+            &request.client_id,
+            request.client_secret.as_ref(),
+        );
+        form.extend(extra);
+        let resp = self.http.send_ok(req.form(&form), Idempotency::Idempotent).await?;
+        // Keycloak answers an unknown or expired token with 200 and an OAuth error body, by design: nothing to revoke.
+        if let Ok(body) = resp.json::<Value>() {
+            if let Some(err) = body.get("error").and_then(Value::as_str) {
+                tracing::debug!(key_manager = %self.name, error = err, "revocation: Keycloak found nothing to revoke");
+            }
+        }
+        Ok(())
+    }
+
+    async fn register_scope(&self, scope: &Scope) -> Result<Scope> {
+        self.admin_mode("register_scope")?;
+        let body = json!({
+            "name": scope.name,
+            "description": scope.description.clone().unwrap_or_default(),
+            "protocol": "openid-connect",
+            "attributes": {"include.in.token.scope": "true", "display.on.consent.screen": "true"},
+        });
+        self.admin(Method::POST, "/client-scopes", Some(&body), Idempotency::NonIdempotent)
+            .await?;
+        Ok(scope.clone())
+    }
+
+    async fn list_scopes(&self) -> Result<Vec<Scope>> {
+        self.admin_mode("list_scopes")?;
+        let list: Value = self
+            .admin(Method::GET, "/client-scopes", None, Idempotency::Idempotent)
+            .await?
+            .json()?;
+        Ok(list
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| Scope {
+                        name: s.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        description: s
+                            .get("description")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                            .filter(|d| !d.is_empty()),
+                        display_name: None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn delete_scope(&self, name: &str) -> Result<()> {
+        self.admin_mode("delete_scope")?;
+        let id = self
+            .realm_scopes()
+            .await?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| id)
+            .ok_or_else(|| Error::not_found("scope", name))?;
+        self.admin(
+            Method::DELETE,
+            &format!("/client-scopes/{id}"),
+            None,
+            Idempotency::Idempotent,
+        )
+        .await?;
+        Ok(())
+    }
+}
