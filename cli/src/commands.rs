@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use keymanager::api::dto::*;
-use keymanager::model::{ClientId, ClientSecret, KeyType, RevocationRequest, SecretSpec, Token};
+use keymanager::model::{ClientId, ClientSecret, Grant, KeyType, RevocationRequest, SecretSpec, Token};
 use keymanager::service::{grant_types, GenerateKeys, KeyMapping};
 
 use crate::output::{fields, print};
@@ -400,18 +400,51 @@ pub(crate) struct TokenArgs {
     /// Lifetime, seconds.
     #[arg(long)]
     validity: Option<u64>,
+    /// client_credentials (default: client secret on stdin), or password (for testing: the user's password on
+    /// stdin, the client secret in KEYMANAGER_CLIENT_SECRET).
+    #[arg(long, default_value = "client_credentials")]
+    grant_type: String,
+    /// The user, with --grant-type password.
+    #[arg(long)]
+    username: Option<String>,
 }
 
 pub(crate) async fn token(ctx: &Context, args: TokenArgs) -> Result<(), Failure> {
     let rt = ctx.runtime().await?;
     let m = args.which.resolve(&rt).await?;
-    let secret = ClientSecret::new(read_secret("client secret", Some(SECRET_ENV))?);
+    let (secret, grant) = match args.grant_type.as_str() {
+        "client_credentials" => (
+            ClientSecret::new(read_secret("client secret", Some(SECRET_ENV))?),
+            Grant::ClientCredentials,
+        ),
+        "password" => {
+            let username = args
+                .username
+                .ok_or_else(|| Failure::Usage("--grant-type password needs --username".into()))?;
+            let secret = std::env::var(SECRET_ENV)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    Failure::Usage(format!(
+                        "--grant-type password reads the client secret from {SECRET_ENV}"
+                    ))
+                })?;
+            let password = Token::new(read_secret("password", None)?);
+            (ClientSecret::new(secret), Grant::Password { username, password })
+        }
+        other => {
+            return Err(Failure::Usage(format!(
+                "--grant-type {other}: use client_credentials or password"
+            )))
+        }
+    };
     let token = rt
         .service
         .generate_token(
             &m.application_id,
             &m.id,
             Some(secret),
+            grant,
             list(&args.scopes),
             args.validity,
             None,
@@ -588,5 +621,56 @@ pub(crate) async fn validate(ctx: &Context) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::Refused(format!("the token is not valid: {e}")))?;
     crate::output::line(&serde_json::to_string_pretty(principal.as_ref()).unwrap_or_default());
+    Ok(())
+}
+
+// ----- users -----
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Add a user (password on stdin, hashed with argon2id).
+    Add {
+        /// Login name.
+        username: String,
+    },
+    /// List user names.
+    List,
+    /// Delete a user.
+    Delete {
+        /// Login name.
+        username: String,
+    },
+}
+
+pub(crate) async fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), Failure> {
+    let rt = ctx.runtime().await?;
+    let (_, resident) = rt
+        .resident
+        .as_ref()
+        .ok_or_else(|| Failure::Usage("no resident key manager is configured: users belong to it".into()))?;
+    let server = resident.server();
+    match cmd {
+        UsersCommand::Add { username } => {
+            let password = read_secret("password", None)?;
+            let subject = server.add_user(&username, &password).await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"username": username, "subject": subject}),
+                |_| format!("added user {username}"),
+            );
+        }
+        UsersCommand::List => {
+            let list = server.store().list_users().await?;
+            print(ctx.json, &ListDto::new(list), |d| {
+                d.list.iter().map(|u| format!("{u}\n")).collect()
+            });
+        }
+        UsersCommand::Delete { username } => {
+            server.store().delete_user(&username).await?;
+            if !ctx.json {
+                crate::output::line(&format!("deleted user {username}"));
+            }
+        }
+    }
     Ok(())
 }

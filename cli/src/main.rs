@@ -72,6 +72,11 @@ enum Command {
     Revoke(commands::RevokeArgs),
     /// Validate a bearer token (read from stdin) as a gateway would, and print its Principal as JSON.
     Validate,
+    /// Users of the resident key manager (who sign in on its login page and use the password grant).
+    Users {
+        #[command(subcommand)]
+        command: commands::UsersCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +140,7 @@ fn main() -> ExitCode {
             Command::Introspect(args) => commands::introspect(&ctx, args).await,
             Command::Revoke(args) => commands::revoke(&ctx, args).await,
             Command::Validate => commands::validate(&ctx).await,
+            Command::Users { command } => commands::users(&ctx, command).await,
         }
     });
     match result {

@@ -258,3 +258,64 @@ fn the_key_flow_from_the_shell_alongside_serve() {
     let (code, _, _) = sh.run(&["apps", "frobnicate"], "", &[]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn the_password_grant_from_the_shell_for_testing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sh = Shell { dir: dir.path() };
+    sh.ok(&["apps", "create", "tester"], "");
+    let keys = sh.ok(
+        &[
+            "--json",
+            "keys",
+            "generate",
+            "--app",
+            "tester",
+            "--key-type",
+            "sandbox",
+            "--grant-types",
+            "client_credentials,password",
+            "--scopes",
+            "profile",
+        ],
+        "",
+    );
+    let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
+    sh.ok(&["users", "add", "carol"], "carol's password");
+    assert_eq!(sh.ok(&["--json", "users", "list"], "")["list"][0], "carol");
+    let (code, json, text) = sh.run(
+        &[
+            "--json",
+            "token",
+            "--app",
+            "tester",
+            "--key-type",
+            "sandbox",
+            "--grant-type",
+            "password",
+            "--username",
+            "carol",
+        ],
+        "carol's password",
+        &[("KEYMANAGER_CLIENT_SECRET", &secret)],
+    );
+    assert_eq!(code, 0, "{text}");
+    let principal = sh.ok(&["validate"], json["accessToken"].as_str().unwrap());
+    assert_ne!(principal["subject"], keys["consumerKey"], "the token speaks for carol");
+    let (code, _, _) = sh.run(
+        &[
+            "token",
+            "--app",
+            "tester",
+            "--key-type",
+            "sandbox",
+            "--grant-type",
+            "password",
+            "--username",
+            "carol",
+        ],
+        "wrong password",
+        &[("KEYMANAGER_CLIENT_SECRET", &secret)],
+    );
+    assert_eq!(code, 1, "a wrong password is refused");
+}

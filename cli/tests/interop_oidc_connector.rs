@@ -31,7 +31,15 @@ fn the_oidc_connector_drives_keymanager_serve() {
         )
         .await
         .unwrap();
-        assert_eq!(km.capabilities().grant_types, [GrantType::ClientCredentials]);
+        assert_eq!(
+            km.capabilities().grant_types,
+            [
+                GrantType::ClientCredentials,
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::Password
+            ]
+        );
         assert_eq!(
             km.token_profile().jwks_uri.as_deref(),
             Some(format!("{}/oauth2/jwks", served.base).as_str())

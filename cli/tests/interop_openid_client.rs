@@ -72,3 +72,58 @@ fn openid_client_and_jose_work_against_keymanager_serve() {
     assert_eq!(seen["introspection_client_id"], client_id);
     assert_eq!(seen["after_revocation_active"], false);
 }
+
+#[test]
+fn openid_client_completes_authorization_code_with_pkce_against_keymanager_serve() {
+    let Some(peers) = peers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let served = common::serve(dir.path());
+    let mut child = Command::new(common::BIN)
+        .args(["--data-dir", dir.path().to_str().unwrap(), "users", "add", "bob"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"bob's long password").unwrap();
+    assert!(child.wait().unwrap().success());
+    let admin = std::fs::read_to_string(dir.path().join("admin-token")).unwrap();
+    let redirect = "https://app.example/callback";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let registered: serde_json::Value = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/oauth2/register", served.base))
+            .bearer_auth(admin.trim())
+            .json(
+                &serde_json::json!({"client_name": "spa", "grant_types": ["authorization_code", "refresh_token"],
+                "redirect_uris": [redirect], "token_endpoint_auth_method": "none", "scope": "profile offline_access"}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let out = Command::new("node")
+        .current_dir(&peers)
+        .args([
+            "openid-client-code-flow.mjs",
+            &served.base,
+            registered["client_id"].as_str().unwrap(),
+            redirect,
+            "bob",
+            "bob's long password",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["scope"], "profile offline_access");
+    assert_eq!(seen["has_refresh_token"], true);
+    assert_eq!(seen["refreshed_rotates"], true);
+}

@@ -257,8 +257,12 @@ pub struct GenerateTokenDto {
     /// Scopes.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// `client_credentials` (the default and, for now, the only one).
+    /// `client_credentials` (the default), or `password` (for testing, with `username` and `password`).
     pub grant_type: Option<String>,
+    /// The user, for the password grant.
+    pub username: Option<String>,
+    /// The user's password, for the password grant.
+    pub password: Option<String>,
     /// A token of this client to revoke first.
     pub revoke_token: Option<String>,
 }

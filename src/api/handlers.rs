@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::dto::*;
 use super::{Admin, ApiError, ApiJson, ApiState, OPENAPI};
-use crate::model::{ClientId, ClientSecret, KeyType, SecretSpec, Token};
+use crate::model::{ClientId, ClientSecret, Grant, KeyType, SecretSpec, Token};
 use crate::service::{grant_types, GenerateKeys, UpdateKeys};
 
 type Answer<T> = Result<T, ApiError>;
@@ -175,23 +175,36 @@ pub(super) async fn generate_token(
     Path((app, mapping)): Path<(String, String)>,
     ApiJson(body): ApiJson<GenerateTokenDto>,
 ) -> Answer<Json<TokenDto>> {
-    match body.grant_type.as_deref() {
-        None | Some("client_credentials") => {}
-        Some(other) => {
+    let grant = match (body.grant_type.as_deref(), body.username, body.password) {
+        (None | Some("client_credentials"), _, _) => Grant::ClientCredentials,
+        (Some("password"), Some(username), Some(password)) => Grant::Password {
+            username,
+            password: Token::new(password),
+        },
+        (Some("password"), _, _) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                "the password grant needs username and password",
+            )
+            .field("username", "required with grantType password"))
+        }
+        (Some(other), _, _) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "Not Supported",
-                format!("grant type `{other}`: tokens are generated with client_credentials"),
+                format!("grant type `{other}`: tokens are generated with client_credentials or password"),
             )
-            .field("grantType", "only client_credentials is supported"))
+            .field("grantType", "client_credentials or password"))
         }
-    }
+    };
     let token = s
         .service
         .generate_token(
             &app,
             &mapping,
             body.consumer_secret.map(ClientSecret::new),
+            grant,
             body.scopes,
             body.validity_period,
             body.revoke_token.map(Token::new),

@@ -31,6 +31,14 @@ pub enum Revoked {
         /// When every token it covers has expired.
         expires_at: i64,
     },
+    /// Every token of one grant (an authorization code and the refresh tokens that followed it), by the tokens'
+    /// `grant_id` claim: a replayed code or a reused refresh token revokes its whole family.
+    Grant {
+        /// The grant.
+        grant_id: String,
+        /// When every token it covers has expired.
+        expires_at: i64,
+    },
     /// Every token of a client issued at or before `issued_before` (the client was deleted).
     Client {
         /// The client.
@@ -49,6 +57,7 @@ impl Revoked {
             Revoked::Jti { expires_at, .. }
             | Revoked::TokenHash { expires_at, .. }
             | Revoked::Secret { expires_at, .. }
+            | Revoked::Grant { expires_at, .. }
             | Revoked::Client { expires_at, .. } => *expires_at,
         }
     }

@@ -350,12 +350,15 @@ impl KeyService {
         self.store.delete_mapping(&mapping.id).await
     }
 
-    /// Issue a token for the mapping's client; `revoke` is revoked first, as that client.
+    /// Issue a token for the mapping's client (`client_credentials`, or the `password` grant for testing with a
+    /// user); `revoke` is revoked first, as that client.
+    #[allow(clippy::too_many_arguments)]
     pub async fn generate_token(
         &self,
         application_id: &str,
         mapping_id: &str,
         client_secret: Option<ClientSecret>,
+        grant: crate::model::Grant,
         scopes: Vec<String>,
         validity: Option<u64>,
         revoke: Option<Token>,
@@ -375,7 +378,7 @@ impl KeyService {
         km.issue_token(&TokenRequest {
             client_id,
             client_secret,
-            grant: crate::model::Grant::ClientCredentials,
+            grant,
             scopes,
             validity,
         })

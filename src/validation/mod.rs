@@ -359,6 +359,7 @@ impl TokenValidator {
             jti: p.claims.get("jti").and_then(Value::as_str),
             client_id: p.client_id.as_deref(),
             secret_id: p.claims.get("secret_id").and_then(Value::as_str),
+            grant_id: p.claims.get("grant_id").and_then(Value::as_str),
             iat: p.claims.get("iat").and_then(Value::as_i64),
         };
         if self.revocations.is_revoked(&facts) {

@@ -15,6 +15,8 @@ type ClientRule = (Option<String>, i64, i64);
 struct State {
     /// (key manager, jti) → expiry.
     jtis: HashMap<(String, String), i64>,
+    /// (key manager, grant) → expiry.
+    grants: HashMap<(String, String), i64>,
     /// SHA-256 of tokens → expiry.
     hashes: HashMap<[u8; 32], i64>,
     /// (key manager, client) → [(secret or None for the whole client, issued_before, expiry)].
@@ -35,6 +37,7 @@ pub(crate) struct Facts<'a> {
     pub jti: Option<&'a str>,
     pub client_id: Option<&'a str>,
     pub secret_id: Option<&'a str>,
+    pub grant_id: Option<&'a str>,
     pub iat: Option<i64>,
 }
 
@@ -51,6 +54,9 @@ impl Revocations {
         match r {
             Revoked::Jti { jti, expires_at } => {
                 s.jtis.insert((key_manager.to_owned(), jti.clone()), *expires_at);
+            }
+            Revoked::Grant { grant_id, expires_at } => {
+                s.grants.insert((key_manager.to_owned(), grant_id.clone()), *expires_at);
             }
             Revoked::TokenHash { hash, expires_at } => {
                 if let Some(h) = URL_SAFE_NO_PAD
@@ -97,6 +103,11 @@ impl Revocations {
                 return true;
             }
         }
+        if let Some(grant) = f.grant_id {
+            if !s.grants.is_empty() && s.grants.contains_key(&(f.key_manager.to_owned(), grant.to_owned())) {
+                return true;
+            }
+        }
         if let (Some(client), false) = (f.client_id, s.clients.is_empty()) {
             if let Some(rules) = s.clients.get(&(f.key_manager.to_owned(), client.to_owned())) {
                 let iat = f.iat.unwrap_or(i64::MIN);
@@ -113,6 +124,7 @@ impl Revocations {
         let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
         s.jtis.retain(|_, exp| *exp > now);
         s.hashes.retain(|_, exp| *exp > now);
+        s.grants.retain(|_, exp| *exp > now);
         s.clients.retain(|_, rules| {
             rules.retain(|(_, _, exp)| *exp > now);
             !rules.is_empty()

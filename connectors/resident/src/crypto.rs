@@ -8,15 +8,20 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-/// `n` random bytes, base64url without padding.
-pub fn random_token(n: usize) -> String {
+/// `n` random bytes.
+pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
     // SystemRandom only fails when the OS has no entropy source, which leaves nothing sensible to do.
     #[allow(clippy::expect_used)]
     SystemRandom::new()
         .fill(&mut buf)
         .expect("the operating system's random number generator failed");
-    URL_SAFE_NO_PAD.encode(buf)
+    buf
+}
+
+/// `n` random bytes, base64url without padding.
+pub fn random_token(n: usize) -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes(n))
 }
 
 /// A new 256-bit client secret.

@@ -38,6 +38,7 @@
 mod client_cache;
 mod crypto;
 mod factory;
+mod grants;
 mod http;
 mod key_manager;
 mod keyring;
@@ -45,8 +46,10 @@ mod server;
 mod settings;
 mod signing;
 mod store;
+mod users;
 
 pub use factory::ResidentFactory;
+pub use grants::{redirect_with, AuthorizationRequest, AuthorizeError, CheckedRequest, CODE_LIFETIME};
 pub use http::{router, AdminToken};
 pub use key_manager::ResidentKeyManager;
 pub use keyring::KeyRing;
@@ -54,6 +57,7 @@ pub use server::{introspection_answer, AuthenticatedClient, ResidentServer, ACCE
 pub use settings::{descriptor, ResidentSettings, TokenFormat};
 pub use signing::{parse_jwt, Algorithm, SigningKey, UnverifiedJwt};
 pub use store::{Backend, ClientRecord, Revocation, SecretRecord, SigningKeyRecord, Store, TokenRecord};
+pub use users::{ResourceOwner, ResourceOwnerAuthenticator, StoreUsers};
 
 use keymanager::model::{Capabilities, GrantType};
 

@@ -15,6 +15,7 @@ use crate::keyring::KeyRing;
 use crate::settings::{ResidentSettings, TokenFormat};
 use crate::signing::parse_jwt;
 use crate::store::{now, ClientRecord, Revocation, SecretRecord, Store, TokenRecord};
+use crate::users::{ResourceOwnerAuthenticator, StoreUsers};
 
 /// The JWT `typ` of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -41,17 +42,36 @@ pub struct ActiveToken {
 }
 
 /// The embedded authorization server.
-#[derive(Debug)]
 pub struct ResidentServer {
     pub(crate) settings: ResidentSettings,
     pub(crate) store: Store,
     pub(crate) keys: KeyRing,
     clients: ClientCache,
+    pub(crate) users: Arc<dyn ResourceOwnerAuthenticator>,
+}
+
+impl std::fmt::Debug for ResidentServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResidentServer")
+            .field("issuer", &self.settings.issuer)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ResidentServer {
-    /// Open a server on a store, loading (or creating) its signing key.
+    /// Open a server on a store, loading (or creating) its signing key; users are the store's own.
     pub async fn open(settings: ResidentSettings, store: Store) -> Result<Arc<ResidentServer>> {
+        let users = Arc::new(StoreUsers::new(store.clone()));
+        Self::open_with_users(settings, store, users).await
+    }
+
+    /// Open a server whose users come from `users` (a gateway's own directory).
+    pub async fn open_with_users(
+        settings: ResidentSettings,
+        store: Store,
+        users: Arc<dyn ResourceOwnerAuthenticator>,
+    ) -> Result<Arc<ResidentServer>> {
         let keys = KeyRing::load(
             store.clone(),
             settings.algorithm,
@@ -64,6 +84,7 @@ impl ResidentServer {
             store,
             keys,
             clients,
+            users,
         }))
     }
 
@@ -319,45 +340,64 @@ impl ResidentServer {
         self.issue_for(&who, request).await
     }
 
-    /// Issue a token for a client that already authenticated.
+    /// Issue a token for a client that already authenticated, by any grant it may use.
     pub async fn issue_for(&self, who: &AuthenticatedClient, request: &TokenRequest) -> Result<AccessToken> {
-        let client = &who.client;
         match &request.grant {
-            Grant::ClientCredentials => {
-                if client.public_client {
-                    return Err(Error::InvalidGrant {
-                        code: "unauthorized_client".into(),
-                        message: "a public client cannot use client_credentials".into(),
-                        provider: None,
-                    });
-                }
-                if !client.grant_types.contains(&GrantType::ClientCredentials) {
-                    return Err(Error::InvalidGrant {
-                        code: "unauthorized_client".into(),
-                        message: "this client may not use the client_credentials grant".into(),
-                        provider: None,
-                    });
-                }
+            Grant::ClientCredentials => self.client_credentials(who, request).await,
+            Grant::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                self.exchange_code(who, code, redirect_uri, code_verifier.as_ref(), request)
+                    .await
             }
-            _ => {
-                return Err(Error::InvalidGrant {
-                    code: "unsupported_grant_type".into(),
-                    message: "this server issues tokens with the client_credentials grant only".into(),
-                    provider: None,
-                })
-            }
+            Grant::RefreshToken { refresh_token } => self.refresh(who, refresh_token, request).await,
+            Grant::Password { username, password } => self.password(who, username, password, request).await,
+            _ => Err(Error::InvalidGrant {
+                code: "unsupported_grant_type".into(),
+                message: "this grant type is not supported".into(),
+                provider: None,
+            }),
+        }
+    }
+
+    async fn client_credentials(&self, who: &AuthenticatedClient, request: &TokenRequest) -> Result<AccessToken> {
+        let client = &who.client;
+        if client.public_client {
+            return Err(unauthorized_client("a public client cannot use client_credentials"));
+        }
+        if !client.grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(unauthorized_client(
+                "this client may not use the client_credentials grant",
+            ));
         }
         let scopes = granted_scopes(client, &request.scopes)?;
-        let lifetime = self.lifetime(client, request.validity)?;
+        self.mint(Mint {
+            client,
+            secret_id: who.secret_id.as_deref(),
+            subject: &client.client_id,
+            scopes,
+            grant_id: None,
+            validity: request.validity,
+            refresh: false,
+        })
+        .await
+    }
+
+    /// Sign (or record) an access token, and a refresh token when asked.
+    pub(crate) async fn mint(&self, m: Mint<'_>) -> Result<AccessToken> {
+        let client = m.client;
+        let lifetime = self.lifetime(client, m.validity)?;
         let iat = now();
         let exp = iat + lifetime as i64;
         let jti = crypto::random_token(16);
-        let scope = scopes.join(" ");
+        let scope = m.scopes.join(" ");
         let token = match self.settings.token_format {
             TokenFormat::Jwt => {
                 let mut claims = json!({
                     "iss": self.settings.issuer,
-                    "sub": client.client_id,
+                    "sub": m.subject,
                     "aud": self.settings.audience,
                     "exp": exp,
                     "iat": iat,
@@ -366,8 +406,13 @@ impl ResidentServer {
                     "client_id": client.client_id,
                     "scope": scope,
                 });
-                if let (Some(sid), Some(obj)) = (&who.secret_id, claims.as_object_mut()) {
-                    obj.insert("secret_id".into(), sid.clone().into());
+                if let Some(obj) = claims.as_object_mut() {
+                    if let Some(sid) = m.secret_id {
+                        obj.insert("secret_id".into(), sid.into());
+                    }
+                    if let Some(g) = m.grant_id {
+                        obj.insert("grant_id".into(), g.into());
+                    }
                 }
                 self.keys.current().await?.sign_jwt(ACCESS_TOKEN_TYP, &claims)?
             }
@@ -378,23 +423,28 @@ impl ResidentServer {
                         token_hash: crypto::hash(&token),
                         jti,
                         client_id: client.client_id.clone(),
-                        secret_id: who.secret_id.clone(),
-                        subject: client.client_id.clone(),
-                        scope,
+                        secret_id: m.secret_id.map(str::to_owned),
+                        subject: m.subject.to_owned(),
+                        scope: scope.clone(),
                         audience: self.settings.audience.clone(),
                         issued_at: iat,
                         expires_at: exp,
+                        grant_id: m.grant_id.map(str::to_owned),
                     })
                     .await?;
                 token
             }
         };
+        let refresh_token = match (m.refresh, m.grant_id) {
+            (true, Some(grant_id)) => Some(self.new_refresh_token(client, m.subject, &scope, grant_id).await?),
+            _ => None,
+        };
         Ok(AccessToken {
             access_token: Token::new(token),
             token_type: "Bearer".into(),
             expires_in: Some(lifetime),
-            scopes,
-            refresh_token: None,
+            scopes: m.scopes,
+            refresh_token,
         })
     }
 
@@ -413,7 +463,7 @@ impl ResidentServer {
     /// The facts of an active token, or `None` when it is unknown, expired, revoked, or its client is gone.
     pub async fn active_token(&self, token: &str) -> Result<Option<ActiveToken>> {
         let at = now();
-        let (claims, client_id, secret_id, jti, iat) = if let Some(jwt) = parse_jwt(token) {
+        let (claims, client_id, secret_id, grant_id, jti, iat) = if let Some(jwt) = parse_jwt(token) {
             let Some(kid) = jwt.header.get("kid").and_then(Value::as_str) else {
                 return Ok(None);
             };
@@ -437,7 +487,8 @@ impl ResidentServer {
                 return Ok(None);
             };
             let secret_id = text("secret_id");
-            (claims, client_id, secret_id, jti, iat)
+            let grant_id = text("grant_id");
+            (claims, client_id, secret_id, grant_id, jti, iat)
         } else {
             let Some(t) = self.store.get_token(&crypto::hash(token)).await? else {
                 return Ok(None);
@@ -445,16 +496,19 @@ impl ResidentServer {
             if t.expires_at <= at {
                 return Ok(None);
             }
-            let claims = json!({
+            let mut claims = json!({
                 "iss": self.settings.issuer, "sub": t.subject, "aud": t.audience, "exp": t.expires_at,
                 "iat": t.issued_at, "nbf": t.issued_at, "jti": t.jti, "client_id": t.client_id, "scope": t.scope,
             });
+            if let (Some(g), Some(obj)) = (&t.grant_id, claims.as_object_mut()) {
+                obj.insert("grant_id".into(), g.clone().into());
+            }
             let Value::Object(claims) = claims else { return Ok(None) };
-            (claims, t.client_id, t.secret_id, t.jti, t.issued_at)
+            (claims, t.client_id, t.secret_id, t.grant_id, t.jti, t.issued_at)
         };
         if self
             .store
-            .is_revoked(&jti, &client_id, secret_id.as_deref(), iat)
+            .is_revoked(&jti, &client_id, secret_id.as_deref(), grant_id.as_deref(), iat)
             .await?
             || !self.store.client_exists(&client_id).await?
         {
@@ -493,6 +547,33 @@ impl ResidentServer {
     }
 }
 
+/// What [`ResidentServer::mint`] issues.
+pub(crate) struct Mint<'a> {
+    pub client: &'a ClientRecord,
+    pub secret_id: Option<&'a str>,
+    pub subject: &'a str,
+    pub scopes: Vec<String>,
+    pub grant_id: Option<&'a str>,
+    pub validity: Option<u64>,
+    pub refresh: bool,
+}
+
+pub(crate) fn unauthorized_client(message: &str) -> Error {
+    Error::InvalidGrant {
+        code: "unauthorized_client".into(),
+        message: message.into(),
+        provider: None,
+    }
+}
+
+pub(crate) fn invalid_grant(message: &str) -> Error {
+    Error::InvalidGrant {
+        code: "invalid_grant".into(),
+        message: message.into(),
+        provider: None,
+    }
+}
+
 /// The introspection answer: every claim, plus `active` and `token_type`, without our internal `secret_id`.
 pub fn introspection_answer(mut claims: serde_json::Map<String, Value>) -> TokenInfo {
     claims.remove("secret_id");
@@ -501,7 +582,7 @@ pub fn introspection_answer(mut claims: serde_json::Map<String, Value>) -> Token
     TokenInfo::from_claims(claims)
 }
 
-fn granted_scopes(client: &ClientRecord, requested: &[String]) -> Result<Vec<String>> {
+pub(crate) fn granted_scopes(client: &ClientRecord, requested: &[String]) -> Result<Vec<String>> {
     if requested.is_empty() {
         return Ok(client.scopes.clone());
     }

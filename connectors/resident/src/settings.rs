@@ -30,6 +30,8 @@ pub struct ResidentSettings {
     pub access_token_lifetime: u64,
     /// No token lives longer than this, whatever the client or request asks.
     pub max_access_token_lifetime: u64,
+    /// Default refresh-token lifetime in seconds, for clients that set none.
+    pub refresh_token_lifetime: u64,
     /// Most unexpired secrets per client; `None` = unlimited.
     pub max_secrets_per_client: Option<u32>,
     /// How long another node's change to a client or its secrets may take to reach this node's
@@ -48,6 +50,7 @@ impl Default for ResidentSettings {
             token_format: TokenFormat::Jwt,
             access_token_lifetime: 3600,
             max_access_token_lifetime: 86_400,
+            refresh_token_lifetime: 30 * 86_400,
             max_secrets_per_client: None,
             client_cache_seconds: 5,
             database_url: None,
@@ -136,6 +139,9 @@ impl ResidentSettings {
             token_format,
             access_token_lifetime: default_lifetime,
             max_access_token_lifetime: max,
+            refresh_token_lifetime: int("refresh_token_lifetime")
+                .unwrap_or(defaults.refresh_token_lifetime)
+                .max(1),
             max_secrets_per_client: max_secrets,
             client_cache_seconds: int("client_cache_seconds").unwrap_or(defaults.client_cache_seconds),
             database_url: text("database_url"),

@@ -4,12 +4,14 @@
 //! |---|---|
 //! | `GET /.well-known/oauth-authorization-server`, `GET /.well-known/openid-configuration` | metadata (RFC 8414) |
 //! | `GET /oauth2/jwks` | signing keys (RFC 7517) |
+//! | `GET`/`POST /oauth2/authorize` | login and consent (RFC 6749 §4.1, PKCE RFC 7636, `iss` RFC 9207) |
 //! | `POST /oauth2/token` | token endpoint (RFC 6749 §4.4), `client_secret_basic` or `client_secret_post` |
 //! | `POST /oauth2/introspect` | RFC 7662, as a client (its own tokens) or with the admin token (any token) |
 //! | `POST /oauth2/revoke` | RFC 7009, as the client holding the token |
 //! | `POST /oauth2/register` | RFC 7591, with the initial access token (the admin token) |
 //! | `GET`/`PUT`/`DELETE /oauth2/register/{client_id}` | RFC 7592, with the client's registration access token |
 
+mod authorize;
 mod client_auth;
 mod discovery;
 mod errors;
@@ -42,6 +44,7 @@ pub fn router(server: Arc<ResidentServer>, admin: AdminToken) -> Router {
         .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
         .route("/.well-known/openid-configuration", get(discovery::metadata))
         .route("/oauth2/jwks", get(discovery::jwks))
+        .route("/oauth2/authorize", get(authorize::show).post(authorize::submit))
         .route("/oauth2/token", post(token::token))
         .route("/oauth2/introspect", post(token::introspect))
         .route("/oauth2/revoke", post(token::revoke))

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use keymanager::model::{Grant, TokenRequest};
+use keymanager::model::{Grant, Token, TokenRequest};
 use serde_json::json;
 
 use super::client_auth::{bearer, presented, Form, Presented};
@@ -64,8 +64,25 @@ async fn issue(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Respo
         .get("grant_type")?
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let who = any_client(app, headers, &form).await?;
+    let required = |name: &str| -> Result<String, OAuthError> {
+        form.get(name)?
+            .map(str::to_owned)
+            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+    };
     let grant = match grant_type {
         "client_credentials" => Grant::ClientCredentials,
+        "authorization_code" => Grant::AuthorizationCode {
+            code: Token::new(required("code")?),
+            redirect_uri: required("redirect_uri")?,
+            code_verifier: form.get("code_verifier")?.map(Token::new),
+        },
+        "refresh_token" => Grant::RefreshToken {
+            refresh_token: Token::new(required("refresh_token")?),
+        },
+        "password" => Grant::Password {
+            username: required("username")?,
+            password: Token::new(required("password")?),
+        },
         other => {
             return Err(OAuthError::new(
                 StatusCode::BAD_REQUEST,
@@ -86,12 +103,15 @@ async fn issue(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Respo
         validity: None,
     };
     let token = app.server.issue_for(&who, &request).await?;
-    let body = json!({
+    let mut body = json!({
         "access_token": token.access_token.expose_secret(),
         "token_type": token.token_type,
         "expires_in": token.expires_in,
         "scope": token.scopes.join(" "),
     });
+    if let (Some(r), Some(obj)) = (&token.refresh_token, body.as_object_mut()) {
+        obj.insert("refresh_token".into(), r.expose_secret().into());
+    }
     Ok((
         [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
         Json(body),

@@ -5,6 +5,7 @@
 //! Every write that must be atomic runs in one transaction that starts with a write (locking the client row in
 //! PostgreSQL and taking SQLite's write lock at once), so a crash leaves either all of it or none.
 
+mod grants;
 mod records;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,13 +17,28 @@ use keymanager::{Error, Result};
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
 
-const SQLITE: Migrations = &[(1, "resident", include_str!("../../migrations/sqlite/0001_resident.sql"))];
-const POSTGRES: Migrations = &[(
-    1,
-    "resident",
-    include_str!("../../migrations/postgres/0001_resident.sql"),
-)];
+const SQLITE: Migrations = &[
+    (1, "resident", include_str!("../../migrations/sqlite/0001_resident.sql")),
+    (
+        2,
+        "user grants",
+        include_str!("../../migrations/sqlite/0002_user_grants.sql"),
+    ),
+];
+const POSTGRES: Migrations = &[
+    (
+        1,
+        "resident",
+        include_str!("../../migrations/postgres/0001_resident.sql"),
+    ),
+    (
+        2,
+        "user grants",
+        include_str!("../../migrations/postgres/0002_user_grants.sql"),
+    ),
+];
 
+pub use grants::{CodeRecord, RefreshRecord, Use, UserRecord};
 pub use records::{ClientRecord, Revocation, SecretRecord, SigningKeyRecord, TokenRecord};
 
 /// The database behind a store.
@@ -329,8 +345,8 @@ impl Store {
     /// Record an opaque token.
     pub async fn insert_token(&self, t: &TokenRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO km_tokens (token_hash, jti, client_id, secret_id, subject, scope, audience, issued_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO km_tokens (token_hash, jti, client_id, secret_id, subject, scope, audience, issued_at, expires_at, \
+             grant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&t.token_hash)
         .bind(&t.jti)
@@ -341,6 +357,7 @@ impl Store {
         .bind(&t.audience)
         .bind(t.issued_at)
         .bind(t.expires_at)
+        .bind(t.grant_id.as_deref())
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -350,7 +367,7 @@ impl Store {
     /// Find an opaque token by its hash.
     pub async fn get_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
         let row = sqlx::query(
-            "SELECT token_hash, jti, client_id, secret_id, subject, scope, audience, issued_at, expires_at \
+            "SELECT token_hash, jti, client_id, secret_id, subject, scope, audience, issued_at, expires_at, grant_id \
              FROM km_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
@@ -369,6 +386,7 @@ impl Store {
                 audience: col(r, 6)?,
                 issued_at: col(r, 7)?,
                 expires_at: col(r, 8)?,
+                grant_id: col(r, 9)?,
             })
         })
         .transpose()
@@ -387,17 +405,20 @@ impl Store {
         jti: &str,
         client_id: &str,
         secret_id: Option<&str>,
+        grant_id: Option<&str>,
         issued_at: i64,
     ) -> Result<bool> {
         let row = sqlx::query(
             "SELECT 1 FROM km_revocations WHERE (kind = 'jti' AND jti = $1) \
              OR (kind = 'secret' AND client_id = $2 AND secret_id = $3 AND issued_before >= $4) \
-             OR (kind = 'client' AND client_id = $2 AND issued_before >= $4)",
+             OR (kind = 'client' AND client_id = $2 AND issued_before >= $4) \
+             OR (kind = 'grant' AND grant_id = $5)",
         )
         .bind(jti)
         .bind(client_id)
         .bind(secret_id.unwrap_or(""))
         .bind(issued_at)
+        .bind(grant_id.unwrap_or(""))
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
@@ -408,7 +429,7 @@ impl Store {
     pub async fn revocations_since(&self, since: i64) -> Result<Vec<keymanager::model::Revoked>> {
         use keymanager::model::Revoked;
         let rows = sqlx::query(
-            "SELECT kind, client_id, secret_id, jti, issued_before, expires_at FROM km_revocations \
+            "SELECT kind, client_id, secret_id, jti, issued_before, expires_at, grant_id FROM km_revocations \
              WHERE created_at >= $1 AND expires_at > $2",
         )
         .bind(since)
@@ -424,6 +445,11 @@ impl Store {
             let jti: Option<String> = col(r, 3)?;
             let issued_before: Option<i64> = col(r, 4)?;
             let expires_at: i64 = col(r, 5)?;
+            let grant_id: Option<String> = col(r, 6)?;
+            if let ("grant", Some(grant_id)) = (kind.as_str(), grant_id) {
+                out.push(Revoked::Grant { grant_id, expires_at });
+                continue;
+            }
             out.push(match (kind.as_str(), client_id, secret_id, jti, issued_before) {
                 ("jti", _, _, Some(jti), _) => Revoked::Jti { jti, expires_at },
                 ("secret", Some(client_id), Some(secret_id), _, Some(issued_before)) => Revoked::Secret {
@@ -550,8 +576,21 @@ async fn insert_secret_row(tx: &mut Tx<'_>, s: &SecretRecord) -> Result<()> {
     Ok(())
 }
 
-async fn insert_revocation(tx: &mut Tx<'_>, r: &Revocation) -> Result<()> {
+pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revocation) -> Result<()> {
+    let grant_id = match r {
+        Revocation::Grant { grant_id, .. } => Some(grant_id.as_str()),
+        _ => None,
+    };
     let (id, kind, client_id, secret_id, jti, issued_before, expires_at) = match r {
+        Revocation::Grant { grant_id, expires_at } => (
+            format!("grant:{grant_id}"),
+            "grant",
+            None,
+            None,
+            None,
+            None,
+            *expires_at,
+        ),
         Revocation::Jti { jti, expires_at } => (
             format!("jti:{jti}"),
             "jti",
@@ -596,8 +635,8 @@ async fn insert_revocation(tx: &mut Tx<'_>, r: &Revocation) -> Result<()> {
         .await
         .map_err(db_err)?;
     sqlx::query(
-        "INSERT INTO km_revocations (id, kind, client_id, secret_id, jti, issued_before, expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO km_revocations (id, kind, client_id, secret_id, jti, issued_before, expires_at, created_at, grant_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&id)
     .bind(kind)
@@ -607,6 +646,7 @@ async fn insert_revocation(tx: &mut Tx<'_>, r: &Revocation) -> Result<()> {
     .bind(issued_before)
     .bind(expires_at)
     .bind(now())
+    .bind(grant_id)
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;

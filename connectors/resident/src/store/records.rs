@@ -82,6 +82,8 @@ pub struct TokenRecord {
     pub issued_at: i64,
     /// Expiry.
     pub expires_at: i64,
+    /// The grant (code / refresh family) it belongs to, for user grants.
+    pub grant_id: Option<String>,
 }
 
 /// What a revocation covers.
@@ -102,6 +104,13 @@ pub enum Revocation {
         secret_id: String,
         /// Tokens issued at or before this time are revoked.
         issued_before: i64,
+        /// When every token it covers has expired.
+        expires_at: i64,
+    },
+    /// Every token of one grant (code and refresh family).
+    Grant {
+        /// The grant.
+        grant_id: String,
         /// When every token it covers has expired.
         expires_at: i64,
     },

@@ -1,0 +1,439 @@
+//! The user grants of the resident server, to the OAuth 2.0 Security BCP (RFC 9700): authorization code with PKCE
+//! (RFC 7636), refresh tokens rotated on every use, and the password grant for clients that enable it.
+//!
+//! - PKCE: `S256` by default; `plain` only for clients whose policy allows it; a public client, or one whose policy
+//!   requires PKCE, must send a challenge. A verifier without a challenge is refused.
+//! - A code is single use, bound to its client, redirect URI and challenge; exchanging it twice revokes every token
+//!   issued from it (its grant family).
+//! - A refresh token is replaced on every use; presenting a replaced one revokes the whole family.
+
+use keymanager::model::{AccessToken, GrantType, Token, TokenRequest};
+use keymanager::{Error, Result};
+use url::Url;
+
+use crate::crypto;
+use crate::server::{granted_scopes, invalid_grant, unauthorized_client, AuthenticatedClient, Mint, ResidentServer};
+use crate::store::{now, ClientRecord, CodeRecord, RefreshRecord, Use};
+use crate::users::{ResourceOwner, StoreUsers};
+
+/// How long an authorization code lives (RFC 6749 §4.1.2 recommends at most 10 minutes).
+pub const CODE_LIFETIME: i64 = 60;
+
+/// The parameters of an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3).
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizationRequest {
+    /// `client_id`.
+    pub client_id: Option<String>,
+    /// `redirect_uri`.
+    pub redirect_uri: Option<String>,
+    /// `response_type`.
+    pub response_type: Option<String>,
+    /// `scope`.
+    pub scope: Option<String>,
+    /// `state`.
+    pub state: Option<String>,
+    /// `code_challenge`.
+    pub code_challenge: Option<String>,
+    /// `code_challenge_method`.
+    pub code_challenge_method: Option<String>,
+}
+
+/// A request that passed every check.
+#[derive(Debug, Clone)]
+pub struct CheckedRequest {
+    /// The client.
+    pub client: ClientRecord,
+    /// The redirect URI to answer at.
+    pub redirect_uri: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// `state`, to send back.
+    pub state: Option<String>,
+    /// PKCE challenge and method.
+    pub challenge: Option<(String, String)>,
+}
+
+/// Why an authorization request is refused.
+#[derive(Debug, Clone)]
+pub enum AuthorizeError {
+    /// The client or the redirect URI is wrong: show the error, never redirect (RFC 6749 §4.1.2.1).
+    Show(String),
+    /// Tell the client at its redirect URI.
+    Redirect {
+        /// Where.
+        redirect_uri: String,
+        /// The OAuth error code.
+        error: &'static str,
+        /// Why.
+        description: String,
+        /// `state` of the request.
+        state: Option<String>,
+    },
+}
+
+fn pkce_text_ok(s: &str) -> bool {
+    (43..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+impl ResidentServer {
+    /// Check an authorization request against the client's registration and policy.
+    pub async fn check_authorization(
+        &self,
+        req: &AuthorizationRequest,
+    ) -> std::result::Result<CheckedRequest, AuthorizeError> {
+        let client_id = req
+            .client_id
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| AuthorizeError::Show("client_id is missing".into()))?;
+        let client = match self.store().get_client(client_id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(AuthorizeError::Show("the client is unknown".into())),
+            Err(e) => {
+                return Err(AuthorizeError::Show(format!(
+                    "the server cannot check the client now ({})",
+                    e.kind()
+                )))
+            }
+        };
+        // The redirect URI must be one registered, exactly; with one registered it may be left out.
+        let redirect_uri = match req.redirect_uri.as_deref() {
+            Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+            Some(_) => {
+                return Err(AuthorizeError::Show(
+                    "the redirect URI is not registered for this client".into(),
+                ))
+            }
+            None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+            None => return Err(AuthorizeError::Show("redirect_uri is missing".into())),
+        };
+        let state = req.state.clone();
+        let fail = |error: &'static str, description: &str| AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            error,
+            description: description.into(),
+            state: state.clone(),
+        };
+        if req.response_type.as_deref() != Some("code") {
+            return Err(fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            ));
+        }
+        if !client.grant_types.contains(&GrantType::AuthorizationCode) {
+            return Err(fail(
+                "unauthorized_client",
+                "this client may not use the authorization code grant",
+            ));
+        }
+        let requested: Vec<String> = req
+            .scope
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let scopes = granted_scopes(&client, &requested).map_err(|e| fail("invalid_scope", &e.to_string()))?;
+        let challenge = match req.code_challenge.as_deref().filter(|c| !c.is_empty()) {
+            Some(challenge) => {
+                // RFC 7636 §4.3: no method means plain.
+                let method = req.code_challenge_method.as_deref().unwrap_or("plain");
+                match method {
+                    "S256" => {}
+                    "plain" if client.pkce.allow_plain => {}
+                    "plain" => {
+                        return Err(fail(
+                            "invalid_request",
+                            "code_challenge_method plain is not allowed for this client; use S256",
+                        ))
+                    }
+                    _ => return Err(fail("invalid_request", "code_challenge_method must be S256")),
+                }
+                if !pkce_text_ok(challenge) {
+                    return Err(fail(
+                        "invalid_request",
+                        "code_challenge must be 43 to 128 unreserved characters",
+                    ));
+                }
+                Some((challenge.to_owned(), method.to_owned()))
+            }
+            None if client.public_client || client.pkce.required => {
+                return Err(fail(
+                    "invalid_request",
+                    "this client must use PKCE: send code_challenge (S256)",
+                ))
+            }
+            None => None,
+        };
+        Ok(CheckedRequest {
+            client,
+            redirect_uri,
+            scopes,
+            state,
+            challenge,
+        })
+    }
+
+    /// Issue an authorization code for a checked request and an authenticated user; returns the code.
+    pub async fn create_code(&self, req: &CheckedRequest, owner: &ResourceOwner) -> Result<String> {
+        let code = crypto::random_token(32);
+        let (code_challenge, code_challenge_method) = match &req.challenge {
+            Some((c, m)) => (Some(c.clone()), Some(m.clone())),
+            None => (None, None),
+        };
+        self.store()
+            .insert_code(&CodeRecord {
+                code_hash: crypto::hash(&code),
+                grant_id: crypto::random_token(16),
+                client_id: req.client.client_id.clone(),
+                redirect_uri: req.redirect_uri.clone(),
+                scope: req.scopes.join(" "),
+                subject: owner.subject.clone(),
+                code_challenge,
+                code_challenge_method,
+                expires_at: now() + CODE_LIFETIME,
+            })
+            .await?;
+        Ok(code)
+    }
+
+    /// The redirect for a successful authorization: `code`, `state` and `iss` (RFC 9207) added to the URI.
+    pub fn code_redirect(&self, req: &CheckedRequest, code: &str) -> String {
+        redirect_with(
+            &req.redirect_uri,
+            &[
+                ("code", Some(code)),
+                ("state", req.state.as_deref()),
+                ("iss", Some(&self.settings().issuer)),
+            ],
+        )
+    }
+
+    /// Add a resident user (argon2id); returns its subject.
+    pub async fn add_user(&self, username: &str, password: &str) -> Result<String> {
+        StoreUsers::new(self.store().clone()).add(username, password).await
+    }
+
+    /// Check a user's credentials with the configured authenticator.
+    pub async fn authenticate_user(&self, username: &str, password: &str) -> Result<Option<ResourceOwner>> {
+        self.users.authenticate(username, password).await
+    }
+
+    fn refresh_wanted(client: &ClientRecord, scopes: &[String]) -> bool {
+        client.grant_types.contains(&GrantType::RefreshToken) || scopes.iter().any(|s| s == "offline_access")
+    }
+
+    pub(crate) async fn new_refresh_token(
+        &self,
+        client: &ClientRecord,
+        subject: &str,
+        scope: &str,
+        grant_id: &str,
+    ) -> Result<Token> {
+        let token = crypto::random_token(32);
+        let lifetime = client
+            .refresh_token_lifetime
+            .unwrap_or(self.settings().refresh_token_lifetime) as i64;
+        self.store()
+            .insert_refresh(&RefreshRecord {
+                token_hash: crypto::hash(&token),
+                grant_id: grant_id.to_owned(),
+                client_id: client.client_id.clone(),
+                subject: subject.to_owned(),
+                scope: scope.to_owned(),
+                expires_at: now() + lifetime,
+            })
+            .await?;
+        Ok(Token::new(token))
+    }
+
+    async fn revoke_family(&self, grant_id: &str) -> Result<()> {
+        let until = now()
+            + self
+                .settings()
+                .refresh_token_lifetime
+                .max(self.settings().max_access_token_lifetime) as i64;
+        self.store().revoke_grant(grant_id, until).await?;
+        tracing::warn!(
+            grant_id,
+            "a code or refresh token was replayed; its whole grant is revoked"
+        );
+        Ok(())
+    }
+
+    pub(crate) async fn exchange_code(
+        &self,
+        who: &AuthenticatedClient,
+        code: &Token,
+        redirect_uri: &str,
+        verifier: Option<&Token>,
+        request: &TokenRequest,
+    ) -> Result<AccessToken> {
+        let client = &who.client;
+        if !client.grant_types.contains(&GrantType::AuthorizationCode) {
+            return Err(unauthorized_client(
+                "this client may not use the authorization code grant",
+            ));
+        }
+        let record = match self.store().use_code(&crypto::hash(code.expose_secret())).await? {
+            Use::Invalid => return Err(invalid_grant("the code is invalid or has expired")),
+            Use::Replayed(r) => {
+                self.revoke_family(&r.grant_id).await?;
+                return Err(invalid_grant(
+                    "the code was used before; the tokens issued with it are revoked",
+                ));
+            }
+            Use::Fresh(r) => r,
+        };
+        if record.client_id != client.client_id {
+            return Err(invalid_grant("the code was issued to another client"));
+        }
+        if record.redirect_uri != redirect_uri {
+            return Err(invalid_grant("redirect_uri differs from the authorization request"));
+        }
+        match (&record.code_challenge, verifier) {
+            (Some(challenge), Some(v)) => {
+                let v = v.expose_secret();
+                let ok = pkce_text_ok(v)
+                    && match record.code_challenge_method.as_deref() {
+                        Some("plain") => {
+                            aws_lc_rs::constant_time::verify_slices_are_equal(v.as_bytes(), challenge.as_bytes())
+                                .is_ok()
+                        }
+                        _ => {
+                            use base64::Engine;
+                            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, v.as_bytes());
+                            let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+                            aws_lc_rs::constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes())
+                                .is_ok()
+                        }
+                    };
+                if !ok {
+                    return Err(invalid_grant("the code_verifier does not match the code_challenge"));
+                }
+            }
+            (Some(_), None) => return Err(invalid_grant("code_verifier is required: the authorization used PKCE")),
+            (None, Some(_)) => {
+                return Err(invalid_grant(
+                    "code_verifier sent, but the authorization request had no code_challenge",
+                ))
+            }
+            (None, None) => {}
+        }
+        let scopes: Vec<String> = record
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        self.mint(Mint {
+            client,
+            secret_id: who.secret_id.as_deref(),
+            subject: &record.subject,
+            refresh: Self::refresh_wanted(client, &scopes),
+            scopes,
+            grant_id: Some(&record.grant_id),
+            validity: request.validity,
+        })
+        .await
+    }
+
+    pub(crate) async fn refresh(
+        &self,
+        who: &AuthenticatedClient,
+        token: &Token,
+        request: &TokenRequest,
+    ) -> Result<AccessToken> {
+        let client = &who.client;
+        if !client.grant_types.contains(&GrantType::RefreshToken) {
+            return Err(unauthorized_client("this client may not use the refresh_token grant"));
+        }
+        let record = match self.store().use_refresh(&crypto::hash(token.expose_secret())).await? {
+            Use::Invalid => return Err(invalid_grant("the refresh token is invalid or has expired")),
+            Use::Replayed(r) => {
+                self.revoke_family(&r.grant_id).await?;
+                return Err(invalid_grant(
+                    "the refresh token was used before; its whole family is revoked",
+                ));
+            }
+            Use::Fresh(r) => r,
+        };
+        if record.client_id != client.client_id {
+            return Err(invalid_grant("the refresh token was issued to another client"));
+        }
+        let original: Vec<String> = record
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        // A refresh may narrow the scope, never widen it (RFC 6749 §6).
+        let scopes = if request.scopes.is_empty() {
+            original
+        } else if let Some(extra) = request.scopes.iter().find(|s| !original.contains(s)) {
+            return Err(Error::InvalidScope {
+                message: format!("scope `{extra}` was not granted originally"),
+                provider: None,
+            });
+        } else {
+            request.scopes.clone()
+        };
+        self.mint(Mint {
+            client,
+            secret_id: who.secret_id.as_deref(),
+            subject: &record.subject,
+            scopes,
+            grant_id: Some(&record.grant_id),
+            validity: request.validity,
+            refresh: true,
+        })
+        .await
+    }
+
+    pub(crate) async fn password(
+        &self,
+        who: &AuthenticatedClient,
+        username: &str,
+        password: &Token,
+        request: &TokenRequest,
+    ) -> Result<AccessToken> {
+        let client = &who.client;
+        if !client.grant_types.contains(&GrantType::Password) {
+            return Err(unauthorized_client("the password grant is off for this client"));
+        }
+        let Some(owner) = self.users.authenticate(username, password.expose_secret()).await? else {
+            return Err(invalid_grant("invalid resource owner credentials"));
+        };
+        let scopes = granted_scopes(client, &request.scopes)?;
+        let grant_id = crypto::random_token(16);
+        self.mint(Mint {
+            client,
+            secret_id: who.secret_id.as_deref(),
+            subject: &owner.subject,
+            refresh: Self::refresh_wanted(client, &scopes),
+            scopes,
+            grant_id: Some(&grant_id),
+            validity: request.validity,
+        })
+        .await
+    }
+}
+
+/// `uri` with query parameters added (those that are `Some`).
+pub fn redirect_with(uri: &str, params: &[(&str, Option<&str>)]) -> String {
+    match Url::parse(uri) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in params {
+                    if let Some(v) = v {
+                        q.append_pair(k, v);
+                    }
+                }
+            }
+            url.to_string()
+        }
+        Err(_) => uri.to_owned(),
+    }
+}

@@ -1,0 +1,266 @@
+//! `/oauth2/authorize` (RFC 6749 §4.1): a login-and-consent page, no JavaScript, protected against CSRF with a
+//! double-submit cookie. Errors about the client or the redirect URI are shown on the page; the others go back
+//! to the client's redirect URI with `iss` (RFC 9207).
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::client_auth::Form;
+use super::AppState;
+use crate::crypto;
+use crate::grants::{redirect_with, AuthorizationRequest, AuthorizeError, CheckedRequest};
+
+const CSRF_COOKIE: &str = "km_csrf";
+
+fn escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '&' => "&amp;".into(),
+            '<' => "&lt;".into(),
+            '>' => "&gt;".into(),
+            '"' => "&quot;".into(),
+            '\'' => "&#39;".into(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn page(status: StatusCode, title: &str, body: String, csrf_cookie: Option<(&str, bool)>) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}}\
+         label{{display:block;margin-top:1rem;font-weight:600}}input{{width:100%;padding:.5rem;margin-top:.25rem;font-size:1rem;box-sizing:border-box}}\
+         button{{margin-top:1.5rem;margin-right:.5rem;padding:.6rem 1.2rem;font-size:1rem}}.error{{color:#a00000;font-weight:600}}</style></head>\
+         <body><main>{body}</main></body></html>",
+        title = escape(title)
+    );
+    let mut resp = (status, Html(html)).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if let Some((value, secure)) = csrf_cookie {
+        let cookie = format!(
+            "{CSRF_COOKIE}={value}; Path=/oauth2/authorize; HttpOnly; SameSite=Strict{}",
+            if secure { "; Secure" } else { "" }
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+fn error_page(message: &str) -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "Authorization error",
+        format!(
+            "<h1>This request cannot be completed</h1><p class=\"error\" role=\"alert\">{}</p>",
+            escape(message)
+        ),
+        None,
+    )
+}
+
+fn redirect(to: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn refuse(app: &AppState, e: AuthorizeError) -> Response {
+    match e {
+        AuthorizeError::Show(message) => error_page(&message),
+        AuthorizeError::Redirect {
+            redirect_uri,
+            error,
+            description,
+            state,
+        } => redirect(&redirect_with(
+            &redirect_uri,
+            &[
+                ("error", Some(error)),
+                ("error_description", Some(&description)),
+                ("state", state.as_deref()),
+                ("iss", Some(&app.server.settings().issuer)),
+            ],
+        )),
+    }
+}
+
+fn hidden(name: &str, value: Option<&str>) -> String {
+    value
+        .map(|v| format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(v)))
+        .unwrap_or_default()
+}
+
+fn login_page(
+    app: &AppState,
+    req: &AuthorizationRequest,
+    checked: &CheckedRequest,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let csrf = crypto::random_token(24);
+    let scopes = if checked.scopes.is_empty() {
+        "<p>It asks for no scopes.</p>".to_owned()
+    } else {
+        format!(
+            "<p>It asks for:</p><ul>{}</ul>",
+            checked
+                .scopes
+                .iter()
+                .map(|s| format!("<li><code>{}</code></li>", escape(s)))
+                .collect::<String>()
+        )
+    };
+    let alert = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Sign in</h1><p><strong>{client}</strong> wants to access your account.</p>{scopes}{alert}\
+         <form method=\"post\" action=\"/oauth2/authorize\">{csrf_field}{fields}\
+         <label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
+         <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <button type=\"submit\" name=\"decision\" value=\"approve\">Sign in and allow</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button></form>",
+        client = escape(&checked.client.name),
+        csrf_field = hidden("csrf", Some(&csrf)),
+        fields = [
+            hidden("client_id", req.client_id.as_deref()),
+            hidden("redirect_uri", req.redirect_uri.as_deref()),
+            hidden("response_type", req.response_type.as_deref()),
+            hidden("scope", req.scope.as_deref()),
+            hidden("state", req.state.as_deref()),
+            hidden("code_challenge", req.code_challenge.as_deref()),
+            hidden("code_challenge_method", req.code_challenge_method.as_deref()),
+        ]
+        .concat(),
+    );
+    let secure = app.server.settings().issuer.starts_with("https://");
+    page(status, "Sign in", body, Some((&csrf, secure)))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Params {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    response_type: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+impl From<Params> for AuthorizationRequest {
+    fn from(p: Params) -> Self {
+        AuthorizationRequest {
+            client_id: p.client_id,
+            redirect_uri: p.redirect_uri,
+            response_type: p.response_type,
+            scope: p.scope,
+            state: p.state,
+            code_challenge: p.code_challenge,
+            code_challenge_method: p.code_challenge_method,
+        }
+    }
+}
+
+pub(crate) async fn show(State(app): State<AppState>, Query(params): Query<Params>) -> Response {
+    let req = AuthorizationRequest::from(params);
+    match app.server.check_authorization(&req).await {
+        Ok(checked) => login_page(&app, &req, &checked, None, StatusCode::OK),
+        Err(e) => refuse(&app, e),
+    }
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+pub(crate) async fn submit(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = Form::parse(&body);
+    let field = |k: &str| form.get(k).ok().flatten().map(str::to_owned);
+    // CSRF: the form's token must equal the cookie set with the page.
+    let csrf_ok = match (field("csrf"), cookie(&headers, CSRF_COOKIE)) {
+        (Some(f), Some(c)) => aws_lc_rs::constant_time::verify_slices_are_equal(f.as_bytes(), c.as_bytes()).is_ok(),
+        _ => false,
+    };
+    if !csrf_ok {
+        return error_page(
+            "The form's security token is missing or stale. Go back to the application and start again.",
+        );
+    }
+    let req = AuthorizationRequest {
+        client_id: field("client_id"),
+        redirect_uri: field("redirect_uri"),
+        response_type: field("response_type"),
+        scope: field("scope"),
+        state: field("state"),
+        code_challenge: field("code_challenge"),
+        code_challenge_method: field("code_challenge_method"),
+    };
+    let checked = match app.server.check_authorization(&req).await {
+        Ok(c) => c,
+        Err(e) => return refuse(&app, e),
+    };
+    if field("decision").as_deref() != Some("approve") {
+        return refuse(
+            &app,
+            AuthorizeError::Redirect {
+                redirect_uri: checked.redirect_uri.clone(),
+                error: "access_denied",
+                description: "the user denied the request".into(),
+                state: checked.state.clone(),
+            },
+        );
+    }
+    let (Some(username), Some(password)) = (field("username"), field("password")) else {
+        return login_page(
+            &app,
+            &req,
+            &checked,
+            Some("Enter your username and password."),
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    let owner = match app.server.authenticate_user(&username, &password).await {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            return login_page(
+                &app,
+                &req,
+                &checked,
+                Some("Wrong username or password."),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check a user's password");
+            return error_page("The server cannot sign you in now. Try again later.");
+        }
+    };
+    match app.server.create_code(&checked, &owner).await {
+        Ok(code) => redirect(&app.server.code_redirect(&checked, &code)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store an authorization code");
+            error_page("The server cannot complete the request now. Try again later.")
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Users, authorization codes and refresh tokens: the store side of the user grants.
+
+use keymanager::sql::{col, conflict_or, db_err};
+use keymanager::Result;
+
+use super::{insert_revocation, now, Revocation, Store};
+
+/// A resource owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Login name.
+    pub username: String,
+    /// Stable subject (`sub`).
+    pub subject: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// An authorization code, as stored (hashed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRecord {
+    /// SHA-256 of the code.
+    pub code_hash: String,
+    /// The grant family its tokens belong to.
+    pub grant_id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The redirect URI of the request.
+    pub redirect_uri: String,
+    /// Granted scope (space-separated).
+    pub scope: String,
+    /// The user.
+    pub subject: String,
+    /// PKCE challenge.
+    pub code_challenge: Option<String>,
+    /// `S256` or `plain`.
+    pub code_challenge_method: Option<String>,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// A refresh token, as stored (hashed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// Grant family.
+    pub grant_id: String,
+    /// Client.
+    pub client_id: String,
+    /// User.
+    pub subject: String,
+    /// Scope.
+    pub scope: String,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// What using a one-time value (code, refresh token) found.
+#[derive(Debug)]
+pub enum Use<T> {
+    /// Unknown or expired.
+    Invalid,
+    /// Used before: a replay.
+    Replayed(T),
+    /// This use won.
+    Fresh(T),
+}
+
+impl Store {
+    /// Add a user; `Conflict` when the name is taken.
+    pub async fn insert_user(&self, u: &UserRecord) -> Result<()> {
+        sqlx::query("INSERT INTO km_users (username, subject, password_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&u.username)
+            .bind(&u.subject)
+            .bind(&u.password_hash)
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or(e, || format!("a user named `{}` exists already", u.username)))?;
+        Ok(())
+    }
+
+    /// A user by name.
+    pub async fn get_user(&self, username: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query("SELECT username, subject, password_hash FROM km_users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(UserRecord {
+                username: col(&r, 0)?,
+                subject: col(&r, 1)?,
+                password_hash: col(&r, 2)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Every user name, sorted.
+    pub async fn list_users(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT username FROM km_users ORDER BY username")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| col(r, 0)).collect()
+    }
+
+    /// Delete a user; `NotFound` when there is none.
+    pub async fn delete_user(&self, username: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM km_users WHERE username = $1")
+            .bind(username)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(keymanager::Error::not_found("user", username));
+        }
+        Ok(())
+    }
+
+    /// Store a new authorization code.
+    pub async fn insert_code(&self, c: &CodeRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO km_auth_codes (code_hash, grant_id, client_id, redirect_uri, scope, subject, code_challenge, \
+             code_challenge_method, expires_at, used_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)",
+        )
+        .bind(&c.code_hash)
+        .bind(&c.grant_id)
+        .bind(&c.client_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.scope)
+        .bind(&c.subject)
+        .bind(c.code_challenge.as_deref())
+        .bind(c.code_challenge_method.as_deref())
+        .bind(c.expires_at)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Use a code: exactly one caller gets `Fresh`; any later one `Replayed`.
+    pub async fn use_code(&self, code_hash: &str) -> Result<Use<CodeRecord>> {
+        let at = now();
+        let row = sqlx::query(
+            "SELECT code_hash, grant_id, client_id, redirect_uri, scope, subject, code_challenge, code_challenge_method, \
+             expires_at, used_at FROM km_auth_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let Some(r) = row else { return Ok(Use::Invalid) };
+        let record = CodeRecord {
+            code_hash: col(&r, 0)?,
+            grant_id: col(&r, 1)?,
+            client_id: col(&r, 2)?,
+            redirect_uri: col(&r, 3)?,
+            scope: col(&r, 4)?,
+            subject: col(&r, 5)?,
+            code_challenge: col(&r, 6)?,
+            code_challenge_method: col(&r, 7)?,
+            expires_at: col(&r, 8)?,
+        };
+        if col::<Option<i64>>(&r, 9)?.is_some() {
+            return Ok(Use::Replayed(record));
+        }
+        if record.expires_at <= at {
+            return Ok(Use::Invalid);
+        }
+        // The conditional update decides the race: one exchange wins, every other one is a replay.
+        let won = sqlx::query("UPDATE km_auth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL")
+            .bind(code_hash)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected()
+            == 1;
+        Ok(if won { Use::Fresh(record) } else { Use::Replayed(record) })
+    }
+
+    /// Store a refresh token.
+    pub async fn insert_refresh(&self, t: &RefreshRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO km_refresh_tokens (token_hash, grant_id, client_id, subject, scope, expires_at, used_at, \
+             revoked_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7)",
+        )
+        .bind(&t.token_hash)
+        .bind(&t.grant_id)
+        .bind(&t.client_id)
+        .bind(&t.subject)
+        .bind(&t.scope)
+        .bind(t.expires_at)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Use a refresh token (rotation): exactly one caller gets `Fresh`; a rotated or revoked one is `Replayed`.
+    pub async fn use_refresh(&self, token_hash: &str) -> Result<Use<RefreshRecord>> {
+        let at = now();
+        let row = sqlx::query(
+            "SELECT token_hash, grant_id, client_id, subject, scope, expires_at, used_at, revoked_at \
+             FROM km_refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let Some(r) = row else { return Ok(Use::Invalid) };
+        let record = RefreshRecord {
+            token_hash: col(&r, 0)?,
+            grant_id: col(&r, 1)?,
+            client_id: col(&r, 2)?,
+            subject: col(&r, 3)?,
+            scope: col(&r, 4)?,
+            expires_at: col(&r, 5)?,
+        };
+        if col::<Option<i64>>(&r, 6)?.is_some() || col::<Option<i64>>(&r, 7)?.is_some() {
+            return Ok(Use::Replayed(record));
+        }
+        if record.expires_at <= at {
+            return Ok(Use::Invalid);
+        }
+        let won = sqlx::query(
+            "UPDATE km_refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            == 1;
+        Ok(if won { Use::Fresh(record) } else { Use::Replayed(record) })
+    }
+
+    /// Revoke a whole grant: its refresh tokens, and (by rule) every access token carrying its `grant_id`.
+    pub async fn revoke_grant(&self, grant_id: &str, expires_at: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query("UPDATE km_refresh_tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL")
+            .bind(grant_id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        insert_revocation(
+            &mut tx,
+            &Revocation::Grant {
+                grant_id: grant_id.to_owned(),
+                expires_at,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)
+    }
+}

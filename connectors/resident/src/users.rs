@@ -1,0 +1,109 @@
+//! Resource owners: who may log in on the authorization page and use the password grant.
+//!
+//! Passwords are hashed with argon2id (a slow hash is right for human passwords, unlike the 256-bit client
+//! secrets). A gateway with its own user directory implements [`ResourceOwnerAuthenticator`] and hands it to
+//! [`ResidentServer::with_authenticator`](crate::ResidentServer::with_authenticator).
+
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use async_trait::async_trait;
+use keymanager::{Error, Result};
+
+use crate::crypto;
+use crate::store::{Store, UserRecord};
+
+/// An authenticated user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceOwner {
+    /// Stable subject identifier (`sub` of the user's tokens).
+    pub subject: String,
+    /// Login name.
+    pub username: String,
+}
+
+/// Checks a user's credentials.
+#[async_trait]
+pub trait ResourceOwnerAuthenticator: Send + Sync {
+    /// The user, when the name and password match; `None` otherwise (never which of the two was wrong).
+    async fn authenticate(&self, username: &str, password: &str) -> Result<Option<ResourceOwner>>;
+}
+
+/// Users in the resident store.
+#[derive(Debug, Clone)]
+pub struct StoreUsers {
+    store: Store,
+}
+
+/// An argon2id hash of a password nobody has, verified for unknown users so that timing does not tell which names
+/// exist.
+const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4B3i0sD0Vy7zq3a8C7bQd0E0b3o8yC0l6q1q7JXj8nE";
+
+impl StoreUsers {
+    /// Users in this store.
+    pub fn new(store: Store) -> Self {
+        StoreUsers { store }
+    }
+
+    /// Add a user with an argon2id hash of `password`; returns the new subject.
+    pub async fn add(&self, username: &str, password: &str) -> Result<String> {
+        if username.trim().is_empty() || username.chars().any(char::is_control) || username.len() > 255 {
+            return Err(Error::invalid_field(
+                "username",
+                "must be 1 to 255 printable characters",
+            ));
+        }
+        if password.chars().count() < 8 {
+            return Err(Error::invalid_field("password", "must be at least 8 characters"));
+        }
+        let hash = hash_password(password.to_owned()).await?;
+        let subject = crypto::random_token(16);
+        self.store
+            .insert_user(&UserRecord {
+                username: username.to_owned(),
+                subject: subject.clone(),
+                password_hash: hash,
+            })
+            .await?;
+        Ok(subject)
+    }
+}
+
+async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = crypto::random_bytes(16);
+        Argon2::default()
+            .hash_password_with_salt(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| Error::storage(format!("cannot hash the password: {e}")))
+    })
+    .await
+    .map_err(|e| Error::storage(format!("password hashing task failed: {e}")))?
+}
+
+async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+#[async_trait]
+impl ResourceOwnerAuthenticator for StoreUsers {
+    async fn authenticate(&self, username: &str, password: &str) -> Result<Option<ResourceOwner>> {
+        let user = self.store.get_user(username).await?;
+        let hash = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .unwrap_or_else(|| DECOY.to_owned());
+        let ok = verify_password(password.to_owned(), hash).await;
+        Ok(match (user, ok) {
+            (Some(u), true) => Some(ResourceOwner {
+                subject: u.subject,
+                username: u.username,
+            }),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,590 @@
+//! User grants on both store backends: authorization code with PKCE, refresh rotation and reuse detection, the
+//! password grant, and the login page's CSRF protection, through the real HTTP face.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use common::Harness;
+use keymanager::model::*;
+use keymanager::KeyManager;
+use keymanager_resident::{router, AdminToken};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const CB: &str = "https://app.example/cb";
+const USER: &str = "alice";
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Reply {
+    status: StatusCode,
+    location: Option<url::Url>,
+    cookie: Option<String>,
+    body: String,
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Reply {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let location = resp
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| url::Url::parse(v.to_str().unwrap()).unwrap());
+    let cookie = resp
+        .headers()
+        .get(header::SET_COOKIE)
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    Reply {
+        status,
+        location,
+        cookie,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+fn query(params: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+}
+
+fn pkce() -> (String, String) {
+    let verifier = URL_SAFE_NO_PAD.encode([7u8; 32]) + "extra-verifier-chars";
+    let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        verifier.as_bytes(),
+    ));
+    (verifier, challenge)
+}
+
+fn param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+struct Setup {
+    h: Harness,
+    app: Router,
+    public: String,
+    web: (String, String),
+}
+
+async fn setup(h: Harness) -> Setup {
+    h.server.add_user(USER, PASSWORD).await.unwrap();
+    let public =
+        h.km.register_client(
+            &ClientSpec::new("spa", KeyType::Sandbox)
+                .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
+                .with_redirect_uris([CB])
+                .with_scopes(["profile", "offline_access"])
+                .public(),
+        )
+        .await
+        .unwrap();
+    let web =
+        h.km.register_client(
+            &ClientSpec::new("web", KeyType::Production)
+                .with_grant_types([
+                    GrantType::AuthorizationCode,
+                    GrantType::RefreshToken,
+                    GrantType::Password,
+                ])
+                .with_redirect_uris([CB, "https://app.example/other"])
+                .with_scopes(["profile"]),
+        )
+        .await
+        .unwrap();
+    let app = router(h.server.clone(), AdminToken::new("admin-token-for-tests-0123456789"));
+    Setup {
+        h,
+        app,
+        public: public.client_id.to_string(),
+        web: (
+            web.client_id.to_string(),
+            web.client_secret.unwrap().expose_secret().to_owned(),
+        ),
+    }
+}
+
+/// Open the page, then post the login form as a browser would; returns the answer to the POST.
+async fn login(s: &Setup, params: &[(&str, &str)], user: &str, password: &str) -> Reply {
+    let page = send(
+        &s.app,
+        Request::get(format!("/oauth2/authorize?{}", query(params)))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let cookie = page.cookie.expect("the page sets the CSRF cookie");
+    let csrf = cookie.split_once('=').unwrap().1.to_owned();
+    let mut form: Vec<(&str, &str)> = params.to_vec();
+    form.extend([
+        ("csrf", csrf.as_str()),
+        ("username", user),
+        ("password", password),
+        ("decision", "approve"),
+    ]);
+    send(
+        &s.app,
+        Request::post("/oauth2/authorize")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie)
+            .body(Body::from(query(&form)))
+            .unwrap(),
+    )
+    .await
+}
+
+async fn token(s: &Setup, auth: Option<(&str, &str)>, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let mut req = Request::post("/oauth2/token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some((id, secret)) = auth {
+        req = req.header(
+            header::AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+        );
+    }
+    let r = send(&s.app, req.body(Body::from(query(form))).unwrap()).await;
+    (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
+}
+
+async fn active(s: &Setup, access: &str) -> bool {
+    s.h.km.introspect(&Token::new(access), None).await.unwrap().active
+}
+
+async fn pkce_rules(h: Harness) {
+    let s = setup(h).await;
+    let (verifier, challenge) = pkce();
+    let base = [
+        ("client_id", s.public.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+        ("state", "xyz"),
+    ];
+    // A public client must send a challenge: told at its redirect URI, with iss.
+    let r = send(
+        &s.app,
+        Request::get(format!("/oauth2/authorize?{}", query(&base)))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let loc = r.location.unwrap();
+    assert_eq!(
+        (param(&loc, "error").as_deref(), param(&loc, "state").as_deref()),
+        (Some("invalid_request"), Some("xyz"))
+    );
+    assert_eq!(param(&loc, "iss").as_deref(), Some("http://127.0.0.1:9443"));
+    // plain is refused when the client does not allow it; an absent method means plain.
+    for extra in [
+        vec![
+            ("code_challenge", verifier.as_str()),
+            ("code_challenge_method", "plain"),
+        ],
+        vec![("code_challenge", verifier.as_str())],
+    ] {
+        let mut p = base.to_vec();
+        p.extend(extra);
+        let r = send(
+            &s.app,
+            Request::get(format!("/oauth2/authorize?{}", query(&p)))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(param(&r.location.unwrap(), "error").as_deref(), Some("invalid_request"));
+    }
+    // S256 round trip.
+    let mut p = base.to_vec();
+    p.extend([
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("scope", "profile offline_access"),
+    ]);
+    let r = login(&s, &p, USER, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let loc = r.location.unwrap();
+    assert_eq!(
+        (param(&loc, "state").as_deref(), param(&loc, "iss").as_deref()),
+        (Some("xyz"), Some("http://127.0.0.1:9443"))
+    );
+    let code = param(&loc, "code").unwrap();
+    // A wrong verifier fails (and spends the code); a missing one too.
+    let (st, body) = token(
+        &s,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &s.public),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &(verifier.clone() + "x")),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let r = login(&s, &p, USER, PASSWORD).await;
+    let code = param(&r.location.unwrap(), "code").unwrap();
+    let (st, body) = token(
+        &s,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &s.public),
+            ("code", &code),
+            ("redirect_uri", CB),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "no verifier"
+    );
+    let r = login(&s, &p, USER, PASSWORD).await;
+    let code = param(&r.location.unwrap(), "code").unwrap();
+    let (st, body) = token(
+        &s,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &s.public),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["scope"], "profile offline_access");
+    assert!(
+        body["refresh_token"].is_string(),
+        "offline_access brings a refresh token"
+    );
+    let info =
+        s.h.km
+            .introspect(&Token::new(body["access_token"].as_str().unwrap()), None)
+            .await
+            .unwrap();
+    assert!(info.active);
+    let subject = info.sub.unwrap();
+    assert_ne!(subject, s.public, "the token speaks for the user");
+
+    // plain accepted for a client that allows it.
+    let plain_client =
+        s.h.km
+            .register_client(
+                &ClientSpec::new("legacy", KeyType::Sandbox)
+                    .with_grant_types([GrantType::AuthorizationCode])
+                    .with_redirect_uris([CB])
+                    .public()
+                    .with_pkce(PkcePolicy {
+                        required: true,
+                        allow_plain: true,
+                    }),
+            )
+            .await
+            .unwrap();
+    let id = plain_client.client_id.to_string();
+    let p = [
+        ("client_id", id.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+        ("code_challenge", verifier.as_str()),
+        ("code_challenge_method", "plain"),
+    ];
+    let r = login(&s, &p, USER, PASSWORD).await;
+    let code = param(&r.location.unwrap(), "code").unwrap();
+    let (st, _) = token(
+        &s,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &id),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+async fn bad_clients_and_redirect_uris_are_shown_not_redirected(h: Harness) {
+    let s = setup(h).await;
+    for p in [
+        vec![
+            ("client_id", s.web.0.as_str()),
+            ("redirect_uri", "https://evil.example/cb"),
+            ("response_type", "code"),
+        ],
+        vec![
+            ("client_id", "no-such-client"),
+            ("redirect_uri", CB),
+            ("response_type", "code"),
+        ],
+        vec![("client_id", s.web.0.as_str()), ("response_type", "code")],
+    ] {
+        let r = send(
+            &s.app,
+            Request::get(format!("/oauth2/authorize?{}", query(&p)))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{p:?}");
+        assert!(r.location.is_none(), "never redirected: {p:?}");
+        assert!(r.body.contains("role=\"alert\""), "{}", r.body);
+    }
+    // Denying goes back to the client.
+    let p = [
+        ("client_id", s.web.0.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+        ("state", "s1"),
+    ];
+    let page = send(
+        &s.app,
+        Request::get(format!("/oauth2/authorize?{}", query(&p)))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let cookie = page.cookie.unwrap();
+    let csrf = cookie.split_once('=').unwrap().1.to_owned();
+    let mut form = p.to_vec();
+    form.extend([("csrf", csrf.as_str()), ("decision", "deny")]);
+    let r = send(
+        &s.app,
+        Request::post("/oauth2/authorize")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie.clone())
+            .body(Body::from(query(&form)))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(param(&r.location.unwrap(), "error").as_deref(), Some("access_denied"));
+    // No CSRF token, or a wrong one: refused on the page.
+    let mut form = p.to_vec();
+    form.extend([("username", USER), ("password", PASSWORD), ("decision", "approve")]);
+    let r = send(
+        &s.app,
+        Request::post("/oauth2/authorize")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(query(&form)))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((r.status, r.location.is_none()), (StatusCode::BAD_REQUEST, true));
+    assert!(r.body.contains("security token"));
+    form.push(("csrf", "forged"));
+    let r = send(
+        &s.app,
+        Request::post("/oauth2/authorize")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie)
+            .body(Body::from(query(&form)))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // A wrong password shows the page again.
+    let r = login(&s, &p, USER, "wrong password").await;
+    assert_eq!((r.status, r.location.is_none()), (StatusCode::UNAUTHORIZED, true));
+    assert!(r.body.contains("Wrong username or password."));
+}
+
+async fn code_replay_revokes_and_codes_are_bound_to_their_client(h: Harness) {
+    let s = setup(h).await;
+    let (id, secret) = (s.web.0.clone(), s.web.1.clone());
+    let p = [
+        ("client_id", id.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+    ];
+    let code = param(&login(&s, &p, USER, PASSWORD).await.location.unwrap(), "code").unwrap();
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", CB),
+    ];
+    let (st, first) = token(&s, Some((&id, &secret)), &exchange).await;
+    assert_eq!(st, StatusCode::OK, "{first}");
+    let access = first["access_token"].as_str().unwrap().to_owned();
+    let refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    assert!(active(&s, &access).await);
+    let (st, again) = token(&s, Some((&id, &secret)), &exchange).await;
+    assert_eq!(
+        (st, again["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert!(
+        !active(&s, &access).await,
+        "a replayed code revokes the tokens issued from it"
+    );
+    let (st, _) = token(
+        &s,
+        Some((&id, &secret)),
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "and the refresh token of that grant");
+    // Another client cannot use this client's code; the redirect URI must match the request's.
+    let code = param(&login(&s, &p, USER, PASSWORD).await.location.unwrap(), "code").unwrap();
+    let (st, body) = token(
+        &s,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &s.public),
+            ("code", &code),
+            ("redirect_uri", CB),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let code = param(&login(&s, &p, USER, PASSWORD).await.location.unwrap(), "code").unwrap();
+    let (st, _) = token(
+        &s,
+        Some((&id, &secret)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "https://app.example/other"),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+}
+
+async fn refresh_tokens_rotate_and_reuse_revokes_the_family(h: Harness) {
+    let s = setup(h).await;
+    let (id, secret) = (s.web.0.clone(), s.web.1.clone());
+    let p = [
+        ("client_id", id.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+        ("scope", "profile"),
+    ];
+    let code = param(&login(&s, &p, USER, PASSWORD).await.location.unwrap(), "code").unwrap();
+    let (_, first) = token(
+        &s,
+        Some((&id, &secret)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+        ],
+    )
+    .await;
+    let r1 = first["refresh_token"].as_str().unwrap().to_owned();
+    let (st, second) = token(
+        &s,
+        Some((&id, &secret)),
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{second}");
+    let r2 = second["refresh_token"].as_str().unwrap().to_owned();
+    let a2 = second["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r2, "rotated on use");
+    assert!(active(&s, &a2).await);
+    // Reusing the rotated token: refused, and the whole family goes.
+    let (st, reuse) = token(
+        &s,
+        Some((&id, &secret)),
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+    )
+    .await;
+    assert_eq!(
+        (st, reuse["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert!(!active(&s, &a2).await);
+    let (st, _) = token(
+        &s,
+        Some((&id, &secret)),
+        &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+}
+
+async fn the_password_grant_is_off_unless_the_client_enables_it(h: Harness) {
+    let s = setup(h).await;
+    let (id, secret) = (s.web.0.clone(), s.web.1.clone());
+    let (st, body) = token(
+        &s,
+        Some((&id, &secret)),
+        &[
+            ("grant_type", "password"),
+            ("username", USER),
+            ("password", PASSWORD),
+            ("scope", "profile"),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert!(active(&s, body["access_token"].as_str().unwrap()).await);
+    let (st, body) = token(
+        &s,
+        Some((&id, &secret)),
+        &[("grant_type", "password"), ("username", USER), ("password", "nope")],
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (st, body) = token(
+        &s,
+        Some((&id, &secret)),
+        &[
+            ("grant_type", "password"),
+            ("username", "mallory"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let service =
+        s.h.km
+            .register_client(&ClientSpec::new("svc", KeyType::Production))
+            .await
+            .unwrap();
+    let (sid, ssecret) = (
+        service.client_id.to_string(),
+        service.client_secret.unwrap().expose_secret().to_owned(),
+    );
+    let (st, body) = token(
+        &s,
+        Some((&sid, &ssecret)),
+        &[("grant_type", "password"), ("username", USER), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client"))
+    );
+}
+
+on_both_backends!(
+    pkce_rules,
+    bad_clients_and_redirect_uris_are_shown_not_redirected,
+    code_replay_revokes_and_codes_are_bound_to_their_client,
+    refresh_tokens_rotate_and_reuse_revokes_the_family,
+    the_password_grant_is_off_unless_the_client_enables_it,
+);

@@ -1,0 +1,47 @@
+// openid-client completes the authorization code flow with PKCE against keymanager serve, as a public client.
+// The login form is posted with fetch, as a browser would (the cookie carries the CSRF token).
+// Usage: node openid-client-code-flow.mjs ISSUER CLIENT_ID REDIRECT_URI USERNAME PASSWORD
+// Prints what it observed as JSON; exits non-zero on failure.
+import * as client from 'openid-client';
+
+const [issuer, clientId, redirectUri, username, password] = process.argv.slice(2);
+const config = await client.discovery(new URL(issuer), clientId, undefined, client.None(), {
+  execute: [client.allowInsecureRequests],
+});
+const verifier = client.randomPKCECodeVerifier();
+const challenge = await client.calculatePKCECodeChallenge(verifier);
+const state = client.randomState();
+const authUrl = client.buildAuthorizationUrl(config, {
+  redirect_uri: redirectUri, scope: 'profile offline_access', code_challenge: challenge,
+  code_challenge_method: 'S256', state,
+});
+
+const page = await fetch(authUrl);
+if (page.status !== 200) throw new Error(`authorization page: ${page.status}`);
+const cookie = page.headers.get('set-cookie').split(';')[0];
+const html = await page.text();
+const form = new URLSearchParams();
+for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+  form.set(m[1], m[2].replaceAll('&amp;', '&').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>'));
+}
+form.set('username', username);
+form.set('password', password);
+form.set('decision', 'approve');
+const posted = await fetch(new URL('/oauth2/authorize', issuer), {
+  method: 'POST', body: form, redirect: 'manual',
+  headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+});
+const location = posted.headers.get('location');
+if (posted.status !== 303 || !location) throw new Error(`login: ${posted.status}`);
+
+// openid-client checks state and iss (RFC 9207), then exchanges the code with the verifier.
+const tokens = await client.authorizationCodeGrant(config, new URL(location), {
+  pkceCodeVerifier: verifier, expectedState: state,
+});
+const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+console.log(JSON.stringify({
+  token_type: tokens.token_type,
+  scope: tokens.scope,
+  has_refresh_token: typeof tokens.refresh_token === 'string',
+  refreshed_rotates: refreshed.refresh_token !== tokens.refresh_token,
+}));
