@@ -20,6 +20,7 @@ pub mod gateway;
 pub mod http;
 mod key_manager;
 pub mod model;
+pub mod oauth;
 pub mod registry;
 #[cfg(feature = "service")]
 pub mod service;

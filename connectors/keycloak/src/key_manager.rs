@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use keymanager::http::{HttpClient, HttpResponse, Idempotency};
 use keymanager::model::*;
+use keymanager::oauth::{self, EndpointAuth};
 use keymanager::sql::registrations::{Registration, RegistrationStore};
 use keymanager::{Error, KeyManager, Result};
 use reqwest::Method;
@@ -302,51 +303,8 @@ impl KeycloakKeyManager {
             .ok_or_else(|| Error::not_found("client registration", client_id.as_str()))
     }
 
-    fn client_from_registration(body: &Value) -> OAuthClient {
-        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-        let list = |k: &str| -> Vec<String> {
-            body.get(k)
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                .unwrap_or_default()
-        };
-        OAuthClient {
-            client_id: ClientId::new(text("client_id").unwrap_or_default()),
-            client_secret: text("client_secret").map(ClientSecret::new),
-            name: text("client_name").unwrap_or_default(),
-            grant_types: list("grant_types")
-                .iter()
-                .map(|g| {
-                    let Ok(g) = g.parse::<GrantType>();
-                    g
-                })
-                .collect(),
-            redirect_uris: list("redirect_uris"),
-            scopes: text("scope")
-                .unwrap_or_default()
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            public_client: text("token_endpoint_auth_method").as_deref() == Some("none"),
-            pkce: PkcePolicy::default(),
-            access_token_lifetime: None,
-            refresh_token_lifetime: None,
-            created_at: body.get("client_id_issued_at").and_then(Value::as_i64),
-            additional_properties: Default::default(),
-        }
-    }
-
-    fn client_auth(
-        &self,
-        req: reqwest::RequestBuilder,
-        id: &ClientId,
-        secret: Option<&ClientSecret>,
-    ) -> (reqwest::RequestBuilder, Vec<(&'static str, String)>) {
-        match secret {
-            Some(s) => (req.basic_auth(id.as_str(), Some(s.expose_secret())), Vec::new()),
-            None => (req, vec![("client_id", id.as_str().to_owned())]),
-        }
+    fn client_from_registration(body: &Value) -> Result<OAuthClient> {
+        oauth::registration::client_from_metadata(body, &[])
     }
 }
 
@@ -421,7 +379,7 @@ impl KeyManager for KeycloakKeyManager {
                 .bearer_auth(initial_access_token.expose_secret())
                 .json(&Self::registration_body(spec, None));
             let body: Value = self.http.send_ok(req, Idempotency::NonIdempotent).await?.json()?;
-            let client = Self::client_from_registration(&body);
+            let client = Self::client_from_registration(&body)?;
             self.remember(client.client_id.as_str(), &body, None).await?;
             return Ok(client);
         }
@@ -468,7 +426,7 @@ impl KeyManager for KeycloakKeyManager {
                 .json(&Self::registration_body(spec, Some(client_id.as_str())));
             let body: Value = self.http.send_ok(req, Idempotency::Idempotent).await?.json()?;
             self.remember(client_id.as_str(), &body, Some(&reg)).await?;
-            let mut client = Self::client_from_registration(&body);
+            let mut client = Self::client_from_registration(&body)?;
             client.client_secret = None;
             return Ok(client);
         }
@@ -493,7 +451,7 @@ impl KeyManager for KeycloakKeyManager {
             let req = self.http.get(&reg.uri).bearer_auth(reg.token.expose_secret());
             let body: Value = self.http.send_ok(req, Idempotency::Idempotent).await?.json()?;
             self.remember(client_id.as_str(), &body, Some(&reg)).await?;
-            let mut client = Self::client_from_registration(&body);
+            let mut client = Self::client_from_registration(&body)?;
             client.client_secret = None;
             return Ok(client);
         }
@@ -657,60 +615,7 @@ impl KeyManager for KeycloakKeyManager {
     }
 
     async fn issue_token(&self, request: &TokenRequest) -> Result<AccessToken> {
-        let mut form: Vec<(&str, String)> = Vec::new();
-        match &request.grant {
-            Grant::ClientCredentials => form.push(("grant_type", "client_credentials".into())),
-            Grant::RefreshToken { refresh_token } => {
-                form.push(("grant_type", "refresh_token".into()));
-                form.push(("refresh_token", refresh_token.expose_secret().into()));
-            }
-            Grant::Password { username, password } => {
-                form.push(("grant_type", "password".into()));
-                form.push(("username", username.clone()));
-                form.push(("password", password.expose_secret().into()));
-            }
-            Grant::AuthorizationCode {
-                code,
-                redirect_uri,
-                code_verifier,
-            } => {
-                form.push(("grant_type", "authorization_code".into()));
-                form.push(("code", code.expose_secret().into()));
-                form.push(("redirect_uri", redirect_uri.clone()));
-                if let Some(v) = code_verifier {
-                    form.push(("code_verifier", v.expose_secret().into()));
-                }
-            }
-            _ => return Err(Error::unsupported("this grant type")),
-        }
-        if !request.scopes.is_empty() {
-            form.push(("scope", request.scopes.join(" ")));
-        }
-        let (req, extra) = self.client_auth(
-            self.http.post(&self.settings.token_endpoint),
-            &request.client_id,
-            request.client_secret.as_ref(),
-        );
-        form.extend(extra);
-        let body: Value = self
-            .http
-            .send_ok(req.form(&form), Idempotency::NonIdempotent)
-            .await?
-            .json()?;
-        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-        Ok(AccessToken {
-            access_token: Token::new(text("access_token").ok_or_else(|| Error::MalformedResponse {
-                url: self.settings.token_endpoint.clone(),
-                path: "access_token".into(),
-                message: "missing".into(),
-            })?),
-            token_type: text("token_type").unwrap_or_else(|| "Bearer".into()),
-            expires_in: body.get("expires_in").and_then(Value::as_u64),
-            scopes: text("scope")
-                .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
-                .unwrap_or_default(),
-            refresh_token: text("refresh_token").map(Token::new),
-        })
+        oauth::request_token(&self.http, &self.settings.token_endpoint, request).await
     }
 
     async fn introspect(&self, token: &Token, hint: Option<TokenTypeHint>) -> Result<TokenInfo> {
@@ -719,41 +624,14 @@ impl KeyManager for KeycloakKeyManager {
                 "introspect (configure introspection_client_id and _secret)",
             ));
         };
-        let form = [
-            ("token", token.expose_secret().to_owned()),
-            (
-                "token_type_hint",
-                hint.unwrap_or(TokenTypeHint::AccessToken).as_str().to_owned(),
-            ),
-        ];
-        let req = self
-            .http
-            .post(&self.settings.introspection_endpoint)
-            .basic_auth(id, Some(secret.expose_secret()))
-            .form(&form);
-        let body: Value = self.http.send_ok(req, Idempotency::Idempotent).await?.json()?;
-        Ok(TokenInfo::from_claims(body.as_object().cloned().unwrap_or_default()))
+        let auth = EndpointAuth::Client(id.clone(), secret.clone());
+        let hint = Some(hint.unwrap_or(TokenTypeHint::AccessToken));
+        oauth::introspect(&self.http, &self.settings.introspection_endpoint, &auth, token, hint).await
     }
 
     async fn revoke_token(&self, request: &RevocationRequest) -> Result<()> {
-        let mut form = vec![("token", request.token.expose_secret().to_owned())];
-        if let Some(h) = request.token_type_hint {
-            form.push(("token_type_hint", h.as_str().into()));
-        }
-        let (req, extra) = self.client_auth(
-            self.http.post(&self.settings.revocation_endpoint),
-            &request.client_id,
-            request.client_secret.as_ref(),
-        );
-        form.extend(extra);
-        let resp = self.http.send_ok(req.form(&form), Idempotency::Idempotent).await?;
-        // Keycloak answers an unknown or expired token with 200 and an OAuth error body, by design: nothing to revoke.
-        if let Ok(body) = resp.json::<Value>() {
-            if let Some(err) = body.get("error").and_then(Value::as_str) {
-                tracing::debug!(key_manager = %self.name, error = err, "revocation: Keycloak found nothing to revoke");
-            }
-        }
-        Ok(())
+        // Keycloak answers an unknown or expired token with 200 (and an OAuth error body) by design: nothing to do.
+        oauth::revoke(&self.http, &self.settings.revocation_endpoint, request).await
     }
 
     async fn register_scope(&self, scope: &Scope) -> Result<Scope> {

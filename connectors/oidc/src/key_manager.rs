@@ -5,12 +5,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use keymanager::http::{HttpClient, Idempotency};
 use keymanager::model::*;
+use keymanager::oauth::{self, EndpointAuth};
 use keymanager::{Error, KeyManager, Result};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::discovery::Metadata;
-use crate::metadata::{client_from, request_body};
+use crate::metadata::request_body;
 use crate::settings::OidcSettings;
+use keymanager::oauth::registration::client_from_metadata;
 use keymanager::sql::registrations::{Registration, RegistrationStore};
 
 /// The oidc key manager.
@@ -30,6 +32,9 @@ impl std::fmt::Debug for OidcKeyManager {
             .finish_non_exhaustive()
     }
 }
+
+/// Provider fields kept in `additional_properties`.
+const KEEP: &[&str] = &["application_type", "client_uri", "logo_uri"];
 
 const KNOWN_GRANTS: &[GrantType] = &[
     GrantType::ClientCredentials,
@@ -76,12 +81,7 @@ impl OidcKeyManager {
     }
 
     /// Keep the registration handle from an RFC 7591 / 7592 answer (the provider may rotate the token).
-    async fn remember(
-        &self,
-        client_id: &str,
-        body: &Map<String, Value>,
-        previous: Option<&Registration>,
-    ) -> Result<()> {
+    async fn remember(&self, client_id: &str, body: &Value, previous: Option<&Registration>) -> Result<()> {
         let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
         let uri = text("registration_client_uri").or_else(|| previous.map(|p| p.uri.clone()));
         let token = text("registration_access_token")
@@ -106,18 +106,6 @@ impl OidcKeyManager {
             .get(&self.name, client_id.as_str())
             .await?
             .ok_or_else(|| Error::not_found("client registration", client_id.as_str()))
-    }
-
-    fn client_auth(
-        &self,
-        req: reqwest::RequestBuilder,
-        client_id: &ClientId,
-        secret: Option<&ClientSecret>,
-    ) -> (reqwest::RequestBuilder, Option<(&'static str, String)>) {
-        match secret {
-            Some(s) => (req.basic_auth(client_id.as_str(), Some(s.expose_secret())), None),
-            None => (req, Some(("client_id", client_id.as_str().to_owned()))),
-        }
     }
 }
 
@@ -202,8 +190,8 @@ impl KeyManager for OidcKeyManager {
         if let Some(iat) = &self.settings.initial_access_token {
             req = req.bearer_auth(iat.expose_secret());
         }
-        let body: Map<String, Value> = self.http.send_ok(req, Idempotency::NonIdempotent).await?.json()?;
-        let client = client_from(&body)?;
+        let body: Value = self.http.send_ok(req, Idempotency::NonIdempotent).await?.json()?;
+        let client = client_from_metadata(&body, KEEP)?;
         self.remember(client.client_id.as_str(), &body, None).await?;
         Ok(client)
     }
@@ -216,9 +204,9 @@ impl KeyManager for OidcKeyManager {
             .request(reqwest::Method::PUT, &reg.uri)
             .bearer_auth(reg.token.expose_secret())
             .json(&request_body(spec, Some(client_id.as_str())));
-        let body: Map<String, Value> = self.http.send_ok(req, Idempotency::Idempotent).await?.json()?;
+        let body: Value = self.http.send_ok(req, Idempotency::Idempotent).await?.json()?;
         self.remember(client_id.as_str(), &body, Some(&reg)).await?;
-        let mut client = client_from(&body)?;
+        let mut client = client_from_metadata(&body, KEEP)?;
         client.client_secret = None;
         Ok(client)
     }
@@ -226,9 +214,9 @@ impl KeyManager for OidcKeyManager {
     async fn get_client(&self, client_id: &ClientId) -> Result<OAuthClient> {
         let reg = self.registration(client_id).await?;
         let req = self.http.get(&reg.uri).bearer_auth(reg.token.expose_secret());
-        let body: Map<String, Value> = self.http.send_ok(req, Idempotency::Idempotent).await?.json()?;
+        let body: Value = self.http.send_ok(req, Idempotency::Idempotent).await?.json()?;
         self.remember(client_id.as_str(), &body, Some(&reg)).await?;
-        let mut client = client_from(&body)?;
+        let mut client = client_from_metadata(&body, KEEP)?;
         client.client_secret = None;
         Ok(client)
     }
@@ -244,63 +232,7 @@ impl KeyManager for OidcKeyManager {
     }
 
     async fn issue_token(&self, request: &TokenRequest) -> Result<AccessToken> {
-        let mut form: Vec<(&str, String)> = Vec::new();
-        match &request.grant {
-            Grant::ClientCredentials => form.push(("grant_type", "client_credentials".into())),
-            Grant::RefreshToken { refresh_token } => {
-                form.push(("grant_type", "refresh_token".into()));
-                form.push(("refresh_token", refresh_token.expose_secret().into()));
-            }
-            Grant::Password { username, password } => {
-                form.push(("grant_type", "password".into()));
-                form.push(("username", username.clone()));
-                form.push(("password", password.expose_secret().into()));
-            }
-            Grant::AuthorizationCode {
-                code,
-                redirect_uri,
-                code_verifier,
-            } => {
-                form.push(("grant_type", "authorization_code".into()));
-                form.push(("code", code.expose_secret().into()));
-                form.push(("redirect_uri", redirect_uri.clone()));
-                if let Some(v) = code_verifier {
-                    form.push(("code_verifier", v.expose_secret().into()));
-                }
-            }
-            _ => return Err(Error::unsupported("this grant type")),
-        }
-        if !request.scopes.is_empty() {
-            form.push(("scope", request.scopes.join(" ")));
-        }
-        let (req, extra) = self.client_auth(
-            self.http.post(self.token_endpoint()?),
-            &request.client_id,
-            request.client_secret.as_ref(),
-        );
-        form.extend(extra);
-        let body: Map<String, Value> = self
-            .http
-            .send_ok(req.form(&form), Idempotency::NonIdempotent)
-            .await?
-            .json()?;
-        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-        let access_token = text("access_token").ok_or_else(|| Error::MalformedResponse {
-            url: "token endpoint".into(),
-            path: "access_token".into(),
-            message: "the answer has no access_token".into(),
-        })?;
-        let scopes = match text("scope") {
-            Some(s) => s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-            None => request.scopes.clone(),
-        };
-        Ok(AccessToken {
-            access_token: Token::new(access_token),
-            token_type: text("token_type").unwrap_or_else(|| "Bearer".into()),
-            expires_in: body.get("expires_in").and_then(Value::as_u64),
-            scopes,
-            refresh_token: text("refresh_token").map(Token::new),
-        })
+        oauth::request_token(&self.http, &self.token_endpoint()?, request).await
     }
 
     async fn introspect(&self, token: &Token, hint: Option<TokenTypeHint>) -> Result<TokenInfo> {
@@ -309,26 +241,16 @@ impl KeyManager for OidcKeyManager {
             &self.metadata.introspection_endpoint,
             "introspection",
         )?;
-        let mut req = self.http.post(endpoint);
-        req = match (&self.settings.introspection_client, &self.settings.introspection_token) {
-            (Some((id, secret)), _) => req.basic_auth(id, Some(secret.expose_secret())),
-            (None, Some(t)) => req.bearer_auth(t.expose_secret()),
+        let auth = match (&self.settings.introspection_client, &self.settings.introspection_token) {
+            (Some((id, secret)), _) => EndpointAuth::Client(id.clone(), secret.clone()),
+            (None, Some(t)) => EndpointAuth::Bearer(t.clone()),
             (None, None) => {
                 return Err(Error::unsupported(
                     "introspect (configure introspection_client_id/_secret or introspection_token)",
                 ))
             }
         };
-        let mut form = vec![("token", token.expose_secret().to_owned())];
-        if let Some(h) = hint {
-            form.push(("token_type_hint", h.as_str().into()));
-        }
-        let claims: Map<String, Value> = self
-            .http
-            .send_ok(req.form(&form), Idempotency::Idempotent)
-            .await?
-            .json()?;
-        Ok(TokenInfo::from_claims(claims))
+        oauth::introspect(&self.http, &endpoint, &auth, token, hint).await
     }
 
     async fn revoke_token(&self, request: &RevocationRequest) -> Result<()> {
@@ -337,17 +259,6 @@ impl KeyManager for OidcKeyManager {
             &self.metadata.revocation_endpoint,
             "revocation",
         )?;
-        let (req, extra) = self.client_auth(
-            self.http.post(endpoint),
-            &request.client_id,
-            request.client_secret.as_ref(),
-        );
-        let mut form = vec![("token", request.token.expose_secret().to_owned())];
-        if let Some(h) = request.token_type_hint {
-            form.push(("token_type_hint", h.as_str().into()));
-        }
-        form.extend(extra);
-        self.http.send_ok(req.form(&form), Idempotency::Idempotent).await?;
-        Ok(())
+        oauth::revoke(&self.http, &endpoint, request).await
     }
 }

@@ -16,9 +16,10 @@
 use async_trait::async_trait;
 use keymanager::http::{HttpClient, HttpResponse, Idempotency};
 use keymanager::model::*;
+use keymanager::oauth::{self, EndpointAuth};
 use keymanager::{Error, KeyManager, Result};
 use reqwest::Method;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::errors::{refine, MAX_SECRETS};
 use crate::settings::OktaSettings;
@@ -94,48 +95,7 @@ pub fn client_body(spec: &ClientSpec, client_id: Option<&str>) -> Value {
 }
 
 fn client_from(body: &Value) -> Result<OAuthClient> {
-    let body = body.as_object().ok_or_else(|| Error::MalformedResponse {
-        url: "/oauth2/v1/clients".into(),
-        path: ".".into(),
-        message: "not an object".into(),
-    })?;
-    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-    let list = |k: &str| -> Vec<String> {
-        body.get(k)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-            .unwrap_or_default()
-    };
-    let mut additional = Map::new();
-    for k in ["application_type", "client_uri", "logo_uri"] {
-        if let Some(v) = body.get(k).filter(|v| !v.is_null()) {
-            additional.insert(k.into(), v.clone());
-        }
-    }
-    Ok(OAuthClient {
-        client_id: ClientId::new(text("client_id").ok_or_else(|| Error::MalformedResponse {
-            url: "/oauth2/v1/clients".into(),
-            path: "client_id".into(),
-            message: "missing".into(),
-        })?),
-        client_secret: text("client_secret").map(ClientSecret::new),
-        name: text("client_name").unwrap_or_default(),
-        grant_types: list("grant_types")
-            .iter()
-            .map(|g| {
-                let Ok(g) = g.parse::<GrantType>();
-                g
-            })
-            .collect(),
-        redirect_uris: list("redirect_uris"),
-        scopes: Vec::new(),
-        public_client: text("token_endpoint_auth_method").as_deref() == Some("none"),
-        pkce: Default::default(),
-        access_token_lifetime: None,
-        refresh_token_lifetime: None,
-        created_at: body.get("client_id_issued_at").and_then(Value::as_i64),
-        additional_properties: additional,
-    })
+    oauth::registration::client_from_metadata(body, &["application_type", "client_uri", "logo_uri"])
 }
 
 /// Seconds since the epoch of an Okta timestamp (`2023-02-21T20:08:24.000Z`).
@@ -261,18 +221,6 @@ impl OktaKeyManager {
         )
         .await?;
         Ok(())
-    }
-
-    fn client_auth(
-        &self,
-        req: reqwest::RequestBuilder,
-        id: &ClientId,
-        secret: Option<&ClientSecret>,
-    ) -> (reqwest::RequestBuilder, Vec<(&'static str, String)>) {
-        match secret {
-            Some(s) => (req.basic_auth(id.as_str(), Some(s.expose_secret())), Vec::new()),
-            None => (req, vec![("client_id", id.as_str().to_owned())]),
-        }
     }
 
     async fn scopes_page(&self, url: String, out: &mut Vec<Value>) -> Result<Option<String>> {
@@ -516,63 +464,9 @@ impl KeyManager for OktaKeyManager {
     }
 
     async fn issue_token(&self, request: &TokenRequest) -> Result<AccessToken> {
-        let mut form: Vec<(&str, String)> = Vec::new();
-        match &request.grant {
-            Grant::ClientCredentials => form.push(("grant_type", "client_credentials".into())),
-            Grant::RefreshToken { refresh_token } => {
-                form.push(("grant_type", "refresh_token".into()));
-                form.push(("refresh_token", refresh_token.expose_secret().into()));
-            }
-            Grant::Password { username, password } => {
-                form.push(("grant_type", "password".into()));
-                form.push(("username", username.clone()));
-                form.push(("password", password.expose_secret().into()));
-            }
-            Grant::AuthorizationCode {
-                code,
-                redirect_uri,
-                code_verifier,
-            } => {
-                form.push(("grant_type", "authorization_code".into()));
-                form.push(("code", code.expose_secret().into()));
-                form.push(("redirect_uri", redirect_uri.clone()));
-                if let Some(v) = code_verifier {
-                    form.push(("code_verifier", v.expose_secret().into()));
-                }
-            }
-            _ => return Err(Error::unsupported("this grant type")),
-        }
-        if !request.scopes.is_empty() {
-            form.push(("scope", request.scopes.join(" ")));
-        }
-        let (req, extra) = self.client_auth(
-            self.http.post(&self.settings.token_endpoint),
-            &request.client_id,
-            request.client_secret.as_ref(),
-        );
-        form.extend(extra);
-        let body = self
-            .json_of(
-                req.form(&form),
-                Idempotency::NonIdempotent,
-                "client",
-                request.client_id.as_str(),
-            )
-            .await?;
-        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-        Ok(AccessToken {
-            access_token: Token::new(text("access_token").ok_or_else(|| Error::MalformedResponse {
-                url: self.settings.token_endpoint.clone(),
-                path: "access_token".into(),
-                message: "missing".into(),
-            })?),
-            token_type: text("token_type").unwrap_or_else(|| "Bearer".into()),
-            expires_in: body.get("expires_in").and_then(Value::as_u64),
-            scopes: text("scope")
-                .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
-                .unwrap_or_else(|| request.scopes.clone()),
-            refresh_token: text("refresh_token").map(Token::new),
-        })
+        oauth::request_token(&self.http, &self.settings.token_endpoint, request)
+            .await
+            .map_err(|e| refine(e, "client", request.client_id.as_str()))
     }
 
     async fn introspect(&self, token: &Token, hint: Option<TokenTypeHint>) -> Result<TokenInfo> {
@@ -581,33 +475,14 @@ impl KeyManager for OktaKeyManager {
                 "introspect (configure introspection_client_id and _secret)",
             ));
         };
-        let mut form = vec![("token", token.expose_secret().to_owned())];
-        form.push((
-            "token_type_hint",
-            hint.unwrap_or(TokenTypeHint::AccessToken).as_str().into(),
-        ));
-        let req = self
-            .http
-            .post(&self.settings.introspection_endpoint)
-            .basic_auth(id, Some(secret.expose_secret()))
-            .form(&form);
-        let body = self.json_of(req, Idempotency::Idempotent, "token", "").await?;
-        Ok(TokenInfo::from_claims(body.as_object().cloned().unwrap_or_default()))
+        let auth = EndpointAuth::Client(id.clone(), secret.clone());
+        // Okta wants the hint; an access token unless told otherwise.
+        let hint = Some(hint.unwrap_or(TokenTypeHint::AccessToken));
+        oauth::introspect(&self.http, &self.settings.introspection_endpoint, &auth, token, hint).await
     }
 
     async fn revoke_token(&self, request: &RevocationRequest) -> Result<()> {
-        let mut form = vec![("token", request.token.expose_secret().to_owned())];
-        if let Some(h) = request.token_type_hint {
-            form.push(("token_type_hint", h.as_str().into()));
-        }
-        let (req, extra) = self.client_auth(
-            self.http.post(&self.settings.revocation_endpoint),
-            &request.client_id,
-            request.client_secret.as_ref(),
-        );
-        form.extend(extra);
-        self.call(req.form(&form), Idempotency::Idempotent, "token", "").await?;
-        Ok(())
+        oauth::revoke(&self.http, &self.settings.revocation_endpoint, request).await
     }
 
     async fn register_scope(&self, scope: &Scope) -> Result<Scope> {
