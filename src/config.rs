@@ -107,6 +107,24 @@ impl KeyManagerConfig {
         self
     }
 
+    /// A string setting, when present.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.settings.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+    }
+
+    /// Two settings that go together, such as a client id and its secret: both, or neither.
+    pub fn client_pair(
+        &self,
+        id_key: &str,
+        secret_key: &str,
+    ) -> Result<Option<(String, crate::model::ClientSecret)>, ConfigError> {
+        match (self.text(id_key), self.text(secret_key)) {
+            (Some(id), Some(secret)) => Ok(Some((id, crate::model::ClientSecret::new(secret)))),
+            (None, None) => Ok(None),
+            _ => Err(self.error(Some(secret_key), format!("{id_key} and {secret_key} go together"))),
+        }
+    }
+
     /// An error about this key manager, naming its file and name.
     pub fn error(&self, field: Option<&str>, message: impl Into<String>) -> ConfigError {
         let mut e = ConfigError::new(message).in_key_manager(&self.name);

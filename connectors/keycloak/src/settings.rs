@@ -158,15 +158,8 @@ impl KeycloakSettings {
         };
         let admin_realm = text("admin_realm").unwrap_or_else(|| realm.clone());
         let mut out = KeycloakSettings::new(&base, &realm, &admin_realm, mode);
-        match (text("introspection_client_id"), text("introspection_client_secret")) {
-            (Some(id), Some(secret)) => out.introspection_client = Some((id, ClientSecret::new(secret))),
-            (None, None) => {}
-            _ => {
-                return Err(km.error(
-                    Some("introspection_client_secret"),
-                    "introspection_client_id and introspection_client_secret go together",
-                ))
-            }
+        if let Some(pair) = km.client_pair("introspection_client_id", "introspection_client_secret")? {
+            out.introspection_client = Some(pair);
         }
         for (key, slot) in [
             ("admin_url", &mut out.admin_url),

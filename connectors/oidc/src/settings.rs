@@ -109,16 +109,7 @@ impl OidcSettings {
         let issuer = text("issuer").ok_or_else(|| km.error(Some("issuer"), "is required"))?;
         let mut out = OidcSettings::new(issuer);
         out.initial_access_token = text("initial_access_token").map(Token::new);
-        out.introspection_client = match (text("introspection_client_id"), text("introspection_client_secret")) {
-            (Some(id), Some(secret)) => Some((id, ClientSecret::new(secret))),
-            (None, None) => None,
-            _ => {
-                return Err(km.error(
-                    Some("introspection_client_secret"),
-                    "introspection_client_id and introspection_client_secret go together",
-                ))
-            }
-        };
+        out.introspection_client = km.client_pair("introspection_client_id", "introspection_client_secret")?;
         out.introspection_token = text("introspection_token").map(Token::new);
         out.registration_endpoint = text("registration_endpoint");
         out.token_endpoint = text("token_endpoint");

@@ -95,16 +95,7 @@ impl OktaSettings {
         let token = text("api_token").ok_or_else(|| km.error(Some("api_token"), "is required"))?;
         let as_id = text("authorization_server_id").unwrap_or_else(|| "default".into());
         let mut out = OktaSettings::new(&org, &as_id, Token::new(token));
-        out.introspection_client = match (text("introspection_client_id"), text("introspection_client_secret")) {
-            (Some(id), Some(secret)) => Some((id, ClientSecret::new(secret))),
-            (None, None) => None,
-            _ => {
-                return Err(km.error(
-                    Some("introspection_client_secret"),
-                    "introspection_client_id and introspection_client_secret go together",
-                ))
-            }
-        };
+        out.introspection_client = km.client_pair("introspection_client_id", "introspection_client_secret")?;
         for (key, slot) in [
             ("management_url", &mut out.management_url),
             ("issuer", &mut out.issuer),

@@ -56,7 +56,7 @@ pub use keyring::KeyRing;
 pub use server::{introspection_answer, AuthenticatedClient, ResidentServer, ACCESS_TOKEN_TYP};
 pub use settings::{descriptor, ResidentSettings, TokenFormat};
 pub use signing::{parse_jwt, Algorithm, SigningKey, UnverifiedJwt};
-pub use store::{Backend, ClientRecord, Revocation, SecretRecord, SigningKeyRecord, Store, TokenRecord};
+pub use store::{Backend, ClientRecord, SecretRecord, SigningKeyRecord, Store, TokenRecord};
 pub use users::{ResourceOwner, ResourceOwnerAuthenticator, StoreUsers};
 
 use keymanager::model::{Capabilities, GrantType};

@@ -14,7 +14,7 @@ use crate::crypto;
 use crate::keyring::KeyRing;
 use crate::settings::{ResidentSettings, TokenFormat};
 use crate::signing::parse_jwt;
-use crate::store::{now, ClientRecord, Revocation, SecretRecord, Store, TokenRecord};
+use crate::store::{now, ClientRecord, Revoked, SecretRecord, Store, TokenRecord};
 use crate::users::{ResourceOwnerAuthenticator, StoreUsers};
 
 /// The JWT `typ` of access tokens (RFC 9068 §2.1).
@@ -173,7 +173,7 @@ impl ResidentServer {
     /// Delete a client, its secrets and its opaque tokens; its JWTs stop introspecting as active.
     pub async fn delete(&self, client_id: &str) -> Result<()> {
         let at = now();
-        let rule = Revocation::Client {
+        let rule = Revoked::Client {
             client_id: client_id.to_owned(),
             issued_before: at,
             expires_at: at + self.settings.max_access_token_lifetime as i64,
@@ -252,7 +252,7 @@ impl ResidentServer {
     pub async fn delete_secret(&self, client_id: &str, secret_id: &str, revoke_tokens: bool) -> Result<()> {
         self.client(client_id).await?;
         let at = now();
-        let rule = revoke_tokens.then(|| Revocation::Secret {
+        let rule = revoke_tokens.then(|| Revoked::Secret {
             client_id: client_id.to_owned(),
             secret_id: secret_id.to_owned(),
             issued_before: at,
@@ -541,7 +541,7 @@ impl ResidentServer {
             .unwrap_or_default()
             .to_owned();
         let exp = active.claims.get("exp").and_then(Value::as_i64).unwrap_or_else(now);
-        self.store.revoke(&Revocation::Jti { jti, expires_at: exp }).await?;
+        self.store.revoke(&Revoked::Jti { jti, expires_at: exp }).await?;
         tracing::info!(client_id, "revoked a token");
         Ok(())
     }

@@ -3,7 +3,7 @@
 use keymanager::sql::{col, conflict_or, db_err};
 use keymanager::Result;
 
-use super::{insert_revocation, now, Revocation, Store};
+use super::{insert_revocation, now, Revoked, Store};
 
 /// A resource owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,7 +252,7 @@ impl Store {
             .map_err(db_err)?;
         insert_revocation(
             &mut tx,
-            &Revocation::Grant {
+            &Revoked::Grant {
                 grant_id: grant_id.to_owned(),
                 expires_at,
             },

@@ -39,7 +39,8 @@ const POSTGRES: Migrations = &[
 ];
 
 pub use grants::{CodeRecord, RefreshRecord, Use, UserRecord};
-pub use records::{ClientRecord, Revocation, SecretRecord, SigningKeyRecord, TokenRecord};
+pub use keymanager::model::Revoked;
+pub use records::{ClientRecord, SecretRecord, SigningKeyRecord, TokenRecord};
 
 /// The database behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +187,7 @@ impl Store {
 
     /// Delete a client with its secrets and record `rule` (revoking its tokens), atomically; `NotFound` when it
     /// does not exist.
-    pub async fn delete_client(&self, client_id: &str, rule: &Revocation) -> Result<()> {
+    pub async fn delete_client(&self, client_id: &str, rule: &Revoked) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let done = sqlx::query("DELETE FROM km_clients WHERE client_id = $1")
             .bind(client_id)
@@ -264,7 +265,7 @@ impl Store {
     }
 
     /// Delete a secret; with `revoke`, also record a rule revoking the tokens it issued, atomically.
-    pub async fn delete_secret(&self, client_id: &str, secret_id: &str, revoke: Option<&Revocation>) -> Result<()> {
+    pub async fn delete_secret(&self, client_id: &str, secret_id: &str, revoke: Option<&Revoked>) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let done = sqlx::query("DELETE FROM km_client_secrets WHERE client_id = $1 AND secret_id = $2")
             .bind(client_id)
@@ -393,7 +394,7 @@ impl Store {
     }
 
     /// Record a revocation (idempotent).
-    pub async fn revoke(&self, r: &Revocation) -> Result<()> {
+    pub async fn revoke(&self, r: &Revoked) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         insert_revocation(&mut tx, r).await?;
         tx.commit().await.map_err(db_err)
@@ -427,7 +428,6 @@ impl Store {
 
     /// Revocations recorded at or after `since` (epoch seconds), for validators.
     pub async fn revocations_since(&self, since: i64) -> Result<Vec<keymanager::model::Revoked>> {
-        use keymanager::model::Revoked;
         let rows = sqlx::query(
             "SELECT kind, client_id, secret_id, jti, issued_before, expires_at, grant_id FROM km_revocations \
              WHERE created_at >= $1 AND expires_at > $2",
@@ -576,13 +576,13 @@ async fn insert_secret_row(tx: &mut Tx<'_>, s: &SecretRecord) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revocation) -> Result<()> {
+pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revoked) -> Result<()> {
     let grant_id = match r {
-        Revocation::Grant { grant_id, .. } => Some(grant_id.as_str()),
+        Revoked::Grant { grant_id, .. } => Some(grant_id.as_str()),
         _ => None,
     };
     let (id, kind, client_id, secret_id, jti, issued_before, expires_at) = match r {
-        Revocation::Grant { grant_id, expires_at } => (
+        Revoked::Grant { grant_id, expires_at } => (
             format!("grant:{grant_id}"),
             "grant",
             None,
@@ -591,7 +591,7 @@ pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revocation) -> Result
             None,
             *expires_at,
         ),
-        Revocation::Jti { jti, expires_at } => (
+        Revoked::Jti { jti, expires_at } => (
             format!("jti:{jti}"),
             "jti",
             None,
@@ -600,7 +600,7 @@ pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revocation) -> Result
             None,
             *expires_at,
         ),
-        Revocation::Client {
+        Revoked::Client {
             client_id,
             issued_before,
             expires_at,
@@ -613,7 +613,7 @@ pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revocation) -> Result
             Some(*issued_before),
             *expires_at,
         ),
-        Revocation::Secret {
+        Revoked::Secret {
             client_id,
             secret_id,
             issued_before,
@@ -627,6 +627,12 @@ pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revocation) -> Result
             Some(*issued_before),
             *expires_at,
         ),
+        Revoked::TokenHash { .. } => {
+            return Err(keymanager::Error::invalid_field(
+                "revocation",
+                "the resident store revokes tokens by jti, not by hash",
+            ))
+        }
     };
     // Delete-then-insert keeps it idempotent on both dialects without dialect-specific upserts.
     sqlx::query("DELETE FROM km_revocations WHERE id = $1")

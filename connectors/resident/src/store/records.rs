@@ -86,45 +86,6 @@ pub struct TokenRecord {
     pub grant_id: Option<String>,
 }
 
-/// What a revocation covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revocation {
-    /// One token, by `jti`, until it expires.
-    Jti {
-        /// The token id.
-        jti: String,
-        /// Its expiry.
-        expires_at: i64,
-    },
-    /// Every token of a client issued with a secret at or before a time.
-    Secret {
-        /// The client.
-        client_id: String,
-        /// The secret.
-        secret_id: String,
-        /// Tokens issued at or before this time are revoked.
-        issued_before: i64,
-        /// When every token it covers has expired.
-        expires_at: i64,
-    },
-    /// Every token of one grant (code and refresh family).
-    Grant {
-        /// The grant.
-        grant_id: String,
-        /// When every token it covers has expired.
-        expires_at: i64,
-    },
-    /// Every token of a (deleted) client issued at or before a time.
-    Client {
-        /// The client.
-        client_id: String,
-        /// Tokens issued at or before this time are revoked.
-        issued_before: i64,
-        /// When every token it covers has expired.
-        expires_at: i64,
-    },
-}
-
 /// A stored signing key. `Debug` never shows the private key.
 #[derive(Clone)]
 pub struct SigningKeyRecord {
