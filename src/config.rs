@@ -34,14 +34,42 @@ pub struct Config {
     pub key_managers: Vec<KeyManagerConfig>,
 }
 
-/// `[database]`: where the key service and the resident key manager keep their state.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[database]`: where the key service and the resident key manager keep their state. `Debug` hides the URL's
+/// password.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://path/to/file.db` or `postgres://…`; default `sqlite://DATA_DIR/keymanager.db`.
     pub url: Option<String>,
     /// Most connections in the pool.
     pub max_connections: Option<u32>,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.url.as_deref().map(redact_url_password))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// A URL with its password (if any) replaced by `***`, for logs and `Debug`.
+///
+/// ```
+/// use keymanager::config::redact_url_password;
+/// assert_eq!(redact_url_password("postgres://km:s3cret@db:5432/km"), "postgres://km:***@db:5432/km");
+/// assert_eq!(redact_url_password("sqlite://data/keymanager.db"), "sqlite://data/keymanager.db");
+/// ```
+pub fn redact_url_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "<unparsable url>".into(),
+    }
 }
 
 /// `[server]`: `keymanager serve`.
@@ -424,9 +452,10 @@ mod tests {
 
     #[test]
     fn server_and_database_sections_parse_and_hide_the_admin_token() {
-        let c = parse("[database]\nurl = \"postgres://x\"\n[server]\nlisten = \"127.0.0.1:1\"\nadmin_token = \"${OKTA_API_TOKEN}\"\n").unwrap();
-        assert_eq!(c.database.url.as_deref(), Some("postgres://x"));
+        let c = parse("[database]\nurl = \"postgres://km:db-pass@x/km\"\n[server]\nlisten = \"127.0.0.1:1\"\nadmin_token = \"${OKTA_API_TOKEN}\"\n").unwrap();
+        assert_eq!(c.database.url.as_deref(), Some("postgres://km:db-pass@x/km"));
         assert!(!format!("{c:?}").contains("tok-123"));
+        assert!(!format!("{c:?}").contains("db-pass"));
         let c =
             parse("[[key_manager]]\nname = \"okta\"\ntype = \"okta\"\napi_token = \"${OKTA_API_TOKEN}\"\n").unwrap();
         let shown = format!("{c:?}");

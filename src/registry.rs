@@ -25,8 +25,9 @@ use crate::error::ConfigError;
 use crate::http::HttpClient;
 use crate::{Error, KeyManager, Result};
 
-/// What a factory gets besides its own table: shared resources of the process.
-#[derive(Debug, Clone, Default)]
+/// What a factory gets besides its own table: shared resources of the process. `Debug` hides the database URL's
+/// password.
+#[derive(Clone, Default)]
 pub struct BuildContext {
     /// `[database] url`, resolved (connectors that keep state use it).
     pub database_url: Option<String>,
@@ -38,6 +39,19 @@ pub struct BuildContext {
     pub data_dir: Option<PathBuf>,
     /// The shared outbound HTTP client; `None` = the connector makes one with default settings.
     pub http: Option<HttpClient>,
+}
+
+impl std::fmt::Debug for BuildContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildContext")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(crate::config::redact_url_password),
+            )
+            .field("public_url", &self.public_url)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Builds key managers of one `type`.

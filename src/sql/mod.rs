@@ -68,7 +68,12 @@ pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<(AnyPool
         })
         .connect(&url)
         .await
-        .map_err(|e| Error::storage(format!("cannot open the database ({}): {e}", redact_url(&url))))?;
+        .map_err(|e| {
+            Error::storage(format!(
+                "cannot open the database ({}): {e}",
+                crate::config::redact_url_password(&url)
+            ))
+        })?;
     if sqlite {
         pool.execute("PRAGMA journal_mode = WAL").await.map_err(db_err)?;
     }
@@ -120,17 +125,4 @@ pub fn conflict_or(e: sqlx::Error, message: impl FnOnce() -> String) -> Error {
 /// Column `i` of a row.
 pub fn col<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(r: &'r AnyRow, i: usize) -> Result<T> {
     r.try_get(i).map_err(db_err)
-}
-
-/// The URL without its password, for messages.
-fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        Err(_) => "<unparsable url>".into(),
-    }
 }

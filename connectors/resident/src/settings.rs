@@ -15,8 +15,8 @@ pub enum TokenFormat {
     Opaque,
 }
 
-/// Settings of one resident key manager.
-#[derive(Debug, Clone)]
+/// Settings of one resident key manager. `Debug` hides the database URL's password.
+#[derive(Clone)]
 pub struct ResidentSettings {
     /// `iss` of its tokens and base of its endpoints.
     pub issuer: String,
@@ -39,6 +39,29 @@ pub struct ResidentSettings {
     pub client_cache_seconds: u64,
     /// Database URL overriding `[database] url`.
     pub database_url: Option<String>,
+}
+
+impl std::fmt::Debug for ResidentSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResidentSettings")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("algorithm", &self.algorithm)
+            .field("token_format", &self.token_format)
+            .field("access_token_lifetime", &self.access_token_lifetime)
+            .field("max_access_token_lifetime", &self.max_access_token_lifetime)
+            .field("refresh_token_lifetime", &self.refresh_token_lifetime)
+            .field("max_secrets_per_client", &self.max_secrets_per_client)
+            .field("client_cache_seconds", &self.client_cache_seconds)
+            .field(
+                "database_url",
+                &self
+                    .database_url
+                    .as_deref()
+                    .map(keymanager::config::redact_url_password),
+            )
+            .finish()
+    }
 }
 
 impl Default for ResidentSettings {
@@ -146,5 +169,23 @@ impl ResidentSettings {
             client_cache_seconds: int("client_cache_seconds").unwrap_or(defaults.client_cache_seconds),
             database_url: text("database_url"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_database_password() {
+        let s = ResidentSettings {
+            database_url: Some("postgres://km:hunter2-db@db/km".into()),
+            ..ResidentSettings::default()
+        };
+        let shown = format!("{s:?}");
+        assert!(
+            shown.contains("postgres://km:***@db/km") && !shown.contains("hunter2-db"),
+            "{shown}"
+        );
     }
 }
