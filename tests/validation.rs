@@ -516,3 +516,94 @@ async fn revocations_through_the_library_reach_every_node() {
     node_b.poll_revocations().await;
     assert_eq!(node_b.validate(&token).await.unwrap_err(), ValidationError::Revoked);
 }
+
+/// The validator with the Okta and Keycloak connectors' own token profiles: Okta's `cid` and `scp` array at
+/// `/oauth2/{id}/v1/keys`, Keycloak's `azp` and space-separated `scope` at `…/protocol/openid-connect/certs`.
+#[tokio::test]
+async fn okta_and_keycloak_tokens_give_the_same_principal_shape() {
+    use keymanager_keycloak::{KeycloakKeyManager, KeycloakSettings, Mode};
+    use keymanager_okta::{OktaKeyManager, OktaSettings};
+    let server = MockServer::start().await;
+    let (okta_key, _) = SigningKey::generate(Algorithm::Rs256).unwrap();
+    let (kc_key, _) = SigningKey::generate(Algorithm::Rs256).unwrap();
+    for (p, key) in [
+        ("/oauth2/default/v1/keys", &okta_key),
+        ("/realms/acme/protocol/openid-connect/certs", &kc_key),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"keys": [key.public_jwk()]})))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let http = HttpClient::new(HttpPolicy::default()).unwrap();
+    let okta = OktaKeyManager::new(
+        "okta",
+        OktaSettings::new(&server.uri(), "default", Token::new("t")),
+        http.clone(),
+    );
+    let kc = KeycloakKeyManager::new(
+        "keycloak",
+        KeycloakSettings::new(
+            &server.uri(),
+            "acme",
+            "acme",
+            Mode::Admin {
+                client_id: "a".into(),
+                client_secret: ClientSecret::new("s"),
+            },
+        ),
+        http,
+        Arc::new(keymanager::sql::registrations::MemoryRegistrations::default()),
+    );
+    let mut kms = KeyManagers::default();
+    kms.insert(Arc::new(okta), keymanager_okta::descriptor()).unwrap();
+    kms.insert(Arc::new(kc), keymanager_keycloak::descriptor()).unwrap();
+    let validator = TokenValidator::new(&kms, ValidatorSettings::default()).unwrap();
+    let t = now();
+    let okta_token = okta_key
+        .sign_jwt("JWT", &json!({"ver": 1, "jti": "AT.x", "iss": format!("{}/oauth2/default", server.uri()), "aud": "api://default",
+            "iat": t, "exp": t + 3600, "cid": "0oa8x2kqz1AbCdEfG5d7", "scp": ["orders.read", "orders.write"], "sub": "0oa8x2kqz1AbCdEfG5d7"}))
+        .unwrap();
+    let p = validator.validate(&okta_token).await.unwrap();
+    assert_eq!(
+        (p.key_manager.as_str(), p.client_id.as_deref()),
+        ("okta", Some("0oa8x2kqz1AbCdEfG5d7"))
+    );
+    assert_eq!(p.scopes, ["orders.read", "orders.write"]);
+    let mut wrong_aud = okta_token.clone();
+    wrong_aud.clear();
+    wrong_aud.push_str(
+        &okta_key
+            .sign_jwt(
+                "JWT",
+                &json!({"iss": format!("{}/oauth2/default", server.uri()), "aud": "api://other",
+        "iat": t, "exp": t + 3600, "cid": "0oa1", "scp": []}),
+            )
+            .unwrap(),
+    );
+    assert_eq!(
+        validator.validate(&wrong_aud).await.unwrap_err(),
+        ValidationError::WrongAudience,
+        "Okta's default audience is enforced"
+    );
+    let kc_token = kc_key
+        .sign_jwt("JWT", &json!({"exp": t + 300, "iat": t, "jti": "trrtcc:1", "iss": format!("{}/realms/acme", server.uri()),
+            "aud": "account", "sub": "447989f5", "typ": "Bearer", "azp": "orders-app-production", "scope": "profile email"}))
+        .unwrap();
+    let p = validator.validate(&kc_token).await.unwrap();
+    assert_eq!(
+        (p.key_manager.as_str(), p.client_id.as_deref()),
+        ("keycloak", Some("orders-app-production"))
+    );
+    assert_eq!(p.scopes, ["profile", "email"]);
+    // A Keycloak-signed token claiming Okta's issuer does not verify.
+    let forged = kc_key
+        .sign_jwt("JWT", &json!({"iss": format!("{}/oauth2/default", server.uri()), "aud": "api://default", "iat": t, "exp": t + 60, "cid": "x"}))
+        .unwrap();
+    assert!(matches!(
+        validator.validate(&forged).await.unwrap_err(),
+        ValidationError::UnknownKey(_)
+    ));
+}

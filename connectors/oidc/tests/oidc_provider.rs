@@ -64,6 +64,11 @@ fn start_provider() -> Option<Provider> {
     Some(Provider { child, issuer })
 }
 
+/// The settings a key manager was built with, for a second instance (the gateway's).
+fn km_settings(km: &OidcKeyManager) -> OidcSettings {
+    settings(&km.token_profile().issuer)
+}
+
 fn settings(issuer: &str) -> OidcSettings {
     let mut s = OidcSettings::new(issuer);
     s.initial_access_token = Some(Token::new(IAT));
@@ -135,6 +140,21 @@ async fn flow(km: &OidcKeyManager, registrations: &dyn RegistrationStore) {
         matches!(scope_refused, Error::InvalidScope { .. } | Error::InvalidRequest { .. }),
         "{scope_refused:?}"
     );
+    // A gateway validating the provider's (opaque) token goes through introspection.
+    let gateway_km = OidcKeyManager::connect(
+        km.name(),
+        km_settings(km),
+        HttpClient::new(HttpPolicy::default()).unwrap(),
+        Arc::new(MemoryRegistrations::default()),
+    )
+    .await
+    .unwrap();
+    let mut set = keymanager::registry::KeyManagers::default();
+    set.insert(Arc::new(gateway_km), keymanager_oidc::descriptor()).unwrap();
+    let validator = keymanager::validation::TokenValidator::new(&set, Default::default()).unwrap();
+    let principal = validator.validate(token.access_token.expose_secret()).await.unwrap();
+    assert_eq!(principal.client_id.as_deref(), Some(client.client_id.as_str()));
+    assert_eq!(principal.scopes, ["orders:read"]);
     let info = km
         .introspect(&token.access_token, Some(TokenTypeHint::AccessToken))
         .await
