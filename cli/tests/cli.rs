@@ -103,14 +103,16 @@ fn serve_runs_the_embedded_default_with_a_private_admin_token() {
 }
 
 #[test]
-fn a_config_with_okta_and_resident_works_from_the_shell() {
+fn a_config_with_okta_keycloak_and_resident_works_from_the_shell() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("km.toml");
     std::fs::write(
         &config,
         "[[key_manager]]\nname = \"Resident Key Manager\"\ntype = \"resident\"\n\n\
          [[key_manager]]\nname = \"okta\"\ntype = \"okta\"\norg_url = \"https://dev-000000.okta.com\"\n\
-         api_token = \"${KM_TEST_OKTA_TOKEN}\"\n",
+         api_token = \"${KM_TEST_OKTA_TOKEN}\"\n\n\
+         [[key_manager]]\nname = \"keycloak\"\ntype = \"keycloak\"\nbase_url = \"https://kc.example.com\"\nrealm = \"acme\"\n\
+         admin_client_id = \"keymanager-admin\"\nadmin_client_secret = \"${KM_TEST_OKTA_TOKEN}\"\n",
     )
     .unwrap();
     let out = Command::new(BIN)
@@ -128,8 +130,10 @@ fn a_config_with_okta_and_resident_works_from_the_shell() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(list["count"], 2);
+    assert_eq!(list["count"], 3);
     assert_eq!(list["list"][1]["type"], "okta");
+    assert_eq!(list["list"][2]["type"], "keycloak");
+    assert_eq!(list["list"][2]["capabilities"]["multipleSecrets"], true);
     assert_eq!(list["list"][1]["capabilities"]["maxSecretsPerClient"], 2);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("00secret-api-token"));
 }
