@@ -1,7 +1,7 @@
 //! The resident key manager's settings (`type = "resident"` tables).
 
 use keymanager::config::KeyManagerConfig;
-use keymanager::descriptor::{ConnectorDescriptor, Setting};
+use keymanager::descriptor::{ConnectorDescriptor, Setting, SettingKind};
 use keymanager::error::ConfigError;
 
 use crate::signing::Algorithm;
@@ -39,6 +39,8 @@ pub struct ResidentSettings {
     pub client_cache_seconds: u64,
     /// Database URL overriding `[database] url`.
     pub database_url: Option<String>,
+    /// Users declared in the configuration: (name, password), created or updated at start.
+    pub users: Vec<(String, keymanager::model::Token)>,
 }
 
 impl std::fmt::Debug for ResidentSettings {
@@ -77,6 +79,7 @@ impl Default for ResidentSettings {
             max_secrets_per_client: None,
             client_cache_seconds: 5,
             database_url: None,
+            users: Vec::new(),
         }
     }
 }
@@ -109,6 +112,12 @@ pub fn descriptor() -> ConnectorDescriptor {
             )
             .default_value(5),
             Setting::string("database_url", "Database URL (defaults to [database] url)").secret(),
+            Setting::new(
+                "users",
+                "Users as \"name:password\" (read passwords from ${VARS})",
+                SettingKind::StringList,
+            )
+            .secret(),
         ],
         application_properties: Vec::new(),
     }
@@ -168,8 +177,30 @@ impl ResidentSettings {
             max_secrets_per_client: max_secrets,
             client_cache_seconds: int("client_cache_seconds").unwrap_or(defaults.client_cache_seconds),
             database_url: text("database_url"),
+            users: users(km)?,
         })
     }
+}
+
+fn users(km: &KeyManagerConfig) -> Result<Vec<(String, keymanager::model::Token)>, ConfigError> {
+    let Some(list) = km.settings.get("users").and_then(|v| v.as_array()) else {
+        return Ok(Vec::new());
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let entry = v.as_str().unwrap_or_default();
+            match entry.split_once(':') {
+                Some((name, password)) if !name.is_empty() && password.chars().count() >= 8 => {
+                    Ok((name.to_owned(), keymanager::model::Token::new(password)))
+                }
+                _ => Err(km.error(
+                    Some(&format!("users[{i}]")),
+                    "must be \"name:password\" with a password of at least 8 characters",
+                )),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -187,5 +218,16 @@ mod tests {
             shown.contains("postgres://km:***@db/km") && !shown.contains("hunter2-db"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn users_come_as_name_password_and_their_passwords_never_show() {
+        let km = KeyManagerConfig::new("r", "resident").with("users", serde_json::json!(["alice:correct horse"]));
+        let s = ResidentSettings::from_config(&km, None).unwrap();
+        assert_eq!(s.users[0].0, "alice");
+        assert!(!format!("{s:?}").contains("correct horse"));
+        let bad = KeyManagerConfig::new("r", "resident").with("users", serde_json::json!(["alice:short"]));
+        let err = ResidentSettings::from_config(&bad, None).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("users[0]"));
     }
 }

@@ -67,6 +67,27 @@ impl StoreUsers {
     }
 }
 
+impl StoreUsers {
+    /// Make the configured users exist with these passwords: new ones are added, a changed password is re-hashed.
+    pub async fn ensure(&self, users: &[(String, keymanager::model::Token)]) -> Result<()> {
+        for (name, password) in users {
+            match self.store.get_user(name).await? {
+                None => {
+                    self.add(name, password.expose_secret()).await?;
+                    tracing::info!(username = %name, "added a configured user");
+                }
+                Some(u) if !verify_password(password.expose_secret().to_owned(), u.password_hash.clone()).await => {
+                    let hash = hash_password(password.expose_secret().to_owned()).await?;
+                    self.store.set_password_hash(name, &hash).await?;
+                    tracing::info!(username = %name, "updated a configured user's password");
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 async fn hash_password(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         let salt = crypto::random_bytes(16);

@@ -588,3 +588,46 @@ on_both_backends!(
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     the_password_grant_is_off_unless_the_client_enables_it,
 );
+
+/// Users declared in the configuration are created at start, and a changed password replaces the stored one.
+#[tokio::test]
+async fn configured_users_are_created_and_kept_in_step() {
+    let (url, _dir) = common::sqlite_url().await;
+    let open = |password: &'static str| {
+        let url = url.clone();
+        async move {
+            let settings = keymanager_resident::ResidentSettings {
+                users: vec![("dave".into(), Token::new(password))],
+                ..common::settings()
+            };
+            let store = keymanager_resident::Store::connect(&url, None).await.unwrap();
+            keymanager_resident::ResidentServer::open(settings, store)
+                .await
+                .unwrap()
+        }
+    };
+    let server = open("first password").await;
+    assert!(server
+        .authenticate_user("dave", "first password")
+        .await
+        .unwrap()
+        .is_some());
+    let subject = server
+        .authenticate_user("dave", "first password")
+        .await
+        .unwrap()
+        .unwrap()
+        .subject;
+    let server = open("second password").await;
+    assert!(server
+        .authenticate_user("dave", "first password")
+        .await
+        .unwrap()
+        .is_none());
+    let again = server
+        .authenticate_user("dave", "second password")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.subject, subject, "the same user, with a new password");
+}

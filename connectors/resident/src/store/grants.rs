@@ -98,6 +98,17 @@ impl Store {
         .transpose()
     }
 
+    /// Replace a user's password hash.
+    pub async fn set_password_hash(&self, username: &str, hash: &str) -> Result<()> {
+        sqlx::query("UPDATE km_users SET password_hash = $2 WHERE username = $1")
+            .bind(username)
+            .bind(hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     /// Every user name, sorted.
     pub async fn list_users(&self) -> Result<Vec<String>> {
         let rows = sqlx::query("SELECT username FROM km_users ORDER BY username")
