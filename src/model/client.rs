@@ -226,6 +226,13 @@ impl ClientSpec {
                     "a redirect URI must not contain a fragment (RFC 6749 §3.1.2)",
                 ));
             }
+            // Private-use schemes (RFC 8252 §7.1) are fine; schemes that run or embed content are not.
+            if matches!(parsed.scheme(), "javascript" | "data" | "vbscript" | "file" | "blob") {
+                return Err(Error::invalid_field(
+                    &field,
+                    format!("the `{}:` scheme cannot be a redirect URI", parsed.scheme()),
+                ));
+            }
         }
         if self.public_client && self.grant_types.contains(&GrantType::ClientCredentials) {
             return Err(Error::invalid_field(
@@ -351,6 +358,12 @@ mod tests {
                 base.clone()
                     .with_grant_types([GrantType::AuthorizationCode])
                     .with_redirect_uris(["https://a.example/cb#frag"]),
+                "redirect_uris[0]",
+            ),
+            (
+                base.clone()
+                    .with_grant_types([GrantType::AuthorizationCode])
+                    .with_redirect_uris(["javascript:alert(1)"]),
                 "redirect_uris[0]",
             ),
             (base.clone().public(), "grant_types"),
