@@ -7,7 +7,7 @@ use std::sync::Arc;
 use common::Harness;
 use keymanager::model::*;
 use keymanager::{Error, KeyManager};
-use keymanager_resident::{introspection_answer, ACCESS_TOKEN_TYP};
+use keymanager_resident::ACCESS_TOKEN_TYP;
 use serde_json::json;
 
 fn spec() -> ClientSpec {
@@ -342,7 +342,6 @@ async fn introspection_of_expired_revoked_and_foreign_tokens(h: Harness) {
             .unwrap();
     h.km.delete_client(&other_id).await.unwrap();
     assert!(!h.km.introspect(&t2.access_token, None).await.unwrap().active);
-    let _ = introspection_answer;
 }
 
 async fn jwks_after_rotation_verifies_old_and_new_tokens(h: Harness) {
