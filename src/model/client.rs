@@ -6,7 +6,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{is_valid_scope_token, Capabilities, ClientId, ClientSecret, GrantType};
+use super::{
+    check_duration, check_redirect_uri, check_text, is_valid_scope_token, Capabilities, ClientId, ClientSecret, GrantType,
+    MAX_NAME_LENGTH, MAX_REDIRECT_URIS, MAX_SCOPES,
+};
 use crate::{Error, Result};
 
 /// The environment a set of keys is for.
@@ -192,20 +195,28 @@ impl ClientSpec {
     }
 
     /// Check the spec on its own; the error names the offending field.
+    ///
+    /// Names have no control characters; grant types, redirect URIs and scopes are not repeated; redirect URIs
+    /// follow the [redirect URI policy](super::check_redirect_uri); lifetimes are within
+    /// [`MAX_DURATION_SECONDS`](super::MAX_DURATION_SECONDS).
     pub fn validate(&self) -> Result<()> {
         let name = self.name.trim();
         if name.is_empty() {
             return Err(Error::invalid_field("name", "must not be empty"));
         }
-        if self.name.chars().count() > 255 {
-            return Err(Error::invalid_field("name", "must be at most 255 characters"));
-        }
+        check_text("name", &self.name, MAX_NAME_LENGTH)?;
         if self.grant_types.is_empty() {
             return Err(Error::invalid_field("grant_types", "at least one grant type is needed"));
         }
-        for g in &self.grant_types {
+        for (i, g) in self.grant_types.iter().enumerate() {
             if g.as_str().trim().is_empty() {
                 return Err(Error::invalid_field("grant_types", "a grant type must not be empty"));
+            }
+            if self.grant_types[..i].contains(g) {
+                return Err(Error::invalid_field(
+                    format!("grant_types[{i}]"),
+                    format!("{g} is listed twice"),
+                ));
             }
         }
         if let Some(g) = self.grant_types.iter().find(|g| g.needs_redirect_uri()) {
@@ -216,22 +227,17 @@ impl ClientSpec {
                 ));
             }
         }
+        if self.redirect_uris.len() > MAX_REDIRECT_URIS {
+            return Err(Error::invalid_field(
+                "redirect_uris",
+                format!("at most {MAX_REDIRECT_URIS} redirect URIs"),
+            ));
+        }
         for (i, uri) in self.redirect_uris.iter().enumerate() {
             let field = format!("redirect_uris[{i}]");
-            let parsed = Url::parse(uri)
-                .map_err(|e| Error::invalid_field(&field, format!("`{uri}` is not an absolute URI: {e}")))?;
-            if parsed.fragment().is_some() {
-                return Err(Error::invalid_field(
-                    &field,
-                    "a redirect URI must not contain a fragment (RFC 6749 §3.1.2)",
-                ));
-            }
-            // Private-use schemes (RFC 8252 §7.1) are fine; schemes that run or embed content are not.
-            if matches!(parsed.scheme(), "javascript" | "data" | "vbscript" | "file" | "blob") {
-                return Err(Error::invalid_field(
-                    &field,
-                    format!("the `{}:` scheme cannot be a redirect URI", parsed.scheme()),
-                ));
+            check_redirect_uri(uri).map_err(|m| Error::invalid_field(&field, m))?;
+            if self.redirect_uris[..i].contains(uri) {
+                return Err(Error::invalid_field(&field, "is listed twice"));
             }
         }
         if self.public_client && self.grant_types.contains(&GrantType::ClientCredentials) {
@@ -246,19 +252,94 @@ impl ClientSpec {
                 "PKCE applies to the authorization_code grant, which this client does not use",
             ));
         }
+        if self.scopes.len() > MAX_SCOPES {
+            return Err(Error::invalid_field("scopes", format!("at most {MAX_SCOPES} scopes")));
+        }
         for (i, scope) in self.scopes.iter().enumerate() {
             if !is_valid_scope_token(scope) {
+                let shown: String = scope.escape_debug().take(100).collect();
                 return Err(Error::invalid_field(
                     format!("scopes[{i}]"),
-                    format!("`{scope}` is not a valid scope token (RFC 6749 §3.3)"),
+                    format!("`{shown}` is not a valid scope token (RFC 6749 §3.3)"),
+                ));
+            }
+            if self.scopes[..i].contains(scope) {
+                return Err(Error::invalid_field(
+                    format!("scopes[{i}]"),
+                    format!("`{scope}` is listed twice"),
                 ));
             }
         }
-        if self.access_token_lifetime == Some(0) {
-            return Err(Error::invalid_field("access_token_lifetime", "must be positive"));
+        if let Some(l) = self.access_token_lifetime {
+            check_duration("access_token_lifetime", l)?;
         }
-        if self.refresh_token_lifetime == Some(0) {
-            return Err(Error::invalid_field("refresh_token_lifetime", "must be positive"));
+        if let Some(l) = self.refresh_token_lifetime {
+            check_duration("refresh_token_lifetime", l)?;
+        }
+        Ok(())
+    }
+
+    /// Check an update a client asks for on its own authority (RFC 7592, with its registration access token)
+    /// against what it holds now: it may keep or narrow its grant types, scopes, token lifetimes and PKCE
+    /// strictness, never widen them, and may use only redirect URIs on origins it already has (for loopback
+    /// `http`, any port, as RFC 8252 §7.3 lets native apps pick one). Widening needs an administrator.
+    ///
+    /// ```
+    /// use keymanager::model::{ClientSpec, GrantType, KeyType};
+    /// let held = ClientSpec::new("app", KeyType::Production).with_scopes(["read"]);
+    /// assert!(held.clone().with_scopes(Vec::<String>::new()).check_self_update(&held).is_ok());
+    /// let err = held.clone().with_scopes(["read", "admin"]).check_self_update(&held).unwrap_err();
+    /// assert!(err.to_string().contains("scopes"));
+    /// ```
+    pub fn check_self_update(&self, current: &ClientSpec) -> Result<()> {
+        let widen = |field: &str, what: String| {
+            Err(Error::invalid_field(
+                field,
+                format!("{what}: a client may keep or narrow its registration, never widen it; ask an administrator"),
+            ))
+        };
+        if let Some(g) = self.grant_types.iter().find(|g| !current.grant_types.contains(g)) {
+            return widen("grant_types", format!("the {g} grant is not registered for this client"));
+        }
+        if let Some(s) = self.scopes.iter().find(|s| !current.scopes.contains(s)) {
+            return widen("scope", format!("scope `{s}` is not registered for this client"));
+        }
+        for (field, new, old) in [
+            ("access_token_lifetime", self.access_token_lifetime, current.access_token_lifetime),
+            ("refresh_token_lifetime", self.refresh_token_lifetime, current.refresh_token_lifetime),
+        ] {
+            match (new, old) {
+                (Some(n), Some(o)) if n > o => return widen(field, format!("{n} is longer than the registered {o}")),
+                (None, Some(o)) => {
+                    return widen(field, format!("leaving it out would lift the registered limit of {o}"))
+                }
+                _ => {}
+            }
+        }
+        if current.pkce.required && !self.pkce.required {
+            return widen("pkce_required", "PKCE is required for this client".into());
+        }
+        if self.pkce.allow_plain && !current.pkce.allow_plain {
+            return widen("pkce_allow_plain", "PKCE plain is not allowed for this client".into());
+        }
+        if self.public_client != current.public_client {
+            return Err(Error::invalid_field(
+                "token_endpoint_auth_method",
+                "a client cannot switch between public and confidential; register a new client",
+            ));
+        }
+        let origins: Vec<Option<String>> = current.redirect_uris.iter().map(|u| redirect_origin(u)).collect();
+        for (i, uri) in self.redirect_uris.iter().enumerate() {
+            if current.redirect_uris.contains(uri) {
+                continue;
+            }
+            let origin = redirect_origin(uri);
+            if origin.is_none() || !origins.contains(&origin) {
+                return widen(
+                    &format!("redirect_uris[{i}]"),
+                    format!("`{}` is on an origin this client has not registered", uri.escape_debug()),
+                );
+            }
         }
         Ok(())
     }
@@ -285,6 +366,17 @@ impl ClientSpec {
             return Err(Error::unsupported("per-client token lifetime"));
         }
         Ok(())
+    }
+}
+
+/// The origin a redirect URI belongs to, for [`ClientSpec::check_self_update`]: scheme, host and port; for
+/// loopback `http` the port is left out (RFC 8252 §7.3); for a private-use scheme, the scheme alone.
+fn redirect_origin(uri: &str) -> Option<String> {
+    let u = Url::parse(uri).ok()?;
+    match (u.scheme(), u.host_str()) {
+        ("https", Some(h)) => Some(format!("https://{h}:{}", u.port_or_known_default()?)),
+        ("http", Some(h)) => Some(format!("http://{h}")),
+        (scheme, _) => Some(format!("{scheme}:")),
     }
 }
 

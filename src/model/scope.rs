@@ -37,3 +37,38 @@ pub fn is_valid_scope_token(s: &str) -> bool {
         && s.bytes()
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
+
+/// Parse a `scope` parameter (RFC 6749 §3.3): scope tokens separated by single spaces. The one parser of scope
+/// strings: every endpoint and connector reads `scope` through it. Repeated tokens are kept once, in their first
+/// place; an empty string is no scope. An empty token (two spaces, a leading or trailing space), a character
+/// outside the scope-token syntax, or more than [`MAX_SCOPES`](super::MAX_SCOPES) tokens is an error.
+///
+/// ```
+/// use keymanager::model::parse_scope;
+/// assert_eq!(parse_scope("openid orders:read openid").unwrap(), vec!["openid", "orders:read"]);
+/// assert!(parse_scope("").unwrap().is_empty());
+/// assert!(parse_scope("a  b").is_err());
+/// assert!(parse_scope("a\"b").is_err());
+/// ```
+pub fn parse_scope(text: &str) -> Result<Vec<String>, String> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for token in text.split(' ') {
+        if token.is_empty() {
+            return Err("scope tokens are separated by single spaces (RFC 6749 §3.3)".into());
+        }
+        if !is_valid_scope_token(token) {
+            let shown: String = token.escape_debug().take(100).collect();
+            return Err(format!("`{shown}` is not a valid scope token (RFC 6749 §3.3)"));
+        }
+        if !out.iter().any(|s| s == token) {
+            if out.len() == super::MAX_SCOPES {
+                return Err(format!("at most {} scopes", super::MAX_SCOPES));
+            }
+            out.push(token.to_owned());
+        }
+    }
+    Ok(out)
+}

@@ -15,6 +15,26 @@ pub struct SecretSpec {
     pub expires_in: Option<u64>,
 }
 
+impl SecretSpec {
+    /// Check the spec: a description of at most 255 characters without control characters, and an expiry
+    /// within [`MAX_DURATION_SECONDS`](super::MAX_DURATION_SECONDS).
+    ///
+    /// ```
+    /// use keymanager::model::SecretSpec;
+    /// assert!(SecretSpec { description: Some("rotation".into()), expires_in: Some(86_400) }.validate().is_ok());
+    /// assert!(SecretSpec { description: None, expires_in: Some(u64::MAX) }.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> crate::Result<()> {
+        if let Some(d) = &self.description {
+            super::check_text("description", d, 255)?;
+        }
+        if let Some(e) = self.expires_in {
+            super::check_duration("expires_in", e)?;
+        }
+        Ok(())
+    }
+}
+
 /// A secret right after creation: the only time its plain value is available.
 #[derive(Debug, Clone, Serialize)]
 pub struct IssuedSecret {

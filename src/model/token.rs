@@ -26,8 +26,9 @@ pub enum Grant {
     AuthorizationCode {
         /// The authorization code.
         code: Token,
-        /// The redirect URI of the authorization request.
-        redirect_uri: String,
+        /// The redirect URI, when the authorization request carried one (RFC 6749 §4.1.3 requires it then, and
+        /// only then).
+        redirect_uri: Option<String>,
         /// The PKCE `code_verifier`.
         code_verifier: Option<Token>,
     },

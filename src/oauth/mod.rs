@@ -55,7 +55,9 @@ pub fn grant_form(request: &TokenRequest) -> Vec<(&'static str, String)> {
         } => {
             form.push(("grant_type", "authorization_code".into()));
             form.push(("code", code.expose_secret().into()));
-            form.push(("redirect_uri", redirect_uri.clone()));
+            if let Some(uri) = redirect_uri {
+                form.push(("redirect_uri", uri.clone()));
+            }
             if let Some(v) = code_verifier {
                 form.push(("code_verifier", v.expose_secret().into()));
             }

@@ -45,6 +45,8 @@ pub struct CheckedRequest {
     pub client: ClientRecord,
     /// The redirect URI to answer at.
     pub redirect_uri: String,
+    /// Whether the request named it (then the code exchange must name it too, RFC 6749 §4.1.3).
+    pub redirect_uri_sent: bool,
     /// Granted scopes.
     pub scopes: Vec<String>,
     /// `state`, to send back.
@@ -126,14 +128,8 @@ impl ResidentServer {
                 "this client may not use the authorization code grant",
             ));
         }
-        let requested: Vec<String> = req
-            .scope
-            .as_deref()
-            .unwrap_or_default()
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let requested = keymanager::model::parse_scope(req.scope.as_deref().unwrap_or_default())
+            .map_err(|m| fail("invalid_scope", &m))?;
         let scopes = granted_scopes(&client, &requested).map_err(|e| fail("invalid_scope", &e.to_string()))?;
         let challenge = match req.code_challenge.as_deref().filter(|c| !c.is_empty()) {
             Some(challenge) => {
@@ -168,6 +164,7 @@ impl ResidentServer {
         };
         Ok(CheckedRequest {
             client,
+            redirect_uri_sent: req.redirect_uri.is_some(),
             redirect_uri,
             scopes,
             state,
@@ -187,7 +184,7 @@ impl ResidentServer {
                 code_hash: crypto::hash(&code),
                 grant_id: crypto::random_token(16),
                 client_id: req.client.client_id.clone(),
-                redirect_uri: req.redirect_uri.clone(),
+                redirect_uri: req.redirect_uri_sent.then(|| req.redirect_uri.clone()),
                 scope: req.scopes.join(" "),
                 subject: owner.subject.clone(),
                 code_challenge,
@@ -234,7 +231,7 @@ impl ResidentServer {
         let token = crypto::random_token(32);
         let lifetime = client
             .refresh_token_lifetime
-            .unwrap_or(self.settings().refresh_token_lifetime) as i64;
+            .unwrap_or(self.settings().refresh_token_lifetime);
         self.store()
             .insert_refresh(&RefreshRecord {
                 token_hash: crypto::hash(&token),
@@ -242,18 +239,18 @@ impl ResidentServer {
                 client_id: client.client_id.clone(),
                 subject: subject.to_owned(),
                 scope: scope.to_owned(),
-                expires_at: now() + lifetime,
+                expires_at: keymanager::model::seconds_after("refresh_token_lifetime", now(), lifetime)?,
             })
             .await?;
         Ok(Token::new(token))
     }
 
     async fn revoke_family(&self, grant_id: &str) -> Result<()> {
-        let until = now()
-            + self
-                .settings()
-                .refresh_token_lifetime
-                .max(self.settings().max_access_token_lifetime) as i64;
+        let longest = self
+            .settings()
+            .refresh_token_lifetime
+            .max(self.settings().max_access_token_lifetime);
+        let until = keymanager::model::seconds_after("refresh_token_lifetime", now(), longest)?;
         self.store().revoke_grant(grant_id, until).await?;
         tracing::warn!(
             grant_id,
@@ -266,7 +263,7 @@ impl ResidentServer {
         &self,
         who: &AuthenticatedClient,
         code: &Token,
-        redirect_uri: &str,
+        redirect_uri: Option<&str>,
         verifier: Option<&Token>,
         request: &TokenRequest,
     ) -> Result<AccessToken> {
@@ -289,8 +286,19 @@ impl ResidentServer {
         if record.client_id != client.client_id {
             return Err(invalid_grant("the code was issued to another client"));
         }
-        if record.redirect_uri != redirect_uri {
-            return Err(invalid_grant("redirect_uri differs from the authorization request"));
+        // RFC 6749 §4.1.3: required, and identical, when the authorization request carried one.
+        match (record.redirect_uri.as_deref(), redirect_uri) {
+            (Some(sent), Some(given)) if sent == given => {}
+            (Some(_), Some(_)) => return Err(invalid_grant("redirect_uri differs from the authorization request")),
+            (Some(_), None) => {
+                return Err(Error::invalid_field(
+                    "redirect_uri",
+                    "is required: the authorization request carried one",
+                ));
+            }
+            (None, Some(given)) if client.redirect_uris.iter().any(|r| r == given) => {}
+            (None, Some(_)) => return Err(invalid_grant("redirect_uri is not registered for this client")),
+            (None, None) => {}
         }
         match (&record.code_challenge, verifier) {
             (Some(challenge), Some(v)) => {
@@ -321,12 +329,7 @@ impl ResidentServer {
             }
             (None, None) => {}
         }
-        let scopes: Vec<String> = record
-            .scope
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let scopes = parse_stored_scope(&record.scope)?;
         self.mint(Mint {
             client,
             secret_id: who.secret_id.as_deref(),
@@ -349,25 +352,18 @@ impl ResidentServer {
         if !client.grant_types.contains(&GrantType::RefreshToken) {
             return Err(unauthorized_client("this client may not use the refresh_token grant"));
         }
-        let record = match self.store().use_refresh(&crypto::hash(token.expose_secret())).await? {
+        // Check the whole request before the token is spent: a refused refresh leaves it usable (RFC 6749 §6,
+        // RFC 9700 §4.14), so the client's corrected retry is not taken for a replay.
+        let hash = crypto::hash(token.expose_secret());
+        let record = match self.store().find_refresh(&hash).await? {
             Use::Invalid => return Err(invalid_grant("the refresh token is invalid or has expired")),
-            Use::Replayed(r) => {
-                self.revoke_family(&r.grant_id).await?;
-                return Err(invalid_grant(
-                    "the refresh token was used before; its whole family is revoked",
-                ));
-            }
+            Use::Replayed(r) => return Err(self.replayed_refresh(&r.grant_id).await),
             Use::Fresh(r) => r,
         };
         if record.client_id != client.client_id {
             return Err(invalid_grant("the refresh token was issued to another client"));
         }
-        let original: Vec<String> = record
-            .scope
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let original = parse_stored_scope(&record.scope)?;
         // A refresh may narrow the scope, never widen it (RFC 6749 §6).
         let scopes = if request.scopes.is_empty() {
             original
@@ -379,6 +375,12 @@ impl ResidentServer {
         } else {
             request.scopes.clone()
         };
+        self.lifetime_for(client, request.validity)?;
+        match self.store().use_refresh(&hash).await? {
+            Use::Fresh(_) => {}
+            Use::Invalid => return Err(invalid_grant("the refresh token is invalid or has expired")),
+            Use::Replayed(r) => return Err(self.replayed_refresh(&r.grant_id).await),
+        }
         self.mint(Mint {
             client,
             secret_id: who.secret_id.as_deref(),
@@ -389,6 +391,14 @@ impl ResidentServer {
             refresh: true,
         })
         .await
+    }
+
+    /// A refresh token presented again after it was rotated: revoke its family, and say so.
+    async fn replayed_refresh(&self, grant_id: &str) -> Error {
+        match self.revoke_family(grant_id).await {
+            Ok(()) => invalid_grant("the refresh token was used before; its whole family is revoked"),
+            Err(e) => e,
+        }
     }
 
     pub(crate) async fn password(
@@ -418,6 +428,11 @@ impl ResidentServer {
         })
         .await
     }
+}
+
+/// A scope string this server stored itself; one that no longer parses is a storage fault.
+fn parse_stored_scope(text: &str) -> Result<Vec<String>> {
+    keymanager::model::parse_scope(text).map_err(|m| Error::storage(format!("a stored scope is malformed: {m}")))
 }
 
 /// `uri` with query parameters added (those that are `Some`).

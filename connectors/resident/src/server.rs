@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use keymanager::model::{
-    mask_secret, AccessToken, ClientId, ClientSpec, Grant, GrantType, IssuedSecret, OAuthClient, SecretInfo,
+    check_duration, mask_secret, seconds_after, AccessToken, ClientId, ClientSpec, Grant, GrantType, IssuedSecret, OAuthClient, SecretInfo,
     SecretSpec, SecretStatus, Token, TokenInfo, TokenRequest,
 };
 use keymanager::{Error, Result};
@@ -127,8 +127,10 @@ impl ResidentServer {
             created_at: at,
             updated_at: at,
         };
-        let secret =
-            (!spec.public_client).then(|| self.new_secret_record(&record.client_id, &SecretSpec::default(), at));
+        let secret = match spec.public_client {
+            true => None,
+            false => Some(self.new_secret_record(&record.client_id, &SecretSpec::default(), at)?),
+        };
         self.store
             .insert_client(&record, secret.as_ref().map(|(r, _)| r))
             .await?;
@@ -163,6 +165,36 @@ impl ResidentServer {
         Ok(to_oauth_client(&record))
     }
 
+    /// Apply an update a client asked for with its registration access token (RFC 7592): it may keep or narrow
+    /// what `current` holds, never widen it ([`ClientSpec::check_self_update`]). A lifetime left to the server's
+    /// default counts as that default, so leaving it out cannot lift a limit either.
+    pub async fn update_on_own_authority(&self, current: &ClientRecord, spec: &ClientSpec) -> Result<OAuthClient> {
+        spec.validate()?;
+        let held = self.effective_spec(current);
+        let mut wanted = spec.clone();
+        wanted.access_token_lifetime = Some(spec.access_token_lifetime.unwrap_or(self.settings.access_token_lifetime));
+        wanted.refresh_token_lifetime =
+            Some(spec.refresh_token_lifetime.unwrap_or(self.settings.refresh_token_lifetime));
+        wanted.check_self_update(&held)?;
+        self.update(&current.client_id, spec).await
+    }
+
+    /// A client's registration as a spec, with the server's defaults written in where it sets no lifetime.
+    fn effective_spec(&self, r: &ClientRecord) -> ClientSpec {
+        ClientSpec {
+            name: r.name.clone(),
+            key_type: r.key_type,
+            grant_types: r.grant_types.clone(),
+            redirect_uris: r.redirect_uris.clone(),
+            scopes: r.scopes.clone(),
+            public_client: r.public_client,
+            pkce: r.pkce,
+            access_token_lifetime: Some(r.access_token_lifetime.unwrap_or(self.settings.access_token_lifetime)),
+            refresh_token_lifetime: Some(r.refresh_token_lifetime.unwrap_or(self.settings.refresh_token_lifetime)),
+            additional_properties: r.additional_properties.clone(),
+        }
+    }
+
     /// Read a client; `NotFound` when it does not exist.
     pub async fn client(&self, client_id: &str) -> Result<ClientRecord> {
         self.store
@@ -177,7 +209,7 @@ impl ResidentServer {
         let rule = Revoked::Client {
             client_id: client_id.to_owned(),
             issued_before: at,
-            expires_at: at + self.settings.max_access_token_lifetime as i64,
+            expires_at: self.max_token_expiry(at)?,
         };
         self.store.delete_client(client_id, &rule).await?;
         self.clients.invalidate(client_id);
@@ -187,7 +219,16 @@ impl ResidentServer {
 
     // ----- secrets -----
 
-    fn new_secret_record(&self, client_id: &str, spec: &SecretSpec, at: i64) -> (SecretRecord, String) {
+    /// When the last token issued now expires at the latest: how long a revocation rule must be kept.
+    pub(crate) fn max_token_expiry(&self, at: i64) -> Result<i64> {
+        seconds_after("max_access_token_lifetime", at, self.settings.max_access_token_lifetime)
+    }
+
+    fn new_secret_record(&self, client_id: &str, spec: &SecretSpec, at: i64) -> Result<(SecretRecord, String)> {
+        let expires_at = match spec.expires_in {
+            Some(s) => Some(seconds_after("expires_in", at, s)?),
+            None => None,
+        };
         let plain = crypto::new_secret();
         let record = SecretRecord {
             secret_id: crypto::random_token(12),
@@ -196,11 +237,9 @@ impl ResidentServer {
             masked: mask_secret(&plain),
             description: spec.description.clone(),
             created_at: at,
-            expires_at: spec
-                .expires_in
-                .map(|s| at.saturating_add(s.min(i64::MAX as u64) as i64)),
+            expires_at,
         };
-        (record, plain)
+        Ok((record, plain))
     }
 
     async fn confidential(&self, client_id: &str) -> Result<ClientRecord> {
@@ -213,17 +252,10 @@ impl ResidentServer {
 
     /// Add a secret. Its plain value is in the answer, and nowhere else, ever.
     pub async fn create_secret(&self, client_id: &str, spec: &SecretSpec) -> Result<IssuedSecret> {
-        if let Some(d) = &spec.description {
-            if d.chars().count() > 255 {
-                return Err(Error::invalid_field("description", "must be at most 255 characters"));
-            }
-        }
-        if spec.expires_in == Some(0) {
-            return Err(Error::invalid_field("expires_in", "must be positive"));
-        }
+        spec.validate()?;
         self.confidential(client_id).await?;
         let at = now();
-        let (record, plain) = self.new_secret_record(client_id, spec, at);
+        let (record, plain) = self.new_secret_record(client_id, spec, at)?;
         self.store
             .insert_secret(&record, self.settings.max_secrets_per_client)
             .await?;
@@ -253,11 +285,12 @@ impl ResidentServer {
     pub async fn delete_secret(&self, client_id: &str, secret_id: &str, revoke_tokens: bool) -> Result<()> {
         self.client(client_id).await?;
         let at = now();
+        let expires_at = self.max_token_expiry(at)?;
         let rule = revoke_tokens.then(|| Revoked::Secret {
             client_id: client_id.to_owned(),
             secret_id: secret_id.to_owned(),
             issued_before: at,
-            expires_at: at + self.settings.max_access_token_lifetime as i64,
+            expires_at,
         });
         self.store.delete_secret(client_id, secret_id, rule.as_ref()).await?;
         self.clients.invalidate(client_id);
@@ -268,7 +301,7 @@ impl ResidentServer {
     /// Replace every secret with one new one, returned in the client this once.
     pub async fn regenerate_secret(&self, client_id: &str) -> Result<OAuthClient> {
         let client = self.confidential(client_id).await?;
-        let (record, plain) = self.new_secret_record(client_id, &SecretSpec::default(), now());
+        let (record, plain) = self.new_secret_record(client_id, &SecretSpec::default(), now())?;
         self.store.replace_secrets(&record).await?;
         self.clients.invalidate(client_id);
         tracing::info!(client_id, "regenerated the client secret");
@@ -350,7 +383,7 @@ impl ResidentServer {
                 redirect_uri,
                 code_verifier,
             } => {
-                self.exchange_code(who, code, redirect_uri, code_verifier.as_ref(), request)
+                self.exchange_code(who, code, redirect_uri.as_deref(), code_verifier.as_ref(), request)
                     .await
             }
             Grant::RefreshToken { refresh_token } => self.refresh(who, refresh_token, request).await,
@@ -389,9 +422,9 @@ impl ResidentServer {
     /// Sign (or record) an access token, and a refresh token when asked.
     pub(crate) async fn mint(&self, m: Mint<'_>) -> Result<AccessToken> {
         let client = m.client;
-        let lifetime = self.lifetime(client, m.validity)?;
+        let lifetime = self.lifetime_for(client, m.validity)?;
         let iat = now();
-        let exp = iat + lifetime as i64;
+        let exp = seconds_after("validity", iat, lifetime)?;
         let jti = crypto::random_token(16);
         let scope = m.scopes.join(" ");
         let token = match self.settings.token_format {
@@ -449,14 +482,17 @@ impl ResidentServer {
         })
     }
 
-    fn lifetime(&self, client: &ClientRecord, requested: Option<u64>) -> Result<u64> {
+    /// The lifetime of a token for `client`, `requested` (seconds) bounded by the client's and the server's maximum.
+    pub(crate) fn lifetime_for(&self, client: &ClientRecord, requested: Option<u64>) -> Result<u64> {
         let max = client
             .access_token_lifetime
             .unwrap_or(self.settings.access_token_lifetime)
             .min(self.settings.max_access_token_lifetime);
         match requested {
-            Some(0) => Err(Error::invalid_field("validity", "must be positive")),
-            Some(v) => Ok(v.min(max)),
+            Some(v) => {
+                check_duration("validity", v)?;
+                Ok(v.min(max))
+            }
             None => Ok(max),
         }
     }

@@ -97,14 +97,8 @@ fn parse_metadata(body: &[u8]) -> Result<(Metadata, ClientSpec), OAuthError> {
             .clone()
             .unwrap_or_else(|| vec![GrantType::AuthorizationCode]),
         redirect_uris: meta.redirect_uris.clone(),
-        scopes: meta
-            .scope
-            .as_deref()
-            .unwrap_or_default()
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        scopes: keymanager::model::parse_scope(meta.scope.as_deref().unwrap_or_default())
+            .map_err(|m| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_client_metadata", format!("scope: {m}")))?,
         public_client: public,
         pkce: PkcePolicy {
             required: meta.pkce_required,
@@ -204,14 +198,18 @@ pub(crate) async fn update(
     body: Bytes,
 ) -> Response {
     let run = async {
-        authorized(&app, &headers, &client_id).await?;
+        let current = authorized(&app, &headers, &client_id).await?;
         let (meta, spec) = parse_metadata(&body)?;
         if meta.client_id.as_deref() != Some(client_id.as_str()) {
             return Err(OAuthError::invalid_request(
                 "the body's client_id must match the client being updated",
             ));
         }
-        app.server.update(&client_id, &spec).await.map_err(invalid_metadata)?;
+        // On its own authority a client may narrow its registration, never widen it (the admin may).
+        app.server
+            .update_on_own_authority(&current, &spec)
+            .await
+            .map_err(invalid_metadata)?;
         let record = app.server.client(&client_id).await.map_err(server_error)?;
         Ok::<_, OAuthError>(Json(client_json(&app, &record)).into_response())
     };

@@ -73,7 +73,7 @@ async fn issue(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Respo
         "client_credentials" => Grant::ClientCredentials,
         "authorization_code" => Grant::AuthorizationCode {
             code: Token::new(required("code")?),
-            redirect_uri: required("redirect_uri")?,
+            redirect_uri: form.get("redirect_uri")?.map(str::to_owned),
             code_verifier: form.get("code_verifier")?.map(Token::new),
         },
         "refresh_token" => Grant::RefreshToken {

@@ -25,8 +25,9 @@ pub struct CodeRecord {
     pub grant_id: String,
     /// The client it was issued to.
     pub client_id: String,
-    /// The redirect URI of the request.
-    pub redirect_uri: String,
+    /// The redirect URI the authorization request carried; `None` when it carried none (the client's only
+    /// registered one was used). Stored as an empty string then.
+    pub redirect_uri: Option<String>,
     /// Granted scope (space-separated).
     pub scope: String,
     /// The user.
@@ -140,7 +141,7 @@ impl Store {
         .bind(&c.code_hash)
         .bind(&c.grant_id)
         .bind(&c.client_id)
-        .bind(&c.redirect_uri)
+        .bind(c.redirect_uri.as_deref().unwrap_or_default())
         .bind(&c.scope)
         .bind(&c.subject)
         .bind(c.code_challenge.as_deref())
@@ -169,7 +170,7 @@ impl Store {
             code_hash: col(&r, 0)?,
             grant_id: col(&r, 1)?,
             client_id: col(&r, 2)?,
-            redirect_uri: col(&r, 3)?,
+            redirect_uri: Some(col::<String>(&r, 3)?).filter(|u| !u.is_empty()),
             scope: col(&r, 4)?,
             subject: col(&r, 5)?,
             code_challenge: col(&r, 6)?,
@@ -213,9 +214,10 @@ impl Store {
         Ok(())
     }
 
-    /// Use a refresh token (rotation): exactly one caller gets `Fresh`; a rotated or revoked one is `Replayed`.
-    pub async fn use_refresh(&self, token_hash: &str) -> Result<Use<RefreshRecord>> {
-        let at = now();
+    /// Look a refresh token up without using it: `Fresh` when it may still be used, `Replayed` when it was used
+    /// or revoked before, `Invalid` when unknown or expired. A refresh checks the whole request against this
+    /// before it spends the token with [`Store::use_refresh`].
+    pub async fn find_refresh(&self, token_hash: &str) -> Result<Use<RefreshRecord>> {
         let row = sqlx::query(
             "SELECT token_hash, grant_id, client_id, subject, scope, expires_at, used_at, revoked_at \
              FROM km_refresh_tokens WHERE token_hash = $1",
@@ -236,14 +238,23 @@ impl Store {
         if col::<Option<i64>>(&r, 6)?.is_some() || col::<Option<i64>>(&r, 7)?.is_some() {
             return Ok(Use::Replayed(record));
         }
-        if record.expires_at <= at {
+        if record.expires_at <= now() {
             return Ok(Use::Invalid);
         }
+        Ok(Use::Fresh(record))
+    }
+
+    /// Use a refresh token (rotation): exactly one caller gets `Fresh`; a rotated or revoked one is `Replayed`.
+    pub async fn use_refresh(&self, token_hash: &str) -> Result<Use<RefreshRecord>> {
+        let record = match self.find_refresh(token_hash).await? {
+            Use::Fresh(r) => r,
+            other => return Ok(other),
+        };
         let won = sqlx::query(
             "UPDATE km_refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL",
         )
         .bind(token_hash)
-        .bind(at)
+        .bind(now())
         .execute(&self.pool)
         .await
         .map_err(db_err)?

@@ -118,8 +118,8 @@ impl Store {
         .bind(c.public_client as i64)
         .bind(c.pkce.required as i64)
         .bind(c.pkce.allow_plain as i64)
-        .bind(c.access_token_lifetime.map(|v| v as i64))
-        .bind(c.refresh_token_lifetime.map(|v| v as i64))
+        .bind(stored_seconds(c.access_token_lifetime)?)
+        .bind(stored_seconds(c.refresh_token_lifetime)?)
         .bind(serde_json::Value::Object(c.additional_properties.clone()).to_string())
         .bind(c.registration_token_hash.as_deref())
         .bind(c.created_at)
@@ -148,8 +148,8 @@ impl Store {
         .bind(c.public_client as i64)
         .bind(c.pkce.required as i64)
         .bind(c.pkce.allow_plain as i64)
-        .bind(c.access_token_lifetime.map(|v| v as i64))
-        .bind(c.refresh_token_lifetime.map(|v| v as i64))
+        .bind(stored_seconds(c.access_token_lifetime)?)
+        .bind(stored_seconds(c.refresh_token_lifetime)?)
         .bind(serde_json::Value::Object(c.additional_properties.clone()).to_string())
         .bind(c.updated_at)
         .execute(&self.pool)
@@ -505,7 +505,7 @@ impl Store {
         let at = now();
         sqlx::query("UPDATE km_signing_keys SET retired_at = $1, expires_at = $2 WHERE retired_at IS NULL")
             .bind(at)
-            .bind(at + keep_for)
+            .bind(at.saturating_add(keep_for))
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -659,10 +659,20 @@ pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revoked) -> Result<()
     Ok(())
 }
 
+/// A lifetime as the database column holds it (`BIGINT`); one that does not fit is refused, never wrapped.
+fn stored_seconds(v: Option<u64>) -> Result<Option<i64>> {
+    v.map(|v| i64::try_from(v).map_err(|_| Error::invalid_field("access_token_lifetime", "is out of range")))
+        .transpose()
+}
+
 fn client_from_row(r: &AnyRow) -> Result<ClientRecord> {
     let text = |i: usize| col::<String>(r, i);
     let num = |i: usize| col::<i64>(r, i);
-    let opt = |i: usize| -> Result<Option<u64>> { Ok(col::<Option<i64>>(r, i)?.map(|v| v.max(0) as u64)) };
+    let opt = |i: usize| -> Result<Option<u64>> {
+        col::<Option<i64>>(r, i)?
+            .map(|v| u64::try_from(v).map_err(|_| Error::storage("a stored lifetime is negative")))
+            .transpose()
+    };
     let key_type: String = text(2)?;
     Ok(ClientRecord {
         client_id: text(0)?,

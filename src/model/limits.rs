@@ -1,0 +1,89 @@
+//! Bounds on what callers send: durations, display text, list sizes. Every entry point (DCR, management API,
+//! CLI, configuration) checks its values with these, so a value out of range is a clear error naming its field,
+//! never a wrapped integer or a panic.
+
+use crate::{Error, Result};
+
+/// The longest duration accepted anywhere (token lifetimes, secret expiry, token validity): ten years, in
+/// seconds. Far beyond any sensible setting, far below where `i64` seconds since the epoch could overflow.
+pub const MAX_DURATION_SECONDS: u64 = 10 * 365 * 86_400;
+
+/// The most scopes a client may hold or a request may name.
+pub const MAX_SCOPES: usize = 200;
+
+/// The most redirect URIs a client may register.
+pub const MAX_REDIRECT_URIS: usize = 50;
+
+/// The longest name (client, application, user) in characters.
+pub const MAX_NAME_LENGTH: usize = 255;
+
+/// Check a duration in seconds: positive and at most [`MAX_DURATION_SECONDS`].
+///
+/// ```
+/// use keymanager::model::check_duration;
+/// assert!(check_duration("validity", 3600).is_ok());
+/// assert!(check_duration("validity", 0).is_err());
+/// assert!(check_duration("validity", u64::MAX).is_err());
+/// ```
+pub fn check_duration(field: &str, seconds: u64) -> Result<()> {
+    if seconds == 0 {
+        return Err(Error::invalid_field(field, "must be positive"));
+    }
+    if seconds > MAX_DURATION_SECONDS {
+        return Err(Error::invalid_field(
+            field,
+            format!("must be at most {MAX_DURATION_SECONDS} seconds (ten years)"),
+        ));
+    }
+    Ok(())
+}
+
+/// `at + seconds`, checked: the time `seconds` after `at` (seconds since the epoch), or an error naming `field`.
+pub fn seconds_after(field: &str, at: i64, seconds: u64) -> Result<i64> {
+    i64::try_from(seconds)
+        .ok()
+        .and_then(|s| at.checked_add(s))
+        .ok_or_else(|| Error::invalid_field(field, "is out of range"))
+}
+
+/// Check a name or description: at most `max_chars` characters and no control characters (which would reach an
+/// operator's terminal raw).
+///
+/// ```
+/// use keymanager::model::check_text;
+/// assert!(check_text("name", "orders app", 255).is_ok());
+/// assert!(check_text("name", "evil\u{1b}[2J", 255).is_err());
+/// ```
+pub fn check_text(field: &str, value: &str, max_chars: usize) -> Result<()> {
+    if value.chars().count() > max_chars {
+        return Err(Error::invalid_field(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid_field(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_after_never_wraps() {
+        assert_eq!(seconds_after("x", 10, 5).unwrap(), 15);
+        assert!(seconds_after("x", i64::MAX, 1).is_err());
+        assert!(seconds_after("x", 0, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn text_refuses_every_control_character() {
+        for c in ['\0', '\n', '\r', '\t', '\u{7f}', '\u{9b}', '\u{1b}'] {
+            assert!(check_text("d", &format!("a{c}b"), 10).is_err(), "{c:?}");
+        }
+        assert!(check_text("d", "ünïcødé ✓", 10).is_ok());
+        assert!(check_text("d", "abcdefghijk", 10).is_err());
+    }
+}

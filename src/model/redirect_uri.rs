@@ -1,0 +1,117 @@
+//! The redirect URI policy (RFC 9700 §2.1, RFC 8252 §7): one check for every place a redirect URI enters.
+//!
+//! Accepted: `https://` with a host; `http://` only on a loopback IP literal (`127.0.0.0/8`, `[::1]`) with any
+//! port (RFC 8252 §7.3); a private-use scheme in reverse-domain form (`com.example.app:/cb`, RFC 8252 §7.1).
+//! Refused: control characters, wildcards, fragments, userinfo, schemes that run or embed content, and anything
+//! longer than [`MAX_REDIRECT_URI_LENGTH`].
+
+use std::net::IpAddr;
+
+use url::{Host, Url};
+
+/// Longest redirect URI accepted, in bytes.
+pub const MAX_REDIRECT_URI_LENGTH: usize = 2000;
+
+/// Check one redirect URI against the policy; the error says what is wrong and names the URI (escaped).
+///
+/// ```
+/// use keymanager::model::check_redirect_uri;
+/// assert!(check_redirect_uri("https://app.example/cb").is_ok());
+/// assert!(check_redirect_uri("http://127.0.0.1:53127/cb").is_ok());
+/// assert!(check_redirect_uri("com.example.app:/oauth2redirect").is_ok());
+/// assert!(check_redirect_uri("http://app.example/cb").is_err());
+/// assert!(check_redirect_uri("https://*.example/cb").is_err());
+/// ```
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    let shown = uri.escape_debug().take(200).collect::<String>();
+    if uri.len() > MAX_REDIRECT_URI_LENGTH {
+        return Err(format!(
+            "`{shown}…` is longer than {MAX_REDIRECT_URI_LENGTH} characters"
+        ));
+    }
+    if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!("`{shown}` contains control characters or white space"));
+    }
+    if uri.contains('*') {
+        return Err(format!("`{shown}` contains a wildcard; register each URI exactly"));
+    }
+    let parsed = Url::parse(uri).map_err(|e| format!("`{shown}` is not an absolute URI: {e}"))?;
+    if parsed.fragment().is_some() || uri.contains('#') {
+        return Err(format!(
+            "`{shown}` has a fragment; a redirect URI must not (RFC 6749 §3.1.2)"
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!("`{shown}` carries user information; a redirect URI must not"));
+    }
+    match parsed.scheme() {
+        "https" => match parsed.host() {
+            Some(_) => Ok(()),
+            None => Err(format!("`{shown}` has no host")),
+        },
+        "http" => match parsed.host() {
+            Some(Host::Ipv4(ip)) if IpAddr::V4(ip).is_loopback() => Ok(()),
+            Some(Host::Ipv6(ip)) if IpAddr::V6(ip).is_loopback() => Ok(()),
+            _ => Err(format!(
+                "`{shown}`: plain http is allowed only on a loopback IP address (127.0.0.1 or [::1], RFC 8252 §7.3); use https"
+            )),
+        },
+        "javascript" | "data" | "vbscript" | "file" | "blob" | "about" | "ftp" | "ws" | "wss" => Err(format!(
+            "`{shown}`: the `{}:` scheme cannot be a redirect URI",
+            parsed.scheme()
+        )),
+        scheme if scheme.contains('.') => Ok(()),
+        scheme => Err(format!(
+            "`{shown}`: a private-use scheme must be in reverse-domain form, such as `com.example.app:` \
+             (RFC 8252 §7.1), not `{scheme}:`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_accepts_and_refuses_what_rfc_8252_and_9700_say() {
+        for ok in [
+            "https://app.example/cb",
+            "https://app.example:8443/cb?x=1",
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:65000/cb",
+            "http://[::1]:8080/cb",
+            "com.example.app:/oauth2redirect",
+            "com.example.app:/cb?a=b",
+        ] {
+            assert!(check_redirect_uri(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://app.example/cb",
+            "http://localhost:8080/cb",
+            "http://10.0.0.1/cb",
+            "https://app.example/cb#frag",
+            "https://*.example/cb",
+            "https://app.example/*",
+            "https://user:pw@app.example/cb",
+            "https://app.example/c\r\nb",
+            "https://app.example/c\tb",
+            "https://app.example/c b",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "myapp:/cb",
+            "not a uri",
+            "/relative",
+            "",
+        ] {
+            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
+        let long = format!("https://app.example/{}", "a".repeat(MAX_REDIRECT_URI_LENGTH));
+        assert!(check_redirect_uri(&long).is_err());
+    }
+
+    #[test]
+    fn the_message_escapes_control_characters() {
+        let err = check_redirect_uri("https://app.example/\u{1b}[31m").unwrap_err();
+        assert!(!err.contains('\u{1b}'), "{err}");
+    }
+}
