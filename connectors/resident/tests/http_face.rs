@@ -437,7 +437,77 @@ fn keymanager_resident_body_limit() -> usize {
     64 * 1024
 }
 
+/// Review finding 1: with only its registration access token a client may narrow its registration, never widen
+/// it; each widening is `400 invalid_client_metadata` naming the field, and changes nothing.
+async fn a_client_cannot_widen_itself_through_rfc7592(h: Harness) {
+    let app = app(&h);
+    let metadata = json!({
+        "client_name": "partner", "grant_types": ["authorization_code", "refresh_token"],
+        "redirect_uris": ["https://partner.example/cb"], "scope": "orders:read orders:write",
+        "access_token_lifetime": 600, "pkce_required": true
+    });
+    let made = call(&app, json_req("POST", "/oauth2/register", Some(ADMIN), metadata.clone())).await;
+    assert_eq!(made.status, 201, "{}", made.json);
+    let id = made.json["client_id"].as_str().unwrap().to_owned();
+    let rat = made.json["registration_access_token"].as_str().unwrap().to_owned();
+    let path = format!("/oauth2/register/{id}");
+    let mut base = metadata.clone();
+    base["client_id"] = json!(id);
+    let widenings = [
+        ("scope", json!("orders:read orders:write admin")),
+        ("grant_types", json!(["authorization_code", "refresh_token", "password"])),
+        ("redirect_uris", json!(["https://partner.example/cb", "https://evil.example/cb"])),
+        ("access_token_lifetime", json!(86_400)),
+        ("access_token_lifetime", Value::Null),
+        ("pkce_required", json!(false)),
+        ("pkce_allow_plain", json!(true)),
+        ("token_endpoint_auth_method", json!("none")),
+    ];
+    for (field, value) in widenings {
+        let mut body = base.clone();
+        body[field] = value.clone();
+        let r = call(&app, json_req("PUT", &path, Some(&rat), body)).await;
+        // RFC 7591 §3.2.2: a redirect URI problem has its own code.
+        let code = if field == "redirect_uris" { "invalid_redirect_uri" } else { "invalid_client_metadata" };
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{field} = {value}: {}",
+            r.json
+        );
+        let described = r.json["error_description"].as_str().unwrap_or_default();
+        let named = if field == "pkce_required" || field == "pkce_allow_plain" { "pkce" } else { field };
+        assert!(described.contains(named), "{field}: {described}");
+    }
+    let read = call(&app, json_req("GET", &path, Some(&rat), Value::Null)).await;
+    assert_eq!(read.json["scope"], "orders:read orders:write", "nothing changed");
+    assert_eq!(read.json["access_token_lifetime"], 600);
+    // Narrowing is the client's own business.
+    let mut narrower = base.clone();
+    narrower["scope"] = json!("orders:read");
+    narrower["grant_types"] = json!(["authorization_code"]);
+    narrower["access_token_lifetime"] = json!(300);
+    narrower["redirect_uris"] = json!(["https://partner.example/cb2"]);
+    let r = call(&app, json_req("PUT", &path, Some(&rat), narrower)).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["scope"], "orders:read");
+    // The admin may still widen, through the key manager.
+    let widened = h
+        .km
+        .update_client(
+            &ClientId::new(&id),
+            &ClientSpec::new("partner", KeyType::Production)
+                .with_grant_types([GrantType::AuthorizationCode])
+                .with_redirect_uris(["https://partner.example/cb"])
+                .with_scopes(["orders:read", "admin"]),
+        )
+        .await
+        .unwrap();
+    assert!(widened.scopes.contains(&"admin".to_owned()));
+}
+
 on_both_backends!(
+    a_client_cannot_widen_itself_through_rfc7592,
     discovery_and_jwks,
     client_credentials_with_each_auth_method,
     wrong_expired_and_deleted_secrets_are_invalid_client,

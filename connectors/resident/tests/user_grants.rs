@@ -581,8 +581,106 @@ async fn the_password_grant_is_off_unless_the_client_enables_it(h: Harness) {
     );
 }
 
+
+/// Review finding 2: a refresh refused for its scope must not spend the token; the corrected retry succeeds and the
+/// family stays alive.
+async fn a_refused_refresh_leaves_the_token_usable(h: Harness) {
+    let s = setup(h).await;
+    let (id, secret) = (s.web.0.clone(), s.web.1.clone());
+    let p = [
+        ("client_id", id.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+        ("scope", "profile"),
+    ];
+    let code = param(&login(&s, &p, USER, PASSWORD).await.location.unwrap(), "code").unwrap();
+    let (_, first) = token(
+        &s,
+        Some((&id, &secret)),
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB)],
+    )
+    .await;
+    let r1 = first["refresh_token"].as_str().unwrap().to_owned();
+    let a1 = first["access_token"].as_str().unwrap().to_owned();
+    let (st, refused) = token(
+        &s,
+        Some((&id, &secret)),
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("scope", "admin")],
+    )
+    .await;
+    assert_eq!((st, refused["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_scope")));
+    let (st, _) = token(
+        &s,
+        Some((&id, &secret)),
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("scope", "profile  x")],
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, retried) = token(
+        &s,
+        Some((&id, &secret)),
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("scope", "profile")],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "the corrected retry is not a replay: {retried}");
+    assert!(active(&s, &a1).await, "the family was not revoked");
+}
+
+/// Review finding 10: `redirect_uri` at the code exchange is required exactly when the authorization request
+/// carried one (RFC 6749 §4.1.3).
+async fn redirect_uri_at_the_exchange_only_when_the_request_had_one(h: Harness) {
+    let s = setup(h).await;
+    let (verifier, challenge) = pkce();
+    let with_pkce = |p: &mut Vec<(&str, String)>| {
+        p.push(("code_challenge", challenge.clone()));
+        p.push(("code_challenge_method", "S256".into()));
+    };
+    // Left out of the request (the client has one registered): the exchange may leave it out too.
+    let mut p: Vec<(&str, String)> = vec![
+        ("client_id", s.public.clone()),
+        ("response_type", "code".into()),
+        ("scope", "profile".into()),
+    ];
+    with_pkce(&mut p);
+    let p_ref: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = login(&s, &p_ref, USER, PASSWORD).await;
+    let loc = r.location.expect("redirected with a code");
+    assert!(loc.as_str().starts_with(CB), "{loc}");
+    let code = param(&loc, "code").unwrap();
+    let (st, body) = token(
+        &s,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &s.public),
+            ("code", &code),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    // Sent in the request: the exchange must send it, identical.
+    p.push(("redirect_uri", CB.into()));
+    let p_ref: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let code = param(&login(&s, &p_ref, USER, PASSWORD).await.location.unwrap(), "code").unwrap();
+    let (st, body) = token(
+        &s,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &s.public),
+            ("code", &code),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!((st, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+}
+
 on_both_backends!(
     pkce_rules,
+    a_refused_refresh_leaves_the_token_usable,
+    redirect_uri_at_the_exchange_only_when_the_request_had_one,
     bad_clients_and_redirect_uris_are_shown_not_redirected,
     code_replay_revokes_and_codes_are_bound_to_their_client,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
