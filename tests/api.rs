@@ -26,6 +26,8 @@ struct Memory {
     clients: Mutex<HashMap<String, OAuthClient>>,
     fail_register: AtomicBool,
     fail_delete: AtomicBool,
+    /// Milliseconds each registration takes, to hold a race window open.
+    register_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 #[async_trait]
@@ -55,6 +57,8 @@ impl KeyManager for Memory {
         }
     }
     async fn register_client(&self, spec: &ClientSpec) -> Result<OAuthClient> {
+        let delay = self.register_delay_ms.load(Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         if self.fail_register.load(Ordering::SeqCst) {
             return Err(Error::Upstream(Box::new(keymanager::error::ProviderError::from_body(
                 503, b"down", None,
@@ -100,6 +104,12 @@ impl KeyManager for Memory {
             .remove(id.as_str())
             .map(|_| ())
             .ok_or_else(|| Error::not_found("client", id.as_str()))
+    }
+    async fn map_client(&self, id: &ClientId, secret: Option<&ClientSecret>) -> Result<OAuthClient> {
+        match secret {
+            Some(s) if s.expose_secret() == format!("{id}-secret") => self.get_client(id).await,
+            _ => Err(Error::unauthorized("client authentication failed")),
+        }
     }
     async fn issue_token(&self, req: &TokenRequest) -> Result<AccessToken> {
         match &req.client_secret {
@@ -603,5 +613,118 @@ async fn the_store_works_on_postgres_next_to_the_resident_tables() {
         store.delete_application("a1").await.unwrap();
         assert!(store.get_application("a1").await.unwrap().is_none());
         assert!(store.list_mappings("a1").await.unwrap().is_empty());
+    }
+}
+
+async fn named_app(f: &Fixture, name: &str) -> String {
+    let (s, body) = call(
+        &f.app,
+        "POST",
+        "/api/applications",
+        Some(ADMIN),
+        Some(&json!({"name": name, "owner": "alice"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    body["applicationId"].as_str().unwrap().to_owned()
+}
+
+/// Review finding 7: a client is held by at most one application per key manager (409), and a client deleted at
+/// the provider behind the service's back is listed as `CLIENT_MISSING` instead of failing the listing.
+#[tokio::test]
+async fn a_client_has_one_holder_and_a_missing_client_does_not_break_the_listing() {
+    let f = fixture().await;
+    let first = named_app(&f, "orders").await;
+    let second = named_app(&f, "billing").await;
+    let (s, key) = call(
+        &f.app,
+        "POST",
+        &format!("/api/applications/{first}/generate-keys"),
+        Some(ADMIN),
+        Some(r#"{"keyType":"PRODUCTION","keyManager":"memory"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{key}");
+    let client = key["consumerKey"].as_str().unwrap().to_owned();
+    let body = json!({"consumerKey": client, "consumerSecret": format!("{client}-secret"), "keyType": "SANDBOX",
+        "keyManager": "memory"});
+    for app in [&second, &first] {
+        let (s, answer) = call(
+            &f.app,
+            "POST",
+            &format!("/api/applications/{app}/map-keys"),
+            Some(ADMIN),
+            Some(&body.to_string()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{answer}");
+        assert_error_shape(&answer, 409);
+    }
+    // The store refuses it too, whatever the caller checked before (a race between two map-keys).
+    let store = SqlApplicationStore::connect(&f.url, None).await.unwrap();
+    let held = store
+        .insert_mapping(&KeyMapping {
+            id: "m-race".into(),
+            application_id: second.clone(),
+            key_type: KeyType::Sandbox,
+            key_manager: "memory".into(),
+            client_id: client.clone(),
+            state: keymanager::service::KeyState::Completed,
+            origin: keymanager::service::KeyOrigin::Mapped,
+            created_at: 1,
+        })
+        .await;
+    assert!(
+        matches!(&held, Err(Error::Conflict { message, .. }) if message.contains("another application")),
+        "{held:?}"
+    );
+    // The provider loses the client: the listing still answers, and says so.
+    f.memory.clients.lock().unwrap().clear();
+    let (s, list) = call(&f.app, "GET", &format!("/api/applications/{first}/oauth-keys"), Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(list["list"][0]["keyState"], "CLIENT_MISSING");
+    assert_eq!(list["list"][0]["consumerKey"], client.as_str());
+    let (s, _) = call(&f.app, "DELETE", &format!("/api/applications/{first}"), Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+/// Review finding 9: generate-keys racing delete-application answers 2xx, 404 or 409, never a 5xx, and leaves no
+/// mapping behind a deleted application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn generate_keys_racing_delete_application_is_never_a_5xx() {
+    let f = fixture().await;
+    // Registration takes long enough for the delete to land between the existence check and the insert.
+    f.memory.register_delay_ms.store(30, Ordering::SeqCst);
+    for round in 0..20 {
+        let app = named_app(&f, &format!("race-{round}")).await;
+        let generate = {
+            let router = f.app.clone();
+            let path = format!("/api/applications/{app}/generate-keys");
+            tokio::spawn(async move {
+                call(&router, "POST", &path, Some(ADMIN), Some(r#"{"keyType":"PRODUCTION","keyManager":"memory"}"#))
+                    .await
+            })
+        };
+        let delete = {
+            let router = f.app.clone();
+            let path = format!("/api/applications/{app}");
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(if round % 2 == 0 { 5 } else { 0 })).await;
+                call(&router, "DELETE", &path, Some(ADMIN), None).await
+            })
+        };
+        for (status, body) in [generate.await.unwrap(), delete.await.unwrap()] {
+            assert!(
+                status.is_success() || status == StatusCode::NOT_FOUND || status == StatusCode::CONFLICT,
+                "round {round}: {status} {body}"
+            );
+            if !status.is_success() {
+                assert_error_shape(&body, status.as_u16());
+            }
+        }
+        let store = SqlApplicationStore::connect(&f.url, None).await.unwrap();
+        if store.get_application(&app).await.unwrap().is_none() {
+            assert!(store.list_mappings(&app).await.unwrap().is_empty(), "round {round}");
+        }
     }
 }

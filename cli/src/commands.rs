@@ -325,12 +325,14 @@ pub(crate) async fn keys(ctx: &Context, cmd: KeysCommand) -> Result<(), Failure>
         KeysCommand::Show { app, key_type: only } => {
             let app = rt.service.resolve_application(&app).await?;
             let only = only.as_deref().map(key_type).transpose()?;
-            let mut out = Vec::new();
-            for m in rt.service.mappings(&app.id).await? {
-                if only.is_none_or(|t| t == m.key_type) {
-                    out.push(KeyDto::from(&rt.service.key_details(&app.id, &m.id).await?));
-                }
-            }
+            let out: Vec<KeyDto> = rt
+                .service
+                .keys(&app.id)
+                .await?
+                .iter()
+                .filter(|(m, _)| only.is_none_or(|t| t == m.key_type))
+                .map(|(m, c)| KeyDto::listing(m, c.as_ref()))
+                .collect();
             if ctx.json {
                 print(true, &ListDto::new(out), |_| String::new());
             } else {

@@ -183,7 +183,7 @@ pub struct KeyDto {
     /// The client secret: only right after generation or regeneration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer_secret: Option<String>,
-    /// `COMPLETED`.
+    /// `COMPLETED`, or `CLIENT_MISSING` when the key manager no longer has the client.
     pub key_state: String,
     /// `GENERATED` or `MAPPED`.
     pub key_origin: String,
@@ -226,6 +226,32 @@ impl KeyDto {
             bypass_client_credentials: client.public_client,
             token: None,
             token_error: None,
+        }
+    }
+}
+
+impl KeyDto {
+    /// A mapping in a listing: with its client, or (`keyState: CLIENT_MISSING`) without one.
+    pub fn listing(mapping: &KeyMapping, client: Option<&OAuthClient>) -> Self {
+        match client {
+            Some(c) => KeyDto::new(mapping, c),
+            None => KeyDto {
+                key_mapping_id: mapping.id.clone(),
+                key_manager: mapping.key_manager.clone(),
+                key_type: mapping.key_type.as_str().into(),
+                consumer_key: mapping.client_id.clone(),
+                consumer_secret: None,
+                key_state: mapping.state.as_str().into(),
+                key_origin: mapping.origin.as_str().into(),
+                supported_grant_types: Vec::new(),
+                callback_url: None,
+                scopes: Vec::new(),
+                pkce_mandatory: false,
+                pkce_support_plain: false,
+                bypass_client_credentials: false,
+                token: None,
+                token_error: None,
+            },
         }
     }
 }

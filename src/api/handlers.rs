@@ -128,10 +128,13 @@ pub(super) async fn list_keys(
     _: Admin,
     Path(app): Path<String>,
 ) -> Answer<Json<ListDto<KeyDto>>> {
-    let mut list = Vec::new();
-    for m in s.service.mappings(&app).await? {
-        list.push(KeyDto::from(&s.service.key_details(&app, &m.id).await?));
-    }
+    let list = s
+        .service
+        .keys(&app)
+        .await?
+        .iter()
+        .map(|(mapping, client)| KeyDto::listing(mapping, client.as_ref()))
+        .collect();
     Ok(Json(ListDto::new(list)))
 }
 

@@ -241,6 +241,17 @@ impl KeyService {
     ) -> Result<KeyDetails> {
         self.application(application_id).await?;
         let km = self.key_manager(key_manager)?;
+        if self
+            .store
+            .find_mapping_by_client(key_manager, client_id.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(Error::Conflict {
+                message: format!("client `{client_id}` of key manager `{key_manager}` is held by an application already"),
+                provider: None,
+            });
+        }
         let client = km.map_client(client_id, client_secret).await?;
         let mapping = KeyMapping {
             id: uuid::Uuid::new_v4().to_string(),
@@ -297,6 +308,27 @@ impl KeyService {
     /// The mapping of a client at a key manager, if an application holds it.
     pub async fn mapping_of_client(&self, key_manager: &str, client_id: &str) -> Result<Option<KeyMapping>> {
         self.store.find_mapping_by_client(key_manager, client_id).await
+    }
+
+    /// An application's keys with their clients as the key managers report them now. A client the key manager
+    /// no longer has does not fail the listing: its mapping is listed with [`KeyState::ClientMissing`] and no
+    /// client.
+    pub async fn keys(&self, application_id: &str) -> Result<Vec<(KeyMapping, Option<OAuthClient>)>> {
+        let mut out = Vec::new();
+        for mut mapping in self.mappings(application_id).await? {
+            let km = self.key_manager(&mapping.key_manager)?;
+            match km.get_client(&ClientId::new(&mapping.client_id)).await {
+                Ok(client) => out.push((mapping, Some(client))),
+                Err(Error::NotFound { .. }) => {
+                    tracing::warn!(key_mapping_id = %mapping.id, key_manager = km.name(),
+                        "a mapped client no longer exists at its key manager");
+                    mapping.state = KeyState::ClientMissing;
+                    out.push((mapping, None));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// A mapping with its client as the key manager reports it now.

@@ -23,6 +23,9 @@ pub struct Application {
 pub enum KeyState {
     /// The client exists at the key manager and the mapping is stored.
     Completed,
+    /// The mapping is stored but the key manager no longer has the client (deleted there, outside this
+    /// service). Delete the keys to clean up.
+    ClientMissing,
 }
 
 impl KeyState {
@@ -30,6 +33,7 @@ impl KeyState {
     pub fn as_str(&self) -> &'static str {
         match self {
             KeyState::Completed => "COMPLETED",
+            KeyState::ClientMissing => "CLIENT_MISSING",
         }
     }
 }

@@ -9,7 +9,7 @@ use sqlx::AnyPool;
 
 use super::model::{Application, KeyMapping, KeyOrigin, KeyState};
 use crate::sql::{self, col, conflict_or, db_err, Dialect, Migrations};
-use crate::Result;
+use crate::{Error, Result};
 
 /// Persistence of the key service.
 #[async_trait]
@@ -24,7 +24,8 @@ pub trait ApplicationStore: Send + Sync {
     async fn find_applications_by_name(&self, name: &str) -> Result<Vec<Application>>;
     /// Delete an application and its mappings.
     async fn delete_application(&self, id: &str) -> Result<()>;
-    /// Add a mapping; `Conflict` when the application has one for that key type and key manager.
+    /// Add a mapping; `Conflict` when the application has one for that key type and key manager, or another
+    /// application holds the client; `NotFound` when the application is gone (deleted meanwhile).
     async fn insert_mapping(&self, mapping: &KeyMapping) -> Result<()>;
     /// An application's mappings, oldest first.
     async fn list_mappings(&self, application_id: &str) -> Result<Vec<KeyMapping>>;
@@ -47,6 +48,11 @@ const SQLITE: Migrations = &[
         "revocation log",
         include_str!("migrations/sqlite/1000002_revocation_log.sql"),
     ),
+    (
+        1_000_003,
+        "one holder per client",
+        include_str!("migrations/sqlite/1000003_one_holder_per_client.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -58,6 +64,11 @@ const POSTGRES: Migrations = &[
         1_000_002,
         "revocation log",
         include_str!("migrations/postgres/1000002_revocation_log.sql"),
+    ),
+    (
+        1_000_003,
+        "one holder per client",
+        include_str!("migrations/postgres/1000003_one_holder_per_client.sql"),
     ),
 ];
 
@@ -182,7 +193,7 @@ impl ApplicationStore for SqlApplicationStore {
     }
 
     async fn insert_mapping(&self, m: &KeyMapping) -> Result<()> {
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO km_key_mappings (key_mapping_id, application_id, key_type, key_manager, client_id, state, \
              origin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -195,16 +206,30 @@ impl ApplicationStore for SqlApplicationStore {
         .bind(m.origin.as_str())
         .bind(m.created_at)
         .execute(&self.pool)
-        .await
-        .map_err(|e| {
-            conflict_or(e, || {
-                format!(
-                    "the application already has {} keys from key manager `{}`",
-                    m.key_type, m.key_manager
-                )
-            })
-        })?;
-        Ok(())
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(d)) if d.is_foreign_key_violation() => {
+                Err(Error::not_found("application", &m.application_id))
+            }
+            Err(e) => {
+                let held_elsewhere = matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation())
+                    && self
+                        .find_mapping_by_client(&m.key_manager, &m.client_id)
+                        .await?
+                        .is_some_and(|other| other.application_id != m.application_id);
+                Err(conflict_or(e, || match held_elsewhere {
+                    true => format!(
+                        "client `{}` of key manager `{}` is held by another application",
+                        m.client_id, m.key_manager
+                    ),
+                    false => format!(
+                        "the application already has {} keys from key manager `{}`",
+                        m.key_type, m.key_manager
+                    ),
+                }))
+            }
+        }
     }
 
     async fn list_mappings(&self, application_id: &str) -> Result<Vec<KeyMapping>> {

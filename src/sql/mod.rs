@@ -106,9 +106,20 @@ pub async fn migrate(pool: &AnyPool, migrations: Migrations) -> Result<()> {
         .map_err(|e| Error::storage(format!("migrations: {e}")))
 }
 
-/// A database error as a storage error.
+/// A database error as the core error a caller can act on: a constraint that a concurrent change broke (a unique
+/// or foreign-key violation) is a `Conflict`, so a race answers 409 rather than 500; anything else is a storage
+/// error. The database's own text goes to the log only.
 pub fn db_err(e: sqlx::Error) -> Error {
-    Error::storage(e.to_string())
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() || d.is_foreign_key_violation() => {
+            tracing::info!(error = %e, "a write conflicted with a concurrent change");
+            Error::Conflict {
+                message: "the change conflicts with a concurrent one; read the resource again and retry".into(),
+                provider: None,
+            }
+        }
+        _ => Error::storage(e.to_string()),
+    }
 }
 
 /// A unique violation as `Conflict` with `message`, any other error as a storage error.
