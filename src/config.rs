@@ -283,8 +283,97 @@ impl Config {
                 source: source.map(Path::to_path_buf),
             });
         }
+        config.validate().map_err(with_file)?;
         Ok(config)
     }
+
+    /// Check `[database]` and `[server]` as `keymanager serve` will use them: a pool size from 1 to
+    /// [`MAX_DATABASE_CONNECTIONS`], a `sqlite:` or `postgres:` URL, a listen address `HOST:PORT`, a public URL
+    /// that is `http(s)` with a host, an admin token of at least [`MIN_ADMIN_TOKEN_LENGTH`] characters, and TLS
+    /// certificate and key together. Parsing runs it, so `config check` fails exactly when `serve` would.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let db = &self.database;
+        if let Some(n) = db.max_connections {
+            if n == 0 || n > MAX_DATABASE_CONNECTIONS {
+                return Err(ConfigError::new(format!("must be from 1 to {MAX_DATABASE_CONNECTIONS}"))
+                    .at_field("database.max_connections"));
+            }
+        }
+        if let Some(url) = &db.url {
+            check_database_url(url).map_err(|m| ConfigError::new(m).at_field("database.url"))?;
+        }
+        let server = &self.server;
+        if let Some(listen) = &server.listen {
+            check_listen_address(listen).map_err(|m| ConfigError::new(m).at_field("server.listen"))?;
+        }
+        if let Some(url) = &server.public_url {
+            check_public_url(url).map_err(|m| ConfigError::new(m).at_field("server.public_url"))?;
+        }
+        if let Some(token) = &server.admin_token {
+            use secrecy::ExposeSecret;
+            let t = token.expose_secret();
+            if t.chars().count() < MIN_ADMIN_TOKEN_LENGTH || t.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                return Err(ConfigError::new(format!(
+                    "must be at least {MIN_ADMIN_TOKEN_LENGTH} characters without white space; leave it out to have \
+                     one generated into the data directory"
+                ))
+                .at_field("server.admin_token"));
+            }
+        }
+        match (&server.tls_cert, &server.tls_key) {
+            (Some(_), None) => Err(ConfigError::new("tls_cert needs tls_key: set both or neither").at_field("server.tls_key")),
+            (None, Some(_)) => {
+                Err(ConfigError::new("tls_key needs tls_cert: set both or neither").at_field("server.tls_cert"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The largest `[database] max_connections`.
+pub const MAX_DATABASE_CONNECTIONS: u32 = 1000;
+
+/// The shortest admin token accepted in the configuration (the generated one has 43 characters, 256 bits).
+pub const MIN_ADMIN_TOKEN_LENGTH: usize = 32;
+
+/// A database URL this program can open: `sqlite:…` or `postgres:`/`postgresql:…`.
+pub fn check_database_url(url: &str) -> Result<(), String> {
+    let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("sqlite" | "postgres" | "postgresql") => Ok(()),
+        _ => Err(format!(
+            "`{}` is not a supported database URL; use sqlite://FILE or postgres://…",
+            redact_url_password(url)
+        )),
+    }
+}
+
+/// A listen address: `HOST:PORT` (`127.0.0.1:9443`, `[::1]:9443`, `localhost:9443`), port 0 to 65535.
+pub fn check_listen_address(listen: &str) -> Result<(), String> {
+    if listen.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let bad = || format!("`{}` is not an address to listen on; write HOST:PORT, such as 127.0.0.1:9443", listen.escape_debug());
+    let (host, port) = listen.rsplit_once(':').ok_or_else(bad)?;
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    match (host_ok, port.parse::<u16>()) {
+        (true, Ok(_)) => Ok(()),
+        _ => Err(bad()),
+    }
+}
+
+/// A public base URL: `http` or `https`, with a host, without query or fragment.
+pub fn check_public_url(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| format!("`{}` is not a URL: {e}", text.escape_debug()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{}` must be an http:// or https:// URL with a host", text.escape_debug()));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!("`{}` must not carry a query, fragment or user information", text.escape_debug()));
+    }
+    Ok(())
 }
 
 impl ConfigError {

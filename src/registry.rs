@@ -60,6 +60,14 @@ pub trait ConnectorFactory: Send + Sync {
     /// The type's self-description: its settings and application properties.
     fn descriptor(&self) -> ConnectorDescriptor;
 
+    /// Check a table beyond what the descriptor declares (ranges, fields that go together), reading it exactly as
+    /// [`build`](Self::build) will, without building anything. `config check` and `serve` both run it, so a
+    /// configuration that passes the check does not fail to build for its values.
+    fn check(&self, config: &KeyManagerConfig) -> Result<(), ConfigError> {
+        let _ = config;
+        Ok(())
+    }
+
     /// Build a key manager from its (already validated) table.
     async fn build(&self, config: &KeyManagerConfig, ctx: &BuildContext) -> Result<Arc<dyn KeyManager>>;
 }
@@ -105,7 +113,11 @@ impl ConnectorRegistry {
             &factory.descriptor().connection_settings,
             km.allow_insecure_http,
         )
-        .map_err(|(field, message)| km.error(Some(&field), message))
+        .map_err(|(field, message)| km.error(Some(&field), message))?;
+        factory.check(km).map_err(|e| match e.key_manager {
+            Some(_) => e,
+            None => e.in_key_manager(&km.name),
+        })
     }
 
     /// Check every key manager of a configuration.

@@ -20,10 +20,29 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// The runtime of a command that changes things: the data directory and database are created if need be.
     async fn runtime(&self) -> Result<Runtime, Failure> {
+        self.runtime_for(setup::Access::Write).await
+    }
+
+    /// The runtime of a command that only reads: it never creates a data directory or a database.
+    async fn read_only_runtime(&self) -> Result<Runtime, Failure> {
+        self.runtime_for(setup::Access::ReadOnly).await
+    }
+
+    async fn runtime_for(&self, access: setup::Access) -> Result<Runtime, Failure> {
         let config = setup::load_config(self.config.as_deref())?;
         let dir = setup::data_dir(self.data_dir.as_deref(), &config);
-        setup::build(&config, &dir, config.server.public_url.clone()).await
+        setup::build(&config, &dir, config.server.public_url.clone(), access).await
+    }
+
+    /// The runtime for a command: read-only when `reads_only`.
+    async fn runtime_if(&self, reads_only: bool) -> Result<Runtime, Failure> {
+        if reads_only {
+            self.read_only_runtime().await
+        } else {
+            self.runtime().await
+        }
     }
 }
 
@@ -77,7 +96,7 @@ pub(crate) enum KeyManagersCommand {
 }
 
 pub(crate) async fn key_managers(ctx: &Context, KeyManagersCommand::List: KeyManagersCommand) -> Result<(), Failure> {
-    let rt = ctx.runtime().await?;
+    let rt = ctx.read_only_runtime().await?;
     let dto = ListDto::new(
         rt.key_managers
             .iter()
@@ -119,7 +138,7 @@ pub(crate) enum AppsCommand {
 }
 
 pub(crate) async fn apps(ctx: &Context, cmd: AppsCommand) -> Result<(), Failure> {
-    let rt = ctx.runtime().await?;
+    let rt = ctx.runtime_if(matches!(cmd, AppsCommand::List)).await?;
     match cmd {
         AppsCommand::Create { name, owner } => {
             let owner = owner
@@ -286,7 +305,7 @@ fn first_key_manager(rt: &Runtime, name: Option<String>) -> Result<String, Failu
 }
 
 pub(crate) async fn keys(ctx: &Context, cmd: KeysCommand) -> Result<(), Failure> {
-    let rt = ctx.runtime().await?;
+    let rt = ctx.runtime_if(matches!(cmd, KeysCommand::Show { .. })).await?;
     match cmd {
         KeysCommand::Generate {
             app,
@@ -488,7 +507,7 @@ pub(crate) enum SecretsCommand {
 }
 
 pub(crate) async fn secrets(ctx: &Context, cmd: SecretsCommand) -> Result<(), Failure> {
-    let rt = ctx.runtime().await?;
+    let rt = ctx.runtime_if(matches!(cmd, SecretsCommand::List(_))).await?;
     match cmd {
         SecretsCommand::List(which) => {
             let m = which.resolve(&rt).await?;
@@ -565,7 +584,7 @@ pub(crate) struct IntrospectArgs {
 }
 
 pub(crate) async fn introspect(ctx: &Context, args: IntrospectArgs) -> Result<(), Failure> {
-    let rt = ctx.runtime().await?;
+    let rt = ctx.read_only_runtime().await?;
     let km = rt.key_managers.get(&first_key_manager(&rt, args.key_manager)?)?;
     let token = Token::new(read_secret("token", None)?);
     let info = km.introspect(&token, None).await?;
@@ -612,7 +631,7 @@ pub(crate) async fn revoke(ctx: &Context, args: RevokeArgs) -> Result<(), Failur
 pub(crate) async fn validate(ctx: &Context) -> Result<(), Failure> {
     use keymanager::validation::{TokenValidator, ValidatorSettings};
     use std::sync::Arc;
-    let rt = ctx.runtime().await?;
+    let rt = ctx.read_only_runtime().await?;
     let token = read_secret("token", None)?;
     let validator = TokenValidator::new(&rt.key_managers, ValidatorSettings::default())?
         .with_applications(Arc::new(rt.service.clone()))
@@ -645,7 +664,7 @@ pub(crate) enum UsersCommand {
 }
 
 pub(crate) async fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), Failure> {
-    let rt = ctx.runtime().await?;
+    let rt = ctx.runtime_if(matches!(cmd, UsersCommand::List)).await?;
     let (_, resident) = rt
         .resident
         .as_ref()

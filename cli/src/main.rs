@@ -112,8 +112,23 @@ impl From<keymanager::error::ConfigError> for Failure {
     }
 }
 
+/// Logs to stderr, filtered by `RUST_LOG` (default: `info` for `serve`, warnings for the other commands), colour
+/// only on a terminal.
+fn init_logging(serving: bool) {
+    use std::io::IsTerminal;
+    let default = if serving { "info,sqlx=warn" } else { "warn,sqlx=warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

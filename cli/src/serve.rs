@@ -18,7 +18,6 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, args: ServeArgs) -> Result<(), Failure> {
-    init_logging();
     let config = setup::load_config(config_file)?;
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::load(cert, key)?),
@@ -57,7 +56,7 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
             (AdminToken::new(&token), format!("{verb} {}", path.display()))
         }
     };
-    let runtime = setup::build(&config, &data_dir, Some(public_url.clone())).await?;
+    let runtime = setup::build(&config, &data_dir, Some(public_url.clone()), setup::Access::Write).await?;
     let verifier = {
         let admin = admin.clone();
         Arc::new(move |t: &str| admin.verify(t)) as keymanager::api::AdminVerifier
@@ -127,13 +126,4 @@ async fn shutdown() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }

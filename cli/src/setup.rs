@@ -58,12 +58,29 @@ pub(crate) struct Runtime {
     pub store: Arc<SqlApplicationStore>,
 }
 
+/// Whether a command may create the data directory and database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// It changes things: create what is missing.
+    Write,
+    /// It only reads: a missing data directory or database is an error, never created.
+    ReadOnly,
+}
+
 /// Build the key managers and the key service on the configured database (default: SQLite in `data_dir`).
-pub(crate) async fn build(config: &Config, data_dir: &Path, public_url: Option<String>) -> Result<Runtime, Failure> {
-    ensure_data_dir(data_dir)?;
-    let database_url = match &config.database.url {
-        Some(url) => url.clone(),
-        None => default_database_url(data_dir)?,
+pub(crate) async fn build(
+    config: &Config,
+    data_dir: &Path,
+    public_url: Option<String>,
+    access: Access,
+) -> Result<Runtime, Failure> {
+    let database_url = match (&config.database.url, access) {
+        (Some(url), _) => url.clone(),
+        (None, Access::Write) => {
+            ensure_data_dir(data_dir)?;
+            default_database_url(data_dir)?
+        }
+        (None, Access::ReadOnly) => existing_database_url(data_dir)?,
     };
     let ctx = BuildContext {
         database_url: Some(database_url.clone()),
@@ -107,16 +124,62 @@ pub(crate) async fn build(config: &Config, data_dir: &Path, public_url: Option<S
     })
 }
 
-/// Create the data directory (owner-only) if needed.
+/// Create the data directory, owner-only, when it does not exist. An existing directory keeps its mode (it may be
+/// shared on purpose); one that others can read or enter gets a warning, since it holds signing keys.
 pub(crate) fn ensure_data_dir(dir: &Path) -> Result<(), Failure> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Failure::Usage(format!("cannot create the data directory {}: {e}", dir.display())))?;
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            warn_if_open_to_others(dir, &m);
+            Ok(())
+        }
+        Ok(_) => Err(Failure::Usage(format!(
+            "the data directory {} exists but is not a directory",
+            dir.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder
+                .create(dir)
+                .map_err(|e| Failure::Usage(format!("cannot create the data directory {}: {e}", dir.display())))
+        }
+        Err(e) => Err(Failure::Usage(format!(
+            "cannot read the data directory {}: {e}",
+            dir.display()
+        ))),
+    }
+}
+
+fn warn_if_open_to_others(dir: &Path, meta: &std::fs::Metadata) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o007 != 0 {
+            tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"),
+                "the data directory is open to other users; it holds signing keys and secret hashes: chmod 700 it");
+        }
     }
-    Ok(())
+    #[cfg(not(unix))]
+    let _ = (dir, meta);
+}
+
+/// The data directory's existing SQLite database, for a command that only reads: never created here.
+fn existing_database_url(dir: &Path) -> Result<String, Failure> {
+    let path = dir.join("keymanager.db");
+    if !path.is_file() {
+        return Err(Failure::Usage(format!(
+            "no keymanager database at {}: start `keymanager serve` (or run a command that creates something) \
+             first, or point --data-dir / KEYMANAGER_DATA_DIR at an existing data directory",
+            path.display()
+        )));
+    }
+    Ok(format!("sqlite://{}", path.display()))
 }
 
 /// The SQLite URL of the data directory's database, created owner-only (it holds signing keys and secret
@@ -139,6 +202,7 @@ pub(crate) fn default_database_url(dir: &Path) -> Result<String, Failure> {
 /// The admin token in `DIR/admin-token`, generated once (mode 0600) when the file does not exist.
 pub(crate) fn admin_token_file(dir: &Path) -> Result<(String, PathBuf, bool), Failure> {
     let path = dir.join("admin-token");
+    refuse_loose_token_file(&path)?;
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let token = text.trim().to_owned();
@@ -158,6 +222,29 @@ pub(crate) fn admin_token_file(dir: &Path) -> Result<(String, PathBuf, bool), Fa
         }
         Err(e) => Err(Failure::Usage(format!("cannot read {}: {e}", path.display()))),
     }
+}
+
+/// Refuse an admin-token file that other users can read or write, as ssh refuses a loose private key: anyone who
+/// could read it holds every power of the management API.
+fn refuse_loose_token_file(path: &Path) -> Result<(), Failure> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            let mode = m.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(Failure::Usage(format!(
+                    "{} is accessible by other users (mode {mode:o}); it grants full admin access. \
+                     Run `chmod 600 {}` and start again",
+                    path.display(),
+                    path.display()
+                )));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Write a file readable by its owner only, atomically (a temporary file, synced, then renamed).

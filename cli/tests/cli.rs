@@ -115,6 +115,14 @@ fn a_config_with_okta_keycloak_and_resident_works_from_the_shell() {
          admin_client_id = \"keymanager-admin\"\nadmin_client_secret = \"${KM_TEST_OKTA_TOKEN}\"\n",
     )
     .unwrap();
+    // A read-only command needs the database a writing command (or `serve`) made.
+    let made = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "--data-dir", dir.path().to_str().unwrap()])
+        .args(["apps", "create", "first", "--owner", "alice"])
+        .env("KM_TEST_OKTA_TOKEN", "00secret-api-token")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let out = Command::new(BIN)
         .args([
             "--config",

@@ -22,6 +22,10 @@ impl ConnectorFactory for KeycloakFactory {
         crate::settings::descriptor()
     }
 
+    fn check(&self, config: &KeyManagerConfig) -> std::result::Result<(), keymanager::error::ConfigError> {
+        KeycloakSettings::from_config(config).map(|_| ())
+    }
+
     async fn build(&self, config: &KeyManagerConfig, ctx: &BuildContext) -> Result<Arc<dyn KeyManager>> {
         let settings = KeycloakSettings::from_config(config)?;
         let http = match &ctx.http {

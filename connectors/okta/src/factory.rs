@@ -21,6 +21,10 @@ impl ConnectorFactory for OktaFactory {
         crate::settings::descriptor()
     }
 
+    fn check(&self, config: &KeyManagerConfig) -> std::result::Result<(), keymanager::error::ConfigError> {
+        OktaSettings::from_config(config).map(|_| ())
+    }
+
     async fn build(&self, config: &KeyManagerConfig, ctx: &BuildContext) -> Result<Arc<dyn KeyManager>> {
         let settings = OktaSettings::from_config(config)?;
         let http = match &ctx.http {

@@ -22,6 +22,10 @@ impl ConnectorFactory for ResidentFactory {
         crate::settings::descriptor()
     }
 
+    fn check(&self, config: &KeyManagerConfig) -> std::result::Result<(), keymanager::error::ConfigError> {
+        ResidentSettings::from_config(config, None).map(|_| ())
+    }
+
     async fn build(&self, config: &KeyManagerConfig, ctx: &BuildContext) -> Result<Arc<dyn KeyManager>> {
         Ok(Arc::new(self.build_resident(config, ctx).await?))
     }

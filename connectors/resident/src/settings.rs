@@ -3,6 +3,7 @@
 use keymanager::config::KeyManagerConfig;
 use keymanager::descriptor::{ConnectorDescriptor, Setting, SettingKind};
 use keymanager::error::ConfigError;
+use keymanager::model::check_duration;
 
 use crate::signing::Algorithm;
 
@@ -84,6 +85,9 @@ impl Default for ResidentSettings {
     }
 }
 
+/// The longest `client_cache_seconds`: an hour.
+pub const MAX_CLIENT_CACHE_SECONDS: u64 = 3600;
+
 /// The connector's self-description.
 pub fn descriptor() -> ConnectorDescriptor {
     ConnectorDescriptor {
@@ -102,6 +106,8 @@ pub fn descriptor() -> ConnectorDescriptor {
             Setting::integer("access_token_lifetime", "Default access-token lifetime (seconds)").default_value(3600),
             Setting::integer("max_access_token_lifetime", "Longest access-token lifetime (seconds)")
                 .default_value(86_400),
+            Setting::integer("refresh_token_lifetime", "Default refresh-token lifetime (seconds)")
+                .default_value(30 * 86_400),
             Setting::integer(
                 "max_secrets_per_client",
                 "Most secrets per client (unlimited when unset)",
@@ -143,10 +149,20 @@ impl ResidentSettings {
             Some("opaque") => TokenFormat::Opaque,
             _ => TokenFormat::Jwt,
         };
-        let max = int("max_access_token_lifetime").unwrap_or(defaults.max_access_token_lifetime);
-        let default_lifetime = int("access_token_lifetime").unwrap_or(defaults.access_token_lifetime);
-        if max == 0 || default_lifetime == 0 {
-            return Err(km.error(Some("access_token_lifetime"), "lifetimes must be positive"));
+        let duration = |k: &str, default: u64| -> Result<u64, ConfigError> {
+            let v = int(k).unwrap_or(default);
+            check_duration(k, v).map_err(|e| km.error(Some(k), e.to_string()))?;
+            Ok(v)
+        };
+        let max = duration("max_access_token_lifetime", defaults.max_access_token_lifetime)?;
+        let default_lifetime = duration("access_token_lifetime", defaults.access_token_lifetime)?;
+        let refresh_lifetime = duration("refresh_token_lifetime", defaults.refresh_token_lifetime)?;
+        let client_cache_seconds = int("client_cache_seconds").unwrap_or(defaults.client_cache_seconds);
+        if client_cache_seconds > MAX_CLIENT_CACHE_SECONDS {
+            return Err(km.error(
+                Some("client_cache_seconds"),
+                format!("must be at most {MAX_CLIENT_CACHE_SECONDS}"),
+            ));
         }
         if default_lifetime > max {
             return Err(km.error(
@@ -171,11 +187,9 @@ impl ResidentSettings {
             token_format,
             access_token_lifetime: default_lifetime,
             max_access_token_lifetime: max,
-            refresh_token_lifetime: int("refresh_token_lifetime")
-                .unwrap_or(defaults.refresh_token_lifetime)
-                .max(1),
+            refresh_token_lifetime: refresh_lifetime,
             max_secrets_per_client: max_secrets,
-            client_cache_seconds: int("client_cache_seconds").unwrap_or(defaults.client_cache_seconds),
+            client_cache_seconds,
             database_url: text("database_url"),
             users: users(km)?,
         })
@@ -186,21 +200,26 @@ fn users(km: &KeyManagerConfig) -> Result<Vec<(String, keymanager::model::Token)
     let Some(list) = km.settings.get("users").and_then(|v| v.as_array()) else {
         return Ok(Vec::new());
     };
-    list.iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let entry = v.as_str().unwrap_or_default();
-            match entry.split_once(':') {
-                Some((name, password)) if !name.is_empty() && password.chars().count() >= 8 => {
-                    Ok((name.to_owned(), keymanager::model::Token::new(password)))
-                }
-                _ => Err(km.error(
-                    Some(&format!("users[{i}]")),
+    let mut out: Vec<(String, keymanager::model::Token)> = Vec::with_capacity(list.len());
+    for (i, v) in list.iter().enumerate() {
+        let field = format!("users[{i}]");
+        let entry = v.as_str().unwrap_or_default();
+        let (name, password) = match entry.split_once(':') {
+            Some((name, password)) if password.chars().count() >= 8 => (name, password),
+            _ => {
+                return Err(km.error(
+                    Some(&field),
                     "must be \"name:password\" with a password of at least 8 characters",
-                )),
+                ))
             }
-        })
-        .collect()
+        };
+        crate::users::check_username(name).map_err(|e| km.error(Some(&field), e.to_string()))?;
+        if out.iter().any(|(n, _)| n == name) {
+            return Err(km.error(Some(&field), format!("user `{name}` is listed twice")));
+        }
+        out.push((name.to_owned(), keymanager::model::Token::new(password)));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -27,6 +27,14 @@ pub trait ResourceOwnerAuthenticator: Send + Sync {
     async fn authenticate(&self, username: &str, password: &str) -> Result<Option<ResourceOwner>>;
 }
 
+/// Check a user name: 1 to 255 characters, none of them control characters, not only white space.
+pub fn check_username(username: &str) -> Result<()> {
+    if username.trim().is_empty() {
+        return Err(Error::invalid_field("username", "must not be empty"));
+    }
+    keymanager::model::check_text("username", username, keymanager::model::MAX_NAME_LENGTH)
+}
+
 /// Users in the resident store.
 #[derive(Debug, Clone)]
 pub struct StoreUsers {
@@ -45,12 +53,7 @@ impl StoreUsers {
 
     /// Add a user with an argon2id hash of `password`; returns the new subject.
     pub async fn add(&self, username: &str, password: &str) -> Result<String> {
-        if username.trim().is_empty() || username.chars().any(char::is_control) || username.len() > 255 {
-            return Err(Error::invalid_field(
-                "username",
-                "must be 1 to 255 printable characters",
-            ));
-        }
+        check_username(username)?;
         if password.chars().count() < 8 {
             return Err(Error::invalid_field("password", "must be at least 8 characters"));
         }

@@ -1,0 +1,132 @@
+//! Review findings 5, 8 and 15: the data directory keeps its mode, read-only commands create nothing, `config check`
+//! fails exactly when `serve` would (and neither panics), and weak settings are refused.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::BIN;
+
+fn run(args: &[&str], dir: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("KEYMANAGER_CONFIG")
+        .env_remove("KEYMANAGER_DATA_DIR")
+        .env("KEYMANAGER_DATA_DIR", dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// `serve` with this config, which must refuse it: the exit code and stderr, or a failure if it keeps running.
+fn serve_refuses(config: &Path, dir: &Path) -> (Option<i32>, String) {
+    let mut child = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "--data-dir", dir.to_str().unwrap(), "serve"])
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("KEYMANAGER_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            return (status.code(), err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve accepted {}", std::fs::read_to_string(config).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn config_check_fails_exactly_when_serve_would_and_neither_panics() {
+    let resident = "[[key_manager]]\nname = \"r\"\ntype = \"resident\"\n";
+    let cases: Vec<(String, &str)> = vec![
+        (format!("[database]\nmax_connections = 0\n{resident}"), "database.max_connections"),
+        (format!("[database]\nurl = \"mysql://db/km\"\n{resident}"), "database.url"),
+        (format!("[server]\nlisten = \"not an address\"\n{resident}"), "server.listen"),
+        (format!("[server]\nlisten = \"127.0.0.1:99999\"\n{resident}"), "server.listen"),
+        (format!("[server]\ntls_cert = \"cert.pem\"\n{resident}"), "server.tls_key"),
+        (format!("[server]\nadmin_token = \"x\"\n{resident}"), "server.admin_token"),
+        (format!("[server]\npublic_url = \"javascript:alert(1)\"\n{resident}"), "server.public_url"),
+        (format!("{resident}access_token_lifetime = 0\n"), "access_token_lifetime"),
+        (format!("{resident}access_token_lifetime = 7200\nmax_access_token_lifetime = 3600\n"), "access_token_lifetime"),
+        (format!("{resident}max_access_token_lifetime = 9223372036854775807\n"), "max_access_token_lifetime"),
+        (format!("{resident}refresh_token_lifetime = 9223372036854775807\n"), "refresh_token_lifetime"),
+        (format!("{resident}max_secrets_per_client = 0\n"), "max_secrets_per_client"),
+        (format!("{resident}client_cache_seconds = 9223372036854775807\n"), "client_cache_seconds"),
+        (format!("{resident}users = [\"nopassword\"]\n"), "users[0]"),
+        (format!("{resident}users = [\"al\\u001bice:long enough password\"]\n"), "users[0]"),
+        (format!("{resident}users = [\"a:long enough\", \"a:long enough\"]\n"), "users[1]"),
+    ];
+    for (text, field) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("km.toml");
+        std::fs::write(&config, &text).unwrap();
+        let checked = run(&["config", "check", config.to_str().unwrap()], dir.path());
+        let check_err = String::from_utf8_lossy(&checked.stderr).into_owned();
+        assert_eq!(checked.status.code(), Some(2), "config check passed:\n{text}\n{check_err}");
+        assert!(check_err.contains(&format!("field `{field}`")), "{text}\n{check_err}");
+        let (code, serve_err) = serve_refuses(&config, &dir.path().join("data"));
+        assert_eq!(code, Some(2), "serve must refuse with exit 2, not panic:\n{text}\n{serve_err}");
+        assert!(!serve_err.contains("panicked"), "{serve_err}");
+        assert_eq!(
+            serve_err.lines().last(),
+            check_err.lines().last(),
+            "both say the same for:\n{text}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_keeps_its_mode_and_read_only_commands_create_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("shared");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    for args in [&["apps", "list"][..], &["keys", "show", "--app", "x"][..], &["key-managers", "list"][..]] {
+        let out = run(args, &dir);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no keymanager database at"), "{args:?}: {err}");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "{args:?} created something");
+    }
+    let out = run(&["apps", "create", "orders", "--owner", "alice"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["apps", "list"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777,
+        0o1777,
+        "an existing directory keeps its mode"
+    );
+    // A directory the program creates is owner-only.
+    let fresh = parent.path().join("fresh");
+    assert!(run(&["apps", "create", "orders", "--owner", "alice"], &fresh).status.success());
+    assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_admin_token_file_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("admin-token");
+    std::fs::write(&token, "0123456789abcdef0123456789abcdef0123456789\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = dir.path().join("km.toml");
+    std::fs::write(&config, "[[key_manager]]\nname = \"r\"\ntype = \"resident\"\n").unwrap();
+    let (code, err) = serve_refuses(&config, dir.path());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+}
