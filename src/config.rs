@@ -88,7 +88,27 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// Seconds a client may take to send a request head (from connecting, or from its previous answer); default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT_SECONDS`]. A client that trickles its headers is disconnected.
+    pub header_read_timeout_seconds: Option<u64>,
+    /// Seconds from a request head to the end of its answer, body included; default
+    /// [`DEFAULT_REQUEST_TIMEOUT_SECONDS`]. Past it the answer is `408 Request Timeout`.
+    pub request_timeout_seconds: Option<u64>,
+    /// Connections served at once; default [`DEFAULT_MAX_CONNECTIONS`]. Past it, new connections wait in the
+    /// kernel's listen backlog.
+    pub max_connections: Option<usize>,
 }
+
+/// Default `[server] header_read_timeout_seconds`.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 10;
+/// Default `[server] request_timeout_seconds`.
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
+/// Default `[server] max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// The longest `[server]` timeout accepted, in seconds.
+pub const MAX_SERVER_TIMEOUT_SECONDS: u64 = 3600;
+/// The largest `[server] max_connections`.
+pub const MAX_SERVER_CONNECTIONS: usize = 100_000;
 
 /// One `[[key_manager]]` table. `Debug` lists the settings' names, never their values (they hold secrets).
 #[derive(Clone)]
@@ -295,8 +315,10 @@ impl Config {
         let db = &self.database;
         if let Some(n) = db.max_connections {
             if n == 0 || n > MAX_DATABASE_CONNECTIONS {
-                return Err(ConfigError::new(format!("must be from 1 to {MAX_DATABASE_CONNECTIONS}"))
-                    .at_field("database.max_connections"));
+                return Err(
+                    ConfigError::new(format!("must be from 1 to {MAX_DATABASE_CONNECTIONS}"))
+                        .at_field("database.max_connections"),
+                );
             }
         }
         if let Some(url) = &db.url {
@@ -320,8 +342,27 @@ impl Config {
                 .at_field("server.admin_token"));
             }
         }
+        for (field, value) in [
+            ("server.header_read_timeout_seconds", server.header_read_timeout_seconds),
+            ("server.request_timeout_seconds", server.request_timeout_seconds),
+        ] {
+            if value.is_some_and(|v| v == 0 || v > MAX_SERVER_TIMEOUT_SECONDS) {
+                return Err(
+                    ConfigError::new(format!("must be from 1 to {MAX_SERVER_TIMEOUT_SECONDS} seconds")).at_field(field),
+                );
+            }
+        }
+        if server
+            .max_connections
+            .is_some_and(|n| n == 0 || n > MAX_SERVER_CONNECTIONS)
+        {
+            return Err(ConfigError::new(format!("must be from 1 to {MAX_SERVER_CONNECTIONS}"))
+                .at_field("server.max_connections"));
+        }
         match (&server.tls_cert, &server.tls_key) {
-            (Some(_), None) => Err(ConfigError::new("tls_cert needs tls_key: set both or neither").at_field("server.tls_key")),
+            (Some(_), None) => {
+                Err(ConfigError::new("tls_cert needs tls_key: set both or neither").at_field("server.tls_key"))
+            }
             (None, Some(_)) => {
                 Err(ConfigError::new("tls_key needs tls_cert: set both or neither").at_field("server.tls_cert"))
             }
@@ -353,11 +394,18 @@ pub fn check_listen_address(listen: &str) -> Result<(), String> {
     if listen.parse::<std::net::SocketAddr>().is_ok() {
         return Ok(());
     }
-    let bad = || format!("`{}` is not an address to listen on; write HOST:PORT, such as 127.0.0.1:9443", listen.escape_debug());
+    let bad = || {
+        format!(
+            "`{}` is not an address to listen on; write HOST:PORT, such as 127.0.0.1:9443",
+            listen.escape_debug()
+        )
+    };
     let (host, port) = listen.rsplit_once(':').ok_or_else(bad)?;
     let host_ok = !host.is_empty()
         && host.len() <= 253
-        && host.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     match (host_ok, port.parse::<u16>()) {
         (true, Ok(_)) => Ok(()),
         _ => Err(bad()),
@@ -368,10 +416,16 @@ pub fn check_listen_address(listen: &str) -> Result<(), String> {
 pub fn check_public_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|e| format!("`{}` is not a URL: {e}", text.escape_debug()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("`{}` must be an http:// or https:// URL with a host", text.escape_debug()));
+        return Err(format!(
+            "`{}` must be an http:// or https:// URL with a host",
+            text.escape_debug()
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!("`{}` must not carry a query, fragment or user information", text.escape_debug()));
+        return Err(format!(
+            "`{}` must not carry a query, fragment or user information",
+            text.escape_debug()
+        ));
     }
     Ok(())
 }
@@ -453,6 +507,7 @@ mod tests {
         match k {
             "OKTA_API_TOKEN" => Some("tok-123".into()),
             "EMPTY" => Some(String::new()),
+            "ADMIN_TOKEN" => Some("admin-tok-0123456789abcdef0123456789".into()),
             _ => None,
         }
     }
@@ -541,9 +596,9 @@ mod tests {
 
     #[test]
     fn server_and_database_sections_parse_and_hide_the_admin_token() {
-        let c = parse("[database]\nurl = \"postgres://km:db-pass@x/km\"\n[server]\nlisten = \"127.0.0.1:1\"\nadmin_token = \"${OKTA_API_TOKEN}\"\n").unwrap();
+        let c = parse("[database]\nurl = \"postgres://km:db-pass@x/km\"\n[server]\nlisten = \"127.0.0.1:1\"\nadmin_token = \"${ADMIN_TOKEN}\"\n").unwrap();
         assert_eq!(c.database.url.as_deref(), Some("postgres://km:db-pass@x/km"));
-        assert!(!format!("{c:?}").contains("tok-123"));
+        assert!(!format!("{c:?}").contains("admin-tok"));
         assert!(!format!("{c:?}").contains("db-pass"));
         let c =
             parse("[[key_manager]]\nname = \"okta\"\ntype = \"okta\"\napi_token = \"${OKTA_API_TOKEN}\"\n").unwrap();

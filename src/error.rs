@@ -94,6 +94,14 @@ pub enum Error {
         /// The provider's answer.
         provider: Option<Box<ProviderError>>,
     },
+    /// This server is at capacity for the operation (for example password hashing); retry after the delay.
+    #[error("busy: {message}; retry after {}s", retry_after.as_secs())]
+    Busy {
+        /// What is at capacity.
+        message: String,
+        /// How long to wait before retrying.
+        retry_after: Duration,
+    },
     /// The provider answered with an error status not covered by a more specific kind (typically 5xx).
     #[error("upstream error: {0}")]
     Upstream(Box<ProviderError>),
@@ -214,6 +222,7 @@ impl Error {
             Error::Forbidden { .. } => "forbidden",
             Error::LimitExceeded { .. } => "limit_exceeded",
             Error::RateLimited { .. } => "rate_limited",
+            Error::Busy { .. } => "busy",
             Error::Upstream(_) => "upstream",
             Error::MalformedResponse { .. } => "malformed_response",
             Error::ResponseTooLarge { .. } => "response_too_large",

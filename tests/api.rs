@@ -680,11 +680,25 @@ async fn a_client_has_one_holder_and_a_missing_client_does_not_break_the_listing
     );
     // The provider loses the client: the listing still answers, and says so.
     f.memory.clients.lock().unwrap().clear();
-    let (s, list) = call(&f.app, "GET", &format!("/api/applications/{first}/oauth-keys"), Some(ADMIN), None).await;
+    let (s, list) = call(
+        &f.app,
+        "GET",
+        &format!("/api/applications/{first}/oauth-keys"),
+        Some(ADMIN),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{list}");
     assert_eq!(list["list"][0]["keyState"], "CLIENT_MISSING");
     assert_eq!(list["list"][0]["consumerKey"], client.as_str());
-    let (s, _) = call(&f.app, "DELETE", &format!("/api/applications/{first}"), Some(ADMIN), None).await;
+    let (s, _) = call(
+        &f.app,
+        "DELETE",
+        &format!("/api/applications/{first}"),
+        Some(ADMIN),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 }
 
@@ -701,8 +715,14 @@ async fn generate_keys_racing_delete_application_is_never_a_5xx() {
             let router = f.app.clone();
             let path = format!("/api/applications/{app}/generate-keys");
             tokio::spawn(async move {
-                call(&router, "POST", &path, Some(ADMIN), Some(r#"{"keyType":"PRODUCTION","keyManager":"memory"}"#))
-                    .await
+                call(
+                    &router,
+                    "POST",
+                    &path,
+                    Some(ADMIN),
+                    Some(r#"{"keyType":"PRODUCTION","keyManager":"memory"}"#),
+                )
+                .await
             })
         };
         let delete = {

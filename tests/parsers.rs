@@ -110,7 +110,9 @@ fn toml_value() -> impl Strategy<Value = String> {
         Just("-1".to_owned()),
         Just("0".to_owned()),
         any::<bool>().prop_map(|b| b.to_string()),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| format!("{f:?}")),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:?}")),
         hostile_text().prop_map(|s| toml::Value::String(s).to_string()),
         Just("[1, \"a\"]".to_owned()),
         Just("{ a = 1 }".to_owned()),

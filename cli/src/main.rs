@@ -7,6 +7,7 @@
 
 mod commands;
 mod config_cmd;
+mod http_server;
 mod output;
 mod serve;
 mod setup;

@@ -8,7 +8,7 @@ use clap::Args;
 use keymanager_resident::AdminToken;
 use secrecy::ExposeSecret;
 
-use crate::{setup, Failure};
+use crate::{http_server, setup, Failure};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -98,15 +98,19 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
             .write_all((lines.join("\n") + "\n").as_bytes())
             .and_then(|_| out.flush());
     }
-    let served = match tls {
+    let limits = http_server::Limits::from_config(&config.server);
+    let app = app.layer(axum::middleware::from_fn(move |req, next| {
+        http_server::request_timeout(limits.request_timeout, req, next)
+    }));
+    match tls {
         Some(config) => {
             let listener = crate::tls::TlsListener::new(listener, config)
                 .map_err(|e| Failure::Refused(format!("cannot start TLS: {e}")))?;
-            axum::serve(listener, app).with_graceful_shutdown(shutdown()).await
+            http_server::serve(listener, app, limits, shutdown()).await
         }
-        None => axum::serve(listener, app).with_graceful_shutdown(shutdown()).await,
-    };
-    served.map_err(|e| Failure::Refused(format!("server failed: {e}")))
+        None => http_server::serve(listener, app, limits, shutdown()).await,
+    }
+    Ok(())
 }
 
 async fn shutdown() {

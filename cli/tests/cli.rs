@@ -117,7 +117,12 @@ fn a_config_with_okta_keycloak_and_resident_works_from_the_shell() {
     .unwrap();
     // A read-only command needs the database a writing command (or `serve`) made.
     let made = Command::new(BIN)
-        .args(["--config", config.to_str().unwrap(), "--data-dir", dir.path().to_str().unwrap()])
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ])
         .args(["apps", "create", "first", "--owner", "alice"])
         .env("KM_TEST_OKTA_TOKEN", "00secret-api-token")
         .output()

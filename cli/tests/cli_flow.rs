@@ -222,7 +222,8 @@ fn the_key_flow_from_the_shell_alongside_serve() {
     assert_eq!(code, 1, "a revoked token does not validate: {text}");
     assert!(text.contains("revoked"), "{text}");
 
-    // Map existing keys into another application, then delete both applications.
+    // A client another application holds cannot be mapped a second time; one registered outside any
+    // application (RFC 7591, as a partner's existing client would be) can.
     sh.ok(&["apps", "create", "legacy"], "");
     let legacy = sh.ok(
         &["--json", "keys", "generate", "--app", "legacy", "--key-type", "sandbox"],
@@ -230,20 +231,44 @@ fn the_key_flow_from_the_shell_alongside_serve() {
     );
     let legacy_secret = legacy["consumerSecret"].as_str().unwrap().to_owned();
     sh.ok(&["apps", "create", "mapped-into"], "");
-    let mapped = sh.ok(
-        &[
-            "--json",
-            "keys",
-            "map",
-            "--app",
-            "mapped-into",
-            "--key-type",
-            "SANDBOX",
-            "--client-id",
-            legacy["consumerKey"].as_str().unwrap(),
-        ],
-        &legacy_secret,
+    let map = |client_id: &str, secret: &str| {
+        sh.run(
+            &[
+                "--json",
+                "keys",
+                "map",
+                "--app",
+                "mapped-into",
+                "--key-type",
+                "SANDBOX",
+                "--client-id",
+                client_id,
+            ],
+            secret,
+            &[],
+        )
+    };
+    let (code, _, text) = map(legacy["consumerKey"].as_str().unwrap(), &legacy_secret);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("held by an application already"), "{text}");
+    let admin = std::fs::read_to_string(dir.path().join("admin-token")).unwrap();
+    let partner: Value = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/oauth2/register", served.base))
+            .bearer_auth(admin.trim())
+            .json(&serde_json::json!({"client_name": "partner", "grant_types": ["client_credentials"]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let (code, mapped, text) = map(
+        partner["client_id"].as_str().unwrap(),
+        partner["client_secret"].as_str().unwrap(),
     );
+    assert_eq!(code, 0, "{text}");
     assert_eq!(mapped["keyOrigin"], "MAPPED");
     sh.ok(&["apps", "delete", "orders"], "");
     assert_eq!(status(fresh), 401, "deleting the application deleted its client");

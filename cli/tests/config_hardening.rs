@@ -23,7 +23,13 @@ fn run(args: &[&str], dir: &Path) -> Output {
 /// `serve` with this config, which must refuse it: the exit code and stderr, or a failure if it keeps running.
 fn serve_refuses(config: &Path, dir: &Path) -> (Option<i32>, String) {
     let mut child = Command::new(BIN)
-        .args(["--config", config.to_str().unwrap(), "--data-dir", dir.to_str().unwrap(), "serve"])
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "serve",
+        ])
         .args(["--listen", "127.0.0.1:0"])
         .env_remove("KEYMANAGER_CONFIG")
         .stdout(Stdio::null())
@@ -50,22 +56,79 @@ fn serve_refuses(config: &Path, dir: &Path) -> (Option<i32>, String) {
 fn config_check_fails_exactly_when_serve_would_and_neither_panics() {
     let resident = "[[key_manager]]\nname = \"r\"\ntype = \"resident\"\n";
     let cases: Vec<(String, &str)> = vec![
-        (format!("[database]\nmax_connections = 0\n{resident}"), "database.max_connections"),
-        (format!("[database]\nurl = \"mysql://db/km\"\n{resident}"), "database.url"),
-        (format!("[server]\nlisten = \"not an address\"\n{resident}"), "server.listen"),
-        (format!("[server]\nlisten = \"127.0.0.1:99999\"\n{resident}"), "server.listen"),
-        (format!("[server]\ntls_cert = \"cert.pem\"\n{resident}"), "server.tls_key"),
-        (format!("[server]\nadmin_token = \"x\"\n{resident}"), "server.admin_token"),
-        (format!("[server]\npublic_url = \"javascript:alert(1)\"\n{resident}"), "server.public_url"),
-        (format!("{resident}access_token_lifetime = 0\n"), "access_token_lifetime"),
-        (format!("{resident}access_token_lifetime = 7200\nmax_access_token_lifetime = 3600\n"), "access_token_lifetime"),
-        (format!("{resident}max_access_token_lifetime = 9223372036854775807\n"), "max_access_token_lifetime"),
-        (format!("{resident}refresh_token_lifetime = 9223372036854775807\n"), "refresh_token_lifetime"),
-        (format!("{resident}max_secrets_per_client = 0\n"), "max_secrets_per_client"),
-        (format!("{resident}client_cache_seconds = 9223372036854775807\n"), "client_cache_seconds"),
+        (
+            format!("[database]\nmax_connections = 0\n{resident}"),
+            "database.max_connections",
+        ),
+        (
+            format!("[database]\nurl = \"mysql://db/km\"\n{resident}"),
+            "database.url",
+        ),
+        (
+            format!("[server]\nlisten = \"not an address\"\n{resident}"),
+            "server.listen",
+        ),
+        (
+            format!("[server]\nlisten = \"127.0.0.1:99999\"\n{resident}"),
+            "server.listen",
+        ),
+        (
+            format!("[server]\ntls_cert = \"cert.pem\"\n{resident}"),
+            "server.tls_key",
+        ),
+        (
+            format!("[server]\nadmin_token = \"x\"\n{resident}"),
+            "server.admin_token",
+        ),
+        (
+            format!("[server]\npublic_url = \"javascript:alert(1)\"\n{resident}"),
+            "server.public_url",
+        ),
+        (
+            format!("[server]\nheader_read_timeout_seconds = 0\n{resident}"),
+            "server.header_read_timeout_seconds",
+        ),
+        (
+            format!("[server]\nrequest_timeout_seconds = 9223372036854775807\n{resident}"),
+            "server.request_timeout_seconds",
+        ),
+        (
+            format!("[server]\nmax_connections = 0\n{resident}"),
+            "server.max_connections",
+        ),
+        (
+            format!("{resident}access_token_lifetime = 0\n"),
+            "access_token_lifetime",
+        ),
+        (
+            format!("{resident}access_token_lifetime = 7200\nmax_access_token_lifetime = 3600\n"),
+            "access_token_lifetime",
+        ),
+        (
+            format!("{resident}max_access_token_lifetime = 9223372036854775807\n"),
+            "max_access_token_lifetime",
+        ),
+        (
+            format!("{resident}refresh_token_lifetime = 9223372036854775807\n"),
+            "refresh_token_lifetime",
+        ),
+        (
+            format!("{resident}max_secrets_per_client = 0\n"),
+            "max_secrets_per_client",
+        ),
+        (
+            format!("{resident}client_cache_seconds = 9223372036854775807\n"),
+            "client_cache_seconds",
+        ),
         (format!("{resident}users = [\"nopassword\"]\n"), "users[0]"),
-        (format!("{resident}users = [\"al\\u001bice:long enough password\"]\n"), "users[0]"),
-        (format!("{resident}users = [\"a:long enough\", \"a:long enough\"]\n"), "users[1]"),
+        (
+            format!("{resident}users = [\"al\\u001bice:long enough password\"]\n"),
+            "users[0]",
+        ),
+        (
+            format!("{resident}users = [\"a:long enough\", \"a:long enough\"]\n"),
+            "users[1]",
+        ),
     ];
     for (text, field) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -73,10 +136,18 @@ fn config_check_fails_exactly_when_serve_would_and_neither_panics() {
         std::fs::write(&config, &text).unwrap();
         let checked = run(&["config", "check", config.to_str().unwrap()], dir.path());
         let check_err = String::from_utf8_lossy(&checked.stderr).into_owned();
-        assert_eq!(checked.status.code(), Some(2), "config check passed:\n{text}\n{check_err}");
+        assert_eq!(
+            checked.status.code(),
+            Some(2),
+            "config check passed:\n{text}\n{check_err}"
+        );
         assert!(check_err.contains(&format!("field `{field}`")), "{text}\n{check_err}");
         let (code, serve_err) = serve_refuses(&config, &dir.path().join("data"));
-        assert_eq!(code, Some(2), "serve must refuse with exit 2, not panic:\n{text}\n{serve_err}");
+        assert_eq!(
+            code,
+            Some(2),
+            "serve must refuse with exit 2, not panic:\n{text}\n{serve_err}"
+        );
         assert!(!serve_err.contains("panicked"), "{serve_err}");
         assert_eq!(
             serve_err.lines().last(),
@@ -94,12 +165,20 @@ fn the_data_directory_keeps_its_mode_and_read_only_commands_create_nothing() {
     let dir = parent.path().join("shared");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    for args in [&["apps", "list"][..], &["keys", "show", "--app", "x"][..], &["key-managers", "list"][..]] {
+    for args in [
+        &["apps", "list"][..],
+        &["keys", "show", "--app", "x"][..],
+        &["key-managers", "list"][..],
+    ] {
         let out = run(args, &dir);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("no keymanager database at"), "{args:?}: {err}");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "{args:?} created something");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "{args:?} created something"
+        );
     }
     let out = run(&["apps", "create", "orders", "--owner", "alice"], &dir);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -112,7 +191,9 @@ fn the_data_directory_keeps_its_mode_and_read_only_commands_create_nothing() {
     );
     // A directory the program creates is owner-only.
     let fresh = parent.path().join("fresh");
-    assert!(run(&["apps", "create", "orders", "--owner", "alice"], &fresh).status.success());
+    assert!(run(&["apps", "create", "orders", "--owner", "alice"], &fresh)
+        .status
+        .success());
     assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
 }
 

@@ -40,7 +40,9 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(json!(0)),
         Just(json!(-1)),
         any::<bool>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         any::<String>().prop_map(Value::from),
         "[ -~]{0,30}".prop_map(Value::from),
         Just(json!("https://idp.example/x")),

@@ -18,7 +18,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, message: &'static str, description: impl Into<String>) -> Self {
+    /// An error answer: its status, a short message (the status's reason phrase, or a more precise one) and a
+    /// description for people.
+    pub fn new(status: StatusCode, message: &'static str, description: impl Into<String>) -> Self {
         ApiError {
             status,
             message,
@@ -26,6 +28,11 @@ impl ApiError {
             errors: Vec::new(),
             retry_after: None,
         }
+    }
+
+    /// An error whose message is the status's own reason phrase.
+    pub fn with_status(status: StatusCode, description: impl Into<String>) -> Self {
+        ApiError::new(status, status.canonical_reason().unwrap_or("Error"), description)
     }
 
     pub(crate) fn field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -60,6 +67,7 @@ impl From<Error> for ApiError {
             Error::Unauthorized { .. } => (S::UNAUTHORIZED, "Unauthorized"),
             Error::Forbidden { .. } => (S::FORBIDDEN, "Forbidden"),
             Error::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "Rate Limited"),
+            Error::Busy { .. } => (S::SERVICE_UNAVAILABLE, "Service Unavailable"),
             Error::Timeout { .. } => (S::GATEWAY_TIMEOUT, "Key Manager Timeout"),
             Error::Upstream(_)
             | Error::MalformedResponse { .. }
@@ -80,6 +88,7 @@ impl From<Error> for ApiError {
                 ..
             } => out = out.field(f, message),
             Error::RateLimited { retry_after, .. } => out.retry_after = retry_after.map(|d| d.as_secs()),
+            Error::Busy { retry_after, .. } => out.retry_after = Some(retry_after.as_secs().max(1)),
             _ => {}
         }
         out

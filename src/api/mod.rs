@@ -69,15 +69,21 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let json_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(is_json_media_type);
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError::new(
-                e.status(),
-                "Bad Request",
-                format!("cannot read the request body: {}", e.body_text()),
-            )
+            ApiError::with_status(e.status(), format!("cannot read the request body: {}", e.body_text()))
         })?;
         let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
+        } else if json_type != Some(true) {
+            return Err(ApiError::with_status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be JSON: send Content-Type: application/json",
+            ));
         } else {
             &bytes
         };
@@ -97,6 +103,12 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for ApiJson<T> {
             }
         })
     }
+}
+
+/// `application/json`, or any `+json` type, with or without parameters.
+fn is_json_media_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 macro_rules! routes {
@@ -144,9 +156,40 @@ pub fn router(service: KeyService, admin: AdminVerifier) -> Router {
                 "no such route in the management API",
             )
         })
+        .layer(axum::middleware::map_response(error_shape))
         .layer(axum::middleware::map_response(no_store))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(ApiState { service, admin })
+}
+
+/// Every failure in the management API's JSON shape, including those answered before a handler runs (a body over
+/// the limit, an undecodable path segment, a bad query value, a method the route lacks): axum's plain-text
+/// rejections are rewritten here, once for the whole route table.
+async fn error_shape(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json_media_type);
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let description = match (status, text.is_empty()) {
+        (StatusCode::METHOD_NOT_ALLOWED, _) => "this route does not take that method".to_owned(),
+        (_, true) => status.canonical_reason().unwrap_or("Error").to_lowercase(),
+        (_, false) => text,
+    };
+    let mut shaped = axum::response::IntoResponse::into_response(ApiError::with_status(status, description));
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        shaped.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    shaped
 }
 
 async fn no_store(mut resp: Response) -> Response {

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{
-    check_duration, check_redirect_uri, check_text, is_valid_scope_token, Capabilities, ClientId, ClientSecret, GrantType,
-    MAX_NAME_LENGTH, MAX_REDIRECT_URIS, MAX_SCOPES,
+    check_duration, check_redirect_uri, check_text, is_valid_scope_token, Capabilities, ClientId, ClientSecret,
+    GrantType, MAX_NAME_LENGTH, MAX_REDIRECT_URIS, MAX_SCOPES,
 };
 use crate::{Error, Result};
 
@@ -299,14 +299,25 @@ impl ClientSpec {
             ))
         };
         if let Some(g) = self.grant_types.iter().find(|g| !current.grant_types.contains(g)) {
-            return widen("grant_types", format!("the {g} grant is not registered for this client"));
+            return widen(
+                "grant_types",
+                format!("the {g} grant is not registered for this client"),
+            );
         }
         if let Some(s) = self.scopes.iter().find(|s| !current.scopes.contains(s)) {
             return widen("scope", format!("scope `{s}` is not registered for this client"));
         }
         for (field, new, old) in [
-            ("access_token_lifetime", self.access_token_lifetime, current.access_token_lifetime),
-            ("refresh_token_lifetime", self.refresh_token_lifetime, current.refresh_token_lifetime),
+            (
+                "access_token_lifetime",
+                self.access_token_lifetime,
+                current.access_token_lifetime,
+            ),
+            (
+                "refresh_token_lifetime",
+                self.refresh_token_lifetime,
+                current.refresh_token_lifetime,
+            ),
         ] {
             match (new, old) {
                 (Some(n), Some(o)) if n > o => return widen(field, format!("{n} is longer than the registered {o}")),
@@ -337,7 +348,10 @@ impl ClientSpec {
             if origin.is_none() || !origins.contains(&origin) {
                 return widen(
                     &format!("redirect_uris[{i}]"),
-                    format!("`{}` is on an origin this client has not registered", uri.escape_debug()),
+                    format!(
+                        "`{}` is on an origin this client has not registered",
+                        uri.escape_debug()
+                    ),
                 );
             }
         }

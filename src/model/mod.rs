@@ -19,11 +19,11 @@ pub use capabilities::Capabilities;
 pub use client::{ClientSpec, KeyType, OAuthClient, PkcePolicy, TokenEndpointAuthMethod};
 pub use grant_type::GrantType;
 pub use ids::{ClientId, ClientSecret, Token};
-pub use revocation::Revoked;
 pub use limits::{
     check_duration, check_text, seconds_after, MAX_DURATION_SECONDS, MAX_NAME_LENGTH, MAX_REDIRECT_URIS, MAX_SCOPES,
 };
 pub use redirect_uri::{check_redirect_uri, MAX_REDIRECT_URI_LENGTH};
+pub use revocation::Revoked;
 pub use scope::{is_valid_scope_token, parse_scope, Scope};
 pub use secret::{mask_secret, IssuedSecret, SecretInfo, SecretSpec, SecretStatus};
 pub use token::{AccessToken, Grant, RevocationRequest, TokenInfo, TokenRequest, TokenTypeHint};

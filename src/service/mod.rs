@@ -248,7 +248,9 @@ impl KeyService {
             .is_some()
         {
             return Err(Error::Conflict {
-                message: format!("client `{client_id}` of key manager `{key_manager}` is held by an application already"),
+                message: format!(
+                    "client `{client_id}` of key manager `{key_manager}` is held by an application already"
+                ),
                 provider: None,
             });
         }

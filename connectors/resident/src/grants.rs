@@ -212,9 +212,28 @@ impl ResidentServer {
         StoreUsers::new(self.store().clone()).add(username, password).await
     }
 
-    /// Check a user's credentials with the configured authenticator.
-    pub async fn authenticate_user(&self, username: &str, password: &str) -> Result<Option<ResourceOwner>> {
-        self.users.authenticate(username, password).await
+    /// Check a user's credentials with the configured authenticator, under brute-force protection (see
+    /// [`BruteForceSettings`](crate::BruteForceSettings)): `address` is the client's, when known. A locked-out
+    /// name or address is [`Error::RateLimited`] with the time left, before any password is checked; a failure
+    /// is answered after a delay that grows with the failures; a full password-hashing queue is [`Error::Busy`].
+    pub async fn authenticate_user(
+        &self,
+        username: &str,
+        password: &str,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<Option<ResourceOwner>> {
+        self.login_guard.check(username, address)?;
+        match self.users.authenticate(username, password).await? {
+            Some(owner) => {
+                self.login_guard.succeeded(username);
+                Ok(Some(owner))
+            }
+            None => {
+                let delay = self.login_guard.failed(username, address);
+                tokio::time::sleep(delay).await;
+                Ok(None)
+            }
+        }
     }
 
     fn refresh_wanted(client: &ClientRecord, scopes: &[String]) -> bool {
@@ -407,12 +426,16 @@ impl ResidentServer {
         username: &str,
         password: &Token,
         request: &TokenRequest,
+        address: Option<std::net::IpAddr>,
     ) -> Result<AccessToken> {
         let client = &who.client;
         if !client.grant_types.contains(&GrantType::Password) {
             return Err(unauthorized_client("the password grant is off for this client"));
         }
-        let Some(owner) = self.users.authenticate(username, password.expose_secret()).await? else {
+        let Some(owner) = self
+            .authenticate_user(username, password.expose_secret(), address)
+            .await?
+        else {
             return Err(invalid_grant("invalid resource owner credentials"));
         };
         let scopes = granted_scopes(client, &request.scopes)?;

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use keymanager::model::{
-    check_duration, mask_secret, seconds_after, AccessToken, ClientId, ClientSpec, Grant, GrantType, IssuedSecret, OAuthClient, SecretInfo,
-    SecretSpec, SecretStatus, Token, TokenInfo, TokenRequest,
+    check_duration, mask_secret, seconds_after, AccessToken, ClientId, ClientSpec, Grant, GrantType, IssuedSecret,
+    OAuthClient, SecretInfo, SecretSpec, SecretStatus, Token, TokenInfo, TokenRequest,
 };
 use keymanager::{Error, Result};
 use serde_json::{json, Value};
@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::client_cache::ClientCache;
 use crate::crypto;
 use crate::keyring::KeyRing;
+use crate::login_guard::LoginGuard;
 use crate::settings::{ResidentSettings, TokenFormat};
 use crate::signing::parse_jwt;
 use crate::store::{now, ClientRecord, Revoked, SecretRecord, Store, TokenRecord};
@@ -48,6 +49,7 @@ pub struct ResidentServer {
     pub(crate) keys: KeyRing,
     clients: ClientCache,
     pub(crate) users: Arc<dyn ResourceOwnerAuthenticator>,
+    pub(crate) login_guard: LoginGuard,
 }
 
 impl std::fmt::Debug for ResidentServer {
@@ -81,6 +83,7 @@ impl ResidentServer {
         .await?;
         let clients = ClientCache::new(std::time::Duration::from_secs(settings.client_cache_seconds));
         Ok(Arc::new(ResidentServer {
+            login_guard: LoginGuard::new(settings.brute_force),
             settings,
             store,
             keys,
@@ -172,9 +175,14 @@ impl ResidentServer {
         spec.validate()?;
         let held = self.effective_spec(current);
         let mut wanted = spec.clone();
-        wanted.access_token_lifetime = Some(spec.access_token_lifetime.unwrap_or(self.settings.access_token_lifetime));
-        wanted.refresh_token_lifetime =
-            Some(spec.refresh_token_lifetime.unwrap_or(self.settings.refresh_token_lifetime));
+        wanted.access_token_lifetime = Some(
+            spec.access_token_lifetime
+                .unwrap_or(self.settings.access_token_lifetime),
+        );
+        wanted.refresh_token_lifetime = Some(
+            spec.refresh_token_lifetime
+                .unwrap_or(self.settings.refresh_token_lifetime),
+        );
         wanted.check_self_update(&held)?;
         self.update(&current.client_id, spec).await
     }
@@ -376,6 +384,17 @@ impl ResidentServer {
 
     /// Issue a token for a client that already authenticated, by any grant it may use.
     pub async fn issue_for(&self, who: &AuthenticatedClient, request: &TokenRequest) -> Result<AccessToken> {
+        self.issue_from(who, request, None).await
+    }
+
+    /// [`issue_for`](Self::issue_for) a request that came from `address`: the password grant counts failures per
+    /// client address as well as per user name.
+    pub async fn issue_from(
+        &self,
+        who: &AuthenticatedClient,
+        request: &TokenRequest,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<AccessToken> {
         match &request.grant {
             Grant::ClientCredentials => self.client_credentials(who, request).await,
             Grant::AuthorizationCode {
@@ -387,7 +406,7 @@ impl ResidentServer {
                     .await
             }
             Grant::RefreshToken { refresh_token } => self.refresh(who, refresh_token, request).await,
-            Grant::Password { username, password } => self.password(who, username, password, request).await,
+            Grant::Password { username, password } => self.password(who, username, password, request, address).await,
             _ => Err(Error::InvalidGrant {
                 code: "unsupported_grant_type".into(),
                 message: "this grant type is not supported".into(),

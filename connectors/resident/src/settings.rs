@@ -5,6 +5,7 @@ use keymanager::descriptor::{ConnectorDescriptor, Setting, SettingKind};
 use keymanager::error::ConfigError;
 use keymanager::model::check_duration;
 
+use crate::login_guard::BruteForceSettings;
 use crate::signing::Algorithm;
 
 /// How access tokens look.
@@ -42,6 +43,8 @@ pub struct ResidentSettings {
     pub database_url: Option<String>,
     /// Users declared in the configuration: (name, password), created or updated at start.
     pub users: Vec<(String, keymanager::model::Token)>,
+    /// Brute-force protection of the login page and the password grant.
+    pub brute_force: BruteForceSettings,
 }
 
 impl std::fmt::Debug for ResidentSettings {
@@ -56,6 +59,7 @@ impl std::fmt::Debug for ResidentSettings {
             .field("refresh_token_lifetime", &self.refresh_token_lifetime)
             .field("max_secrets_per_client", &self.max_secrets_per_client)
             .field("client_cache_seconds", &self.client_cache_seconds)
+            .field("brute_force", &self.brute_force)
             .field(
                 "database_url",
                 &self
@@ -81,9 +85,16 @@ impl Default for ResidentSettings {
             client_cache_seconds: 5,
             database_url: None,
             users: Vec::new(),
+            brute_force: BruteForceSettings::default(),
         }
     }
 }
+
+/// The longest `lockout_seconds` and `max_lockout_seconds`: a day.
+pub const MAX_LOCKOUT_SECONDS: u64 = 86_400;
+
+/// The largest `login_failures_per_user` and `login_failures_per_address`.
+pub const MAX_LOGIN_FAILURES: u64 = 10_000;
 
 /// The longest `client_cache_seconds`: an hour.
 pub const MAX_CLIENT_CACHE_SECONDS: u64 = 3600;
@@ -117,6 +128,22 @@ pub fn descriptor() -> ConnectorDescriptor {
                 "Longest delay before another node's client change applies here",
             )
             .default_value(5),
+            Setting::integer(
+                "login_failures_per_user",
+                "Failed logins for one user name before it is locked out (0 = off)",
+            )
+            .default_value(5),
+            Setting::integer(
+                "login_failures_per_address",
+                "Failed logins from one client address before it is locked out (0 = off; set 0 behind a proxy)",
+            )
+            .default_value(30),
+            Setting::integer(
+                "lockout_seconds",
+                "First lockout (seconds); doubles with each further failure",
+            )
+            .default_value(60),
+            Setting::integer("max_lockout_seconds", "Longest lockout (seconds)").default_value(900),
             Setting::string("database_url", "Database URL (defaults to [database] url)").secret(),
             Setting::new(
                 "users",
@@ -180,6 +207,7 @@ impl ResidentSettings {
             Some(n) => Some(u32::try_from(n).map_err(|_| km.error(Some("max_secrets_per_client"), "is too large"))?),
             None => None,
         };
+        let brute_force = brute_force(km, &int)?;
         Ok(ResidentSettings {
             audience: text("audience").unwrap_or_else(|| issuer.clone()),
             issuer,
@@ -192,8 +220,39 @@ impl ResidentSettings {
             client_cache_seconds,
             database_url: text("database_url"),
             users: users(km)?,
+            brute_force,
         })
     }
+}
+
+fn brute_force(km: &KeyManagerConfig, int: &dyn Fn(&str) -> Option<u64>) -> Result<BruteForceSettings, ConfigError> {
+    let defaults = BruteForceSettings::default();
+    let failures = |k: &str, default: u32| -> Result<u32, ConfigError> {
+        match int(k) {
+            None => Ok(default),
+            Some(n) if n <= MAX_LOGIN_FAILURES => Ok(n as u32),
+            Some(_) => Err(km.error(Some(k), format!("must be from 0 (off) to {MAX_LOGIN_FAILURES}"))),
+        }
+    };
+    let seconds = |k: &str, default: u64| -> Result<u64, ConfigError> {
+        match int(k).unwrap_or(default) {
+            n @ 1..=MAX_LOCKOUT_SECONDS => Ok(n),
+            _ => Err(km.error(Some(k), format!("must be from 1 to {MAX_LOCKOUT_SECONDS} seconds"))),
+        }
+    };
+    let out = BruteForceSettings {
+        failures_per_user: failures("login_failures_per_user", defaults.failures_per_user)?,
+        failures_per_address: failures("login_failures_per_address", defaults.failures_per_address)?,
+        lockout_seconds: seconds("lockout_seconds", defaults.lockout_seconds)?,
+        max_lockout_seconds: seconds("max_lockout_seconds", defaults.max_lockout_seconds)?,
+    };
+    if out.max_lockout_seconds < out.lockout_seconds {
+        return Err(km.error(
+            Some("max_lockout_seconds"),
+            format!("must be at least lockout_seconds ({})", out.lockout_seconds),
+        ));
+    }
+    Ok(out)
 }
 
 fn users(km: &KeyManagerConfig) -> Result<Vec<(String, keymanager::model::Token)>, ConfigError> {

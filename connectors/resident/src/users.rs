@@ -4,11 +4,11 @@
 //! secrets). A gateway with its own user directory implements [`ResourceOwnerAuthenticator`] and hands it to
 //! [`ResidentServer::with_authenticator`](crate::ResidentServer::with_authenticator).
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use async_trait::async_trait;
 use keymanager::{Error, Result};
 
 use crate::crypto;
+use crate::password_hashing::{self, Admission};
 use crate::store::{Store, UserRecord};
 
 /// An authenticated user.
@@ -57,7 +57,7 @@ impl StoreUsers {
         if password.chars().count() < 8 {
             return Err(Error::invalid_field("password", "must be at least 8 characters"));
         }
-        let hash = hash_password(password.to_owned()).await?;
+        let hash = password_hashing::hash(password, Admission::Wait).await?;
         let subject = crypto::random_token(16);
         self.store
             .insert_user(&UserRecord {
@@ -79,8 +79,11 @@ impl StoreUsers {
                     self.add(name, password.expose_secret()).await?;
                     tracing::info!(username = %name, "added a configured user");
                 }
-                Some(u) if !verify_password(password.expose_secret().to_owned(), u.password_hash.clone()).await => {
-                    let hash = hash_password(password.expose_secret().to_owned()).await?;
+                Some(u)
+                    if !password_hashing::verify(password.expose_secret(), &u.password_hash, Admission::Wait)
+                        .await? =>
+                {
+                    let hash = password_hashing::hash(password.expose_secret(), Admission::Wait).await?;
                     self.store.set_password_hash(name, &hash).await?;
                     tracing::info!(username = %name, "updated a configured user's password");
                 }
@@ -91,28 +94,6 @@ impl StoreUsers {
     }
 }
 
-async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = crypto::random_bytes(16);
-        Argon2::default()
-            .hash_password_with_salt(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| Error::storage(format!("cannot hash the password: {e}")))
-    })
-    .await
-    .map_err(|e| Error::storage(format!("password hashing task failed: {e}")))?
-}
-
-async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .verify_password(password.as_bytes(), hash.as_str())
-            .is_ok()
-    })
-    .await
-    .unwrap_or(false)
-}
-
 #[async_trait]
 impl ResourceOwnerAuthenticator for StoreUsers {
     async fn authenticate(&self, username: &str, password: &str) -> Result<Option<ResourceOwner>> {
@@ -121,7 +102,7 @@ impl ResourceOwnerAuthenticator for StoreUsers {
             .as_ref()
             .map(|u| u.password_hash.clone())
             .unwrap_or_else(|| DECOY.to_owned());
-        let ok = verify_password(password.to_owned(), hash).await;
+        let ok = password_hashing::verify(password, &hash, Admission::RefuseWhenFull).await?;
         Ok(match (user, ok) {
             (Some(u), true) => Some(ResourceOwner {
                 subject: u.subject,
@@ -129,5 +110,19 @@ impl ResourceOwnerAuthenticator for StoreUsers {
             }),
             _ => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod decoy_tests {
+    /// The decoy must cost what a real check costs, or timing tells which names exist.
+    #[test]
+    fn the_decoy_is_a_default_cost_argon2id_hash() {
+        let parsed = argon2::password_hash::phc::PasswordHash::new(super::DECOY).unwrap();
+        let params = argon2::Params::try_from(&parsed).unwrap();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!(params.m_cost(), argon2::Params::default().m_cost());
+        assert_eq!(params.t_cost(), argon2::Params::default().t_cost());
+        assert!(parsed.salt.is_some() && parsed.hash.is_some());
     }
 }

@@ -431,6 +431,59 @@ async fn oversized_bodies_are_refused(h: Harness) {
     )
     .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.json["error"], "invalid_request", "RFC 6749 JSON, not plain text");
+}
+
+/// Review findings 11 and 16: a parameter sent twice, or sent empty, is `invalid_request` (RFC 6749 §3.1), in JSON
+/// on the token endpoint and as the HTML error page on the browser endpoint.
+async fn duplicated_oauth_parameters_are_refused(h: Harness) {
+    let app = app(&h);
+    let (id, secret) = client(&h).await;
+    for body in [
+        "grant_type=client_credentials&grant_type=client_credentials",
+        "grant_type=client_credentials&scope=orders:read&scope=",
+        "grant_type=client_credentials&scope=orders:read&scope=orders:read",
+        "grant_type=client_credentials&scope=orders:read%20%20orders:read",
+    ] {
+        let r = call(&app, form("/oauth2/token", basic(&id, &secret), body)).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.json);
+        assert!(
+            matches!(r.json["error"].as_str(), Some("invalid_request" | "invalid_scope")),
+            "{body}: {}",
+            r.json
+        );
+    }
+    let ok = call(
+        &app,
+        form(
+            "/oauth2/token",
+            basic(&id, &secret),
+            "grant_type=client_credentials&scope=orders:read",
+        ),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.json);
+    let query = format!(
+        "response_type=code&client_id={id}&client_id={id}&state=s&code_challenge=\
+         E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+    );
+    let resp = app
+        .clone()
+        .oneshot(
+            Request::get(format!("/oauth2/authorize?{query}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let ct = resp.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+    assert!(ct.starts_with("text/html"), "{ct}");
+    let page = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&page).contains("client_id"),
+        "the page names the parameter"
+    );
 }
 
 fn keymanager_resident_body_limit() -> usize {
@@ -446,7 +499,11 @@ async fn a_client_cannot_widen_itself_through_rfc7592(h: Harness) {
         "redirect_uris": ["https://partner.example/cb"], "scope": "orders:read orders:write",
         "access_token_lifetime": 600, "pkce_required": true
     });
-    let made = call(&app, json_req("POST", "/oauth2/register", Some(ADMIN), metadata.clone())).await;
+    let made = call(
+        &app,
+        json_req("POST", "/oauth2/register", Some(ADMIN), metadata.clone()),
+    )
+    .await;
     assert_eq!(made.status, 201, "{}", made.json);
     let id = made.json["client_id"].as_str().unwrap().to_owned();
     let rat = made.json["registration_access_token"].as_str().unwrap().to_owned();
@@ -455,8 +512,14 @@ async fn a_client_cannot_widen_itself_through_rfc7592(h: Harness) {
     base["client_id"] = json!(id);
     let widenings = [
         ("scope", json!("orders:read orders:write admin")),
-        ("grant_types", json!(["authorization_code", "refresh_token", "password"])),
-        ("redirect_uris", json!(["https://partner.example/cb", "https://evil.example/cb"])),
+        (
+            "grant_types",
+            json!(["authorization_code", "refresh_token", "password"]),
+        ),
+        (
+            "redirect_uris",
+            json!(["https://partner.example/cb", "https://evil.example/cb"]),
+        ),
         ("access_token_lifetime", json!(86_400)),
         ("access_token_lifetime", Value::Null),
         ("pkce_required", json!(false)),
@@ -468,7 +531,11 @@ async fn a_client_cannot_widen_itself_through_rfc7592(h: Harness) {
         body[field] = value.clone();
         let r = call(&app, json_req("PUT", &path, Some(&rat), body)).await;
         // RFC 7591 §3.2.2: a redirect URI problem has its own code.
-        let code = if field == "redirect_uris" { "invalid_redirect_uri" } else { "invalid_client_metadata" };
+        let code = if field == "redirect_uris" {
+            "invalid_redirect_uri"
+        } else {
+            "invalid_client_metadata"
+        };
         assert_eq!(
             (r.status, r.json["error"].as_str()),
             (StatusCode::BAD_REQUEST, Some(code)),
@@ -476,7 +543,11 @@ async fn a_client_cannot_widen_itself_through_rfc7592(h: Harness) {
             r.json
         );
         let described = r.json["error_description"].as_str().unwrap_or_default();
-        let named = if field == "pkce_required" || field == "pkce_allow_plain" { "pkce" } else { field };
+        let named = if field == "pkce_required" || field == "pkce_allow_plain" {
+            "pkce"
+        } else {
+            field
+        };
         assert!(described.contains(named), "{field}: {described}");
     }
     let read = call(&app, json_req("GET", &path, Some(&rat), Value::Null)).await;
@@ -492,9 +563,8 @@ async fn a_client_cannot_widen_itself_through_rfc7592(h: Harness) {
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["scope"], "orders:read");
     // The admin may still widen, through the key manager.
-    let widened = h
-        .km
-        .update_client(
+    let widened =
+        h.km.update_client(
             &ClientId::new(&id),
             &ClientSpec::new("partner", KeyType::Production)
                 .with_grant_types([GrantType::AuthorizationCode])
@@ -514,4 +584,5 @@ on_both_backends!(
     introspection_and_revocation,
     dynamic_registration_rfc7591_and_7592,
     oversized_bodies_are_refused,
+    duplicated_oauth_parameters_are_refused,
 );

@@ -581,7 +581,6 @@ async fn the_password_grant_is_off_unless_the_client_enables_it(h: Harness) {
     );
 }
 
-
 /// Review finding 2: a refresh refused for its scope must not spend the token; the corrected retry succeeds and the
 /// family stays alive.
 async fn a_refused_refresh_leaves_the_token_usable(h: Harness) {
@@ -597,7 +596,11 @@ async fn a_refused_refresh_leaves_the_token_usable(h: Harness) {
     let (_, first) = token(
         &s,
         Some((&id, &secret)),
-        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CB)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+        ],
     )
     .await;
     let r1 = first["refresh_token"].as_str().unwrap().to_owned();
@@ -605,21 +608,36 @@ async fn a_refused_refresh_leaves_the_token_usable(h: Harness) {
     let (st, refused) = token(
         &s,
         Some((&id, &secret)),
-        &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("scope", "admin")],
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &r1),
+            ("scope", "admin"),
+        ],
     )
     .await;
-    assert_eq!((st, refused["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_scope")));
+    assert_eq!(
+        (st, refused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
     let (st, _) = token(
         &s,
         Some((&id, &secret)),
-        &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("scope", "profile  x")],
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &r1),
+            ("scope", "profile  x"),
+        ],
     )
     .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
     let (st, retried) = token(
         &s,
         Some((&id, &secret)),
-        &[("grant_type", "refresh_token"), ("refresh_token", &r1), ("scope", "profile")],
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &r1),
+            ("scope", "profile"),
+        ],
     )
     .await;
     assert_eq!(st, StatusCode::OK, "the corrected retry is not a replay: {retried}");
@@ -674,7 +692,11 @@ async fn redirect_uri_at_the_exchange_only_when_the_request_had_one(h: Harness) 
         ],
     )
     .await;
-    assert_eq!((st, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        "{body}"
+    );
 }
 
 on_both_backends!(
@@ -706,26 +728,114 @@ async fn configured_users_are_created_and_kept_in_step() {
     };
     let server = open("first password").await;
     assert!(server
-        .authenticate_user("dave", "first password")
+        .authenticate_user("dave", "first password", None)
         .await
         .unwrap()
         .is_some());
     let subject = server
-        .authenticate_user("dave", "first password")
+        .authenticate_user("dave", "first password", None)
         .await
         .unwrap()
         .unwrap()
         .subject;
     let server = open("second password").await;
     assert!(server
-        .authenticate_user("dave", "first password")
+        .authenticate_user("dave", "first password", None)
         .await
         .unwrap()
         .is_none());
     let again = server
-        .authenticate_user("dave", "second password")
+        .authenticate_user("dave", "second password", None)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(again.subject, subject, "the same user, with a new password");
+}
+
+/// A password-grant request as if from `address`.
+async fn password_from(s: &Setup, address: &str, user: &str, password: &str) -> (StatusCode, Option<String>, Value) {
+    let (id, secret) = &s.web;
+    let mut req = Request::post("/oauth2/token")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(
+            header::AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+        )
+        .body(Body::from(query(&[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", password),
+        ])))
+        .unwrap();
+    let peer: std::net::SocketAddr = format!("{address}:40000").parse().unwrap();
+    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+    let resp = s.app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let retry = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    (status, retry, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Review finding 3: repeated failures lock out the user name (even for the right password, and for names that do
+/// not exist), then the client address across names; the login page does the same; a lockout is answered before
+/// any password is checked, with `Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_lock_out_the_name_and_the_address() {
+    let (url, dir) = common::sqlite_url().await;
+    let settings = keymanager_resident::ResidentSettings {
+        brute_force: keymanager_resident::BruteForceSettings {
+            failures_per_user: 3,
+            failures_per_address: 5,
+            lockout_seconds: 60,
+            max_lockout_seconds: 600,
+        },
+        ..common::settings()
+    };
+    let s = setup(common::harness_on(url, Some(dir), settings).await).await;
+    let from = "192.0.2.7";
+    for _ in 0..3 {
+        let (st, _, body) = password_from(&s, from, USER, "wrong").await;
+        assert_eq!(
+            (st, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        );
+    }
+    // Locked: the right password is refused too, with the time left.
+    let (st, retry, body) = password_from(&s, from, USER, PASSWORD).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    let secs: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&secs), "{secs}");
+    // From another address the name is locked all the same; another name is not.
+    assert_eq!(
+        password_from(&s, "198.51.100.1", USER, PASSWORD).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        password_from(&s, "198.51.100.1", "nobody", "x").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    // Two more failures from the first address, on other names, lock the address out for every name.
+    password_from(&s, from, "nobody", "x").await;
+    let (st, _, _) = password_from(&s, from, "someone", "x").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        password_from(&s, from, "ghost", "x").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The login page counts the same failures: the locked name is told to wait, on the page.
+    let p = [
+        ("client_id", s.web.0.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+        ("state", "s"),
+        ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+        ("code_challenge_method", "S256"),
+    ];
+    let r = login(&s, &p, USER, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.body.contains("Too many failed sign-ins"), "{}", r.body);
 }

@@ -3,7 +3,7 @@
 //! to the client's redirect URI with `iss` (RFC 9207).
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
@@ -57,9 +57,11 @@ fn page(status: StatusCode, title: &str, body: String, csrf_cookie: Option<(&str
     resp
 }
 
-fn error_page(message: &str) -> Response {
+/// The login page's error page: the message, escaped, with this status. Used for every failure a browser sees at
+/// `/oauth2/authorize` that must not be redirected.
+pub fn error_page(status: StatusCode, message: &str) -> Response {
     page(
-        StatusCode::BAD_REQUEST,
+        status,
         "Authorization error",
         format!(
             "<h1>This request cannot be completed</h1><p class=\"error\" role=\"alert\">{}</p>",
@@ -81,7 +83,7 @@ fn redirect(to: &str) -> Response {
 
 fn refuse(app: &AppState, e: AuthorizeError) -> Response {
     match e {
-        AuthorizeError::Show(message) => error_page(&message),
+        AuthorizeError::Show(message) => error_page(StatusCode::BAD_REQUEST, &message),
         AuthorizeError::Redirect {
             redirect_uri,
             error,
@@ -152,33 +154,22 @@ fn login_page(
     page(status, "Sign in", body, Some((&csrf, secure)))
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct Params {
-    client_id: Option<String>,
-    redirect_uri: Option<String>,
-    response_type: Option<String>,
-    scope: Option<String>,
-    state: Option<String>,
-    code_challenge: Option<String>,
-    code_challenge_method: Option<String>,
-}
-
-impl From<Params> for AuthorizationRequest {
-    fn from(p: Params) -> Self {
-        AuthorizationRequest {
-            client_id: p.client_id,
-            redirect_uri: p.redirect_uri,
-            response_type: p.response_type,
-            scope: p.scope,
-            state: p.state,
-            code_challenge: p.code_challenge,
-            code_challenge_method: p.code_challenge_method,
-        }
+pub(crate) async fn show(State(app): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    // RFC 6749 §3.1: no parameter may appear twice. Shown on the page: which redirect URI to trust is unclear.
+    let form = Form::parse(query.unwrap_or_default().as_bytes());
+    if let Some(name) = form.repeated() {
+        return error_page(StatusCode::BAD_REQUEST, &format!("parameter `{name}` is repeated"));
     }
-}
-
-pub(crate) async fn show(State(app): State<AppState>, Query(params): Query<Params>) -> Response {
-    let req = AuthorizationRequest::from(params);
+    let field = |k: &str| form.get(k).ok().flatten().map(str::to_owned);
+    let req = AuthorizationRequest {
+        client_id: field("client_id"),
+        redirect_uri: field("redirect_uri"),
+        response_type: field("response_type"),
+        scope: field("scope"),
+        state: field("state"),
+        code_challenge: field("code_challenge"),
+        code_challenge_method: field("code_challenge_method"),
+    };
     match app.server.check_authorization(&req).await {
         Ok(checked) => login_page(&app, &req, &checked, None, StatusCode::OK),
         Err(e) => refuse(&app, e),
@@ -194,8 +185,16 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .find_map(|c| c.trim().strip_prefix(&format!("{name}=")).map(str::to_owned))
 }
 
-pub(crate) async fn submit(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn submit(
+    State(app): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = Form::parse(&body);
+    if let Some(name) = form.repeated() {
+        return error_page(StatusCode::BAD_REQUEST, &format!("parameter `{name}` is repeated"));
+    }
     let field = |k: &str| form.get(k).ok().flatten().map(str::to_owned);
     // CSRF: the form's token must equal the cookie set with the page.
     let csrf_ok = match (field("csrf"), cookie(&headers, CSRF_COOKIE)) {
@@ -204,6 +203,7 @@ pub(crate) async fn submit(State(app): State<AppState>, headers: HeaderMap, body
     };
     if !csrf_ok {
         return error_page(
+            StatusCode::BAD_REQUEST,
             "The form's security token is missing or stale. Go back to the application and start again.",
         );
     }
@@ -240,7 +240,8 @@ pub(crate) async fn submit(State(app): State<AppState>, headers: HeaderMap, body
             StatusCode::BAD_REQUEST,
         );
     };
-    let owner = match app.server.authenticate_user(&username, &password).await {
+    let address = super::client_address(&extensions);
+    let owner = match app.server.authenticate_user(&username, &password, address).await {
         Ok(Some(o)) => o,
         Ok(None) => {
             return login_page(
@@ -251,16 +252,43 @@ pub(crate) async fn submit(State(app): State<AppState>, headers: HeaderMap, body
                 StatusCode::UNAUTHORIZED,
             )
         }
+        Err(keymanager::Error::RateLimited { retry_after, .. }) => {
+            let wait = retry_after.map(|d| d.as_secs()).unwrap_or(60);
+            let mut page = login_page(
+                &app,
+                &req,
+                &checked,
+                Some(&format!("Too many failed sign-ins. Try again in {wait} seconds.")),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            return page;
+        }
+        Err(keymanager::Error::Busy { retry_after, .. }) => {
+            let mut page = error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy. Try again in a moment.",
+            );
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+            return page;
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot check a user's password");
-            return error_page("The server cannot sign you in now. Try again later.");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server cannot sign you in now. Try again later.",
+            );
         }
     };
     match app.server.create_code(&checked, &owner).await {
         Ok(code) => redirect(&app.server.code_redirect(&checked, &code)),
         Err(e) => {
             tracing::error!(error = %e, "cannot store an authorization code");
-            error_page("The server cannot complete the request now. Try again later.")
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server cannot complete the request now. Try again later.",
+            )
         }
     }
 }

@@ -94,14 +94,24 @@ impl Form {
         Form(url::form_urlencoded::parse(body).into_owned().collect())
     }
 
-    /// The value of a parameter; an empty value counts as absent; a repeated one is `invalid_request`.
+    /// The value of a parameter; an empty value counts as absent; a repeated one (even if one of its values is
+    /// empty, as in `scope=a&scope=`) is `invalid_request` (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Result<Option<&str>, OAuthError> {
-        let mut found = self.0.iter().filter(|(k, v)| k == name && !v.is_empty());
-        let first = found.next().map(|(_, v)| v.as_str());
+        let mut found = self.0.iter().filter(|(k, _)| k == name);
+        let first = found.next().map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
         if found.next().is_some() {
             return Err(OAuthError::invalid_request(format!("parameter `{name}` is repeated")));
         }
         Ok(first)
+    }
+
+    /// The first parameter that appears more than once, if any.
+    pub fn repeated(&self) -> Option<&str> {
+        self.0
+            .iter()
+            .enumerate()
+            .find(|(i, (k, _))| self.0[..*i].iter().any(|(other, _)| other == k))
+            .map(|(_, (k, _))| k.as_str())
     }
 }
 
@@ -161,6 +171,9 @@ mod tests {
     fn repeated_parameters_are_refused() {
         let form = Form::parse(b"grant_type=client_credentials&scope=a&scope=b");
         assert!(form.get("scope").is_err());
+        assert!(Form::parse(b"scope=a&scope=").get("scope").is_err());
+        assert_eq!(Form::parse(b"scope=&a=1").get("scope").unwrap(), None);
+        assert_eq!(Form::parse(b"a=1&b=2&a=3").repeated(), Some("a"));
         assert_eq!(form.get("grant_type").unwrap(), Some("client_credentials"));
     }
 }

@@ -21,12 +21,20 @@ mod token;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::Router;
 
 use crate::server::ResidentServer;
 
+pub use authorize::error_page;
 pub use client_auth::AdminToken;
+pub use errors::oauth_error;
+
+/// The client's address, when the server that accepted the connection recorded it (`ConnectInfo`).
+pub(crate) fn client_address(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
 
 /// Largest request body accepted by any endpoint.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -37,24 +45,38 @@ pub(crate) struct AppState {
     pub admin: AdminToken,
 }
 
+macro_rules! routes {
+    ($( $method:ident $path:literal => $handler:path ),* $(,)?) => {
+        /// Every route of the resident server, as (method, path): what [`router`] serves, walked by the tests
+        /// that check every failure's shape.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn routes() -> Router<AppState> {
+            Router::new()$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+}
+
+routes! {
+    get "/.well-known/oauth-authorization-server" => discovery::metadata,
+    get "/.well-known/openid-configuration" => discovery::metadata,
+    get "/oauth2/jwks" => discovery::jwks,
+    get "/oauth2/authorize" => authorize::show,
+    post "/oauth2/authorize" => authorize::submit,
+    post "/oauth2/token" => token::token,
+    post "/oauth2/introspect" => token::introspect,
+    post "/oauth2/revoke" => token::revoke,
+    post "/oauth2/register" => registration::register,
+    get "/oauth2/register/{client_id}" => registration::read,
+    put "/oauth2/register/{client_id}" => registration::update,
+    delete "/oauth2/register/{client_id}" => registration::delete,
+}
+
 /// The routes of the resident server. `admin` authorizes RFC 7591 registration (as the initial access token) and
 /// introspection of any client's tokens.
 pub fn router(server: Arc<ResidentServer>, admin: AdminToken) -> Router {
-    Router::new()
-        .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
-        .route("/.well-known/openid-configuration", get(discovery::metadata))
-        .route("/oauth2/jwks", get(discovery::jwks))
-        .route("/oauth2/authorize", get(authorize::show).post(authorize::submit))
-        .route("/oauth2/token", post(token::token))
-        .route("/oauth2/introspect", post(token::introspect))
-        .route("/oauth2/revoke", post(token::revoke))
-        .route("/oauth2/register", post(registration::register))
-        .route(
-            "/oauth2/register/{client_id}",
-            get(registration::read)
-                .put(registration::update)
-                .delete(registration::delete),
-        )
+    routes()
+        .layer(axum::middleware::from_fn(errors::error_shape))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(AppState { server, admin })
 }

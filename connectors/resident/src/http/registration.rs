@@ -97,8 +97,13 @@ fn parse_metadata(body: &[u8]) -> Result<(Metadata, ClientSpec), OAuthError> {
             .clone()
             .unwrap_or_else(|| vec![GrantType::AuthorizationCode]),
         redirect_uris: meta.redirect_uris.clone(),
-        scopes: keymanager::model::parse_scope(meta.scope.as_deref().unwrap_or_default())
-            .map_err(|m| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_client_metadata", format!("scope: {m}")))?,
+        scopes: keymanager::model::parse_scope(meta.scope.as_deref().unwrap_or_default()).map_err(|m| {
+            OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                format!("scope: {m}"),
+            )
+        })?,
         public_client: public,
         pkce: PkcePolicy {
             required: meta.pkce_required,

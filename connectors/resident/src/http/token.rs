@@ -50,14 +50,24 @@ async fn any_client(app: &AppState, headers: &HeaderMap, form: &Form) -> Result<
     }
 }
 
-pub(crate) async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match issue(&app, &headers, &body).await {
+pub(crate) async fn token(
+    State(app): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match issue(&app, super::client_address(&extensions), &headers, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn issue(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+async fn issue(
+    app: &AppState,
+    address: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, OAuthError> {
     form_content(headers)?;
     let form = Form::parse(body);
     let grant_type = form
@@ -91,10 +101,11 @@ async fn issue(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Respo
             ))
         }
     };
-    let scopes = form
-        .get("scope")?
-        .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default();
+    let scopes = match form.get("scope")? {
+        Some(text) => keymanager::model::parse_scope(text)
+            .map_err(|why| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", why))?,
+        None => Vec::new(),
+    };
     let request = TokenRequest {
         client_id: who.client.client_id.clone().into(),
         client_secret: None,
@@ -102,7 +113,7 @@ async fn issue(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Respo
         scopes,
         validity: None,
     };
-    let token = app.server.issue_for(&who, &request).await?;
+    let token = app.server.issue_from(&who, &request, address).await?;
     let mut body = json!({
         "access_token": token.access_token.expose_secret(),
         "token_type": token.token_type,
