@@ -40,7 +40,11 @@ pub fn serve_with(args: &[&str]) -> Served {
         .args(args)
         .env_remove("KEYMANAGER_CONFIG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(if std::env::var_os("KM_TEST_SERVER_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
