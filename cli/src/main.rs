@@ -162,11 +162,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(m)) => {
-            eprintln!("error: {m}");
+            eprintln!("error: {}", crate::output::printable(&m));
             ExitCode::from(2)
         }
         Err(Failure::Refused(m)) => {
-            eprintln!("error: {m}");
+            eprintln!("error: {}", crate::output::printable(&m));
             ExitCode::from(1)
         }
     }

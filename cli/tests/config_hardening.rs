@@ -211,3 +211,50 @@ fn an_admin_token_file_others_can_read_is_refused() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("chmod 600"), "{err}");
 }
+
+/// Review finding 14: control characters are refused in every name and description, so nothing that could drive
+/// an operator's terminal is stored; an error that quotes the input shows it escaped.
+#[test]
+fn control_characters_are_refused_in_names_and_descriptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["apps", "create", "orders\u{1b}[2J", "--owner", "alice"], dir.path());
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains('\u{1b}'), "the error echoes a raw escape: {err:?}");
+    assert!(run(&["apps", "create", "orders", "--owner", "alice"], dir.path())
+        .status
+        .success());
+    assert!(run(
+        &["keys", "generate", "--app", "orders", "--key-type", "sandbox"],
+        dir.path()
+    )
+    .status
+    .success());
+    for description in ["title\u{1b}]0;pwned\u{7}", "line\rover", "bidi\u{202e}txt"] {
+        let out = run(
+            &[
+                "secrets",
+                "create",
+                "--app",
+                "orders",
+                "--key-type",
+                "sandbox",
+                "--description",
+                description,
+            ],
+            dir.path(),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{description:?} was stored");
+        assert!(err.contains("description"), "{err}");
+        assert!(!err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
+    }
+    let listed = run(
+        &["secrets", "list", "--app", "orders", "--key-type", "sandbox"],
+        dir.path(),
+    );
+    assert!(listed.status.success());
+    assert!(!String::from_utf8_lossy(&listed.stdout)
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t'));
+}

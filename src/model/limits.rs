@@ -46,13 +46,14 @@ pub fn seconds_after(field: &str, at: i64, seconds: u64) -> Result<i64> {
         .ok_or_else(|| Error::invalid_field(field, "is out of range"))
 }
 
-/// Check a name or description: at most `max_chars` characters and no control characters (which would reach an
-/// operator's terminal raw).
+/// Check a name or description: at most `max_chars` characters, no control characters (which would reach an
+/// operator's terminal raw) and no bidirectional overrides (which reorder what a screen shows).
 ///
 /// ```
 /// use keymanager::model::check_text;
 /// assert!(check_text("name", "orders app", 255).is_ok());
 /// assert!(check_text("name", "evil\u{1b}[2J", 255).is_err());
+/// assert!(check_text("name", "evil\u{202e}exe.txt", 255).is_err());
 /// ```
 pub fn check_text(field: &str, value: &str, max_chars: usize) -> Result<()> {
     if value.chars().count() > max_chars {
@@ -61,10 +62,18 @@ pub fn check_text(field: &str, value: &str, max_chars: usize) -> Result<()> {
             format!("must be at most {max_chars} characters"),
         ));
     }
-    if value.chars().any(char::is_control) {
-        return Err(Error::invalid_field(field, "must not contain control characters"));
+    if value.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return Err(Error::invalid_field(
+            field,
+            "must not contain control characters or bidirectional overrides",
+        ));
     }
     Ok(())
+}
+
+/// The Unicode bidirectional formatting characters (marks, embeddings, overrides, isolates).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]

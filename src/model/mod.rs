@@ -20,7 +20,8 @@ pub use client::{ClientSpec, KeyType, OAuthClient, PkcePolicy, TokenEndpointAuth
 pub use grant_type::GrantType;
 pub use ids::{ClientId, ClientSecret, Token};
 pub use limits::{
-    check_duration, check_text, seconds_after, MAX_DURATION_SECONDS, MAX_NAME_LENGTH, MAX_REDIRECT_URIS, MAX_SCOPES,
+    check_duration, check_text, is_bidi_control, seconds_after, MAX_DURATION_SECONDS, MAX_NAME_LENGTH,
+    MAX_REDIRECT_URIS, MAX_SCOPES,
 };
 pub use redirect_uri::{check_redirect_uri, MAX_REDIRECT_URI_LENGTH};
 pub use revocation::Revoked;

@@ -176,4 +176,49 @@ mod tests {
         assert_eq!(Form::parse(b"a=1&b=2&a=3").repeated(), Some("a"));
         assert_eq!(form.get("grant_type").unwrap(), Some("client_credentials"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 256, failure_persistence: None, ..Default::default() })]
+
+        /// Any body parses without a panic; any header value gives credentials or `invalid_client`.
+        #[test]
+        fn any_form_body_or_authorization_header_is_a_typed_answer(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            header in "[ -~]{0,120}",
+        ) {
+            let form = Form::parse(&body);
+            for name in ["grant_type", "scope", "client_id", "client_secret", "code", ""] {
+                let _ = form.get(name);
+            }
+            let _ = form.repeated();
+            let _ = parse_basic(&header);
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&header) {
+                headers.insert(axum::http::header::AUTHORIZATION, v);
+            }
+            let _ = presented(&headers, &form);
+            let _ = bearer(&headers);
+        }
+
+        /// Distinct names come back with the values that were encoded; a name sent twice is refused.
+        #[test]
+        fn encoded_pairs_come_back_and_repeats_are_refused(
+            pairs in proptest::collection::btree_map("[a-z_]{1,12}", "\\PC{0,30}", 1..8),
+            again in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let mut encoded = url::form_urlencoded::Serializer::new(String::new());
+            encoded.extend_pairs(&pairs);
+            let form = Form::parse(encoded.finish().as_bytes());
+            for (k, v) in &pairs {
+                let expected = if v.is_empty() { None } else { Some(v.as_str()) };
+                proptest::prop_assert_eq!(form.get(k).unwrap(), expected);
+            }
+            let name = again.get(&pairs.keys().collect::<Vec<_>>()).to_string();
+            let mut twice = url::form_urlencoded::Serializer::new(String::new());
+            twice.extend_pairs(&pairs).append_pair(&name, "x");
+            let form = Form::parse(twice.finish().as_bytes());
+            proptest::prop_assert!(form.get(&name).is_err());
+            proptest::prop_assert_eq!(form.repeated(), Some(name.as_str()));
+        }
+    }
 }
