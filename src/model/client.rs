@@ -289,7 +289,7 @@ impl ClientSpec {
     /// let held = ClientSpec::new("app", KeyType::Production).with_scopes(["read"]);
     /// assert!(held.clone().with_scopes(Vec::<String>::new()).check_self_update(&held).is_ok());
     /// let err = held.clone().with_scopes(["read", "admin"]).check_self_update(&held).unwrap_err();
-    /// assert!(err.to_string().contains("scopes"));
+    /// assert!(err.to_string().contains("field `scope`"));
     /// ```
     pub fn check_self_update(&self, current: &ClientSpec) -> Result<()> {
         let widen = |field: &str, what: String| {

@@ -24,7 +24,7 @@ pub use limits::{
     MAX_REDIRECT_URIS, MAX_SCOPES,
 };
 pub use redirect_uri::{check_redirect_uri, MAX_REDIRECT_URI_LENGTH};
-pub use revocation::Revoked;
+pub use revocation::{RevocationFeed, RevocationSink, Revoked};
 pub use scope::{is_valid_scope_token, parse_scope, Scope};
 pub use secret::{mask_secret, IssuedSecret, SecretInfo, SecretSpec, SecretStatus};
 pub use token::{AccessToken, Grant, RevocationRequest, TokenInfo, TokenRequest, TokenTypeHint};

@@ -1,6 +1,22 @@
-//! What a revocation covers, as key managers report it to validators.
+//! What a revocation covers, as key managers report it to validators, and where revocations are recorded and read
+//! (the sink a node writes and the feed every node's validator polls).
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
+/// Somewhere revocations are recorded.
+#[async_trait]
+pub trait RevocationSink: Send + Sync {
+    /// Record that `revoked` was revoked at `key_manager`.
+    async fn record(&self, key_manager: &str, revoked: &Revoked) -> crate::Result<()>;
+}
+
+/// Somewhere validators read revocations recorded by other nodes.
+#[async_trait]
+pub trait RevocationFeed: Send + Sync {
+    /// Revocations recorded at or after `since` (epoch seconds), with their key manager.
+    async fn revoked_since(&self, since: i64) -> crate::Result<Vec<(String, Revoked)>>;
+}
 
 /// One revocation: a token, or every token of a client (and secret) issued at or before a time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -286,14 +286,12 @@ impl ApplicationStore for SqlApplicationStore {
     }
 }
 
-#[cfg(feature = "validation")]
 mod revocation_log {
     use async_trait::async_trait;
 
     use super::{now, SqlApplicationStore};
-    use crate::model::Revoked;
+    use crate::model::{RevocationFeed, RevocationSink, Revoked};
     use crate::sql::{col, db_err};
-    use crate::validation::{RevocationFeed, RevocationSink};
     use crate::{Error, Result};
 
     #[async_trait]

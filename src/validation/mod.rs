@@ -37,8 +37,9 @@ use crate::model::{KeyType, Revoked, ScopeClaim, Token, TokenInfo, TokenProfile,
 use crate::registry::KeyManagers;
 use crate::KeyManager;
 
+pub use crate::model::{RevocationFeed, RevocationSink};
 use jwks::JwksCache;
-pub use recording::{record_revocations, revoked_entry, RecordRevocations, RevocationFeed, RevocationSink};
+pub use recording::{record_revocations, revoked_entry, RecordRevocations};
 use revocations::{Facts, Revocations};
 use ttl_cache::TtlCache;
 
@@ -170,17 +171,6 @@ impl Default for ValidatorSettings {
 pub trait ApplicationLookup: Send + Sync {
     /// The application id and key type of the mapping of `client_id` at `key_manager`, if any.
     async fn application_of(&self, key_manager: &str, client_id: &str) -> crate::Result<Option<(String, KeyType)>>;
-}
-
-#[cfg(feature = "service")]
-#[async_trait]
-impl ApplicationLookup for crate::service::KeyService {
-    async fn application_of(&self, key_manager: &str, client_id: &str) -> crate::Result<Option<(String, KeyType)>> {
-        Ok(self
-            .mapping_of_client(key_manager, client_id)
-            .await?
-            .map(|m| (m.application_id, m.key_type)))
-    }
 }
 
 /// The JOSE header fields validation reads, borrowed from the decoded bytes.

@@ -10,20 +10,6 @@ use crate::model::*;
 use crate::registry::KeyManagers;
 use crate::{KeyManager, Result};
 
-/// Somewhere revocations are recorded.
-#[async_trait]
-pub trait RevocationSink: Send + Sync {
-    /// Record that `revoked` was revoked at `key_manager`.
-    async fn record(&self, key_manager: &str, revoked: &Revoked) -> Result<()>;
-}
-
-/// Somewhere validators read revocations recorded by other nodes.
-#[async_trait]
-pub trait RevocationFeed: Send + Sync {
-    /// Revocations recorded at or after `since` (epoch seconds), with their key manager.
-    async fn revoked_since(&self, since: i64) -> Result<Vec<(String, Revoked)>>;
-}
-
 #[async_trait]
 impl RevocationSink for super::TokenValidator {
     async fn record(&self, key_manager: &str, revoked: &Revoked) -> Result<()> {
@@ -136,5 +122,34 @@ impl KeyManager for RecordRevocations {
     }
     async fn revocations_since(&self, since: i64) -> Result<Option<Vec<Revoked>>> {
         self.inner.revocations_since(since).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every method of [`KeyManager`] is forwarded by [`RecordRevocations`]: one left out would fall back to the
+    /// trait's default and answer `Unsupported` for a connector that supports it.
+    #[test]
+    fn every_key_manager_method_is_forwarded() {
+        let trait_source = include_str!("../key_manager.rs");
+        let body = trait_source
+            .split_once("pub trait KeyManager")
+            .and_then(|(_, rest)| rest.split_once("\n}\n"))
+            .map(|(body, _)| body)
+            .expect("the trait, closed by a brace at the start of a line");
+        let methods: Vec<&str> = body
+            .split("fn ")
+            .skip(1)
+            .filter_map(|rest| rest.split_once('(').map(|(name, _)| name.trim()))
+            .filter(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !name.is_empty())
+            .collect();
+        assert!(methods.len() >= 17, "{methods:?}");
+        let wrapper = include_str!("recording.rs");
+        for m in methods {
+            assert!(
+                wrapper.contains(&format!("self.inner.{m}(")),
+                "RecordRevocations does not forward `{m}`"
+            );
+        }
     }
 }

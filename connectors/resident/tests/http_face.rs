@@ -203,7 +203,8 @@ async fn wrong_expired_and_deleted_secrets_are_invalid_client(h: Harness) {
             &cid,
             &SecretSpec {
                 description: None,
-                expires_in: Some(1),
+                // Whole seconds: 2 leaves at least one full second of validity, whatever the clock's fraction.
+                expires_in: Some(2),
             },
         )
         .await
@@ -218,7 +219,7 @@ async fn wrong_expired_and_deleted_secrets_are_invalid_client(h: Harness) {
     )
     .await;
     assert_eq!(ok.status, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     check(
         call(
             &app,

@@ -137,7 +137,7 @@ pub(crate) async fn error_shape(req: axum::extract::Request, next: axum::middlew
         (_, false) => text,
     };
     let mut out = if browser {
-        super::authorize::error_page(status, &description)
+        super::pages::error_page(status, &description)
     } else {
         let code = if status.is_server_error() {
             "server_error"

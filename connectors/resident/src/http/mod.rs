@@ -15,6 +15,7 @@ mod authorize;
 mod client_auth;
 mod discovery;
 mod errors;
+mod pages;
 mod registration;
 mod token;
 
@@ -25,9 +26,9 @@ use axum::Router;
 
 use crate::server::ResidentServer;
 
-pub use authorize::error_page;
 pub use client_auth::AdminToken;
 pub use errors::oauth_error;
+pub use pages::error_page;
 
 /// The client's address, when the server that accepted the connection recorded it (`ConnectInfo`).
 pub(crate) fn client_address(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
