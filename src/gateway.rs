@@ -127,8 +127,7 @@ pub async fn authorize(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim()))
-        .filter(|t| !t.is_empty())
+        .and_then(crate::model::bearer_token)
         .ok_or(Refusal::Missing)?;
     let principal = validator.validate(token).await.map_err(Refusal::Invalid)?;
     if let Some(missing) = scopes.iter().find(|s| !principal.has_scope(s)) {

@@ -54,7 +54,7 @@ impl FromRequestParts<ApiState> for Admin {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim()));
+            .and_then(crate::model::bearer_token);
         match token {
             Some(t) if (state.admin)(t) => Ok(Admin),
             _ => Err(ApiError::unauthorized()),

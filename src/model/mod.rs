@@ -3,8 +3,10 @@
 //! Platform words map onto it: consumer key = [`ClientId`], consumer secret = [`ClientSecret`], production /
 //! sandbox = [`KeyType`].
 
+mod bearer;
 mod capabilities;
 mod client;
+mod clock;
 mod grant_type;
 mod ids;
 mod limits;
@@ -15,8 +17,10 @@ mod secret;
 mod token;
 mod token_profile;
 
+pub use bearer::bearer_token;
 pub use capabilities::Capabilities;
 pub use client::{ClientSpec, KeyType, OAuthClient, PkcePolicy, TokenEndpointAuthMethod};
+pub use clock::now;
 pub use grant_type::GrantType;
 pub use ids::{ClientId, ClientSecret, Token};
 pub use limits::{
@@ -25,7 +29,7 @@ pub use limits::{
 };
 pub use redirect_uri::{check_redirect_uri, MAX_REDIRECT_URI_LENGTH};
 pub use revocation::{RevocationFeed, RevocationSink, Revoked};
-pub use scope::{is_valid_scope_token, parse_scope, Scope};
+pub use scope::{is_valid_scope_token, parse_scope, scope_tokens, Scope};
 pub use secret::{mask_secret, IssuedSecret, SecretInfo, SecretSpec, SecretStatus};
 pub use token::{AccessToken, Grant, RevocationRequest, TokenInfo, TokenRequest, TokenTypeHint};
 pub use token_profile::{ScopeClaim, TokenProfile};

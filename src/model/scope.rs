@@ -72,3 +72,22 @@ pub fn parse_scope(text: &str) -> Result<Vec<String>, String> {
     }
     Ok(out)
 }
+
+/// Read a scope string a peer sent (a provider's token answer or registration, a token's `scope` claim): the
+/// tokens separated by spaces, empty ones ignored, repeats kept once. What this program *accepts* from its own
+/// callers goes through [`parse_scope`], which refuses anything outside RFC 6749 §3.3; what another server says its
+/// scopes are is taken as it says them.
+///
+/// ```
+/// use keymanager::model::scope_tokens;
+/// assert_eq!(scope_tokens(" openid  orders:read openid"), vec!["openid", "orders:read"]);
+/// ```
+pub fn scope_tokens(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for token in text.split(' ').filter(|t| !t.is_empty()) {
+        if !out.iter().any(|s| s == token) {
+            out.push(token.to_owned());
+        }
+    }
+    out
+}

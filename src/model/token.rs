@@ -185,9 +185,7 @@ impl TokenInfo {
         let n = |k: &str| claims.get(k).and_then(|v| v.as_i64());
         let strings = |v: Option<&serde_json::Value>| -> Vec<String> {
             match v {
-                Some(serde_json::Value::String(s)) => {
-                    s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
-                }
+                Some(serde_json::Value::String(s)) => super::scope_tokens(s),
                 Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect(),
                 _ => Vec::new(),
             }

@@ -82,7 +82,7 @@ pub fn access_token_from(body: &Value, endpoint: &str, requested: &[String]) -> 
         token_type: text("token_type").unwrap_or_else(|| "Bearer".into()),
         expires_in: body.get("expires_in").and_then(Value::as_u64),
         scopes: match text("scope") {
-            Some(s) => s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            Some(s) => crate::model::scope_tokens(&s),
             None => requested.to_vec(),
         },
         refresh_token: text("refresh_token").map(Token::new),

@@ -43,12 +43,7 @@ pub fn client_from_metadata(body: &Value, keep: &[&str]) -> Result<OAuthClient> 
             })
             .collect(),
         redirect_uris: list("redirect_uris"),
-        scopes: text("scope")
-            .unwrap_or_default()
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        scopes: crate::model::scope_tokens(&text("scope").unwrap_or_default()),
         public_client: text("token_endpoint_auth_method").as_deref() == Some("none"),
         pkce: Default::default(),
         access_token_lifetime: None,

@@ -1,8 +1,6 @@
 //! Where applications and key mappings are kept: the [`ApplicationStore`] trait and its SQL implementation on
 //! SQLite or PostgreSQL (the same database as the resident key manager).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
@@ -72,13 +70,7 @@ const POSTGRES: Migrations = &[
     ),
 ];
 
-/// Seconds since the epoch.
-pub(crate) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
+pub(crate) use crate::model::now;
 
 /// [`ApplicationStore`] on SQLite (`sqlite://FILE`) or PostgreSQL (`postgres://…`).
 #[derive(Clone)]

@@ -93,12 +93,7 @@ impl SqlRegistrations {
     }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
+use crate::model::now;
 
 #[async_trait]
 impl RegistrationStore for SqlRegistrations {

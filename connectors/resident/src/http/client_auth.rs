@@ -151,8 +151,7 @@ impl AdminToken {
 
 /// The bearer token of an `Authorization: Bearer …` header.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim())
+    keymanager::model::bearer_token(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }
 
 #[cfg(test)]

@@ -8,8 +8,6 @@
 mod grants;
 mod records;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use keymanager::sql::{self, col, db_err, Migrations};
@@ -51,13 +49,7 @@ pub enum Backend {
     Postgres,
 }
 
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
+pub use keymanager::model::now;
 
 fn json_list<T: serde::de::DeserializeOwned>(text: &str, column: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| Error::storage(format!("column {column} holds invalid JSON: {e}")))
