@@ -239,7 +239,7 @@ impl Error {
     /// OAuth error bodies (`error`, `error_description`) are recognised: `invalid_client` becomes
     /// `Unauthorized`, `invalid_scope` `InvalidScope`, `invalid_grant` / `unauthorized_client` /
     /// `unsupported_grant_type` `InvalidGrant`. Otherwise the status decides. Connectors refine this for their
-    /// provider's own codes (for example Okta's `E0000007`).
+    /// provider's own codes.
     pub fn from_provider(provider: ProviderError, retry_after: Option<Duration>) -> Self {
         let message = provider.summary();
         let code = provider.code.clone().unwrap_or_default();
@@ -313,13 +313,15 @@ impl Error {
 pub struct ProviderError {
     /// HTTP status.
     pub status: u16,
-    /// The provider's error code: OAuth `error`, Okta `errorCode`, Keycloak `error` / `errorMessage`.
+    /// The provider's error code (OAuth `error`, or what the connector's [`ErrorDialect`] reads).
+    ///
+    /// [`ErrorDialect`]: crate::http::ErrorDialect
     pub code: Option<String>,
-    /// The provider's message: OAuth `error_description`, Okta `errorSummary`, Keycloak `errorMessage`.
+    /// The provider's message (OAuth `error_description`, or the dialect's).
     pub message: Option<String>,
-    /// Detailed causes (Okta `errorCauses[].errorSummary`).
+    /// Detailed causes, when the provider lists them.
     pub causes: Vec<String>,
-    /// The provider's request id, when it sends one (`X-Okta-Request-Id`, `X-Request-Id`).
+    /// The provider's request id, when it sends one (the dialect names the header).
     pub request_id: Option<String>,
     /// The body as received, with secret-bearing JSON fields replaced by `[REDACTED]`, at most 4 KiB.
     pub body: String,
@@ -347,27 +349,23 @@ const SECRET_FIELDS: &[&str] = &[
 const BODY_LIMIT: usize = 4096;
 
 impl ProviderError {
-    /// Parse a provider's error body, recognising the OAuth (`error`, `error_description`), Okta (`errorCode`,
-    /// `errorSummary`, `errorCauses`) and Keycloak (`errorMessage`, `error`) shapes, and redact it.
+    /// Parse an error body in the standard OAuth shape (`error`, `error_description`), and redact it.
     pub fn from_body(status: u16, body: &[u8], request_id: Option<String>) -> Self {
-        let mut code = None;
-        let mut message = None;
-        let mut causes = Vec::new();
+        Self::from_body_in(status, body, request_id, &crate::http::OAuthErrors)
+    }
+
+    /// Parse an error body as `dialect` reads its provider's errors, and redact it.
+    pub fn from_body_in(
+        status: u16,
+        body: &[u8],
+        request_id: Option<String>,
+        dialect: &dyn crate::http::ErrorDialect,
+    ) -> Self {
+        let mut fields = crate::http::ErrorFields::default();
         let redacted = match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(mut value) => {
                 if let Some(obj) = value.as_object() {
-                    let text = |k: &str| obj.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-                    code = text("errorCode").or_else(|| text("error"));
-                    message = text("error_description")
-                        .or_else(|| text("errorSummary"))
-                        .or_else(|| text("errorMessage"));
-                    if let Some(list) = obj.get("errorCauses").and_then(|v| v.as_array()) {
-                        causes = list
-                            .iter()
-                            .filter_map(|c| c.get("errorSummary").and_then(|s| s.as_str()))
-                            .map(str::to_owned)
-                            .collect();
-                    }
+                    fields = dialect.fields(obj);
                 }
                 redact_json(&mut value);
                 value.to_string()
@@ -385,9 +383,9 @@ impl ProviderError {
         }
         ProviderError {
             status,
-            code,
-            message,
-            causes,
+            code: fields.code,
+            message: fields.message,
+            causes: fields.causes,
             request_id,
             body,
         }
@@ -508,17 +506,6 @@ impl fmt::Display for ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn okta_error_shape_is_parsed_and_summarised() {
-        let body = br#"{"errorCode":"E0000001","errorSummary":"Api validation failed: client_secret","errorLink":"E0000001","errorId":"oae1","errorCauses":[{"errorSummary":"client_secret: 'client_secret' must be at least '14' characters long."}]}"#;
-        let p = ProviderError::from_body(400, body, Some("req-1".into()));
-        assert_eq!(p.code.as_deref(), Some("E0000001"));
-        assert_eq!(p.causes.len(), 1);
-        assert!(p.summary().contains("at least '14'"));
-        let e = Error::from_provider(p, None);
-        assert_eq!(e.kind(), "invalid_request");
-    }
 
     #[test]
     fn oauth_codes_map_to_their_kinds() {

@@ -81,9 +81,8 @@ async fn a_429_on_a_non_idempotent_call_is_rate_limited_with_the_delay() {
             ResponseTemplate::new(429)
                 .insert_header("Retry-After", "30")
                 .set_body_json(serde_json::json!({
-                    "errorCode": "E0000047",
-                    "errorSummary": "API call exceeded rate limit due to too many requests.",
-                    "errorLink": "E0000047", "errorId": "sampleQPivGUj_ND5v78vbYWW", "errorCauses": []
+                    "error": "slow_down",
+                    "error_description": "API call exceeded rate limit due to too many requests."
                 })),
         )
         .mount(&server)
@@ -96,7 +95,7 @@ async fn a_429_on_a_non_idempotent_call_is_rate_limited_with_the_delay() {
     match err {
         Error::RateLimited { retry_after, provider } => {
             assert_eq!(retry_after, Some(Duration::from_secs(30)));
-            assert_eq!(provider.unwrap().code.as_deref(), Some("E0000047"));
+            assert_eq!(provider.unwrap().code.as_deref(), Some("slow_down"));
         }
         other => panic!("expected RateLimited, got {other:?}"),
     }
@@ -240,7 +239,7 @@ async fn provider_errors_keep_status_and_redacted_body() {
     Mock::given(method("POST"))
         .respond_with(
             ResponseTemplate::new(401)
-                .insert_header("X-Okta-Request-Id", "req-42")
+                .insert_header("X-Request-Id", "req-42")
                 .set_body_json(serde_json::json!({
                     "error": "invalid_client",
                     "error_description": "Client authentication failed.",
@@ -259,4 +258,51 @@ async fn provider_errors_keep_status_and_redacted_body() {
     assert_eq!(provider.status, 401);
     assert_eq!(provider.request_id.as_deref(), Some("req-42"));
     assert!(!format!("{err:?} {err}").contains("leaked-secret-value"));
+}
+
+/// A provider's own error shape and request-id header come from the connector's dialect, not the core.
+#[tokio::test]
+async fn a_connectors_error_dialect_reads_its_providers_errors() {
+    use keymanager::http::{ErrorDialect, ErrorFields};
+    #[derive(Debug)]
+    struct Acme;
+    impl ErrorDialect for Acme {
+        fn request_id_header(&self) -> Option<&'static str> {
+            Some("x-acme-trace")
+        }
+        fn fields(&self, body: &serde_json::Map<String, serde_json::Value>) -> ErrorFields {
+            ErrorFields {
+                code: body.get("fault").and_then(|v| v.as_str()).map(str::to_owned),
+                message: body.get("why").and_then(|v| v.as_str()).map(str::to_owned),
+                causes: vec!["cause".into()],
+            }
+        }
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .insert_header("X-Acme-Trace", "t-1")
+                .set_body_json(serde_json::json!({"fault": "A42", "why": "bad widget"})),
+        )
+        .mount(&server)
+        .await;
+    let http = client().with_error_dialect(std::sync::Arc::new(Acme));
+    let err = http
+        .send_ok(http.post(server.uri()), Idempotency::NonIdempotent)
+        .await
+        .unwrap_err();
+    let p = err.provider().cloned().unwrap();
+    assert_eq!(
+        (p.code.as_deref(), p.message.as_deref()),
+        (Some("A42"), Some("bad widget"))
+    );
+    assert_eq!(p.request_id.as_deref(), Some("t-1"));
+    // The plain client reads only the standard shape.
+    let plain = client();
+    let err = plain
+        .send_ok(plain.post(server.uri()), Idempotency::NonIdempotent)
+        .await
+        .unwrap_err();
+    assert_eq!(err.provider().and_then(|p| p.code.clone()), None);
 }

@@ -17,12 +17,14 @@
 //! ```
 
 mod backoff;
+mod dialect;
 mod response;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use backoff::retry_after;
+pub use dialect::{ErrorDialect, ErrorFields, OAuthErrors};
 pub use response::HttpResponse;
 
 use crate::{Error, Result};
@@ -77,6 +79,7 @@ pub enum Idempotency {
 pub struct HttpClient {
     client: reqwest::Client,
     policy: Arc<HttpPolicy>,
+    dialect: Arc<dyn ErrorDialect>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -100,7 +103,17 @@ impl HttpClient {
         Ok(HttpClient {
             client,
             policy: Arc::new(policy),
+            dialect: Arc::new(OAuthErrors),
         })
+    }
+
+    /// The same client (connections and limits shared), reading error answers as `dialect` says its provider
+    /// writes them.
+    pub fn with_error_dialect(&self, dialect: Arc<dyn ErrorDialect>) -> Self {
+        HttpClient {
+            dialect,
+            ..self.clone()
+        }
     }
 
     /// The limits in force.
@@ -224,6 +237,7 @@ impl HttpClient {
             headers,
             body,
             url: url.to_owned(),
+            dialect: self.dialect.clone(),
         })
     }
 }

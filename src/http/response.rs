@@ -16,6 +16,7 @@ pub struct HttpResponse {
     /// The body.
     pub body: Vec<u8>,
     pub(crate) url: String,
+    pub(crate) dialect: std::sync::Arc<dyn super::ErrorDialect>,
 }
 
 impl std::fmt::Debug for HttpResponse {
@@ -47,10 +48,11 @@ impl HttpResponse {
     /// The provider's error, parsed and redacted.
     pub fn provider_error(&self) -> ProviderError {
         let request_id = self
-            .header("x-okta-request-id")
-            .or_else(|| self.header("x-request-id"))
+            .dialect
+            .request_id_header()
+            .and_then(|h| self.header(h))
             .map(str::to_owned);
-        ProviderError::from_body(self.status.as_u16(), &self.body, request_id)
+        ProviderError::from_body_in(self.status.as_u16(), &self.body, request_id, self.dialect.as_ref())
     }
 
     /// The [`Error`] kind for this (non-success) answer.

@@ -71,6 +71,23 @@ fn refine(e: Error, resource: &str, id: &str) -> Error {
     }
 }
 
+/// How Keycloak writes errors: the admin REST API's `errorMessage` (and, on validation failures, `error` plus
+/// `error_description`), the OAuth endpoints' `error` / `error_description`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct KeycloakErrors;
+
+impl keymanager::http::ErrorDialect for KeycloakErrors {
+    fn fields(&self, body: &serde_json::Map<String, Value>) -> keymanager::http::ErrorFields {
+        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+        let message = text("error_description").or_else(|| text("errorMessage"));
+        keymanager::http::ErrorFields {
+            code: text("error"),
+            message,
+            causes: Vec::new(),
+        }
+    }
+}
+
 impl KeycloakKeyManager {
     /// A key manager over a realm.
     pub fn new(
@@ -93,7 +110,7 @@ impl KeycloakKeyManager {
         KeycloakKeyManager {
             name: name.into(),
             settings,
-            http,
+            http: http.with_error_dialect(Arc::new(KeycloakErrors)),
             admin,
             registrations,
             ids: Mutex::new(HashMap::new()),

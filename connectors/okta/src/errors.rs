@@ -1,7 +1,41 @@
 //! Okta's two error shapes (`errorCode` / `errorSummary` / `errorCauses`, and OAuth `error`), refined into the
 //! core kinds.
 
+use keymanager::http::{ErrorDialect, ErrorFields, OAuthErrors};
 use keymanager::Error;
+use serde_json::{Map, Value};
+
+/// How Okta writes errors: its management API's `errorCode` / `errorSummary` / `errorCauses[].errorSummary`, its
+/// OAuth endpoints' `error` / `error_description`; the request id in `X-Okta-Request-Id`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OktaErrors;
+
+impl ErrorDialect for OktaErrors {
+    fn request_id_header(&self) -> Option<&'static str> {
+        Some("x-okta-request-id")
+    }
+
+    fn fields(&self, body: &Map<String, Value>) -> ErrorFields {
+        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+        let Some(code) = text("errorCode") else {
+            return OAuthErrors.fields(body);
+        };
+        ErrorFields {
+            code: Some(code),
+            message: text("errorSummary"),
+            causes: body
+                .get("errorCauses")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|c| c.get("errorSummary").and_then(Value::as_str))
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
 
 /// Okta's limit on client secrets per app.
 pub const MAX_SECRETS: u32 = 2;
@@ -45,7 +79,25 @@ mod tests {
     fn okta(status: u16, file: &str) -> Error {
         let path = format!("{}/../../fixtures/okta/examples/{file}", env!("CARGO_MANIFEST_DIR"));
         let body = std::fs::read(&path).unwrap();
-        Error::from_provider(ProviderError::from_body(status, &body, None), None)
+        Error::from_provider(ProviderError::from_body_in(status, &body, None, &OktaErrors), None)
+    }
+
+    #[test]
+    fn okta_error_shape_is_parsed_and_summarised() {
+        let body = br#"{"errorCode":"E0000001","errorSummary":"Api validation failed: client_secret","errorLink":"E0000001","errorId":"oae1","errorCauses":[{"errorSummary":"client_secret: 'client_secret' must be at least '14' characters long."}]}"#;
+        let p = ProviderError::from_body_in(400, body, Some("req-1".into()), &OktaErrors);
+        assert_eq!(p.code.as_deref(), Some("E0000001"));
+        assert_eq!(p.causes.len(), 1);
+        assert!(p.summary().contains("at least '14'"));
+        assert_eq!(Error::from_provider(p, None).kind(), "invalid_request");
+        // Its OAuth endpoints answer in the standard shape.
+        let p = ProviderError::from_body_in(
+            401,
+            br#"{"error":"invalid_client","error_description":"x"}"#,
+            None,
+            &OktaErrors,
+        );
+        assert_eq!(Error::from_provider(p, None).kind(), "unauthorized");
     }
 
     #[test]

@@ -161,7 +161,7 @@ impl OktaKeyManager {
         OktaKeyManager {
             name: name.into(),
             settings,
-            http,
+            http: http.with_error_dialect(std::sync::Arc::new(crate::errors::OktaErrors)),
         }
     }
 

@@ -1,0 +1,44 @@
+//! What a provider's error answers look like: knowledge each connector hands to the HTTP kit, so the core knows the
+//! standard shape only.
+
+use serde_json::{Map, Value};
+
+/// The fields of a provider's error body that the core keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorFields {
+    /// The provider's error code (OAuth `error`, or the provider's own).
+    pub code: Option<String>,
+    /// Its message for people.
+    pub message: Option<String>,
+    /// Detailed causes, when the provider lists them.
+    pub causes: Vec<String>,
+}
+
+/// How one provider spells its errors. A connector implements it for its provider and sets it on its
+/// [`HttpClient`](super::HttpClient) with [`with_error_dialect`](super::HttpClient::with_error_dialect).
+pub trait ErrorDialect: Send + Sync + std::fmt::Debug {
+    /// The response header that carries the provider's request id, if it sends one.
+    fn request_id_header(&self) -> Option<&'static str> {
+        Some("x-request-id")
+    }
+
+    /// Code, message and causes of an error body that parsed as a JSON object.
+    fn fields(&self, body: &Map<String, Value>) -> ErrorFields {
+        OAuthErrors.fields(body)
+    }
+}
+
+/// RFC 6749 §5.2: `error` and `error_description`; the default of every client.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OAuthErrors;
+
+impl ErrorDialect for OAuthErrors {
+    fn fields(&self, body: &Map<String, Value>) -> ErrorFields {
+        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+        ErrorFields {
+            code: text("error"),
+            message: text("error_description"),
+            causes: Vec::new(),
+        }
+    }
+}
