@@ -193,6 +193,62 @@ impl Error {
         }
     }
 
+    /// `MalformedResponse`: the provider at `url` answered something that does not parse at `path`.
+    pub fn malformed(url: impl Into<String>, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::MalformedResponse {
+            url: url.into(),
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `Conflict` with a message.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Error::Conflict {
+            message: message.into(),
+            provider: None,
+        }
+    }
+
+    /// `InvalidScope` with a message.
+    pub fn invalid_scope(message: impl Into<String>) -> Self {
+        Error::InvalidScope {
+            message: message.into(),
+            provider: None,
+        }
+    }
+
+    /// `InvalidGrant` with its OAuth code (`invalid_grant`, `unauthorized_client`, `unsupported_grant_type`).
+    pub fn invalid_grant(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidGrant {
+            code: code.into(),
+            message: message.into(),
+            provider: None,
+        }
+    }
+
+    /// `Forbidden` with a message.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Error::Forbidden {
+            message: message.into(),
+            provider: None,
+        }
+    }
+
+    /// `Transport` with a message.
+    pub fn transport(message: impl Into<String>) -> Self {
+        Error::Transport {
+            message: message.into(),
+        }
+    }
+
+    /// `Timeout` with a message.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Error::Timeout {
+            message: message.into(),
+        }
+    }
+
     /// The provider's own answer, if this error came from one.
     pub fn provider(&self) -> Option<&ProviderError> {
         match self {

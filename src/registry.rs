@@ -159,10 +159,10 @@ impl KeyManagers {
     /// Add a key manager; its name must be new.
     pub fn insert(&mut self, km: Arc<dyn KeyManager>, descriptor: ConnectorDescriptor) -> Result<()> {
         if self.entries.iter().any(|(k, _)| k.name() == km.name()) {
-            return Err(Error::Conflict {
-                message: format!("a key manager named `{}` exists already", km.name()),
-                provider: None,
-            });
+            return Err(Error::conflict(format!(
+                "a key manager named `{}` exists already",
+                km.name()
+            )));
         }
         self.entries.push((km, Arc::new(descriptor)));
         Ok(())

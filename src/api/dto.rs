@@ -266,7 +266,7 @@ impl From<&GeneratedKeys> for KeyDto {
     fn from(g: &GeneratedKeys) -> Self {
         KeyDto {
             token: g.token.as_ref().map(TokenDto::from),
-            token_error: g.token_error.clone(),
+            token_error: g.token_error.as_ref().map(|e| e.to_string()),
             ..KeyDto::new(&g.mapping, &g.client)
         }
     }

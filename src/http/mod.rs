@@ -97,9 +97,7 @@ impl HttpClient {
             .user_agent(policy.user_agent.clone())
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| Error::Transport {
-                message: format!("cannot build the HTTP client: {e}"),
-            })?;
+            .map_err(|e| Error::transport(format!("cannot build the HTTP client: {e}")))?;
         Ok(HttpClient {
             client,
             policy: Arc::new(policy),
@@ -141,9 +139,9 @@ impl HttpClient {
     /// Send, retrying idempotent calls on transport failures, timeouts, 429, 502, 503 and 504. Answers with any
     /// final status; errors only for transport, timeout and size failures.
     pub async fn send(&self, builder: reqwest::RequestBuilder, idempotency: Idempotency) -> Result<HttpResponse> {
-        let request = builder.build().map_err(|e| Error::Transport {
-            message: format!("cannot build the request: {}", e.without_url()),
-        })?;
+        let request = builder
+            .build()
+            .map_err(|e| Error::transport(format!("cannot build the request: {}", e.without_url())))?;
         let method = request.method().clone();
         let url = response::url_for_logs(request.url());
         let retries = if idempotency == Idempotency::Idempotent {
@@ -153,9 +151,9 @@ impl HttpClient {
         };
         let mut attempt = 0u32;
         loop {
-            let this_try = request.try_clone().ok_or_else(|| Error::Transport {
-                message: "the request body cannot be replayed".into(),
-            })?;
+            let this_try = request
+                .try_clone()
+                .ok_or_else(|| Error::transport("the request body cannot be replayed"))?;
             let started = Instant::now();
             let outcome = self.execute_once(this_try, &url).await;
             let elapsed_ms = started.elapsed().as_millis() as u64;

@@ -33,11 +33,8 @@ impl HttpResponse {
     /// Parse the body as JSON; a mismatch names the JSON path serde stopped at.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         let de = &mut serde_json::Deserializer::from_slice(&self.body);
-        serde_path_to_error::deserialize(de).map_err(|e| Error::MalformedResponse {
-            url: self.url.clone(),
-            path: e.path().to_string(),
-            message: e.inner().to_string(),
-        })
+        serde_path_to_error::deserialize(de)
+            .map_err(|e| Error::malformed(self.url.clone(), e.path().to_string(), e.inner().to_string()))
     }
 
     /// A header's value as text.

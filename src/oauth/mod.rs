@@ -72,11 +72,8 @@ pub fn grant_form(request: &TokenRequest) -> Vec<(&'static str, String)> {
 /// Read a token answer (RFC 6749 §5.1); without `scope` in it, the requested scopes were granted.
 pub fn access_token_from(body: &Value, endpoint: &str, requested: &[String]) -> Result<AccessToken> {
     let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-    let access_token = text("access_token").ok_or_else(|| Error::MalformedResponse {
-        url: endpoint.to_owned(),
-        path: "access_token".into(),
-        message: "the answer has no access_token".into(),
-    })?;
+    let access_token = text("access_token")
+        .ok_or_else(|| Error::malformed(endpoint.to_owned(), "access_token", "the answer has no access_token"))?;
     Ok(AccessToken {
         access_token: Token::new(access_token),
         token_type: text("token_type").unwrap_or_else(|| "Bearer".into()),

@@ -8,11 +8,9 @@ use crate::{Error, Result};
 /// The client an RFC 7591 / 7592 answer describes; `keep` names provider fields to keep in
 /// `additional_properties`.
 pub fn client_from_metadata(body: &Value, keep: &[&str]) -> Result<OAuthClient> {
-    let body = body.as_object().ok_or_else(|| Error::MalformedResponse {
-        url: "registration endpoint".into(),
-        path: ".".into(),
-        message: "the answer is not a JSON object".into(),
-    })?;
+    let body = body
+        .as_object()
+        .ok_or_else(|| Error::malformed("registration endpoint", ".", "the answer is not a JSON object"))?;
     let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
     let list = |k: &str| -> Vec<String> {
         body.get(k)
@@ -20,11 +18,8 @@ pub fn client_from_metadata(body: &Value, keep: &[&str]) -> Result<OAuthClient> 
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default()
     };
-    let client_id = text("client_id").ok_or_else(|| Error::MalformedResponse {
-        url: "registration endpoint".into(),
-        path: "client_id".into(),
-        message: "the answer has no client_id".into(),
-    })?;
+    let client_id = text("client_id")
+        .ok_or_else(|| Error::malformed("registration endpoint", "client_id", "the answer has no client_id"))?;
     let mut additional = Map::new();
     for k in keep {
         if let Some(v) = body.get(*k).filter(|v| !v.is_null()) {

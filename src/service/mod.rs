@@ -202,7 +202,10 @@ impl KeyService {
             };
             match km.issue_token(&request).await {
                 Ok(t) => (Some(t), None),
-                Err(e) => (None, Some(e.to_string())),
+                Err(e) => {
+                    tracing::info!(error = %e, kind = e.kind(), "the first token could not be issued");
+                    (None, Some(Arc::new(e)))
+                }
             }
         } else {
             (None, None)

@@ -115,8 +115,9 @@ pub struct GeneratedKeys {
     pub client: OAuthClient,
     /// The first token, when one was asked for and could be issued.
     pub token: Option<AccessToken>,
-    /// Why the first token could not be issued (the keys exist all the same).
-    pub token_error: Option<String>,
+    /// Why the first token could not be issued (the keys exist all the same), as the typed error the key manager
+    /// gave.
+    pub token_error: Option<std::sync::Arc<crate::Error>>,
 }
 
 /// A key mapping with its client as the key manager reports it now.

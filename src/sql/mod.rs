@@ -142,10 +142,7 @@ pub fn db_err(e: sqlx::Error) -> Error {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() || d.is_foreign_key_violation() => {
             tracing::info!(error = %e, "a write conflicted with a concurrent change");
-            Error::Conflict {
-                message: "the change conflicts with a concurrent one; read the resource again and retry".into(),
-                provider: None,
-            }
+            Error::conflict("the change conflicts with a concurrent one; read the resource again and retry")
         }
         _ => Error::storage(e.to_string()),
     }
@@ -154,10 +151,7 @@ pub fn db_err(e: sqlx::Error) -> Error {
 /// A unique violation as `Conflict` with `message`, any other error as a storage error.
 pub fn conflict_or(e: sqlx::Error, message: impl FnOnce() -> String) -> Error {
     match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict {
-            message: message(),
-            provider: None,
-        },
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::conflict(message()),
         other => db_err(other),
     }
 }

@@ -53,11 +53,7 @@ impl AdminTokens {
         let token = body
             .get("access_token")
             .and_then(Value::as_str)
-            .ok_or_else(|| Error::MalformedResponse {
-                url: self.endpoint.clone(),
-                path: "access_token".into(),
-                message: "missing".into(),
-            })?;
+            .ok_or_else(|| Error::malformed(self.endpoint.clone(), "access_token", "missing"))?;
         let lifetime = body.get("expires_in").and_then(Value::as_u64).unwrap_or(60);
         // Refresh a tenth of the lifetime early (at least 5 s), so no call leaves with a token about to expire.
         let margin = (lifetime / 10).max(5);

@@ -239,10 +239,7 @@ impl KeycloakKeyManager {
                     .iter()
                     .find(|(n, _)| n == name)
                     .map(|(_, id)| id.clone())
-                    .ok_or_else(|| Error::InvalidScope {
-                        message: format!("the realm has no client scope named `{name}`"),
-                        provider: None,
-                    })?;
+                    .ok_or_else(|| Error::invalid_scope(format!("the realm has no client scope named `{name}`")))?;
                 attach.push(id);
             }
         }
@@ -413,10 +410,12 @@ impl KeyManager for KeycloakKeyManager {
             .header("location")
             .and_then(|l| l.rsplit('/').next())
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::MalformedResponse {
-                url: format!("{}/clients", self.settings.admin_url),
-                path: "Location".into(),
-                message: "the 201 answer has no Location header".into(),
+            .ok_or_else(|| {
+                Error::malformed(
+                    format!("{}/clients", self.settings.admin_url),
+                    "Location",
+                    "the 201 answer has no Location header",
+                )
             })?
             .to_owned();
         self.ids
@@ -547,11 +546,9 @@ impl KeyManager for KeycloakKeyManager {
             ));
         }
         let client = self.regenerate_secret(client_id).await?;
-        let secret = client.client_secret.ok_or_else(|| Error::MalformedResponse {
-            url: "client-secret".into(),
-            path: "value".into(),
-            message: "missing".into(),
-        })?;
+        let secret = client
+            .client_secret
+            .ok_or_else(|| Error::malformed("client-secret", "value", "missing"))?;
         Ok(IssuedSecret {
             id: CURRENT_SECRET.into(),
             info: SecretInfo {
@@ -623,10 +620,9 @@ impl KeyManager for KeycloakKeyManager {
                 .map_err(|e| refine(e, "secret", secret_id))?;
                 Ok(())
             }
-            CURRENT_SECRET => Err(Error::Conflict {
-                message: "Keycloak cannot delete a client's current secret; regenerate it instead".into(),
-                provider: None,
-            }),
+            CURRENT_SECRET => Err(Error::conflict(
+                "Keycloak cannot delete a client's current secret; regenerate it instead",
+            )),
             other => Err(Error::not_found("secret", other)),
         }
     }

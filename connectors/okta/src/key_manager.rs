@@ -120,11 +120,7 @@ fn secret_info(v: &Value) -> Result<SecretInfo> {
     let text = |k: &str| v.get(k).and_then(Value::as_str);
     Ok(SecretInfo {
         id: text("id")
-            .ok_or_else(|| Error::MalformedResponse {
-                url: "/credentials/secrets".into(),
-                path: "id".into(),
-                message: "missing".into(),
-            })?
+            .ok_or_else(|| Error::malformed("/credentials/secrets", "id", "missing"))?
             .to_owned(),
         // Masked here: the value Okta lists is never passed on.
         masked: mask_secret(text("client_secret").unwrap_or_default()),
@@ -203,11 +199,7 @@ impl OktaKeyManager {
         let oauth = app
             .pointer_mut("/credentials/oauthClient")
             .and_then(Value::as_object_mut)
-            .ok_or_else(|| Error::MalformedResponse {
-                url: path.clone(),
-                path: "credentials.oauthClient".into(),
-                message: "not an OpenID Connect app".into(),
-            })?;
+            .ok_or_else(|| Error::malformed(path.clone(), "credentials.oauthClient", "not an OpenID Connect app"))?;
         if oauth.get("pkce_required").and_then(Value::as_bool) == Some(required) {
             return Ok(());
         }
@@ -244,11 +236,7 @@ impl OktaKeyManager {
         let mut seen = std::collections::HashSet::new();
         while let Some(url) = next.take() {
             if !seen.insert(url.clone()) || seen.len() > 1000 {
-                return Err(Error::MalformedResponse {
-                    url: "scopes".into(),
-                    path: "Link".into(),
-                    message: "the pagination links loop".into(),
-                });
+                return Err(Error::malformed("scopes", "Link", "the pagination links loop"));
             }
             next = self.scopes_page(url, &mut out).await?;
         }
@@ -398,11 +386,7 @@ impl KeyManager for OktaKeyManager {
         let plain = body
             .get("client_secret")
             .and_then(Value::as_str)
-            .ok_or_else(|| Error::MalformedResponse {
-                url: path.clone(),
-                path: "client_secret".into(),
-                message: "missing".into(),
-            })?;
+            .ok_or_else(|| Error::malformed(path.clone(), "client_secret", "missing"))?;
         let info = secret_info(&body)?;
         Ok(IssuedSecret {
             id: info.id.clone(),
@@ -422,11 +406,7 @@ impl KeyManager for OktaKeyManager {
             )
             .await?;
         body.as_array()
-            .ok_or_else(|| Error::MalformedResponse {
-                url: path.clone(),
-                path: ".".into(),
-                message: "not an array".into(),
-            })?
+            .ok_or_else(|| Error::malformed(path.clone(), ".", "not an array"))?
             .iter()
             .map(secret_info)
             .collect()

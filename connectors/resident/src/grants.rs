@@ -387,10 +387,9 @@ impl ResidentServer {
         let scopes = if request.scopes.is_empty() {
             original
         } else if let Some(extra) = request.scopes.iter().find(|s| !original.contains(s)) {
-            return Err(Error::InvalidScope {
-                message: format!("scope `{extra}` was not granted originally"),
-                provider: None,
-            });
+            return Err(Error::invalid_scope(format!(
+                "scope `{extra}` was not granted originally"
+            )));
         } else {
             request.scopes.clone()
         };

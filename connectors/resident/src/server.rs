@@ -407,11 +407,10 @@ impl ResidentServer {
             }
             Grant::RefreshToken { refresh_token } => self.refresh(who, refresh_token, request).await,
             Grant::Password { username, password } => self.password(who, username, password, request, address).await,
-            _ => Err(Error::InvalidGrant {
-                code: "unsupported_grant_type".into(),
-                message: "this grant type is not supported".into(),
-                provider: None,
-            }),
+            _ => Err(Error::invalid_grant(
+                "unsupported_grant_type",
+                "this grant type is not supported",
+            )),
         }
     }
 
@@ -615,19 +614,11 @@ pub(crate) struct Mint<'a> {
 }
 
 pub(crate) fn unauthorized_client(message: &str) -> Error {
-    Error::InvalidGrant {
-        code: "unauthorized_client".into(),
-        message: message.into(),
-        provider: None,
-    }
+    Error::invalid_grant("unauthorized_client", message)
 }
 
 pub(crate) fn invalid_grant(message: &str) -> Error {
-    Error::InvalidGrant {
-        code: "invalid_grant".into(),
-        message: message.into(),
-        provider: None,
-    }
+    Error::invalid_grant("invalid_grant", message)
 }
 
 /// The introspection answer: every claim, plus `active` and `token_type`, without our internal `secret_id`.
@@ -645,10 +636,9 @@ pub(crate) fn granted_scopes(client: &ClientRecord, requested: &[String]) -> Res
     let mut out: Vec<String> = Vec::with_capacity(requested.len());
     for s in requested {
         if !client.scopes.contains(s) {
-            return Err(Error::InvalidScope {
-                message: format!("scope `{s}` is not allowed for this client"),
-                provider: None,
-            });
+            return Err(Error::invalid_scope(format!(
+                "scope `{s}` is not allowed for this client"
+            )));
         }
         if !out.contains(s) {
             out.push(s.clone());
