@@ -1,6 +1,6 @@
 //! # keymanager-keycloak
 //!
-//! A [keymanager](keymanager) connector for Keycloak (`type = "keycloak"`), through the admin REST API (with an
+//! A [keymanager] connector for Keycloak (`type = "keycloak"`), through the admin REST API (with an
 //! admin service account, whose token is cached and refreshed once on a 401) or, with only an initial access
 //! token, the OpenID Connect client registration service. See [`KeycloakKeyManager`] for what each mode does, and
 //! `fixtures/keycloak/` for the answers it is pinned to.

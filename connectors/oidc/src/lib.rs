@@ -1,6 +1,6 @@
 //! # keymanager-oidc
 //!
-//! A [keymanager](keymanager) connector for any standards-based authorization server (`type = "oidc"`): Auth0,
+//! A [keymanager] connector for any standards-based authorization server (`type = "oidc"`): Auth0,
 //! Curity, Ory Hydra, ZITADEL, node `oidc-provider`, keymanager's own resident server… with no provider-specific
 //! code.
 //!

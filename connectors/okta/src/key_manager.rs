@@ -42,7 +42,7 @@ impl std::fmt::Debug for OktaKeyManager {
 
 /// Okta's `application_type` for a spec: a public client is a `browser` app (SPA), a client that only uses
 /// `client_credentials` a `service`, anything else a `web` app. `additional_properties.application_type` overrides.
-pub fn application_type(spec: &ClientSpec) -> String {
+pub(crate) fn application_type(spec: &ClientSpec) -> String {
     if let Some(t) = spec
         .additional_properties
         .get("application_type")
@@ -60,7 +60,7 @@ pub fn application_type(spec: &ClientSpec) -> String {
 }
 
 /// The DCR `Client` body for a spec.
-pub fn client_body(spec: &ClientSpec, client_id: Option<&str>) -> Value {
+pub(crate) fn client_body(spec: &ClientSpec, client_id: Option<&str>) -> Value {
     let mut response_types = Vec::new();
     if spec.grant_types.contains(&GrantType::AuthorizationCode) {
         response_types.push("code");
@@ -99,7 +99,7 @@ fn client_from(body: &Value) -> Result<OAuthClient> {
 }
 
 /// Seconds since the epoch of an Okta timestamp (`2023-02-21T20:08:24.000Z`).
-pub fn parse_timestamp(s: &str) -> Option<i64> {
+pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
         return None;

@@ -1,6 +1,6 @@
 //! # keymanager-resident
 //!
-//! The embedded OAuth2 authorization server of [keymanager](keymanager): `type = "resident"`.
+//! The embedded OAuth2 authorization server of [keymanager]: `type = "resident"`.
 //!
 //! - **Store**: SQLite (a file in WAL mode, the default) or PostgreSQL (several nodes on one database), one
 //!   schema, versioned migrations run on start.
@@ -51,16 +51,16 @@ mod store;
 mod users;
 
 pub use factory::ResidentFactory;
-pub use grants::{redirect_with, AuthorizationRequest, AuthorizeError, CheckedRequest, CODE_LIFETIME};
+pub use grants::{AuthorizationRequest, AuthorizeError, CheckedRequest};
 pub use http::{error_page, oauth_error, router, AdminToken, ROUTES};
 pub use key_manager::ResidentKeyManager;
 pub use keyring::KeyRing;
 pub use login_guard::BruteForceSettings;
-pub use server::{introspection_answer, AuthenticatedClient, ResidentServer, ACCESS_TOKEN_TYP};
+pub use server::{AuthenticatedClient, ResidentServer, ACCESS_TOKEN_TYP};
 pub use settings::{descriptor, ResidentSettings, TokenFormat};
-pub use signing::{parse_jwt, Algorithm, SigningKey, UnverifiedJwt};
-pub use store::{Backend, ClientRecord, SecretRecord, SigningKeyRecord, Store, TokenRecord};
-pub use users::{ResourceOwner, ResourceOwnerAuthenticator, StoreUsers};
+pub use signing::{Algorithm, SigningKey};
+pub use store::{ClientRecord, SecretRecord, Store};
+pub use users::{ResourceOwner, ResourceOwnerAuthenticator};
 
 use keymanager::model::{Capabilities, GrantType};
 
