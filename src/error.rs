@@ -371,7 +371,7 @@ pub struct ProviderError {
     pub status: u16,
     /// The provider's error code (OAuth `error`, or what the connector's [`ErrorDialect`] reads).
     ///
-    /// [`ErrorDialect`]: crate::http::ErrorDialect
+    /// [`ErrorDialect`]: crate::error_dialect::ErrorDialect
     pub code: Option<String>,
     /// The provider's message (OAuth `error_description`, or the dialect's).
     pub message: Option<String>,
@@ -407,7 +407,7 @@ const BODY_LIMIT: usize = 4096;
 impl ProviderError {
     /// Parse an error body in the standard OAuth shape (`error`, `error_description`), and redact it.
     pub fn from_body(status: u16, body: &[u8], request_id: Option<String>) -> Self {
-        Self::from_body_in(status, body, request_id, &crate::http::OAuthErrors)
+        Self::from_body_in(status, body, request_id, &crate::error_dialect::OAuthErrors)
     }
 
     /// Parse an error body as `dialect` reads its provider's errors, and redact it.
@@ -415,9 +415,9 @@ impl ProviderError {
         status: u16,
         body: &[u8],
         request_id: Option<String>,
-        dialect: &dyn crate::http::ErrorDialect,
+        dialect: &dyn crate::error_dialect::ErrorDialect,
     ) -> Self {
-        let mut fields = crate::http::ErrorFields::default();
+        let mut fields = crate::error_dialect::ErrorFields::default();
         let redacted = match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(mut value) => {
                 if let Some(obj) = value.as_object() {

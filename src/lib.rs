@@ -15,6 +15,7 @@ pub mod api;
 pub mod config;
 pub mod descriptor;
 pub mod error;
+pub mod error_dialect;
 #[cfg(feature = "gateway")]
 pub mod gateway;
 pub mod http;

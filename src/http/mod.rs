@@ -17,14 +17,14 @@
 //! ```
 
 mod backoff;
-mod dialect;
+
 mod response;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use crate::error_dialect::{ErrorDialect, ErrorFields, OAuthErrors};
 pub use backoff::retry_after;
-pub use dialect::{ErrorDialect, ErrorFields, OAuthErrors};
 pub use response::HttpResponse;
 
 use crate::{Error, Result};

@@ -16,7 +16,7 @@ pub struct HttpResponse {
     /// The body.
     pub body: Vec<u8>,
     pub(crate) url: String,
-    pub(crate) dialect: std::sync::Arc<dyn super::ErrorDialect>,
+    pub(crate) dialect: std::sync::Arc<dyn crate::error_dialect::ErrorDialect>,
 }
 
 impl std::fmt::Debug for HttpResponse {

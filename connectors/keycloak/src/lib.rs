@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod admin_token;
+mod errors;
 mod factory;
 mod key_manager;
 mod representation;

@@ -25,8 +25,12 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::admin_token::AdminTokens;
+use crate::errors::{refine, KeycloakErrors};
 use crate::representation::{client_from, client_id_for, representation};
 use crate::settings::{KeycloakSettings, Mode};
+
+mod admin_api;
+mod registration_mode;
 
 /// The current and the rotated secret's ids in [`SecretInfo`].
 pub const CURRENT_SECRET: &str = "current";
@@ -60,34 +64,6 @@ fn now_suffix() -> String {
     format!("{:x}", (nanos as u64) & 0xff_ffff)
 }
 
-fn refine(e: Error, resource: &str, id: &str) -> Error {
-    match e {
-        Error::NotFound { provider, .. } => Error::NotFound {
-            resource: resource.into(),
-            id: id.into(),
-            provider,
-        },
-        other => other,
-    }
-}
-
-/// How Keycloak writes errors: the admin REST API's `errorMessage` (and, on validation failures, `error` plus
-/// `error_description`), the OAuth endpoints' `error` / `error_description`.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct KeycloakErrors;
-
-impl keymanager::http::ErrorDialect for KeycloakErrors {
-    fn fields(&self, body: &serde_json::Map<String, Value>) -> keymanager::http::ErrorFields {
-        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-        let message = text("error_description").or_else(|| text("errorMessage"));
-        keymanager::http::ErrorFields {
-            code: text("error"),
-            message,
-            causes: Vec::new(),
-        }
-    }
-}
-
 impl KeycloakKeyManager {
     /// A key manager over a realm.
     pub fn new(
@@ -115,210 +91,6 @@ impl KeycloakKeyManager {
             registrations,
             ids: Mutex::new(HashMap::new()),
         }
-    }
-
-    fn admin_mode(&self, operation: &str) -> Result<&AdminTokens> {
-        self.admin
-            .as_ref()
-            .ok_or_else(|| Error::unsupported(format!("{operation} (needs the admin API: configure admin_client_id)")))
-    }
-
-    /// An admin API call; a 401 drops the cached token and retries once with a fresh one.
-    async fn admin(&self, method: Method, path: &str, body: Option<&Value>, idem: Idempotency) -> Result<HttpResponse> {
-        let tokens = self.admin_mode("this operation")?;
-        let url = format!("{}{path}", self.settings.admin_url);
-        for attempt in 0..2 {
-            let token = tokens.get(&self.http).await?;
-            let mut req = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(token.expose_secret());
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            let resp = self.http.send(req, idem).await?;
-            if resp.status.as_u16() == 401 && attempt == 0 {
-                tracing::debug!(key_manager = %self.name, "admin token refused; fetching a new one");
-                tokens.invalidate().await;
-                continue;
-            }
-            return if resp.status.is_success() {
-                Ok(resp)
-            } else {
-                Err(resp.into_error())
-            };
-        }
-        Err(Error::unauthorized("the admin API refused a fresh token"))
-    }
-
-    /// The internal id of a client (cached; looked up by `?clientId=`).
-    async fn uuid_of(&self, client_id: &str) -> Result<String> {
-        if let Some(id) = self.ids.lock().unwrap_or_else(|p| p.into_inner()).get(client_id) {
-            return Ok(id.clone());
-        }
-        let path = format!("/clients?clientId={}", url_encode(client_id));
-        let list: Value = self
-            .admin(Method::GET, &path, None, Idempotency::Idempotent)
-            .await?
-            .json()?;
-        let id = list
-            .as_array()
-            .and_then(|a| {
-                a.iter()
-                    .find(|c| c.get("clientId").and_then(Value::as_str) == Some(client_id))
-            })
-            .and_then(|c| c.get("id").and_then(Value::as_str))
-            .ok_or_else(|| Error::not_found("client", client_id))?
-            .to_owned();
-        self.ids
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(client_id.to_owned(), id.clone());
-        Ok(id)
-    }
-
-    async fn secret_value(&self, uuid: &str, rotated: bool) -> Result<Option<String>> {
-        let path = format!("/clients/{uuid}/client-secret{}", if rotated { "/rotated" } else { "" });
-        match self.admin(Method::GET, &path, None, Idempotency::Idempotent).await {
-            Ok(resp) => Ok(resp
-                .json::<Value>()?
-                .get("value")
-                .and_then(Value::as_str)
-                .map(str::to_owned)),
-            Err(Error::NotFound { .. }) if rotated => Ok(None),
-            Err(e) => Err(refine(e, "client", uuid)),
-        }
-    }
-
-    /// The realm's client scopes, name → id.
-    async fn realm_scopes(&self) -> Result<Vec<(String, String)>> {
-        let list: Value = self
-            .admin(Method::GET, "/client-scopes", None, Idempotency::Idempotent)
-            .await?
-            .json()?;
-        Ok(list
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| Some((s.get("name")?.as_str()?.to_owned(), s.get("id")?.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
-
-    /// What must change for the client's optional client scopes to be exactly `wanted`: (detach, attach) as
-    /// scope ids. Every wanted scope is resolved first, so an unknown one fails before anything changes.
-    async fn plan_optional_scopes(&self, uuid: &str, wanted: &[String]) -> Result<(Vec<String>, Vec<String>)> {
-        let base = format!("/clients/{uuid}/optional-client-scopes");
-        let attached: Value = self
-            .admin(Method::GET, &base, None, Idempotency::Idempotent)
-            .await?
-            .json()?;
-        let attached: Vec<(String, String)> = attached
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| Some((s.get("name")?.as_str()?.to_owned(), s.get("id")?.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let detach = attached
-            .iter()
-            .filter(|(n, _)| !wanted.contains(n))
-            .map(|(_, id)| id.clone())
-            .collect();
-        let missing: Vec<&String> = wanted
-            .iter()
-            .filter(|w| !attached.iter().any(|(n, _)| n == *w))
-            .collect();
-        let mut attach = Vec::new();
-        if !missing.is_empty() {
-            let realm = self.realm_scopes().await?;
-            for name in missing {
-                let id = realm
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, id)| id.clone())
-                    .ok_or_else(|| Error::invalid_scope(format!("the realm has no client scope named `{name}`")))?;
-                attach.push(id);
-            }
-        }
-        Ok((detach, attach))
-    }
-
-    async fn apply_optional_scopes(&self, uuid: &str, (detach, attach): (Vec<String>, Vec<String>)) -> Result<()> {
-        let base = format!("/clients/{uuid}/optional-client-scopes");
-        for id in detach {
-            self.admin(Method::DELETE, &format!("{base}/{id}"), None, Idempotency::Idempotent)
-                .await?;
-        }
-        for id in attach {
-            self.admin(Method::PUT, &format!("{base}/{id}"), None, Idempotency::Idempotent)
-                .await?;
-        }
-        Ok(())
-    }
-
-    // ----- registration mode -----
-
-    fn registration_body(spec: &ClientSpec, client_id: Option<&str>) -> Value {
-        let mut body = json!({
-            "client_name": spec.name,
-            "redirect_uris": spec.redirect_uris,
-            "grant_types": spec.grant_types,
-            "response_types": if spec.grant_types.contains(&GrantType::AuthorizationCode) { vec!["code"] } else { vec![] },
-            "token_endpoint_auth_method": spec.token_endpoint_auth_method().as_str(),
-            "scope": spec.scopes.join(" "),
-        });
-        if let (Some(id), Some(obj)) = (client_id, body.as_object_mut()) {
-            obj.insert("client_id".into(), id.into());
-        }
-        body
-    }
-
-    fn check_registration_spec(spec: &ClientSpec) -> Result<()> {
-        if spec.pkce.required {
-            return Err(Error::unsupported(
-                "PKCE in registration mode (Keycloak's registration service cannot set it)",
-            ));
-        }
-        if spec.access_token_lifetime.is_some() {
-            return Err(Error::unsupported(
-                "per-client token lifetime in registration mode (Keycloak's registration service cannot set it)",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Keep the registration access token of an answer: Keycloak replaces it on every update.
-    async fn remember(&self, client_id: &str, body: &Value, previous: Option<&Registration>) -> Result<()> {
-        let uri = body
-            .get("registration_client_uri")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .or_else(|| previous.map(|p| p.uri.clone()));
-        let token = body
-            .get("registration_access_token")
-            .and_then(Value::as_str)
-            .map(Token::new)
-            .or_else(|| previous.map(|p| p.token.clone()));
-        if let (Some(uri), Some(token)) = (uri, token) {
-            self.registrations
-                .put(&self.name, client_id, &Registration { uri, token })
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn registration(&self, client_id: &ClientId) -> Result<Registration> {
-        self.registrations
-            .get(&self.name, client_id.as_str())
-            .await?
-            .ok_or_else(|| Error::not_found("client registration", client_id.as_str()))
-    }
-
-    fn client_from_registration(body: &Value) -> Result<OAuthClient> {
-        oauth::registration::client_from_metadata(body, &[])
     }
 }
 

@@ -15,7 +15,7 @@ pub struct ErrorFields {
 }
 
 /// How one provider spells its errors. A connector implements it for its provider and sets it on its
-/// [`HttpClient`](super::HttpClient) with [`with_error_dialect`](super::HttpClient::with_error_dialect).
+/// [`HttpClient`](crate::http::HttpClient) with [`with_error_dialect`](crate::http::HttpClient::with_error_dialect).
 pub trait ErrorDialect: Send + Sync + std::fmt::Debug {
     /// The response header that carries the provider's request id, if it sends one.
     fn request_id_header(&self) -> Option<&'static str> {
