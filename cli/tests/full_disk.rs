@@ -45,16 +45,20 @@ fn fill(path: &Path) {
 }
 
 async fn create_app(http: &reqwest::Client, base: &str, admin: &str, name: &str) -> reqwest::StatusCode {
-    match http
+    let resp = match http
         .post(format!("{base}/api/applications"))
         .bearer_auth(admin)
         .json(&json!({"name": name, "owner": "ops"}))
         .send()
         .await
     {
-        Ok(r) => r.status(),
+        Ok(r) => r,
         Err(e) => panic!("the server stopped answering: {e}"),
+    };
+    if resp.status() == 503 {
+        assert!(resp.headers().contains_key("retry-after"), "503 without Retry-After");
     }
+    resp.status()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,9 +124,9 @@ async fn the_server_writes_again_once_the_disk_has_space() {
     for i in 0..200 {
         let status = create_app(&http, &base, &admin, &format!("while-full-{i}")).await;
         if !status.is_success() {
-            assert!(
-                status.is_server_error(),
-                "a full disk is the server's fault, not the caller's: {status}"
+            assert_eq!(
+                status, 503,
+                "a full disk is answered as a database outage: 503 with Retry-After"
             );
             refused += 1;
             if refused >= 3 {

@@ -144,7 +144,39 @@ pub fn db_err(e: sqlx::Error) -> Error {
             tracing::info!(error = %e, "a write conflicted with a concurrent change");
             Error::conflict("the change conflicts with a concurrent one; read the resource again and retry")
         }
+        _ if database_unavailable(&e) => {
+            tracing::warn!(error = %e, "the database is unavailable");
+            Error::Busy {
+                message: "the database is unavailable".into(),
+                retry_after: UNAVAILABLE_RETRY_AFTER,
+            }
+        }
         _ => Error::storage(e.to_string()),
+    }
+}
+
+/// The `Retry-After` of an answer given while the database is unavailable.
+pub const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Whether a database error means the database cannot be used now, rather than that this request was wrong: no
+/// connection to be had, a lost connection, a full disk, a lock held too long (SQLite), a server shutting down or
+/// out of resources (PostgreSQL classes 08, 53, 57P). Such failures are answered `503` with `Retry-After`.
+fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code();
+            let code = code.as_deref().unwrap_or_default();
+            if code.len() == 5 {
+                // A PostgreSQL SQLSTATE.
+                code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
+            } else {
+                // A SQLite result code (primary or extended): BUSY 5, LOCKED 6, IOERR 10, FULL 13, CANTOPEN 14.
+                code.parse::<i64>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
+            }
+        }
+        _ => false,
     }
 }
 
@@ -159,4 +191,43 @@ pub fn conflict_or(e: sqlx::Error, message: impl FnOnce() -> String) -> Error {
 /// Column `i` of a row.
 pub fn col<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(r: &'r AnyRow, i: usize) -> Result<T> {
     r.try_get(i).map_err(db_err)
+}
+
+#[cfg(test)]
+mod unavailable_tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_busy_with_retry_after_not_a_storage_fault() {
+        for e in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed] {
+            match db_err(e) {
+                Error::Busy { retry_after, .. } => assert_eq!(retry_after, UNAVAILABLE_RETRY_AFTER),
+                other => panic!("{other}"),
+            }
+        }
+        assert!(matches!(db_err(sqlx::Error::RowNotFound), Error::Storage { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_locked_sqlite_database_is_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let (pool, _) = connect(&url, Some(2)).await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)").execute(&pool).await.unwrap();
+        let mut holder = pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut *holder)
+            .await
+            .unwrap();
+        let mut other = pool.acquire().await.unwrap();
+        sqlx::query("PRAGMA busy_timeout = 1")
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        let e = sqlx::query("INSERT INTO t VALUES (2)")
+            .execute(&mut *other)
+            .await
+            .unwrap_err();
+        assert!(matches!(db_err(e), Error::Busy { .. }));
+    }
 }
