@@ -31,4 +31,29 @@ pub mod sql;
 pub mod validation;
 
 pub use error::{Error, Result};
+
+/// A route table: one list of `method "path" => handler` lines makes both `pub const ROUTES: &[(&str, &str)]`
+/// (method and path of every route, for the tests and documents that must cover them all) and
+/// `fn routes() -> axum::Router<STATE>` serving exactly those routes, so that neither can forget one. The calling
+/// crate depends on `axum`.
+///
+/// ```ignore
+/// keymanager::route_table! {
+///     /// Every route of this server.
+///     AppState;
+///     get "/health" => health,
+///     post "/token" => token,
+/// }
+/// ```
+#[macro_export]
+macro_rules! route_table {
+    ($(#[$doc:meta])* $state:ty; $( $method:ident $path:literal => $handler:path ),* $(,)?) => {
+        $(#[$doc])*
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn routes() -> axum::Router<$state> {
+            axum::Router::new()$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+}
 pub use key_manager::KeyManager;

@@ -47,10 +47,7 @@ fn a_person_signs_in_with_chromium_and_the_pkce_client_gets_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(dir.path());
     add_user(dir.path(), "alice", "correct horse battery staple");
-    let admin = std::fs::read_to_string(dir.path().join("admin-token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let admin = common::admin_token(dir.path());
     let port = common::free_port();
     let redirect_uri = format!("http://127.0.0.1:{port}/cb");
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -251,11 +251,11 @@ fn the_key_flow_from_the_shell_alongside_serve() {
     let (code, _, text) = map(legacy["consumerKey"].as_str().unwrap(), &legacy_secret);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("held by an application already"), "{text}");
-    let admin = std::fs::read_to_string(dir.path().join("admin-token")).unwrap();
+    let admin = common::admin_token(dir.path());
     let partner: Value = rt.block_on(async {
         reqwest::Client::new()
             .post(format!("{}/oauth2/register", served.base))
-            .bearer_auth(admin.trim())
+            .bearer_auth(&admin)
             .json(&serde_json::json!({"client_name": "partner", "grant_types": ["client_credentials"]}))
             .send()
             .await

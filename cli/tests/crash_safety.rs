@@ -9,10 +9,7 @@ use std::time::Duration;
 fn sigkill_during_a_burst_loses_no_returned_secret() {
     let dir = tempfile::tempdir().unwrap();
     let mut served = common::serve(dir.path());
-    let admin = std::fs::read_to_string(dir.path().join("admin-token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let admin = common::admin_token(dir.path());
     let base = served.base.clone();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let returned: Arc<Mutex<Vec<(String, String)>>> = Arc::default();

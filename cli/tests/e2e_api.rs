@@ -63,10 +63,7 @@ fn the_whole_flow_over_http() {
     let api = Api {
         http: reqwest::Client::new(),
         base: served.base.clone(),
-        admin: std::fs::read_to_string(dir.path().join("admin-token"))
-            .unwrap()
-            .trim()
-            .to_owned(),
+        admin: common::admin_token(dir.path()),
     };
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let (s, kms) = api.call(M::GET, "/api/key-managers", None).await;

@@ -71,10 +71,7 @@ async fn the_server_writes_again_once_the_disk_has_space() {
     };
     let data = mnt.join("data");
     let served = common::serve(&data);
-    let admin = std::fs::read_to_string(data.join("admin-token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let admin = common::admin_token(&data);
     let http = reqwest::Client::new();
     let base = served.base.clone();
     assert_eq!(create_app(&http, &base, &admin, "before").await, 201);

@@ -14,10 +14,7 @@ use keymanager_oidc::{MemoryRegistrations, OidcKeyManager, OidcSettings};
 fn the_oidc_connector_drives_keymanager_serve() {
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(dir.path());
-    let admin = std::fs::read_to_string(dir.path().join("admin-token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let admin = common::admin_token(dir.path());
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let mut settings = OidcSettings::new(&served.base);
         settings.initial_access_token = Some(Token::new(&admin));

@@ -27,12 +27,12 @@ fn openid_client_and_jose_work_against_keymanager_serve() {
     let Some(peers) = peers() else { return };
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(dir.path());
-    let admin = std::fs::read_to_string(dir.path().join("admin-token")).unwrap();
+    let admin = common::admin_token(dir.path());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let registered: serde_json::Value = rt.block_on(async {
         reqwest::Client::new()
             .post(format!("{}/oauth2/register", served.base))
-            .bearer_auth(admin.trim())
+            .bearer_auth(&admin)
             .json(&serde_json::json!({
                 "client_name": "openid-client interop",
                 "grant_types": ["client_credentials"],
@@ -87,13 +87,13 @@ fn openid_client_completes_authorization_code_with_pkce_against_keymanager_serve
     use std::io::Write;
     child.stdin.take().unwrap().write_all(b"bob's long password").unwrap();
     assert!(child.wait().unwrap().success());
-    let admin = std::fs::read_to_string(dir.path().join("admin-token")).unwrap();
+    let admin = common::admin_token(dir.path());
     let redirect = "https://app.example/callback";
     let rt = tokio::runtime::Runtime::new().unwrap();
     let registered: serde_json::Value = rt.block_on(async {
         reqwest::Client::new()
             .post(format!("{}/oauth2/register", served.base))
-            .bearer_auth(admin.trim())
+            .bearer_auth(&admin)
             .json(
                 &serde_json::json!({"client_name": "spa", "grant_types": ["authorization_code", "refresh_token"],
                 "redirect_uris": [redirect], "token_endpoint_auth_method": "none", "scope": "profile offline_access"}),

@@ -80,10 +80,7 @@ async fn assert_shaped(what: &str, family: Family, resp: reqwest::Response) {
 async fn every_route_answers_every_failure_in_its_familys_shape() {
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(dir.path());
-    let admin = std::fs::read_to_string(dir.path().join("admin-token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let admin = common::admin_token(dir.path());
     let http = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)

@@ -111,19 +111,10 @@ fn is_json_media_type(value: &str) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-macro_rules! routes {
-    ($( $method:ident $path:literal => $handler:path ),* $(,)?) => {
-        /// Every route of the management API, as (method, path): what [`router`] serves and the OpenAPI
-        /// document describes.
-        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
-
-        fn routes() -> Router<ApiState> {
-            Router::new()$(.route($path, axum::routing::$method($handler)))*
-        }
-    };
-}
-
-routes! {
+crate::route_table! {
+    /// Every route of the management API, as (method, path): what [`router`] serves and the OpenAPI document
+    /// describes.
+    ApiState;
     get "/api/openapi.json" => handlers::openapi,
     get "/api/key-managers" => handlers::key_managers,
     post "/api/applications" => handlers::create_application,

@@ -74,7 +74,11 @@ impl<K> Default for Counts<K> {
 }
 
 impl<K: std::hash::Hash + Eq + Clone> Counts<K> {
-    fn locked(&mut self, key: &K, now: Instant) -> Option<Duration> {
+    fn locked<Q>(&self, key: &Q, now: Instant) -> Option<Duration>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
         let record = self.records.get(key)?;
         match record.locked_until {
             Some(until) if until > now => Some(until - now),
@@ -146,12 +150,12 @@ impl LoginGuard {
         let now = Instant::now();
         let mut left = None;
         if self.settings.failures_per_user > 0 {
-            if let Ok(mut users) = self.users.lock() {
-                left = users.locked(&username.to_owned(), now);
+            if let Ok(users) = self.users.lock() {
+                left = users.locked(username, now);
             }
         }
         if let (Some(addr), true) = (address, self.settings.failures_per_address > 0) {
-            if let Ok(mut addresses) = self.addresses.lock() {
+            if let Ok(addresses) = self.addresses.lock() {
                 left = left.max(addresses.locked(&addr, now));
             }
         }

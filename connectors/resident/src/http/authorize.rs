@@ -98,13 +98,26 @@ fn login_page(
 }
 
 pub(crate) async fn show(State(app): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    // RFC 6749 §3.1: no parameter may appear twice. Shown on the page: which redirect URI to trust is unclear.
     let form = Form::parse(query.unwrap_or_default().as_bytes());
+    let req = match authorization_request(&form) {
+        Ok(req) => req,
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
+    };
+    match app.server.check_authorization(&req).await {
+        Ok(checked) => login_page(&app, &req, &checked, None, StatusCode::OK),
+        Err(e) => refuse(&app, e),
+    }
+}
+
+/// The authorization request a query or a posted form carries. RFC 6749 §3.1: no parameter may appear twice; a
+/// repeated one is refused with the message to show on the page, never redirected (which redirect URI to trust is
+/// unclear).
+fn authorization_request(form: &Form) -> Result<AuthorizationRequest, String> {
     if let Some(name) = form.repeated() {
-        return error_page(StatusCode::BAD_REQUEST, &format!("parameter `{name}` is repeated"));
+        return Err(format!("parameter `{name}` is repeated"));
     }
     let field = |k: &str| form.get(k).ok().flatten().map(str::to_owned);
-    let req = AuthorizationRequest {
+    Ok(AuthorizationRequest {
         client_id: field("client_id"),
         redirect_uri: field("redirect_uri"),
         response_type: field("response_type"),
@@ -112,11 +125,7 @@ pub(crate) async fn show(State(app): State<AppState>, RawQuery(query): RawQuery)
         state: field("state"),
         code_challenge: field("code_challenge"),
         code_challenge_method: field("code_challenge_method"),
-    };
-    match app.server.check_authorization(&req).await {
-        Ok(checked) => login_page(&app, &req, &checked, None, StatusCode::OK),
-        Err(e) => refuse(&app, e),
-    }
+    })
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -135,9 +144,10 @@ pub(crate) async fn submit(
     body: Bytes,
 ) -> Response {
     let form = Form::parse(&body);
-    if let Some(name) = form.repeated() {
-        return error_page(StatusCode::BAD_REQUEST, &format!("parameter `{name}` is repeated"));
-    }
+    let req = match authorization_request(&form) {
+        Ok(req) => req,
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
+    };
     let field = |k: &str| form.get(k).ok().flatten().map(str::to_owned);
     // CSRF: the form's token must equal the cookie set with the page.
     let csrf_ok = match (field("csrf"), cookie(&headers, CSRF_COOKIE)) {
@@ -150,15 +160,6 @@ pub(crate) async fn submit(
             "The form's security token is missing or stale. Go back to the application and start again.",
         );
     }
-    let req = AuthorizationRequest {
-        client_id: field("client_id"),
-        redirect_uri: field("redirect_uri"),
-        response_type: field("response_type"),
-        scope: field("scope"),
-        state: field("state"),
-        code_challenge: field("code_challenge"),
-        code_challenge_method: field("code_challenge_method"),
-    };
     let checked = match app.server.check_authorization(&req).await {
         Ok(c) => c,
         Err(e) => return refuse(&app, e),

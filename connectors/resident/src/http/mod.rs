@@ -46,19 +46,10 @@ pub(crate) struct AppState {
     pub admin: AdminToken,
 }
 
-macro_rules! routes {
-    ($( $method:ident $path:literal => $handler:path ),* $(,)?) => {
-        /// Every route of the resident server, as (method, path): what [`router`] serves, walked by the tests
-        /// that check every failure's shape.
-        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
-
-        fn routes() -> Router<AppState> {
-            Router::new()$(.route($path, axum::routing::$method($handler)))*
-        }
-    };
-}
-
-routes! {
+keymanager::route_table! {
+    /// Every route of the resident server, as (method, path): what [`router`] serves, walked by the tests that
+    /// check every failure's shape.
+    AppState;
     get "/.well-known/oauth-authorization-server" => discovery::metadata,
     get "/.well-known/openid-configuration" => discovery::metadata,
     get "/oauth2/jwks" => discovery::jwks,
