@@ -99,6 +99,7 @@ struct Setup {
     validator: Arc<TokenValidator>,
     es: SigningKey,
     rs: SigningKey,
+    clock: Arc<ManualClock>,
 }
 
 fn descriptor() -> ConnectorDescriptor {
@@ -123,12 +124,14 @@ async fn setup_with(typ: Option<&str>, settings: ValidatorSettings) -> Setup {
     };
     let mut kms = KeyManagers::default();
     kms.insert(Arc::new(km), descriptor()).unwrap();
-    let validator = Arc::new(TokenValidator::new(&kms, settings).unwrap());
+    let clock = ManualClock::new();
+    let validator = Arc::new(TokenValidator::new(&kms, settings).unwrap().with_clock(clock.clone()));
     Setup {
         server,
         validator,
         es,
         rs,
+        clock,
     }
 }
 
@@ -159,6 +162,21 @@ fn craft(header: Value, claims: &Value) -> String {
         B64.encode(claims.to_string()),
         B64.encode([0u8; 64])
     )
+}
+
+#[tokio::test]
+async fn a_remembered_token_expires_when_its_exp_passes() {
+    let s = setup().await;
+    let token = s.es.sign_jwt("at+jwt", &claims(&s)).unwrap();
+    assert!(s.validator.validate(&token).await.is_ok());
+    // Within the leeway (30 s by default) past `exp` it still validates; beyond, memory does not keep it alive.
+    s.clock.advance(Duration::from_secs(310));
+    assert!(s.validator.validate(&token).await.is_ok());
+    s.clock.advance(Duration::from_secs(60));
+    assert_eq!(
+        s.validator.validate(&token).await.unwrap_err(),
+        ValidationError::Expired
+    );
 }
 
 #[tokio::test]
@@ -261,7 +279,7 @@ async fn an_unknown_kid_refetches_once_then_a_rotated_in_key_validates() {
     let s = setup_with(
         Some("at+jwt"),
         ValidatorSettings {
-            jwks_refetch_interval: Duration::from_millis(300),
+            jwks_refetch_interval: Duration::from_secs(300),
             ..ValidatorSettings::default()
         },
     )
@@ -285,7 +303,13 @@ async fn an_unknown_kid_refetches_once_then_a_rotated_in_key_validates() {
     // The provider rotates the key in; after the refetch interval the token validates.
     s.server.reset().await;
     serve_jwks(&s.server, &[&s.es, &new_key]).await;
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        s.validator.validate(&token).await.unwrap_err(),
+        ValidationError::UnknownKey(new_key.kid().into()),
+        "not before the interval"
+    );
+    assert_eq!(fetches(s.server.received_requests().await.unwrap()), 0);
+    s.clock.advance(Duration::from_secs(301));
     assert!(s.validator.validate(&token).await.is_ok());
     assert_eq!(fetches(s.server.received_requests().await.unwrap()), 1);
 }

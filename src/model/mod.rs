@@ -20,7 +20,7 @@ mod token_profile;
 pub use bearer::bearer_token;
 pub use capabilities::Capabilities;
 pub use client::{ClientSpec, KeyType, OAuthClient, PkcePolicy, TokenEndpointAuthMethod};
-pub use clock::now;
+pub use clock::{now, system_clock, Clock, ManualClock, SystemClock};
 pub use grant_type::GrantType;
 pub use ids::{ClientId, ClientSecret, Token};
 pub use limits::{

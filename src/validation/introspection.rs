@@ -12,7 +12,7 @@ impl TokenValidator {
             let flight = {
                 let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
                 if flights.len() >= self.flight_capacity && !flights.contains_key(hash) {
-                    let now = Instant::now();
+                    let now = self.clock.instant();
                     flights.retain(|_, f| f.get().is_none_or(|(_, until)| *until > now));
                     if flights.len() >= self.flight_capacity {
                         flights.clear();
@@ -21,7 +21,7 @@ impl TokenValidator {
                 flights.entry(*hash).or_default().clone()
             };
             let (outcome, until) = flight.get_or_init(|| self.introspect_upstream(token)).await;
-            if *until > Instant::now() {
+            if *until > self.clock.instant() {
                 return outcome.clone();
             }
             // Expired (or an uncached failure): drop this flight, unless another request already replaced it.
@@ -37,13 +37,13 @@ impl TokenValidator {
     }
 
     pub(super) async fn introspect_upstream(&self, token: &str) -> (Outcome, Instant) {
-        let now_i = Instant::now();
+        let now_i = self.clock.instant();
         let token_value = Token::new(token);
         let mut failure = None;
         for km in &self.introspectors {
             match km.introspect(&token_value, Some(TokenTypeHint::AccessToken)).await {
                 Ok(info) if info.active => {
-                    let at = now();
+                    let at = self.clock.now();
                     if info.exp.is_some_and(|exp| exp <= at) {
                         return (Err(ValidationError::Expired), now_i + self.settings.inactive_ttl);
                     }

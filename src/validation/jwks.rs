@@ -9,6 +9,7 @@ use jsonwebtoken::jwk::{Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::http::{HttpClient, Idempotency};
+use crate::model::Clock;
 use crate::KeyManager;
 
 use super::ValidationError;
@@ -90,7 +91,13 @@ impl JwksCache {
     }
 
     /// The key with this `kid`; a miss refetches the set at most once per interval.
-    pub async fn key(&self, kid: &str, km: &dyn KeyManager, http: &HttpClient) -> Result<Arc<Key>, ValidationError> {
+    pub async fn key(
+        &self,
+        kid: &str,
+        km: &dyn KeyManager,
+        http: &HttpClient,
+        clock: &dyn Clock,
+    ) -> Result<Arc<Key>, ValidationError> {
         if let Some(k) = self.snapshot().keys.get(kid) {
             return Ok(k.clone());
         }
@@ -100,7 +107,10 @@ impl JwksCache {
         if let Some(k) = snap.keys.get(kid) {
             return Ok(k.clone());
         }
-        if snap.fetched.is_some_and(|at| at.elapsed() < self.refetch_interval) {
+        if snap
+            .fetched
+            .is_some_and(|at| clock.instant().saturating_duration_since(at) < self.refetch_interval)
+        {
             return Err(ValidationError::UnknownKey(kid.to_owned()));
         }
         let fetched = self.fetch(km, http).await;
@@ -111,7 +121,7 @@ impl JwksCache {
                 let mut w = self.loaded.write().unwrap_or_else(|p| p.into_inner());
                 *w = Arc::new(Loaded {
                     keys: snap.keys.clone(),
-                    fetched: Some(Instant::now()),
+                    fetched: Some(clock.instant()),
                 });
                 return Err(e);
             }
@@ -119,7 +129,7 @@ impl JwksCache {
         let found = keys.get(kid).cloned();
         *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Loaded {
             keys,
-            fetched: Some(Instant::now()),
+            fetched: Some(clock.instant()),
         });
         found.ok_or_else(|| ValidationError::UnknownKey(kid.to_owned()))
     }

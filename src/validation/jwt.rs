@@ -51,7 +51,10 @@ impl TokenValidator {
             .kid
             .as_deref()
             .ok_or_else(|| ValidationError::Malformed("the header has no kid".into()))?;
-        let key = issuer.jwks.key(kid, issuer.km.as_ref(), &self.http).await?;
+        let key = issuer
+            .jwks
+            .key(kid, issuer.km.as_ref(), &self.http, self.clock.as_ref())
+            .await?;
         if key.alg.is_some_and(|a| a != alg_parsed) {
             return Err(ValidationError::AlgorithmNotAllowed(alg.to_owned()));
         }
@@ -71,14 +74,14 @@ impl TokenValidator {
             }
         }
         self.check_claims(&claims, &issuer.profile)?;
-        let at = now();
+        let at = self.clock.now();
         let principal = Arc::new(self.principal(issuer.km.name(), &issuer.profile, claims).await);
         let ttl = principal
             .expires_at
             .map(|exp| Duration::from_secs((exp - at).max(0) as u64))
             .unwrap_or(self.settings.max_cache_ttl)
             .min(self.settings.max_cache_ttl);
-        self.seen.insert(hash, principal.clone(), Instant::now() + ttl);
+        self.seen.insert(hash, principal.clone(), self.clock.instant() + ttl);
         Ok(principal)
     }
 
@@ -89,7 +92,7 @@ impl TokenValidator {
         claims: &Map<String, Value>,
         profile: &TokenProfile,
     ) -> Result<(), ValidationError> {
-        let at = now();
+        let at = self.clock.now();
         let leeway = self.settings.leeway.as_secs() as i64;
         let number = |name: &str| -> Result<Option<i64>, ValidationError> {
             match claims.get(name) {

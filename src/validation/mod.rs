@@ -212,6 +212,7 @@ pub struct TokenValidator {
     app_cache: TtlCache<(String, String), Option<(String, KeyType)>>,
     feeds: Vec<Arc<dyn RevocationFeed>>,
     polled_until: Mutex<i64>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for TokenValidator {
@@ -230,7 +231,7 @@ impl std::fmt::Debug for TokenValidator {
     }
 }
 
-use crate::model::now;
+use crate::model::{now, Clock};
 
 fn sha256(token: &str) -> [u8; 32] {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
@@ -289,6 +290,7 @@ impl TokenValidator {
             applications: None,
             key_managers: key_managers.iter().cloned().collect(),
             polled_until: Mutex::new(0),
+            clock: crate::model::system_clock(),
             feeds: Vec::new(),
             settings,
             issuers,
@@ -310,6 +312,12 @@ impl TokenValidator {
         self
     }
 
+    /// Read time from this clock (expiry, cache lifetimes, the JWKS refetch interval); the system clock by default.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Use this HTTP client for JWKS fetches.
     pub fn with_http(mut self, http: HttpClient) -> Self {
         self.http = http;
@@ -327,7 +335,7 @@ impl TokenValidator {
             ));
         }
         let hash = sha256(token);
-        if let Some(p) = self.seen.get(&hash) {
+        if let Some(p) = self.seen.get(&hash, self.clock.instant()) {
             self.check_revoked(&p, &hash)?;
             return Ok(p);
         }
@@ -384,13 +392,13 @@ impl TokenValidator {
     async fn application_of(&self, km: &str, client_id: &str) -> Option<(String, KeyType)> {
         let lookup = self.applications.as_ref()?;
         let key = (km.to_owned(), client_id.to_owned());
-        if let Some(hit) = self.app_cache.get(&key) {
+        if let Some(hit) = self.app_cache.get(&key, self.clock.instant()) {
             return hit;
         }
         match lookup.application_of(km, client_id).await {
             Ok(found) => {
                 self.app_cache
-                    .insert(key, found.clone(), Instant::now() + Duration::from_secs(60));
+                    .insert(key, found.clone(), self.clock.instant() + Duration::from_secs(60));
                 found
             }
             Err(e) => {

@@ -23,7 +23,7 @@ impl TokenValidator {
     /// does on its interval).
     pub async fn poll_revocations(&self) {
         let since = *self.polled_until.lock().unwrap_or_else(|p| p.into_inner());
-        let started = now();
+        let started = self.clock.now();
         let mut ok = true;
         for km in &self.key_managers {
             match km.revocations_since(since).await {

@@ -19,9 +19,10 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
-    pub fn get(&self, key: &K) -> Option<V> {
+    /// The value, if its deadline is after `now`.
+    pub fn get(&self, key: &K, now: Instant) -> Option<V> {
         let (value, until) = self.inner.get(key)?;
-        if until > Instant::now() {
+        if until > now {
             Some(value)
         } else {
             self.inner.remove(key);
@@ -50,12 +51,13 @@ mod tests {
         let later = Instant::now() + Duration::from_secs(60);
         c.insert(1, "a", later);
         c.insert(2, "b", Instant::now());
-        assert_eq!(c.get(&1), Some("a"));
-        assert_eq!(c.get(&2), None, "expired");
+        let now = Instant::now();
+        assert_eq!(c.get(&1, now), Some("a"));
+        assert_eq!(c.get(&2, now), None, "expired");
         for i in 0..10_000 {
             c.insert(i, "x", later + Duration::from_secs(i as u64));
             assert!(c.len() <= 8, "{}", c.len());
         }
-        assert_eq!(c.get(&9_999), Some("x"), "the newest survive");
+        assert_eq!(c.get(&9_999, now), Some("x"), "the newest survive");
     }
 }

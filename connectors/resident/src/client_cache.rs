@@ -35,24 +35,24 @@ impl ClientCache {
         }
     }
 
-    /// A fresh entry, if there is one.
-    pub fn get(&self, client_id: &str) -> Option<Arc<Cached>> {
+    /// A fresh entry at `now`, if there is one.
+    pub fn get(&self, client_id: &str, now: Instant) -> Option<Arc<Cached>> {
         if self.ttl.is_zero() {
             return None;
         }
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries
             .get(client_id)
-            .filter(|c| c.loaded.elapsed() < self.ttl)
+            .filter(|c| now.saturating_duration_since(c.loaded) < self.ttl)
             .cloned()
     }
 
-    /// Keep a freshly loaded entry.
-    pub fn put(&self, client: ClientRecord, secrets: Vec<SecretRecord>) -> Arc<Cached> {
+    /// Keep an entry loaded at `now`.
+    pub fn put(&self, client: ClientRecord, secrets: Vec<SecretRecord>, now: Instant) -> Arc<Cached> {
         let entry = Arc::new(Cached {
             client,
             secrets,
-            loaded: Instant::now(),
+            loaded: now,
         });
         if self.ttl.is_zero() {
             return entry;
@@ -60,7 +60,7 @@ impl ClientCache {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_ENTRIES {
             let ttl = self.ttl;
-            entries.retain(|_, c| c.loaded.elapsed() < ttl);
+            entries.retain(|_, c| now.saturating_duration_since(c.loaded) < ttl);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::crypto;
 use crate::server::{granted_scopes, invalid_grant, unauthorized_client, AuthenticatedClient, Mint, ResidentServer};
-use crate::store::{now, ClientRecord, CodeRecord, RefreshRecord, Use};
+use crate::store::{ClientRecord, CodeRecord, RefreshRecord, Use};
 use crate::users::{ResourceOwner, StoreUsers};
 
 /// How long an authorization code lives (RFC 6749 §4.1.2 recommends at most 10 minutes).
@@ -189,7 +189,7 @@ impl ResidentServer {
                 subject: owner.subject.clone(),
                 code_challenge,
                 code_challenge_method,
-                expires_at: now() + CODE_LIFETIME,
+                expires_at: self.store.now() + CODE_LIFETIME,
             })
             .await?;
         Ok(code)
@@ -222,14 +222,15 @@ impl ResidentServer {
         password: &str,
         address: Option<std::net::IpAddr>,
     ) -> Result<Option<ResourceOwner>> {
-        self.login_guard.check(username, address)?;
+        self.login_guard
+            .check(username, address, self.store.clock().instant())?;
         match self.users.authenticate(username, password).await? {
             Some(owner) => {
                 self.login_guard.succeeded(username);
                 Ok(Some(owner))
             }
             None => {
-                let delay = self.login_guard.failed(username, address);
+                let delay = self.login_guard.failed(username, address, self.store.clock().instant());
                 tokio::time::sleep(delay).await;
                 Ok(None)
             }
@@ -258,7 +259,7 @@ impl ResidentServer {
                 client_id: client.client_id.clone(),
                 subject: subject.to_owned(),
                 scope: scope.to_owned(),
-                expires_at: keymanager::model::seconds_after("refresh_token_lifetime", now(), lifetime)?,
+                expires_at: keymanager::model::seconds_after("refresh_token_lifetime", self.store.now(), lifetime)?,
             })
             .await?;
         Ok(Token::new(token))
@@ -269,7 +270,7 @@ impl ResidentServer {
             .settings()
             .refresh_token_lifetime
             .max(self.settings().max_access_token_lifetime);
-        let until = keymanager::model::seconds_after("refresh_token_lifetime", now(), longest)?;
+        let until = keymanager::model::seconds_after("refresh_token_lifetime", self.store.now(), longest)?;
         self.store().revoke_grant(grant_id, until).await?;
         tracing::warn!(
             grant_id,

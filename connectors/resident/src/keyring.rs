@@ -9,7 +9,7 @@ use keymanager::{Error, Result};
 use serde_json::Value;
 
 use crate::signing::{Algorithm, SigningKey};
-use crate::store::{now, SigningKeyRecord, Store};
+use crate::store::{SigningKeyRecord, Store};
 
 const REFRESH_AFTER: Duration = Duration::from_secs(60);
 const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
@@ -65,7 +65,7 @@ impl KeyRing {
     /// The key that signs now.
     pub async fn current(&self) -> Result<Arc<SigningKey>> {
         let snap = self.snapshot();
-        if snap.loaded.elapsed() < REFRESH_AFTER {
+        if self.store.clock().instant().saturating_duration_since(snap.loaded) < REFRESH_AFTER {
             return Ok(snap.current.clone());
         }
         match build(&self.store, self.alg, self.keep_retired_for).await {
@@ -87,7 +87,7 @@ impl KeyRing {
         if let Some(k) = snap.by_kid.get(kid) {
             return Ok(Some(k.clone()));
         }
-        if snap.loaded.elapsed() < MIN_RELOAD_INTERVAL {
+        if self.store.clock().instant().saturating_duration_since(snap.loaded) < MIN_RELOAD_INTERVAL {
             return Ok(None);
         }
         let ring = build(&self.store, self.alg, self.keep_retired_for).await?;
@@ -106,7 +106,7 @@ impl KeyRing {
                     kid: kid.clone(),
                     alg: self.alg.as_str().into(),
                     private_key: pkcs8,
-                    created_at: now(),
+                    created_at: self.store.now(),
                     retired_at: None,
                     expires_at: None,
                 },
@@ -120,7 +120,7 @@ impl KeyRing {
     /// The JWKS document (RFC 7517): every key that may still have signed an unexpired token.
     pub async fn jwks(&self) -> Result<Value> {
         let snap = self.snapshot();
-        let snap = if snap.loaded.elapsed() < REFRESH_AFTER {
+        let snap = if self.store.clock().instant().saturating_duration_since(snap.loaded) < REFRESH_AFTER {
             snap
         } else {
             self.replace(build(&self.store, self.alg, self.keep_retired_for).await?);
@@ -150,7 +150,7 @@ async fn build(store: &Store, alg: Algorithm, keep_retired_for: i64) -> Result<R
                     kid: key.kid().into(),
                     alg: alg.as_str().into(),
                     private_key: pkcs8,
-                    created_at: now(),
+                    created_at: store.now(),
                     retired_at: None,
                     expires_at: None,
                 },
@@ -177,6 +177,6 @@ async fn build(store: &Store, alg: Algorithm, keep_retired_for: i64) -> Result<R
     Ok(Ring {
         current,
         by_kid,
-        loaded: Instant::now(),
+        loaded: store.clock().instant(),
     })
 }

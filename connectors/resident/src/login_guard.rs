@@ -146,8 +146,7 @@ impl LoginGuard {
     }
 
     /// Refuse an attempt for a locked-out name or address with [`Error::RateLimited`] carrying the time left.
-    pub fn check(&self, username: &str, address: Option<IpAddr>) -> Result<()> {
-        let now = Instant::now();
+    pub fn check(&self, username: &str, address: Option<IpAddr>, now: Instant) -> Result<()> {
         let mut left = None;
         if self.settings.failures_per_user > 0 {
             if let Ok(users) = self.users.lock() {
@@ -169,8 +168,7 @@ impl LoginGuard {
     }
 
     /// Count a failed attempt; how long to delay its answer.
-    pub fn failed(&self, username: &str, address: Option<IpAddr>) -> Duration {
-        let now = Instant::now();
+    pub fn failed(&self, username: &str, address: Option<IpAddr>, now: Instant) -> Duration {
         let s = &self.settings;
         let mut failures = 0;
         if s.failures_per_user > 0 {
@@ -237,48 +235,53 @@ mod tests {
 
     #[test]
     fn a_name_is_locked_out_at_the_threshold_with_growing_delays_before() {
+        let t = Instant::now();
         let g = guard(3, 0);
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        assert!(g.check("alice", Some(ip)).is_ok());
-        let d1 = g.failed("alice", Some(ip));
-        let d2 = g.failed("alice", Some(ip));
+        assert!(g.check("alice", Some(ip), t).is_ok());
+        let d1 = g.failed("alice", Some(ip), t);
+        let d2 = g.failed("alice", Some(ip), t);
         assert!(d2 > d1 && d2 <= MAX_DELAY, "{d1:?} {d2:?}");
-        assert!(g.check("alice", Some(ip)).is_ok());
-        g.failed("alice", Some(ip));
-        let left = retry_after(g.check("alice", Some(ip)).unwrap_err());
+        assert!(g.check("alice", Some(ip), t).is_ok());
+        g.failed("alice", Some(ip), t);
+        let left = retry_after(g.check("alice", Some(ip), t).unwrap_err());
         assert!((59..=60).contains(&left), "{left}");
+        // The lockout ends when its time has passed.
+        assert!(g.check("alice", Some(ip), t + Duration::from_secs(61)).is_ok());
         // Another name is not affected; the per-address protection is off.
-        assert!(g.check("bob", Some(ip)).is_ok());
+        assert!(g.check("bob", Some(ip), t).is_ok());
         // Each further failure doubles the lockout, up to the maximum.
-        g.failed("alice", None);
-        assert!(retry_after(g.check("alice", None).unwrap_err()) > 100);
+        g.failed("alice", None, t);
+        assert!(retry_after(g.check("alice", None, t).unwrap_err()) > 100);
         for _ in 0..40 {
-            g.failed("alice", None);
+            g.failed("alice", None, t);
         }
-        assert!(retry_after(g.check("alice", None).unwrap_err()) <= 900);
+        assert!(retry_after(g.check("alice", None, t).unwrap_err()) <= 900);
     }
 
     #[test]
     fn an_address_is_locked_out_across_names_and_a_success_does_not_clear_it() {
+        let t = Instant::now();
         let g = guard(0, 4);
         let ip: IpAddr = "2001:db8::1".parse().unwrap();
         for i in 0..3 {
-            g.failed(&format!("user{i}"), Some(ip));
+            g.failed(&format!("user{i}"), Some(ip), t);
         }
         g.succeeded("user0");
-        assert!(g.check("anyone", Some(ip)).is_ok());
-        g.failed("user3", Some(ip));
-        assert!(g.check("anyone", Some(ip)).is_err());
-        assert!(g.check("anyone", Some("192.0.2.9".parse().unwrap())).is_ok());
-        assert!(g.check("anyone", None).is_ok());
+        assert!(g.check("anyone", Some(ip), t).is_ok());
+        g.failed("user3", Some(ip), t);
+        assert!(g.check("anyone", Some(ip), t).is_err());
+        assert!(g.check("anyone", Some("192.0.2.9".parse().unwrap()), t).is_ok());
+        assert!(g.check("anyone", None, t).is_ok());
     }
 
     #[test]
     fn a_success_clears_the_names_count() {
+        let t = Instant::now();
         let g = guard(2, 0);
-        g.failed("alice", None);
+        g.failed("alice", None, t);
         g.succeeded("alice");
-        g.failed("alice", None);
-        assert!(g.check("alice", None).is_ok());
+        g.failed("alice", None, t);
+        assert!(g.check("alice", None, t).is_ok());
     }
 }

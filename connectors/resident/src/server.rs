@@ -15,7 +15,7 @@ use crate::keyring::KeyRing;
 use crate::login_guard::LoginGuard;
 use crate::settings::{ResidentSettings, TokenFormat};
 use crate::signing::parse_jwt;
-use crate::store::{now, ClientRecord, Revoked, SecretRecord, Store, TokenRecord};
+use crate::store::{ClientRecord, Revoked, SecretRecord, Store, TokenRecord};
 use crate::users::{ResourceOwnerAuthenticator, StoreUsers};
 
 /// The JWT `typ` of access tokens (RFC 9068 §2.1).
@@ -113,7 +113,7 @@ impl ResidentServer {
     pub async fn register(&self, spec: &ClientSpec, registration_token_hash: Option<String>) -> Result<OAuthClient> {
         spec.validate_for(&crate::capabilities(&self.settings))?;
         check_no_additional_properties(spec)?;
-        let at = now();
+        let at = self.store.now();
         let record = ClientRecord {
             client_id: crypto::random_token(16),
             name: spec.name.trim().to_owned(),
@@ -162,7 +162,7 @@ impl ResidentServer {
         record.access_token_lifetime = spec.access_token_lifetime;
         record.refresh_token_lifetime = spec.refresh_token_lifetime;
         record.additional_properties = spec.additional_properties.clone();
-        record.updated_at = now();
+        record.updated_at = self.store.now();
         self.store.update_client(&record).await?;
         self.clients.invalidate(client_id);
         Ok(to_oauth_client(&record))
@@ -213,7 +213,7 @@ impl ResidentServer {
 
     /// Delete a client, its secrets and its opaque tokens; its JWTs stop introspecting as active.
     pub async fn delete(&self, client_id: &str) -> Result<()> {
-        let at = now();
+        let at = self.store.now();
         let rule = Revoked::Client {
             client_id: client_id.to_owned(),
             issued_before: at,
@@ -262,7 +262,7 @@ impl ResidentServer {
     pub async fn create_secret(&self, client_id: &str, spec: &SecretSpec) -> Result<IssuedSecret> {
         spec.validate()?;
         self.confidential(client_id).await?;
-        let at = now();
+        let at = self.store.now();
         let (record, plain) = self.new_secret_record(client_id, spec, at)?;
         self.store
             .insert_secret(&record, self.settings.max_secrets_per_client)
@@ -279,7 +279,7 @@ impl ResidentServer {
     /// A client's secrets, masked.
     pub async fn list_secrets(&self, client_id: &str) -> Result<Vec<SecretInfo>> {
         self.client(client_id).await?;
-        let at = now();
+        let at = self.store.now();
         Ok(self
             .store
             .list_secrets(client_id)
@@ -292,7 +292,7 @@ impl ResidentServer {
     /// Delete a secret. Tokens it issued stay valid until they expire, unless `revoke_tokens` is true.
     pub async fn delete_secret(&self, client_id: &str, secret_id: &str, revoke_tokens: bool) -> Result<()> {
         self.client(client_id).await?;
-        let at = now();
+        let at = self.store.now();
         let expires_at = self.max_token_expiry(at)?;
         let rule = revoke_tokens.then(|| Revoked::Secret {
             client_id: client_id.to_owned(),
@@ -309,7 +309,7 @@ impl ResidentServer {
     /// Replace every secret with one new one, returned in the client this once.
     pub async fn regenerate_secret(&self, client_id: &str) -> Result<OAuthClient> {
         let client = self.confidential(client_id).await?;
-        let (record, plain) = self.new_secret_record(client_id, &SecretSpec::default(), now())?;
+        let (record, plain) = self.new_secret_record(client_id, &SecretSpec::default(), self.store.now())?;
         self.store.replace_secrets(&record).await?;
         self.clients.invalidate(client_id);
         tracing::info!(client_id, "regenerated the client secret");
@@ -323,12 +323,12 @@ impl ResidentServer {
     /// Authenticate a client by id and (for a confidential client) secret. Every failure is the same
     /// `Unauthorized`, whatever was wrong.
     pub async fn authenticate(&self, client_id: &str, secret: Option<&str>) -> Result<AuthenticatedClient> {
-        let entry = match self.clients.get(client_id) {
+        let entry = match self.clients.get(client_id, self.store.clock().instant()) {
             Some(hit) => hit,
             None => match self.store.get_client(client_id).await? {
                 Some(client) => {
                     let secrets = self.store.list_secrets(client_id).await?;
-                    self.clients.put(client, secrets)
+                    self.clients.put(client, secrets, self.store.clock().instant())
                 }
                 None => {
                     if let Some(s) = secret {
@@ -352,7 +352,7 @@ impl ResidentServer {
         let Some(secret) = secret else {
             return Err(Error::unauthorized(BAD_CLIENT));
         };
-        let at = now();
+        let at = self.store.now();
         let mut matched = None;
         for s in &entry.secrets {
             // Check every secret, so timing does not tell which one matched.
@@ -441,7 +441,7 @@ impl ResidentServer {
     pub(crate) async fn mint(&self, m: Mint<'_>) -> Result<AccessToken> {
         let client = m.client;
         let lifetime = self.lifetime_for(client, m.validity)?;
-        let iat = now();
+        let iat = self.store.now();
         let exp = seconds_after("validity", iat, lifetime)?;
         let jti = crypto::random_token(16);
         let scope = m.scopes.join(" ");
@@ -517,7 +517,7 @@ impl ResidentServer {
 
     /// The facts of an active token, or `None` when it is unknown, expired, revoked, or its client is gone.
     pub async fn active_token(&self, token: &str) -> Result<Option<ActiveToken>> {
-        let at = now();
+        let at = self.store.now();
         let (claims, client_id, secret_id, grant_id, jti, iat) = if let Some(jwt) = parse_jwt(token) {
             let Some(kid) = jwt.header.get("kid").and_then(Value::as_str) else {
                 return Ok(None);
@@ -595,7 +595,11 @@ impl ResidentServer {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let exp = active.claims.get("exp").and_then(Value::as_i64).unwrap_or_else(now);
+        let exp = active
+            .claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .unwrap_or_else(|| self.store.now());
         self.store.revoke(&Revoked::Jti { jti, expires_at: exp }).await?;
         tracing::info!(client_id, "revoked a token");
         Ok(())

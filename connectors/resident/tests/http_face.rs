@@ -203,7 +203,6 @@ async fn wrong_expired_and_deleted_secrets_are_invalid_client(h: Harness) {
             &cid,
             &SecretSpec {
                 description: None,
-                // Whole seconds: 2 leaves at least one full second of validity, whatever the clock's fraction.
                 expires_in: Some(2),
             },
         )
@@ -219,7 +218,7 @@ async fn wrong_expired_and_deleted_secrets_are_invalid_client(h: Harness) {
     )
     .await;
     assert_eq!(ok.status, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    h.clock.advance(std::time::Duration::from_secs(3));
     check(
         call(
             &app,

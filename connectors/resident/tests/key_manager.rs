@@ -463,8 +463,12 @@ async fn opaque_tokens_introspect_and_revoke(h: Harness) {
 async fn another_nodes_secret_deletion_applies_within_the_cache_ttl(h: Harness) {
     let (id, secret) = registered(&h).await;
     let mut settings = common::settings();
-    settings.client_cache_seconds = 1;
-    let store = keymanager_resident::Store::connect(&h.url, None).await.unwrap();
+    settings.client_cache_seconds = 5;
+    let clock = keymanager::model::ManualClock::new();
+    let store = keymanager_resident::Store::connect(&h.url, None)
+        .await
+        .unwrap()
+        .with_clock(clock.clone());
     let node2 = keymanager_resident::ResidentKeyManager::new(
         "node2",
         keymanager_resident::ResidentServer::open(settings, store)
@@ -475,12 +479,12 @@ async fn another_nodes_secret_deletion_applies_within_the_cache_ttl(h: Harness) 
     node2.issue_token(&request).await.unwrap();
     let secret_id = h.km.list_secrets(&id).await.unwrap()[0].id.clone();
     h.km.delete_secret(&id, &secret_id, false).await.unwrap();
-    // This node applies its own change at once; the other node within its cache TTL (1 s here).
+    // This node applies its own change at once; the other node within its cache TTL (5 s).
     assert!(matches!(
         h.km.issue_token(&request).await.unwrap_err(),
         Error::Unauthorized { .. }
     ));
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    clock.advance(std::time::Duration::from_secs(5));
     assert!(matches!(
         node2.issue_token(&request).await.unwrap_err(),
         Error::Unauthorized { .. }

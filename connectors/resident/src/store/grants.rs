@@ -3,7 +3,7 @@
 use keymanager::sql::{col, conflict_or, db_err};
 use keymanager::Result;
 
-use super::{insert_revocation, now, Revoked, Store};
+use super::{insert_revocation, Revoked, Store};
 
 /// A resource owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +75,7 @@ impl Store {
             .bind(&u.username)
             .bind(&u.subject)
             .bind(&u.password_hash)
-            .bind(now())
+            .bind(self.now())
             .execute(&self.pool)
             .await
             .map_err(|e| conflict_or(e, || format!("a user named `{}` exists already", u.username)))?;
@@ -147,7 +147,7 @@ impl Store {
         .bind(c.code_challenge.as_deref())
         .bind(c.code_challenge_method.as_deref())
         .bind(c.expires_at)
-        .bind(now())
+        .bind(self.now())
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -156,7 +156,7 @@ impl Store {
 
     /// Use a code: exactly one caller gets `Fresh`; any later one `Replayed`.
     pub async fn use_code(&self, code_hash: &str) -> Result<Use<CodeRecord>> {
-        let at = now();
+        let at = self.now();
         let row = sqlx::query(
             "SELECT code_hash, grant_id, client_id, redirect_uri, scope, subject, code_challenge, code_challenge_method, \
              expires_at, used_at FROM km_auth_codes WHERE code_hash = $1",
@@ -207,7 +207,7 @@ impl Store {
         .bind(&t.subject)
         .bind(&t.scope)
         .bind(t.expires_at)
-        .bind(now())
+        .bind(self.now())
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -238,7 +238,7 @@ impl Store {
         if col::<Option<i64>>(&r, 6)?.is_some() || col::<Option<i64>>(&r, 7)?.is_some() {
             return Ok(Use::Replayed(record));
         }
-        if record.expires_at <= now() {
+        if record.expires_at <= self.now() {
             return Ok(Use::Invalid);
         }
         Ok(Use::Fresh(record))
@@ -254,7 +254,7 @@ impl Store {
             "UPDATE km_refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL",
         )
         .bind(token_hash)
-        .bind(now())
+        .bind(self.now())
         .execute(&self.pool)
         .await
         .map_err(db_err)?
@@ -268,7 +268,7 @@ impl Store {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("UPDATE km_refresh_tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL")
             .bind(grant_id)
-            .bind(now())
+            .bind(self.now())
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -278,6 +278,7 @@ impl Store {
                 grant_id: grant_id.to_owned(),
                 expires_at,
             },
+            self.now(),
         )
         .await?;
         tx.commit().await.map_err(db_err)

@@ -49,7 +49,8 @@ pub enum Backend {
     Postgres,
 }
 
-pub use keymanager::model::now;
+use keymanager::model::Clock;
+use std::sync::Arc;
 
 fn json_list<T: serde::de::DeserializeOwned>(text: &str, column: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| Error::storage(format!("column {column} holds invalid JSON: {e}")))
@@ -60,6 +61,7 @@ fn json_list<T: serde::de::DeserializeOwned>(text: &str, column: &str) -> Result
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Store {
@@ -77,7 +79,27 @@ impl Store {
             sql::Dialect::Postgres => Backend::Postgres,
         };
         sql::migrate(&pool, if backend == Backend::Sqlite { SQLITE } else { POSTGRES }).await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            clock: keymanager::model::system_clock(),
+        })
+    }
+
+    /// This store (and the server on it) reads time from `clock`; the system clock by default.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock every expiry on this store is decided by.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Seconds since the Unix epoch by this store's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     /// Which database this is.
@@ -196,7 +218,7 @@ impl Store {
                 .await
                 .map_err(db_err)?;
         }
-        insert_revocation(&mut tx, rule).await?;
+        insert_revocation(&mut tx, rule, self.now()).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -222,7 +244,7 @@ impl Store {
                 "SELECT COUNT(*) FROM km_client_secrets WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
             )
             .bind(&s.client_id)
-            .bind(now())
+            .bind(self.now())
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -269,7 +291,7 @@ impl Store {
             return Err(Error::not_found("secret", secret_id));
         }
         if let Some(r) = revoke {
-            insert_revocation(&mut tx, r).await?;
+            insert_revocation(&mut tx, r, self.now()).await?;
         }
         tx.commit().await.map_err(db_err)
     }
@@ -296,7 +318,7 @@ impl Store {
                 .bind(&scope.name)
                 .bind(scope.description.as_deref())
                 .bind(scope.display_name.as_deref())
-                .bind(now())
+                .bind(self.now())
                 .execute(&self.pool)
                 .await;
         res.map(|_| ())
@@ -388,7 +410,7 @@ impl Store {
     /// Record a revocation (idempotent).
     pub async fn revoke(&self, r: &Revoked) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        insert_revocation(&mut tx, r).await?;
+        insert_revocation(&mut tx, r, self.now()).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -425,7 +447,7 @@ impl Store {
              WHERE created_at >= $1 AND expires_at > $2",
         )
         .bind(since)
-        .bind(now())
+        .bind(self.now())
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
@@ -469,7 +491,7 @@ impl Store {
             "SELECT kid, alg, private_key, created_at, retired_at, expires_at FROM km_signing_keys \
              WHERE expires_at IS NULL OR expires_at > $1 ORDER BY created_at DESC, kid DESC",
         )
-        .bind(now())
+        .bind(self.now())
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
@@ -494,7 +516,7 @@ impl Store {
     /// JWKS `keep_for` seconds later, when the last token they signed has expired.
     pub async fn rotate_signing_key(&self, new: &SigningKeyRecord, keep_for: i64) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let at = now();
+        let at = self.now();
         sqlx::query("UPDATE km_signing_keys SET retired_at = $1, expires_at = $2 WHERE retired_at IS NULL")
             .bind(at)
             .bind(at.saturating_add(keep_for))
@@ -517,7 +539,7 @@ impl Store {
 
     /// Delete what has expired: opaque tokens, revocation entries, retired signing keys.
     pub async fn purge_expired(&self) -> Result<u64> {
-        let at = now();
+        let at = self.now();
         let mut n = 0;
         for sql in [
             "DELETE FROM km_tokens WHERE expires_at < $1",
@@ -568,7 +590,7 @@ async fn insert_secret_row(tx: &mut Tx<'_>, s: &SecretRecord) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revoked) -> Result<()> {
+pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revoked, created_at: i64) -> Result<()> {
     let grant_id = match r {
         Revoked::Grant { grant_id, .. } => Some(grant_id.as_str()),
         _ => None,
@@ -643,7 +665,7 @@ pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revoked) -> Result<()
     .bind(jti)
     .bind(issued_before)
     .bind(expires_at)
-    .bind(now())
+    .bind(created_at)
     .bind(grant_id)
     .execute(&mut **tx)
     .await

@@ -10,6 +10,8 @@ pub struct Harness {
     pub server: Arc<ResidentServer>,
     pub km: ResidentKeyManager,
     pub url: String,
+    /// The clock the store and server read: tests move it instead of sleeping.
+    pub clock: Arc<keymanager::model::ManualClock>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -53,9 +55,14 @@ fn rand_u32() -> u32 {
 }
 
 pub async fn harness_on(url: String, dir: Option<tempfile::TempDir>, settings: ResidentSettings) -> Harness {
-    let store = Store::connect(&url, None).await.expect("open store");
+    let clock = keymanager::model::ManualClock::new();
+    let store = Store::connect(&url, None)
+        .await
+        .expect("open store")
+        .with_clock(clock.clone());
     let server = ResidentServer::open(settings, store).await.expect("open server");
     Harness {
+        clock,
         km: ResidentKeyManager::new("Resident Key Manager", server.clone()),
         server,
         url,
