@@ -290,6 +290,89 @@ impl Error {
         }
     }
 
+    /// `LimitExceeded` with a message and the limit when known.
+    pub fn limit_exceeded(message: impl Into<String>, limit: Option<u32>) -> Self {
+        Error::LimitExceeded {
+            message: message.into(),
+            limit,
+            provider: None,
+        }
+    }
+
+    /// `Busy`: this server is at capacity for `message`; retry after the delay.
+    pub fn busy(message: impl Into<String>, retry_after: Duration) -> Self {
+        Error::Busy {
+            message: message.into(),
+            retry_after,
+        }
+    }
+
+    /// `ResponseTooLarge`: the answer from `url` passed `limit` bytes.
+    pub fn response_too_large(url: impl Into<String>, limit: usize) -> Self {
+        Error::ResponseTooLarge { url: url.into(), limit }
+    }
+
+    /// `RateLimited`, with the delay when known.
+    pub fn rate_limited(retry_after: Option<Duration>) -> Self {
+        Error::RateLimited {
+            retry_after,
+            provider: None,
+        }
+    }
+
+    /// `InvalidRequest` with a message and no field.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Error::InvalidRequest {
+            field: None,
+            message: message.into(),
+            provider: None,
+        }
+    }
+
+    /// Attach the provider's answer this error came from. The one place provider detail is set: kinds that carry
+    /// none (transport, storage, …) are returned unchanged.
+    pub fn with_provider(mut self, answer: ProviderError) -> Self {
+        if let Some(slot) = self.provider_slot() {
+            *slot = Some(Box::new(answer));
+        }
+        self
+    }
+
+    /// The same kind with another message (the provider's answer, field and limit kept).
+    pub fn map_message(mut self, f: impl FnOnce(&str) -> String) -> Self {
+        match &mut self {
+            Error::Conflict { message, .. }
+            | Error::InvalidRequest { message, .. }
+            | Error::InvalidScope { message, .. }
+            | Error::InvalidGrant { message, .. }
+            | Error::Unauthorized { message, .. }
+            | Error::Forbidden { message, .. }
+            | Error::LimitExceeded { message, .. }
+            | Error::Busy { message, .. }
+            | Error::MalformedResponse { message, .. }
+            | Error::Transport { message }
+            | Error::Timeout { message }
+            | Error::Storage { message } => *message = f(message),
+            _ => {}
+        }
+        self
+    }
+
+    fn provider_slot(&mut self) -> Option<&mut Option<Box<ProviderError>>> {
+        match self {
+            Error::NotFound { provider, .. }
+            | Error::Conflict { provider, .. }
+            | Error::InvalidRequest { provider, .. }
+            | Error::InvalidScope { provider, .. }
+            | Error::InvalidGrant { provider, .. }
+            | Error::Unauthorized { provider, .. }
+            | Error::Forbidden { provider, .. }
+            | Error::LimitExceeded { provider, .. }
+            | Error::RateLimited { provider, .. } => Some(provider),
+            _ => None,
+        }
+    }
+
     /// Build the error kind that fits a provider's non-success answer.
     ///
     /// OAuth error bodies (`error`, `error_description`) are recognised: `invalid_client` becomes
@@ -299,68 +382,23 @@ impl Error {
     pub fn from_provider(provider: ProviderError, retry_after: Option<Duration>) -> Self {
         let message = provider.summary();
         let code = provider.code.clone().unwrap_or_default();
-        let boxed = Some(Box::new(provider));
-        match code.as_str() {
-            "invalid_client" => {
-                return Error::Unauthorized {
-                    message,
-                    provider: boxed,
-                }
+        let kind = match (code.as_str(), provider.status) {
+            // The OAuth code decides first, then the status.
+            ("invalid_client", _) => Error::unauthorized(message),
+            ("invalid_scope", _) => Error::invalid_scope(message),
+            ("invalid_grant" | "unauthorized_client" | "unsupported_grant_type", _) => {
+                Error::invalid_grant(code, message)
             }
-            "invalid_scope" => {
-                return Error::InvalidScope {
-                    message,
-                    provider: boxed,
-                }
-            }
-            "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" => {
-                return Error::InvalidGrant {
-                    code,
-                    message,
-                    provider: boxed,
-                }
-            }
-            "access_denied" => {
-                return Error::Forbidden {
-                    message,
-                    provider: boxed,
-                }
-            }
-            _ => {}
-        }
-        let status = boxed.as_ref().map(|p| p.status).unwrap_or_default();
-        match status {
-            400 | 422 => Error::InvalidRequest {
-                field: None,
-                message,
-                provider: boxed,
-            },
-            401 => Error::Unauthorized {
-                message,
-                provider: boxed,
-            },
-            403 => Error::Forbidden {
-                message,
-                provider: boxed,
-            },
-            404 => Error::NotFound {
-                resource: "resource".into(),
-                id: message,
-                provider: boxed,
-            },
-            409 => Error::Conflict {
-                message,
-                provider: boxed,
-            },
-            429 => Error::RateLimited {
-                retry_after,
-                provider: boxed,
-            },
-            _ => match boxed {
-                Some(p) => Error::Upstream(p),
-                None => Error::Transport { message },
-            },
-        }
+            ("access_denied", _) => Error::forbidden(message),
+            (_, 400 | 422) => Error::invalid_request(message),
+            (_, 401) => Error::unauthorized(message),
+            (_, 403) => Error::forbidden(message),
+            (_, 404) => Error::not_found("resource", message),
+            (_, 409) => Error::conflict(message),
+            (_, 429) => Error::rate_limited(retry_after),
+            _ => return Error::Upstream(Box::new(provider)),
+        };
+        kind.with_provider(provider)
     }
 }
 
@@ -571,6 +609,9 @@ mod tests {
             ("invalid_grant", 400, "invalid_grant"),
             ("unsupported_grant_type", 400, "invalid_grant"),
             ("access_denied", 403, "forbidden"),
+            // The code decides before the status.
+            ("invalid_grant", 401, "invalid_grant"),
+            ("unknown_code", 409, "conflict"),
         ];
         for (code, status, kind) in cases {
             let body = format!(r#"{{"error":"{code}","error_description":"x"}}"#);
@@ -580,6 +621,17 @@ mod tests {
         let e = Error::from_provider(ProviderError::from_body(503, b"down", None), None);
         assert_eq!(e.kind(), "upstream");
         assert_eq!(e.provider().map(|p| p.status), Some(503));
+    }
+
+    #[test]
+    fn provider_detail_is_attached_in_one_place() {
+        let answer = ProviderError::from_body(409, br#"{"error":"x"}"#, Some("req-9".into()));
+        let e = Error::conflict("taken").with_provider(answer.clone());
+        assert_eq!(e.provider().and_then(|p| p.request_id.as_deref()), Some("req-9"));
+        let renamed = e.map_message(|m| format!("client: {m}"));
+        assert_eq!(renamed.to_string(), "conflict: client: taken");
+        assert!(renamed.provider().is_some(), "kept through map_message");
+        assert!(Error::storage("disk").with_provider(answer).provider().is_none());
     }
 
     #[test]

@@ -205,28 +205,22 @@ impl HttpClient {
             let timed_out = e.is_timeout();
             let message = format!("{url}: {}", e.without_url());
             if timed_out {
-                Error::Timeout { message }
+                Error::timeout(message)
             } else {
-                Error::Transport { message }
+                Error::transport(message)
             }
         };
         let mut resp = self.client.execute(request).await.map_err(map_err)?;
         let limit = self.policy.max_response_bytes;
         if resp.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(Error::ResponseTooLarge {
-                url: url.to_owned(),
-                limit,
-            });
+            return Err(Error::response_too_large(url, limit));
         }
         let status = resp.status();
         let headers = resp.headers().clone();
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(map_err)? {
             if body.len() + chunk.len() > limit {
-                return Err(Error::ResponseTooLarge {
-                    url: url.to_owned(),
-                    limit,
-                });
+                return Err(Error::response_too_large(url, limit));
             }
             body.extend_from_slice(&chunk);
         }

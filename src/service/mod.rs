@@ -101,11 +101,10 @@ impl KeyService {
         match found.len() {
             0 => Err(Error::not_found("application", id_or_name)),
             1 => Ok(found.remove(0)),
-            n => Err(Error::InvalidRequest {
-                field: Some("application".into()),
-                message: format!("{n} applications are named `{id_or_name}`; use the application id"),
-                provider: None,
-            }),
+            n => Err(Error::invalid_field(
+                "application",
+                format!("{n} applications are named `{id_or_name}`; use the application id"),
+            )),
         }
     }
 
@@ -125,17 +124,18 @@ impl KeyService {
     // ----- keys -----
 
     fn key_manager(&self, name: &str) -> Result<Arc<dyn KeyManager>> {
-        self.key_managers.get(name).map_err(|_| Error::InvalidRequest {
-            field: Some("key_manager".into()),
-            message: format!(
-                "no key manager is named `{name}`; configured: {}",
-                self.key_managers
-                    .iter()
-                    .map(|k| k.name().to_owned())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            provider: None,
+        self.key_managers.get(name).map_err(|_| {
+            Error::invalid_field(
+                "key_manager",
+                format!(
+                    "no key manager is named `{name}`; configured: {}",
+                    self.key_managers
+                        .iter()
+                        .map(|k| k.name().to_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
         })
     }
 
@@ -168,13 +168,10 @@ impl KeyService {
             .iter()
             .any(|m| m.key_type == req.key_type && m.key_manager == req.key_manager)
         {
-            return Err(Error::Conflict {
-                message: format!(
-                    "the application already has {} keys from key manager `{}`",
-                    req.key_type, req.key_manager
-                ),
-                provider: None,
-            });
+            return Err(Error::conflict(format!(
+                "the application already has {} keys from key manager `{}`",
+                req.key_type, req.key_manager
+            )));
         }
         let client = km.register_client(&spec).await?;
         let mapping = KeyMapping {
@@ -252,12 +249,9 @@ impl KeyService {
             .await?
             .is_some()
         {
-            return Err(Error::Conflict {
-                message: format!(
-                    "client `{client_id}` of key manager `{key_manager}` is held by an application already"
-                ),
-                provider: None,
-            });
+            return Err(Error::conflict(format!(
+                "client `{client_id}` of key manager `{key_manager}` is held by an application already"
+            )));
         }
         let client = km.map_client(client_id, client_secret).await?;
         let mapping = KeyMapping {

@@ -140,10 +140,7 @@ pub fn db_err(e: sqlx::Error) -> Error {
         }
         _ if database_unavailable(&e) => {
             tracing::warn!(error = %e, "the database is unavailable");
-            Error::Busy {
-                message: "the database is unavailable".into(),
-                retry_after: UNAVAILABLE_RETRY_AFTER,
-            }
+            Error::busy("the database is unavailable", UNAVAILABLE_RETRY_AFTER)
         }
         _ => Error::storage(e.to_string()),
     }

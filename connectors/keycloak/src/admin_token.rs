@@ -43,10 +43,7 @@ impl AdminTokens {
             .send_ok(http.post(&self.endpoint).form(&form), Idempotency::NonIdempotent)
             .await
             .map_err(|e| match e {
-                Error::Unauthorized { message, provider } => Error::Unauthorized {
-                    message: format!("the admin client could not get a token: {message}"),
-                    provider,
-                },
+                Error::Unauthorized { .. } => e.map_message(|m| format!("the admin client could not get a token: {m}")),
                 other => other,
             })?
             .json()?;

@@ -6,11 +6,13 @@ use serde_json::Value;
 /// A 404 named for what it was about (`client`, `scope`) and its id.
 pub(crate) fn refine(e: Error, resource: &str, id: &str) -> Error {
     match e {
-        Error::NotFound { provider, .. } => Error::NotFound {
-            resource: resource.into(),
-            id: id.into(),
-            provider,
-        },
+        Error::NotFound { provider, .. } => {
+            let refined = Error::not_found(resource, id);
+            match provider {
+                Some(answer) => refined.with_provider(*answer),
+                None => refined,
+            }
+        }
         other => other,
     }
 }

@@ -50,14 +50,14 @@ pub async fn discover(http: &HttpClient, issuer: &str) -> Result<Metadata> {
             Ok(resp) => {
                 let meta: Metadata = resp.json()?;
                 if meta.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
-                    return Err(Error::MalformedResponse {
+                    return Err(Error::malformed(
                         url,
-                        path: "issuer".into(),
-                        message: format!(
+                        "issuer",
+                        format!(
                             "the metadata names issuer `{}`, not `{issuer}` (RFC 8414 §3.3)",
                             meta.issuer
                         ),
-                    });
+                    ));
                 }
                 return Ok(meta);
             }

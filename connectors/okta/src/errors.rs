@@ -46,29 +46,21 @@ pub fn refine(e: Error, resource: &str, id: &str) -> Error {
         return e;
     };
     let causes = p.causes.join(" ");
-    let provider = Some(Box::new(p.clone()));
-    match p.code.as_deref() {
-        Some("E0000007") => Error::NotFound {
-            resource: resource.into(),
-            id: id.into(),
-            provider,
-        },
-        Some("E0000001") if causes.contains("maximum number of client secrets") => Error::LimitExceeded {
-            message: format!("Okta keeps at most {MAX_SECRETS} secrets per client: {causes}"),
-            limit: Some(MAX_SECRETS),
-            provider,
-        },
+    let refined = match p.code.as_deref() {
+        Some("E0000007") => Error::not_found(resource, id),
+        Some("E0000001") if causes.contains("maximum number of client secrets") => Error::limit_exceeded(
+            format!("Okta keeps at most {MAX_SECRETS} secrets per client: {causes}"),
+            Some(MAX_SECRETS),
+        ),
         Some("E0000001")
             if causes.contains("can't delete an active client secret")
                 || causes.contains("can't deactivate the only active client secret") =>
         {
-            Error::Conflict {
-                message: causes,
-                provider,
-            }
+            Error::conflict(causes)
         }
-        _ => e,
-    }
+        _ => return e,
+    };
+    refined.with_provider(p)
 }
 
 #[cfg(test)]

@@ -160,10 +160,7 @@ impl LoginGuard {
         }
         match left {
             None => Ok(()),
-            Some(left) => Err(Error::RateLimited {
-                retry_after: Some(Duration::from_secs(left.as_secs().max(1))),
-                provider: None,
-            }),
+            Some(left) => Err(Error::rate_limited(Some(Duration::from_secs(left.as_secs().max(1))))),
         }
     }
 

@@ -183,10 +183,7 @@ async fn place(admission: Admission) -> Result<OwnedSemaphorePermit> {
     };
     permit.ok_or_else(|| {
         tracing::warn!("password hashing is at capacity; refusing a login");
-        Error::Busy {
-            message: "too many logins at once".into(),
-            retry_after: RETRY_AFTER,
-        }
+        Error::busy("too many logins at once", RETRY_AFTER)
     })
 }
 

@@ -250,15 +250,14 @@ impl Store {
             .map_err(db_err)?;
             let count: i64 = col(&row, 0)?;
             if count >= i64::from(max) {
-                return Err(Error::LimitExceeded {
-                    message: format!(
+                return Err(Error::limit_exceeded(
+                    format!(
                         "client {} already has {count} secrets; at most {max} are allowed (max_secrets_per_client). \
                          Delete one first.",
                         s.client_id
                     ),
-                    limit: Some(max),
-                    provider: None,
-                });
+                    Some(max),
+                ));
             }
         }
         insert_secret_row(&mut tx, s).await?;
