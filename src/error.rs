@@ -458,8 +458,8 @@ impl ProviderError {
         let mut fields = crate::error_dialect::ErrorFields::default();
         let redacted = match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(mut value) => {
-                if let Some(obj) = value.as_object() {
-                    fields = dialect.fields(obj);
+                if value.is_object() {
+                    fields = dialect.fields(&value);
                 }
                 redact_json(&mut value);
                 value.to_string()

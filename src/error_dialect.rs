@@ -1,7 +1,8 @@
 //! What a provider's error answers look like: knowledge each connector hands to the HTTP kit, so the core knows the
 //! standard shape only.
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
 /// The fields of a provider's error body that the core keeps.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,10 +23,21 @@ pub trait ErrorDialect: Send + Sync + std::fmt::Debug {
         Some("x-request-id")
     }
 
-    /// Code, message and causes of an error body that parsed as a JSON object.
-    fn fields(&self, body: &Map<String, Value>) -> ErrorFields {
+    /// Code, message and causes of an error body that parsed as JSON (empty when it is not the dialect's shape).
+    fn fields(&self, body: &Value) -> ErrorFields {
         OAuthErrors.fields(body)
     }
+}
+
+/// The error response of RFC 6749 §5.2 (also RFC 7591 §3.2.2 and RFC 6750 §3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct OAuthErrorBody {
+    /// The error code (`invalid_request`, `invalid_client`, …).
+    pub error: Option<String>,
+    /// A human-readable description.
+    pub error_description: Option<String>,
+    /// A page about the error.
+    pub error_uri: Option<String>,
 }
 
 /// RFC 6749 §5.2: `error` and `error_description`; the default of every client.
@@ -33,11 +45,11 @@ pub trait ErrorDialect: Send + Sync + std::fmt::Debug {
 pub struct OAuthErrors;
 
 impl ErrorDialect for OAuthErrors {
-    fn fields(&self, body: &Map<String, Value>) -> ErrorFields {
-        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    fn fields(&self, body: &Value) -> ErrorFields {
+        let parsed = OAuthErrorBody::deserialize(body).unwrap_or_default();
         ErrorFields {
-            code: text("error"),
-            message: text("error_description"),
+            code: parsed.error,
+            message: parsed.error_description,
             causes: Vec::new(),
         }
     }

@@ -270,7 +270,7 @@ async fn a_connectors_error_dialect_reads_its_providers_errors() {
         fn request_id_header(&self) -> Option<&'static str> {
             Some("x-acme-trace")
         }
-        fn fields(&self, body: &serde_json::Map<String, serde_json::Value>) -> ErrorFields {
+        fn fields(&self, body: &serde_json::Value) -> ErrorFields {
             ErrorFields {
                 code: body.get("fault").and_then(|v| v.as_str()).map(str::to_owned),
                 message: body.get("why").and_then(|v| v.as_str()).map(str::to_owned),

@@ -47,15 +47,13 @@ impl AdminTokens {
                 other => other,
             })?
             .json()?;
-        let token = body
-            .get("access_token")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::malformed(self.endpoint.clone(), "access_token", "missing"))?;
-        let lifetime = body.get("expires_in").and_then(Value::as_u64).unwrap_or(60);
+        // The token response is read by the core's one RFC 6749 §5.1 parser.
+        let answer = keymanager::oauth::access_token_from(&body, &self.endpoint, &[])?;
+        let lifetime = answer.expires_in.unwrap_or(60);
         // Refresh a tenth of the lifetime early (at least 5 s), so no call leaves with a token about to expire.
         let margin = (lifetime / 10).max(5);
         let until = Instant::now() + Duration::from_secs(lifetime.saturating_sub(margin));
-        let token = Token::new(token);
+        let token = answer.access_token;
         *cached = Some((token.clone(), until));
         Ok(token)
     }

@@ -22,13 +22,22 @@ pub(crate) fn refine(e: Error, resource: &str, id: &str) -> Error {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct KeycloakErrors;
 
+/// `ErrorRepresentation` of the admin API, with the OAuth fields its validation failures add.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ErrorRepresentation {
+    #[serde(rename = "errorMessage")]
+    error_message: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
 impl keymanager::http::ErrorDialect for KeycloakErrors {
-    fn fields(&self, body: &serde_json::Map<String, Value>) -> keymanager::http::ErrorFields {
-        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-        let message = text("error_description").or_else(|| text("errorMessage"));
+    fn fields(&self, body: &Value) -> keymanager::http::ErrorFields {
+        use serde::Deserialize;
+        let parsed = ErrorRepresentation::deserialize(body).unwrap_or_default();
         keymanager::http::ErrorFields {
-            code: text("error"),
-            message,
+            code: parsed.error,
+            message: parsed.error_description.or(parsed.error_message),
             causes: Vec::new(),
         }
     }

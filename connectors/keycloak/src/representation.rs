@@ -1,8 +1,13 @@
-//! The generic client as Keycloak's `ClientRepresentation` (admin API) and back.
+//! Keycloak's admin and registration bodies, typed and named as Keycloak's admin REST API names them
+//! (`ClientRepresentation`, `ClientScopeRepresentation`, `CredentialRepresentation`; fixtures/keycloak/schemas.json
+//! holds their schemas, which the contract tests check every sent body against), and the generic client to and
+//! from them.
+
+use std::collections::BTreeMap;
 
 use keymanager::model::{ClientId, ClientSpec, GrantType, OAuthClient, PkcePolicy};
-use serde_json::{json, Map, Value};
-
+use serde::{Deserialize, Serialize};
+use serde_json::Map;
 /// A `clientId` for a new client: the name as a slug, with a suffix that keeps it unique.
 pub fn client_id_for(name: &str, suffix: &str) -> String {
     let mut slug: String = name
@@ -23,19 +28,107 @@ pub fn client_id_for(name: &str, suffix: &str) -> String {
     format!("{}-{suffix}", &slug[..slug.len().min(40)])
 }
 
+/// `ClientRepresentation`: the fields the connector sets or reads. Keycloak ignores absent fields on update.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientRepresentation {
+    /// Keycloak's internal id (read only).
+    #[serde(default, skip_serializing)]
+    pub id: Option<String>,
+    /// The OAuth `client_id`.
+    #[serde(default)]
+    pub client_id: String,
+    /// The display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `openid-connect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Whether the client may be used.
+    #[serde(default)]
+    pub enabled: bool,
+    /// A public client (no secret).
+    #[serde(default)]
+    pub public_client: bool,
+    /// The authorization code flow.
+    #[serde(default)]
+    pub standard_flow_enabled: bool,
+    /// The implicit flow.
+    #[serde(default)]
+    pub implicit_flow_enabled: bool,
+    /// The resource owner password grant.
+    #[serde(default)]
+    pub direct_access_grants_enabled: bool,
+    /// The client credentials grant.
+    #[serde(default)]
+    pub service_accounts_enabled: bool,
+    /// Registered redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// CORS origins.
+    #[serde(default)]
+    pub web_origins: Vec<String>,
+    /// Client attributes; Keycloak's values are strings.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// `client-secret` for a confidential client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_authenticator_type: Option<String>,
+    /// Optional client scopes by name (set on creation only; later through their own endpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optional_client_scopes: Option<Vec<String>>,
+}
+
+/// `ClientScopeRepresentation`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientScopeRepresentation {
+    /// Keycloak's id (read only).
+    #[serde(default, skip_serializing)]
+    pub id: Option<String>,
+    /// The scope name.
+    pub name: String,
+    /// Its description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `openid-connect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// `include.in.token.scope`, `display.on.consent.screen`, …
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// `CredentialRepresentation`: a client secret as `GET`/`POST /clients/{id}/client-secret` answers it.
+#[derive(Clone, Default, Deserialize)]
+pub struct CredentialRepresentation {
+    /// `secret`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// The secret.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+impl std::fmt::Debug for CredentialRepresentation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialRepresentation")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+const DEVICE_GRANT: &str = "oauth2.device.authorization.grant.enabled";
+const REFRESH_TOKENS: &str = "use.refresh.tokens";
+const PKCE_METHOD: &str = "pkce.code.challenge.method";
+const TOKEN_LIFESPAN: &str = "access.token.lifespan";
+
 /// The representation to create or update a client (admin API). Grant types map to Keycloak's flow switches;
 /// PKCE, the device grant, refresh tokens and the token lifetime to client attributes (strings).
-pub fn representation(spec: &ClientSpec, client_id: &str, with_scopes: bool) -> Value {
+pub fn representation(spec: &ClientSpec, client_id: &str, with_scopes: bool) -> ClientRepresentation {
     let has = |g: GrantType| spec.grant_types.contains(&g);
-    let mut attributes = Map::new();
-    attributes.insert(
-        "oauth2.device.authorization.grant.enabled".into(),
-        has(GrantType::DeviceCode).to_string().into(),
-    );
-    attributes.insert(
-        "use.refresh.tokens".into(),
-        has(GrantType::RefreshToken).to_string().into(),
-    );
+    let mut attributes = BTreeMap::new();
+    attributes.insert(DEVICE_GRANT.into(), has(GrantType::DeviceCode).to_string());
+    attributes.insert(REFRESH_TOKENS.into(), has(GrantType::RefreshToken).to_string());
     let pkce = match spec.pkce {
         PkcePolicy {
             required: true,
@@ -47,68 +140,63 @@ pub fn representation(spec: &ClientSpec, client_id: &str, with_scopes: bool) -> 
         } => "S256",
         _ => "",
     };
-    attributes.insert("pkce.code.challenge.method".into(), pkce.into());
+    attributes.insert(PKCE_METHOD.into(), pkce.into());
     if let Some(l) = spec.access_token_lifetime {
-        attributes.insert("access.token.lifespan".into(), l.to_string().into());
+        attributes.insert(TOKEN_LIFESPAN.into(), l.to_string());
     }
-    let mut rep = json!({
-        "clientId": client_id,
-        "name": spec.name,
-        "protocol": "openid-connect",
-        "enabled": true,
-        "publicClient": spec.public_client,
-        "standardFlowEnabled": has(GrantType::AuthorizationCode),
-        "implicitFlowEnabled": has(GrantType::Implicit),
-        "directAccessGrantsEnabled": has(GrantType::Password),
-        "serviceAccountsEnabled": has(GrantType::ClientCredentials),
-        "redirectUris": spec.redirect_uris,
-        "webOrigins": [],
-        "attributes": attributes,
-    });
-    if let Some(obj) = rep.as_object_mut() {
-        if !spec.public_client {
-            obj.insert("clientAuthenticatorType".into(), "client-secret".into());
-        }
-        if with_scopes {
-            obj.insert("optionalClientScopes".into(), json!(spec.scopes));
-        }
+    ClientRepresentation {
+        id: None,
+        client_id: client_id.to_owned(),
+        name: Some(spec.name.clone()),
+        protocol: Some("openid-connect".into()),
+        enabled: true,
+        public_client: spec.public_client,
+        standard_flow_enabled: has(GrantType::AuthorizationCode),
+        implicit_flow_enabled: has(GrantType::Implicit),
+        direct_access_grants_enabled: has(GrantType::Password),
+        service_accounts_enabled: has(GrantType::ClientCredentials),
+        redirect_uris: spec.redirect_uris.clone(),
+        web_origins: Vec::new(),
+        attributes,
+        client_authenticator_type: (!spec.public_client).then(|| "client-secret".into()),
+        optional_client_scopes: with_scopes.then(|| spec.scopes.clone()),
     }
-    rep
+}
+
+impl ClientRepresentation {
+    /// An attribute's value.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).map(String::as_str)
+    }
+
+    /// A numeric attribute (Keycloak keeps numbers as strings).
+    pub fn number(&self, name: &str) -> Option<i64> {
+        self.attribute(name).and_then(|v| v.parse().ok())
+    }
 }
 
 /// The generic client from a representation.
-pub fn client_from(rep: &Value) -> OAuthClient {
-    let flag = |k: &str| rep.get(k).and_then(Value::as_bool).unwrap_or(false);
-    let attr = |k: &str| {
-        rep.pointer(&format!("/attributes/{}", k.replace('/', "~1")))
-            .and_then(Value::as_str)
-    };
+pub fn client_from(rep: &ClientRepresentation) -> OAuthClient {
     let mut grants = Vec::new();
-    if flag("standardFlowEnabled") {
+    if rep.standard_flow_enabled {
         grants.push(GrantType::AuthorizationCode);
     }
-    if flag("implicitFlowEnabled") {
+    if rep.implicit_flow_enabled {
         grants.push(GrantType::Implicit);
     }
-    if flag("directAccessGrantsEnabled") {
+    if rep.direct_access_grants_enabled {
         grants.push(GrantType::Password);
     }
-    if flag("serviceAccountsEnabled") {
+    if rep.service_accounts_enabled {
         grants.push(GrantType::ClientCredentials);
     }
-    if attr("use.refresh.tokens") == Some("true") {
+    if rep.attribute(REFRESH_TOKENS) == Some("true") {
         grants.push(GrantType::RefreshToken);
     }
-    if attr("oauth2.device.authorization.grant.enabled") == Some("true") {
+    if rep.attribute(DEVICE_GRANT) == Some("true") {
         grants.push(GrantType::DeviceCode);
     }
-    let list = |k: &str| -> Vec<String> {
-        rep.get(k)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-            .unwrap_or_default()
-    };
-    let pkce = match attr("pkce.code.challenge.method") {
+    let pkce = match rep.attribute(PKCE_METHOD) {
         Some("S256") => PkcePolicy {
             required: true,
             allow_plain: false,
@@ -120,21 +208,21 @@ pub fn client_from(rep: &Value) -> OAuthClient {
         _ => PkcePolicy::default(),
     };
     let mut additional = Map::new();
-    if let Some(id) = rep.get("id").and_then(Value::as_str) {
-        additional.insert("id".into(), id.into());
+    if let Some(id) = &rep.id {
+        additional.insert("id".into(), id.clone().into());
     }
     OAuthClient {
-        client_id: ClientId::new(rep.get("clientId").and_then(Value::as_str).unwrap_or_default()),
+        client_id: ClientId::new(rep.client_id.as_str()),
         client_secret: None,
-        name: rep.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        name: rep.name.clone().unwrap_or_default(),
         grant_types: grants,
-        redirect_uris: list("redirectUris"),
-        scopes: list("optionalClientScopes"),
-        public_client: flag("publicClient"),
+        redirect_uris: rep.redirect_uris.clone(),
+        scopes: rep.optional_client_scopes.clone().unwrap_or_default(),
+        public_client: rep.public_client,
         pkce,
-        access_token_lifetime: attr("access.token.lifespan").and_then(|v| v.parse().ok()),
+        access_token_lifetime: rep.number(TOKEN_LIFESPAN).and_then(|v| u64::try_from(v).ok()),
         refresh_token_lifetime: None,
-        created_at: attr("client.secret.creation.time").and_then(|v| v.parse().ok()),
+        created_at: rep.number("client.secret.creation.time"),
         additional_properties: additional,
     }
 }

@@ -3,7 +3,10 @@
 
 use keymanager::http::{ErrorDialect, ErrorFields, OAuthErrors};
 use keymanager::Error;
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::bodies::ManagementError;
 
 /// How Okta writes errors: its management API's `errorCode` / `errorSummary` / `errorCauses[].errorSummary`, its
 /// OAuth endpoints' `error` / `error_description`; the request id in `X-Okta-Request-Id`.
@@ -15,24 +18,19 @@ impl ErrorDialect for OktaErrors {
         Some("x-okta-request-id")
     }
 
-    fn fields(&self, body: &Map<String, Value>) -> ErrorFields {
-        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-        let Some(code) = text("errorCode") else {
+    fn fields(&self, body: &Value) -> ErrorFields {
+        let parsed = ManagementError::deserialize(body).unwrap_or_default();
+        let Some(code) = parsed.error_code else {
             return OAuthErrors.fields(body);
         };
         ErrorFields {
             code: Some(code),
-            message: text("errorSummary"),
-            causes: body
-                .get("errorCauses")
-                .and_then(Value::as_array)
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|c| c.get("errorSummary").and_then(Value::as_str))
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            message: parsed.error_summary,
+            causes: parsed
+                .error_causes
+                .into_iter()
+                .filter_map(|c| c.error_summary)
+                .collect(),
         }
     }
 }

@@ -19,8 +19,9 @@ use keymanager::model::*;
 use keymanager::oauth::{self, EndpointAuth};
 use keymanager::{Error, KeyManager, Result};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::bodies::{self, Application, NewClientSecret, OAuth2Scope, OidcClient};
 use crate::errors::{refine, MAX_SECRETS};
 use crate::settings::OktaSettings;
 
@@ -60,7 +61,7 @@ pub(crate) fn application_type(spec: &ClientSpec) -> String {
 }
 
 /// The DCR `Client` body for a spec.
-pub(crate) fn client_body(spec: &ClientSpec, client_id: Option<&str>) -> Value {
+pub(crate) fn client_body(spec: &ClientSpec, client_id: Option<&str>) -> OidcClient {
     let mut response_types = Vec::new();
     if spec.grant_types.contains(&GrantType::AuthorizationCode) {
         response_types.push("code");
@@ -73,25 +74,23 @@ pub(crate) fn client_body(spec: &ClientSpec, client_id: Option<&str>) -> Value {
     {
         response_types.push("token");
     }
-    let mut body = json!({
-        "client_name": spec.name,
-        "application_type": application_type(spec),
-        "grant_types": spec.grant_types,
-        "response_types": response_types,
-        "redirect_uris": spec.redirect_uris,
-        "token_endpoint_auth_method": spec.token_endpoint_auth_method().as_str(),
-    });
-    if let Some(obj) = body.as_object_mut() {
-        if let Some(id) = client_id {
-            obj.insert("client_id".into(), id.into());
-        }
-        for key in ["client_uri", "logo_uri"] {
-            if let Some(v) = spec.additional_properties.get(key) {
-                obj.insert(key.into(), v.clone());
-            }
-        }
+    let property = |key: &str| {
+        spec.additional_properties
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    OidcClient {
+        client_id: client_id.map(str::to_owned),
+        client_name: spec.name.clone(),
+        application_type: application_type(spec),
+        grant_types: spec.grant_types.clone(),
+        response_types,
+        redirect_uris: spec.redirect_uris.clone(),
+        token_endpoint_auth_method: spec.token_endpoint_auth_method().as_str(),
+        client_uri: property("client_uri"),
+        logo_uri: property("logo_uri"),
     }
-    body
 }
 
 fn client_from(body: &Value) -> Result<OAuthClient> {
@@ -116,23 +115,20 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + se)
 }
 
-fn secret_info(v: &Value) -> Result<SecretInfo> {
-    let text = |k: &str| v.get(k).and_then(Value::as_str);
-    Ok(SecretInfo {
-        id: text("id")
-            .ok_or_else(|| Error::malformed("/credentials/secrets", "id", "missing"))?
-            .to_owned(),
+fn secret_info(s: &bodies::ClientSecret) -> SecretInfo {
+    SecretInfo {
+        id: s.id.clone(),
         // Masked here: the value Okta lists is never passed on.
-        masked: mask_secret(text("client_secret").unwrap_or_default()),
+        masked: mask_secret(s.client_secret.as_deref().unwrap_or_default()),
         description: None,
-        created_at: text("created").and_then(parse_timestamp).unwrap_or_default(),
+        created_at: s.created.as_deref().and_then(parse_timestamp).unwrap_or_default(),
         expires_at: None,
-        status: if text("status") == Some("ACTIVE") {
+        status: if s.status == "ACTIVE" {
             SecretStatus::Active
         } else {
             SecretStatus::Inactive
         },
-    })
+    }
 }
 
 /// The `rel="next"` URL of a `Link` header.
@@ -180,30 +176,30 @@ impl OktaKeyManager {
         self.http.send_ok(req, idem).await.map_err(|e| refine(e, resource, id))
     }
 
-    async fn json_of(
+    async fn json_of<T: serde::de::DeserializeOwned>(
         &self,
         req: reqwest::RequestBuilder,
         idem: Idempotency,
         resource: &str,
         id: &str,
-    ) -> Result<Value> {
+    ) -> Result<T> {
         self.call(req, idem, resource, id).await?.json()
     }
 
     /// Okta's DCR cannot express `pkce_required`: set it through the Apps API (GET, change, PUT the whole app).
     async fn set_pkce_required(&self, client_id: &str, required: bool) -> Result<()> {
         let path = format!("/api/v1/apps/{client_id}");
-        let mut app = self
+        let mut app: Application = self
             .json_of(self.mgmt(Method::GET, &path), Idempotency::Idempotent, "app", client_id)
             .await?;
-        let oauth = app
-            .pointer_mut("/credentials/oauthClient")
-            .and_then(Value::as_object_mut)
-            .ok_or_else(|| Error::malformed(path.clone(), "credentials.oauthClient", "not an OpenID Connect app"))?;
-        if oauth.get("pkce_required").and_then(Value::as_bool) == Some(required) {
+        let oauth =
+            app.credentials.oauth_client.as_mut().ok_or_else(|| {
+                Error::malformed(path.clone(), "credentials.oauthClient", "not an OpenID Connect app")
+            })?;
+        if oauth.pkce_required == Some(required) {
             return Ok(());
         }
-        oauth.insert("pkce_required".into(), required.into());
+        oauth.pkce_required = Some(required);
         // Read-only parts of the app are ignored by Okta on PUT; send the object back as read.
         self.call(
             self.mgmt(Method::PUT, &path).json(&app),
@@ -215,18 +211,18 @@ impl OktaKeyManager {
         Ok(())
     }
 
-    async fn scopes_page(&self, url: String, out: &mut Vec<Value>) -> Result<Option<String>> {
+    async fn scopes_page(&self, url: String, out: &mut Vec<OAuth2Scope>) -> Result<Option<String>> {
         let req = self.http.get(&url).header(
             reqwest::header::AUTHORIZATION,
             format!("SSWS {}", self.settings.api_token.expose_secret()),
         );
         let resp = self.call(req, Idempotency::Idempotent, "scopes", "").await?;
-        let page: Vec<Value> = resp.json()?;
+        let page: Vec<OAuth2Scope> = resp.json()?;
         out.extend(page);
         Ok(next_link(&resp))
     }
 
-    async fn all_scopes(&self) -> Result<Vec<Value>> {
+    async fn all_scopes(&self) -> Result<Vec<OAuth2Scope>> {
         let mut out = Vec::new();
         let mut next = Some(format!(
             "{}/api/v1/authorizationServers/{}/scopes?limit=200",
@@ -299,7 +295,7 @@ impl KeyManager for OktaKeyManager {
         let req = self
             .mgmt(Method::POST, "/oauth2/v1/clients")
             .json(&client_body(spec, None));
-        let body = self.json_of(req, Idempotency::NonIdempotent, "client", "").await?;
+        let body: Value = self.json_of(req, Idempotency::NonIdempotent, "client", "").await?;
         let mut client = client_from(&body)?;
         if spec.pkce.required && !spec.public_client {
             self.set_pkce_required(client.client_id.as_str(), true).await?;
@@ -315,7 +311,7 @@ impl KeyManager for OktaKeyManager {
         let req = self
             .mgmt(Method::PUT, &path)
             .json(&client_body(spec, Some(client_id.as_str())));
-        let body = self
+        let body: Value = self
             .json_of(req, Idempotency::Idempotent, "client", client_id.as_str())
             .await?;
         if !spec.public_client {
@@ -329,7 +325,7 @@ impl KeyManager for OktaKeyManager {
 
     async fn get_client(&self, client_id: &ClientId) -> Result<OAuthClient> {
         let path = format!("/oauth2/v1/clients/{client_id}");
-        let body = self
+        let body: Value = self
             .json_of(
                 self.mgmt(Method::GET, &path),
                 Idempotency::Idempotent,
@@ -356,7 +352,7 @@ impl KeyManager for OktaKeyManager {
 
     async fn regenerate_secret(&self, client_id: &ClientId) -> Result<OAuthClient> {
         let path = format!("/oauth2/v1/clients/{client_id}/lifecycle/newSecret");
-        let body = self
+        let body: Value = self
             .json_of(
                 self.mgmt(Method::POST, &path),
                 Idempotency::NonIdempotent,
@@ -375,19 +371,18 @@ impl KeyManager for OktaKeyManager {
             return Err(Error::unsupported("secret expiry (Okta secrets do not expire)"));
         }
         let path = format!("/api/v1/apps/{client_id}/credentials/secrets");
-        let body = self
+        let body: bodies::ClientSecret = self
             .json_of(
-                self.mgmt(Method::POST, &path).json(&json!({})),
+                self.mgmt(Method::POST, &path).json(&NewClientSecret::default()),
                 Idempotency::NonIdempotent,
                 "client",
                 client_id.as_str(),
             )
             .await?;
+        let info = secret_info(&body);
         let plain = body
-            .get("client_secret")
-            .and_then(Value::as_str)
+            .client_secret
             .ok_or_else(|| Error::malformed(path.clone(), "client_secret", "missing"))?;
-        let info = secret_info(&body)?;
         Ok(IssuedSecret {
             id: info.id.clone(),
             secret: ClientSecret::new(plain),
@@ -397,7 +392,7 @@ impl KeyManager for OktaKeyManager {
 
     async fn list_secrets(&self, client_id: &ClientId) -> Result<Vec<SecretInfo>> {
         let path = format!("/api/v1/apps/{client_id}/credentials/secrets");
-        let body = self
+        let body: Vec<bodies::ClientSecret> = self
             .json_of(
                 self.mgmt(Method::GET, &path),
                 Idempotency::Idempotent,
@@ -405,11 +400,7 @@ impl KeyManager for OktaKeyManager {
                 client_id.as_str(),
             )
             .await?;
-        body.as_array()
-            .ok_or_else(|| Error::malformed(path.clone(), ".", "not an array"))?
-            .iter()
-            .map(secret_info)
-            .collect()
+        Ok(body.iter().map(secret_info).collect())
     }
 
     async fn delete_secret(&self, client_id: &ClientId, secret_id: &str, revoke_tokens: bool) -> Result<()> {
@@ -471,14 +462,14 @@ impl KeyManager for OktaKeyManager {
             self.settings.authorization_server_id
         );
         // IMPLICIT consent: a scope that requires consent cannot be granted to client_credentials.
-        let mut body = json!({"name": scope.name, "consent": "IMPLICIT"});
-        if let Some(d) = &scope.description {
-            body["description"] = d.clone().into();
-        }
-        if let Some(d) = &scope.display_name {
-            body["displayName"] = d.clone().into();
-        }
-        let created = self
+        let body = OAuth2Scope {
+            id: None,
+            name: scope.name.clone(),
+            description: scope.description.clone(),
+            display_name: scope.display_name.clone(),
+            consent: Some("IMPLICIT".into()),
+        };
+        let created: OAuth2Scope = self
             .json_of(
                 self.mgmt(Method::POST, &path).json(&body),
                 Idempotency::NonIdempotent,
@@ -486,19 +477,19 @@ impl KeyManager for OktaKeyManager {
                 &scope.name,
             )
             .await?;
-        Ok(scope_from(&created))
+        Ok(scope_from(created))
     }
 
     async fn list_scopes(&self) -> Result<Vec<Scope>> {
-        Ok(self.all_scopes().await?.iter().map(scope_from).collect())
+        Ok(self.all_scopes().await?.into_iter().map(scope_from).collect())
     }
 
     async fn delete_scope(&self, name: &str) -> Result<()> {
         let all = self.all_scopes().await?;
         let id = all
             .iter()
-            .find(|s| s.get("name").and_then(Value::as_str) == Some(name))
-            .and_then(|s| s.get("id").and_then(Value::as_str))
+            .find(|s| s.name == name)
+            .and_then(|s| s.id.as_deref())
             .ok_or_else(|| Error::not_found("scope", name))?;
         let path = format!(
             "/api/v1/authorizationServers/{}/scopes/{id}",
@@ -510,12 +501,11 @@ impl KeyManager for OktaKeyManager {
     }
 }
 
-fn scope_from(v: &Value) -> Scope {
-    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+fn scope_from(s: OAuth2Scope) -> Scope {
     Scope {
-        name: text("name").unwrap_or_default(),
-        description: text("description"),
-        display_name: text("displayName"),
+        name: s.name,
+        description: s.description,
+        display_name: s.display_name,
     }
 }
 

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod bodies;
 mod errors;
 mod factory;
 mod key_manager;

@@ -15,7 +15,7 @@ impl KeycloakKeyManager {
         &self,
         method: Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<AdminBody<'_>>,
         idem: Idempotency,
     ) -> Result<HttpResponse> {
         let tokens = self.admin_mode("this operation")?;
@@ -26,7 +26,7 @@ impl KeycloakKeyManager {
                 .http
                 .request(method.clone(), &url)
                 .bearer_auth(token.expose_secret());
-            if let Some(b) = body {
+            if let Some(b) = &body {
                 req = req.json(b);
             }
             let resp = self.http.send(req, idem).await?;
@@ -50,19 +50,15 @@ impl KeycloakKeyManager {
             return Ok(id.clone());
         }
         let path = format!("/clients?clientId={}", url_encode(client_id));
-        let list: Value = self
+        let list: Vec<ClientRepresentation> = self
             .admin(Method::GET, &path, None, Idempotency::Idempotent)
             .await?
             .json()?;
         let id = list
-            .as_array()
-            .and_then(|a| {
-                a.iter()
-                    .find(|c| c.get("clientId").and_then(Value::as_str) == Some(client_id))
-            })
-            .and_then(|c| c.get("id").and_then(Value::as_str))
-            .ok_or_else(|| Error::not_found("client", client_id))?
-            .to_owned();
+            .into_iter()
+            .find(|c| c.client_id == client_id)
+            .and_then(|c| c.id)
+            .ok_or_else(|| Error::not_found("client", client_id))?;
         self.ids
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -73,11 +69,7 @@ impl KeycloakKeyManager {
     pub(super) async fn secret_value(&self, uuid: &str, rotated: bool) -> Result<Option<String>> {
         let path = format!("/clients/{uuid}/client-secret{}", if rotated { "/rotated" } else { "" });
         match self.admin(Method::GET, &path, None, Idempotency::Idempotent).await {
-            Ok(resp) => Ok(resp
-                .json::<Value>()?
-                .get("value")
-                .and_then(Value::as_str)
-                .map(str::to_owned)),
+            Ok(resp) => Ok(resp.json::<CredentialRepresentation>()?.value),
             Err(Error::NotFound { .. }) if rotated => Ok(None),
             Err(e) => Err(refine(e, "client", uuid)),
         }
@@ -85,18 +77,11 @@ impl KeycloakKeyManager {
 
     /// The realm's client scopes, name → id.
     pub(super) async fn realm_scopes(&self) -> Result<Vec<(String, String)>> {
-        let list: Value = self
+        let list: Vec<ClientScopeRepresentation> = self
             .admin(Method::GET, "/client-scopes", None, Idempotency::Idempotent)
             .await?
             .json()?;
-        Ok(list
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| Some((s.get("name")?.as_str()?.to_owned(), s.get("id")?.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(named_ids(list))
     }
 
     /// What must change for the client's optional client scopes to be exactly `wanted`: (detach, attach) as
@@ -107,18 +92,11 @@ impl KeycloakKeyManager {
         wanted: &[String],
     ) -> Result<(Vec<String>, Vec<String>)> {
         let base = format!("/clients/{uuid}/optional-client-scopes");
-        let attached: Value = self
+        let attached: Vec<ClientScopeRepresentation> = self
             .admin(Method::GET, &base, None, Idempotency::Idempotent)
             .await?
             .json()?;
-        let attached: Vec<(String, String)> = attached
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| Some((s.get("name")?.as_str()?.to_owned(), s.get("id")?.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let attached = named_ids(attached);
         let detach = attached
             .iter()
             .filter(|(n, _)| !wanted.contains(n))
@@ -159,6 +137,19 @@ impl KeycloakKeyManager {
         }
         Ok(())
     }
+}
 
-    // ----- registration mode -----
+/// A body sent to the admin API.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub(super) enum AdminBody<'a> {
+    /// `POST /clients`, `PUT /clients/{id}`.
+    Client(&'a ClientRepresentation),
+    /// `POST /client-scopes`.
+    Scope(&'a ClientScopeRepresentation),
+}
+
+/// (name, id) of each scope that has an id.
+fn named_ids(scopes: Vec<ClientScopeRepresentation>) -> Vec<(String, String)> {
+    scopes.into_iter().filter_map(|s| Some((s.name, s.id?))).collect()
 }

@@ -22,14 +22,19 @@ use keymanager::oauth::{self, EndpointAuth};
 use keymanager::sql::registrations::{Registration, RegistrationStore};
 use keymanager::{Error, KeyManager, Result};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::admin_token::AdminTokens;
 use crate::errors::{refine, KeycloakErrors};
-use crate::representation::{client_from, client_id_for, representation};
+use crate::representation::{
+    client_from, client_id_for, representation, ClientRepresentation, ClientScopeRepresentation,
+    CredentialRepresentation,
+};
 use crate::settings::{KeycloakSettings, Mode};
 
 mod admin_api;
+
+use admin_api::AdminBody;
 mod registration_mode;
 
 /// The current and the rotated secret's ids in [`SecretInfo`].
@@ -174,7 +179,7 @@ impl KeyManager for KeycloakKeyManager {
             .admin(
                 Method::POST,
                 "/clients",
-                Some(&representation(spec, &client_id, true)),
+                Some(AdminBody::Client(&representation(spec, &client_id, true))),
                 Idempotency::NonIdempotent,
             )
             .await?;
@@ -224,7 +229,7 @@ impl KeyManager for KeycloakKeyManager {
         self.admin(
             Method::PUT,
             &path,
-            Some(&representation(spec, client_id.as_str(), false)),
+            Some(AdminBody::Client(&representation(spec, client_id.as_str(), false))),
             Idempotency::Idempotent,
         )
         .await
@@ -244,7 +249,7 @@ impl KeyManager for KeycloakKeyManager {
             return Ok(client);
         }
         let uuid = self.uuid_of(client_id.as_str()).await?;
-        let rep: Value = self
+        let rep: ClientRepresentation = self
             .admin(Method::GET, &format!("/clients/{uuid}"), None, Idempotency::Idempotent)
             .await
             .map_err(|e| refine(e, "client", client_id.as_str()))?
@@ -296,7 +301,7 @@ impl KeyManager for KeycloakKeyManager {
     async fn regenerate_secret(&self, client_id: &ClientId) -> Result<OAuthClient> {
         self.admin_mode("regenerate_secret")?;
         let uuid = self.uuid_of(client_id.as_str()).await?;
-        let body: Value = self
+        let body: CredentialRepresentation = self
             .admin(
                 Method::POST,
                 &format!("/clients/{uuid}/client-secret"),
@@ -307,7 +312,7 @@ impl KeyManager for KeycloakKeyManager {
             .map_err(|e| refine(e, "client", client_id.as_str()))?
             .json()?;
         let mut client = self.get_client(client_id).await?;
-        client.client_secret = body.get("value").and_then(Value::as_str).map(ClientSecret::new);
+        client.client_secret = body.value.map(ClientSecret::new);
         Ok(client)
     }
 
@@ -338,16 +343,12 @@ impl KeyManager for KeycloakKeyManager {
     async fn list_secrets(&self, client_id: &ClientId) -> Result<Vec<SecretInfo>> {
         self.admin_mode("list_secrets")?;
         let uuid = self.uuid_of(client_id.as_str()).await?;
-        let rep: Value = self
+        let rep: ClientRepresentation = self
             .admin(Method::GET, &format!("/clients/{uuid}"), None, Idempotency::Idempotent)
             .await
             .map_err(|e| refine(e, "client", client_id.as_str()))?
             .json()?;
-        let attr = |k: &str| {
-            rep.pointer(&format!("/attributes/{k}"))
-                .and_then(Value::as_str)
-                .and_then(|v| v.parse::<i64>().ok())
-        };
+        let attr = |k: &str| rep.number(k);
         let mut out = Vec::new();
         if let Some(current) = self.secret_value(&uuid, false).await? {
             out.push(SecretInfo {
@@ -421,39 +422,43 @@ impl KeyManager for KeycloakKeyManager {
 
     async fn register_scope(&self, scope: &Scope) -> Result<Scope> {
         self.admin_mode("register_scope")?;
-        let body = json!({
-            "name": scope.name,
-            "description": scope.description.clone().unwrap_or_default(),
-            "protocol": "openid-connect",
-            "attributes": {"include.in.token.scope": "true", "display.on.consent.screen": "true"},
-        });
-        self.admin(Method::POST, "/client-scopes", Some(&body), Idempotency::NonIdempotent)
-            .await?;
+        let body = ClientScopeRepresentation {
+            id: None,
+            name: scope.name.clone(),
+            description: Some(scope.description.clone().unwrap_or_default()),
+            protocol: Some("openid-connect".into()),
+            attributes: [
+                ("include.in.token.scope", "true"),
+                ("display.on.consent.screen", "true"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        };
+        self.admin(
+            Method::POST,
+            "/client-scopes",
+            Some(AdminBody::Scope(&body)),
+            Idempotency::NonIdempotent,
+        )
+        .await?;
         Ok(scope.clone())
     }
 
     async fn list_scopes(&self) -> Result<Vec<Scope>> {
         self.admin_mode("list_scopes")?;
-        let list: Value = self
+        let list: Vec<ClientScopeRepresentation> = self
             .admin(Method::GET, "/client-scopes", None, Idempotency::Idempotent)
             .await?
             .json()?;
         Ok(list
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|s| Scope {
-                        name: s.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                        description: s
-                            .get("description")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned)
-                            .filter(|d| !d.is_empty()),
-                        display_name: None,
-                    })
-                    .collect()
+            .into_iter()
+            .map(|s| Scope {
+                name: s.name,
+                description: s.description.filter(|d| !d.is_empty()),
+                display_name: None,
             })
-            .unwrap_or_default())
+            .collect())
     }
 
     async fn delete_scope(&self, name: &str) -> Result<()> {

@@ -1,22 +1,48 @@
 //! Registration mode: the OpenID Connect client registration service, and the registration access tokens it
 //! replaces on every answer.
 
+use serde::{Deserialize, Serialize};
+
 use super::*;
 
+/// The client metadata sent to Keycloak's OpenID Connect client registration service (RFC 7591 §2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(super) struct ClientRegistration {
+    /// Only on update (RFC 7592 §2.2 repeats it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    client_name: String,
+    redirect_uris: Vec<String>,
+    grant_types: Vec<GrantType>,
+    response_types: Vec<&'static str>,
+    token_endpoint_auth_method: &'static str,
+    /// Space-separated (RFC 7591 §2).
+    scope: String,
+}
+
+/// The registration answer's management part (RFC 7592 §3); the client metadata in it is read by the core's
+/// RFC 7591 parser.
+#[derive(Default, Deserialize)]
+struct RegistrationAnswer {
+    registration_client_uri: Option<String>,
+    registration_access_token: Option<String>,
+}
+
 impl KeycloakKeyManager {
-    pub(super) fn registration_body(spec: &ClientSpec, client_id: Option<&str>) -> Value {
-        let mut body = json!({
-            "client_name": spec.name,
-            "redirect_uris": spec.redirect_uris,
-            "grant_types": spec.grant_types,
-            "response_types": if spec.grant_types.contains(&GrantType::AuthorizationCode) { vec!["code"] } else { vec![] },
-            "token_endpoint_auth_method": spec.token_endpoint_auth_method().as_str(),
-            "scope": spec.scopes.join(" "),
-        });
-        if let (Some(id), Some(obj)) = (client_id, body.as_object_mut()) {
-            obj.insert("client_id".into(), id.into());
+    pub(super) fn registration_body(spec: &ClientSpec, client_id: Option<&str>) -> ClientRegistration {
+        ClientRegistration {
+            client_id: client_id.map(str::to_owned),
+            client_name: spec.name.clone(),
+            redirect_uris: spec.redirect_uris.clone(),
+            grant_types: spec.grant_types.clone(),
+            response_types: if spec.grant_types.contains(&GrantType::AuthorizationCode) {
+                vec!["code"]
+            } else {
+                vec![]
+            },
+            token_endpoint_auth_method: spec.token_endpoint_auth_method().as_str(),
+            scope: spec.scopes.join(" "),
         }
-        body
     }
 
     pub(super) fn check_registration_spec(spec: &ClientSpec) -> Result<()> {
@@ -35,14 +61,12 @@ impl KeycloakKeyManager {
 
     /// Keep the registration access token of an answer: Keycloak replaces it on every update.
     pub(super) async fn remember(&self, client_id: &str, body: &Value, previous: Option<&Registration>) -> Result<()> {
-        let uri = body
-            .get("registration_client_uri")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+        let answer = RegistrationAnswer::deserialize(body).unwrap_or_default();
+        let uri = answer
+            .registration_client_uri
             .or_else(|| previous.map(|p| p.uri.clone()));
-        let token = body
-            .get("registration_access_token")
-            .and_then(Value::as_str)
+        let token = answer
+            .registration_access_token
             .map(Token::new)
             .or_else(|| previous.map(|p| p.token.clone()));
         if let (Some(uri), Some(token)) = (uri, token) {
