@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
                 tokens.push(t.access_token.expose_secret().to_owned());
             }
             let mut kms = KeyManagers::default();
-            kms.insert(Arc::new(km.clone()), keymanager_resident::descriptor())
+            kms.insert(Arc::new(km.clone()), &keymanager_resident::ResidentFactory)
                 .expect("insert");
             // (b): nothing is remembered between validations (cache TTL 0), so each one is a fresh token's path.
             let fresh = TokenValidator::new(

@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The validator sees every configured key manager; here just the resident one.
     let mut key_managers = KeyManagers::default();
-    key_managers.insert(Arc::new(resident.clone()), keymanager_resident::descriptor())?;
+    key_managers.insert(Arc::new(resident.clone()), &keymanager_resident::ResidentFactory)?;
     let validator = Arc::new(TokenValidator::new(&key_managers, ValidatorSettings::default())?);
     validator.spawn_revocation_poller();
 

@@ -160,17 +160,28 @@ impl KeyManagerConfig {
         self.settings.get(key).and_then(|v| v.as_str()).map(str::to_owned)
     }
 
-    /// Two settings that go together, such as a client id and its secret: both, or neither.
-    pub fn client_pair(
+    /// Two settings that go together, such as a client id and its secret: both, or neither. Each is given as its
+    /// key and its value as read.
+    pub fn both_or_neither<A, B>(
         &self,
-        id_key: &str,
-        secret_key: &str,
-    ) -> Result<Option<(String, crate::model::ClientSecret)>, ConfigError> {
-        match (self.text(id_key), self.text(secret_key)) {
-            (Some(id), Some(secret)) => Ok(Some((id, crate::model::ClientSecret::new(secret)))),
+        (a_key, a): (&str, Option<A>),
+        (b_key, b): (&str, Option<B>),
+    ) -> Result<Option<(A, B)>, ConfigError> {
+        match (a, b) {
+            (Some(a), Some(b)) => Ok(Some((a, b))),
             (None, None) => Ok(None),
-            _ => Err(self.error(Some(secret_key), format!("{id_key} and {secret_key} go together"))),
+            _ => Err(self.error(Some(b_key), format!("{a_key} and {b_key} go together"))),
         }
+    }
+
+    /// Read this table into a connector's typed settings, as its declared `settings` describe them (see
+    /// [`crate::descriptor::read_settings`]); an error names the file, the key manager and the field.
+    pub fn read_settings<T: serde::de::DeserializeOwned>(
+        &self,
+        settings: &[crate::descriptor::Setting],
+    ) -> Result<T, ConfigError> {
+        crate::descriptor::read_settings(&self.settings, settings, self.allow_insecure_http)
+            .map_err(|(field, message)| self.error((!field.is_empty()).then_some(field.as_str()), message))
     }
 
     /// An error about this key manager, naming its file and name.

@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -117,6 +118,130 @@ pub struct ConnectorDescriptor {
     pub connection_settings: Vec<Setting>,
     /// The `additional_properties` a client spec may carry for it.
     pub application_properties: Vec<Setting>,
+}
+
+/// Read a table into a connector's typed settings `T`: checked by [`validate_settings`] (unknown fields, types,
+/// required fields, URL schemes), the declared defaults filled in, then deserialized. The [`Setting`] list is the
+/// one source of names, defaults and secret flags; [`check_settings_type`] in a connector's tests proves that `T`
+/// declares the same fields. Returns the offending key and what is wrong.
+pub fn read_settings<T: DeserializeOwned>(
+    values: &Map<String, Value>,
+    settings: &[Setting],
+    allow_insecure_http: bool,
+) -> Result<T, (String, String)> {
+    validate_settings(values, settings, allow_insecure_http)?;
+    serde_json::from_value(with_defaults(values, settings)).map_err(|e| {
+        // serde names the field in its message (`missing field `x``, `invalid type … for key `x``).
+        let message = e.to_string();
+        let field = settings
+            .iter()
+            .find(|s| message.contains(&format!("`{}`", s.name)))
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        (field, message)
+    })
+}
+
+/// Prove that a connector's settings type `T` and its declared `settings` agree: the same field names, every
+/// combination the declaration accepts (only the required fields; every field) deserializes, and a missing required
+/// field does not. For connectors' tests; the error says what disagrees.
+pub fn check_settings_type<T: DeserializeOwned>(settings: &[Setting]) -> Result<(), String> {
+    let mut fields = introspect::struct_fields::<T>()?;
+    fields.sort_unstable();
+    let mut declared: Vec<&str> = settings.iter().map(|s| s.name.as_str()).collect();
+    declared.sort_unstable();
+    if fields != declared {
+        return Err(format!("the type has fields {fields:?}, the declaration {declared:?}"));
+    }
+    let sample = |s: &Setting| -> Value {
+        if let Some(first) = s.allowed_values.first() {
+            return Value::String(first.clone());
+        }
+        match s.kind {
+            SettingKind::String => "sample".into(),
+            SettingKind::Url => "https://idp.example.com/x".into(),
+            SettingKind::Integer => 1.into(),
+            SettingKind::Boolean => true.into(),
+            SettingKind::StringList => vec!["sample"].into(),
+        }
+    };
+    let table = |pick: &dyn Fn(&Setting) -> bool| -> Map<String, Value> {
+        settings
+            .iter()
+            .filter(|s| pick(s))
+            .map(|s| (s.name.clone(), sample(s)))
+            .collect()
+    };
+    let required = |s: &Setting| s.required && s.default.is_none();
+    for (what, values) in [
+        ("only the required fields", table(&required)),
+        ("every field", table(&|_| true)),
+    ] {
+        read_settings::<T>(&values, settings, false).map_err(|(f, m)| format!("{what}: `{f}`: {m}"))?;
+    }
+    for s in settings.iter().filter(|s| required(s)) {
+        let mut values = table(&required);
+        values.remove(&s.name);
+        if serde_json::from_value::<T>(with_defaults(&values, settings)).is_ok() {
+            return Err(format!(
+                "`{}` is declared required but the type does not require it",
+                s.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The values, with each declared default filled in where the value is absent.
+fn with_defaults(values: &Map<String, Value>, settings: &[Setting]) -> Value {
+    let mut filled = values.clone();
+    for s in settings {
+        if let (Some(default), false) = (&s.default, filled.contains_key(&s.name)) {
+            filled.insert(s.name.clone(), default.clone());
+        }
+    }
+    Value::Object(filled)
+}
+
+mod introspect {
+    //! The field names of a `Deserialize` struct, read from what it asks a deserializer for.
+
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::forward_to_deserialize_any;
+
+    struct Fields<'a>(&'a mut Vec<&'static str>);
+
+    impl<'de> Deserializer<'de> for Fields<'_> {
+        type Error = de::value::Error;
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.extend_from_slice(fields);
+            Err(de::Error::custom("fields read"))
+        }
+
+        fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct with named fields"))
+        }
+
+        forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    pub(super) fn struct_fields<T: serde::de::DeserializeOwned>() -> Result<Vec<&'static str>, String> {
+        let mut out = Vec::new();
+        let _ = T::deserialize(Fields(&mut out));
+        if out.is_empty() {
+            return Err("the settings type is not a struct with named fields".into());
+        }
+        Ok(out)
+    }
 }
 
 /// Check `values` against `settings`: unknown keys, missing required ones, types, allowed values and URL schemes.
@@ -264,5 +389,68 @@ mod tests {
                 "{host}"
             );
         }
+    }
+
+    #[allow(dead_code)]
+    #[derive(serde::Deserialize)]
+    struct Good {
+        org_url: String,
+        api_token: String,
+        mode: String,
+        limit: Option<u64>,
+        flag: Option<bool>,
+        list: Option<Vec<String>>,
+    }
+
+    #[allow(dead_code)]
+    #[derive(serde::Deserialize)]
+    struct Loose {
+        org_url: Option<String>,
+        api_token: String,
+        mode: String,
+        limit: Option<u64>,
+        flag: Option<bool>,
+        list: Option<Vec<String>>,
+    }
+
+    #[allow(dead_code)]
+    #[derive(serde::Deserialize)]
+    struct Undeclared {
+        org_url: String,
+        api_token: String,
+        mode: String,
+        limit: Option<u64>,
+        flag: Option<bool>,
+        list: Option<Vec<String>>,
+        extra: Option<String>,
+    }
+
+    #[allow(dead_code)]
+    #[derive(serde::Deserialize)]
+    struct WrongType {
+        org_url: String,
+        api_token: String,
+        mode: String,
+        limit: Option<String>,
+        flag: Option<bool>,
+        list: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn a_settings_type_must_agree_with_its_declaration() {
+        check_settings_type::<Good>(&settings()).unwrap();
+        let loose = check_settings_type::<Loose>(&settings()).unwrap_err();
+        assert!(loose.contains("`org_url` is declared required"), "{loose}");
+        let extra = check_settings_type::<Undeclared>(&settings()).unwrap_err();
+        assert!(extra.contains("extra"), "{extra}");
+        let wrong = check_settings_type::<WrongType>(&settings()).unwrap_err();
+        assert!(wrong.contains("every field: `limit`"), "{wrong}");
+    }
+
+    #[test]
+    fn reading_fills_declared_defaults() {
+        let values = json!({"org_url": "https://x", "api_token": "t"});
+        let good: Good = read_settings(values.as_object().unwrap(), &settings(), false).unwrap();
+        assert_eq!(good.mode, "a");
     }
 }

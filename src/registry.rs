@@ -135,7 +135,7 @@ impl ConnectorRegistry {
                 Error::Configuration(c) => Error::Configuration(c.in_key_manager(&km.name)),
                 other => other,
             })?;
-            set.insert(built, factory.descriptor())?;
+            set.insert(built, factory.as_ref())?;
         }
         Ok(set)
     }
@@ -156,16 +156,38 @@ pub struct KeyManagers {
 }
 
 impl KeyManagers {
-    /// Add a key manager; its name must be new.
-    pub fn insert(&mut self, km: Arc<dyn KeyManager>, descriptor: ConnectorDescriptor) -> Result<()> {
+    /// Add a key manager built by (or in code for) `factory`'s connector type; its name must be new, and its
+    /// [`kind`](KeyManager::kind) must be the factory's.
+    pub fn insert(&mut self, km: Arc<dyn KeyManager>, factory: &dyn ConnectorFactory) -> Result<()> {
+        let descriptor = factory.descriptor();
+        if km.kind() != descriptor.kind {
+            return Err(Error::invalid_field(
+                "type",
+                format!(
+                    "key manager `{}` is of type `{}`, not the factory's `{}`",
+                    km.name(),
+                    km.kind(),
+                    descriptor.kind
+                ),
+            ));
+        }
+        self.push(km, Arc::new(descriptor))
+    }
+
+    fn push(&mut self, km: Arc<dyn KeyManager>, descriptor: Arc<ConnectorDescriptor>) -> Result<()> {
         if self.entries.iter().any(|(k, _)| k.name() == km.name()) {
             return Err(Error::conflict(format!(
                 "a key manager named `{}` exists already",
                 km.name()
             )));
         }
-        self.entries.push((km, Arc::new(descriptor)));
+        self.entries.push((km, descriptor));
         Ok(())
+    }
+
+    /// Move every key manager of `other` here, in order; their names must be new.
+    pub fn append(&mut self, other: KeyManagers) -> Result<()> {
+        other.entries.into_iter().try_for_each(|(km, d)| self.push(km, d))
     }
 
     /// The key manager of this name, or `NotFound`.

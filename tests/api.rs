@@ -10,9 +10,10 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use keymanager::api::{router, ROUTES};
+use keymanager::config::KeyManagerConfig;
 use keymanager::descriptor::{ConnectorDescriptor, Setting};
 use keymanager::model::*;
-use keymanager::registry::KeyManagers;
+use keymanager::registry::{BuildContext, ConnectorFactory, KeyManagers};
 use keymanager::service::{Application, ApplicationStore, KeyMapping, KeyService, SqlApplicationStore};
 use keymanager::{Error, KeyManager, Result};
 use serde_json::{json, Value};
@@ -21,6 +22,26 @@ use tower::ServiceExt;
 const ADMIN: &str = "test-admin-token";
 
 /// An in-memory key manager whose register and delete can be made to fail.
+/// The `memory` connector type: its key managers are built in code here.
+struct MemoryFactory;
+
+#[async_trait]
+impl ConnectorFactory for MemoryFactory {
+    fn descriptor(&self) -> ConnectorDescriptor {
+        ConnectorDescriptor {
+            kind: "memory".into(),
+            display_name: "Memory".into(),
+            description: "test".into(),
+            connection_settings: vec![],
+            application_properties: vec![Setting::string("tier", "Tier").one_of(&["gold"])],
+        }
+    }
+
+    async fn build(&self, _: &KeyManagerConfig, _: &BuildContext) -> Result<Arc<dyn KeyManager>> {
+        Err(Error::unsupported("building a memory key manager from a table"))
+    }
+}
+
 #[derive(Default)]
 struct Memory {
     clients: Mutex<HashMap<String, OAuthClient>>,
@@ -185,17 +206,7 @@ async fn fixture() -> Fixture {
     });
     let memory = Arc::new(Memory::default());
     let mut kms = KeyManagers::default();
-    kms.insert(
-        memory.clone(),
-        ConnectorDescriptor {
-            kind: "memory".into(),
-            display_name: "Memory".into(),
-            description: "test".into(),
-            connection_settings: vec![],
-            application_properties: vec![Setting::string("tier", "Tier").one_of(&["gold"])],
-        },
-    )
-    .unwrap();
+    kms.insert(memory.clone(), &MemoryFactory).unwrap();
     let service = KeyService::new(kms, store.clone());
     let app = router(service, Arc::new(|t: &str| t == ADMIN));
     Fixture {

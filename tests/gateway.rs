@@ -47,7 +47,7 @@ async fn the_layer_admits_valid_tokens_and_answers_rfc6750_otherwise() {
         }
     };
     let mut kms = KeyManagers::default();
-    kms.insert(Arc::new(km.clone()), keymanager_resident::descriptor())
+    kms.insert(Arc::new(km.clone()), &keymanager_resident::ResidentFactory)
         .unwrap();
     let validator = Arc::new(TokenValidator::new(&kms, ValidatorSettings::default()).unwrap());
     let app = Router::new()

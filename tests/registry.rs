@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use keymanager::config::{Config, KeyManagerConfig};
 use keymanager::descriptor::{ConnectorDescriptor, Setting};
 use keymanager::model::*;
-use keymanager::registry::{BuildContext, ConnectorFactory, ConnectorRegistry};
+use keymanager::registry::{BuildContext, ConnectorFactory, ConnectorRegistry, KeyManagers};
 use keymanager::{Error, KeyManager, Result};
 
 /// A connector that registers nothing anywhere: it answers from its own settings.
@@ -121,6 +121,30 @@ async fn a_third_party_connector_is_built_from_config_and_found_by_name() {
     );
     props.insert("tier".into(), "gold".into());
     kms.check_application_properties("first", &props).unwrap();
+}
+
+#[tokio::test]
+async fn a_key_manager_built_in_code_joins_with_its_factorys_descriptor_only() {
+    let mut kms = KeyManagers::default();
+    let echo = |name: &str| {
+        Arc::new(EchoKeyManager {
+            name: name.into(),
+            issuer: "https://idp.example.com".into(),
+        })
+    };
+    kms.insert(echo("a"), &EchoFactory).unwrap();
+    assert_eq!(kms.descriptor("a").map(|d| d.kind.as_str()), Some("echo"));
+    // Another type's factory is refused, and so is a second key manager of the same name.
+    let err = kms
+        .insert(echo("b"), &keymanager_resident::ResidentFactory)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is of type `echo`, not the factory's `resident`"),
+        "{err}"
+    );
+    assert_eq!(kms.insert(echo("a"), &EchoFactory).unwrap_err().kind(), "conflict");
+    assert_eq!(kms.len(), 1);
 }
 
 #[test]

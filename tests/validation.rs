@@ -6,10 +6,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
+use keymanager::config::KeyManagerConfig;
 use keymanager::descriptor::ConnectorDescriptor;
 use keymanager::http::{HttpClient, HttpPolicy, Idempotency};
 use keymanager::model::*;
-use keymanager::registry::KeyManagers;
+use keymanager::registry::{BuildContext, ConnectorFactory, KeyManagers};
 use keymanager::validation::{TokenValidator, ValidationError, ValidatorSettings};
 use keymanager::{Error, KeyManager, Result};
 use keymanager_resident::{Algorithm, SigningKey};
@@ -102,13 +103,23 @@ struct Setup {
     clock: Arc<ManualClock>,
 }
 
-fn descriptor() -> ConnectorDescriptor {
-    ConnectorDescriptor {
-        kind: "remote".into(),
-        display_name: "Remote".into(),
-        description: "test".into(),
-        connection_settings: vec![],
-        application_properties: vec![],
+/// The `remote` connector type: key managers of it are built in code here.
+struct RemoteFactory;
+
+#[async_trait]
+impl ConnectorFactory for RemoteFactory {
+    fn descriptor(&self) -> ConnectorDescriptor {
+        ConnectorDescriptor {
+            kind: "remote".into(),
+            display_name: "Remote".into(),
+            description: "test".into(),
+            connection_settings: vec![],
+            application_properties: vec![],
+        }
+    }
+
+    async fn build(&self, _: &KeyManagerConfig, _: &BuildContext) -> Result<Arc<dyn KeyManager>> {
+        Err(Error::unsupported("building a remote key manager from a table"))
     }
 }
 
@@ -123,7 +134,7 @@ async fn setup_with(typ: Option<&str>, settings: ValidatorSettings) -> Setup {
         typ: typ.map(str::to_owned),
     };
     let mut kms = KeyManagers::default();
-    kms.insert(Arc::new(km), descriptor()).unwrap();
+    kms.insert(Arc::new(km), &RemoteFactory).unwrap();
     let clock = ManualClock::new();
     let validator = Arc::new(TokenValidator::new(&kms, settings).unwrap().with_clock(clock.clone()));
     Setup {
@@ -430,7 +441,7 @@ async fn resident_tokens_validate_and_revocations_from_another_node_arrive() {
     let node1 = open().await;
     let node2 = open().await;
     let mut kms = KeyManagers::default();
-    kms.insert(Arc::new(node1.clone()), keymanager_resident::descriptor())
+    kms.insert(Arc::new(node1.clone()), &keymanager_resident::ResidentFactory)
         .unwrap();
     let service = KeyService::new(
         kms.clone(),
@@ -508,7 +519,7 @@ async fn revocations_through_the_library_reach_every_node() {
         typ: Some("at+jwt".into()),
     };
     let mut kms = KeyManagers::default();
-    kms.insert(Arc::new(km), descriptor()).unwrap();
+    kms.insert(Arc::new(km), &RemoteFactory).unwrap();
     let node_a = Arc::new(TokenValidator::new(&kms, ValidatorSettings::default()).unwrap());
     let node_b = Arc::new(
         TokenValidator::new(&kms, ValidatorSettings::default())
@@ -582,8 +593,8 @@ async fn okta_and_keycloak_tokens_give_the_same_principal_shape() {
         Arc::new(keymanager::sql::registrations::MemoryRegistrations::default()),
     );
     let mut kms = KeyManagers::default();
-    kms.insert(Arc::new(okta), keymanager_okta::descriptor()).unwrap();
-    kms.insert(Arc::new(kc), keymanager_keycloak::descriptor()).unwrap();
+    kms.insert(Arc::new(okta), &keymanager_okta::OktaFactory).unwrap();
+    kms.insert(Arc::new(kc), &keymanager_keycloak::KeycloakFactory).unwrap();
     let validator = TokenValidator::new(&kms, ValidatorSettings::default()).unwrap();
     let t = now();
     let okta_token = okta_key

@@ -94,21 +94,16 @@ pub(crate) async fn build(
     let mut key_managers = KeyManagers::default();
     let mut resident = None;
     for km in &config.key_managers {
-        let descriptor = registry
-            .descriptor(&km.kind)
-            .ok_or_else(|| Failure::Usage(format!("unknown key manager type `{}`", km.kind)))?;
-        if km.kind == "resident" && resident.is_none() {
+        if km.kind == keymanager_resident::KIND && resident.is_none() {
             let built = ResidentFactory.build_resident(km, &ctx).await?;
-            key_managers.insert(Arc::new(built.clone()), descriptor)?;
+            key_managers.insert(Arc::new(built.clone()), &ResidentFactory)?;
             resident = Some((km.name.clone(), built));
         } else {
             let one = keymanager::config::Config {
                 key_managers: vec![km.clone()],
                 ..Config::default()
             };
-            for built in registry.build(&one, &ctx).await?.iter() {
-                key_managers.insert(built.clone(), descriptor.clone())?;
-            }
+            key_managers.append(registry.build(&one, &ctx).await?)?;
         }
     }
     let store = Arc::new(SqlApplicationStore::connect(&database_url, config.database.max_connections).await?);

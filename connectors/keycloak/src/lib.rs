@@ -17,4 +17,4 @@ mod settings;
 pub use factory::KeycloakFactory;
 pub use key_manager::{KeycloakKeyManager, CURRENT_SECRET, ROTATED_SECRET};
 pub use representation::{client_from, client_id_for, representation};
-pub use settings::{descriptor, KeycloakSettings, Mode};
+pub use settings::{descriptor, KeycloakSettings, Mode, KIND};

@@ -4,11 +4,15 @@ use keymanager::config::KeyManagerConfig;
 use keymanager::descriptor::{ConnectorDescriptor, Setting};
 use keymanager::error::ConfigError;
 use keymanager::model::{ClientSecret, Token};
+use serde::Deserialize;
+
+/// The `type` of Keycloak key managers.
+pub const KIND: &str = "keycloak";
 
 /// The connector's self-description.
 pub fn descriptor() -> ConnectorDescriptor {
     ConnectorDescriptor {
-        kind: "keycloak".into(),
+        kind: KIND.into(),
         display_name: "Keycloak".into(),
         description: "A Keycloak realm, through the admin REST API or the OpenID Connect client registration service."
             .into(),
@@ -127,55 +131,79 @@ impl KeycloakSettings {
         }
     }
 
-    /// Read a validated table.
+    /// Read a table, as [`descriptor`] declares it.
     pub fn from_config(km: &KeyManagerConfig) -> Result<Self, ConfigError> {
-        let s = &km.settings;
-        let text = |k: &str| s.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let base = text("base_url").ok_or_else(|| km.error(Some("base_url"), "is required"))?;
-        let realm = text("realm").ok_or_else(|| km.error(Some("realm"), "is required"))?;
-        let mode = match (
-            text("admin_client_id"),
-            text("admin_client_secret"),
-            text("initial_access_token"),
-        ) {
-            (Some(id), Some(secret), _) => Mode::Admin {
-                client_id: id,
-                client_secret: ClientSecret::new(secret),
+        let t: KeycloakTable = km.read_settings(&descriptor().connection_settings)?;
+        let admin = km.both_or_neither(
+            ("admin_client_id", t.admin_client_id),
+            ("admin_client_secret", t.admin_client_secret),
+        )?;
+        let mode = match (admin, t.initial_access_token) {
+            (Some((client_id, client_secret)), _) => Mode::Admin {
+                client_id,
+                client_secret,
             },
-            (None, None, Some(iat)) => Mode::Registration {
-                initial_access_token: Token::new(iat),
-            },
-            (Some(_), None, _) | (None, Some(_), _) => {
-                return Err(km.error(
-                    Some("admin_client_secret"),
-                    "admin_client_id and admin_client_secret go together",
-                ))
-            }
-            (None, None, None) => return Err(km.error(
+            (None, Some(initial_access_token)) => Mode::Registration { initial_access_token },
+            (None, None) => return Err(km.error(
                 Some("admin_client_id"),
                 "configure an admin service account (admin_client_id, admin_client_secret) or an initial_access_token",
             )),
         };
-        let admin_realm = text("admin_realm").unwrap_or_else(|| realm.clone());
-        let mut out = KeycloakSettings::new(&base, &realm, &admin_realm, mode);
-        if let Some(pair) = km.client_pair("introspection_client_id", "introspection_client_secret")? {
+        let admin_realm = t.admin_realm.unwrap_or_else(|| t.realm.clone());
+        let mut out = KeycloakSettings::new(&t.base_url, &t.realm, &admin_realm, mode);
+        if let Some(pair) = km.both_or_neither(
+            ("introspection_client_id", t.introspection_client_id),
+            ("introspection_client_secret", t.introspection_client_secret),
+        )? {
             out.introspection_client = Some(pair);
         }
-        for (key, slot) in [
-            ("admin_url", &mut out.admin_url),
-            ("admin_token_endpoint", &mut out.admin_token_endpoint),
-            ("registration_endpoint", &mut out.registration_endpoint),
-            ("issuer", &mut out.issuer),
-            ("token_endpoint", &mut out.token_endpoint),
-            ("introspection_endpoint", &mut out.introspection_endpoint),
-            ("revocation_endpoint", &mut out.revocation_endpoint),
-            ("jwks_uri", &mut out.jwks_uri),
+        for (value, slot) in [
+            (t.admin_url, &mut out.admin_url),
+            (t.admin_token_endpoint, &mut out.admin_token_endpoint),
+            (t.registration_endpoint, &mut out.registration_endpoint),
+            (t.issuer, &mut out.issuer),
+            (t.token_endpoint, &mut out.token_endpoint),
+            (t.introspection_endpoint, &mut out.introspection_endpoint),
+            (t.revocation_endpoint, &mut out.revocation_endpoint),
+            (t.jwks_uri, &mut out.jwks_uri),
         ] {
-            if let Some(v) = text(key) {
+            if let Some(v) = value {
                 *slot = v.trim_end_matches('/').to_owned();
             }
         }
-        out.audience = text("audience");
+        out.audience = t.audience;
         Ok(out)
+    }
+}
+
+/// A `type = "keycloak"` table, field for field as [`descriptor`] declares it (a test proves they agree).
+#[derive(Deserialize)]
+struct KeycloakTable {
+    base_url: String,
+    realm: String,
+    admin_client_id: Option<String>,
+    admin_client_secret: Option<ClientSecret>,
+    admin_realm: Option<String>,
+    initial_access_token: Option<Token>,
+    introspection_client_id: Option<String>,
+    introspection_client_secret: Option<ClientSecret>,
+    admin_url: Option<String>,
+    admin_token_endpoint: Option<String>,
+    registration_endpoint: Option<String>,
+    issuer: Option<String>,
+    token_endpoint: Option<String>,
+    introspection_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    audience: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_type_matches_the_descriptor() {
+        keymanager::descriptor::check_settings_type::<KeycloakTable>(&descriptor().connection_settings).unwrap();
     }
 }

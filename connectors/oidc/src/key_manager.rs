@@ -116,7 +116,7 @@ impl KeyManager for OidcKeyManager {
     }
 
     fn kind(&self) -> &str {
-        "oidc"
+        crate::settings::KIND
     }
 
     fn capabilities(&self) -> Capabilities {

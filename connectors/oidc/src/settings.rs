@@ -4,11 +4,15 @@ use keymanager::config::KeyManagerConfig;
 use keymanager::descriptor::{ConnectorDescriptor, Setting, SettingKind};
 use keymanager::error::ConfigError;
 use keymanager::model::{ClientSecret, Token};
+use serde::Deserialize;
+
+/// The `type` of oidc key managers.
+pub const KIND: &str = "oidc";
 
 /// The connector's self-description.
 pub fn descriptor() -> ConnectorDescriptor {
     ConnectorDescriptor {
-        kind: "oidc".into(),
+        kind: KIND.into(),
         display_name: "OpenID Connect / OAuth 2.0 provider".into(),
         description: "Any authorization server with RFC 8414 or OpenID discovery, RFC 7591/7592 registration, \
                       RFC 7662 introspection and RFC 7009 revocation."
@@ -102,32 +106,60 @@ impl OidcSettings {
         }
     }
 
-    /// Read a validated table.
+    /// Read a table, as [`descriptor`] declares it.
     pub fn from_config(km: &KeyManagerConfig) -> Result<Self, ConfigError> {
-        let s = &km.settings;
-        let text = |k: &str| s.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let issuer = text("issuer").ok_or_else(|| km.error(Some("issuer"), "is required"))?;
-        let mut out = OidcSettings::new(issuer);
-        out.initial_access_token = text("initial_access_token").map(Token::new);
-        out.introspection_client = km.client_pair("introspection_client_id", "introspection_client_secret")?;
-        out.introspection_token = text("introspection_token").map(Token::new);
-        out.registration_endpoint = text("registration_endpoint");
-        out.token_endpoint = text("token_endpoint");
-        out.introspection_endpoint = text("introspection_endpoint");
-        out.revocation_endpoint = text("revocation_endpoint");
-        out.jwks_uri = text("jwks_uri");
-        if let Some(c) = text("client_id_claim") {
-            out.client_id_claim = c;
+        let t: OidcTable = km.read_settings(&descriptor().connection_settings)?;
+        let mut out = OidcSettings::new(t.issuer);
+        out.initial_access_token = t.initial_access_token;
+        out.introspection_client = km.both_or_neither(
+            ("introspection_client_id", t.introspection_client_id),
+            ("introspection_client_secret", t.introspection_client_secret),
+        )?;
+        out.introspection_token = t.introspection_token;
+        out.registration_endpoint = t.registration_endpoint;
+        out.token_endpoint = t.token_endpoint;
+        out.introspection_endpoint = t.introspection_endpoint;
+        out.revocation_endpoint = t.revocation_endpoint;
+        out.jwks_uri = t.jwks_uri;
+        out.client_id_claim = t.client_id_claim;
+        out.scope_claim = t.scope_claim;
+        out.scope_claim_is_array = t.scope_claim_form == "array";
+        out.audience = t.audience;
+        if let Some(list) = t.algorithms {
+            out.algorithms = list;
         }
-        if let Some(c) = text("scope_claim") {
-            out.scope_claim = c;
-        }
-        out.scope_claim_is_array = text("scope_claim_form").as_deref() == Some("array");
-        out.audience = text("audience");
-        if let Some(list) = s.get("algorithms").and_then(|v| v.as_array()) {
-            out.algorithms = list.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect();
-        }
-        out.access_token_typ = text("access_token_typ");
+        out.access_token_typ = t.access_token_typ;
         Ok(out)
+    }
+}
+
+/// A `type = "oidc"` table, field for field as [`descriptor`] declares it (a test proves they agree).
+#[derive(Deserialize)]
+struct OidcTable {
+    issuer: String,
+    initial_access_token: Option<Token>,
+    introspection_client_id: Option<String>,
+    introspection_client_secret: Option<ClientSecret>,
+    introspection_token: Option<Token>,
+    registration_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    introspection_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    client_id_claim: String,
+    scope_claim: String,
+    scope_claim_form: String,
+    audience: Option<String>,
+    algorithms: Option<Vec<String>>,
+    access_token_typ: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_type_matches_the_descriptor() {
+        keymanager::descriptor::check_settings_type::<OidcTable>(&descriptor().connection_settings).unwrap();
     }
 }

@@ -150,7 +150,7 @@ async fn flow(km: &OidcKeyManager, registrations: &dyn RegistrationStore) {
     .await
     .unwrap();
     let mut set = keymanager::registry::KeyManagers::default();
-    set.insert(Arc::new(gateway_km), keymanager_oidc::descriptor()).unwrap();
+    set.insert(Arc::new(gateway_km), &keymanager_oidc::OidcFactory).unwrap();
     let validator = keymanager::validation::TokenValidator::new(&set, Default::default()).unwrap();
     let principal = validator.validate(token.access_token.expose_secret()).await.unwrap();
     assert_eq!(principal.client_id.as_deref(), Some(client.client_id.as_str()));

@@ -247,7 +247,7 @@ impl KeyManager for OktaKeyManager {
     }
 
     fn kind(&self) -> &str {
-        "okta"
+        crate::settings::KIND
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -16,4 +16,4 @@ mod settings;
 pub use errors::MAX_SECRETS;
 pub use factory::OktaFactory;
 pub use key_manager::OktaKeyManager;
-pub use settings::{descriptor, OktaSettings};
+pub use settings::{descriptor, OktaSettings, KIND};

@@ -4,11 +4,15 @@ use keymanager::config::KeyManagerConfig;
 use keymanager::descriptor::{ConnectorDescriptor, Setting};
 use keymanager::error::ConfigError;
 use keymanager::model::{ClientSecret, Token};
+use serde::Deserialize;
+
+/// The `type` of Okta key managers.
+pub const KIND: &str = "okta";
 
 /// The connector's self-description.
 pub fn descriptor() -> ConnectorDescriptor {
     ConnectorDescriptor {
-        kind: "okta".into(),
+        kind: KIND.into(),
         display_name: "Okta".into(),
         description: "An Okta org: dynamic client registration, Apps API secrets, a custom authorization server."
             .into(),
@@ -87,30 +91,56 @@ impl OktaSettings {
         }
     }
 
-    /// Read a validated table.
+    /// Read a table, as [`descriptor`] declares it.
     pub fn from_config(km: &KeyManagerConfig) -> Result<Self, ConfigError> {
-        let s = &km.settings;
-        let text = |k: &str| s.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let org = text("org_url").ok_or_else(|| km.error(Some("org_url"), "is required"))?;
-        let token = text("api_token").ok_or_else(|| km.error(Some("api_token"), "is required"))?;
-        let as_id = text("authorization_server_id").unwrap_or_else(|| "default".into());
-        let mut out = OktaSettings::new(&org, &as_id, Token::new(token));
-        out.introspection_client = km.client_pair("introspection_client_id", "introspection_client_secret")?;
-        for (key, slot) in [
-            ("management_url", &mut out.management_url),
-            ("issuer", &mut out.issuer),
-            ("token_endpoint", &mut out.token_endpoint),
-            ("introspection_endpoint", &mut out.introspection_endpoint),
-            ("revocation_endpoint", &mut out.revocation_endpoint),
-            ("jwks_uri", &mut out.jwks_uri),
+        let t: OktaTable = km.read_settings(&descriptor().connection_settings)?;
+        let mut out = OktaSettings::new(&t.org_url, &t.authorization_server_id, t.api_token);
+        out.introspection_client = km.both_or_neither(
+            ("introspection_client_id", t.introspection_client_id),
+            ("introspection_client_secret", t.introspection_client_secret),
+        )?;
+        for (value, slot) in [
+            (t.management_url, &mut out.management_url),
+            (t.issuer, &mut out.issuer),
+            (t.token_endpoint, &mut out.token_endpoint),
+            (t.introspection_endpoint, &mut out.introspection_endpoint),
+            (t.revocation_endpoint, &mut out.revocation_endpoint),
+            (t.jwks_uri, &mut out.jwks_uri),
         ] {
-            if let Some(v) = text(key) {
+            if let Some(v) = value {
                 *slot = v.trim_end_matches('/').to_owned();
             }
         }
-        if let Some(a) = text("audience") {
-            out.audience = Some(a);
+        if t.audience.is_some() {
+            out.audience = t.audience;
         }
         Ok(out)
+    }
+}
+
+/// A `type = "okta"` table, field for field as [`descriptor`] declares it (a test proves they agree).
+#[derive(Deserialize)]
+struct OktaTable {
+    org_url: String,
+    authorization_server_id: String,
+    api_token: Token,
+    introspection_client_id: Option<String>,
+    introspection_client_secret: Option<ClientSecret>,
+    management_url: Option<String>,
+    issuer: Option<String>,
+    token_endpoint: Option<String>,
+    introspection_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    audience: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_type_matches_the_descriptor() {
+        keymanager::descriptor::check_settings_type::<OktaTable>(&descriptor().connection_settings).unwrap();
     }
 }

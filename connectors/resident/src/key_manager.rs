@@ -40,7 +40,7 @@ impl KeyManager for ResidentKeyManager {
     }
 
     fn kind(&self) -> &str {
-        "resident"
+        crate::settings::KIND
     }
 
     fn capabilities(&self) -> Capabilities {

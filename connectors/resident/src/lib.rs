@@ -57,7 +57,7 @@ pub use key_manager::ResidentKeyManager;
 pub use keyring::KeyRing;
 pub use login_guard::BruteForceSettings;
 pub use server::{AuthenticatedClient, ResidentServer, ACCESS_TOKEN_TYP};
-pub use settings::{descriptor, ResidentSettings, TokenFormat};
+pub use settings::{descriptor, ResidentSettings, TokenFormat, KIND};
 pub use signing::{Algorithm, SigningKey};
 pub use store::{ClientRecord, SecretRecord, Store};
 pub use users::{ResourceOwner, ResourceOwnerAuthenticator};

@@ -3,7 +3,8 @@
 use keymanager::config::KeyManagerConfig;
 use keymanager::descriptor::{ConnectorDescriptor, Setting, SettingKind};
 use keymanager::error::ConfigError;
-use keymanager::model::check_duration;
+use keymanager::model::{check_duration, Token};
+use serde::Deserialize;
 
 use crate::login_guard::BruteForceSettings;
 use crate::signing::Algorithm;
@@ -42,7 +43,7 @@ pub struct ResidentSettings {
     /// Database URL overriding `[database] url`.
     pub database_url: Option<String>,
     /// Users declared in the configuration: (name, password), created or updated at start.
-    pub users: Vec<(String, keymanager::model::Token)>,
+    pub users: Vec<(String, Token)>,
     /// Brute-force protection of the login page and the password grant.
     pub brute_force: BruteForceSettings,
 }
@@ -99,10 +100,13 @@ pub const MAX_LOGIN_FAILURES: u64 = 10_000;
 /// The longest `client_cache_seconds`: an hour.
 pub const MAX_CLIENT_CACHE_SECONDS: u64 = 3600;
 
+/// The `type` of resident key managers.
+pub const KIND: &str = "resident";
+
 /// The connector's self-description.
 pub fn descriptor() -> ConnectorDescriptor {
     ConnectorDescriptor {
-        kind: "resident".into(),
+        kind: KIND.into(),
         display_name: "Resident Key Manager".into(),
         description: "The embedded OAuth2 authorization server, on SQLite or PostgreSQL.".into(),
         connection_settings: vec![
@@ -157,47 +161,48 @@ pub fn descriptor() -> ConnectorDescriptor {
 }
 
 impl ResidentSettings {
-    /// Read a validated table; `public_url` is the server's URL, the default issuer.
+    /// Read a table, as [`descriptor`] declares it; `public_url` is the server's URL, the default issuer.
     pub fn from_config(km: &KeyManagerConfig, public_url: Option<&str>) -> Result<Self, ConfigError> {
-        let s = &km.settings;
-        let text = |k: &str| s.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let int = |k: &str| s.get(k).and_then(|v| v.as_u64());
+        let t: ResidentTable = km.read_settings(&descriptor().connection_settings)?;
         let defaults = ResidentSettings::default();
-        let issuer = text("issuer")
+        let issuer = t
+            .issuer
+            .clone()
             .or_else(|| public_url.map(str::to_owned))
             .unwrap_or(defaults.issuer)
             .trim_end_matches('/')
             .to_owned();
-        let algorithm = match text("signing_algorithm") {
-            Some(a) => a.parse().map_err(|m: String| km.error(Some("signing_algorithm"), m))?,
-            None => Algorithm::Es256,
-        };
-        let token_format = match text("token_format").as_deref() {
-            Some("opaque") => TokenFormat::Opaque,
+        let algorithm = t
+            .signing_algorithm
+            .parse()
+            .map_err(|m: String| km.error(Some("signing_algorithm"), m))?;
+        let token_format = match t.token_format.as_str() {
+            "opaque" => TokenFormat::Opaque,
             _ => TokenFormat::Jwt,
         };
-        let duration = |k: &str, default: u64| -> Result<u64, ConfigError> {
-            let v = int(k).unwrap_or(default);
+        for (k, v) in [
+            ("max_access_token_lifetime", t.max_access_token_lifetime),
+            ("access_token_lifetime", t.access_token_lifetime),
+            ("refresh_token_lifetime", t.refresh_token_lifetime),
+        ] {
             check_duration(k, v).map_err(|e| km.error(Some(k), e.to_string()))?;
-            Ok(v)
-        };
-        let max = duration("max_access_token_lifetime", defaults.max_access_token_lifetime)?;
-        let default_lifetime = duration("access_token_lifetime", defaults.access_token_lifetime)?;
-        let refresh_lifetime = duration("refresh_token_lifetime", defaults.refresh_token_lifetime)?;
-        let client_cache_seconds = int("client_cache_seconds").unwrap_or(defaults.client_cache_seconds);
-        if client_cache_seconds > MAX_CLIENT_CACHE_SECONDS {
+        }
+        if t.client_cache_seconds > MAX_CLIENT_CACHE_SECONDS {
             return Err(km.error(
                 Some("client_cache_seconds"),
                 format!("must be at most {MAX_CLIENT_CACHE_SECONDS}"),
             ));
         }
-        if default_lifetime > max {
+        if t.access_token_lifetime > t.max_access_token_lifetime {
             return Err(km.error(
                 Some("access_token_lifetime"),
-                format!("{default_lifetime} exceeds max_access_token_lifetime ({max})"),
+                format!(
+                    "{} exceeds max_access_token_lifetime ({})",
+                    t.access_token_lifetime, t.max_access_token_lifetime
+                ),
             ));
         }
-        let max_secrets = match int("max_secrets_per_client") {
+        let max_secrets = match t.max_secrets_per_client {
             Some(0) => {
                 return Err(km.error(
                     Some("max_secrets_per_client"),
@@ -207,44 +212,63 @@ impl ResidentSettings {
             Some(n) => Some(u32::try_from(n).map_err(|_| km.error(Some("max_secrets_per_client"), "is too large"))?),
             None => None,
         };
-        let brute_force = brute_force(km, &int)?;
+        let brute_force = brute_force(km, &t)?;
         Ok(ResidentSettings {
-            audience: text("audience").unwrap_or_else(|| issuer.clone()),
+            audience: t.audience.unwrap_or_else(|| issuer.clone()),
             issuer,
             algorithm,
             token_format,
-            access_token_lifetime: default_lifetime,
-            max_access_token_lifetime: max,
-            refresh_token_lifetime: refresh_lifetime,
+            access_token_lifetime: t.access_token_lifetime,
+            max_access_token_lifetime: t.max_access_token_lifetime,
+            refresh_token_lifetime: t.refresh_token_lifetime,
             max_secrets_per_client: max_secrets,
-            client_cache_seconds,
-            database_url: text("database_url"),
-            users: users(km)?,
+            client_cache_seconds: t.client_cache_seconds,
+            database_url: t.database_url.map(|u| u.expose_secret().to_owned()),
+            users: users(km, t.users.unwrap_or_default())?,
             brute_force,
         })
     }
 }
 
-fn brute_force(km: &KeyManagerConfig, int: &dyn Fn(&str) -> Option<u64>) -> Result<BruteForceSettings, ConfigError> {
-    let defaults = BruteForceSettings::default();
-    let failures = |k: &str, default: u32| -> Result<u32, ConfigError> {
-        match int(k) {
-            None => Ok(default),
-            Some(n) if n <= MAX_LOGIN_FAILURES => Ok(n as u32),
-            Some(_) => Err(km.error(Some(k), format!("must be from 0 (off) to {MAX_LOGIN_FAILURES}"))),
-        }
+/// A `type = "resident"` table, field for field as [`descriptor`] declares it (a test proves they agree; the
+/// declared defaults are filled in before it is read).
+#[derive(Deserialize)]
+struct ResidentTable {
+    issuer: Option<String>,
+    audience: Option<String>,
+    signing_algorithm: String,
+    token_format: String,
+    access_token_lifetime: u64,
+    max_access_token_lifetime: u64,
+    refresh_token_lifetime: u64,
+    max_secrets_per_client: Option<u64>,
+    client_cache_seconds: u64,
+    login_failures_per_user: u64,
+    login_failures_per_address: u64,
+    lockout_seconds: u64,
+    max_lockout_seconds: u64,
+    database_url: Option<Token>,
+    users: Option<Vec<Token>>,
+}
+
+fn brute_force(km: &KeyManagerConfig, t: &ResidentTable) -> Result<BruteForceSettings, ConfigError> {
+    let failures = |k: &str, n: u64| -> Result<u32, ConfigError> {
+        u32::try_from(n)
+            .ok()
+            .filter(|n| u64::from(*n) <= MAX_LOGIN_FAILURES)
+            .ok_or_else(|| km.error(Some(k), format!("must be from 0 (off) to {MAX_LOGIN_FAILURES}")))
     };
-    let seconds = |k: &str, default: u64| -> Result<u64, ConfigError> {
-        match int(k).unwrap_or(default) {
-            n @ 1..=MAX_LOCKOUT_SECONDS => Ok(n),
+    let seconds = |k: &str, n: u64| -> Result<u64, ConfigError> {
+        match n {
+            1..=MAX_LOCKOUT_SECONDS => Ok(n),
             _ => Err(km.error(Some(k), format!("must be from 1 to {MAX_LOCKOUT_SECONDS} seconds"))),
         }
     };
     let out = BruteForceSettings {
-        failures_per_user: failures("login_failures_per_user", defaults.failures_per_user)?,
-        failures_per_address: failures("login_failures_per_address", defaults.failures_per_address)?,
-        lockout_seconds: seconds("lockout_seconds", defaults.lockout_seconds)?,
-        max_lockout_seconds: seconds("max_lockout_seconds", defaults.max_lockout_seconds)?,
+        failures_per_user: failures("login_failures_per_user", t.login_failures_per_user)?,
+        failures_per_address: failures("login_failures_per_address", t.login_failures_per_address)?,
+        lockout_seconds: seconds("lockout_seconds", t.lockout_seconds)?,
+        max_lockout_seconds: seconds("max_lockout_seconds", t.max_lockout_seconds)?,
     };
     if out.max_lockout_seconds < out.lockout_seconds {
         return Err(km.error(
@@ -255,15 +279,11 @@ fn brute_force(km: &KeyManagerConfig, int: &dyn Fn(&str) -> Option<u64>) -> Resu
     Ok(out)
 }
 
-fn users(km: &KeyManagerConfig) -> Result<Vec<(String, keymanager::model::Token)>, ConfigError> {
-    let Some(list) = km.settings.get("users").and_then(|v| v.as_array()) else {
-        return Ok(Vec::new());
-    };
-    let mut out: Vec<(String, keymanager::model::Token)> = Vec::with_capacity(list.len());
+fn users(km: &KeyManagerConfig, list: Vec<Token>) -> Result<Vec<(String, Token)>, ConfigError> {
+    let mut out: Vec<(String, Token)> = Vec::with_capacity(list.len());
     for (i, v) in list.iter().enumerate() {
         let field = format!("users[{i}]");
-        let entry = v.as_str().unwrap_or_default();
-        let (name, password) = match entry.split_once(':') {
+        let (name, password) = match v.expose_secret().split_once(':') {
             Some((name, password)) if password.chars().count() >= 8 => (name, password),
             _ => {
                 return Err(km.error(
@@ -276,7 +296,7 @@ fn users(km: &KeyManagerConfig) -> Result<Vec<(String, keymanager::model::Token)
         if out.iter().any(|(n, _)| n == name) {
             return Err(km.error(Some(&field), format!("user `{name}` is listed twice")));
         }
-        out.push((name.to_owned(), keymanager::model::Token::new(password)));
+        out.push((name.to_owned(), Token::new(password)));
     }
     Ok(out)
 }
@@ -284,6 +304,17 @@ fn users(km: &KeyManagerConfig) -> Result<Vec<(String, keymanager::model::Token)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settings_type_matches_the_descriptor() {
+        keymanager::descriptor::check_settings_type::<ResidentTable>(&descriptor().connection_settings).unwrap();
+    }
+
+    #[test]
+    fn the_declared_defaults_are_the_code_defaults() {
+        let read = ResidentSettings::from_config(&KeyManagerConfig::new("r", KIND), None).unwrap();
+        assert_eq!(format!("{read:?}"), format!("{:?}", ResidentSettings::default()));
+    }
 
     #[test]
     fn debug_hides_the_database_password() {

@@ -115,7 +115,7 @@ impl KeyManager for KeycloakKeyManager {
     }
 
     fn kind(&self) -> &str {
-        "keycloak"
+        crate::settings::KIND
     }
 
     fn capabilities(&self) -> Capabilities {
