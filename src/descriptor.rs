@@ -173,12 +173,14 @@ pub fn check_settings_type<T: DeserializeOwned>(settings: &[Setting]) -> Result<
             .collect()
     };
     let required = |s: &Setting| s.required && s.default.is_none();
-    for (what, values) in [
-        ("only the required fields", table(&required)),
-        ("every field", table(&|_| true)),
-    ] {
-        read_settings::<T>(&values, settings, false).map_err(|(f, m)| format!("{what}: `{f}`: {m}"))?;
+    read_settings::<T>(&table(&required), settings, false)
+        .map_err(|(f, m)| format!("only the required fields: `{f}`: {m}"))?;
+    // Each optional field alone with the required ones, so a disagreement names its field.
+    for s in settings.iter().filter(|s| !required(s)) {
+        read_settings::<T>(&table(&|o| required(o) || o.name == s.name), settings, false)
+            .map_err(|(_, m)| format!("with `{}`: {m}", s.name))?;
     }
+    read_settings::<T>(&table(&|_| true), settings, false).map_err(|(f, m)| format!("every field: `{f}`: {m}"))?;
     for s in settings.iter().filter(|s| required(s)) {
         let mut values = table(&required);
         values.remove(&s.name);
@@ -444,7 +446,7 @@ mod tests {
         let extra = check_settings_type::<Undeclared>(&settings()).unwrap_err();
         assert!(extra.contains("extra"), "{extra}");
         let wrong = check_settings_type::<WrongType>(&settings()).unwrap_err();
-        assert!(wrong.contains("every field: `limit`"), "{wrong}");
+        assert!(wrong.starts_with("with `limit`: invalid type"), "{wrong}");
     }
 
     #[test]

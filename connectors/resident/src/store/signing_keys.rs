@@ -1,0 +1,81 @@
+//! Signing keys, their rotation, and the purge of everything expired.
+
+use keymanager::sql::{col, db_err};
+use keymanager::{Error, Result};
+
+use super::*;
+
+impl Store {
+    // ----- signing keys -----
+
+    /// Every signing key not yet past its JWKS expiry, newest first.
+    pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT kid, alg, private_key, created_at, retired_at, expires_at FROM km_signing_keys \
+             WHERE expires_at IS NULL OR expires_at > $1 ORDER BY created_at DESC, kid DESC",
+        )
+        .bind(self.now())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let pk: String = col(r, 2)?;
+                Ok(SigningKeyRecord {
+                    kid: col(r, 0)?,
+                    alg: col(r, 1)?,
+                    private_key: STANDARD
+                        .decode(pk)
+                        .map_err(|_| Error::storage("a stored signing key is not valid base64"))?,
+                    created_at: col(r, 3)?,
+                    retired_at: col(r, 4)?,
+                    expires_at: col(r, 5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Store a new signing key and retire the current ones of any algorithm: they stop signing now and leave the
+    /// JWKS `keep_for` seconds later, when the last token they signed has expired.
+    pub async fn rotate_signing_key(&self, new: &SigningKeyRecord, keep_for: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let at = self.now();
+        sqlx::query("UPDATE km_signing_keys SET retired_at = $1, expires_at = $2 WHERE retired_at IS NULL")
+            .bind(at)
+            .bind(at.saturating_add(keep_for))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO km_signing_keys (kid, alg, private_key, created_at, retired_at, expires_at) \
+             VALUES ($1, $2, $3, $4, NULL, NULL)",
+        )
+        .bind(&new.kid)
+        .bind(&new.alg)
+        .bind(STANDARD.encode(&new.private_key))
+        .bind(new.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    /// Delete what has expired: opaque tokens, revocation entries, retired signing keys.
+    pub async fn purge_expired(&self) -> Result<u64> {
+        let at = self.now();
+        let mut n = 0;
+        for sql in [
+            "DELETE FROM km_tokens WHERE expires_at < $1",
+            "DELETE FROM km_revocations WHERE expires_at < $1",
+            "DELETE FROM km_signing_keys WHERE expires_at IS NOT NULL AND expires_at < $1",
+        ] {
+            n += sqlx::query(sql)
+                .bind(at)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+}
