@@ -130,15 +130,10 @@ pub fn read_settings<T: DeserializeOwned>(
     allow_insecure_http: bool,
 ) -> Result<T, (String, String)> {
     validate_settings(values, settings, allow_insecure_http)?;
-    serde_json::from_value(with_defaults(values, settings)).map_err(|e| {
-        // serde names the field in its message (`missing field `x``, `invalid type … for key `x``).
-        let message = e.to_string();
-        let field = settings
-            .iter()
-            .find(|s| message.contains(&format!("`{}`", s.name)))
-            .map(|s| s.name.clone())
-            .unwrap_or_default();
-        (field, message)
+    serde_path_to_error::deserialize(with_defaults(values, settings)).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." { String::new() } else { field };
+        (field, e.into_inner().to_string())
     })
 }
 
@@ -175,11 +170,6 @@ pub fn check_settings_type<T: DeserializeOwned>(settings: &[Setting]) -> Result<
     let required = |s: &Setting| s.required && s.default.is_none();
     read_settings::<T>(&table(&required), settings, false)
         .map_err(|(f, m)| format!("only the required fields: `{f}`: {m}"))?;
-    // Each optional field alone with the required ones, so a disagreement names its field.
-    for s in settings.iter().filter(|s| !required(s)) {
-        read_settings::<T>(&table(&|o| required(o) || o.name == s.name), settings, false)
-            .map_err(|(_, m)| format!("with `{}`: {m}", s.name))?;
-    }
     read_settings::<T>(&table(&|_| true), settings, false).map_err(|(f, m)| format!("every field: `{f}`: {m}"))?;
     for s in settings.iter().filter(|s| required(s)) {
         let mut values = table(&required);
@@ -446,7 +436,7 @@ mod tests {
         let extra = check_settings_type::<Undeclared>(&settings()).unwrap_err();
         assert!(extra.contains("extra"), "{extra}");
         let wrong = check_settings_type::<WrongType>(&settings()).unwrap_err();
-        assert!(wrong.starts_with("with `limit`: invalid type"), "{wrong}");
+        assert!(wrong.starts_with("every field: `limit`: invalid type"), "{wrong}");
     }
 
     #[test]

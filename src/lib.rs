@@ -7,6 +7,13 @@
 //! those tokens at the gateway. The keys come from any [`KeyManager`]: the embedded resident one, Okta, Keycloak,
 //! or any standards-based provider. This crate is the core: the trait, the generic [`model`], one [`Error`],
 //! the [`config`] file, the connector [`registry`], and the outbound [`http`] kit connectors share.
+//!
+//! Two readers, two doors:
+//! - **Connector authors** (teaching the framework a new provider) find everything in [`connector_kit`]: the
+//!   trait, the model, errors and error dialects, the descriptor, the factory, the HTTP kit, the OAuth client and
+//!   the SQL helpers.
+//! - **Gateway authors** (embedding key managers and validating tokens) find everything in [`gateway_kit`]: the
+//!   configuration, the registry of built key managers, the token validator and the axum layer.
 
 #![warn(missing_docs)]
 
@@ -31,6 +38,29 @@ pub mod sql;
 pub mod validation;
 
 pub use error::{Error, Result};
+
+/// What a connector author needs, in one place (the same items as their home modules).
+pub mod connector_kit {
+    pub use crate::descriptor::{check_settings_type, ConnectorDescriptor, Setting, SettingKind};
+    pub use crate::error::{ConfigError, ProviderError};
+    pub use crate::error_dialect::{ErrorDialect, ErrorFields, OAuthErrorBody, OAuthErrors};
+    pub use crate::http::{HttpClient, HttpPolicy, HttpResponse, Idempotency};
+    pub use crate::registry::{BuildContext, ConnectorFactory};
+    #[cfg(feature = "sql")]
+    pub use crate::sql;
+    pub use crate::{config::KeyManagerConfig, model, oauth, Error, KeyManager, Result};
+}
+
+/// What a gateway author needs, in one place (the same items as their home modules).
+pub mod gateway_kit {
+    pub use crate::config::Config;
+    #[cfg(feature = "gateway")]
+    pub use crate::gateway;
+    pub use crate::registry::{ConnectorRegistry, KeyManagers};
+    #[cfg(feature = "validation")]
+    pub use crate::validation::{Principal, TokenValidator, ValidationError, ValidatorSettings};
+    pub use crate::{Error, KeyManager, Result};
+}
 
 /// A route table: one list of `method "path" => handler` lines makes both `pub const ROUTES: &[(&str, &str)]`
 /// (method and path of every route, for the tests and documents that must cover them all) and

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keymanager::config::{Config, KeyManagerConfig};
-use keymanager::descriptor::{ConnectorDescriptor, Setting};
-use keymanager::model::*;
-use keymanager::registry::{BuildContext, ConnectorFactory, ConnectorRegistry, KeyManagers};
-use keymanager::{Error, KeyManager, Result};
+// A third-party connector needs only the connector kit; the test's own checks use the gateway kit.
+use keymanager::connector_kit::model::*;
+use keymanager::connector_kit::{
+    BuildContext, ConnectorDescriptor, ConnectorFactory, Error, KeyManager, KeyManagerConfig, Result, Setting,
+};
+use keymanager::gateway_kit::{Config, ConnectorRegistry, KeyManagers};
 
 /// A connector that registers nothing anywhere: it answers from its own settings.
 struct EchoKeyManager {
