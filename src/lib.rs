@@ -34,6 +34,7 @@ pub mod registry;
 pub mod service;
 #[cfg(feature = "sql")]
 pub mod sql;
+pub mod user_directory;
 #[cfg(feature = "validation")]
 pub mod validation;
 
@@ -87,3 +88,4 @@ macro_rules! route_table {
     };
 }
 pub use key_manager::KeyManager;
+pub use user_directory::UserDirectory;

@@ -35,6 +35,9 @@ pub struct BuildContext {
     pub database_max_connections: Option<u32>,
     /// The public base URL of this process's server, when it serves one.
     pub public_url: Option<String>,
+    /// Where this process serves (`scheme://address`), when it serves: what a key manager that is its own issuer
+    /// derives its issuer from when no public URL is configured.
+    pub listen_url: Option<String>,
     /// The data directory.
     pub data_dir: Option<PathBuf>,
     /// The shared outbound HTTP client; `None` = the connector makes one with default settings.
@@ -49,6 +52,7 @@ impl std::fmt::Debug for BuildContext {
                 &self.database_url.as_deref().map(crate::config::redact_url_password),
             )
             .field("public_url", &self.public_url)
+            .field("listen_url", &self.listen_url)
             .field("data_dir", &self.data_dir)
             .finish_non_exhaustive()
     }

@@ -488,7 +488,9 @@ async fn every_route_but_the_document_needs_the_admin_token() {
         let concrete = path
             .replace("{applicationId}", "a")
             .replace("{keyMappingId}", "m")
-            .replace("{secretId}", "s");
+            .replace("{secretId}", "s")
+            .replace("{keyManager}", "k")
+            .replace("{username}", "u");
         let method = method.to_uppercase();
         for token in [None, Some("wrong")] {
             let (s, body) = call(&f.app, &method, &concrete, token, Some("{}")).await;
@@ -525,7 +527,9 @@ async fn the_openapi_document_describes_exactly_the_real_routes() {
         let concrete = path
             .replace("{applicationId}", "a")
             .replace("{keyMappingId}", "m")
-            .replace("{secretId}", "s");
+            .replace("{secretId}", "s")
+            .replace("{keyManager}", "k")
+            .replace("{username}", "u");
         let (s, _) = call(&f.app, &method.to_uppercase(), &concrete, Some(ADMIN), Some("{}")).await;
         assert_ne!(s, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         if !path.contains('{') {

@@ -1,10 +1,12 @@
 //! `keymanager`: the command line and server of the keymanager framework.
 //!
-//! Every command works in-process on the configured database (the embedded default: SQLite in `./data`),
-//! alongside a running `serve`. Secrets and tokens are read from stdin (or `KEYMANAGER_CLIENT_SECRET`), never
-//! from an argument. Exit codes: 0 success, 1 a refused operation (the error is printed), 2 bad usage or
-//! configuration.
+//! `serve` runs the server; every management command (apps, keys, token, secrets, introspect, revoke, users,
+//! key-managers) is a client of that server's management API (`--server`, `KEYMANAGER_SERVER`); `config check` and
+//! `validate` work locally from the configuration. Secrets and tokens are read from stdin (or
+//! `KEYMANAGER_CLIENT_SECRET`), never from an argument. Exit codes: 0 success, 1 a refused operation (the error is
+//! printed), 2 bad usage or configuration.
 
+mod client;
 mod commands;
 mod config_cmd;
 mod http_server;
@@ -31,6 +33,17 @@ struct Cli {
     /// Print the management API's JSON shapes instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// The server the management commands talk to [default: the config's public_url or listen, else
+    /// http://127.0.0.1:9443].
+    #[arg(long, global = true, env = "KEYMANAGER_SERVER")]
+    server: Option<String>,
+    /// A file holding the admin token [default: KEYMANAGER_ADMIN_TOKEN, else the config's admin_token, else
+    /// DATA_DIR/admin-token].
+    #[arg(long, global = true)]
+    token_file: Option<PathBuf>,
+    /// Log format on stderr: text or json.
+    #[arg(long, global = true, env = "KEYMANAGER_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
 
     #[command(subcommand)]
     command: Command,
@@ -80,6 +93,15 @@ enum Command {
     },
 }
 
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// One line per event for people (colour only on a terminal).
+    Text,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Validate a configuration file and list its key managers.
@@ -113,23 +135,25 @@ impl From<keymanager::error::ConfigError> for Failure {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default: `info` for `serve`, warnings for the other commands), colour
-/// only on a terminal.
-fn init_logging(serving: bool) {
+/// Logs to stderr, filtered by `RUST_LOG` (default: `info` for `serve`, warnings for the other commands): text
+/// with colour only on a terminal, or one JSON object per line.
+fn init_logging(serving: bool, format: LogFormat) {
     use std::io::IsTerminal;
     let default = if serving { "info,sqlx=warn" } else { "warn,sqlx=warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
+    };
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_)));
+    init_logging(matches!(cli.command, Command::Serve(_)), cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -141,6 +165,10 @@ fn main() -> ExitCode {
         config: cli.config.clone(),
         data_dir: cli.data_dir.clone(),
         json: cli.json,
+        target: client::Target {
+            server: cli.server.clone(),
+            token_file: cli.token_file.clone(),
+        },
     };
     let result = runtime.block_on(async {
         match cli.command {

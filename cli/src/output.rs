@@ -71,3 +71,83 @@ mod tests {
         assert_eq!(printable("日本語 ok"), "日本語 ok");
     }
 }
+
+/// Rows under a header line, each column as wide as its widest cell.
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| -> String {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.zip(&widths).enumerate() {
+            if i + 1 == widths.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(&mut headers.iter().copied());
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    out
+}
+
+/// A time as RFC 3339 (UTC) with a relative hint: `2026-11-29T13:42:28Z (3 minutes ago)`.
+pub(crate) fn time(epoch_seconds: i64) -> String {
+    let Ok(at) = time::OffsetDateTime::from_unix_timestamp(epoch_seconds) else {
+        return epoch_seconds.to_string();
+    };
+    let text = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| epoch_seconds.to_string());
+    format!("{text} ({})", relative(epoch_seconds - keymanager::model::now()))
+}
+
+/// `in 5 minutes`, `2 days ago`, `now`.
+fn relative(delta: i64) -> String {
+    let n = delta.unsigned_abs();
+    let (amount, unit) = match n {
+        0..=59 => return "now".into(),
+        60..=3_599 => (n / 60, "minute"),
+        3_600..=86_399 => (n / 3_600, "hour"),
+        _ => (n / 86_400, "day"),
+    };
+    let unit = if amount == 1 {
+        unit.to_owned()
+    } else {
+        format!("{unit}s")
+    };
+    if delta > 0 {
+        format!("in {amount} {unit}")
+    } else {
+        format!("{amount} {unit} ago")
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_under_their_headers() {
+        let t = table(
+            &["ID", "NAME"],
+            &[vec!["a1".into(), "orders".into()], vec!["b".into(), "x".into()]],
+        );
+        assert_eq!(t, "ID  NAME\na1  orders\nb   x\n");
+    }
+
+    #[test]
+    fn times_are_rfc3339_with_a_relative_hint() {
+        assert!(time(0).starts_with("1970-01-01T00:00:00Z ("), "{}", time(0));
+        assert_eq!(relative(-120), "2 minutes ago");
+        assert_eq!(relative(3 * 86_400), "in 3 days");
+        assert_eq!(relative(10), "now");
+    }
+}

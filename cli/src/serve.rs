@@ -56,7 +56,13 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
             (AdminToken::new(&token), format!("{verb} {}", path.display()))
         }
     };
-    let runtime = setup::build(&config, &data_dir, Some(public_url.clone()), setup::Access::Write).await?;
+    let runtime = setup::build(
+        &config,
+        &data_dir,
+        Some(format!("{scheme}://{bound}")),
+        setup::Access::Write,
+    )
+    .await?;
     let verifier = {
         let admin = admin.clone();
         Arc::new(move |t: &str| admin.verify(t)) as keymanager::api::AdminVerifier

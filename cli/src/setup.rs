@@ -71,7 +71,7 @@ pub(crate) enum Access {
 pub(crate) async fn build(
     config: &Config,
     data_dir: &Path,
-    public_url: Option<String>,
+    listen_url: Option<String>,
     access: Access,
 ) -> Result<Runtime, Failure> {
     let database_url = match (&config.database.url, access) {
@@ -85,7 +85,8 @@ pub(crate) async fn build(
     let ctx = BuildContext {
         database_url: Some(database_url.clone()),
         database_max_connections: config.database.max_connections,
-        public_url,
+        public_url: config.server.public_url.clone(),
+        listen_url,
         data_dir: Some(data_dir.to_path_buf()),
         http: None,
     };
@@ -110,7 +111,10 @@ pub(crate) async fn build(
     // Revocations through the library (any connector) are logged, so validators on every node learn them.
     let key_managers =
         keymanager::validation::record_revocations(&key_managers, vec![store.clone() as Arc<dyn RevocationSink>]);
-    let service = KeyService::new(key_managers.clone(), store.clone());
+    let mut service = KeyService::new(key_managers.clone(), store.clone());
+    if let Some((_, resident)) = &resident {
+        service = service.with_users(resident.server().clone());
+    }
     Ok(Runtime {
         key_managers,
         resident,

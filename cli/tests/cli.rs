@@ -115,30 +115,30 @@ fn a_config_with_okta_keycloak_and_resident_works_from_the_shell() {
          admin_client_id = \"keymanager-admin\"\nadmin_client_secret = \"${KM_TEST_OKTA_TOKEN}\"\n",
     )
     .unwrap();
-    // A read-only command needs the database a writing command (or `serve`) made.
-    let made = Command::new(BIN)
-        .args([
+    // The management commands ask the server the configuration describes.
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let served = common::serve_with_env(
+        &[
             "--config",
             config.to_str().unwrap(),
             "--data-dir",
             dir.path().to_str().unwrap(),
-        ])
-        .args(["apps", "create", "first", "--owner", "alice"])
-        .env("KM_TEST_OKTA_TOKEN", "00secret-api-token")
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+            "serve",
+            "--listen",
+            &listen,
+        ],
+        &[("KM_TEST_OKTA_TOKEN", "00secret-api-token")],
+    );
     let out = Command::new(BIN)
         .args([
-            "--config",
-            config.to_str().unwrap(),
+            "--server",
+            &served.base,
             "--data-dir",
             dir.path().to_str().unwrap(),
             "--json",
             "key-managers",
             "list",
         ])
-        .env("KM_TEST_OKTA_TOKEN", "00secret-api-token")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -149,4 +149,37 @@ fn a_config_with_okta_keycloak_and_resident_works_from_the_shell() {
     assert_eq!(list["list"][2]["capabilities"]["multipleSecrets"], true);
     assert_eq!(list["list"][1]["capabilities"]["maxSecretsPerClient"], 2);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("00secret-api-token"));
+}
+
+#[test]
+fn a_server_that_is_not_running_gives_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("admin-token"), "t").unwrap();
+    let base = format!("http://127.0.0.1:{}", common::free_port());
+    let out = Command::new(BIN)
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--server",
+            &base,
+            "apps",
+            "list",
+        ])
+        .env_remove("KEYMANAGER_CONFIG")
+        .env_remove("KEYMANAGER_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("cannot connect to the keymanager server at {base}")),
+        "{err}"
+    );
+    assert!(err.contains("keymanager serve"), "{err}");
+    assert!(
+        err.contains("Connection refused") || err.contains("connection refused"),
+        "the cause: {err}"
+    );
+    assert!(std::fs::read_dir(dir.path()).unwrap().count() == 1, "nothing created");
 }

@@ -1,4 +1,4 @@
-//! The key flow from the shell, scripted with `--json`, in-process on the database of a running `serve`.
+//! The key flow from the shell, scripted with `--json`, every command a client of a running `serve`.
 
 mod common;
 
@@ -10,6 +10,7 @@ use serde_json::Value;
 
 struct Shell<'a> {
     dir: &'a Path,
+    server: String,
 }
 
 impl Shell<'_> {
@@ -18,8 +19,12 @@ impl Shell<'_> {
         let mut child = Command::new(common::BIN)
             .arg("--data-dir")
             .arg(self.dir)
+            .arg("--server")
+            .arg(&self.server)
             .args(args)
             .env_remove("KEYMANAGER_CONFIG")
+            .env_remove("KEYMANAGER_SERVER")
+            .env_remove("KEYMANAGER_ADMIN_TOKEN")
             .env_remove("KEYMANAGER_CLIENT_SECRET")
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
@@ -49,7 +54,10 @@ impl Shell<'_> {
 fn the_key_flow_from_the_shell_alongside_serve() {
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(dir.path());
-    let sh = Shell { dir: dir.path() };
+    let sh = Shell {
+        dir: dir.path(),
+        server: served.base.clone(),
+    };
 
     let kms = sh.ok(&["--json", "key-managers", "list"], "");
     assert_eq!(kms["list"][0]["name"], "Resident Key Manager");
@@ -211,13 +219,34 @@ fn the_key_flow_from_the_shell_alongside_serve() {
         &fresh,
     );
     let access = token["accessToken"].as_str().unwrap().to_owned();
+    // Revoke with the same selectors as the other commands; introspect at the keys' key manager.
+    let selectors = ["--app", "orders", "--key-type", "production"];
+    assert_eq!(
+        sh.ok(&[&["introspect"][..], &selectors].concat(), &access)["active"],
+        true
+    );
     let (code, _, text) = sh.run(
-        &["revoke", "--client-id", &id],
+        &[&["revoke"][..], &selectors].concat(),
         &access,
         &[("KEYMANAGER_CLIENT_SECRET", &fresh)],
     );
     assert_eq!(code, 0, "{text}");
     assert_eq!(sh.ok(&["introspect"], &access)["active"], false);
+    // A raw client id stays possible.
+    let other = sh.ok(
+        &["--json", "token", "--app", "orders", "--key-type", "production"],
+        &fresh,
+    )["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, _, text) = sh.run(
+        &["revoke", &format!("--client-id={id}")],
+        &other,
+        &[("KEYMANAGER_CLIENT_SECRET", &fresh)],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(sh.ok(&["introspect"], &other)["active"], false);
     let (code, _, text) = sh.run(&["validate"], &access, &[]);
     assert_eq!(code, 1, "a revoked token does not validate: {text}");
     assert!(text.contains("revoked"), "{text}");
@@ -287,7 +316,11 @@ fn the_key_flow_from_the_shell_alongside_serve() {
 #[test]
 fn the_password_grant_from_the_shell_for_testing() {
     let dir = tempfile::tempdir().unwrap();
-    let sh = Shell { dir: dir.path() };
+    let served = common::serve(dir.path());
+    let sh = Shell {
+        dir: dir.path(),
+        server: served.base.clone(),
+    };
     sh.ok(&["apps", "create", "tester"], "");
     let keys = sh.ok(
         &[
@@ -307,7 +340,7 @@ fn the_password_grant_from_the_shell_for_testing() {
     );
     let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
     sh.ok(&["users", "add", "carol"], "carol's password");
-    assert_eq!(sh.ok(&["--json", "users", "list"], "")["list"][0], "carol");
+    assert_eq!(sh.ok(&["--json", "users", "list"], "")["list"][0]["username"], "carol");
     let (code, json, text) = sh.run(
         &[
             "--json",

@@ -6,7 +6,7 @@ use crate::model::{AccessToken, Capabilities, IssuedSecret, OAuthClient, SecretI
 use crate::service::{Application, GeneratedKeys, KeyDetails, KeyMapping};
 
 /// Every list: `{count, list}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ListDto<T> {
     /// How many.
     pub count: usize,
@@ -25,7 +25,7 @@ impl<T> ListDto<T> {
 }
 
 /// A configured key manager.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct KeyManagerDto {
     /// Name.
     pub name: String,
@@ -37,7 +37,7 @@ pub struct KeyManagerDto {
 }
 
 /// `POST /api/applications`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApplicationDto {
     /// Name.
@@ -47,7 +47,7 @@ pub struct CreateApplicationDto {
 }
 
 /// An application.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationDto {
     /// Id.
@@ -76,7 +76,7 @@ fn default_grant_types() -> Vec<String> {
 }
 
 /// `POST /api/applications/{applicationId}/generate-keys`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenerateKeysDto {
     /// `PRODUCTION` or `SANDBOX` (any case).
@@ -111,7 +111,7 @@ pub struct GenerateKeysDto {
 }
 
 /// `PUT /api/applications/{applicationId}/oauth-keys/{keyMappingId}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateKeysDto {
     /// Grant types.
@@ -133,7 +133,7 @@ pub struct UpdateKeysDto {
 }
 
 /// `POST /api/applications/{applicationId}/map-keys`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MapKeysDto {
     /// The existing client id.
@@ -147,7 +147,7 @@ pub struct MapKeysDto {
 }
 
 /// An access token as the API answers it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenDto {
     /// The token.
@@ -169,7 +169,7 @@ impl From<&AccessToken> for TokenDto {
 }
 
 /// An application's keys of one key type at one key manager.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyDto {
     /// Mapping id.
@@ -273,7 +273,7 @@ impl From<&GeneratedKeys> for KeyDto {
 }
 
 /// `POST …/generate-token`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenerateTokenDto {
     /// The client secret.
@@ -294,7 +294,7 @@ pub struct GenerateTokenDto {
 }
 
 /// `POST …/regenerate-secret`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegeneratedDto {
     /// The client id.
@@ -304,7 +304,7 @@ pub struct RegeneratedDto {
 }
 
 /// `POST …/secrets`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSecretDto {
     /// Description.
@@ -314,7 +314,7 @@ pub struct CreateSecretDto {
 }
 
 /// A secret right after creation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedSecretDto {
     /// Id.
@@ -342,7 +342,7 @@ impl From<&IssuedSecret> for CreatedSecretDto {
 }
 
 /// A secret as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretDto {
     /// Id.
@@ -373,7 +373,7 @@ impl From<&SecretInfo> for SecretDto {
 }
 
 /// One field-level problem.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct FieldErrorDto {
     /// The field.
     pub field: String,
@@ -382,7 +382,7 @@ pub struct FieldErrorDto {
 }
 
 /// Every error answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ErrorDto {
     /// The HTTP status.
     pub code: u16,
@@ -392,4 +392,59 @@ pub struct ErrorDto {
     pub description: String,
     /// Field-level problems.
     pub errors: Vec<FieldErrorDto>,
+}
+
+/// `POST /api/key-managers/{keyManager}/introspect`: a token to introspect (RFC 7662).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IntrospectDto {
+    /// The token.
+    pub token: String,
+    /// `access_token` or `refresh_token`.
+    pub token_type_hint: Option<crate::model::TokenTypeHint>,
+}
+
+/// `POST /api/key-managers/{keyManager}/revoke`: revoke a token as the client it was issued to (RFC 7009).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevokeDto {
+    /// The token.
+    pub token: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// That client's secret (none for a public client).
+    pub client_secret: Option<String>,
+    /// `access_token` or `refresh_token`.
+    pub token_type_hint: Option<crate::model::TokenTypeHint>,
+}
+
+/// `POST …/oauth-keys/{keyMappingId}/revoke-token`: revoke a token issued to these keys.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevokeTokenDto {
+    /// The token.
+    pub token: String,
+    /// The client secret (none for a public client).
+    pub consumer_secret: Option<String>,
+}
+
+/// `POST /api/users`: a user of the resident key manager.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateUserDto {
+    /// Login name.
+    pub username: String,
+    /// Password (hashed with argon2id; never stored or shown).
+    pub password: String,
+}
+
+/// A user.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDto {
+    /// Login name.
+    pub username: String,
+    /// Stable subject (`sub`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }

@@ -269,3 +269,89 @@ pub(super) async fn delete_secret(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+pub(super) async fn introspect(
+    State(s): State<ApiState>,
+    _: Admin,
+    Path(km): Path<String>,
+    ApiJson(body): ApiJson<IntrospectDto>,
+) -> Answer<Json<serde_json::Map<String, serde_json::Value>>> {
+    let info = s
+        .service
+        .introspect(&km, &Token::new(body.token), body.token_type_hint)
+        .await?;
+    // RFC 7662's shape: the answer's own claims, with `active`.
+    let mut claims = info.claims;
+    claims.insert("active".into(), info.active.into());
+    Ok(Json(claims))
+}
+
+pub(super) async fn revoke(
+    State(s): State<ApiState>,
+    _: Admin,
+    Path(km): Path<String>,
+    ApiJson(body): ApiJson<RevokeDto>,
+) -> Answer<StatusCode> {
+    let request = crate::model::RevocationRequest {
+        token: Token::new(body.token),
+        token_type_hint: body.token_type_hint,
+        client_id: ClientId::new(body.client_id),
+        client_secret: body.client_secret.map(ClientSecret::new),
+    };
+    s.service.revoke(&km, &request).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn revoke_token(
+    State(s): State<ApiState>,
+    _: Admin,
+    Path((app, mapping)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RevokeTokenDto>,
+) -> Answer<StatusCode> {
+    s.service
+        .revoke_keys_token(
+            &app,
+            &mapping,
+            Token::new(body.token),
+            body.consumer_secret.map(ClientSecret::new),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn list_users(State(s): State<ApiState>, _: Admin) -> Answer<Json<ListDto<UserDto>>> {
+    let names = s.service.users()?.list_users().await?;
+    Ok(Json(ListDto::new(
+        names
+            .into_iter()
+            .map(|username| UserDto {
+                username,
+                subject: None,
+            })
+            .collect(),
+    )))
+}
+
+pub(super) async fn create_user(
+    State(s): State<ApiState>,
+    _: Admin,
+    ApiJson(body): ApiJson<CreateUserDto>,
+) -> Answer<(StatusCode, Json<UserDto>)> {
+    let subject = s.service.users()?.add_user(&body.username, &body.password).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(UserDto {
+            username: body.username,
+            subject: Some(subject),
+        }),
+    ))
+}
+
+pub(super) async fn delete_user(
+    State(s): State<ApiState>,
+    _: Admin,
+    Path(username): Path<String>,
+) -> Answer<StatusCode> {
+    s.service.users()?.delete_user(&username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -117,6 +117,11 @@ crate::route_table! {
     ApiState;
     get "/api/openapi.json" => handlers::openapi,
     get "/api/key-managers" => handlers::key_managers,
+    post "/api/key-managers/{keyManager}/introspect" => handlers::introspect,
+    post "/api/key-managers/{keyManager}/revoke" => handlers::revoke,
+    get "/api/users" => handlers::list_users,
+    post "/api/users" => handlers::create_user,
+    delete "/api/users/{username}" => handlers::delete_user,
     post "/api/applications" => handlers::create_application,
     get "/api/applications" => handlers::list_applications,
     get "/api/applications/{applicationId}" => handlers::get_application,
@@ -131,6 +136,7 @@ crate::route_table! {
     post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/regenerate-secret" => handlers::regenerate_secret,
     get "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets" => handlers::list_secrets,
     post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets" => handlers::create_secret,
+    post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/revoke-token" => handlers::revoke_token,
     delete "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets/{secretId}" => handlers::delete_secret,
 }
 

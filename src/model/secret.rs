@@ -58,6 +58,17 @@ pub enum SecretStatus {
     Expired,
 }
 
+impl SecretStatus {
+    /// The wire value: `ACTIVE`, `INACTIVE`, `EXPIRED`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SecretStatus::Active => "ACTIVE",
+            SecretStatus::Inactive => "INACTIVE",
+            SecretStatus::Expired => "EXPIRED",
+        }
+    }
+}
+
 /// A secret as listed: masked, never the plain value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretInfo {

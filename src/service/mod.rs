@@ -28,6 +28,7 @@ use crate::{Error, KeyManager, Result};
 pub struct KeyService {
     key_managers: KeyManagers,
     store: Arc<dyn ApplicationStore>,
+    users: Option<Arc<dyn crate::UserDirectory>>,
 }
 
 impl std::fmt::Debug for KeyService {
@@ -54,7 +55,39 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
 impl KeyService {
     /// A service over these key managers and this store.
     pub fn new(key_managers: KeyManagers, store: Arc<dyn ApplicationStore>) -> Self {
-        KeyService { key_managers, store }
+        KeyService {
+            key_managers,
+            store,
+            users: None,
+        }
+    }
+
+    /// Administer the users of this directory too (the resident key manager's).
+    pub fn with_users(mut self, users: Arc<dyn crate::UserDirectory>) -> Self {
+        self.users = Some(users);
+        self
+    }
+
+    /// The user directory, or `Unsupported` when no key manager keeps users.
+    pub fn users(&self) -> Result<&dyn crate::UserDirectory> {
+        self.users
+            .as_deref()
+            .ok_or_else(|| Error::unsupported("users (no resident key manager is configured; users belong to it)"))
+    }
+
+    /// Introspect a token at a key manager (RFC 7662), as the server's own management client.
+    pub async fn introspect(
+        &self,
+        key_manager: &str,
+        token: &crate::model::Token,
+        hint: Option<crate::model::TokenTypeHint>,
+    ) -> Result<crate::model::TokenInfo> {
+        self.key_manager(key_manager)?.introspect(token, hint).await
+    }
+
+    /// Revoke a token (RFC 7009) at a key manager as the client it was issued to.
+    pub async fn revoke(&self, key_manager: &str, request: &crate::model::RevocationRequest) -> Result<()> {
+        self.key_manager(key_manager)?.revoke_token(request).await
     }
 
     /// The configured key managers.
@@ -415,6 +448,27 @@ impl KeyService {
             scopes,
             validity,
         })
+        .await
+    }
+
+    /// Revoke a token issued to an application's keys (RFC 7009), as their client.
+    pub async fn revoke_keys_token(
+        &self,
+        application_id: &str,
+        mapping_id: &str,
+        token: Token,
+        client_secret: Option<ClientSecret>,
+    ) -> Result<()> {
+        let mapping = self.mapping(application_id, mapping_id).await?;
+        self.revoke(
+            &mapping.key_manager,
+            &RevocationRequest {
+                token,
+                token_type_hint: None,
+                client_id: ClientId::new(&mapping.client_id),
+                client_secret,
+            },
+        )
         .await
     }
 

@@ -44,9 +44,17 @@ pub fn serve(data_dir: &Path) -> Served {
 
 /// `keymanager ARGS…`, waiting for its "listening on" line.
 pub fn serve_with(args: &[&str]) -> Served {
+    serve_with_env(args, &[])
+}
+
+/// `keymanager ARGS…` with these environment variables, waiting for its "listening on" line.
+pub fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Served {
     let mut child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("KEYMANAGER_CONFIG")
+        .env_remove("KEYMANAGER_SERVER")
+        .env_remove("KEYMANAGER_ADMIN_TOKEN")
         .stdout(Stdio::piped())
         .stderr(if std::env::var_os("KM_TEST_SERVER_LOG").is_some() {
             Stdio::inherit()

@@ -34,7 +34,10 @@ impl ConnectorFactory for ResidentFactory {
 impl ResidentFactory {
     /// Build the concrete key manager, e.g. to serve its HTTP face next to the registry's set.
     pub async fn build_resident(&self, config: &KeyManagerConfig, ctx: &BuildContext) -> Result<ResidentKeyManager> {
-        let settings = ResidentSettings::from_config(config, ctx.public_url.as_deref())?;
+        let mut settings = ResidentSettings::from_config(config, ctx.public_url.as_deref())?;
+        if let Some(listen) = &ctx.listen_url {
+            settings = settings.with_derived_issuer(listen);
+        }
         let url = settings
             .database_url
             .clone()

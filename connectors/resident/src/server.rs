@@ -75,6 +75,7 @@ impl ResidentServer {
         store: Store,
         users: Arc<dyn ResourceOwnerAuthenticator>,
     ) -> Result<Arc<ResidentServer>> {
+        let settings = settings.settle_issuer(&store).await?;
         let keys = KeyRing::load(
             store.clone(),
             settings.algorithm,

@@ -23,6 +23,9 @@ pub enum TokenFormat {
 pub struct ResidentSettings {
     /// `iss` of its tokens and base of its endpoints.
     pub issuer: String,
+    /// Whether the issuer was configured (`issuer`, or `[server] public_url`); when not, the issuer recorded in the
+    /// store on its first use wins (see [`ResidentServer::open`](crate::ResidentServer::open)).
+    pub issuer_configured: bool,
     /// `aud` of its tokens.
     pub audience: String,
     /// Signing algorithm.
@@ -52,6 +55,7 @@ impl std::fmt::Debug for ResidentSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResidentSettings")
             .field("issuer", &self.issuer)
+            .field("issuer_configured", &self.issuer_configured)
             .field("audience", &self.audience)
             .field("algorithm", &self.algorithm)
             .field("token_format", &self.token_format)
@@ -76,6 +80,7 @@ impl Default for ResidentSettings {
     fn default() -> Self {
         ResidentSettings {
             issuer: "http://127.0.0.1:9443".into(),
+            issuer_configured: false,
             audience: "http://127.0.0.1:9443".into(),
             algorithm: Algorithm::Es256,
             token_format: TokenFormat::Jwt,
@@ -165,6 +170,7 @@ impl ResidentSettings {
     pub fn from_config(km: &KeyManagerConfig, public_url: Option<&str>) -> Result<Self, ConfigError> {
         let t: ResidentTable = km.read_settings(&descriptor().connection_settings)?;
         let defaults = ResidentSettings::default();
+        let issuer_configured = t.issuer.is_some() || public_url.is_some();
         let issuer = t
             .issuer
             .clone()
@@ -216,6 +222,7 @@ impl ResidentSettings {
         Ok(ResidentSettings {
             audience: t.audience.unwrap_or_else(|| issuer.clone()),
             issuer,
+            issuer_configured,
             algorithm,
             token_format,
             access_token_lifetime: t.access_token_lifetime,
@@ -227,6 +234,51 @@ impl ResidentSettings {
             users: users(km, t.users.unwrap_or_default())?,
             brute_force,
         })
+    }
+}
+
+impl ResidentSettings {
+    /// An issuer derived from where this process serves (`scheme://listen-address`), for when none is configured;
+    /// an audience that followed the issuer follows it.
+    pub fn with_derived_issuer(mut self, url: &str) -> Self {
+        if !self.issuer_configured {
+            let url = url.trim_end_matches('/').to_owned();
+            if self.audience == self.issuer {
+                self.audience = url.clone();
+            }
+            self.issuer = url;
+        }
+        self
+    }
+
+    /// Agree with every process on `store` about the issuer: a configured one is recorded (and replaces an older
+    /// record); otherwise the recorded one wins over this process's derived one, and the first process records its own.
+    pub(crate) async fn settle_issuer(mut self, store: &crate::Store) -> keymanager::Result<Self> {
+        if self.issuer_configured {
+            if store
+                .fact("issuer")
+                .await?
+                .as_deref()
+                .is_some_and(|old| old != self.issuer)
+            {
+                tracing::warn!(issuer = %self.issuer, "the configured issuer replaces the one recorded in the store");
+            }
+            store.replace_fact("issuer", &self.issuer).await?;
+            return Ok(self);
+        }
+        let agreed = store.settle_fact("issuer", &self.issuer).await?;
+        if agreed != self.issuer {
+            tracing::info!(
+                issuer = %agreed,
+                here = %self.issuer,
+                "keeping the issuer recorded in the store (set [server] public_url to change it)"
+            );
+            if self.audience == self.issuer {
+                self.audience = agreed.clone();
+            }
+            self.issuer = agreed;
+        }
+        Ok(self)
     }
 }
 

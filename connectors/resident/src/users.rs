@@ -113,6 +113,22 @@ impl ResourceOwnerAuthenticator for StoreUsers {
     }
 }
 
+/// The management API administers the resident's own users through this.
+#[async_trait::async_trait]
+impl keymanager::UserDirectory for crate::ResidentServer {
+    async fn add_user(&self, username: &str, password: &str) -> keymanager::Result<String> {
+        crate::ResidentServer::add_user(self, username, password).await
+    }
+
+    async fn list_users(&self) -> keymanager::Result<Vec<String>> {
+        self.store().list_users().await
+    }
+
+    async fn delete_user(&self, username: &str) -> keymanager::Result<()> {
+        self.store().delete_user(username).await
+    }
+}
+
 #[cfg(test)]
 mod decoy_tests {
     /// The decoy must cost what a real check costs, or timing tells which names exist.

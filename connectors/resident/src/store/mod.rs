@@ -27,6 +27,11 @@ const SQLITE: Migrations = &[
         "user grants",
         include_str!("../../migrations/sqlite/0002_user_grants.sql"),
     ),
+    (
+        3,
+        "server facts",
+        include_str!("../../migrations/sqlite/0003_server_facts.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -38,6 +43,11 @@ const POSTGRES: Migrations = &[
         2,
         "user grants",
         include_str!("../../migrations/postgres/0002_user_grants.sql"),
+    ),
+    (
+        3,
+        "server facts",
+        include_str!("../../migrations/postgres/0003_server_facts.sql"),
     ),
 ];
 
@@ -105,6 +115,41 @@ impl Store {
     /// Seconds since the Unix epoch by this store's clock.
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// A fact every process on this store agrees on (`issuer`), when one was recorded.
+    pub async fn fact(&self, name: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM km_server_facts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(keymanager::sql::db_err)?;
+        row.map(|r| keymanager::sql::col(&r, 0)).transpose()
+    }
+
+    /// Record a fact unless one is recorded already; the recorded value either way (the first writer wins, so
+    /// processes starting together agree).
+    pub async fn settle_fact(&self, name: &str, value: &str) -> Result<String> {
+        sqlx::query("INSERT INTO km_server_facts (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map_err(keymanager::sql::db_err)?;
+        Ok(self.fact(name).await?.unwrap_or_else(|| value.to_owned()))
+    }
+
+    /// Replace a fact (a configured value overrides what was recorded).
+    pub async fn replace_fact(&self, name: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO km_server_facts (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = $2",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(keymanager::sql::db_err)?;
+        Ok(())
     }
 
     /// Which database this is.

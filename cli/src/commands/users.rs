@@ -1,0 +1,56 @@
+//! `keymanager users`: the resident key manager's users (who sign in on its login page and use the password grant).
+
+use clap::Subcommand;
+use keymanager::api::dto::{CreateUserDto, ListDto, UserDto};
+
+use super::{read_secret, Context};
+use crate::client::segment;
+use crate::output::{line, print, table};
+use crate::Failure;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Add a user (password on stdin, hashed with argon2id).
+    ///
+    /// Example: printf '%s\n' "$PASSWORD" | keymanager users add alice
+    Add {
+        /// Login name.
+        username: String,
+    },
+    /// List user names.
+    ///
+    /// Example: keymanager users list
+    List,
+    /// Delete a user.
+    ///
+    /// Example: keymanager users delete alice
+    Delete {
+        /// Login name.
+        username: String,
+    },
+}
+
+pub(crate) async fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), Failure> {
+    let api = ctx.api()?;
+    match cmd {
+        UsersCommand::Add { username } => {
+            let password = read_secret("password", None)?;
+            let user: UserDto = api.post("/api/users", &CreateUserDto { username, password }).await?;
+            print(ctx.json, &user, |u| format!("added user {}", u.username));
+        }
+        UsersCommand::List => {
+            let list: ListDto<UserDto> = api.get("/api/users").await?;
+            print(ctx.json, &list, |d| {
+                let rows: Vec<Vec<String>> = d.list.iter().map(|u| vec![u.username.clone()]).collect();
+                table(&["USERNAME"], &rows)
+            });
+        }
+        UsersCommand::Delete { username } => {
+            api.delete(&format!("/api/users/{}", segment(&username))).await?;
+            if !ctx.json {
+                line(&format!("deleted user {username}"));
+            }
+        }
+    }
+    Ok(())
+}
