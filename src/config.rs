@@ -97,6 +97,11 @@ pub struct ServerConfig {
     /// Connections served at once; default [`DEFAULT_MAX_CONNECTIONS`]. Past it, new connections wait in the
     /// kernel's listen backlog.
     pub max_connections: Option<usize>,
+    /// Serve Prometheus metrics at `GET /metrics`; default `true`.
+    pub metrics: Option<bool>,
+    /// Serve `/metrics` on this address of its own instead of the main one (for a scrape network apart from
+    /// the public one).
+    pub metrics_listen: Option<String>,
 }
 
 /// Default `[server] header_read_timeout_seconds`.
@@ -338,6 +343,13 @@ impl Config {
         let server = &self.server;
         if let Some(listen) = &server.listen {
             check_listen_address(listen).map_err(|m| ConfigError::new(m).at_field("server.listen"))?;
+        }
+        if let Some(listen) = &server.metrics_listen {
+            check_listen_address(listen).map_err(|m| ConfigError::new(m).at_field("server.metrics_listen"))?;
+            if server.metrics == Some(false) {
+                return Err(ConfigError::new("metrics_listen needs metrics on; remove one of them")
+                    .at_field("server.metrics_listen"));
+            }
         }
         if let Some(url) = &server.public_url {
             check_public_url(url).map_err(|m| ConfigError::new(m).at_field("server.public_url"))?;

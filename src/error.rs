@@ -358,6 +358,23 @@ impl Error {
         self
     }
 
+    /// What went wrong, without the kind's prefix (`the application already has …`, not `conflict: the
+    /// application …`): for answers that state the kind elsewhere (an HTTP status and title).
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Conflict { message, .. }
+            | Error::InvalidRequest { message, .. }
+            | Error::InvalidScope { message, .. }
+            | Error::Unauthorized { message, .. }
+            | Error::Forbidden { message, .. }
+            | Error::LimitExceeded { message, .. }
+            | Error::Transport { message }
+            | Error::Timeout { message }
+            | Error::Storage { message } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
     fn provider_slot(&mut self) -> Option<&mut Option<Box<ProviderError>>> {
         match self {
             Error::NotFound { provider, .. }
@@ -400,6 +417,22 @@ impl Error {
         };
         kind.with_provider(provider)
     }
+}
+
+/// An error with every cause in its chain, each once: `error sending request: client error (Connect): tcp connect
+/// error: Connection refused (os error 111)`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// A provider's own error answer: status, parsed fields, and the body redacted of secrets.

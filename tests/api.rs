@@ -389,7 +389,7 @@ async fn unknown_key_manager_missing_capability_and_bad_input_are_clear_4xx() {
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(body["errors"][0]["field"], "key_manager");
+    assert_eq!(body["errors"][0]["field"], "keyManager");
     assert!(
         body["description"].as_str().unwrap().contains("configured: memory"),
         "{body}"
@@ -412,7 +412,7 @@ async fn unknown_key_manager_missing_capability_and_bad_input_are_clear_4xx() {
     .await;
     assert_eq!(
         (s, body["errors"][0]["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("additional_properties.tier"))
+        (StatusCode::BAD_REQUEST, Some("additionalProperties.tier"))
     );
     let (s, body) = call(&f.app, "POST", &path, Some(ADMIN), Some(r#"{"keyType":"staging"}"#)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");

@@ -64,9 +64,12 @@ impl ApiClient {
                 .map_err(|e| Failure::Usage(format!("[server] tls_cert is not a PEM certificate: {e}")))?;
             builder = builder.add_root_certificate(cert);
         }
-        let http = builder
-            .build()
-            .map_err(|e| Failure::Refused(format!("cannot start the HTTP client: {}", error_chain(&e))))?;
+        let http = builder.build().map_err(|e| {
+            Failure::Refused(format!(
+                "cannot start the HTTP client: {}",
+                keymanager::error::chain(&e)
+            ))
+        })?;
         Ok(ApiClient { http, base, token })
     }
 
@@ -128,7 +131,7 @@ impl ApiClient {
             "{how} to the keymanager server at {} ({}). Start it with `keymanager serve`, or point the CLI at \
              it with --server URL or KEYMANAGER_SERVER.",
             self.base,
-            error_chain(e)
+            keymanager::error::chain(e)
         ))
     }
 }
@@ -170,21 +173,6 @@ fn admin_token(target: &Target, config: &Config, data_dir: &Path) -> Result<Secr
         ))
     })?;
     Ok(SecretString::from(text.trim().to_owned()))
-}
-
-/// An error with every cause in its chain: `error sending request: client error (Connect): tcp connect error: …`.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// A path segment, percent-encoded.

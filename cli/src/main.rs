@@ -10,6 +10,8 @@ mod client;
 mod commands;
 mod config_cmd;
 mod http_server;
+mod metrics;
+mod observe;
 mod output;
 mod serve;
 mod setup;

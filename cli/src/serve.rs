@@ -8,6 +8,8 @@ use clap::Args;
 use keymanager_resident::AdminToken;
 use secrecy::ExposeSecret;
 
+use keymanager::api::health::{ReadinessCheck, StoreCheck};
+
 use crate::{http_server, setup, Failure};
 
 #[derive(Debug, Args)]
@@ -91,6 +93,56 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
             "  discovery:   {public_url}/.well-known/oauth-authorization-server"
         ));
     }
+    // Health: public, for orchestrators and load balancers.
+    let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(StoreCheck(runtime.store.clone()))];
+    if let Some((name, resident)) = &runtime.resident {
+        checks.push(Arc::new(ResidentCheck {
+            name: name.clone(),
+            server: resident.server().clone(),
+        }));
+    }
+    app = app.merge(keymanager::api::health::router(checks));
+    lines.push(format!(
+        "  health:      {public_url}/health/live, {public_url}/health/ready"
+    ));
+    // Metrics: on the main address, or on one of their own.
+    if config.server.metrics != Some(false) {
+        let handle = crate::metrics::install().map_err(Failure::Refused)?;
+        let pools = Pools {
+            key_service: runtime.store.pool().clone(),
+            resident: runtime
+                .resident
+                .as_ref()
+                .map(|(_, r)| r.server().store().pool().clone()),
+        };
+        let metrics_app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let (handle, pools) = (handle.clone(), pools.clone());
+                async move {
+                    pools.sample();
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        handle.render(),
+                    )
+                }
+            }),
+        );
+        match &config.server.metrics_listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| Failure::Usage(format!("cannot listen on metrics_listen {addr}: {e}")))?;
+                lines.push(format!("  metrics:     http://{addr}/metrics"));
+                let limits = http_server::Limits::from_config(&config.server);
+                tokio::spawn(http_server::serve(listener, metrics_app, limits, shutdown()));
+            }
+            None => {
+                lines.push(format!("  metrics:     {public_url}/metrics"));
+                app = app.merge(metrics_app);
+            }
+        }
+    }
     lines.push(format!("  admin token: {admin_note}"));
     lines.push(format!(
         "keymanager {} listening on {scheme}://{bound}",
@@ -105,9 +157,11 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
             .and_then(|_| out.flush());
     }
     let limits = http_server::Limits::from_config(&config.server);
-    let app = app.layer(axum::middleware::from_fn(move |req, next| {
-        http_server::request_timeout(limits.request_timeout, req, next)
-    }));
+    let app = app
+        .layer(axum::middleware::from_fn(move |req, next| {
+            http_server::request_timeout(limits.request_timeout, req, next)
+        }))
+        .layer(axum::middleware::from_fn(crate::observe::observe));
     match tls {
         Some(config) => {
             let listener = crate::tls::TlsListener::new(listener, config)
@@ -117,6 +171,39 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         None => http_server::serve(listener, app, limits, shutdown()).await,
     }
     Ok(())
+}
+
+/// The resident key manager is ready: its store answers and a signing key is loaded.
+struct ResidentCheck {
+    name: String,
+    server: Arc<keymanager_resident::ResidentServer>,
+}
+
+#[async_trait::async_trait]
+impl ReadinessCheck for ResidentCheck {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        self.server.ready().await.map_err(|e| e.detail())
+    }
+}
+
+/// The store pools, sampled into gauges when `/metrics` is scraped.
+#[derive(Clone)]
+struct Pools {
+    key_service: sqlx::AnyPool,
+    resident: Option<sqlx::AnyPool>,
+}
+
+impl Pools {
+    fn sample(&self) {
+        crate::metrics::store_pool("key_service", &self.key_service);
+        if let Some(p) = &self.resident {
+            crate::metrics::store_pool("resident", p);
+        }
+    }
 }
 
 async fn shutdown() {

@@ -55,7 +55,7 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         use StatusCode as S;
-        let description = e.to_string();
+        let description = e.detail();
         let (status, message) = match &e {
             Error::NotFound { .. } => (S::NOT_FOUND, "Not Found"),
             Error::Conflict { .. } => (S::CONFLICT, "Conflict"),
@@ -86,12 +86,67 @@ impl From<Error> for ApiError {
                 field: Some(f),
                 message,
                 ..
-            } => out = out.field(f, message),
+            } => out = out.field(request_field(&f), message),
             Error::RateLimited { retry_after, .. } => out.retry_after = retry_after.map(|d| d.as_secs()),
             Error::Busy { retry_after, .. } => out.retry_after = Some(retry_after.as_secs().max(1)),
             _ => {}
         }
         out
+    }
+}
+
+/// A field as the request body spells it: the core names fields as the model does (`key_type`, `redirect_uris`),
+/// the API's bodies in camelCase and in the platform's words (`keyType`, `callbackUrl`).
+fn request_field(field: &str) -> String {
+    const RENAMED: &[(&str, &str)] = &[
+        ("redirect_uris", "callbackUrl"),
+        ("grant_types", "grantTypesToBeSupported"),
+        ("client_id", "consumerKey"),
+        ("client_secret", "consumerSecret"),
+        ("access_token_lifetime", "validityTime"),
+        ("public_client", "bypassClientCredentials"),
+    ];
+    field
+        .split('.')
+        .map(|part| {
+            let (name, index) = part.split_once('[').map_or((part, ""), |(n, _)| (n, &part[n.len()..]));
+            let renamed = RENAMED
+                .iter()
+                .find(|(from, _)| *from == name)
+                .map(|(_, to)| (*to).to_owned())
+                .unwrap_or_else(|| camel_case(name));
+            renamed + index
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod field_tests {
+    #[test]
+    fn fields_are_named_as_the_request_spells_them() {
+        use super::request_field as f;
+        assert_eq!(f("key_type"), "keyType");
+        assert_eq!(f("redirect_uris"), "callbackUrl");
+        assert_eq!(f("additional_properties.tier"), "additionalProperties.tier");
+        assert_eq!(f("scopes[2]"), "scopes[2]");
+        assert_eq!(f("name"), "name");
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod dto;
 mod error;
 mod handlers;
+pub mod health;
 
 use std::sync::Arc;
 

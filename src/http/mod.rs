@@ -80,6 +80,7 @@ pub struct HttpClient {
     client: reqwest::Client,
     policy: Arc<HttpPolicy>,
     dialect: Arc<dyn ErrorDialect>,
+    label: Arc<str>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -102,7 +103,16 @@ impl HttpClient {
             client,
             policy: Arc::new(policy),
             dialect: Arc::new(OAuthErrors),
+            label: Arc::from("unnamed"),
         })
+    }
+
+    /// The same client, its calls counted in the upstream metrics under this key manager's name.
+    pub fn with_metrics_label(&self, key_manager: &str) -> Self {
+        HttpClient {
+            label: Arc::from(key_manager),
+            ..self.clone()
+        }
     }
 
     /// The same client (connections and limits shared), reading error answers as `dialect` says its provider
@@ -156,7 +166,25 @@ impl HttpClient {
                 .ok_or_else(|| Error::transport("the request body cannot be replayed"))?;
             let started = Instant::now();
             let outcome = self.execute_once(this_try, &url).await;
-            let elapsed_ms = started.elapsed().as_millis() as u64;
+            let elapsed = started.elapsed();
+            let elapsed_ms = elapsed.as_millis() as u64;
+            let status_label = match &outcome {
+                Ok(resp) => resp.status.as_u16().to_string(),
+                Err(e) => e.kind().to_owned(),
+            };
+            metrics::counter!(
+                "keymanager_upstream_requests_total",
+                "key_manager" => self.label.to_string(),
+                "method" => method.to_string(),
+                "status" => status_label
+            )
+            .increment(1);
+            metrics::histogram!(
+                "keymanager_upstream_request_duration_seconds",
+                "key_manager" => self.label.to_string(),
+                "method" => method.to_string()
+            )
+            .record(elapsed.as_secs_f64());
             let can_retry = attempt < retries;
             match outcome {
                 Ok(resp) => {
@@ -203,7 +231,7 @@ impl HttpClient {
     async fn execute_once(&self, request: reqwest::Request, url: &str) -> Result<HttpResponse> {
         let map_err = |e: reqwest::Error| {
             let timed_out = e.is_timeout();
-            let message = format!("{url}: {}", e.without_url());
+            let message = format!("{url}: {}", crate::error::chain(&e.without_url()));
             if timed_out {
                 Error::timeout(message)
             } else {

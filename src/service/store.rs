@@ -12,6 +12,10 @@ use crate::{Error, Result};
 /// Persistence of the key service.
 #[async_trait]
 pub trait ApplicationStore: Send + Sync {
+    /// Whether the store answers (a readiness probe); `Ok` by default.
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
     /// Add an application; `Conflict` when its owner has one of that name.
     async fn insert_application(&self, app: &Application) -> Result<()>;
     /// Every application, oldest first.
@@ -78,6 +82,13 @@ pub struct SqlApplicationStore {
     pool: AnyPool,
 }
 
+impl SqlApplicationStore {
+    /// The pool, for readiness probes and pool metrics.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
 impl std::fmt::Debug for SqlApplicationStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlApplicationStore").finish_non_exhaustive()
@@ -125,6 +136,11 @@ const MAPPING_COLUMNS: &str =
 
 #[async_trait]
 impl ApplicationStore for SqlApplicationStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err)?;
+        Ok(())
+    }
+
     async fn insert_application(&self, app: &Application) -> Result<()> {
         sqlx::query("INSERT INTO km_applications (application_id, name, owner, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&app.id)

@@ -48,6 +48,7 @@ use ttl_cache::TtlCache;
 
 /// Who a valid token speaks for.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Principal {
     /// The key manager that issued it.
     pub key_manager: String,
@@ -131,6 +132,31 @@ pub enum ValidationError {
     /// The JWKS or introspection endpoint failed; try again.
     #[error("cannot validate now: {0}")]
     Unavailable(String),
+}
+
+impl ValidationError {
+    /// A short stable name of the reason (`expired`, `bad_signature`, …), for logs and metric labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ValidationError::Malformed(_) => "malformed",
+            ValidationError::TooLarge(_) => "too_large",
+            ValidationError::Unsigned => "unsigned",
+            ValidationError::UnknownIssuer(_) => "unknown_issuer",
+            ValidationError::AlgorithmNotAllowed(_) => "algorithm_not_allowed",
+            ValidationError::UnknownKey(_) => "unknown_key",
+            ValidationError::BadSignature => "bad_signature",
+            ValidationError::Expired => "expired",
+            ValidationError::NotYetValid => "not_yet_valid",
+            ValidationError::WrongIssuer => "wrong_issuer",
+            ValidationError::WrongAudience => "wrong_audience",
+            ValidationError::WrongType(_) => "wrong_type",
+            ValidationError::MissingClaim(_) => "missing_claim",
+            ValidationError::Inactive => "inactive",
+            ValidationError::Revoked => "revoked",
+            ValidationError::NoIntrospection => "no_introspection",
+            ValidationError::Unavailable(_) => "unavailable",
+        }
+    }
 }
 
 /// Limits and intervals of a [`TokenValidator`].
@@ -326,6 +352,16 @@ impl TokenValidator {
 
     /// Validate a bearer token.
     pub async fn validate(&self, token: &str) -> Result<Arc<Principal>, ValidationError> {
+        let outcome = self.check(token).await;
+        let (result, reason) = match &outcome {
+            Ok(_) => ("valid", "none"),
+            Err(e) => ("refused", e.reason()),
+        };
+        metrics::counter!("keymanager_validations_total", "outcome" => result, "reason" => reason).increment(1);
+        outcome
+    }
+
+    async fn check(&self, token: &str) -> Result<Arc<Principal>, ValidationError> {
         if token.len() > self.settings.max_token_bytes {
             return Err(ValidationError::TooLarge(self.settings.max_token_bytes));
         }
@@ -335,7 +371,10 @@ impl TokenValidator {
             ));
         }
         let hash = sha256(token);
-        if let Some(p) = self.seen.get(&hash, self.clock.instant()) {
+        let remembered = self.seen.get(&hash, self.clock.instant());
+        let result = if remembered.is_some() { "hit" } else { "miss" };
+        metrics::counter!("keymanager_cache_total", "cache" => "validated_tokens", "result" => result).increment(1);
+        if let Some(p) = remembered {
             self.check_revoked(&p, &hash)?;
             return Ok(p);
         }

@@ -51,9 +51,11 @@ impl OidcKeyManager {
         http: HttpClient,
         registrations: Arc<dyn RegistrationStore>,
     ) -> Result<Self> {
+        let name = name.into();
+        let http = http.with_metrics_label(&name);
         let metadata = crate::discovery::discover(&http, &settings.issuer).await?;
         Ok(OidcKeyManager {
-            name: name.into(),
+            name,
             settings,
             metadata,
             http,

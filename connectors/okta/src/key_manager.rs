@@ -150,10 +150,13 @@ fn next_link(resp: &HttpResponse) -> Option<String> {
 impl OktaKeyManager {
     /// A key manager over an org.
     pub fn new(name: impl Into<String>, settings: OktaSettings, http: HttpClient) -> Self {
+        let name = name.into();
         OktaKeyManager {
-            name: name.into(),
+            http: http
+                .with_error_dialect(std::sync::Arc::new(crate::errors::OktaErrors))
+                .with_metrics_label(&name),
+            name,
             settings,
-            http: http.with_error_dialect(std::sync::Arc::new(crate::errors::OktaErrors)),
         }
     }
 

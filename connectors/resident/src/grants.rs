@@ -351,6 +351,7 @@ impl ResidentServer {
         }
         let scopes = parse_stored_scope(&record.scope)?;
         self.mint(Mint {
+            grant: GrantType::AuthorizationCode,
             client,
             secret_id: who.secret_id.as_deref(),
             subject: &record.subject,
@@ -401,6 +402,7 @@ impl ResidentServer {
             Use::Replayed(r) => return Err(self.replayed_refresh(&r.grant_id).await),
         }
         self.mint(Mint {
+            grant: GrantType::RefreshToken,
             client,
             secret_id: who.secret_id.as_deref(),
             subject: &record.subject,
@@ -441,6 +443,7 @@ impl ResidentServer {
         let scopes = granted_scopes(client, &request.scopes)?;
         let grant_id = crypto::random_token(16);
         self.mint(Mint {
+            grant: GrantType::Password,
             client,
             secret_id: who.secret_id.as_deref(),
             subject: &owner.subject,

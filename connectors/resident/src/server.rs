@@ -108,6 +108,12 @@ impl ResidentServer {
         &self.keys
     }
 
+    /// Ready to serve: the store answers and a signing key is loaded.
+    pub async fn ready(&self) -> Result<()> {
+        self.store.ping().await?;
+        self.keys.current().await.map(drop)
+    }
+
     // ----- clients -----
 
     /// Register a client; a confidential one gets its first secret, returned in the answer only.
@@ -427,6 +433,7 @@ impl ResidentServer {
         }
         let scopes = granted_scopes(client, &request.scopes)?;
         self.mint(Mint {
+            grant: GrantType::ClientCredentials,
             client,
             secret_id: who.secret_id.as_deref(),
             subject: &client.client_id,
@@ -440,6 +447,20 @@ impl ResidentServer {
 
     /// Sign (or record) an access token, and a refresh token when asked.
     pub(crate) async fn mint(&self, m: Mint<'_>) -> Result<AccessToken> {
+        let grant = m.grant.clone();
+        let issued = self.mint_token(m).await;
+        if issued.is_ok() {
+            metrics::counter!(
+                "keymanager_tokens_issued_total",
+                "key_manager" => crate::KIND,
+                "grant" => grant.as_str().to_owned()
+            )
+            .increment(1);
+        }
+        issued
+    }
+
+    async fn mint_token(&self, m: Mint<'_>) -> Result<AccessToken> {
         let client = m.client;
         let lifetime = self.lifetime_for(client, m.validity)?;
         let iat = self.store.now();
@@ -609,6 +630,8 @@ impl ResidentServer {
 
 /// What [`ResidentServer::mint`] issues.
 pub(crate) struct Mint<'a> {
+    /// The grant, for the issued-tokens metric.
+    pub grant: GrantType,
     pub client: &'a ClientRecord,
     pub secret_id: Option<&'a str>,
     pub subject: &'a str,

@@ -88,10 +88,13 @@ impl KeycloakKeyManager {
             )),
             Mode::Registration { .. } => None,
         };
+        let name = name.into();
         KeycloakKeyManager {
-            name: name.into(),
+            http: http
+                .with_error_dialect(Arc::new(KeycloakErrors))
+                .with_metrics_label(&name),
+            name,
             settings,
-            http: http.with_error_dialect(Arc::new(KeycloakErrors)),
             admin,
             registrations,
             ids: Mutex::new(HashMap::new()),

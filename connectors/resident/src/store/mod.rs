@@ -117,6 +117,15 @@ impl Store {
         self.clock.now()
     }
 
+    /// Whether the database answers (a readiness probe).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(keymanager::sql::db_err)?;
+        Ok(())
+    }
+
     /// A fact every process on this store agrees on (`issuer`), when one was recorded.
     pub async fn fact(&self, name: &str) -> Result<Option<String>> {
         let row = sqlx::query("SELECT value FROM km_server_facts WHERE name = $1")
