@@ -137,19 +137,6 @@ fn camel_case(snake: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod field_tests {
-    #[test]
-    fn fields_are_named_as_the_request_spells_them() {
-        use super::request_field as f;
-        assert_eq!(f("key_type"), "keyType");
-        assert_eq!(f("redirect_uris"), "callbackUrl");
-        assert_eq!(f("additional_properties.tier"), "additionalProperties.tier");
-        assert_eq!(f("scopes[2]"), "scopes[2]");
-        assert_eq!(f("name"), "name");
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorDto {
@@ -171,5 +158,18 @@ impl IntoResponse for ApiError {
             }
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    #[test]
+    fn fields_are_named_as_the_request_spells_them() {
+        use super::request_field as f;
+        assert_eq!(f("key_type"), "keyType");
+        assert_eq!(f("redirect_uris"), "callbackUrl");
+        assert_eq!(f("additional_properties.tier"), "additionalProperties.tier");
+        assert_eq!(f("scopes[2]"), "scopes[2]");
+        assert_eq!(f("name"), "name");
     }
 }
