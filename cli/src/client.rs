@@ -143,7 +143,9 @@ fn refusal(status: StatusCode, body: &[u8], base: &str) -> Failure {
     };
     let mut text = e.description;
     for f in e.errors {
-        if !text.contains(&f.message) {
+        if text == f.message {
+            text = format!("{}: {}", f.field, f.message);
+        } else {
             text.push_str(&format!("; {}: {}", f.field, f.message));
         }
     }

@@ -93,6 +93,17 @@ enum Command {
         #[command(subcommand)]
         command: commands::UsersCommand,
     },
+    /// Print a shell completion script.
+    ///
+    /// Example: keymanager completions bash > /etc/bash_completion.d/keymanager
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    ///
+    /// Example: keymanager man > /usr/local/share/man/man1/keymanager.1
+    Man,
 }
 
 /// How logs are written.
@@ -106,10 +117,12 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Validate a configuration file and list its key managers.
+    /// Validate a configuration file: every problem at once, or its key managers.
+    ///
+    /// Example: keymanager config check km.toml   (or: KEYMANAGER_CONFIG=km.toml keymanager --json config check)
     Check {
-        /// The file to check.
-        file: PathBuf,
+        /// The file to check [default: --config, else KEYMANAGER_CONFIG].
+        file: Option<PathBuf>,
     },
 }
 
@@ -120,6 +133,8 @@ pub(crate) enum Failure {
     Usage(String),
     /// A refused operation: exit 1.
     Refused(String),
+    /// Bad configuration already reported on stdout: exit 2.
+    Reported,
 }
 
 impl From<keymanager::Error> for Failure {
@@ -177,7 +192,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(cli.config.as_deref(), cli.data_dir.as_deref(), args).await,
             Command::Config {
                 command: ConfigCommand::Check { file },
-            } => config_cmd::check(&file),
+            } => config_cmd::check(file.as_deref(), cli.config.as_deref(), cli.json),
             Command::KeyManagers { command } => commands::key_managers(&ctx, command).await,
             Command::Apps { command } => commands::apps(&ctx, command).await,
             Command::Keys { command } => commands::keys(&ctx, command).await,
@@ -187,6 +202,26 @@ fn main() -> ExitCode {
             Command::Revoke(args) => commands::revoke(&ctx, args).await,
             Command::Validate => commands::validate(&ctx).await,
             Command::Users { command } => commands::users(&ctx, command).await,
+            Command::Completions { shell } => {
+                // Into memory first: the generator panics on a closed pipe, `raw` ignores one.
+                let mut script = Vec::new();
+                clap_complete::generate(
+                    shell,
+                    &mut <Cli as clap::CommandFactory>::command(),
+                    "keymanager",
+                    &mut script,
+                );
+                crate::output::raw(&script);
+                Ok(())
+            }
+            Command::Man => {
+                let mut page = Vec::new();
+                clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                    .render(&mut page)
+                    .map_err(|e| Failure::Refused(format!("cannot render the manual page: {e}")))?;
+                crate::output::raw(&page);
+                Ok(())
+            }
         }
     });
     match result {
@@ -199,5 +234,6 @@ fn main() -> ExitCode {
             eprintln!("error: {}", crate::output::printable(&m));
             ExitCode::from(1)
         }
+        Err(Failure::Reported) => ExitCode::from(2),
     }
 }

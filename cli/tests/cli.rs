@@ -183,3 +183,58 @@ fn a_server_that_is_not_running_gives_one_clear_line() {
     );
     assert!(std::fs::read_dir(dir.path()).unwrap().count() == 1, "nothing created");
 }
+
+#[test]
+fn config_check_reads_keymanager_config_and_lists_every_problem_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("km.toml");
+    std::fs::write(
+        &path,
+        "[[key_manager]]\nname = \"okta\"\ntype = \"okta\"\norg_url = \"https://dev-1.okta.com\"\n\
+         api_token = \"${KM_TEST_UNSET_ONE}\"\nintrospection_client_id = \"${KM_TEST_UNSET_TWO}\"\n\
+         introspection_client_secret = \"s\"\n\n\
+         [[key_manager]]\nname = \"r\"\ntype = \"resident\"\ntoken_formt = \"jwt\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["--json", "config", "check"])
+        .env("KEYMANAGER_CONFIG", &path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    let problems = report["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 3, "{report:#}");
+    assert_eq!(problems[0]["field"], "api_token");
+    assert_eq!(problems[1]["field"], "introspection_client_id");
+    assert_eq!(problems[2]["keyManager"], "r");
+    assert_eq!(problems[2]["field"], "token_formt");
+    // Without a file anywhere, it says where it looks.
+    let out = Command::new(BIN)
+        .args(["config", "check"])
+        .env_remove("KEYMANAGER_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KEYMANAGER_CONFIG"));
+}
+
+#[test]
+fn completions_and_the_manual_page_describe_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(BIN).args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for command in ["serve", "apps", "secrets", "introspect", "revoke"] {
+            assert!(text.contains(command), "{shell} completions lack {command}");
+        }
+    }
+    let out = Command::new(BIN).arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.contains(".TH keymanager 1") && page.contains("completions"),
+        "{page}"
+    );
+}
