@@ -2,7 +2,9 @@
 //! are route templates, methods, statuses, key manager names, grant types and outcomes: never a token, a secret, a
 //! client id or any other string a client sends.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -25,6 +27,15 @@ pub(crate) fn install() -> Result<PrometheusHandle, String> {
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     describe();
+    // Histograms keep their samples until drained: drain them every few seconds, scraped or not.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
@@ -65,20 +76,65 @@ fn describe() {
     );
 }
 
+/// The metric handles of one (method, route template, status), resolved once: recording a request is then two
+/// atomic updates, with no label allocated and no registry lookup.
+#[derive(Clone)]
+struct RequestHandles {
+    method: String,
+    route: String,
+    status: u16,
+    count: metrics::Counter,
+    latency: metrics::Histogram,
+}
+
+/// Handles by a hash of their labels (each entry keeps its labels, so a collision is detected, never misfiled).
+static REQUEST_HANDLES: OnceLock<RwLock<HashMap<u64, RequestHandles>>> = OnceLock::new();
+
+/// Most distinct (method, route, status) kept; route templates are a fixed set, so this is never reached in practice.
+const MAX_REQUEST_SERIES: usize = 4096;
+
 /// One HTTP request.
 pub(crate) fn request(method: &str, route: &str, status: u16, elapsed: Duration) {
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route.to_owned()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("keymanager_http_requests_total", &labels).increment(1);
-    metrics::histogram!(
-        "keymanager_http_request_duration_seconds",
-        "method" => method.to_owned(),
-        "route" => route.to_owned()
-    )
-    .record(elapsed.as_secs_f64());
+    let key = {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (method, route, status).hash(&mut h);
+        h.finish()
+    };
+    let table = REQUEST_HANDLES.get_or_init(|| RwLock::new(HashMap::new()));
+    let found = table
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .filter(|h| h.status == status && h.method == method && h.route == route)
+        .cloned();
+    let handles = match found {
+        Some(h) => h,
+        None => {
+            let h = RequestHandles {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+                count: metrics::counter!(
+                    "keymanager_http_requests_total",
+                    "method" => method.to_owned(),
+                    "route" => route.to_owned(),
+                    "status" => status.to_string()
+                ),
+                latency: metrics::histogram!(
+                    "keymanager_http_request_duration_seconds",
+                    "method" => method.to_owned(),
+                    "route" => route.to_owned()
+                ),
+            };
+            let mut t = table.write().unwrap_or_else(|p| p.into_inner());
+            if t.len() < MAX_REQUEST_SERIES {
+                t.insert(key, h.clone());
+            }
+            h
+        }
+    };
+    handles.count.increment(1);
+    handles.latency.record(elapsed.as_secs_f64());
 }
 
 /// The pool's size and idle connections, sampled when scraped.
