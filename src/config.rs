@@ -400,6 +400,15 @@ pub const MAX_DATABASE_CONNECTIONS: u32 = 1000;
 /// The shortest admin token accepted in the configuration (the generated one has 43 characters, 256 bits).
 pub const MIN_ADMIN_TOKEN_LENGTH: usize = 32;
 
+/// Put each configured override in place of the endpoint a connector derived (a trailing `/` dropped).
+pub fn override_endpoints<'a>(overrides: impl IntoIterator<Item = (Option<String>, &'a mut String)>) {
+    for (value, slot) in overrides {
+        if let Some(v) = value {
+            *slot = v.trim_end_matches('/').to_owned();
+        }
+    }
+}
+
 /// A database URL this program can open: `sqlite:…` or `postgres:`/`postgresql:…`.
 pub fn check_database_url(url: &str) -> Result<(), String> {
     let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());

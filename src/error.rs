@@ -152,6 +152,45 @@ pub enum Error {
     },
 }
 
+/// The `provider` field of the kinds that carry one, borrowed as `$e` is (shared or mutable): the one list of them.
+macro_rules! provider_of {
+    ($e:expr) => {
+        match $e {
+            Error::NotFound { provider, .. }
+            | Error::Conflict { provider, .. }
+            | Error::InvalidRequest { provider, .. }
+            | Error::InvalidScope { provider, .. }
+            | Error::InvalidGrant { provider, .. }
+            | Error::Unauthorized { provider, .. }
+            | Error::Forbidden { provider, .. }
+            | Error::LimitExceeded { provider, .. }
+            | Error::RateLimited { provider, .. } => Some(provider),
+            _ => None,
+        }
+    };
+}
+
+/// The `message` field of the kinds that carry one, borrowed as `$e` is: the one list of them.
+macro_rules! message_of {
+    ($e:expr) => {
+        match $e {
+            Error::Conflict { message, .. }
+            | Error::InvalidRequest { message, .. }
+            | Error::InvalidScope { message, .. }
+            | Error::InvalidGrant { message, .. }
+            | Error::Unauthorized { message, .. }
+            | Error::Forbidden { message, .. }
+            | Error::LimitExceeded { message, .. }
+            | Error::Busy { message, .. }
+            | Error::MalformedResponse { message, .. }
+            | Error::Transport { message }
+            | Error::Timeout { message }
+            | Error::Storage { message } => Some(message),
+            _ => None,
+        }
+    };
+}
+
 impl Error {
     /// `Unsupported` for the named operation.
     pub fn unsupported(operation: impl Into<String>) -> Self {
@@ -252,17 +291,8 @@ impl Error {
     /// The provider's own answer, if this error came from one.
     pub fn provider(&self) -> Option<&ProviderError> {
         match self {
-            Error::NotFound { provider, .. }
-            | Error::Conflict { provider, .. }
-            | Error::InvalidRequest { provider, .. }
-            | Error::InvalidScope { provider, .. }
-            | Error::InvalidGrant { provider, .. }
-            | Error::Unauthorized { provider, .. }
-            | Error::Forbidden { provider, .. }
-            | Error::LimitExceeded { provider, .. }
-            | Error::RateLimited { provider, .. } => provider.as_deref(),
             Error::Upstream(p) => Some(p),
-            _ => None,
+            other => provider_of!(other).and_then(|p| p.as_deref()),
         }
     }
 
@@ -340,54 +370,24 @@ impl Error {
 
     /// The same kind with another message (the provider's answer, field and limit kept).
     pub fn map_message(mut self, f: impl FnOnce(&str) -> String) -> Self {
-        match &mut self {
-            Error::Conflict { message, .. }
-            | Error::InvalidRequest { message, .. }
-            | Error::InvalidScope { message, .. }
-            | Error::InvalidGrant { message, .. }
-            | Error::Unauthorized { message, .. }
-            | Error::Forbidden { message, .. }
-            | Error::LimitExceeded { message, .. }
-            | Error::Busy { message, .. }
-            | Error::MalformedResponse { message, .. }
-            | Error::Transport { message }
-            | Error::Timeout { message }
-            | Error::Storage { message } => *message = f(message),
-            _ => {}
+        if let Some(message) = message_of!(&mut self) {
+            *message = f(message);
         }
         self
     }
 
     /// What went wrong, without the kind's prefix (`the application already has …`, not `conflict: the
-    /// application …`): for answers that state the kind elsewhere (an HTTP status and title).
+    /// application …`): for answers that state the kind elsewhere (an HTTP status and title). Kinds whose text
+    /// carries more than their message (a grant's code, a URL, a delay) keep their whole text.
     pub fn detail(&self) -> String {
         match self {
-            Error::Conflict { message, .. }
-            | Error::InvalidRequest { message, .. }
-            | Error::InvalidScope { message, .. }
-            | Error::Unauthorized { message, .. }
-            | Error::Forbidden { message, .. }
-            | Error::LimitExceeded { message, .. }
-            | Error::Transport { message }
-            | Error::Timeout { message }
-            | Error::Storage { message } => message.clone(),
-            other => other.to_string(),
+            Error::InvalidGrant { .. } | Error::MalformedResponse { .. } | Error::Busy { .. } => self.to_string(),
+            _ => message_of!(self).cloned().unwrap_or_else(|| self.to_string()),
         }
     }
 
     fn provider_slot(&mut self) -> Option<&mut Option<Box<ProviderError>>> {
-        match self {
-            Error::NotFound { provider, .. }
-            | Error::Conflict { provider, .. }
-            | Error::InvalidRequest { provider, .. }
-            | Error::InvalidScope { provider, .. }
-            | Error::InvalidGrant { provider, .. }
-            | Error::Unauthorized { provider, .. }
-            | Error::Forbidden { provider, .. }
-            | Error::LimitExceeded { provider, .. }
-            | Error::RateLimited { provider, .. } => Some(provider),
-            _ => None,
-        }
+        provider_of!(self)
     }
 
     /// Build the error kind that fits a provider's non-success answer.

@@ -53,14 +53,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server: the management API and the resident key manager's OAuth endpoints.
+    /// Run the server: the management API, health, metrics and the resident key manager's OAuth endpoints.
+    ///
+    /// Example: keymanager serve --listen 127.0.0.1:9443
     Serve(serve::ServeArgs),
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// The configured key managers.
+    /// The server's key managers.
     KeyManagers {
         #[command(subcommand)]
         command: commands::KeyManagersCommand,
@@ -76,17 +78,25 @@ enum Command {
         command: commands::KeysCommand,
     },
     /// Issue an access token for an application's keys (client secret on stdin).
+    ///
+    /// Example: printf '%s\n' "$SECRET" | keymanager --json token --app orders --key-type production | jq -r .accessToken
     Token(commands::TokenArgs),
     /// An application's client secrets.
     Secrets {
         #[command(subcommand)]
         command: commands::SecretsCommand,
     },
-    /// Introspect a token (read from stdin) at a key manager.
+    /// Introspect a token (read from stdin) at the key manager of an application's keys (or --key-manager).
+    ///
+    /// Example: printf '%s\n' "$TOKEN" | keymanager introspect --app orders --key-type production
     Introspect(commands::IntrospectArgs),
     /// Revoke a token (read from stdin) as the client holding it (its secret in KEYMANAGER_CLIENT_SECRET).
+    ///
+    /// Example: printf '%s\n' "$TOKEN" | KEYMANAGER_CLIENT_SECRET="$SECRET" keymanager revoke --app orders --key-type production
     Revoke(commands::RevokeArgs),
-    /// Validate a bearer token (read from stdin) as a gateway would, and print its Principal as JSON.
+    /// Validate a bearer token (read from stdin) as a gateway would, from the configuration, and print its Principal.
+    ///
+    /// Example: printf '%s\n' "$TOKEN" | keymanager validate
     Validate,
     /// Users of the resident key manager (who sign in on its login page and use the password grant).
     Users {

@@ -95,10 +95,22 @@ fn serve_runs_the_embedded_default_with_a_private_admin_token() {
             .unwrap();
         assert_eq!(doc["issuer"], served.base.as_str());
     });
+    let first_base = served.base.clone();
     drop(served);
-    // A restart reuses the same token.
+    // A restart reuses the same token, and, on another address without public_url, keeps the store's issuer: the
+    // tokens issued before stay valid everywhere.
     let again = serve(dir.path());
+    assert_ne!(again.base, first_base, "another free port");
     assert_eq!(std::fs::read_to_string(&token_file).unwrap(), token);
+    let doc: serde_json::Value = rt.block_on(async {
+        reqwest::get(format!("{}/.well-known/openid-configuration", again.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(doc["issuer"], first_base.as_str());
     drop(again);
 }
 
@@ -116,19 +128,7 @@ fn a_config_with_okta_keycloak_and_resident_works_from_the_shell() {
     )
     .unwrap();
     // The management commands ask the server the configuration describes.
-    let listen = format!("127.0.0.1:{}", common::free_port());
-    let served = common::serve_with_env(
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "serve",
-            "--listen",
-            &listen,
-        ],
-        &[("KM_TEST_OKTA_TOKEN", "00secret-api-token")],
-    );
+    let served = common::serve_config(&config, dir.path(), &[("KM_TEST_OKTA_TOKEN", "00secret-api-token")]);
     let out = Command::new(BIN)
         .args([
             "--server",

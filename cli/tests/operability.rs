@@ -4,7 +4,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{admin_token, serve_with, BIN};
+use common::{admin_token, BIN};
 
 fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::new()
@@ -101,51 +101,24 @@ fn health_metrics_and_request_ids_on_a_running_server() {
 #[test]
 fn metrics_can_be_turned_off_or_served_on_their_own_address() {
     let dir = tempfile::tempdir().unwrap();
-    let off = dir.path().join("off.toml");
-    std::fs::write(&off, "[server]\nmetrics = false\n").unwrap();
-    let listen = format!("127.0.0.1:{}", common::free_port());
-    let d = dir.path().join("a");
-    let served = serve_with(&[
-        "--config",
-        off.to_str().unwrap(),
-        "--data-dir",
-        d.to_str().unwrap(),
-        "serve",
-        "--listen",
-        &listen,
-    ]);
-    assert_eq!(
+    let metrics_at = |served: &common::Served| {
         client()
             .get(format!("{}/metrics", served.base))
             .send()
             .unwrap()
-            .status(),
-        404
-    );
+            .status()
+    };
+    let off = dir.path().join("off.toml");
+    std::fs::write(&off, "[server]\nmetrics = false\n").unwrap();
+    let served = common::serve_config(&off, &dir.path().join("a"), &[]);
+    assert_eq!(metrics_at(&served), 404);
     drop(served);
 
     let metrics_addr = format!("127.0.0.1:{}", common::free_port());
     let own = dir.path().join("own.toml");
     std::fs::write(&own, format!("[server]\nmetrics_listen = \"{metrics_addr}\"\n")).unwrap();
-    let listen = format!("127.0.0.1:{}", common::free_port());
-    let d = dir.path().join("b");
-    let served = serve_with(&[
-        "--config",
-        own.to_str().unwrap(),
-        "--data-dir",
-        d.to_str().unwrap(),
-        "serve",
-        "--listen",
-        &listen,
-    ]);
-    assert_eq!(
-        client()
-            .get(format!("{}/metrics", served.base))
-            .send()
-            .unwrap()
-            .status(),
-        404
-    );
+    let served = common::serve_config(&own, &dir.path().join("b"), &[]);
+    assert_eq!(metrics_at(&served), 404, "not on the main address");
     let scraped = client().get(format!("http://{metrics_addr}/metrics")).send().unwrap();
     assert_eq!(scraped.status(), 200);
 }

@@ -1,7 +1,9 @@
 //! `keymanager keys`: an application's keys (OAuth clients).
 
 use clap::Subcommand;
-use keymanager::api::dto::{GenerateKeysDto, KeyDto, KeyManagerDto, ListDto, MapKeysDto, RegeneratedDto};
+use keymanager::api::dto::{
+    ApplicationDto, GenerateKeysDto, KeyDto, KeyManagerDto, ListDto, MapKeysDto, RegeneratedDto,
+};
 
 use super::{application, key_type, keys_path, list, read_secret, Context, Which, SECRET_ENV};
 use crate::client::{segment, ApiClient};
@@ -14,15 +16,8 @@ pub(crate) enum KeysCommand {
     ///
     /// Example: keymanager --json keys generate --app orders --key-type production | jq -r .consumerSecret
     Generate {
-        /// Application id or name.
-        #[arg(long)]
-        app: String,
-        /// The key manager [default: the first configured].
-        #[arg(long)]
-        key_manager: Option<String>,
-        /// production or sandbox (any case).
-        #[arg(long)]
-        key_type: String,
+        #[command(flatten)]
+        to: NewKeys,
         /// Grant types, comma-separated [default: client_credentials].
         #[arg(long)]
         grant_types: Option<String>,
@@ -67,15 +62,8 @@ pub(crate) enum KeysCommand {
     ///
     /// Example: printf '%s\n' "$SECRET" | keymanager keys map --app legacy --key-type production --client-id abc
     Map {
-        /// Application id or name.
-        #[arg(long)]
-        app: String,
-        /// The key manager [default: the first configured].
-        #[arg(long)]
-        key_manager: Option<String>,
-        /// production or sandbox (any case).
-        #[arg(long)]
-        key_type: String,
+        #[command(flatten)]
+        to: NewKeys,
         /// The existing client id.
         #[arg(long)]
         client_id: String,
@@ -87,6 +75,30 @@ pub(crate) enum KeysCommand {
     ///
     /// Example: keymanager keys regenerate-secret --app orders --key-type production
     RegenerateSecret(Which),
+}
+
+/// Where new keys go: an application, a key type, a key manager.
+#[derive(Debug, clap::Args)]
+pub(crate) struct NewKeys {
+    /// Application id or name.
+    #[arg(long)]
+    app: String,
+    /// production or sandbox (any case).
+    #[arg(long)]
+    key_type: String,
+    /// The key manager [default: the first configured].
+    #[arg(long)]
+    key_manager: Option<String>,
+}
+
+impl NewKeys {
+    /// The application, the key type's wire name and the key manager's name.
+    async fn resolve(self, api: &ApiClient) -> Result<(ApplicationDto, String, String), Failure> {
+        let app = application(api, &self.app).await?;
+        let kt = key_type(&self.key_type)?.as_str().to_owned();
+        let km = key_manager_or_first(api, self.key_manager).await?;
+        Ok((app, kt, km))
+    }
 }
 
 fn print_key(json: bool, key: &KeyDto) {
@@ -120,7 +132,7 @@ fn print_key(json: bool, key: &KeyDto) {
 }
 
 /// The named key manager, else the server's first.
-async fn key_manager_or_first(api: &ApiClient, name: Option<String>) -> Result<String, Failure> {
+pub(super) async fn key_manager_or_first(api: &ApiClient, name: Option<String>) -> Result<String, Failure> {
     if let Some(n) = name {
         return Ok(n);
     }
@@ -136,9 +148,7 @@ pub(crate) async fn keys(ctx: &Context, cmd: KeysCommand) -> Result<(), Failure>
     let api = ctx.api()?;
     match cmd {
         KeysCommand::Generate {
-            app,
-            key_manager,
-            key_type: kt,
+            to,
             grant_types: grants,
             callback_url,
             scopes,
@@ -148,14 +158,14 @@ pub(crate) async fn keys(ctx: &Context, cmd: KeysCommand) -> Result<(), Failure>
             public_client,
             generate_token,
         } => {
-            let app = application(&api, &app).await?;
+            let (app, key_type, key_manager) = to.resolve(&api).await?;
             let grants = match list(&grants) {
                 g if g.is_empty() => vec!["client_credentials".to_owned()],
                 g => g,
             };
             let body = GenerateKeysDto {
-                key_type: key_type(&kt)?.as_str().to_owned(),
-                key_manager: Some(key_manager_or_first(&api, key_manager).await?),
+                key_type,
+                key_manager: Some(key_manager),
                 grant_types_to_be_supported: grants,
                 callback_url,
                 scopes: list(&scopes),
@@ -200,13 +210,11 @@ pub(crate) async fn keys(ctx: &Context, cmd: KeysCommand) -> Result<(), Failure>
             }
         }
         KeysCommand::Map {
-            app,
-            key_manager,
-            key_type: kt,
+            to,
             client_id,
             public_client,
         } => {
-            let app = application(&api, &app).await?;
+            let (app, key_type, key_manager) = to.resolve(&api).await?;
             let consumer_secret = if public_client {
                 None
             } else {
@@ -215,8 +223,8 @@ pub(crate) async fn keys(ctx: &Context, cmd: KeysCommand) -> Result<(), Failure>
             let body = MapKeysDto {
                 consumer_key: client_id,
                 consumer_secret,
-                key_manager: Some(key_manager_or_first(&api, key_manager).await?),
-                key_type: key_type(&kt)?.as_str().to_owned(),
+                key_manager: Some(key_manager),
+                key_type,
             };
             let path = format!("/api/applications/{}/map-keys", segment(&app.application_id));
             let key: KeyDto = api.post(&path, &body).await?;

@@ -1,9 +1,7 @@
 //! `keymanager token`, `introspect` and `revoke`: tokens of an application's keys, through the server.
 
 use clap::Args;
-use keymanager::api::dto::{
-    GenerateTokenDto, IntrospectDto, KeyManagerDto, ListDto, RevokeDto, RevokeTokenDto, TokenDto,
-};
+use keymanager::api::dto::{GenerateTokenDto, IntrospectDto, RevokeDto, RevokeTokenDto, TokenDto};
 
 use super::{keys_path, list, read_secret, Context, Which, SECRET_ENV};
 use crate::client::segment;
@@ -111,18 +109,10 @@ pub(crate) struct IntrospectArgs {
 
 /// The key manager to ask: that of the selected keys, else `--key-manager`, else the server's first.
 async fn key_manager_for(api: &crate::client::ApiClient, owner: &TokenOwner) -> Result<String, Failure> {
-    if let Some(which) = owner.which() {
-        return Ok(which.resolve(api).await?.1.key_manager);
+    match owner.which() {
+        Some(which) => Ok(which.resolve(api).await?.1.key_manager),
+        None => super::keys::key_manager_or_first(api, owner.key_manager.clone()).await,
     }
-    if let Some(k) = &owner.key_manager {
-        return Ok(k.clone());
-    }
-    let all: ListDto<KeyManagerDto> = api.get("/api/key-managers").await?;
-    all.list
-        .into_iter()
-        .next()
-        .map(|k| k.name)
-        .ok_or_else(|| Failure::Usage("the server has no key manager configured".into()))
 }
 
 /// Example: `printf '%s\n' "$TOKEN" | keymanager introspect --app orders --key-type production`

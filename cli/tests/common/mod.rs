@@ -42,6 +42,23 @@ pub fn serve(data_dir: &Path) -> Served {
     serve_with(&["serve", "--listen", &listen, "--data-dir", data_dir.to_str().unwrap()])
 }
 
+/// `keymanager serve` with this configuration file and data directory, on a free loopback port.
+pub fn serve_config(config: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Served {
+    let listen = format!("127.0.0.1:{}", free_port());
+    serve_with_env(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            "serve",
+            "--listen",
+            &listen,
+        ],
+        env,
+    )
+}
+
 /// `keymanager ARGS…`, waiting for its "listening on" line.
 pub fn serve_with(args: &[&str]) -> Served {
     serve_with_env(args, &[])

@@ -157,7 +157,7 @@ impl KeycloakSettings {
         )? {
             out.introspection_client = Some(pair);
         }
-        for (value, slot) in [
+        keymanager::config::override_endpoints([
             (t.admin_url, &mut out.admin_url),
             (t.admin_token_endpoint, &mut out.admin_token_endpoint),
             (t.registration_endpoint, &mut out.registration_endpoint),
@@ -166,11 +166,7 @@ impl KeycloakSettings {
             (t.introspection_endpoint, &mut out.introspection_endpoint),
             (t.revocation_endpoint, &mut out.revocation_endpoint),
             (t.jwks_uri, &mut out.jwks_uri),
-        ] {
-            if let Some(v) = value {
-                *slot = v.trim_end_matches('/').to_owned();
-            }
-        }
+        ]);
         out.audience = t.audience;
         Ok(out)
     }

@@ -99,18 +99,14 @@ impl OktaSettings {
             ("introspection_client_id", t.introspection_client_id),
             ("introspection_client_secret", t.introspection_client_secret),
         )?;
-        for (value, slot) in [
+        keymanager::config::override_endpoints([
             (t.management_url, &mut out.management_url),
             (t.issuer, &mut out.issuer),
             (t.token_endpoint, &mut out.token_endpoint),
             (t.introspection_endpoint, &mut out.introspection_endpoint),
             (t.revocation_endpoint, &mut out.revocation_endpoint),
             (t.jwks_uri, &mut out.jwks_uri),
-        ] {
-            if let Some(v) = value {
-                *slot = v.trim_end_matches('/').to_owned();
-            }
-        }
+        ]);
         if t.audience.is_some() {
             out.audience = t.audience;
         }
