@@ -134,27 +134,76 @@ pub enum ValidationError {
     Unavailable(String),
 }
 
+/// The reasons, as [`ValidationError::reason`] names them, in the order of [`ValidationError::reason_index`].
+const REASONS: [&str; 17] = [
+    "malformed",
+    "too_large",
+    "unsigned",
+    "unknown_issuer",
+    "algorithm_not_allowed",
+    "unknown_key",
+    "bad_signature",
+    "expired",
+    "not_yet_valid",
+    "wrong_issuer",
+    "wrong_audience",
+    "wrong_type",
+    "missing_claim",
+    "inactive",
+    "revoked",
+    "no_introspection",
+    "unavailable",
+];
+
 impl ValidationError {
     /// A short stable name of the reason (`expired`, `bad_signature`, …), for logs and metric labels.
     pub fn reason(&self) -> &'static str {
+        REASONS[self.reason_index()]
+    }
+
+    fn reason_index(&self) -> usize {
         match self {
-            ValidationError::Malformed(_) => "malformed",
-            ValidationError::TooLarge(_) => "too_large",
-            ValidationError::Unsigned => "unsigned",
-            ValidationError::UnknownIssuer(_) => "unknown_issuer",
-            ValidationError::AlgorithmNotAllowed(_) => "algorithm_not_allowed",
-            ValidationError::UnknownKey(_) => "unknown_key",
-            ValidationError::BadSignature => "bad_signature",
-            ValidationError::Expired => "expired",
-            ValidationError::NotYetValid => "not_yet_valid",
-            ValidationError::WrongIssuer => "wrong_issuer",
-            ValidationError::WrongAudience => "wrong_audience",
-            ValidationError::WrongType(_) => "wrong_type",
-            ValidationError::MissingClaim(_) => "missing_claim",
-            ValidationError::Inactive => "inactive",
-            ValidationError::Revoked => "revoked",
-            ValidationError::NoIntrospection => "no_introspection",
-            ValidationError::Unavailable(_) => "unavailable",
+            ValidationError::Malformed(_) => 0,
+            ValidationError::TooLarge(_) => 1,
+            ValidationError::Unsigned => 2,
+            ValidationError::UnknownIssuer(_) => 3,
+            ValidationError::AlgorithmNotAllowed(_) => 4,
+            ValidationError::UnknownKey(_) => 5,
+            ValidationError::BadSignature => 6,
+            ValidationError::Expired => 7,
+            ValidationError::NotYetValid => 8,
+            ValidationError::WrongIssuer => 9,
+            ValidationError::WrongAudience => 10,
+            ValidationError::WrongType(_) => 11,
+            ValidationError::MissingClaim(_) => 12,
+            ValidationError::Inactive => 13,
+            ValidationError::Revoked => 14,
+            ValidationError::NoIntrospection => 15,
+            ValidationError::Unavailable(_) => 16,
+        }
+    }
+}
+
+/// The validator's metric handles, registered once when it is built (install a `metrics` recorder before building
+/// a validator): recording is then one atomic add, with no lookup on the validation path.
+struct ValidationMetrics {
+    valid: metrics::Counter,
+    refused: Vec<metrics::Counter>,
+    cache_hit: metrics::Counter,
+    cache_miss: metrics::Counter,
+}
+
+impl ValidationMetrics {
+    fn register() -> Self {
+        let cache = |result: &'static str| metrics::counter!("keymanager_cache_total", "cache" => "validated_tokens", "result" => result);
+        ValidationMetrics {
+            valid: metrics::counter!("keymanager_validations_total", "outcome" => "valid", "reason" => "none"),
+            refused: REASONS
+                .iter()
+                .map(|r| metrics::counter!("keymanager_validations_total", "outcome" => "refused", "reason" => *r))
+                .collect(),
+            cache_hit: cache("hit"),
+            cache_miss: cache("miss"),
         }
     }
 }
@@ -239,6 +288,7 @@ pub struct TokenValidator {
     feeds: Vec<Arc<dyn RevocationFeed>>,
     polled_until: Mutex<i64>,
     clock: Arc<dyn Clock>,
+    metrics: ValidationMetrics,
 }
 
 impl std::fmt::Debug for TokenValidator {
@@ -317,6 +367,7 @@ impl TokenValidator {
             key_managers: key_managers.iter().cloned().collect(),
             polled_until: Mutex::new(0),
             clock: crate::model::system_clock(),
+            metrics: ValidationMetrics::register(),
             feeds: Vec::new(),
             settings,
             issuers,
@@ -353,11 +404,14 @@ impl TokenValidator {
     /// Validate a bearer token.
     pub async fn validate(&self, token: &str) -> Result<Arc<Principal>, ValidationError> {
         let outcome = self.check(token).await;
-        let (result, reason) = match &outcome {
-            Ok(_) => ("valid", "none"),
-            Err(e) => ("refused", e.reason()),
-        };
-        metrics::counter!("keymanager_validations_total", "outcome" => result, "reason" => reason).increment(1);
+        match &outcome {
+            Ok(_) => self.metrics.valid.increment(1),
+            Err(e) => {
+                if let Some(c) = self.metrics.refused.get(e.reason_index()) {
+                    c.increment(1);
+                }
+            }
+        }
         outcome
     }
 
@@ -372,8 +426,10 @@ impl TokenValidator {
         }
         let hash = sha256(token);
         let remembered = self.seen.get(&hash, self.clock.instant());
-        let result = if remembered.is_some() { "hit" } else { "miss" };
-        metrics::counter!("keymanager_cache_total", "cache" => "validated_tokens", "result" => result).increment(1);
+        match remembered {
+            Some(_) => self.metrics.cache_hit.increment(1),
+            None => self.metrics.cache_miss.increment(1),
+        }
         if let Some(p) = remembered {
             self.check_revoked(&p, &hash)?;
             return Ok(p);
