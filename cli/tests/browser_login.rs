@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 
@@ -29,35 +28,12 @@ fn peers() -> Option<PathBuf> {
     None
 }
 
-/// Add a user through the running server at `base`.
-pub fn add_user(dir: &Path, base: &str, username: &str, password: &str) {
-    let mut child = Command::new(common::BIN)
-        .args([
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--server",
-            base,
-            "users",
-            "add",
-            username,
-        ])
-        .env_remove("KEYMANAGER_CONFIG")
-        .env_remove("KEYMANAGER_SERVER")
-        .env_remove("KEYMANAGER_ADMIN_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
-}
-
 #[test]
 fn a_person_signs_in_with_chromium_and_the_pkce_client_gets_tokens() {
     let Some(peers) = peers() else { return };
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(dir.path());
-    add_user(dir.path(), &served.base, "alice", "correct horse battery staple");
+    common::add_user(dir.path(), &served.base, "alice", "correct horse battery staple");
     let admin = common::admin_token(dir.path());
     let port = common::free_port();
     let redirect_uri = format!("http://127.0.0.1:{port}/cb");

@@ -78,15 +78,7 @@ fn openid_client_completes_authorization_code_with_pkce_against_keymanager_serve
     let Some(peers) = peers() else { return };
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(dir.path());
-    let mut child = Command::new(common::BIN)
-        .args(["--data-dir", dir.path().to_str().unwrap(), "users", "add", "bob"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"bob's long password").unwrap();
-    assert!(child.wait().unwrap().success());
+    common::add_user(dir.path(), &served.base, "bob", "bob's long password");
     let admin = common::admin_token(dir.path());
     let redirect = "https://app.example/callback";
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -1,7 +1,7 @@
 //! Shared by the binary's tests: start `keymanager serve` on a free loopback port.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -96,4 +96,27 @@ pub fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Served {
     // Keep draining stdout so the server never writes into a closed pipe.
     std::thread::spawn(move || lines.for_each(drop));
     Served { child, base }
+}
+
+/// Add a user through the running server at `base`.
+pub fn add_user(dir: &Path, base: &str, username: &str, password: &str) {
+    let mut child = Command::new(BIN)
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--server",
+            base,
+            "users",
+            "add",
+            username,
+        ])
+        .env_remove("KEYMANAGER_CONFIG")
+        .env_remove("KEYMANAGER_SERVER")
+        .env_remove("KEYMANAGER_ADMIN_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
 }
