@@ -24,6 +24,12 @@ pub fn random_token(n: usize) -> String {
     URL_SAFE_NO_PAD.encode(random_bytes(n))
 }
 
+/// A new client id: 128 random bits in lowercase hex, so it never starts with `-` (which a command line would take
+/// for an option) and survives any shell, URL or file name unquoted.
+pub fn new_client_id() -> String {
+    random_bytes(16).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A new 256-bit client secret.
 pub fn new_secret() -> String {
     random_token(32)
@@ -53,5 +59,18 @@ mod tests {
         assert!(verify(&a, &h));
         assert!(!verify(&b, &h));
         assert!(!h.contains(&a));
+    }
+
+    #[test]
+    fn client_ids_are_128_bit_hex_and_never_look_like_an_option() {
+        for _ in 0..1000 {
+            let id = new_client_id();
+            assert_eq!(id.len(), 32);
+            assert!(
+                id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+                "{id}"
+            );
+        }
+        assert_ne!(new_client_id(), new_client_id());
     }
 }

@@ -122,7 +122,7 @@ impl ResidentServer {
         check_no_additional_properties(spec)?;
         let at = self.store.now();
         let record = ClientRecord {
-            client_id: crypto::random_token(16),
+            client_id: crypto::new_client_id(),
             name: spec.name.trim().to_owned(),
             key_type: spec.key_type,
             grant_types: spec.grant_types.clone(),
