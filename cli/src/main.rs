@@ -103,6 +103,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::UsersCommand,
     },
+    /// The management API's named admin tokens.
+    AdminTokens {
+        #[command(subcommand)]
+        command: commands::AdminTokensCommand,
+    },
     /// Print a shell completion script.
     ///
     /// Example: keymanager completions bash > /etc/bash_completion.d/keymanager
@@ -212,6 +217,7 @@ fn main() -> ExitCode {
             Command::Revoke(args) => commands::revoke(&ctx, args).await,
             Command::Validate => commands::validate(&ctx).await,
             Command::Users { command } => commands::users(&ctx, command).await,
+            Command::AdminTokens { command } => commands::admin_tokens(&ctx, command).await,
             Command::Completions { shell } => {
                 // Into memory first: the generator panics on a closed pipe, `raw` ignores one.
                 let mut script = Vec::new();

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use clap::Args;
 use keymanager_resident::AdminToken;
-use secrecy::ExposeSecret;
 
 use keymanager::api::health::{ReadinessCheck, StoreCheck};
+use keymanager::service::admin_tokens::{self, AdminTokens};
 
 use crate::{http_server, setup, Failure};
 
@@ -50,14 +50,6 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         .unwrap_or_else(|| format!("{scheme}://{bound}"))
         .trim_end_matches('/')
         .to_owned();
-    let (admin, admin_note) = match &config.server.admin_token {
-        Some(t) => (AdminToken::new(t.expose_secret()), "from the configuration".to_owned()),
-        None => {
-            let (token, path, created) = setup::admin_token_file(&data_dir)?;
-            let verb = if created { "generated into" } else { "read from" };
-            (AdminToken::new(&token), format!("{verb} {}", path.display()))
-        }
-    };
     let runtime = setup::build(
         &config,
         &data_dir,
@@ -65,11 +57,33 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         setup::Access::Write,
     )
     .await?;
+    // Named admin tokens, kept hashed in the key service's store; the first one is generated into the data
+    // directory on first start (or imported from it, for a data directory made before named tokens).
+    let tokens = AdminTokens::load(runtime.store.pool().clone(), config.server.admin_token.as_ref()).await?;
+    let admin_note = if config.server.admin_token.is_some() {
+        "from the configuration (plus any named admin tokens in the store)".to_owned()
+    } else if tokens.is_empty().await? {
+        let (token, path, created) = setup::admin_token_file(&data_dir)?;
+        tokens.insert(admin_tokens::INITIAL, &token).await?;
+        let verb = if created { "generated into" } else { "imported from" };
+        format!("`{}` {verb} {}", admin_tokens::INITIAL, path.display())
+    } else {
+        format!(
+            "named admin tokens in the store (`keymanager admin-tokens list`); the first was written to {}",
+            data_dir.join("admin-token").display()
+        )
+    };
+    tokens.spawn_reloader();
+    let admin = {
+        let tokens = tokens.clone();
+        AdminToken::from_check(move |t| tokens.verify(t).is_some())
+    };
     let verifier = {
         let admin = admin.clone();
         Arc::new(move |t: &str| admin.verify(t)) as keymanager::api::AdminVerifier
     };
-    let mut app = keymanager::api::router(runtime.service.clone(), verifier);
+    let service = runtime.service.clone().with_admin_tokens(tokens.clone());
+    let mut app = keymanager::api::router(service, verifier);
     let mut lines = vec![format!(
         "  management API: {public_url}/api (openapi: {public_url}/api/openapi.json)"
     )];

@@ -448,3 +448,21 @@ pub struct UserDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
 }
+
+/// `POST /api/admin-tokens`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateAdminTokenDto {
+    /// Its name: 1 to 64 letters, digits, `.`, `_` or `-`.
+    pub name: String,
+}
+
+/// A new admin token, shown this once.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedAdminTokenDto {
+    /// Its name.
+    pub name: String,
+    /// The token.
+    pub token: String,
+}

@@ -355,3 +355,35 @@ pub(super) async fn delete_user(
     s.service.users()?.delete_user(&username).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+pub(super) async fn list_admin_tokens(
+    State(s): State<ApiState>,
+    _: Admin,
+) -> Answer<Json<ListDto<crate::service::admin_tokens::AdminTokenInfo>>> {
+    Ok(Json(ListDto::new(s.service.admin_tokens()?.list().await?)))
+}
+
+pub(super) async fn create_admin_token(
+    State(s): State<ApiState>,
+    _: Admin,
+    ApiJson(body): ApiJson<CreateAdminTokenDto>,
+) -> Answer<(StatusCode, Json<CreatedAdminTokenDto>)> {
+    use secrecy::ExposeSecret;
+    let token = s.service.admin_tokens()?.create(&body.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedAdminTokenDto {
+            name: body.name,
+            token: token.expose_secret().to_owned(),
+        }),
+    ))
+}
+
+pub(super) async fn revoke_admin_token(
+    State(s): State<ApiState>,
+    _: Admin,
+    Path(name): Path<String>,
+) -> Answer<StatusCode> {
+    s.service.admin_tokens()?.revoke(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -7,6 +7,7 @@
 //! that fails too, it is recorded as orphaned (and logged at error level) for an operator.
 
 #[cfg(feature = "validation")]
+pub mod admin_tokens;
 mod lookup;
 mod model;
 mod store;
@@ -29,6 +30,7 @@ pub struct KeyService {
     key_managers: KeyManagers,
     store: Arc<dyn ApplicationStore>,
     users: Option<Arc<dyn crate::UserDirectory>>,
+    admin_tokens: Option<Arc<admin_tokens::AdminTokens>>,
 }
 
 impl std::fmt::Debug for KeyService {
@@ -59,7 +61,21 @@ impl KeyService {
             key_managers,
             store,
             users: None,
+            admin_tokens: None,
         }
+    }
+
+    /// Administer these named admin tokens too.
+    pub fn with_admin_tokens(mut self, tokens: Arc<admin_tokens::AdminTokens>) -> Self {
+        self.admin_tokens = Some(tokens);
+        self
+    }
+
+    /// The named admin tokens, or `Unsupported` when this service was built without them.
+    pub fn admin_tokens(&self) -> Result<&admin_tokens::AdminTokens> {
+        self.admin_tokens
+            .as_deref()
+            .ok_or_else(|| Error::unsupported("admin tokens (this server keeps none)"))
     }
 
     /// Administer the users of this directory too (the resident key manager's).

@@ -55,6 +55,11 @@ const SQLITE: Migrations = &[
         "one holder per client",
         include_str!("migrations/sqlite/1000003_one_holder_per_client.sql"),
     ),
+    (
+        1_000_004,
+        "admin tokens",
+        include_str!("migrations/sqlite/1000004_admin_tokens.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -71,6 +76,11 @@ const POSTGRES: Migrations = &[
         1_000_003,
         "one holder per client",
         include_str!("migrations/postgres/1000003_one_holder_per_client.sql"),
+    ),
+    (
+        1_000_004,
+        "admin tokens",
+        include_str!("migrations/postgres/1000004_admin_tokens.sql"),
     ),
 ];
 

@@ -1,6 +1,7 @@
 //! The management commands, one module per noun. Every one is a client of the running server's management API
 //! ([`ApiClient`]); only `validate` (the gateway's own view, from the configuration) works locally.
 
+mod admin_tokens;
 mod apps;
 mod key_managers;
 mod keys;
@@ -9,6 +10,7 @@ mod tokens;
 mod users;
 mod validate;
 
+pub(crate) use admin_tokens::{admin_tokens, AdminTokensCommand};
 pub(crate) use apps::{apps, AppsCommand};
 pub(crate) use key_managers::{key_managers, KeyManagersCommand};
 pub(crate) use keys::{keys, KeysCommand};
