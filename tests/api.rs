@@ -208,7 +208,7 @@ async fn fixture() -> Fixture {
     let mut kms = KeyManagers::default();
     kms.insert(memory.clone(), &MemoryFactory).unwrap();
     let service = KeyService::new(kms, store.clone());
-    let app = router(service, Arc::new(|t: &str| t == ADMIN));
+    let app = router(service, Arc::new(|t: &str| (t == ADMIN).then(|| "test".to_owned())));
     Fixture {
         app,
         memory,
@@ -764,4 +764,18 @@ async fn generate_keys_racing_delete_application_is_never_a_5xx() {
             assert!(store.list_mappings(&app).await.unwrap().is_empty(), "round {round}");
         }
     }
+}
+
+/// Authorization is decided in one place for the whole route table: a route added without a decision fails here.
+#[test]
+fn every_route_has_an_access_decision() {
+    use keymanager::api::access::{access, Access};
+    for (method, path) in ROUTES {
+        let decision = access(method, path);
+        assert!(decision.is_some(), "{method} {path} has no access decision");
+        if *path != "/api/openapi.json" {
+            assert_eq!(decision, Some(Access::Admin), "{method} {path}");
+        }
+    }
+    assert_eq!(access("get", "/api/not-a-route"), None);
 }

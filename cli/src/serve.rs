@@ -79,8 +79,8 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         AdminToken::from_check(move |t| tokens.verify(t).is_some())
     };
     let verifier = {
-        let admin = admin.clone();
-        Arc::new(move |t: &str| admin.verify(t)) as keymanager::api::AdminVerifier
+        let tokens = tokens.clone();
+        Arc::new(move |t: &str| tokens.verify(t)) as keymanager::api::AdminVerifier
     };
     let service = runtime.service.clone().with_admin_tokens(tokens.clone());
     let mut app = keymanager::api::router(service, verifier);

@@ -6,8 +6,9 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 
+use super::access::Caller;
 use super::dto::*;
-use super::{Admin, ApiError, ApiJson, ApiState, OPENAPI};
+use super::{ApiError, ApiJson, ApiState, OPENAPI};
 use crate::model::{ClientId, ClientSecret, Grant, KeyType, SecretSpec, Token};
 use crate::service::{grant_types, GenerateKeys, UpdateKeys};
 
@@ -34,7 +35,7 @@ pub(super) async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-pub(super) async fn key_managers(State(s): State<ApiState>, _: Admin) -> Json<ListDto<KeyManagerDto>> {
+pub(super) async fn key_managers(State(s): State<ApiState>, _: Caller) -> Json<ListDto<KeyManagerDto>> {
     Json(ListDto::new(
         s.service
             .key_managers()
@@ -50,21 +51,21 @@ pub(super) async fn key_managers(State(s): State<ApiState>, _: Admin) -> Json<Li
 
 pub(super) async fn create_application(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     ApiJson(body): ApiJson<CreateApplicationDto>,
 ) -> Answer<(StatusCode, Json<ApplicationDto>)> {
     let app = s.service.create_application(&body.name, &body.owner).await?;
     Ok((StatusCode::CREATED, Json(app.into())))
 }
 
-pub(super) async fn list_applications(State(s): State<ApiState>, _: Admin) -> Answer<Json<ListDto<ApplicationDto>>> {
+pub(super) async fn list_applications(State(s): State<ApiState>, _: Caller) -> Answer<Json<ListDto<ApplicationDto>>> {
     let apps = s.service.applications().await?;
     Ok(Json(ListDto::new(apps.into_iter().map(Into::into).collect())))
 }
 
 pub(super) async fn get_application(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path(app): Path<String>,
 ) -> Answer<Json<ApplicationDto>> {
     Ok(Json(s.service.application(&app).await?.into()))
@@ -72,7 +73,7 @@ pub(super) async fn get_application(
 
 pub(super) async fn delete_application(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path(app): Path<String>,
 ) -> Answer<StatusCode> {
     s.service.delete_application(&app).await?;
@@ -81,7 +82,7 @@ pub(super) async fn delete_application(
 
 pub(super) async fn generate_keys(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<GenerateKeysDto>,
 ) -> Answer<Json<KeyDto>> {
@@ -104,7 +105,7 @@ pub(super) async fn generate_keys(
 
 pub(super) async fn map_keys(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<MapKeysDto>,
 ) -> Answer<Json<KeyDto>> {
@@ -125,7 +126,7 @@ pub(super) async fn map_keys(
 
 pub(super) async fn list_keys(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path(app): Path<String>,
 ) -> Answer<Json<ListDto<KeyDto>>> {
     let list = s
@@ -140,7 +141,7 @@ pub(super) async fn list_keys(
 
 pub(super) async fn get_keys(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path((app, mapping)): Path<(String, String)>,
 ) -> Answer<Json<KeyDto>> {
     Ok(Json(KeyDto::from(&s.service.key_details(&app, &mapping).await?)))
@@ -148,7 +149,7 @@ pub(super) async fn get_keys(
 
 pub(super) async fn update_keys(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path((app, mapping)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateKeysDto>,
 ) -> Answer<Json<KeyDto>> {
@@ -165,7 +166,7 @@ pub(super) async fn update_keys(
 
 pub(super) async fn delete_keys(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path((app, mapping)): Path<(String, String)>,
 ) -> Answer<StatusCode> {
     s.service.delete_keys(&app, &mapping).await?;
@@ -174,7 +175,7 @@ pub(super) async fn delete_keys(
 
 pub(super) async fn generate_token(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path((app, mapping)): Path<(String, String)>,
     ApiJson(body): ApiJson<GenerateTokenDto>,
 ) -> Answer<Json<TokenDto>> {
@@ -218,7 +219,7 @@ pub(super) async fn generate_token(
 
 pub(super) async fn regenerate_secret(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path((app, mapping)): Path<(String, String)>,
 ) -> Answer<Json<RegeneratedDto>> {
     let client = s.service.regenerate_secret(&app, &mapping).await?;
@@ -230,7 +231,7 @@ pub(super) async fn regenerate_secret(
 
 pub(super) async fn list_secrets(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path((app, mapping)): Path<(String, String)>,
 ) -> Answer<Json<ListDto<SecretDto>>> {
     let secrets = s.service.secrets(&app, &mapping).await?;
@@ -239,7 +240,7 @@ pub(super) async fn list_secrets(
 
 pub(super) async fn create_secret(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path((app, mapping)): Path<(String, String)>,
     ApiJson(body): ApiJson<CreateSecretDto>,
 ) -> Answer<(StatusCode, Json<CreatedSecretDto>)> {
@@ -260,7 +261,7 @@ pub(super) struct DeleteSecretQuery {
 
 pub(super) async fn delete_secret(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path((app, mapping, secret)): Path<(String, String, String)>,
     Query(q): Query<DeleteSecretQuery>,
 ) -> Answer<StatusCode> {
@@ -272,7 +273,7 @@ pub(super) async fn delete_secret(
 
 pub(super) async fn introspect(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path(km): Path<String>,
     ApiJson(body): ApiJson<IntrospectDto>,
 ) -> Answer<Json<serde_json::Map<String, serde_json::Value>>> {
@@ -288,7 +289,7 @@ pub(super) async fn introspect(
 
 pub(super) async fn revoke(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path(km): Path<String>,
     ApiJson(body): ApiJson<RevokeDto>,
 ) -> Answer<StatusCode> {
@@ -304,7 +305,7 @@ pub(super) async fn revoke(
 
 pub(super) async fn revoke_token(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path((app, mapping)): Path<(String, String)>,
     ApiJson(body): ApiJson<RevokeTokenDto>,
 ) -> Answer<StatusCode> {
@@ -319,7 +320,7 @@ pub(super) async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(super) async fn list_users(State(s): State<ApiState>, _: Admin) -> Answer<Json<ListDto<UserDto>>> {
+pub(super) async fn list_users(State(s): State<ApiState>, _: Caller) -> Answer<Json<ListDto<UserDto>>> {
     let names = s.service.users()?.list_users().await?;
     Ok(Json(ListDto::new(
         names
@@ -334,7 +335,7 @@ pub(super) async fn list_users(State(s): State<ApiState>, _: Admin) -> Answer<Js
 
 pub(super) async fn create_user(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     ApiJson(body): ApiJson<CreateUserDto>,
 ) -> Answer<(StatusCode, Json<UserDto>)> {
     let subject = s.service.users()?.add_user(&body.username, &body.password).await?;
@@ -349,7 +350,7 @@ pub(super) async fn create_user(
 
 pub(super) async fn delete_user(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path(username): Path<String>,
 ) -> Answer<StatusCode> {
     s.service.users()?.delete_user(&username).await?;
@@ -358,14 +359,14 @@ pub(super) async fn delete_user(
 
 pub(super) async fn list_admin_tokens(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
 ) -> Answer<Json<ListDto<crate::service::admin_tokens::AdminTokenInfo>>> {
     Ok(Json(ListDto::new(s.service.admin_tokens()?.list().await?)))
 }
 
 pub(super) async fn create_admin_token(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     ApiJson(body): ApiJson<CreateAdminTokenDto>,
 ) -> Answer<(StatusCode, Json<CreatedAdminTokenDto>)> {
     use secrecy::ExposeSecret;
@@ -381,7 +382,7 @@ pub(super) async fn create_admin_token(
 
 pub(super) async fn revoke_admin_token(
     State(s): State<ApiState>,
-    _: Admin,
+    _: Caller,
     Path(name): Path<String>,
 ) -> Answer<StatusCode> {
     s.service.admin_tokens()?.revoke(&name).await?;

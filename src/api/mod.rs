@@ -7,11 +7,13 @@
 //! ```no_run
 //! # fn demo(service: keymanager::service::KeyService) {
 //! use std::sync::Arc;
-//! let verify: keymanager::api::AdminVerifier = Arc::new(|token: &str| token == "change-me");
+//! let verify: keymanager::api::AdminVerifier =
+//!     Arc::new(|token: &str| (token == "change-me").then(|| "config".to_owned()));
 //! let app: axum::Router = keymanager::api::router(service, verify);
 //! # }
 //! ```
 
+pub mod access;
 pub mod dto;
 mod error;
 mod handlers;
@@ -20,8 +22,7 @@ pub mod health;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
+use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Router;
@@ -31,8 +32,8 @@ pub use error::ApiError;
 
 use crate::service::KeyService;
 
-/// Decides whether a bearer token is the admin token (compare in constant time).
-pub type AdminVerifier = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// Decides whether a bearer token is an admin token, and names it (compare in constant time).
+pub type AdminVerifier = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// Largest request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -42,25 +43,6 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct ApiState {
     service: KeyService,
     admin: AdminVerifier,
-}
-
-/// Proof that the request carried the admin token.
-pub(crate) struct Admin;
-
-impl FromRequestParts<ApiState> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::model::bearer_token);
-        match token {
-            Some(t) if (state.admin)(t) => Ok(Admin),
-            _ => Err(ApiError::unauthorized()),
-        }
-    }
 }
 
 /// A JSON body; a malformed one is a 400 naming the field serde stopped at.
@@ -149,7 +131,9 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The management API's router.
 pub fn router(service: KeyService, admin: AdminVerifier) -> Router {
+    let state = ApiState { service, admin };
     routes()
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::authorize))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -160,7 +144,7 @@ pub fn router(service: KeyService, admin: AdminVerifier) -> Router {
         .layer(axum::middleware::map_response(error_shape))
         .layer(axum::middleware::map_response(no_store))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(ApiState { service, admin })
+        .with_state(state)
 }
 
 /// Every failure in the management API's JSON shape, including those answered before a handler runs (a body over
