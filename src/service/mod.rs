@@ -6,8 +6,8 @@
 //! nothing is stored. When storing fails after the provider created the client, the client is deleted again; if
 //! that fails too, it is recorded as orphaned (and logged at error level) for an operator.
 
-#[cfg(feature = "validation")]
 pub mod admin_tokens;
+#[cfg(feature = "validation")]
 mod lookup;
 mod model;
 mod store;
