@@ -5,6 +5,21 @@ use serde::{Deserialize, Serialize};
 use crate::model::{AccessToken, Capabilities, IssuedSecret, OAuthClient, SecretInfo, SecretStatus};
 use crate::service::{Application, GeneratedKeys, KeyDetails, KeyMapping};
 
+/// `Debug` for a shape that carries secrets: the other fields as they are, each secret as `[REDACTED]`, so that a
+/// shape logged or printed by mistake never shows a token, a client secret or a password.
+macro_rules! debug_hiding {
+    ($ty:ident { $($shown:ident),* } hiding { $($secret:ident),+ }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($shown), &self.$shown))*
+                    $(.field(stringify!($secret), &format_args!("[REDACTED]")))+
+                    .finish()
+            }
+        }
+    };
+}
+
 /// Every list: `{count, list}`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ListDto<T> {
@@ -47,7 +62,7 @@ pub struct CreateApplicationDto {
 }
 
 /// An application.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationDto {
     /// Id.
@@ -133,7 +148,7 @@ pub struct UpdateKeysDto {
 }
 
 /// `POST /api/applications/{applicationId}/map-keys`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MapKeysDto {
     /// The existing client id.
@@ -147,7 +162,7 @@ pub struct MapKeysDto {
 }
 
 /// An access token as the API answers it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenDto {
     /// The token.
@@ -169,7 +184,7 @@ impl From<&AccessToken> for TokenDto {
 }
 
 /// An application's keys of one key type at one key manager.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyDto {
     /// Mapping id.
@@ -273,7 +288,7 @@ impl From<&GeneratedKeys> for KeyDto {
 }
 
 /// `POST …/generate-token`.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenerateTokenDto {
     /// The client secret.
@@ -294,7 +309,7 @@ pub struct GenerateTokenDto {
 }
 
 /// `POST …/regenerate-secret`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegeneratedDto {
     /// The client id.
@@ -314,7 +329,7 @@ pub struct CreateSecretDto {
 }
 
 /// A secret right after creation.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedSecretDto {
     /// Id.
@@ -395,7 +410,7 @@ pub struct ErrorDto {
 }
 
 /// `POST /api/key-managers/{keyManager}/introspect`: a token to introspect (RFC 7662).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IntrospectDto {
     /// The token.
@@ -405,7 +420,7 @@ pub struct IntrospectDto {
 }
 
 /// `POST /api/key-managers/{keyManager}/revoke`: revoke a token as the client it was issued to (RFC 7009).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevokeDto {
     /// The token.
@@ -419,7 +434,7 @@ pub struct RevokeDto {
 }
 
 /// `POST …/oauth-keys/{keyMappingId}/revoke-token`: revoke a token issued to these keys.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevokeTokenDto {
     /// The token.
@@ -429,7 +444,7 @@ pub struct RevokeTokenDto {
 }
 
 /// `POST /api/users`: a user of the resident key manager.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUserDto {
     /// Login name.
@@ -458,11 +473,117 @@ pub struct CreateAdminTokenDto {
 }
 
 /// A new admin token, shown this once.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedAdminTokenDto {
     /// Its name.
     pub name: String,
     /// The token.
     pub token: String,
+}
+
+debug_hiding!(MapKeysDto { consumer_key, key_manager, key_type } hiding { consumer_secret });
+debug_hiding!(TokenDto { validity_time, token_scopes } hiding { access_token });
+debug_hiding!(KeyDto { key_mapping_id, key_manager, key_type, consumer_key, key_state, key_origin, supported_grant_types, callback_url, scopes, pkce_mandatory, pkce_support_plain, bypass_client_credentials, token, token_error } hiding { consumer_secret });
+debug_hiding!(GenerateTokenDto { validity_period, scopes, grant_type, username } hiding { consumer_secret, password, revoke_token });
+debug_hiding!(RegeneratedDto { consumer_key } hiding { consumer_secret });
+debug_hiding!(CreatedSecretDto { secret_id, description, created_time, expires_at } hiding { secret_value });
+debug_hiding!(IntrospectDto { token_type_hint } hiding { token });
+debug_hiding!(RevokeDto { client_id, token_type_hint } hiding { token, client_secret });
+debug_hiding!(RevokeTokenDto {  } hiding { token, consumer_secret });
+debug_hiding!(CreateUserDto { username } hiding { password });
+debug_hiding!(CreatedAdminTokenDto { name } hiding { token });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_that_carry_secrets_never_show_them_in_debug() {
+        const S: &str = "s3cr3t-sentinel";
+        let token = TokenDto {
+            access_token: S.into(),
+            validity_time: Some(1),
+            token_scopes: vec![],
+        };
+        let shown = [
+            format!("{token:?}"),
+            format!(
+                "{:?}",
+                GenerateTokenDto {
+                    consumer_secret: Some(S.into()),
+                    password: Some(S.into()),
+                    revoke_token: Some(S.into()),
+                    ..GenerateTokenDto::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                MapKeysDto {
+                    consumer_key: "c".into(),
+                    consumer_secret: Some(S.into()),
+                    key_manager: None,
+                    key_type: "PRODUCTION".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                RegeneratedDto {
+                    consumer_key: "c".into(),
+                    consumer_secret: Some(S.into()),
+                }
+            ),
+            format!(
+                "{:?}",
+                CreatedSecretDto {
+                    secret_id: "i".into(),
+                    secret_value: S.into(),
+                    description: None,
+                    created_time: 0,
+                    expires_at: None,
+                }
+            ),
+            format!(
+                "{:?}",
+                IntrospectDto {
+                    token: S.into(),
+                    token_type_hint: None,
+                }
+            ),
+            format!(
+                "{:?}",
+                RevokeDto {
+                    token: S.into(),
+                    client_id: "c".into(),
+                    client_secret: Some(S.into()),
+                    token_type_hint: None,
+                }
+            ),
+            format!(
+                "{:?}",
+                RevokeTokenDto {
+                    token: S.into(),
+                    consumer_secret: Some(S.into()),
+                }
+            ),
+            format!(
+                "{:?}",
+                CreateUserDto {
+                    username: "alice".into(),
+                    password: S.into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                CreatedAdminTokenDto {
+                    name: "ci".into(),
+                    token: S.into(),
+                }
+            ),
+        ];
+        for text in shown {
+            assert!(!text.contains(S), "{text}");
+            assert!(text.contains("[REDACTED]"), "{text}");
+        }
+    }
 }

@@ -65,7 +65,7 @@ async fn live() -> Json<serde_json::Value> {
 }
 
 async fn ready(State(s): State<HealthState>) -> (StatusCode, Json<ReadinessDto>) {
-    let outcomes = futures_join(&s.checks).await;
+    let outcomes = run_checks(&s.checks).await;
     let all = outcomes.iter().all(|c| c.ready);
     let status = if all {
         StatusCode::OK
@@ -82,7 +82,7 @@ async fn ready(State(s): State<HealthState>) -> (StatusCode, Json<ReadinessDto>)
 }
 
 /// Run every check, each bounded to 2 s so one hung dependency does not hang the probe.
-async fn futures_join(checks: &[Arc<dyn ReadinessCheck>]) -> Vec<CheckDto> {
+async fn run_checks(checks: &[Arc<dyn ReadinessCheck>]) -> Vec<CheckDto> {
     let mut out = Vec::with_capacity(checks.len());
     for c in checks {
         let outcome = tokio::time::timeout(std::time::Duration::from_secs(2), c.check()).await;

@@ -184,8 +184,9 @@ impl ValidationError {
     }
 }
 
-/// The validator's metric handles, registered once when it is built (install a `metrics` recorder before building
-/// a validator): recording is then one atomic add, with no lookup on the validation path.
+/// The validator's metric handles, registered with the installed `metrics` recorder on the first validation (so a
+/// recorder installed after the validator was built still counts): recording is then one atomic add, with no
+/// lookup on the validation path.
 struct ValidationMetrics {
     valid: metrics::Counter,
     refused: Vec<metrics::Counter>,
@@ -288,7 +289,7 @@ pub struct TokenValidator {
     feeds: Vec<Arc<dyn RevocationFeed>>,
     polled_until: Mutex<i64>,
     clock: Arc<dyn Clock>,
-    metrics: ValidationMetrics,
+    metrics: std::sync::OnceLock<ValidationMetrics>,
 }
 
 impl std::fmt::Debug for TokenValidator {
@@ -367,7 +368,7 @@ impl TokenValidator {
             key_managers: key_managers.iter().cloned().collect(),
             polled_until: Mutex::new(0),
             clock: crate::model::system_clock(),
-            metrics: ValidationMetrics::register(),
+            metrics: std::sync::OnceLock::new(),
             feeds: Vec::new(),
             settings,
             issuers,
@@ -404,10 +405,11 @@ impl TokenValidator {
     /// Validate a bearer token.
     pub async fn validate(&self, token: &str) -> Result<Arc<Principal>, ValidationError> {
         let outcome = self.check(token).await;
+        let metrics = self.metrics.get_or_init(ValidationMetrics::register);
         match &outcome {
-            Ok(_) => self.metrics.valid.increment(1),
+            Ok(_) => metrics.valid.increment(1),
             Err(e) => {
-                if let Some(c) = self.metrics.refused.get(e.reason_index()) {
+                if let Some(c) = metrics.refused.get(e.reason_index()) {
                     c.increment(1);
                 }
             }
@@ -426,9 +428,10 @@ impl TokenValidator {
         }
         let hash = sha256(token);
         let remembered = self.seen.get(&hash, self.clock.instant());
+        let metrics = self.metrics.get_or_init(ValidationMetrics::register);
         match remembered {
-            Some(_) => self.metrics.cache_hit.increment(1),
-            None => self.metrics.cache_miss.increment(1),
+            Some(_) => metrics.cache_hit.increment(1),
+            None => metrics.cache_miss.increment(1),
         }
         if let Some(p) = remembered {
             self.check_revoked(&p, &hash)?;

@@ -93,25 +93,16 @@ const SECRET_ENV: &str = "KEYMANAGER_CLIENT_SECRET";
 async fn application(api: &ApiClient, id_or_name: &str) -> Result<ApplicationDto, Failure> {
     let all: ListDto<ApplicationDto> = api.get("/api/applications").await?;
     if let Some(app) = all.list.iter().find(|a| a.application_id == id_or_name) {
-        return Ok(clone_app(app));
+        return Ok(app.clone());
     }
     let named: Vec<&ApplicationDto> = all.list.iter().filter(|a| a.name == id_or_name).collect();
     match named.as_slice() {
-        [one] => Ok(clone_app(one)),
+        [one] => Ok((*one).clone()),
         [] => Err(Failure::Refused(format!("application not found: {id_or_name}"))),
         many => Err(Failure::Refused(format!(
             "{} applications are named `{id_or_name}`; use the application id",
             many.len()
         ))),
-    }
-}
-
-fn clone_app(a: &ApplicationDto) -> ApplicationDto {
-    ApplicationDto {
-        application_id: a.application_id.clone(),
-        name: a.name.clone(),
-        owner: a.owner.clone(),
-        created_time: a.created_time,
     }
 }
 

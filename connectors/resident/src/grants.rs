@@ -12,7 +12,9 @@ use keymanager::{Error, Result};
 use url::Url;
 
 use crate::crypto;
-use crate::server::{granted_scopes, invalid_grant, unauthorized_client, AuthenticatedClient, Mint, ResidentServer};
+use crate::server::{
+    granted_scopes, invalid_grant, unauthorized_client, AuthenticatedClient, Issued, Mint, ResidentServer,
+};
 use crate::store::{ClientRecord, CodeRecord, RefreshRecord, Use};
 use crate::users::{ResourceOwner, StoreUsers};
 
@@ -351,7 +353,7 @@ impl ResidentServer {
         }
         let scopes = parse_stored_scope(&record.scope)?;
         self.mint(Mint {
-            grant: GrantType::AuthorizationCode,
+            grant: Issued::AuthorizationCode,
             client,
             secret_id: who.secret_id.as_deref(),
             subject: &record.subject,
@@ -402,7 +404,7 @@ impl ResidentServer {
             Use::Replayed(r) => return Err(self.replayed_refresh(&r.grant_id).await),
         }
         self.mint(Mint {
-            grant: GrantType::RefreshToken,
+            grant: Issued::RefreshToken,
             client,
             secret_id: who.secret_id.as_deref(),
             subject: &record.subject,
@@ -443,7 +445,7 @@ impl ResidentServer {
         let scopes = granted_scopes(client, &request.scopes)?;
         let grant_id = crypto::random_token(16);
         self.mint(Mint {
-            grant: GrantType::Password,
+            grant: Issued::Password,
             client,
             secret_id: who.secret_id.as_deref(),
             subject: &owner.subject,

@@ -50,6 +50,8 @@ pub struct ResidentServer {
     clients: ClientCache,
     pub(crate) users: Arc<dyn ResourceOwnerAuthenticator>,
     pub(crate) login_guard: LoginGuard,
+    /// The issued-tokens counters, one per grant, registered with the installed recorder on the first token.
+    issued: std::sync::OnceLock<[metrics::Counter; 4]>,
 }
 
 impl std::fmt::Debug for ResidentServer {
@@ -85,6 +87,7 @@ impl ResidentServer {
         let clients = ClientCache::new(std::time::Duration::from_secs(settings.client_cache_seconds));
         Ok(Arc::new(ResidentServer {
             login_guard: LoginGuard::new(settings.brute_force),
+            issued: std::sync::OnceLock::new(),
             settings,
             store,
             keys,
@@ -433,7 +436,7 @@ impl ResidentServer {
         }
         let scopes = granted_scopes(client, &request.scopes)?;
         self.mint(Mint {
-            grant: GrantType::ClientCredentials,
+            grant: Issued::ClientCredentials,
             client,
             secret_id: who.secret_id.as_deref(),
             subject: &client.client_id,
@@ -447,15 +450,15 @@ impl ResidentServer {
 
     /// Sign (or record) an access token, and a refresh token when asked.
     pub(crate) async fn mint(&self, m: Mint<'_>) -> Result<AccessToken> {
-        let grant = m.grant.clone();
+        let grant = m.grant;
         let issued = self.mint_token(m).await;
         if issued.is_ok() {
-            metrics::counter!(
-                "keymanager_tokens_issued_total",
-                "key_manager" => crate::KIND,
-                "grant" => grant.as_str().to_owned()
-            )
-            .increment(1);
+            let counters = self.issued.get_or_init(|| {
+                Issued::ALL.map(|g| {
+                    metrics::counter!("keymanager_tokens_issued_total", "key_manager" => crate::KIND, "grant" => g.label())
+                })
+            });
+            counters[grant as usize].increment(1);
         }
         issued
     }
@@ -629,9 +632,36 @@ impl ResidentServer {
 }
 
 /// What [`ResidentServer::mint`] issues.
+/// The grants this server issues tokens for, as the issued-tokens metric labels them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Issued {
+    ClientCredentials,
+    AuthorizationCode,
+    RefreshToken,
+    Password,
+}
+
+impl Issued {
+    const ALL: [Issued; 4] = [
+        Issued::ClientCredentials,
+        Issued::AuthorizationCode,
+        Issued::RefreshToken,
+        Issued::Password,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Issued::ClientCredentials => "client_credentials",
+            Issued::AuthorizationCode => "authorization_code",
+            Issued::RefreshToken => "refresh_token",
+            Issued::Password => "password",
+        }
+    }
+}
+
 pub(crate) struct Mint<'a> {
     /// The grant, for the issued-tokens metric.
-    pub grant: GrantType,
+    pub grant: Issued,
     pub client: &'a ClientRecord,
     pub secret_id: Option<&'a str>,
     pub subject: &'a str,

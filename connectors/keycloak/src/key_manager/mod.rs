@@ -353,25 +353,21 @@ impl KeyManager for KeycloakKeyManager {
             .json()?;
         let attr = |k: &str| rep.number(k);
         let mut out = Vec::new();
-        if let Some(current) = self.secret_value(&uuid, false).await? {
-            out.push(SecretInfo {
-                id: CURRENT_SECRET.into(),
-                masked: mask_secret(&current),
-                description: None,
-                created_at: attr("client.secret.creation.time").unwrap_or_default(),
-                expires_at: attr("client.secret.expiration.time").filter(|e| *e > 0),
-                status: SecretStatus::Active,
-            });
-        }
-        if let Some(rotated) = self.secret_value(&uuid, true).await? {
-            out.push(SecretInfo {
-                id: ROTATED_SECRET.into(),
-                masked: mask_secret(&rotated),
-                description: None,
-                created_at: attr("client.secret.rotated.creation.time").unwrap_or_default(),
-                expires_at: attr("client.secret.rotated.expiration.time").filter(|e| *e > 0),
-                status: SecretStatus::Active,
-            });
+        // The current secret and, during a rotation, the previous one; each with its own attributes.
+        for (id, rotated, attributes) in [
+            (CURRENT_SECRET, false, "client.secret"),
+            (ROTATED_SECRET, true, "client.secret.rotated"),
+        ] {
+            if let Some(value) = self.secret_value(&uuid, rotated).await? {
+                out.push(SecretInfo {
+                    id: id.into(),
+                    masked: mask_secret(&value),
+                    description: None,
+                    created_at: attr(&format!("{attributes}.creation.time")).unwrap_or_default(),
+                    expires_at: attr(&format!("{attributes}.expiration.time")).filter(|e| *e > 0),
+                    status: SecretStatus::Active,
+                });
+            }
         }
         Ok(out)
     }
