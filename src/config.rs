@@ -102,7 +102,18 @@ pub struct ServerConfig {
     /// Serve `/metrics` on this address of its own instead of the main one (for a scrape network apart from
     /// the public one).
     pub metrics_listen: Option<String>,
+    /// Key managers whose access tokens the management API accepts as callers (scopes `keymanager:apps` and
+    /// `keymanager:admin`); default: the resident key manager, when one is configured. An empty list accepts
+    /// admin tokens only.
+    pub api_identity: Option<Vec<String>>,
+    /// Days the audit trail keeps a record; default [`DEFAULT_AUDIT_RETENTION_DAYS`].
+    pub audit_retention_days: Option<u32>,
 }
+
+/// Default `[server] audit_retention_days`.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
+/// The longest `[server] audit_retention_days` (100 years).
+pub const MAX_AUDIT_RETENTION_DAYS: u32 = 36_500;
 
 /// Default `[server] header_read_timeout_seconds`.
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 10;
@@ -381,6 +392,23 @@ impl Config {
         {
             return Err(ConfigError::new(format!("must be from 1 to {MAX_SERVER_CONNECTIONS}"))
                 .at_field("server.max_connections"));
+        }
+        if server
+            .audit_retention_days
+            .is_some_and(|d| d == 0 || d > MAX_AUDIT_RETENTION_DAYS)
+        {
+            return Err(
+                ConfigError::new(format!("must be from 1 to {MAX_AUDIT_RETENTION_DAYS} days"))
+                    .at_field("server.audit_retention_days"),
+            );
+        }
+        for (i, name) in server.api_identity.iter().flatten().enumerate() {
+            if !self.key_managers.iter().any(|k| &k.name == name) {
+                return Err(ConfigError::new(format!(
+                    "no key manager is named `{name}`; api_identity lists configured key managers"
+                ))
+                .at_field(format!("server.api_identity[{i}]")));
+            }
         }
         match (&server.tls_cert, &server.tls_key) {
             (Some(_), None) => {

@@ -88,4 +88,4 @@ macro_rules! route_table {
     };
 }
 pub use key_manager::KeyManager;
-pub use user_directory::UserDirectory;
+pub use user_directory::{NewUser, UserDirectory, UserInfo};

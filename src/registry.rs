@@ -231,6 +231,21 @@ impl KeyManagers {
         }
     }
 
+    /// Only the named key managers, in this set's order; `NotFound` for a name it lacks.
+    pub fn only(&self, names: &[String]) -> Result<KeyManagers> {
+        if let Some(missing) = names.iter().find(|n| self.get(n).is_err()) {
+            return Err(Error::not_found("key manager", missing));
+        }
+        Ok(KeyManagers {
+            entries: self
+                .entries
+                .iter()
+                .filter(|(k, _)| names.iter().any(|n| n == k.name()))
+                .cloned()
+                .collect(),
+        })
+    }
+
     /// All key managers, in order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn KeyManager>> {
         self.entries.iter().map(|(k, _)| k)

@@ -5,13 +5,43 @@ use async_trait::async_trait;
 
 use crate::Result;
 
+/// A user to add. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Login name.
+    pub username: String,
+    /// Password (the directory hashes it).
+    pub password: String,
+    /// Roles, which decide the scopes the user may be granted (the resident binds `keymanager:admin` to `admin`).
+    pub roles: Vec<String>,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .field("roles", &self.roles)
+            .finish()
+    }
+}
+
+/// A user as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    /// Login name.
+    pub username: String,
+    /// Roles.
+    pub roles: Vec<String>,
+}
+
 /// A directory of resource owners the management API can administer.
 #[async_trait]
 pub trait UserDirectory: Send + Sync {
     /// Add a user with a password (hashed by the directory); its stable subject (`sub`).
-    async fn add_user(&self, username: &str, password: &str) -> Result<String>;
-    /// The user names, sorted.
-    async fn list_users(&self) -> Result<Vec<String>>;
+    async fn add_user(&self, user: &NewUser) -> Result<String>;
+    /// The users, sorted by name.
+    async fn list_users(&self) -> Result<Vec<UserInfo>>;
     /// Remove a user; `NotFound` when there is none of that name.
     async fn delete_user(&self, username: &str) -> Result<()>;
 }

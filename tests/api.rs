@@ -14,7 +14,9 @@ use keymanager::config::KeyManagerConfig;
 use keymanager::descriptor::{ConnectorDescriptor, Setting};
 use keymanager::model::*;
 use keymanager::registry::{BuildContext, ConnectorFactory, KeyManagers};
-use keymanager::service::{Application, ApplicationStore, KeyMapping, KeyService, SqlApplicationStore};
+use keymanager::service::{
+    Application, ApplicationStore, AuditPage, AuditQuery, AuditRecord, KeyMapping, KeyService, SqlApplicationStore,
+};
 use keymanager::{Error, KeyManager, Result};
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -154,11 +156,14 @@ struct Flaky {
 
 #[async_trait]
 impl ApplicationStore for Flaky {
-    async fn insert_application(&self, a: &Application) -> Result<()> {
-        self.inner.insert_application(a).await
+    async fn insert_application(&self, a: &Application, audit: Option<&AuditRecord>) -> Result<()> {
+        self.inner.insert_application(a, audit).await
     }
-    async fn list_applications(&self) -> Result<Vec<Application>> {
-        self.inner.list_applications().await
+    async fn set_owner(&self, id: &str, owner: &str, audit: Option<&AuditRecord>) -> Result<()> {
+        self.inner.set_owner(id, owner, audit).await
+    }
+    async fn list_applications(&self, owner: Option<&str>) -> Result<Vec<Application>> {
+        self.inner.list_applications(owner).await
     }
     async fn get_application(&self, id: &str) -> Result<Option<Application>> {
         self.inner.get_application(id).await
@@ -166,14 +171,14 @@ impl ApplicationStore for Flaky {
     async fn find_applications_by_name(&self, n: &str) -> Result<Vec<Application>> {
         self.inner.find_applications_by_name(n).await
     }
-    async fn delete_application(&self, id: &str) -> Result<()> {
-        self.inner.delete_application(id).await
+    async fn delete_application(&self, id: &str, audit: Option<&AuditRecord>) -> Result<()> {
+        self.inner.delete_application(id, audit).await
     }
-    async fn insert_mapping(&self, m: &KeyMapping) -> Result<()> {
+    async fn insert_mapping(&self, m: &KeyMapping, audit: Option<&AuditRecord>) -> Result<()> {
         if self.fail_mappings.load(Ordering::SeqCst) {
             return Err(Error::storage("disk full"));
         }
-        self.inner.insert_mapping(m).await
+        self.inner.insert_mapping(m, audit).await
     }
     async fn list_mappings(&self, app: &str) -> Result<Vec<KeyMapping>> {
         self.inner.list_mappings(app).await
@@ -181,11 +186,20 @@ impl ApplicationStore for Flaky {
     async fn find_mapping_by_client(&self, km: &str, client: &str) -> Result<Option<KeyMapping>> {
         self.inner.find_mapping_by_client(km, client).await
     }
-    async fn delete_mapping(&self, id: &str) -> Result<()> {
-        self.inner.delete_mapping(id).await
+    async fn delete_mapping(&self, id: &str, audit: Option<&AuditRecord>) -> Result<()> {
+        self.inner.delete_mapping(id, audit).await
     }
     async fn record_orphan(&self, km: &str, id: &str, reason: &str) -> Result<()> {
         self.inner.record_orphan(km, id, reason).await
+    }
+    async fn append_audit(&self, r: &AuditRecord) -> Result<()> {
+        self.inner.append_audit(r).await
+    }
+    async fn audit_records(&self, q: &AuditQuery) -> Result<AuditPage> {
+        self.inner.audit_records(q).await
+    }
+    async fn purge_audit(&self, before: i64) -> Result<u64> {
+        self.inner.purge_audit(before).await
     }
 }
 
@@ -593,13 +607,16 @@ async fn the_store_works_on_postgres_next_to_the_resident_tables() {
             owner: "alice".into(),
             created_at: 1,
         };
-        store.insert_application(&app).await.unwrap();
+        store.insert_application(&app, None).await.unwrap();
         assert!(matches!(
             store
-                .insert_application(&Application {
-                    id: "a2".into(),
-                    ..app.clone()
-                })
+                .insert_application(
+                    &Application {
+                        id: "a2".into(),
+                        ..app.clone()
+                    },
+                    None
+                )
                 .await,
             Err(Error::Conflict { .. })
         ));
@@ -613,13 +630,16 @@ async fn the_store_works_on_postgres_next_to_the_resident_tables() {
             origin: keymanager::service::KeyOrigin::Generated,
             created_at: 2,
         };
-        store.insert_mapping(&mapping).await.unwrap();
+        store.insert_mapping(&mapping, None).await.unwrap();
         assert!(matches!(
             store
-                .insert_mapping(&KeyMapping {
-                    id: "m2".into(),
-                    ..mapping.clone()
-                })
+                .insert_mapping(
+                    &KeyMapping {
+                        id: "m2".into(),
+                        ..mapping.clone()
+                    },
+                    None
+                )
                 .await,
             Err(Error::Conflict { .. })
         ));
@@ -627,7 +647,7 @@ async fn the_store_works_on_postgres_next_to_the_resident_tables() {
         assert_eq!(store.find_applications_by_name("orders").await.unwrap(), vec![app]);
         store.record_orphan("memory", "c9", "test").await.unwrap();
         store.record_orphan("memory", "c9", "again").await.unwrap();
-        store.delete_application("a1").await.unwrap();
+        store.delete_application("a1", None).await.unwrap();
         assert!(store.get_application("a1").await.unwrap().is_none());
         assert!(store.list_mappings("a1").await.unwrap().is_empty());
     }
@@ -680,16 +700,19 @@ async fn a_client_has_one_holder_and_a_missing_client_does_not_break_the_listing
     // The store refuses it too, whatever the caller checked before (a race between two map-keys).
     let store = SqlApplicationStore::connect(&f.url, None).await.unwrap();
     let held = store
-        .insert_mapping(&KeyMapping {
-            id: "m-race".into(),
-            application_id: second.clone(),
-            key_type: KeyType::Sandbox,
-            key_manager: "memory".into(),
-            client_id: client.clone(),
-            state: keymanager::service::KeyState::Completed,
-            origin: keymanager::service::KeyOrigin::Mapped,
-            created_at: 1,
-        })
+        .insert_mapping(
+            &KeyMapping {
+                id: "m-race".into(),
+                application_id: second.clone(),
+                key_type: KeyType::Sandbox,
+                key_manager: "memory".into(),
+                client_id: client.clone(),
+                state: keymanager::service::KeyState::Completed,
+                origin: keymanager::service::KeyOrigin::Mapped,
+                created_at: 1,
+            },
+            None,
+        )
         .await;
     assert!(
         matches!(&held, Err(Error::Conflict { message, .. }) if message.contains("another application")),
@@ -766,16 +789,28 @@ async fn generate_keys_racing_delete_application_is_never_a_5xx() {
     }
 }
 
-/// Authorization is decided in one place for the whole route table: a route added without a decision fails here.
+/// Authorization is decided in one place for the whole route table: a route added without a rule fails here, a
+/// route that changes something names the action its audit record carries, and no rule is left for a route that
+/// is gone.
 #[test]
 fn every_route_has_an_access_decision() {
-    use keymanager::api::access::{access, Access};
+    use keymanager::api::access::{rule, Access, RULES};
     for (method, path) in ROUTES {
-        let decision = access(method, path);
-        assert!(decision.is_some(), "{method} {path} has no access decision");
-        if *path != "/api/openapi.json" {
-            assert_eq!(decision, Some(Access::Admin), "{method} {path}");
-        }
+        let r = rule(method, path).unwrap_or_else(|| panic!("{method} {path} has no access decision"));
+        assert_eq!(
+            r.access == Access::Public,
+            *path == "/api/openapi.json",
+            "{method} {path}"
+        );
+        // Reads carry no action; every change does (introspection is a POST that changes nothing).
+        let changes = *method != "get" && !path.ends_with("/introspect");
+        assert_eq!(r.action.is_some(), changes, "{method} {path}: audit action");
     }
-    assert_eq!(access("get", "/api/not-a-route"), None);
+    for (method, path, _, _) in RULES {
+        assert!(
+            ROUTES.contains(&(*method, *path)),
+            "a rule for a route that is not served: {method} {path}"
+        );
+    }
+    assert_eq!(rule("get", "/api/not-a-route"), None);
 }

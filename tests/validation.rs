@@ -447,7 +447,10 @@ async fn resident_tokens_validate_and_revocations_from_another_node_arrive() {
         kms.clone(),
         Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap()),
     );
-    let app = service.create_application("orders", "alice").await.unwrap();
+    let app = service
+        .create_application("orders", "alice", &Default::default())
+        .await
+        .unwrap();
     let keys = service
         .generate_keys(
             &app.id,
@@ -464,6 +467,7 @@ async fn resident_tokens_validate_and_revocations_from_another_node_arrive() {
                 additional_properties: Default::default(),
                 generate_token: true,
             },
+            &Default::default(),
         )
         .await
         .unwrap();

@@ -2,8 +2,10 @@
 //! running server can never disagree (no second code path, no stale reads, one issuer).
 //!
 //! Where it goes: `--server URL` (env `KEYMANAGER_SERVER`), else the configuration's `[server] public_url`, else its
-//! `listen` address, else `http://127.0.0.1:9443`. With what: `KEYMANAGER_ADMIN_TOKEN`, else `--token-file`, else
-//! the configuration's `admin_token`, else `DATA_DIR/admin-token` (what `serve` generated).
+//! `listen` address, else `http://127.0.0.1:9443`. With what: `KEYMANAGER_ADMIN_TOKEN`, else a user's access token from
+//! `KEYMANAGER_ACCESS_TOKEN` (scope `keymanager:apps` or `keymanager:admin`, from a key manager in the server's
+//! `api_identity`), else `--token-file`, else the configuration's `admin_token`, else `DATA_DIR/admin-token` (what
+//! `serve` generated).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,6 +34,8 @@ pub(crate) struct ApiClient {
     http: reqwest::Client,
     base: String,
     token: SecretString,
+    /// Whether the token is an admin token (else a user's access token).
+    pub admin: bool,
 }
 
 impl ApiClient {
@@ -52,7 +56,7 @@ impl ApiClient {
             .unwrap_or_else(|| format!("http://{DEFAULT_LISTEN}"));
         let base = base.trim_end_matches('/').to_owned();
         url::Url::parse(&base).map_err(|e| Failure::Usage(format!("--server `{base}` is not a URL: {e}")))?;
-        let token = admin_token(target, config, data_dir)?;
+        let (token, admin) = bearer_token(target, config, data_dir)?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60));
@@ -70,7 +74,12 @@ impl ApiClient {
                 keymanager::error::chain(&e)
             ))
         })?;
-        Ok(ApiClient { http, base, token })
+        Ok(ApiClient {
+            http,
+            base,
+            token,
+            admin,
+        })
     }
 
     /// `GET path`.
@@ -86,6 +95,11 @@ impl ApiClient {
     /// `POST path` with a JSON body, for a `204 No Content` answer.
     pub async fn post_empty<B: Serialize>(&self, path: &str, body: &B) -> Result<(), Failure> {
         self.send(Method::POST, path, Some(body)).await.map(drop)
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, Failure> {
+        self.call(Method::PUT, path, Some(body)).await
     }
 
     /// `DELETE path`.
@@ -151,20 +165,30 @@ fn refusal(status: StatusCode, body: &[u8], base: &str) -> Failure {
     }
     if status == StatusCode::UNAUTHORIZED {
         text.push_str(
-            " (the CLI sends KEYMANAGER_ADMIN_TOKEN, else --token-file, else the config's admin_token, else \
-             DATA_DIR/admin-token)",
+            " (the CLI sends KEYMANAGER_ADMIN_TOKEN, else KEYMANAGER_ACCESS_TOKEN, else --token-file, else the \
+             config's admin_token, else DATA_DIR/admin-token)",
         );
     }
     Failure::Refused(text)
 }
 
-fn admin_token(target: &Target, config: &Config, data_dir: &Path) -> Result<SecretString, Failure> {
-    if let Some(t) = std::env::var("KEYMANAGER_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()) {
-        return Ok(SecretString::from(t));
+/// The bearer token to send, and whether it is an admin token.
+fn bearer_token(target: &Target, config: &Config, data_dir: &Path) -> Result<(SecretString, bool), Failure> {
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    };
+    if let Some(t) = env("KEYMANAGER_ADMIN_TOKEN") {
+        return Ok((SecretString::from(t), true));
+    }
+    if let Some(t) = env("KEYMANAGER_ACCESS_TOKEN") {
+        return Ok((SecretString::from(t), false));
     }
     let file = match (&target.token_file, &config.server.admin_token) {
         (Some(f), _) => f.clone(),
-        (None, Some(t)) => return Ok(t.clone()),
+        (None, Some(t)) => return Ok((t.clone(), true)),
         (None, None) => data_dir.join("admin-token"),
     };
     let text = std::fs::read_to_string(&file).map_err(|e| {
@@ -174,7 +198,7 @@ fn admin_token(target: &Target, config: &Config, data_dir: &Path) -> Result<Secr
             file.display()
         ))
     })?;
-    Ok(SecretString::from(text.trim().to_owned()))
+    Ok((SecretString::from(text.trim().to_owned()), true))
 }
 
 /// A path segment, percent-encoded.

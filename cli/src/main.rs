@@ -108,6 +108,10 @@ enum Command {
         #[command(subcommand)]
         command: commands::AdminTokensCommand,
     },
+    /// The audit trail of the management API: who changed what, when, from where (administrators only).
+    ///
+    /// Example: keymanager audit --app orders --since 2026-11-29T00:00:00Z
+    Audit(commands::AuditArgs),
     /// Print a shell completion script.
     ///
     /// Example: keymanager completions bash > /etc/bash_completion.d/keymanager
@@ -218,6 +222,7 @@ fn main() -> ExitCode {
             Command::Validate => commands::validate(&ctx).await,
             Command::Users { command } => commands::users(&ctx, command).await,
             Command::AdminTokens { command } => commands::admin_tokens(&ctx, command).await,
+            Command::Audit(args) => commands::audit(&ctx, args).await,
             Command::Completions { shell } => {
                 // Into memory first: the generator panics on a closed pipe, `raw` ignores one.
                 let mut script = Vec::new();

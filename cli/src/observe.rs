@@ -24,8 +24,12 @@ fn request_id(req: &Request) -> String {
 }
 
 /// The middleware: span, request id, access log line, metrics.
-pub(crate) async fn observe(req: Request, next: Next) -> Response {
+pub(crate) async fn observe(mut req: Request, next: Next) -> Response {
     let id = request_id(&req);
+    // Inner layers (the audit trail) read the id the answer will carry.
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        req.headers_mut().insert(REQUEST_ID.clone(), v);
+    }
     let method = req.method().clone();
     // The route template, never the concrete path: ids in paths are not log or label material.
     let route = req

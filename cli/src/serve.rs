@@ -83,10 +83,23 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         Arc::new(move |t: &str| tokens.verify(t)) as keymanager::api::AdminVerifier
     };
     let service = runtime.service.clone().with_admin_tokens(tokens.clone());
-    let mut app = keymanager::api::router(service, verifier);
-    let mut lines = vec![format!(
-        "  management API: {public_url}/api (openapi: {public_url}/api/openapi.json)"
-    )];
+    let identity = api_identity(&config, &runtime)?;
+    let callers = match &identity {
+        Some(i) => format!("admin tokens and access tokens of {}", i.1.join(", ")),
+        None => "admin tokens only".to_owned(),
+    };
+    spawn_audit_purge(&service, &config);
+    let mut app = keymanager::api::router_with(
+        service,
+        keymanager::api::ApiAuth {
+            admin: verifier,
+            identity: identity.map(|(i, _)| i),
+        },
+    );
+    let mut lines = vec![
+        format!("  management API: {public_url}/api (openapi: {public_url}/api/openapi.json)"),
+        format!("  callers:     {callers}"),
+    ];
     if let Some((name, resident)) = &runtime.resident {
         let server = resident.server().clone();
         app = keymanager_resident::router(server.clone(), admin).merge(app);
@@ -237,4 +250,49 @@ async fn shutdown() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+/// The key managers whose access tokens the management API accepts: `[server] api_identity`, else the resident
+/// key manager when one is configured; `None` for admin tokens only.
+fn api_identity(
+    config: &keymanager::config::Config,
+    runtime: &setup::Runtime,
+) -> Result<Option<(keymanager::api::access::ApiIdentity, Vec<String>)>, Failure> {
+    let names: Vec<String> = match &config.server.api_identity {
+        Some(list) => list.clone(),
+        None => runtime.resident.iter().map(|(name, _)| name.clone()).collect(),
+    };
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let only = runtime.key_managers.only(&names)?;
+    let validator = keymanager::validation::TokenValidator::new(&only, Default::default())?
+        .with_revocation_feed(runtime.store.clone());
+    let validator = Arc::new(validator);
+    validator.spawn_revocation_poller();
+    Ok(Some((
+        keymanager::api::access::ApiIdentity::new(validator, names.clone()),
+        names,
+    )))
+}
+
+/// Drop audit records past `[server] audit_retention_days`, now and then every hour.
+fn spawn_audit_purge(service: &keymanager::service::KeyService, config: &keymanager::config::Config) {
+    let days = config
+        .server
+        .audit_retention_days
+        .unwrap_or(keymanager::config::DEFAULT_AUDIT_RETENTION_DAYS);
+    let retention = Duration::from_secs(u64::from(days) * 86_400);
+    let service = service.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match service.purge_audit(retention).await {
+                Ok(n) if n > 0 => tracing::info!(records = n, days, "purged audit records past their retention"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging the audit trail failed; retrying in an hour"),
+            }
+        }
+    });
 }

@@ -57,8 +57,47 @@ pub struct KeyManagerDto {
 pub struct CreateApplicationDto {
     /// Name.
     pub name: String,
-    /// Owner.
+    /// Owner: the caller by default; only an administrator may name another (and an admin token must).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+/// `PUT /api/applications/{applicationId}/owner`: give an application to another owner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferApplicationDto {
+    /// The new owner.
     pub owner: String,
+}
+
+/// A page of the audit trail, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditListDto {
+    /// How many on this page.
+    pub count: usize,
+    /// The records.
+    pub list: Vec<crate::service::AuditRecord>,
+    /// Where this page is.
+    pub pagination: PaginationDto,
+}
+
+/// A page's place in a list (WSO2's `pagination` object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaginationDto {
+    /// Items skipped.
+    pub offset: u32,
+    /// Page size.
+    pub limit: u32,
+    /// Items in all.
+    pub total: u64,
+    /// The query string of the next page, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// The query string of the previous page, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
 }
 
 /// An application.
@@ -451,6 +490,9 @@ pub struct CreateUserDto {
     pub username: String,
     /// Password (hashed with argon2id; never stored or shown).
     pub password: String,
+    /// Roles (`admin` lets the user be granted `keymanager:admin` at the resident key manager).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// A user.
@@ -462,6 +504,9 @@ pub struct UserDto {
     /// Stable subject (`sub`), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// Roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// `POST /api/admin-tokens`.
@@ -491,7 +536,7 @@ debug_hiding!(CreatedSecretDto { secret_id, description, created_time, expires_a
 debug_hiding!(IntrospectDto { token_type_hint } hiding { token });
 debug_hiding!(RevokeDto { client_id, token_type_hint } hiding { token, client_secret });
 debug_hiding!(RevokeTokenDto {  } hiding { token, consumer_secret });
-debug_hiding!(CreateUserDto { username } hiding { password });
+debug_hiding!(CreateUserDto { username, roles } hiding { password });
 debug_hiding!(CreatedAdminTokenDto { name } hiding { token });
 
 #[cfg(test)]
@@ -571,6 +616,15 @@ mod tests {
                 CreateUserDto {
                     username: "alice".into(),
                     password: S.into(),
+                    roles: vec!["admin".into()],
+                }
+            ),
+            format!(
+                "{:?}",
+                crate::NewUser {
+                    username: "alice".into(),
+                    password: S.into(),
+                    roles: Vec::new(),
                 }
             ),
             format!(

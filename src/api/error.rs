@@ -7,6 +7,9 @@ use axum::Json;
 use super::dto::{ErrorDto, FieldErrorDto};
 use crate::Error;
 
+/// The challenge's scheme and realm.
+const REALM: &str = "Bearer realm=\"keymanager\"";
+
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
@@ -15,6 +18,8 @@ pub struct ApiError {
     description: String,
     errors: Vec<FieldErrorDto>,
     retry_after: Option<u64>,
+    /// The `WWW-Authenticate` challenge (RFC 6750 §3) of a 401 or 403.
+    challenge: Option<String>,
 }
 
 impl ApiError {
@@ -27,6 +32,7 @@ impl ApiError {
             description: description.into(),
             errors: Vec::new(),
             retry_after: None,
+            challenge: None,
         }
     }
 
@@ -43,12 +49,36 @@ impl ApiError {
         self
     }
 
+    /// `401`: no bearer token (RFC 6750 §3.1: the challenge names no error).
     pub(crate) fn unauthorized() -> Self {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "Unauthorized",
-            "a valid admin bearer token is required",
+            "a bearer token is required: an admin token, or an access token with a keymanager scope",
         )
+    }
+
+    /// `401`: a bearer token that is not an admin token nor a valid access token of a key manager the API
+    /// accepts.
+    pub(crate) fn invalid_token() -> Self {
+        let mut e = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "the bearer token is not an admin token nor a valid access token of a key manager this API accepts",
+        );
+        e.challenge = Some(format!("{REALM}, error=\"invalid_token\""));
+        e
+    }
+
+    /// `403`: a valid caller whose token lacks `scope` (RFC 6750 §3.1 `insufficient_scope`).
+    pub(crate) fn insufficient_scope(scope: &str) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!("this route needs an access token with scope `{scope}`"),
+        );
+        e.challenge = Some(format!("{REALM}, error=\"insufficient_scope\", scope=\"{scope}\""));
+        e
     }
 }
 
@@ -146,11 +176,13 @@ impl IntoResponse for ApiError {
             errors: self.errors,
         };
         let mut resp = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"keymanager\""),
-            );
+        let challenge = match (self.challenge, self.status) {
+            (Some(c), _) => Some(c),
+            (None, StatusCode::UNAUTHORIZED) => Some(REALM.to_owned()),
+            _ => None,
+        };
+        if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

@@ -10,7 +10,7 @@ use super::access::Caller;
 use super::dto::*;
 use super::{ApiError, ApiJson, ApiState, OPENAPI};
 use crate::model::{ClientId, ClientSecret, Grant, KeyType, SecretSpec, Token};
-use crate::service::{grant_types, GenerateKeys, UpdateKeys};
+use crate::service::{grant_types, Audit, AuditQuery, GenerateKeys, UpdateKeys};
 
 type Answer<T> = Result<T, ApiError>;
 
@@ -51,15 +51,20 @@ pub(super) async fn key_managers(State(s): State<ApiState>, _: Caller) -> Json<L
 
 pub(super) async fn create_application(
     State(s): State<ApiState>,
-    _: Caller,
+    caller: Caller,
+    audit: Audit,
     ApiJson(body): ApiJson<CreateApplicationDto>,
 ) -> Answer<(StatusCode, Json<ApplicationDto>)> {
-    let app = s.service.create_application(&body.name, &body.owner).await?;
+    let owner = caller.owner_for_new(body.owner.as_deref())?;
+    let app = s.service.create_application(&body.name, &owner, &audit).await?;
     Ok((StatusCode::CREATED, Json(app.into())))
 }
 
-pub(super) async fn list_applications(State(s): State<ApiState>, _: Caller) -> Answer<Json<ListDto<ApplicationDto>>> {
-    let apps = s.service.applications().await?;
+pub(super) async fn list_applications(
+    State(s): State<ApiState>,
+    caller: Caller,
+) -> Answer<Json<ListDto<ApplicationDto>>> {
+    let apps = s.service.applications(caller.visible_owner()).await?;
     Ok(Json(ListDto::new(apps.into_iter().map(Into::into).collect())))
 }
 
@@ -74,18 +79,33 @@ pub(super) async fn get_application(
 pub(super) async fn delete_application(
     State(s): State<ApiState>,
     _: Caller,
+    audit: Audit,
     Path(app): Path<String>,
 ) -> Answer<StatusCode> {
-    s.service.delete_application(&app).await?;
+    s.service.delete_application(&app, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn transfer_application(
+    State(s): State<ApiState>,
+    _: Caller,
+    audit: Audit,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<TransferApplicationDto>,
+) -> Answer<Json<ApplicationDto>> {
+    Ok(Json(
+        s.service.transfer_application(&app, &body.owner, &audit).await?.into(),
+    ))
 }
 
 pub(super) async fn generate_keys(
     State(s): State<ApiState>,
-    _: Caller,
+    caller: Caller,
+    audit: Audit,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<GenerateKeysDto>,
 ) -> Answer<Json<KeyDto>> {
+    caller.check_client_scopes(&body.scopes)?;
     let req = GenerateKeys {
         key_type: key_type(&body.key_type)?,
         key_manager: key_manager_or_first(&s, body.key_manager)?,
@@ -99,16 +119,18 @@ pub(super) async fn generate_keys(
         additional_properties: body.additional_properties,
         generate_token: body.generate_token,
     };
-    let generated = s.service.generate_keys(&app, &req).await?;
+    let generated = s.service.generate_keys(&app, &req, &audit).await?;
     Ok(Json(KeyDto::from(&generated)))
 }
 
 pub(super) async fn map_keys(
     State(s): State<ApiState>,
-    _: Caller,
+    caller: Caller,
+    audit: Audit,
     Path(app): Path<String>,
     ApiJson(body): ApiJson<MapKeysDto>,
 ) -> Answer<Json<KeyDto>> {
+    caller.check_map_proof(body.consumer_secret.is_some())?;
     let km = key_manager_or_first(&s, body.key_manager)?;
     let secret = body.consumer_secret.map(ClientSecret::new);
     let details = s
@@ -119,6 +141,7 @@ pub(super) async fn map_keys(
             key_type(&body.key_type)?,
             &ClientId::new(body.consumer_key),
             secret.as_ref(),
+            &audit,
         )
         .await?;
     Ok(Json(KeyDto::from(&details)))
@@ -149,10 +172,11 @@ pub(super) async fn get_keys(
 
 pub(super) async fn update_keys(
     State(s): State<ApiState>,
-    _: Caller,
+    caller: Caller,
     Path((app, mapping)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateKeysDto>,
 ) -> Answer<Json<KeyDto>> {
+    caller.check_client_scopes(&body.scopes)?;
     let req = UpdateKeys {
         grant_types: grant_types(&body.grant_types_to_be_supported),
         callback_url: body.callback_url,
@@ -167,9 +191,10 @@ pub(super) async fn update_keys(
 pub(super) async fn delete_keys(
     State(s): State<ApiState>,
     _: Caller,
+    audit: Audit,
     Path((app, mapping)): Path<(String, String)>,
 ) -> Answer<StatusCode> {
-    s.service.delete_keys(&app, &mapping).await?;
+    s.service.delete_keys(&app, &mapping, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -321,13 +346,14 @@ pub(super) async fn revoke_token(
 }
 
 pub(super) async fn list_users(State(s): State<ApiState>, _: Caller) -> Answer<Json<ListDto<UserDto>>> {
-    let names = s.service.users()?.list_users().await?;
+    let users = s.service.users()?.list_users().await?;
     Ok(Json(ListDto::new(
-        names
+        users
             .into_iter()
-            .map(|username| UserDto {
-                username,
+            .map(|u| UserDto {
+                username: u.username,
                 subject: None,
+                roles: u.roles,
             })
             .collect(),
     )))
@@ -336,14 +362,22 @@ pub(super) async fn list_users(State(s): State<ApiState>, _: Caller) -> Answer<J
 pub(super) async fn create_user(
     State(s): State<ApiState>,
     _: Caller,
+    audit: Audit,
     ApiJson(body): ApiJson<CreateUserDto>,
 ) -> Answer<(StatusCode, Json<UserDto>)> {
-    let subject = s.service.users()?.add_user(&body.username, &body.password).await?;
+    audit.add_target("username", &body.username);
+    let user = crate::NewUser {
+        username: body.username.clone(),
+        password: body.password.clone(),
+        roles: body.roles.clone(),
+    };
+    let subject = s.service.users()?.add_user(&user).await?;
     Ok((
         StatusCode::CREATED,
         Json(UserDto {
             username: body.username,
             subject: Some(subject),
+            roles: body.roles,
         }),
     ))
 }
@@ -367,10 +401,12 @@ pub(super) async fn list_admin_tokens(
 pub(super) async fn create_admin_token(
     State(s): State<ApiState>,
     _: Caller,
+    audit: Audit,
     ApiJson(body): ApiJson<CreateAdminTokenDto>,
 ) -> Answer<(StatusCode, Json<CreatedAdminTokenDto>)> {
     use secrecy::ExposeSecret;
-    let token = s.service.admin_tokens()?.create(&body.name).await?;
+    audit.add_target("name", &body.name);
+    let token = s.service.admin_tokens()?.create(&body.name, &audit).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedAdminTokenDto {
@@ -383,8 +419,84 @@ pub(super) async fn create_admin_token(
 pub(super) async fn revoke_admin_token(
     State(s): State<ApiState>,
     _: Caller,
+    audit: Audit,
     Path(name): Path<String>,
 ) -> Answer<StatusCode> {
-    s.service.admin_tokens()?.revoke(&name).await?;
+    s.service.admin_tokens()?.revoke(&name, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/audit`: filters and paging.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct AuditParams {
+    actor: Option<String>,
+    application_id: Option<String>,
+    action: Option<String>,
+    /// Seconds since the epoch, inclusive.
+    since: Option<i64>,
+    /// Seconds since the epoch, exclusive.
+    until: Option<i64>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+/// The default and largest page of the audit trail.
+const AUDIT_PAGE: (u32, u32) = (25, 500);
+
+pub(super) async fn audit_trail(
+    State(s): State<ApiState>,
+    _: Caller,
+    Query(p): Query<AuditParams>,
+) -> Answer<Json<AuditListDto>> {
+    let limit = p.limit.unwrap_or(AUDIT_PAGE.0);
+    if limit == 0 || limit > AUDIT_PAGE.1 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            format!("limit must be from 1 to {}", AUDIT_PAGE.1),
+        )
+        .field("limit", format!("1 to {}", AUDIT_PAGE.1)));
+    }
+    let offset = p.offset.unwrap_or(0);
+    let query = AuditQuery {
+        actor: p.actor,
+        application_id: p.application_id,
+        action: p.action,
+        since: p.since,
+        until: p.until,
+        limit,
+        offset,
+    };
+    let page = s.service.audit_trail(&query).await?;
+    let at = |offset: u32| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("actor", query.actor.clone()),
+            ("applicationId", query.application_id.clone()),
+            ("action", query.action.clone()),
+            ("since", query.since.map(|v| v.to_string())),
+            ("until", query.until.map(|v| v.to_string())),
+        ] {
+            if let Some(v) = v {
+                q.append_pair(k, &v);
+            }
+        }
+        q.append_pair("limit", &limit.to_string());
+        q.append_pair("offset", &offset.to_string());
+        q.finish()
+    };
+    let end = u64::from(offset).saturating_add(page.records.len() as u64);
+    let pagination = PaginationDto {
+        offset,
+        limit,
+        total: page.total,
+        next: (end < page.total).then(|| at(offset.saturating_add(limit))),
+        previous: (offset > 0).then(|| at(offset.saturating_sub(limit))),
+    };
+    Ok(Json(AuditListDto {
+        count: page.records.len(),
+        list: page.records,
+        pagination,
+    }))
 }

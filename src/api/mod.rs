@@ -1,8 +1,10 @@
 //! The management REST API: applications, their keys, tokens and secrets, over the [`KeyService`].
 //!
-//! Every route but `GET /api/openapi.json` needs `Authorization: Bearer <admin token>`. Bodies and answers are
-//! JSON in the platform's camelCase vocabulary ([`dto`]); errors have one shape ([`dto::ErrorDto`]). Answers carry
-//! `Cache-Control: no-store`: some hold secrets, shown this once.
+//! Every route but `GET /api/openapi.json` needs a bearer token: an admin token, or an access token of a key
+//! manager the server accepts ([`access::ApiIdentity`]) with scope `keymanager:apps` (one's own applications) or
+//! `keymanager:admin` (everything); [`access`] decides, in one place, and writes the audit trail. Bodies and
+//! answers are JSON in the platform's camelCase vocabulary ([`dto`]); errors have one shape ([`dto::ErrorDto`]).
+//! Answers carry `Cache-Control: no-store`: some hold secrets, shown this once.
 //!
 //! ```no_run
 //! # fn demo(service: keymanager::service::KeyService) {
@@ -38,11 +40,20 @@ pub type AdminVerifier = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// Largest request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// How the management API knows its callers: admin tokens, and optionally access tokens.
+#[derive(Clone)]
+pub struct ApiAuth {
+    /// The admin tokens.
+    pub admin: AdminVerifier,
+    /// The key managers whose access tokens are accepted; `None`: admin tokens only.
+    pub identity: Option<access::ApiIdentity>,
+}
+
 /// The routes' shared state.
 #[derive(Clone)]
 pub struct ApiState {
     service: KeyService,
-    admin: AdminVerifier,
+    auth: ApiAuth,
 }
 
 /// A JSON body; a malformed one is a 400 naming the field serde stopped at.
@@ -102,6 +113,7 @@ crate::route_table! {
     get "/api/key-managers" => handlers::key_managers,
     post "/api/key-managers/{keyManager}/introspect" => handlers::introspect,
     post "/api/key-managers/{keyManager}/revoke" => handlers::revoke,
+    get "/api/audit" => handlers::audit_trail,
     get "/api/admin-tokens" => handlers::list_admin_tokens,
     post "/api/admin-tokens" => handlers::create_admin_token,
     delete "/api/admin-tokens/{name}" => handlers::revoke_admin_token,
@@ -112,6 +124,7 @@ crate::route_table! {
     get "/api/applications" => handlers::list_applications,
     get "/api/applications/{applicationId}" => handlers::get_application,
     delete "/api/applications/{applicationId}" => handlers::delete_application,
+    put "/api/applications/{applicationId}/owner" => handlers::transfer_application,
     post "/api/applications/{applicationId}/generate-keys" => handlers::generate_keys,
     post "/api/applications/{applicationId}/map-keys" => handlers::map_keys,
     get "/api/applications/{applicationId}/oauth-keys" => handlers::list_keys,
@@ -129,9 +142,14 @@ crate::route_table! {
 /// The OpenAPI 3.1 document of the management API.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-/// The management API's router.
+/// The management API's router, for admin tokens only.
 pub fn router(service: KeyService, admin: AdminVerifier) -> Router {
-    let state = ApiState { service, admin };
+    router_with(service, ApiAuth { admin, identity: None })
+}
+
+/// The management API's router, for the callers `auth` knows.
+pub fn router_with(service: KeyService, auth: ApiAuth) -> Router {
+    let state = ApiState { service, auth };
     routes()
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::authorize))
         .fallback(|| async {

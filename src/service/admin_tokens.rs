@@ -14,6 +14,7 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::AnyPool;
 
+use super::audit::{self, Audit};
 use crate::model::now;
 use crate::sql::{col, conflict_or, db_err};
 use crate::{Error, Result};
@@ -154,15 +155,19 @@ impl AdminTokens {
         Ok(self.list().await?.is_empty())
     }
 
-    /// Create a token under a new name; the token, this once.
-    pub async fn create(&self, name: &str) -> Result<SecretString> {
+    /// Create a token under a new name, with the change's audit record; the token, this once.
+    pub async fn create(&self, name: &str, audit: &Audit) -> Result<SecretString> {
         let token = generate()?;
-        self.insert(name, &token).await?;
+        self.store(name, &token, audit).await?;
         Ok(SecretString::from(token))
     }
 
     /// Store a given token under a name (the one `serve` generated into the data directory).
     pub async fn insert(&self, name: &str, token: &str) -> Result<()> {
+        self.store(name, token, &Audit::default()).await
+    }
+
+    async fn store(&self, name: &str, token: &str, audit: &Audit) -> Result<()> {
         if name.is_empty()
             || name.len() > 64
             || !name
@@ -180,13 +185,17 @@ impl AdminTokens {
                 "`config` names the token from the configuration",
             ));
         }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("INSERT INTO km_admin_tokens (name, token_hash, created_at) VALUES ($1, $2, $3)")
             .bind(name)
             .bind(hash(token))
             .bind(now())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| conflict_or(e, || format!("an admin token named `{name}` exists already")))?;
+        audit::append_pending(&mut tx, audit.to_write().as_ref()).await?;
+        tx.commit().await.map_err(db_err)?;
+        audit.mark_written();
         self.reload().await
     }
 
@@ -214,7 +223,7 @@ impl AdminTokens {
 
     /// Revoke a token by name. The last stored token cannot be revoked unless a configured one remains, so the
     /// management API never locks its administrators out.
-    pub async fn revoke(&self, name: &str) -> Result<()> {
+    pub async fn revoke(&self, name: &str, audit: &Audit) -> Result<()> {
         let all = self.list().await?;
         if !all.iter().any(|t| t.name == name) {
             return Err(Error::not_found("admin token", name));
@@ -224,11 +233,15 @@ impl AdminTokens {
                 "`{name}` is the last admin token; create another before revoking it"
             )));
         }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("DELETE FROM km_admin_tokens WHERE name = $1")
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        audit::append_pending(&mut tx, audit.to_write().as_ref()).await?;
+        tx.commit().await.map_err(db_err)?;
+        audit.mark_written();
         self.reload().await
     }
 }

@@ -7,6 +7,7 @@
 //! that fails too, it is recorded as orphaned (and logged at error level) for an operator.
 
 pub mod admin_tokens;
+pub mod audit;
 #[cfg(feature = "validation")]
 mod lookup;
 mod model;
@@ -14,6 +15,7 @@ mod store;
 
 use std::sync::Arc;
 
+pub use audit::{Actor, ActorKind, Audit, AuditPage, AuditQuery, AuditRecord, Outcome};
 pub use model::{Application, GenerateKeys, GeneratedKeys, KeyDetails, KeyMapping, KeyOrigin, KeyState, UpdateKeys};
 pub use store::{ApplicationStore, SqlApplicationStore};
 
@@ -113,8 +115,8 @@ impl KeyService {
 
     // ----- applications -----
 
-    /// Create an application; its name is unique per owner.
-    pub async fn create_application(&self, name: &str, owner: &str) -> Result<Application> {
+    /// Create an application; its name is unique per owner. The audit record is written with it.
+    pub async fn create_application(&self, name: &str, owner: &str, audit: &Audit) -> Result<Application> {
         check_text("name", name, 100)?;
         check_text("owner", owner, 100)?;
         let app = Application {
@@ -123,14 +125,42 @@ impl KeyService {
             owner: owner.trim().to_owned(),
             created_at: store::now(),
         };
-        self.store.insert_application(&app).await?;
+        audit.set_application(&app.id);
+        self.store.insert_application(&app, audit.to_write().as_ref()).await?;
+        audit.mark_written();
         tracing::info!(application_id = %app.id, "created an application");
         Ok(app)
     }
 
-    /// Every application.
-    pub async fn applications(&self) -> Result<Vec<Application>> {
-        self.store.list_applications().await
+    /// Every application, or only `owner`'s.
+    pub async fn applications(&self, owner: Option<&str>) -> Result<Vec<Application>> {
+        self.store.list_applications(owner).await
+    }
+
+    /// Give an application to another owner (an administrator's act). The audit record is written with it.
+    pub async fn transfer_application(&self, id: &str, owner: &str, audit: &Audit) -> Result<Application> {
+        check_text("owner", owner, 100)?;
+        let owner = owner.trim();
+        self.store.set_owner(id, owner, audit.to_write().as_ref()).await?;
+        audit.mark_written();
+        tracing::info!(application_id = id, "transferred an application");
+        self.application(id).await
+    }
+
+    /// A page of the audit trail, newest first.
+    pub async fn audit_trail(&self, query: &AuditQuery) -> Result<AuditPage> {
+        self.store.audit_records(query).await
+    }
+
+    /// Append an audit record of its own: a change made only at a key manager, once acknowledged, or a failure.
+    pub async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
+        self.store.append_audit(record).await
+    }
+
+    /// Drop audit records older than `retention`; how many went.
+    pub async fn purge_audit(&self, retention: std::time::Duration) -> Result<u64> {
+        let age = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
+        self.store.purge_audit(store::now().saturating_sub(age)).await
     }
 
     /// One application by id.
@@ -160,12 +190,13 @@ impl KeyService {
     /// Delete an application: every client generated for it is deleted at its key manager first. If one cannot
     /// be, the error is returned and the application keeps the mappings not yet removed, so the call can be
     /// repeated.
-    pub async fn delete_application(&self, id: &str) -> Result<()> {
+    pub async fn delete_application(&self, id: &str, audit: &Audit) -> Result<()> {
         self.application(id).await?;
         for mapping in self.store.list_mappings(id).await? {
-            self.remove_keys(&mapping).await?;
+            self.remove_keys(&mapping, &Audit::default()).await?;
         }
-        self.store.delete_application(id).await?;
+        self.store.delete_application(id, audit.to_write().as_ref()).await?;
+        audit.mark_written();
         tracing::info!(application_id = id, "deleted an application");
         Ok(())
     }
@@ -189,7 +220,12 @@ impl KeyService {
     }
 
     /// "Generate keys": register a client for the application at the key manager and remember it.
-    pub async fn generate_keys(&self, application_id: &str, req: &GenerateKeys) -> Result<GeneratedKeys> {
+    pub async fn generate_keys(
+        &self,
+        application_id: &str,
+        req: &GenerateKeys,
+        audit: &Audit,
+    ) -> Result<GeneratedKeys> {
         let app = self.application(application_id).await?;
         let km = self.key_manager(&req.key_manager)?;
         let spec = ClientSpec {
@@ -233,10 +269,12 @@ impl KeyService {
             origin: KeyOrigin::Generated,
             created_at: store::now(),
         };
-        if let Err(stored) = self.store.insert_mapping(&mapping).await {
+        audit.add_target("keyMappingId", &mapping.id);
+        if let Err(stored) = self.store.insert_mapping(&mapping, audit.to_write().as_ref()).await {
             self.undo_registration(km.as_ref(), &client.client_id, &stored).await;
             return Err(stored);
         }
+        audit.mark_written();
         tracing::info!(application_id, key_mapping_id = %mapping.id, key_manager = km.name(), "generated keys");
         let (token, token_error) = if req.generate_token {
             let request = TokenRequest {
@@ -289,6 +327,7 @@ impl KeyService {
         key_type: KeyType,
         client_id: &ClientId,
         client_secret: Option<&ClientSecret>,
+        audit: &Audit,
     ) -> Result<KeyDetails> {
         self.application(application_id).await?;
         let km = self.key_manager(key_manager)?;
@@ -313,7 +352,9 @@ impl KeyService {
             origin: KeyOrigin::Mapped,
             created_at: store::now(),
         };
-        self.store.insert_mapping(&mapping).await?;
+        audit.add_target("keyMappingId", &mapping.id);
+        self.store.insert_mapping(&mapping, audit.to_write().as_ref()).await?;
+        audit.mark_written();
         Ok(KeyDetails { mapping, client })
     }
 
@@ -416,12 +457,12 @@ impl KeyService {
     }
 
     /// Remove keys: a generated client is deleted at its key manager, a mapped one only unmapped.
-    pub async fn delete_keys(&self, application_id: &str, mapping_id: &str) -> Result<()> {
+    pub async fn delete_keys(&self, application_id: &str, mapping_id: &str, audit: &Audit) -> Result<()> {
         let mapping = self.mapping(application_id, mapping_id).await?;
-        self.remove_keys(&mapping).await
+        self.remove_keys(&mapping, audit).await
     }
 
-    async fn remove_keys(&self, mapping: &KeyMapping) -> Result<()> {
+    async fn remove_keys(&self, mapping: &KeyMapping, audit: &Audit) -> Result<()> {
         if mapping.origin == KeyOrigin::Generated {
             let km = self.key_manager(&mapping.key_manager)?;
             match km.delete_client(&ClientId::new(&mapping.client_id)).await {
@@ -429,7 +470,11 @@ impl KeyService {
                 Err(e) => return Err(e),
             }
         }
-        self.store.delete_mapping(&mapping.id).await
+        self.store
+            .delete_mapping(&mapping.id, audit.to_write().as_ref())
+            .await?;
+        audit.mark_written();
+        Ok(())
     }
 
     /// Issue a token for the mapping's client (`client_credentials`, or the `password` grant for testing with a

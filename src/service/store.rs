@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
 
+use super::audit::{self, AuditPage, AuditQuery, AuditRecord};
 use super::model::{Application, KeyMapping, KeyOrigin, KeyState};
 use crate::sql::{self, col, conflict_or, db_err, Dialect, Migrations};
 use crate::{Error, Result};
@@ -16,27 +17,37 @@ pub trait ApplicationStore: Send + Sync {
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
-    /// Add an application; `Conflict` when its owner has one of that name.
-    async fn insert_application(&self, app: &Application) -> Result<()>;
-    /// Every application, oldest first.
-    async fn list_applications(&self) -> Result<Vec<Application>>;
+    /// Add an application, with the change's audit record when given (one transaction); `Conflict` when its owner
+    /// has one of that name.
+    async fn insert_application(&self, app: &Application, audit: Option<&AuditRecord>) -> Result<()>;
+    /// Give an application to another owner, with the change's audit record; `NotFound` when it is gone,
+    /// `Conflict` when the new owner has one of that name.
+    async fn set_owner(&self, id: &str, owner: &str, audit: Option<&AuditRecord>) -> Result<()>;
+    /// Every application, or only `owner`'s, oldest first.
+    async fn list_applications(&self, owner: Option<&str>) -> Result<Vec<Application>>;
     /// One application.
     async fn get_application(&self, id: &str) -> Result<Option<Application>>;
     /// Applications of this name (one per owner).
     async fn find_applications_by_name(&self, name: &str) -> Result<Vec<Application>>;
-    /// Delete an application and its mappings.
-    async fn delete_application(&self, id: &str) -> Result<()>;
+    /// Delete an application and its mappings, with the change's audit record.
+    async fn delete_application(&self, id: &str, audit: Option<&AuditRecord>) -> Result<()>;
     /// Add a mapping; `Conflict` when the application has one for that key type and key manager, or another
     /// application holds the client; `NotFound` when the application is gone (deleted meanwhile).
-    async fn insert_mapping(&self, mapping: &KeyMapping) -> Result<()>;
+    async fn insert_mapping(&self, mapping: &KeyMapping, audit: Option<&AuditRecord>) -> Result<()>;
     /// An application's mappings, oldest first.
     async fn list_mappings(&self, application_id: &str) -> Result<Vec<KeyMapping>>;
     /// The mapping of a client at a key manager.
     async fn find_mapping_by_client(&self, key_manager: &str, client_id: &str) -> Result<Option<KeyMapping>>;
-    /// Delete a mapping.
-    async fn delete_mapping(&self, mapping_id: &str) -> Result<()>;
+    /// Delete a mapping, with the change's audit record.
+    async fn delete_mapping(&self, mapping_id: &str, audit: Option<&AuditRecord>) -> Result<()>;
     /// Record a client a provider holds that no mapping points to, for an operator to clean up.
     async fn record_orphan(&self, key_manager: &str, client_id: &str, reason: &str) -> Result<()>;
+    /// Append an audit record on its own (a change made only at a key manager, or a failure).
+    async fn append_audit(&self, record: &AuditRecord) -> Result<()>;
+    /// A page of the audit trail, newest first.
+    async fn audit_records(&self, query: &AuditQuery) -> Result<AuditPage>;
+    /// Drop audit records older than `before` (seconds since the epoch); how many went.
+    async fn purge_audit(&self, before: i64) -> Result<u64>;
 }
 
 const SQLITE: Migrations = &[
@@ -60,6 +71,11 @@ const SQLITE: Migrations = &[
         "admin tokens",
         include_str!("migrations/sqlite/1000004_admin_tokens.sql"),
     ),
+    (
+        1_000_005,
+        "audit trail",
+        include_str!("migrations/sqlite/1000005_audit.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -81,6 +97,11 @@ const POSTGRES: Migrations = &[
         1_000_004,
         "admin tokens",
         include_str!("migrations/postgres/1000004_admin_tokens.sql"),
+    ),
+    (
+        1_000_005,
+        "audit trail",
+        include_str!("migrations/postgres/1000005_audit.sql"),
     ),
 ];
 
@@ -151,26 +172,45 @@ impl ApplicationStore for SqlApplicationStore {
         Ok(())
     }
 
-    async fn insert_application(&self, app: &Application) -> Result<()> {
+    async fn insert_application(&self, app: &Application, audit: Option<&AuditRecord>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("INSERT INTO km_applications (application_id, name, owner, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&app.id)
             .bind(&app.name)
             .bind(&app.owner)
             .bind(app.created_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| {
                 conflict_or(e, || {
                     format!("{} already has an application named `{}`", app.owner, app.name)
                 })
             })?;
-        Ok(())
+        audit::append_pending(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)
     }
 
-    async fn list_applications(&self) -> Result<Vec<Application>> {
+    async fn set_owner(&self, id: &str, owner: &str, audit: Option<&AuditRecord>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let done = sqlx::query("UPDATE km_applications SET owner = $1 WHERE application_id = $2")
+            .bind(owner)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_or(e, || format!("{owner} already has an application of that name")))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("application", id));
+        }
+        audit::append_pending(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn list_applications(&self, owner: Option<&str>) -> Result<Vec<Application>> {
         let rows = sqlx::query(&format!(
-            "SELECT {APP_COLUMNS} FROM km_applications ORDER BY created_at, application_id"
+            "SELECT {APP_COLUMNS} FROM km_applications WHERE ($1 IS NULL OR owner = $1) \
+             ORDER BY created_at, application_id"
         ))
+        .bind(owner)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
@@ -199,7 +239,7 @@ impl ApplicationStore for SqlApplicationStore {
         rows.iter().map(application).collect()
     }
 
-    async fn delete_application(&self, id: &str) -> Result<()> {
+    async fn delete_application(&self, id: &str, audit: Option<&AuditRecord>) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         for sql in [
             "DELETE FROM km_key_mappings WHERE application_id = $1",
@@ -207,10 +247,12 @@ impl ApplicationStore for SqlApplicationStore {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await.map_err(db_err)?;
         }
+        audit::append_pending(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }
 
-    async fn insert_mapping(&self, m: &KeyMapping) -> Result<()> {
+    async fn insert_mapping(&self, m: &KeyMapping, audit: Option<&AuditRecord>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         let inserted = sqlx::query(
             "INSERT INTO km_key_mappings (key_mapping_id, application_id, key_type, key_manager, client_id, state, \
              origin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -223,14 +265,18 @@ impl ApplicationStore for SqlApplicationStore {
         .bind(m.state.as_str())
         .bind(m.origin.as_str())
         .bind(m.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await;
         match inserted {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                audit::append_pending(&mut tx, audit).await?;
+                tx.commit().await.map_err(db_err)
+            }
             Err(sqlx::Error::Database(d)) if d.is_foreign_key_violation() => {
                 Err(Error::not_found("application", &m.application_id))
             }
             Err(e) => {
+                drop(tx);
                 let held_elsewhere = matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation())
                     && self
                         .find_mapping_by_client(&m.key_manager, &m.client_id)
@@ -273,13 +319,28 @@ impl ApplicationStore for SqlApplicationStore {
         row.as_ref().map(mapping).transpose()
     }
 
-    async fn delete_mapping(&self, mapping_id: &str) -> Result<()> {
+    async fn delete_mapping(&self, mapping_id: &str, audit: Option<&AuditRecord>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("DELETE FROM km_key_mappings WHERE key_mapping_id = $1")
             .bind(mapping_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        Ok(())
+        audit::append_pending(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        audit::append(&mut conn, record).await
+    }
+
+    async fn audit_records(&self, query: &AuditQuery) -> Result<AuditPage> {
+        audit::query(&self.pool, query).await
+    }
+
+    async fn purge_audit(&self, before: i64) -> Result<u64> {
+        audit::purge_before(&self.pool, before).await
     }
 
     async fn record_orphan(&self, key_manager: &str, client_id: &str, reason: &str) -> Result<()> {

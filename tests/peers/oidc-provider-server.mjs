@@ -16,7 +16,7 @@ const provider = new Provider(issuer, {
     // The resource server keymanager introspects with.
     { client_id: rsId, client_secret: rsSecret, grant_types: [], redirect_uris: [], response_types: [] },
   ],
-  scopes: ['openid', 'offline_access', 'orders:read', 'orders:write'],
+  scopes: ['openid', 'offline_access', 'orders:read', 'orders:write', 'keymanager:apps', 'keymanager:admin'],
   clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' },
   features: {
     devInteractions: { enabled: false },

@@ -1,7 +1,7 @@
 //! `keymanager apps`: applications.
 
 use clap::Subcommand;
-use keymanager::api::dto::{ApplicationDto, CreateApplicationDto, ListDto};
+use keymanager::api::dto::{ApplicationDto, CreateApplicationDto, ListDto, TransferApplicationDto};
 
 use super::{application, Context};
 use crate::client::segment;
@@ -16,9 +16,20 @@ pub(crate) enum AppsCommand {
     Create {
         /// Its name (unique per owner).
         name: String,
-        /// Its owner [default: $USER, else admin].
+        /// Its owner [default: yourself with an access token; $USER, else admin, with an admin token]. Only an
+        /// administrator may name another owner.
         #[arg(long)]
         owner: Option<String>,
+    },
+    /// Give an application to another owner (administrators only).
+    ///
+    /// Example: keymanager apps transfer orders --owner bob
+    Transfer {
+        /// Application id or name.
+        app: String,
+        /// The new owner.
+        #[arg(long)]
+        owner: String,
     },
     /// List applications.
     ///
@@ -37,9 +48,11 @@ pub(crate) async fn apps(ctx: &Context, cmd: AppsCommand) -> Result<(), Failure>
     let api = ctx.api()?;
     match cmd {
         AppsCommand::Create { name, owner } => {
-            let owner = owner
-                .or_else(|| std::env::var("USER").ok())
-                .unwrap_or_else(|| "admin".into());
+            let owner = match (owner, api.admin) {
+                (Some(o), _) => Some(o),
+                (None, true) => Some(std::env::var("USER").unwrap_or_else(|_| "admin".into())),
+                (None, false) => None,
+            };
             let app: ApplicationDto = api
                 .post("/api/applications", &CreateApplicationDto { name, owner })
                 .await?;
@@ -68,6 +81,18 @@ pub(crate) async fn apps(ctx: &Context, cmd: AppsCommand) -> Result<(), Failure>
                     })
                     .collect();
                 table(&["APPLICATION ID", "NAME", "OWNER", "CREATED"], &rows)
+            });
+        }
+        AppsCommand::Transfer { app, owner } => {
+            let app = application(&api, &app).await?;
+            let moved: ApplicationDto = api
+                .put(
+                    &format!("/api/applications/{}/owner", segment(&app.application_id)),
+                    &TransferApplicationDto { owner },
+                )
+                .await?;
+            print(ctx.json, &moved, |a| {
+                format!("application {} now belongs to {}", a.name, a.owner)
             });
         }
         AppsCommand::Delete { app } => {

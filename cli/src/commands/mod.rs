@@ -3,6 +3,7 @@
 
 mod admin_tokens;
 mod apps;
+mod audit;
 mod key_managers;
 mod keys;
 mod secrets;
@@ -12,6 +13,7 @@ mod validate;
 
 pub(crate) use admin_tokens::{admin_tokens, AdminTokensCommand};
 pub(crate) use apps::{apps, AppsCommand};
+pub(crate) use audit::{audit, AuditArgs};
 pub(crate) use key_managers::{key_managers, KeyManagersCommand};
 pub(crate) use keys::{keys, KeysCommand};
 pub(crate) use secrets::{secrets, SecretsCommand};

@@ -16,8 +16,11 @@ pub(crate) enum UsersCommand {
     Add {
         /// Login name.
         username: String,
+        /// A role (repeat for several); `admin` lets the user be granted `keymanager:admin`.
+        #[arg(long = "role")]
+        roles: Vec<String>,
     },
-    /// List user names.
+    /// List users and their roles.
     ///
     /// Example: keymanager users list
     List,
@@ -33,16 +36,29 @@ pub(crate) enum UsersCommand {
 pub(crate) async fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), Failure> {
     let api = ctx.api()?;
     match cmd {
-        UsersCommand::Add { username } => {
+        UsersCommand::Add { username, roles } => {
             let password = read_secret("password", None)?;
-            let user: UserDto = api.post("/api/users", &CreateUserDto { username, password }).await?;
+            let user: UserDto = api
+                .post(
+                    "/api/users",
+                    &CreateUserDto {
+                        username,
+                        password,
+                        roles,
+                    },
+                )
+                .await?;
             print(ctx.json, &user, |u| format!("added user {}", u.username));
         }
         UsersCommand::List => {
             let list: ListDto<UserDto> = api.get("/api/users").await?;
             print(ctx.json, &list, |d| {
-                let rows: Vec<Vec<String>> = d.list.iter().map(|u| vec![u.username.clone()]).collect();
-                table(&["USERNAME"], &rows)
+                let rows: Vec<Vec<String>> = d
+                    .list
+                    .iter()
+                    .map(|u| vec![u.username.clone(), u.roles.join(" ")])
+                    .collect();
+                table(&["USERNAME", "ROLES"], &rows)
             });
         }
         UsersCommand::Delete { username } => {

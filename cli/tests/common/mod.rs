@@ -72,6 +72,7 @@ pub fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Served {
         .env_remove("KEYMANAGER_CONFIG")
         .env_remove("KEYMANAGER_SERVER")
         .env_remove("KEYMANAGER_ADMIN_TOKEN")
+        .env_remove("KEYMANAGER_ACCESS_TOKEN")
         .stdout(Stdio::piped())
         .stderr(if std::env::var_os("KM_TEST_SERVER_LOG").is_some() {
             Stdio::inherit()
@@ -113,10 +114,64 @@ pub fn add_user(dir: &Path, base: &str, username: &str, password: &str) {
         .env_remove("KEYMANAGER_CONFIG")
         .env_remove("KEYMANAGER_SERVER")
         .env_remove("KEYMANAGER_ADMIN_TOKEN")
+        .env_remove("KEYMANAGER_ACCESS_TOKEN")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+/// The pinned `oidc-provider` peer (tests/peers), killed on drop.
+pub struct OidcProvider {
+    child: Child,
+    /// Its issuer, `http://127.0.0.1:PORT`.
+    pub issuer: String,
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The initial access token the peer takes for RFC 7591 registration.
+pub const PEER_IAT: &str = "initial-access-token-for-tests";
+/// The peer's resource server (which introspects every client's tokens).
+pub const PEER_RS: (&str, &str) = ("keymanager-resource-server", "resource-server-secret-0123456789");
+
+/// Start the `oidc-provider` peer; `None` (the test skips) when node or the npm peers are missing outside CI.
+pub fn start_oidc_provider() -> Option<OidcProvider> {
+    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers");
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_ok || !peers.join("node_modules/oidc-provider").exists() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI must run the oidc-provider tests: install node and run `npm ci` in tests/peers");
+        }
+        eprintln!("skipping: node or tests/peers/node_modules is missing (scripts/test installs them)");
+        return None;
+    }
+    let port = free_port().to_string();
+    let mut child = Command::new("node")
+        .current_dir(&peers)
+        .args(["oidc-provider-server.mjs", &port, PEER_IAT, PEER_RS.0, PEER_RS.1])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let issuer = loop {
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("ready ") => break l["ready ".len()..].to_owned(),
+            Some(_) => continue,
+            None => panic!("oidc-provider did not start"),
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Some(OidcProvider { child, issuer })
 }

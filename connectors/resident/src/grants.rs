@@ -187,7 +187,7 @@ impl ResidentServer {
                 grant_id: crypto::random_token(16),
                 client_id: req.client.client_id.clone(),
                 redirect_uri: req.redirect_uri_sent.then(|| req.redirect_uri.clone()),
-                scope: req.scopes.join(" "),
+                scope: owner.allowed_scopes(req.scopes.clone()).join(" "),
                 subject: owner.subject.clone(),
                 code_challenge,
                 code_challenge_method,
@@ -211,7 +211,12 @@ impl ResidentServer {
 
     /// Add a resident user (argon2id); returns its subject.
     pub async fn add_user(&self, username: &str, password: &str) -> Result<String> {
-        StoreUsers::new(self.store().clone()).add(username, password).await
+        let user = keymanager::NewUser {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            roles: Vec::new(),
+        };
+        StoreUsers::new(self.store().clone()).add(&user).await
     }
 
     /// Check a user's credentials with the configured authenticator, under brute-force protection (see
@@ -442,7 +447,7 @@ impl ResidentServer {
         else {
             return Err(invalid_grant("invalid resource owner credentials"));
         };
-        let scopes = granted_scopes(client, &request.scopes)?;
+        let scopes = owner.allowed_scopes(granted_scopes(client, &request.scopes)?);
         let grant_id = crypto::random_token(16);
         self.mint(Mint {
             grant: Issued::Password,

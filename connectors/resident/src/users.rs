@@ -7,7 +7,6 @@
 use async_trait::async_trait;
 use keymanager::{Error, Result};
 
-use crate::crypto;
 use crate::password_hashing::{self, Admission};
 use crate::store::{Store, UserRecord};
 
@@ -18,6 +17,26 @@ pub struct ResourceOwner {
     pub subject: String,
     /// Login name.
     pub username: String,
+    /// Roles, which decide the role-bound scopes the user may be granted ([`SCOPE_ROLES`]).
+    pub roles: Vec<String>,
+}
+
+/// Scopes granted only to users holding one of their roles: the management API's administrator scope needs the
+/// `admin` role, so a client allowed that scope does not make every user who signs in through it an administrator.
+pub const SCOPE_ROLES: &[(&str, &[&str])] = &[("keymanager:admin", &["admin"])];
+
+impl ResourceOwner {
+    /// `scopes` without those bound to a role this user lacks (RFC 6749 §3.3 lets a server grant fewer scopes than
+    /// asked; the token response names the ones granted).
+    pub fn allowed_scopes(&self, scopes: Vec<String>) -> Vec<String> {
+        scopes
+            .into_iter()
+            .filter(|s| match SCOPE_ROLES.iter().find(|(scope, _)| scope == s) {
+                Some((_, roles)) => self.roles.iter().any(|r| roles.contains(&r.as_str())),
+                None => true,
+            })
+            .collect()
+    }
 }
 
 /// Checks a user's credentials.
@@ -51,19 +70,32 @@ impl StoreUsers {
         StoreUsers { store }
     }
 
-    /// Add a user with an argon2id hash of `password`; returns the new subject.
-    pub async fn add(&self, username: &str, password: &str) -> Result<String> {
-        check_username(username)?;
-        if password.chars().count() < 8 {
+    /// Add a user with an argon2id hash of its password; returns its subject, which is its name (as WSO2's
+    /// resident key manager does, so an application's owner reads as the user who owns it).
+    pub async fn add(&self, user: &keymanager::NewUser) -> Result<String> {
+        check_username(&user.username)?;
+        if user.password.chars().count() < 8 {
             return Err(Error::invalid_field("password", "must be at least 8 characters"));
         }
-        let hash = password_hashing::hash(password, Admission::Wait).await?;
-        let subject = crypto::random_token(16);
+        for (i, role) in user.roles.iter().enumerate() {
+            if role.is_empty()
+                || role.len() > 64
+                || !role.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            {
+                return Err(Error::invalid_field(
+                    format!("roles[{i}]"),
+                    "must be 1 to 64 letters, digits, `.`, `_` or `-`",
+                ));
+            }
+        }
+        let hash = password_hashing::hash(&user.password, Admission::Wait).await?;
+        let subject = user.username.clone();
         self.store
             .insert_user(&UserRecord {
-                username: username.to_owned(),
+                username: user.username.clone(),
                 subject: subject.clone(),
                 password_hash: hash,
+                roles: user.roles.clone(),
             })
             .await?;
         Ok(subject)
@@ -76,7 +108,12 @@ impl StoreUsers {
         for (name, password) in users {
             match self.store.get_user(name).await? {
                 None => {
-                    self.add(name, password.expose_secret()).await?;
+                    let user = keymanager::NewUser {
+                        username: name.clone(),
+                        password: password.expose_secret().to_owned(),
+                        roles: Vec::new(),
+                    };
+                    self.add(&user).await?;
                     tracing::info!(username = %name, "added a configured user");
                 }
                 Some(u)
@@ -107,6 +144,7 @@ impl ResourceOwnerAuthenticator for StoreUsers {
             (Some(u), true) => Some(ResourceOwner {
                 subject: u.subject,
                 username: u.username,
+                roles: u.roles,
             }),
             _ => None,
         })
@@ -116,11 +154,11 @@ impl ResourceOwnerAuthenticator for StoreUsers {
 /// The management API administers the resident's own users through this.
 #[async_trait::async_trait]
 impl keymanager::UserDirectory for crate::ResidentServer {
-    async fn add_user(&self, username: &str, password: &str) -> keymanager::Result<String> {
-        crate::ResidentServer::add_user(self, username, password).await
+    async fn add_user(&self, user: &keymanager::NewUser) -> keymanager::Result<String> {
+        StoreUsers::new(self.store().clone()).add(user).await
     }
 
-    async fn list_users(&self) -> keymanager::Result<Vec<String>> {
+    async fn list_users(&self) -> keymanager::Result<Vec<keymanager::UserInfo>> {
         self.store().list_users().await
     }
 

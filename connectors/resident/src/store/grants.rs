@@ -14,6 +14,8 @@ pub struct UserRecord {
     pub subject: String,
     /// argon2id PHC string.
     pub password_hash: String,
+    /// Roles.
+    pub roles: Vec<String>,
 }
 
 /// An authorization code, as stored (hashed).
@@ -57,6 +59,11 @@ pub struct RefreshRecord {
     pub expires_at: i64,
 }
 
+/// Roles as stored: space-separated.
+fn roles(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
 /// What using a one-time value (code, refresh token) found.
 #[derive(Debug)]
 pub enum Use<T> {
@@ -71,20 +78,23 @@ pub enum Use<T> {
 impl Store {
     /// Add a user; `Conflict` when the name is taken.
     pub async fn insert_user(&self, u: &UserRecord) -> Result<()> {
-        sqlx::query("INSERT INTO km_users (username, subject, password_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&u.username)
-            .bind(&u.subject)
-            .bind(&u.password_hash)
-            .bind(self.now())
-            .execute(&self.pool)
-            .await
-            .map_err(|e| conflict_or(e, || format!("a user named `{}` exists already", u.username)))?;
+        sqlx::query(
+            "INSERT INTO km_users (username, subject, password_hash, created_at, roles) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&u.username)
+        .bind(&u.subject)
+        .bind(&u.password_hash)
+        .bind(self.now())
+        .bind(u.roles.join(" "))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, || format!("a user named `{}` exists already", u.username)))?;
         Ok(())
     }
 
     /// A user by name.
     pub async fn get_user(&self, username: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query("SELECT username, subject, password_hash FROM km_users WHERE username = $1")
+        let row = sqlx::query("SELECT username, subject, password_hash, roles FROM km_users WHERE username = $1")
             .bind(username)
             .fetch_optional(&self.pool)
             .await
@@ -94,6 +104,7 @@ impl Store {
                 username: col(&r, 0)?,
                 subject: col(&r, 1)?,
                 password_hash: col(&r, 2)?,
+                roles: roles(&col::<String>(&r, 3)?),
             })
         })
         .transpose()
@@ -110,13 +121,20 @@ impl Store {
         Ok(())
     }
 
-    /// Every user name, sorted.
-    pub async fn list_users(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT username FROM km_users ORDER BY username")
+    /// Every user with their roles, sorted by name.
+    pub async fn list_users(&self) -> Result<Vec<keymanager::UserInfo>> {
+        let rows = sqlx::query("SELECT username, roles FROM km_users ORDER BY username")
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter().map(|r| col(r, 0)).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(keymanager::UserInfo {
+                    username: col(r, 0)?,
+                    roles: roles(&col::<String>(r, 1)?),
+                })
+            })
+            .collect()
     }
 
     /// Delete a user; `NotFound` when there is none.

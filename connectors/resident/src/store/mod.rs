@@ -32,6 +32,11 @@ const SQLITE: Migrations = &[
         "server facts",
         include_str!("../../migrations/sqlite/0003_server_facts.sql"),
     ),
+    (
+        4,
+        "user roles",
+        include_str!("../../migrations/sqlite/0004_user_roles.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -48,6 +53,11 @@ const POSTGRES: Migrations = &[
         3,
         "server facts",
         include_str!("../../migrations/postgres/0003_server_facts.sql"),
+    ),
+    (
+        4,
+        "user roles",
+        include_str!("../../migrations/postgres/0004_user_roles.sql"),
     ),
 ];
 
