@@ -725,3 +725,39 @@ async fn a_change_whose_record_cannot_be_written_is_not_acknowledged() {
     // (The client was deleted at the key manager first, as a repeated delete expects; the mapping shows it.)
     assert_eq!(keys["list"][0]["keyState"], "CLIENT_MISSING", "{keys}");
 }
+
+/// Retention: records older than the retention go, newer ones stay.
+#[tokio::test]
+async fn the_trail_keeps_records_for_the_retention_only() {
+    use keymanager::service::{Actor, AuditRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("km.db").display());
+    let store = Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap());
+    let service = KeyService::new(KeyManagers::default(), store);
+    let actor = Actor {
+        kind: ActorKind::AdminToken,
+        name: "ops".into(),
+        key_manager: None,
+    };
+    for (age_days, action) in [(400, "old.change"), (2, "recent.change")] {
+        let mut r = AuditRecord::new(actor.clone(), action);
+        r.time -= age_days * 86_400;
+        service.append_audit(&r).await.unwrap();
+    }
+    let purged = service
+        .purge_audit(std::time::Duration::from_secs(365 * 86_400))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    let left = service
+        .audit_trail(&AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        left.records.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+        ["recent.change"]
+    );
+}

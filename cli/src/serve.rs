@@ -76,7 +76,7 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
     tokens.spawn_reloader();
     let admin = {
         let tokens = tokens.clone();
-        AdminToken::from_check(move |t| tokens.verify(t).is_some())
+        AdminToken::from_check(move |t| tokens.verify(t))
     };
     let verifier = {
         let tokens = tokens.clone();
@@ -102,7 +102,11 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
     ];
     if let Some((name, resident)) = &runtime.resident {
         let server = resident.server().clone();
-        app = keymanager_resident::router(server.clone(), admin).merge(app);
+        let audit = keymanager_resident::RegistrationAudit {
+            sink: Arc::new(runtime.service.clone()),
+            key_manager: name.clone(),
+        };
+        app = keymanager_resident::router_audited(server.clone(), admin, Some(audit)).merge(app);
         lines.push(format!("  key manager: {name} (issuer {})", server.settings().issuer));
         let purge_store = server.store().clone();
         tokio::spawn(async move {

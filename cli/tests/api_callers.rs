@@ -276,4 +276,67 @@ fn resident_users_and_peer_clients_act_as_themselves_through_the_cli() {
     );
     let (code, _, err) = km(base, dir.path(), alice, &["audit"], None);
     assert_ne!(code, 0, "the trail is for administrators: {err}");
+
+    // Client registration (RFC 7591, with an admin token) and its management (RFC 7592, as the client) are in the
+    // same trail; a refused change is recorded as a failure.
+    let reg: Value = http
+        .post(format!("{base}/oauth2/register"))
+        .bearer_auth(&admin_token)
+        .json(&json!({"client_name": "registered", "grant_types": ["client_credentials"], "scope": "orders:read"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let (id, rat) = (
+        reg["client_id"].as_str().unwrap(),
+        reg["registration_access_token"].as_str().unwrap(),
+    );
+    let widen = http
+        .put(format!("{base}/oauth2/register/{id}"))
+        .bearer_auth(rat)
+        .json(&json!({"client_id": id, "grant_types": ["client_credentials"], "scope": "orders:read keymanager:admin"}))
+        .send()
+        .unwrap();
+    assert_eq!(widen.status(), 400, "a client cannot widen itself");
+    let gone = http
+        .delete(format!("{base}/oauth2/register/{id}"))
+        .bearer_auth(rat)
+        .send()
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let (code, trail, err) = km(base, dir.path(), admin, &["audit", "--limit", "3"], None);
+    assert_eq!(code, 0, "{err}");
+    let seen: Vec<(String, String, String, String)> = trail["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().to_owned(),
+                r["actor"]["name"].as_str().unwrap().to_owned(),
+                r["outcome"].as_str().unwrap().to_owned(),
+                r["target"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let target = format!("clientId={id}");
+    assert_eq!(
+        seen,
+        [
+            (
+                "registration.delete".into(),
+                id.to_owned(),
+                "success".into(),
+                target.clone()
+            ),
+            (
+                "registration.update".into(),
+                id.to_owned(),
+                "failure".into(),
+                target.clone()
+            ),
+            ("registration.create".into(), "initial".into(), "success".into(), target),
+        ],
+        "{trail}"
+    );
 }

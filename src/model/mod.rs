@@ -3,6 +3,7 @@
 //! Platform words map onto it: consumer key = [`ClientId`], consumer secret = [`ClientSecret`], production /
 //! sandbox = [`KeyType`].
 
+mod audit;
 mod bearer;
 mod capabilities;
 mod client;
@@ -17,6 +18,7 @@ mod secret;
 mod token;
 mod token_profile;
 
+pub use audit::{Actor, ActorKind, AuditRecord, AuditSink, Outcome};
 pub use bearer::bearer_token;
 pub use capabilities::Capabilities;
 pub use client::{ClientSpec, KeyType, OAuthClient, PkcePolicy, TokenEndpointAuthMethod};

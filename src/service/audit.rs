@@ -10,129 +10,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool};
 
+pub use crate::model::{Actor, ActorKind, AuditRecord, AuditSink, Outcome};
 use crate::sql::{col, db_err};
-use crate::{Error, Result};
-
-/// Who made a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActorKind {
-    /// An admin token, by its name.
-    AdminToken,
-    /// A user of a key manager, by the subject of their access token.
-    User,
-    /// A client acting as itself (client credentials), by its client id.
-    Client,
-}
-
-impl ActorKind {
-    /// `admin_token`, `user` or `client`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ActorKind::AdminToken => "admin_token",
-            ActorKind::User => "user",
-            ActorKind::Client => "client",
-        }
-    }
-
-    fn parse(text: &str) -> Result<Self> {
-        match text {
-            "admin_token" => Ok(ActorKind::AdminToken),
-            "user" => Ok(ActorKind::User),
-            "client" => Ok(ActorKind::Client),
-            other => Err(Error::storage(format!(
-                "unknown actor kind `{other}` in the audit trail"
-            ))),
-        }
-    }
-}
-
-/// Who made a change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Actor {
-    /// What kind of caller.
-    pub kind: ActorKind,
-    /// The admin token's name, the user's subject or the client id.
-    pub name: String,
-    /// The key manager that issued the caller's access token (users and clients).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_manager: Option<String>,
-}
-
-/// Whether a change was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Made and acknowledged.
-    Success,
-    /// Refused or failed; nothing was changed by this service.
-    Failure,
-}
-
-impl Outcome {
-    /// `success` or `failure`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-        }
-    }
-}
-
-/// One change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditRecord {
-    /// Its id in the trail (ascending in time); `None` before it is stored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<i64>,
-    /// When, seconds since the epoch.
-    pub time: i64,
-    /// Who.
-    pub actor: Actor,
-    /// What, as `noun.verb` (`application.create`, `secret.delete`, …).
-    pub action: String,
-    /// The application concerned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_id: Option<String>,
-    /// The other ids concerned, as `name=value` pairs (`keyMappingId=…`, `secretId=…`, `username=…`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    /// Whether it was made.
-    pub outcome: Outcome,
-    /// For a failure, the answer's status and reason (`404 Not Found`); never the request's content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// The request id (`X-Request-Id`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// The caller's address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-}
-
-impl AuditRecord {
-    /// A record of `action` by `actor` now, to be completed.
-    pub fn new(actor: Actor, action: impl Into<String>) -> Self {
-        AuditRecord {
-            id: None,
-            time: crate::model::now(),
-            actor,
-            action: action.into(),
-            application_id: None,
-            target: None,
-            outcome: Outcome::Success,
-            detail: None,
-            request_id: None,
-            source: None,
-        }
-    }
-}
+use crate::Result;
 
 /// The audit of one change in flight, shared by the layer that knows the request and the code that makes the
 /// change. `Audit::default()` audits nothing (a library caller with no trail).
@@ -274,7 +157,8 @@ fn record(r: &AnyRow) -> Result<AuditRecord> {
         id: Some(col(r, 0)?),
         time: col(r, 1)?,
         actor: Actor {
-            kind: ActorKind::parse(&col::<String>(r, 2)?)?,
+            kind: ActorKind::parse(&col::<String>(r, 2)?)
+                .ok_or_else(|| crate::Error::storage("an unknown actor kind in the audit trail"))?,
             name: col(r, 3)?,
             key_manager: col(r, 4)?,
         },

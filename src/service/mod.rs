@@ -577,6 +577,13 @@ impl KeyService {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::model::AuditSink for KeyService {
+    async fn append(&self, record: &AuditRecord) -> Result<()> {
+        self.append_audit(record).await
+    }
+}
+
 /// Parse grant type strings (unknown ones are kept as [`GrantType::Other`]).
 pub fn grant_types<S: AsRef<str>>(names: &[S]) -> Vec<GrantType> {
     names

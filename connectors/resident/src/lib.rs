@@ -52,7 +52,7 @@ mod users;
 
 pub use factory::ResidentFactory;
 pub use grants::{AuthorizationRequest, AuthorizeError, CheckedRequest};
-pub use http::{error_page, oauth_error, router, AdminToken, ROUTES};
+pub use http::{error_page, oauth_error, router, router_audited, AdminToken, RegistrationAudit, ROUTES};
 pub use key_manager::ResidentKeyManager;
 pub use keyring::KeyRing;
 pub use login_guard::BruteForceSettings;

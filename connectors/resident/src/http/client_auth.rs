@@ -119,8 +119,11 @@ impl Form {
 /// of which only the hash is kept, or a check the server supplies (its named admin tokens).
 #[derive(Clone)]
 pub struct AdminToken {
-    check: std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>,
+    check: NameCheck,
 }
+
+/// Names the admin token presented, when it is one.
+type NameCheck = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -133,12 +136,12 @@ impl AdminToken {
     pub fn new(plain: &str) -> Self {
         let hash = crypto::hash(plain);
         AdminToken {
-            check: std::sync::Arc::new(move |presented| crypto::verify(presented, &hash)),
+            check: std::sync::Arc::new(move |presented| crypto::verify(presented, &hash).then(|| "admin".to_owned())),
         }
     }
 
-    /// Admin tokens as `check` decides (for example a server's named admin tokens).
-    pub fn from_check(check: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+    /// Admin tokens as `check` decides, naming the token (for example a server's named admin tokens).
+    pub fn from_check(check: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
         AdminToken {
             check: std::sync::Arc::new(check),
         }
@@ -153,6 +156,11 @@ impl AdminToken {
 
     /// Whether `presented` is an admin token (one token: compared in constant time).
     pub fn verify(&self, presented: &str) -> bool {
+        (self.check)(presented).is_some()
+    }
+
+    /// The name of the admin token presented (for the audit trail), when it is one.
+    pub fn name_of(&self, presented: &str) -> Option<String> {
         (self.check)(presented)
     }
 }

@@ -44,6 +44,25 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub(crate) struct AppState {
     pub server: Arc<ResidentServer>,
     pub admin: AdminToken,
+    pub audit: Option<RegistrationAudit>,
+}
+
+/// Where client registration (RFC 7591) and its management (RFC 7592) record their changes: the platform's audit
+/// trail, with the name this resident key manager has there.
+#[derive(Clone)]
+pub struct RegistrationAudit {
+    /// The trail.
+    pub sink: Arc<dyn keymanager::model::AuditSink>,
+    /// This key manager's name, for the records' actors.
+    pub key_manager: String,
+}
+
+impl std::fmt::Debug for RegistrationAudit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationAudit")
+            .field("key_manager", &self.key_manager)
+            .finish_non_exhaustive()
+    }
 }
 
 keymanager::route_table! {
@@ -67,8 +86,13 @@ keymanager::route_table! {
 /// The routes of the resident server. `admin` authorizes RFC 7591 registration (as the initial access token) and
 /// introspection of any client's tokens.
 pub fn router(server: Arc<ResidentServer>, admin: AdminToken) -> Router {
+    router_audited(server, admin, None)
+}
+
+/// [`router`], with client registrations recorded in an audit trail.
+pub fn router_audited(server: Arc<ResidentServer>, admin: AdminToken, audit: Option<RegistrationAudit>) -> Router {
     routes()
         .layer(axum::middleware::from_fn(errors::error_shape))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(AppState { server, admin })
+        .with_state(AppState { server, admin, audit })
 }

@@ -5,7 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use keymanager::model::{ClientSpec, GrantType, KeyType, PkcePolicy, TokenEndpointAuthMethod};
+use keymanager::model::{
+    Actor, ActorKind, AuditRecord, ClientSpec, GrantType, KeyType, Outcome, PkcePolicy, TokenEndpointAuthMethod,
+};
 use keymanager::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -139,20 +141,133 @@ fn client_json(app: &AppState, r: &ClientRecord) -> Value {
     })
 }
 
-pub(crate) async fn register(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// The audit record of a registration change by `actor` on `client_id`, when this server keeps a trail.
+fn audit_record(
+    app: &AppState,
+    call: &Call,
+    actor: Actor,
+    action: &str,
+    client_id: Option<&str>,
+) -> Option<AuditRecord> {
+    let audit = app.audit.as_ref()?;
+    let mut r = AuditRecord::new(actor, action);
+    r.target = client_id.map(|c| format!("clientId={c}"));
+    r.request_id = call.request_id.clone();
+    r.source = call.source.clone();
+    if r.actor.kind == ActorKind::Client {
+        r.actor.key_manager = Some(audit.key_manager.clone());
+    }
+    Some(r)
+}
+
+/// Append a record of a change that was made; `Err` when it could not be kept (the change is then not
+/// acknowledged).
+async fn record_success(app: &AppState, record: Option<AuditRecord>) -> Result<(), OAuthError> {
+    let (Some(audit), Some(record)) = (&app.audit, record) else {
+        return Ok(());
+    };
+    audit.sink.append(&record).await.map_err(|e| {
+        tracing::error!(error = %e, action = %record.action, target = ?record.target,
+            "a registration change could not be recorded in the audit trail");
+        let mut refusal = OAuthError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the change could not be recorded in the audit trail; retry",
+        );
+        refusal.retry_after = Some(5);
+        refusal
+    })
+}
+
+/// Append the record of a refused or failed change (a lost record is logged, the answer stays the failure).
+async fn record_failure(app: &AppState, record: Option<AuditRecord>, e: &OAuthError) {
+    let (Some(audit), Some(mut record)) = (&app.audit, record) else {
+        return;
+    };
+    let status = e.status;
+    record.outcome = Outcome::Failure;
+    record.detail = Some(
+        format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""))
+            .trim()
+            .to_owned(),
+    );
+    if let Err(err) = audit.sink.append(&record).await {
+        tracing::error!(error = %err, action = %record.action, "a failed registration change could not be recorded");
+    }
+}
+
+/// What the audit trail keeps of a call: its request id and the caller's address.
+pub(crate) struct Call {
+    request_id: Option<String>,
+    source: Option<String>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Call {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Call {
+            request_id: parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            source: parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        })
+    }
+}
+
+pub(crate) async fn register(State(app): State<AppState>, call: Call, headers: HeaderMap, body: Bytes) -> Response {
     let run = async {
-        match bearer(&headers) {
-            Some(t) if app.admin.verify(t) => {}
-            Some(_) => return Err(OAuthError::invalid_token("the initial access token is not valid")),
+        let admin = match bearer(&headers) {
+            Some(t) => app
+                .admin
+                .name_of(t)
+                .ok_or_else(|| OAuthError::invalid_token("the initial access token is not valid"))?,
             None => return Err(OAuthError::invalid_token("an initial access token is required")),
+        };
+        let actor = Actor {
+            kind: ActorKind::AdminToken,
+            name: admin,
+            key_manager: None,
+        };
+        let audit = audit_record(&app, &call, actor.clone(), "registration.create", None);
+        let registered = async {
+            let (_, spec) = parse_metadata(&body)?;
+            let registration_token = crypto::random_token(32);
+            let client = app
+                .server
+                .register(&spec, Some(crypto::hash(&registration_token)))
+                .await
+                .map_err(invalid_metadata)?;
+            Ok::<_, OAuthError>((client, registration_token))
         }
-        let (_, spec) = parse_metadata(&body)?;
-        let registration_token = crypto::random_token(32);
-        let client = app
-            .server
-            .register(&spec, Some(crypto::hash(&registration_token)))
-            .await
-            .map_err(invalid_metadata)?;
+        .await;
+        let (client, registration_token) = match registered {
+            Ok(r) => r,
+            Err(e) => {
+                record_failure(&app, audit, &e).await;
+                return Err(e);
+            }
+        };
+        let audit = audit_record(
+            &app,
+            &call,
+            actor,
+            "registration.create",
+            Some(client.client_id.as_str()),
+        );
+        if let Err(e) = record_success(&app, audit).await {
+            // Not recorded, so not made: the client goes again (nobody has seen its credentials).
+            if let Err(undo) = app.server.delete(client.client_id.as_str()).await {
+                tracing::error!(error = %undo, client_id = %client.client_id,
+                    "an unrecorded registration could not be undone");
+            }
+            return Err(e);
+        }
         let record = app
             .server
             .client(client.client_id.as_str())
@@ -196,35 +311,75 @@ pub(crate) async fn read(State(app): State<AppState>, headers: HeaderMap, Path(c
     }
 }
 
+fn client_actor(client_id: &str) -> Actor {
+    Actor {
+        kind: ActorKind::Client,
+        name: client_id.to_owned(),
+        key_manager: None,
+    }
+}
+
 pub(crate) async fn update(
     State(app): State<AppState>,
+    call: Call,
     headers: HeaderMap,
     Path(client_id): Path<String>,
     body: Bytes,
 ) -> Response {
     let run = async {
         let current = authorized(&app, &headers, &client_id).await?;
-        let (meta, spec) = parse_metadata(&body)?;
-        if meta.client_id.as_deref() != Some(client_id.as_str()) {
-            return Err(OAuthError::invalid_request(
-                "the body's client_id must match the client being updated",
-            ));
+        let audit = audit_record(
+            &app,
+            &call,
+            client_actor(&client_id),
+            "registration.update",
+            Some(&client_id),
+        );
+        let updated = async {
+            let (meta, spec) = parse_metadata(&body)?;
+            if meta.client_id.as_deref() != Some(client_id.as_str()) {
+                return Err(OAuthError::invalid_request(
+                    "the body's client_id must match the client being updated",
+                ));
+            }
+            // On its own authority a client may narrow its registration, never widen it (the admin may).
+            app.server
+                .update_on_own_authority(&current, &spec)
+                .await
+                .map_err(invalid_metadata)
         }
-        // On its own authority a client may narrow its registration, never widen it (the admin may).
-        app.server
-            .update_on_own_authority(&current, &spec)
-            .await
-            .map_err(invalid_metadata)?;
+        .await;
+        if let Err(e) = updated {
+            record_failure(&app, audit, &e).await;
+            return Err(e);
+        }
+        record_success(&app, audit).await?;
         let record = app.server.client(&client_id).await.map_err(server_error)?;
         Ok::<_, OAuthError>(Json(client_json(&app, &record)).into_response())
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-pub(crate) async fn delete(State(app): State<AppState>, headers: HeaderMap, Path(client_id): Path<String>) -> Response {
+pub(crate) async fn delete(
+    State(app): State<AppState>,
+    call: Call,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+) -> Response {
     let run = async {
         authorized(&app, &headers, &client_id).await?;
-        app.server.delete(&client_id).await.map_err(server_error)?;
+        let audit = audit_record(
+            &app,
+            &call,
+            client_actor(&client_id),
+            "registration.delete",
+            Some(&client_id),
+        );
+        if let Err(e) = app.server.delete(&client_id).await.map_err(server_error) {
+            record_failure(&app, audit, &e).await;
+            return Err(e);
+        }
+        record_success(&app, audit).await?;
         Ok::<_, OAuthError>(StatusCode::NO_CONTENT.into_response())
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
