@@ -4,6 +4,8 @@
 //! 404 exactly as a missing one; developer A on an administrator's route → 403; an administrator → the normal
 //! answer. Every change writes exactly one audit record with its actor and outcome, and no record holds a secret.
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -629,33 +631,12 @@ async fn the_whole_route_table_on_sqlite() {
 
 #[tokio::test]
 async fn the_whole_route_table_on_postgres() {
-    let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") else {
-        eprintln!("skipping the PostgreSQL run: KEYMANAGER_TEST_POSTGRES_URL is not set");
+    let Some(url) = common::postgres_schema("km_access").await else {
         return;
     };
-    sqlx::any::install_default_drivers();
-    let schema = format!(
-        "km_access_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let pool = sqlx::AnyPool::connect(&base).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
     let dir = tempfile::tempdir().unwrap();
     let foreign = format!("sqlite://{}", dir.path().join("elsewhere.db").display());
     whole_route_table(&url, &foreign).await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&pool)
-        .await
-        .unwrap();
 }
 
 /// A change and its audit record are one transaction: when the record cannot be written, the change is not made

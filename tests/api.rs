@@ -1,6 +1,8 @@
 //! The key service and management API over a test connector: failure handling, authentication, malformed input,
 //! missing capabilities, and the OpenAPI document against the real routes.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -568,27 +570,10 @@ async fn the_openapi_document_describes_exactly_the_real_routes() {
 /// resident key manager's tables, migrated in both orders.
 #[tokio::test]
 async fn the_store_works_on_postgres_next_to_the_resident_tables() {
-    let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") else {
-        eprintln!("skipping the PostgreSQL run: KEYMANAGER_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    sqlx::any::install_default_drivers();
     for resident_first in [true, false] {
-        let schema = format!(
-            "km_api_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
-        let pool = sqlx::AnyPool::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&pool)
-            .await
-            .unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let Some(url) = common::postgres_schema("km_api").await else {
+            return;
+        };
         let store = if resident_first {
             keymanager_resident::Store::connect(&url, None).await.unwrap();
             SqlApplicationStore::connect(&url, None).await.unwrap()

@@ -4,6 +4,8 @@
 //! `KEYMANAGER_ACCESS_TOKEN`, see only their own applications, and appear in `keymanager audit` by name.
 
 mod common;
+#[path = "../../tests/peers/oidc_provider.rs"]
+mod oidc_peer;
 
 use std::process::Command;
 
@@ -47,7 +49,7 @@ fn km(
 
 #[test]
 fn resident_users_and_peer_clients_act_as_themselves_through_the_cli() {
-    let Some(peer) = common::start_oidc_provider() else {
+    let Some(peer) = oidc_peer::start_provider() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -60,9 +62,9 @@ fn resident_users_and_peer_clients_act_as_themselves_through_the_cli() {
              [[key_manager]]\nname = \"peer\"\ntype = \"oidc\"\nissuer = \"{}\"\ninitial_access_token = \"{}\"\n\
              introspection_client_id = \"{}\"\nintrospection_client_secret = \"{}\"\n",
             peer.issuer,
-            common::PEER_IAT,
-            common::PEER_RS.0,
-            common::PEER_RS.1
+            oidc_peer::IAT,
+            oidc_peer::RS_ID,
+            oidc_peer::RS_SECRET
         ),
     )
     .unwrap();
@@ -137,7 +139,7 @@ fn resident_users_and_peer_clients_act_as_themselves_through_the_cli() {
     // A client of the peer, registered there with scope keymanager:apps, gets an (opaque) token of its own.
     let reg: Value = http
         .post(format!("{}/reg", peer.issuer))
-        .bearer_auth(common::PEER_IAT)
+        .bearer_auth(oidc_peer::IAT)
         .json(&json!({"grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [], "scope": "keymanager:apps"}))
         .send()
         .unwrap()

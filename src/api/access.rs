@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, ApiState};
-use crate::service::{Actor, ActorKind, Audit, AuditRecord, Outcome};
+use crate::service::{Actor, ActorKind, Audit, AuditRecord};
 use crate::validation::{TokenValidator, ValidationError};
 use crate::Error;
 
@@ -442,7 +442,7 @@ pub(crate) async fn authorize(State(state): State<ApiState>, req: Request, next:
 /// Write the record of a change the handler did not write with it (one made only at a key manager), or of a
 /// failure. A change whose record cannot be written is not acknowledged: the answer becomes `503`.
 async fn finish_audit(state: &ApiState, audit: &Audit, resp: Response) -> Response {
-    let Some(mut record) = audit.record() else {
+    let Some(record) = audit.record() else {
         return resp;
     };
     let status = resp.status();
@@ -466,12 +466,7 @@ async fn finish_audit(state: &ApiState, audit: &Audit, resp: Response) -> Respon
             }
         };
     }
-    record.outcome = Outcome::Failure;
-    record.detail = Some(
-        format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""))
-            .trim()
-            .to_owned(),
-    );
+    let record = record.failed(status.as_u16(), status.canonical_reason().unwrap_or(""));
     if let Err(e) = state.service.append_audit(&record).await {
         tracing::error!(error = %e, action = %record.action, "the audit record of a failed change could not be written");
     }

@@ -123,6 +123,15 @@ impl AuditRecord {
     }
 }
 
+impl AuditRecord {
+    /// This record, as a failure answered with `status` (`reason` its phrase): `detail` is `404 Not Found`.
+    pub fn failed(mut self, status: u16, reason: &str) -> Self {
+        self.outcome = Outcome::Failure;
+        self.detail = Some(format!("{status} {reason}").trim_end().to_owned());
+        self
+    }
+}
+
 /// Where audit records go.
 #[async_trait]
 pub trait AuditSink: Send + Sync {

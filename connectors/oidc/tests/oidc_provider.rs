@@ -1,9 +1,6 @@
 //! The oidc connector against a real certified OpenID provider (npm `oidc-provider`, pinned in tests/peers):
 //! register, read, update, token, introspect, revoke, introspect inactive, delete.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use keymanager::http::{HttpClient, HttpPolicy};
@@ -11,58 +8,10 @@ use keymanager::model::*;
 use keymanager::{Error, KeyManager};
 use keymanager_oidc::{MemoryRegistrations, OidcKeyManager, OidcSettings, RegistrationStore, SqlRegistrations};
 
-const IAT: &str = "initial-access-token-for-tests";
-const RS_ID: &str = "keymanager-resource-server";
-const RS_SECRET: &str = "resource-server-secret-0123456789";
+#[path = "../../../tests/peers/oidc_provider.rs"]
+mod oidc_peer;
 
-struct Provider {
-    child: Child,
-    issuer: String,
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_provider() -> Option<Provider> {
-    let peers = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/peers"));
-    let node_ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !node_ok || !peers.join("node_modules/oidc-provider").exists() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI must run the oidc-provider tests: install node and run `npm ci` in tests/peers");
-        }
-        eprintln!("skipping: node or tests/peers/node_modules is missing (scripts/test installs them)");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new("node")
-        .current_dir(&peers)
-        .args(["oidc-provider-server.mjs", &port.to_string(), IAT, RS_ID, RS_SECRET])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let issuer = loop {
-        match lines.next() {
-            Some(Ok(l)) if l.starts_with("ready ") => break l["ready ".len()..].to_owned(),
-            Some(_) => continue,
-            None => panic!("oidc-provider did not start"),
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    Some(Provider { child, issuer })
-}
+use oidc_peer::{start_provider, IAT, RS_ID, RS_SECRET};
 
 /// The settings a key manager was built with, for a second instance (the gateway's).
 fn km_settings(km: &OidcKeyManager) -> OidcSettings {

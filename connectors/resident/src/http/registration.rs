@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keymanager::model::{
-    Actor, ActorKind, AuditRecord, ClientSpec, GrantType, KeyType, Outcome, PkcePolicy, TokenEndpointAuthMethod,
+    Actor, ActorKind, AuditRecord, ClientSpec, GrantType, KeyType, PkcePolicy, TokenEndpointAuthMethod,
 };
 use keymanager::Error;
 use serde::Deserialize;
@@ -181,16 +181,10 @@ async fn record_success(app: &AppState, record: Option<AuditRecord>) -> Result<(
 
 /// Append the record of a refused or failed change (a lost record is logged, the answer stays the failure).
 async fn record_failure(app: &AppState, record: Option<AuditRecord>, e: &OAuthError) {
-    let (Some(audit), Some(mut record)) = (&app.audit, record) else {
+    let (Some(audit), Some(record)) = (&app.audit, record) else {
         return;
     };
-    let status = e.status;
-    record.outcome = Outcome::Failure;
-    record.detail = Some(
-        format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""))
-            .trim()
-            .to_owned(),
-    );
+    let record = record.failed(e.status.as_u16(), e.status.canonical_reason().unwrap_or(""));
     if let Err(err) = audit.sink.append(&record).await {
         tracing::error!(error = %err, action = %record.action, "a failed registration change could not be recorded");
     }
