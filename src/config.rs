@@ -30,6 +30,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// `[server]`.
     pub server: ServerConfig,
+    /// `[portal]`.
+    pub portal: PortalConfig,
     /// `[[key_manager]]`, in file order.
     pub key_managers: Vec<KeyManagerConfig>,
 }
@@ -108,6 +110,14 @@ pub struct ServerConfig {
     pub api_identity: Option<Vec<String>>,
     /// Days the audit trail keeps a record; default [`DEFAULT_AUDIT_RETENTION_DAYS`].
     pub audit_retention_days: Option<u32>,
+}
+
+/// `[portal]`: the Developer Portal `keymanager serve` offers at `/portal`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalConfig {
+    /// Serve the portal; default `true` when a resident key manager is configured (it signs people in).
+    pub enabled: Option<bool>,
 }
 
 /// Default `[server] audit_retention_days`.
@@ -246,9 +256,10 @@ impl Config {
             ..Config::default()
         };
         for key in table.keys() {
-            if !["database", "server", "key_manager"].contains(&key.as_str()) {
+            if !["database", "server", "portal", "key_manager"].contains(&key.as_str()) {
                 return Err(with_file(
-                    ConfigError::new("unknown field; expected `database`, `server` or `key_manager`").at_field(key),
+                    ConfigError::new("unknown field; expected `database`, `server`, `portal` or `key_manager`")
+                        .at_field(key),
                 ));
             }
         }
@@ -262,6 +273,12 @@ impl Config {
             interpolate(&mut server, "server", &env).map_err(with_file)?;
             config.server = server.try_into().map_err(|e: toml::de::Error| {
                 with_file(ConfigError::new(e.message().trim().to_owned()).at_field("server"))
+            })?;
+        }
+        if let Some(mut portal) = table.remove("portal") {
+            interpolate(&mut portal, "portal", &env).map_err(with_file)?;
+            config.portal = portal.try_into().map_err(|e: toml::de::Error| {
+                with_file(ConfigError::new(e.message().trim().to_owned()).at_field("portal"))
             })?;
         }
         let list = match table.remove("key_manager") {

@@ -591,6 +591,7 @@ async fn the_store_works_on_postgres_next_to_the_resident_tables() {
             name: "orders".into(),
             owner: "alice".into(),
             created_at: 1,
+            description: Some("takes orders".into()),
         };
         store.insert_application(&app, None).await.unwrap();
         assert!(matches!(

@@ -13,6 +13,7 @@ mod http_server;
 mod metrics;
 mod observe;
 mod output;
+mod portal;
 mod serve;
 mod setup;
 mod tls;

@@ -89,13 +89,19 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         None => "admin tokens only".to_owned(),
     };
     spawn_audit_purge(&service, &config);
-    let mut app = keymanager::api::router_with(
+    let api = keymanager::api::router_with(
         service,
         keymanager::api::ApiAuth {
             admin: verifier,
             identity: identity.map(|(i, _)| i),
         },
     );
+    let mut app = api.clone();
+    if config.portal.enabled == Some(true) && runtime.resident.is_none() {
+        return Err(Failure::Usage(
+            "[portal] enabled needs a resident key manager (people sign in to the portal through it)".into(),
+        ));
+    }
     let mut lines = vec![
         format!("  management API: {public_url}/api (openapi: {public_url}/api/openapi.json)"),
         format!("  callers:     {callers}"),
@@ -106,8 +112,14 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
             sink: Arc::new(runtime.service.clone()),
             key_manager: name.clone(),
         };
-        app = keymanager_resident::router_audited(server.clone(), admin, Some(audit)).merge(app);
+        let oauth = keymanager_resident::router_audited(server.clone(), admin, Some(audit));
+        app = oauth.clone().merge(app);
         lines.push(format!("  key manager: {name} (issuer {})", server.settings().issuer));
+        if config.portal.enabled != Some(false) {
+            let client = crate::portal::client(&server, &data_dir, &public_url).await?;
+            app = app.merge(crate::portal::router(api.clone(), oauth, client, &public_url));
+            lines.push(format!("  portal:      {public_url}/portal"));
+        }
         let purge_store = server.store().clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(600));

@@ -247,7 +247,7 @@ fn refuse_loose_token_file(path: &Path) -> Result<(), Failure> {
 }
 
 /// Write a file readable by its owner only, atomically (a temporary file, synced, then renamed).
-fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -60,6 +60,9 @@ pub struct CreateApplicationDto {
     /// Owner: the caller by default; only an administrator may name another (and an admin token must).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// What it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// `PUT /api/applications/{applicationId}/owner`: give an application to another owner.
@@ -112,6 +115,9 @@ pub struct ApplicationDto {
     pub owner: String,
     /// Creation time, seconds since the epoch.
     pub created_time: i64,
+    /// What it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 impl From<Application> for ApplicationDto {
@@ -121,6 +127,7 @@ impl From<Application> for ApplicationDto {
             name: a.name,
             owner: a.owner,
             created_time: a.created_at,
+            description: a.description,
         }
     }
 }

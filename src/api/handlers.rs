@@ -56,7 +56,10 @@ pub(super) async fn create_application(
     ApiJson(body): ApiJson<CreateApplicationDto>,
 ) -> Answer<(StatusCode, Json<ApplicationDto>)> {
     let owner = caller.owner_for_new(body.owner.as_deref())?;
-    let app = s.service.create_application(&body.name, &owner, &audit).await?;
+    let app = s
+        .service
+        .create_application(&body.name, body.description.as_deref(), &owner, &audit)
+        .await?;
     Ok((StatusCode::CREATED, Json(app.into())))
 }
 

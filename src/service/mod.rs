@@ -116,14 +116,25 @@ impl KeyService {
     // ----- applications -----
 
     /// Create an application; its name is unique per owner. The audit record is written with it.
-    pub async fn create_application(&self, name: &str, owner: &str, audit: &Audit) -> Result<Application> {
+    pub async fn create_application(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        owner: &str,
+        audit: &Audit,
+    ) -> Result<Application> {
         check_text("name", name, 100)?;
         check_text("owner", owner, 100)?;
+        let description = description.map(str::trim).filter(|d| !d.is_empty());
+        if let Some(d) = description {
+            check_text("description", d, 1000)?;
+        }
         let app = Application {
             id: uuid::Uuid::new_v4().to_string(),
             name: name.trim().to_owned(),
             owner: owner.trim().to_owned(),
             created_at: store::now(),
+            description: description.map(str::to_owned),
         };
         audit.set_application(&app.id);
         self.store.insert_application(&app, audit.to_write().as_ref()).await?;

@@ -15,6 +15,9 @@ pub struct Application {
     pub owner: String,
     /// Creation time, seconds since the epoch.
     pub created_at: i64,
+    /// What it is for (optional).
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// The state of a key mapping.

@@ -76,6 +76,11 @@ const SQLITE: Migrations = &[
         "audit trail",
         include_str!("migrations/sqlite/1000005_audit.sql"),
     ),
+    (
+        1_000_006,
+        "application description",
+        include_str!("migrations/sqlite/1000006_application_description.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -102,6 +107,11 @@ const POSTGRES: Migrations = &[
         1_000_005,
         "audit trail",
         include_str!("migrations/postgres/1000005_audit.sql"),
+    ),
+    (
+        1_000_006,
+        "application description",
+        include_str!("migrations/postgres/1000006_application_description.sql"),
     ),
 ];
 
@@ -141,6 +151,7 @@ fn application(r: &AnyRow) -> Result<Application> {
         name: col(r, 1)?,
         owner: col(r, 2)?,
         created_at: col(r, 3)?,
+        description: col(r, 4)?,
     })
 }
 
@@ -161,7 +172,7 @@ fn mapping(r: &AnyRow) -> Result<KeyMapping> {
     })
 }
 
-const APP_COLUMNS: &str = "application_id, name, owner, created_at";
+const APP_COLUMNS: &str = "application_id, name, owner, created_at, description";
 const MAPPING_COLUMNS: &str =
     "key_mapping_id, application_id, key_type, key_manager, client_id, state, origin, created_at";
 
@@ -174,18 +185,22 @@ impl ApplicationStore for SqlApplicationStore {
 
     async fn insert_application(&self, app: &Application, audit: Option<&AuditRecord>) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        sqlx::query("INSERT INTO km_applications (application_id, name, owner, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&app.id)
-            .bind(&app.name)
-            .bind(&app.owner)
-            .bind(app.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                conflict_or(e, || {
-                    format!("{} already has an application named `{}`", app.owner, app.name)
-                })
-            })?;
+        sqlx::query(
+            "INSERT INTO km_applications (application_id, name, owner, created_at, description) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&app.id)
+        .bind(&app.name)
+        .bind(&app.owner)
+        .bind(app.created_at)
+        .bind(&app.description)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            conflict_or(e, || {
+                format!("{} already has an application named `{}`", app.owner, app.name)
+            })
+        })?;
         audit::append_pending(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }

@@ -20,6 +20,9 @@ pub(crate) enum AppsCommand {
         /// administrator may name another owner.
         #[arg(long)]
         owner: Option<String>,
+        /// What it is for.
+        #[arg(long)]
+        description: Option<String>,
     },
     /// Give an application to another owner (administrators only).
     ///
@@ -47,14 +50,25 @@ pub(crate) enum AppsCommand {
 pub(crate) async fn apps(ctx: &Context, cmd: AppsCommand) -> Result<(), Failure> {
     let api = ctx.api()?;
     match cmd {
-        AppsCommand::Create { name, owner } => {
+        AppsCommand::Create {
+            name,
+            owner,
+            description,
+        } => {
             let owner = match (owner, api.admin) {
                 (Some(o), _) => Some(o),
                 (None, true) => Some(std::env::var("USER").unwrap_or_else(|_| "admin".into())),
                 (None, false) => None,
             };
             let app: ApplicationDto = api
-                .post("/api/applications", &CreateApplicationDto { name, owner })
+                .post(
+                    "/api/applications",
+                    &CreateApplicationDto {
+                        name,
+                        owner,
+                        description,
+                    },
+                )
                 .await?;
             print(ctx.json, &app, |a| {
                 fields(&[

@@ -1,0 +1,766 @@
+//! One handler per portal page or form. Each reads the session, checks the form's CSRF token, calls the management
+//! API as the user (see [`super::api`]) and renders the answer; a refusal is shown next to the field it names.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use keymanager::api::dto::{
+    ApplicationDto, AuditListDto, CreatedSecretDto, ErrorDto, FieldErrorDto, KeyDto, KeyManagerDto, ListDto,
+    RegeneratedDto, SecretDto, TokenDto,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::api::{Failure, Origin};
+use super::pages::{self, Form, KeyPanel, Nav};
+use super::session::{self, Session};
+use super::PortalState;
+
+/// A form's fields, repeated names kept (checkboxes).
+type Fields = Vec<(String, String)>;
+
+fn one<'a>(f: &'a Fields, name: &str) -> &'a str {
+    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).unwrap_or("")
+}
+
+fn all(f: &Fields, name: &str) -> Vec<String> {
+    f.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+}
+
+fn checked(f: &Fields, name: &str) -> bool {
+    one(f, name) == "true"
+}
+
+/// A form with only its CSRF token (sign out).
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// The signed-in caller of a page.
+pub(super) struct Ctx {
+    id: String,
+    session: Session,
+    origin: Origin,
+}
+
+impl Ctx {
+    fn nav<'a>(&'a self, here: &'a str) -> Nav<'a> {
+        Nav {
+            user: &self.session.user,
+            admin: self.session.admin,
+            csrf: &self.session.csrf,
+            here,
+        }
+    }
+}
+
+/// Why a page has no caller.
+pub(super) enum NoCtx {
+    /// No session: the front page, to sign in.
+    SignIn,
+    /// A form whose CSRF token is not the session's.
+    Forged,
+}
+
+impl IntoResponse for NoCtx {
+    fn into_response(self) -> Response {
+        match self {
+            NoCtx::SignIn => Redirect::to("/portal").into_response(),
+            NoCtx::Forged => pages::problem(
+                StatusCode::FORBIDDEN,
+                "This form has expired or did not come from this portal. Go back, reload the page and try again.",
+            ),
+        }
+    }
+}
+
+/// The session of this browser, or the way to sign in.
+fn ctx(p: &PortalState, headers: &HeaderMap, origin: Origin) -> Result<Ctx, NoCtx> {
+    let id = session::cookie(headers, session::COOKIE).unwrap_or_default();
+    match p.sessions.get(&id) {
+        Some(session) => Ok(Ctx { id, session, origin }),
+        None => Err(NoCtx::SignIn),
+    }
+}
+
+/// The session, for a form whose CSRF token matches it.
+fn form_ctx(p: &PortalState, headers: &HeaderMap, origin: Origin, f: &Fields) -> Result<Ctx, NoCtx> {
+    let c = ctx(p, headers, origin)?;
+    if !session::csrf_ok(&c.session, one(f, "csrf")) {
+        return Err(NoCtx::Forged);
+    }
+    Ok(c)
+}
+
+/// What a failure becomes when no form shows it: sign in again, or a page saying what went wrong.
+fn failed(f: Failure) -> Response {
+    match f {
+        Failure::SignIn => Redirect::to("/portal/signin").into_response(),
+        Failure::Refused { status, error } => pages::problem(status, &error.description),
+    }
+}
+
+/// A failure the portal finds itself, in the API's shape, so it shows beside its field.
+fn local(field: &str, message: &str) -> Failure {
+    Failure::Refused {
+        status: StatusCode::BAD_REQUEST,
+        error: ErrorDto {
+            code: 400,
+            message: "Bad Request".into(),
+            description: message.into(),
+            errors: vec![FieldErrorDto {
+                field: field.into(),
+                message: message.into(),
+            }],
+        },
+    }
+}
+
+async fn call<T: serde::de::DeserializeOwned>(
+    p: &PortalState,
+    c: &Ctx,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<T, Failure> {
+    p.api((&c.id, &c.session), &c.origin, method, path, body).await
+}
+
+fn seg(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+// ----- pages -----
+
+/// `GET /portal`.
+pub(super) async fn home(State(p): State<PortalState>, headers: HeaderMap) -> Response {
+    match ctx(&p, &headers, Origin::default()) {
+        Ok(_) => Redirect::to("/portal/applications").into_response(),
+        Err(_) => pages::landing(),
+    }
+}
+
+/// The applications page's query.
+#[derive(Deserialize, Default)]
+pub(super) struct ListQuery {
+    #[serde(default)]
+    q: String,
+    page: Option<usize>,
+}
+
+const PAGE: usize = 20;
+
+async fn applications_page(p: &PortalState, c: &Ctx, q: &ListQuery, form: &Form<'_>) -> Response {
+    let list: ListDto<ApplicationDto> = match call(p, c, Method::GET, "/api/applications", None).await {
+        Ok(l) => l,
+        Err(e) => return failed(e),
+    };
+    let needle = q.q.trim().to_lowercase();
+    let matching: Vec<ApplicationDto> = list
+        .list
+        .into_iter()
+        .filter(|a| {
+            needle.is_empty()
+                || a.name.to_lowercase().contains(&needle)
+                || a.description
+                    .as_deref()
+                    .is_some_and(|d| d.to_lowercase().contains(&needle))
+        })
+        .collect();
+    let pages_n = matching.len().div_ceil(PAGE).max(1);
+    let page_no = q.page.unwrap_or(1).clamp(1, pages_n);
+    let shown: Vec<ApplicationDto> = matching.into_iter().skip((page_no - 1) * PAGE).take(PAGE).collect();
+    let status = match form.failure {
+        Some(Failure::Refused { status, .. }) => *status,
+        _ => StatusCode::OK,
+    };
+    pages::render(
+        status,
+        "Applications",
+        Some(&c.nav("applications")),
+        pages::applications(&c.nav("applications"), &shown, &q.q, page_no, pages_n, form),
+    )
+}
+
+/// `GET /portal/applications`.
+pub(super) async fn applications(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let c = match ctx(&p, &headers, origin) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    applications_page(&p, &c, &q, &Form::default()).await
+}
+
+/// `POST /portal/applications`: create one.
+pub(super) async fn create_application(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    axum::Form(f): axum::Form<Fields>,
+) -> Response {
+    let c = match form_ctx(&p, &headers, origin, &f) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let description = one(&f, "description");
+    let mut body = json!({"name": one(&f, "name")});
+    if !description.is_empty() {
+        body["description"] = description.into();
+    }
+    match call::<ApplicationDto>(&p, &c, Method::POST, "/api/applications", Some(&body)).await {
+        Ok(app) => Redirect::to(&format!("/portal/applications/{}", seg(&app.application_id))).into_response(),
+        Err(Failure::SignIn) => failed(Failure::SignIn),
+        Err(e) => {
+            let form = Form {
+                failure: Some(&e),
+                values: vec![
+                    ("name", one(&f, "name").to_owned()),
+                    ("description", description.to_owned()),
+                ],
+            };
+            applications_page(&p, &c, &ListQuery::default(), &form).await
+        }
+    }
+}
+
+/// The application page's query.
+#[derive(Deserialize, Default)]
+pub(super) struct AppQuery {
+    #[serde(rename = "keyType")]
+    key_type: Option<String>,
+}
+
+fn key_type_of(text: Option<&str>) -> &'static str {
+    match text.map(str::to_ascii_lowercase).as_deref() {
+        Some("sandbox") => "sandbox",
+        _ => "production",
+    }
+}
+
+async fn application_page(
+    p: &PortalState,
+    c: &Ctx,
+    app_id: &str,
+    key_type: &str,
+    form: &Form<'_>,
+    failed_km: Option<&str>,
+) -> Response {
+    let base = format!("/api/applications/{}", seg(app_id));
+    let app: ApplicationDto = match call(p, c, Method::GET, &base, None).await {
+        Ok(a) => a,
+        Err(e) => return failed(e),
+    };
+    let kms: ListDto<KeyManagerDto> = match call(p, c, Method::GET, "/api/key-managers", None).await {
+        Ok(k) => k,
+        Err(e) => return failed(e),
+    };
+    let keys: ListDto<KeyDto> = match call(p, c, Method::GET, &format!("{base}/oauth-keys"), None).await {
+        Ok(k) => k,
+        Err(e) => return failed(e),
+    };
+    let mut secrets = Vec::new();
+    for km in &kms.list {
+        let mine = keys
+            .list
+            .iter()
+            .find(|k| k.key_manager == km.name && k.key_type.eq_ignore_ascii_case(key_type));
+        let listed = match mine {
+            Some(k) if !k.bypass_client_credentials && k.key_state == "COMPLETED" => {
+                let path = format!("{base}/oauth-keys/{}/secrets", seg(&k.key_mapping_id));
+                match call::<ListDto<SecretDto>>(p, c, Method::GET, &path, None).await {
+                    Ok(l) => l.list,
+                    // A key manager without secret listing: the keys show without a table.
+                    Err(Failure::Refused { .. }) => Vec::new(),
+                    Err(e) => return failed(e),
+                }
+            }
+            _ => Vec::new(),
+        };
+        secrets.push(listed);
+    }
+    let panels: Vec<KeyPanel> = kms
+        .list
+        .iter()
+        .zip(secrets)
+        .map(|(km, secrets)| KeyPanel {
+            km,
+            keys: keys
+                .list
+                .iter()
+                .find(|k| k.key_manager == km.name && k.key_type.eq_ignore_ascii_case(key_type)),
+            secrets,
+        })
+        .collect();
+    let status = match form.failure {
+        Some(Failure::Refused { status, .. }) => *status,
+        _ => StatusCode::OK,
+    };
+    let nav = c.nav("applications");
+    pages::render(
+        status,
+        &app.name,
+        Some(&nav),
+        pages::application(&nav, &app, key_type, &panels, form, failed_km),
+    )
+}
+
+/// `GET /portal/applications/{id}`.
+pub(super) async fn application(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Path(app): Path<String>,
+    Query(q): Query<AppQuery>,
+) -> Response {
+    let c = match ctx(&p, &headers, origin) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    application_page(&p, &c, &app, key_type_of(q.key_type.as_deref()), &Form::default(), None).await
+}
+
+fn back_to(app: &str, key_type: &str) -> String {
+    format!("/portal/applications/{}?keyType={key_type}", seg(app))
+}
+
+/// `POST /portal/applications/{id}/generate-keys`.
+pub(super) async fn generate_keys(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Path(app): Path<String>,
+    axum::Form(f): axum::Form<Fields>,
+) -> Response {
+    let c = match form_ctx(&p, &headers, origin, &f) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let key_type = key_type_of(Some(one(&f, "keyType")));
+    let km = one(&f, "keyManager").to_owned();
+    let callback = one(&f, "callbackUrl");
+    let body = json!({
+        "keyType": key_type.to_ascii_uppercase(),
+        "keyManager": km,
+        "grantTypesToBeSupported": all(&f, "grantTypesToBeSupported"),
+        "callbackUrl": (!callback.is_empty()).then_some(callback),
+        "scopes": one(&f, "scopes").split_whitespace().collect::<Vec<_>>(),
+        "pkceMandatory": checked(&f, "pkceMandatory"),
+        "pkceSupportPlain": checked(&f, "pkceSupportPlain"),
+        "bypassClientCredentials": checked(&f, "bypassClientCredentials"),
+    });
+    let path = format!("/api/applications/{}/generate-keys", seg(&app));
+    match call::<KeyDto>(&p, &c, Method::POST, &path, Some(&body)).await {
+        Ok(k) => match &k.consumer_secret {
+            Some(secret) => pages::render(
+                StatusCode::OK,
+                "Keys generated",
+                Some(&c.nav("applications")),
+                pages::secret_once(
+                    &back_to(&app, key_type),
+                    "Keys generated",
+                    Some(&k.consumer_key),
+                    secret,
+                ),
+            ),
+            None => Redirect::to(&back_to(&app, key_type)).into_response(),
+        },
+        Err(Failure::SignIn) => failed(Failure::SignIn),
+        Err(e) => {
+            let form = Form {
+                failure: Some(&e),
+                values: vec![
+                    ("callbackUrl", callback.to_owned()),
+                    ("scopes", one(&f, "scopes").to_owned()),
+                ],
+            };
+            application_page(&p, &c, &app, key_type, &form, Some(&km)).await
+        }
+    }
+}
+
+fn keys_path(app: &str, mapping: &str) -> String {
+    format!("/api/applications/{}/oauth-keys/{}", seg(app), seg(mapping))
+}
+
+/// The key type of a mapping, for the page to return to.
+async fn mapping_key_type(p: &PortalState, c: &Ctx, app: &str, mapping: &str) -> Result<&'static str, Failure> {
+    let k: KeyDto = call(p, c, Method::GET, &keys_path(app, mapping), None).await?;
+    Ok(key_type_of(Some(&k.key_type)))
+}
+
+/// The key manager of a mapping (to show a form's failure in its panel).
+async fn mapping_of(p: &PortalState, c: &Ctx, app: &str, mapping: &str) -> Result<KeyDto, Failure> {
+    call(p, c, Method::GET, &keys_path(app, mapping), None).await
+}
+
+/// `POST /portal/applications/{id}/keys/{mapping}/secrets`: add a secret.
+pub(super) async fn create_secret(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Path((app, mapping)): Path<(String, String)>,
+    axum::Form(f): axum::Form<Fields>,
+) -> Response {
+    let c = match form_ctx(&p, &headers, origin, &f) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let k = match mapping_of(&p, &c, &app, &mapping).await {
+        Ok(k) => k,
+        Err(e) => return failed(e),
+    };
+    let key_type = key_type_of(Some(&k.key_type));
+    let days = one(&f, "expiresInDays");
+    let description = one(&f, "description");
+    let expires_in = match days {
+        "" => Ok(None),
+        d => match d.parse::<u64>() {
+            Ok(n) if (1..=3650).contains(&n) => Ok(Some(n * 86_400)),
+            _ => Err(local("expiresInDays", "a whole number of days from 1 to 3650")),
+        },
+    };
+    let created = match expires_in {
+        Ok(expires_in) => {
+            let body =
+                json!({"description": (!description.is_empty()).then_some(description), "expiresIn": expires_in});
+            call::<CreatedSecretDto>(
+                &p,
+                &c,
+                Method::POST,
+                &format!("{}/secrets", keys_path(&app, &mapping)),
+                Some(&body),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(s) => pages::render(
+            StatusCode::CREATED,
+            "Secret added",
+            Some(&c.nav("applications")),
+            pages::secret_once(&back_to(&app, key_type), "Secret added", None, &s.secret_value),
+        ),
+        Err(Failure::SignIn) => failed(Failure::SignIn),
+        Err(e) => {
+            // The API names `expiresIn`; the form asks for days.
+            let form = Form {
+                failure: Some(&e),
+                values: vec![
+                    ("description", description.to_owned()),
+                    ("expiresInDays", days.to_owned()),
+                ],
+            };
+            application_page(&p, &c, &app, key_type, &form, Some(&k.key_manager)).await
+        }
+    }
+}
+
+/// `POST /portal/applications/{id}/keys/{mapping}/secrets/{secret}/delete`.
+pub(super) async fn delete_secret(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Path((app, mapping, secret)): Path<(String, String, String)>,
+    axum::Form(f): axum::Form<Fields>,
+) -> Response {
+    let c = match form_ctx(&p, &headers, origin, &f) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let key_type = match mapping_key_type(&p, &c, &app, &mapping).await {
+        Ok(k) => k,
+        Err(e) => return failed(e),
+    };
+    let path = format!(
+        "{}/secrets/{}?revokeTokens={}",
+        keys_path(&app, &mapping),
+        seg(&secret),
+        checked(&f, "revokeTokens")
+    );
+    match call::<Value>(&p, &c, Method::DELETE, &path, None).await {
+        Ok(_) => Redirect::to(&back_to(&app, key_type)).into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+/// `POST /portal/applications/{id}/keys/{mapping}/regenerate`.
+pub(super) async fn regenerate(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Path((app, mapping)): Path<(String, String)>,
+    axum::Form(f): axum::Form<Fields>,
+) -> Response {
+    let c = match form_ctx(&p, &headers, origin, &f) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let key_type = match mapping_key_type(&p, &c, &app, &mapping).await {
+        Ok(k) => k,
+        Err(e) => return failed(e),
+    };
+    let path = format!("{}/regenerate-secret", keys_path(&app, &mapping));
+    match call::<RegeneratedDto>(&p, &c, Method::POST, &path, None).await {
+        Ok(r) => match r.consumer_secret {
+            Some(s) => pages::render(
+                StatusCode::OK,
+                "Secret regenerated",
+                Some(&c.nav("applications")),
+                pages::secret_once(
+                    &back_to(&app, key_type),
+                    "Secret regenerated",
+                    Some(&r.consumer_key),
+                    &s,
+                ),
+            ),
+            None => Redirect::to(&back_to(&app, key_type)).into_response(),
+        },
+        Err(e) => failed(e),
+    }
+}
+
+/// The claims of a JWT, decoded for people to read (not verified: the token came from the key manager just now).
+fn claims(token: &str) -> Option<Value> {
+    let mut parts = token.split('.');
+    let (_, payload, _) = (parts.next()?, parts.next()?, parts.next()?);
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+}
+
+/// `POST /portal/applications/{id}/keys/{mapping}/token`: try it.
+pub(super) async fn try_token(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Path((app, mapping)): Path<(String, String)>,
+    axum::Form(f): axum::Form<Fields>,
+) -> Response {
+    let c = match form_ctx(&p, &headers, origin, &f) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let k = match mapping_of(&p, &c, &app, &mapping).await {
+        Ok(k) => k,
+        Err(e) => return failed(e),
+    };
+    let key_type = key_type_of(Some(&k.key_type));
+    let validity = one(&f, "validityPeriod");
+    let validity = match validity {
+        "" => Ok(None),
+        v => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=86_400 * 365).contains(n))
+            .map(Some)
+            .ok_or_else(|| local("validityPeriod", "a whole number of seconds from 1 to 31536000")),
+    };
+    let secret = one(&f, "consumerSecret");
+    let issued = match validity {
+        Ok(validity) => {
+            let body = json!({
+                "consumerSecret": (!secret.is_empty()).then_some(secret),
+                "scopes": one(&f, "scopes").split_whitespace().collect::<Vec<_>>(),
+                "validityPeriod": validity,
+            });
+            call::<TokenDto>(
+                &p,
+                &c,
+                Method::POST,
+                &format!("{}/generate-token", keys_path(&app, &mapping)),
+                Some(&body),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match issued {
+        Ok(t) => pages::render(
+            StatusCode::OK,
+            "Test token",
+            Some(&c.nav("applications")),
+            pages::token(
+                &back_to(&app, key_type),
+                &t.access_token,
+                claims(&t.access_token).as_ref(),
+                &t.token_scopes,
+                t.validity_time,
+            ),
+        ),
+        Err(Failure::SignIn) => failed(Failure::SignIn),
+        Err(e) => {
+            let form = Form {
+                failure: Some(&e),
+                values: vec![
+                    ("scopes", one(&f, "scopes").to_owned()),
+                    ("validityPeriod", one(&f, "validityPeriod").to_owned()),
+                ],
+            };
+            application_page(&p, &c, &app, key_type, &form, Some(&k.key_manager)).await
+        }
+    }
+}
+
+/// `POST /portal/applications/{id}/keys/{mapping}/delete`: remove the keys.
+pub(super) async fn delete_keys(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Path((app, mapping)): Path<(String, String)>,
+    axum::Form(f): axum::Form<Fields>,
+) -> Response {
+    let c = match form_ctx(&p, &headers, origin, &f) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let key_type = match mapping_key_type(&p, &c, &app, &mapping).await {
+        Ok(k) => k,
+        Err(e) => return failed(e),
+    };
+    match call::<Value>(&p, &c, Method::DELETE, &keys_path(&app, &mapping), None).await {
+        Ok(_) => Redirect::to(&back_to(&app, key_type)).into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+/// `GET /portal/applications/{id}/delete`: what deleting would do, and the button.
+pub(super) async fn confirm_delete(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Path(app): Path<String>,
+) -> Response {
+    let c = match ctx(&p, &headers, origin) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let base = format!("/api/applications/{}", seg(&app));
+    let found: Result<(ApplicationDto, ListDto<KeyDto>), Failure> = async {
+        Ok((
+            call(&p, &c, Method::GET, &base, None).await?,
+            call(&p, &c, Method::GET, &format!("{base}/oauth-keys"), None).await?,
+        ))
+    }
+    .await;
+    match found {
+        Ok((a, keys)) => {
+            let generated = keys.list.iter().filter(|k| k.key_origin == "GENERATED").count();
+            let nav = c.nav("applications");
+            pages::render(
+                StatusCode::OK,
+                "Delete application",
+                Some(&nav),
+                pages::confirm_delete(&nav, &a, generated, keys.list.len() - generated),
+            )
+        }
+        Err(e) => failed(e),
+    }
+}
+
+/// `POST /portal/applications/{id}/delete`.
+pub(super) async fn delete_application(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Path(app): Path<String>,
+    axum::Form(f): axum::Form<Fields>,
+) -> Response {
+    let c = match form_ctx(&p, &headers, origin, &f) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    match call::<Value>(
+        &p,
+        &c,
+        Method::DELETE,
+        &format!("/api/applications/{}", seg(&app)),
+        None,
+    )
+    .await
+    {
+        Ok(_) => Redirect::to("/portal/applications").into_response(),
+        Err(e) => failed(e),
+    }
+}
+
+/// `GET /portal/key-managers` (administrators).
+pub(super) async fn key_managers(State(p): State<PortalState>, headers: HeaderMap, origin: Origin) -> Response {
+    let c = match ctx(&p, &headers, origin) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    match call::<ListDto<KeyManagerDto>>(&p, &c, Method::GET, "/api/key-managers", None).await {
+        Ok(l) => pages::render(
+            StatusCode::OK,
+            "Key managers",
+            Some(&c.nav("key-managers")),
+            pages::key_managers(&l.list),
+        ),
+        Err(e) => failed(e),
+    }
+}
+
+/// The audit page's query.
+#[derive(Deserialize, Default)]
+pub(super) struct AuditQuery {
+    offset: Option<u32>,
+}
+
+/// `GET /portal/audit` (administrators).
+pub(super) async fn audit(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    let c = match ctx(&p, &headers, origin) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let offset = q.offset.unwrap_or(0);
+    match call::<AuditListDto>(
+        &p,
+        &c,
+        Method::GET,
+        &format!("/api/audit?limit=25&offset={offset}"),
+        None,
+    )
+    .await
+    {
+        Ok(t) => pages::render(
+            StatusCode::OK,
+            "Audit trail",
+            Some(&c.nav("audit")),
+            pages::audit(&t, offset),
+        ),
+        Err(e) => failed(e),
+    }
+}
+
+/// `GET /portal/static/portal.css`.
+pub(super) async fn css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("assets/portal.css"),
+    )
+        .into_response()
+}
+
+/// `GET /portal/static/portal.js`.
+pub(super) async fn js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("assets/portal.js"),
+    )
+        .into_response()
+}

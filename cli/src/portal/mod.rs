@@ -1,0 +1,177 @@
+//! The Developer Portal at `/portal`: application developers manage their applications, keys and secrets in a
+//! browser. Server-rendered HTML ([`pages`]), signed in through the resident key manager's own authorization code
+//! flow with PKCE ([`signin`]), cookie sessions with CSRF tokens ([`session`]), and every action a call of the
+//! management API as the signed-in user ([`api`]): the same authorization, validation and audit trail as the REST
+//! API and the CLI.
+
+mod api;
+mod handlers;
+mod pages;
+mod session;
+mod signin;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use keymanager::model::{ClientSpec, GrantType, KeyType, PkcePolicy};
+use keymanager_resident::ResidentServer;
+
+use crate::{setup, Failure};
+
+/// The portal's own OAuth client at the resident key manager. `Debug` hides the secret.
+pub(crate) struct PortalClient {
+    id: String,
+    secret: String,
+}
+
+impl std::fmt::Debug for PortalClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortalClient")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the portal runs on.
+pub(crate) struct Portal {
+    /// The management API (with its authorization layer), called in-process.
+    api: Router,
+    /// The resident key manager's HTTP face, for the token, introspection and revocation endpoints.
+    oauth: Router,
+    client: PortalClient,
+    /// The server's public base URL (the browser is sent to its authorization endpoint).
+    public_url: String,
+    /// Cookies only over TLS.
+    secure: bool,
+    sessions: session::Sessions,
+}
+
+pub(crate) type PortalState = Arc<Portal>;
+
+/// Where the portal keeps its client's credentials.
+const CLIENT_FILE: &str = "portal-client";
+
+/// The portal's client at `server`: the one recorded in the data directory when it still exists with this
+/// redirect URI, else a new one (confidential; authorization code and refresh token; PKCE S256 required; the
+/// management API's scopes), recorded there (0600).
+pub(crate) async fn client(
+    server: &ResidentServer,
+    data_dir: &Path,
+    public_url: &str,
+) -> Result<PortalClient, Failure> {
+    let redirect = format!("{public_url}/portal/callback");
+    let path = data_dir.join(CLIENT_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Some((id, secret)) = text.trim().split_once('\n') {
+            match server.client(id.trim()).await {
+                Ok(c) if c.redirect_uris.contains(&redirect) => {
+                    return Ok(PortalClient {
+                        id: id.trim().to_owned(),
+                        secret: secret.trim().to_owned(),
+                    })
+                }
+                Ok(_) => {
+                    // The public URL changed: a client for the new one replaces it.
+                    if let Err(e) = server.delete(id.trim()).await {
+                        tracing::warn!(error = %e, "the portal's previous client could not be deleted");
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    let spec = ClientSpec {
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        redirect_uris: vec![redirect],
+        scopes: vec![
+            keymanager::api::access::SCOPE_APPS.into(),
+            keymanager::api::access::SCOPE_ADMIN.into(),
+        ],
+        pkce: PkcePolicy {
+            required: true,
+            allow_plain: false,
+        },
+        ..ClientSpec::new("keymanager Developer Portal", KeyType::Production)
+    };
+    let created = server.register(&spec, None).await?;
+    let secret = created
+        .client_secret
+        .map(|s| s.expose_secret().to_owned())
+        .ok_or_else(|| Failure::Refused("the portal's client was registered without a secret".into()))?;
+    let client = PortalClient {
+        id: created.client_id.to_string(),
+        secret,
+    };
+    setup::write_private(&path, &format!("{}\n{}", client.id, client.secret))
+        .map_err(|e| Failure::Refused(format!("cannot record the portal's client in {}: {e}", path.display())))?;
+    tracing::info!(client_id = %client.id, "registered the Developer Portal's client");
+    Ok(client)
+}
+
+/// The portal's routes, under `/portal`.
+pub(crate) fn router(api: Router, oauth: Router, client: PortalClient, public_url: &str) -> Router {
+    let portal = Arc::new(Portal {
+        api,
+        oauth,
+        client,
+        public_url: public_url.to_owned(),
+        secure: public_url.starts_with("https://"),
+        sessions: session::Sessions::default(),
+    });
+    use handlers as h;
+    Router::new()
+        .route("/portal", get(h::home))
+        .route("/portal/signin", get(signin::signin))
+        .route("/portal/callback", get(signin::callback))
+        .route("/portal/signout", post(signin::signout))
+        .route("/portal/static/portal.css", get(h::css))
+        .route("/portal/static/portal.js", get(h::js))
+        .route("/portal/applications", get(h::applications).post(h::create_application))
+        .route("/portal/applications/{app}", get(h::application))
+        .route(
+            "/portal/applications/{app}/delete",
+            get(h::confirm_delete).post(h::delete_application),
+        )
+        .route("/portal/applications/{app}/generate-keys", post(h::generate_keys))
+        .route(
+            "/portal/applications/{app}/keys/{mapping}/secrets",
+            post(h::create_secret),
+        )
+        .route(
+            "/portal/applications/{app}/keys/{mapping}/secrets/{secret}/delete",
+            post(h::delete_secret),
+        )
+        .route(
+            "/portal/applications/{app}/keys/{mapping}/regenerate",
+            post(h::regenerate),
+        )
+        .route("/portal/applications/{app}/keys/{mapping}/token", post(h::try_token))
+        .route("/portal/applications/{app}/keys/{mapping}/delete", post(h::delete_keys))
+        .route("/portal/key-managers", get(h::key_managers))
+        .route("/portal/audit", get(h::audit))
+        .layer(axum::middleware::map_response(protect))
+        .with_state(portal)
+}
+
+/// Every portal answer: no caching (pages hold secrets once), no framing, no inline script or style, no referrer.
+async fn protect(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    resp
+}
