@@ -32,6 +32,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// `[portal]`.
     pub portal: PortalConfig,
+    /// `[gateway]`.
+    pub gateway: GatewayConfig,
     /// `[[key_manager]]`, in file order.
     pub key_managers: Vec<KeyManagerConfig>,
 }
@@ -119,6 +121,69 @@ pub struct PortalConfig {
     /// Serve the portal; default `true` when a resident key manager is configured (it signs people in).
     pub enabled: Option<bool>,
 }
+
+/// `[gateway]`: the forward-auth endpoint (`/gateway/auth`) that nginx, Traefik or Envoy ask.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Seconds of clock skew allowed on `exp`, `nbf` and `iat`; default 30.
+    pub leeway_seconds: Option<u64>,
+    /// `[[gateway.route]]`: which scopes requests under a path need.
+    #[serde(default)]
+    pub route: Vec<GatewayRoute>,
+}
+
+/// One `[[gateway.route]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayRoute {
+    /// The path prefix, from `/`, matched on segment boundaries.
+    pub path_prefix: String,
+    /// The methods it covers; empty: every method.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Scopes the token needs, all of them.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+impl GatewayRoute {
+    /// Check a rule: a normalised absolute prefix, method tokens, scope tokens (RFC 6749 §3.3).
+    pub fn check(&self) -> Result<(), String> {
+        let trimmed = match self.path_prefix.trim_end_matches('/') {
+            "" => "/",
+            t => t,
+        };
+        if crate::model::normalize_path(&self.path_prefix).as_deref() != Some(trimmed) {
+            return Err(format!(
+                "path_prefix `{}` must be a normalised path from /",
+                self.path_prefix
+            ));
+        }
+        if let Some(m) = self
+            .methods
+            .iter()
+            .find(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()))
+        {
+            return Err(format!("method `{m}` is not an HTTP method"));
+        }
+        if let Some(s) = self.scopes.iter().find(|s| !crate::model::is_valid_scope_token(s)) {
+            return Err(format!("scope `{s}` is not a valid scope token"));
+        }
+        Ok(())
+    }
+
+    /// Whether the rule covers `method` on the normalised `path` (the prefix on a segment boundary).
+    pub fn covers(&self, method: &str, path: &str) -> bool {
+        let prefix = self.path_prefix.trim_end_matches('/');
+        let on_boundary =
+            prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'));
+        on_boundary && (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+    }
+}
+
+/// The longest `[gateway] leeway_seconds`.
+pub const MAX_GATEWAY_LEEWAY_SECONDS: u64 = 600;
 
 /// Default `[server] audit_retention_days`.
 pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
@@ -256,10 +321,12 @@ impl Config {
             ..Config::default()
         };
         for key in table.keys() {
-            if !["database", "server", "portal", "key_manager"].contains(&key.as_str()) {
+            if !["database", "server", "portal", "gateway", "key_manager"].contains(&key.as_str()) {
                 return Err(with_file(
-                    ConfigError::new("unknown field; expected `database`, `server`, `portal` or `key_manager`")
-                        .at_field(key),
+                    ConfigError::new(
+                        "unknown field; expected `database`, `server`, `portal`, `gateway` or `key_manager`",
+                    )
+                    .at_field(key),
                 ));
             }
         }
@@ -279,6 +346,12 @@ impl Config {
             interpolate(&mut portal, "portal", &env).map_err(with_file)?;
             config.portal = portal.try_into().map_err(|e: toml::de::Error| {
                 with_file(ConfigError::new(e.message().trim().to_owned()).at_field("portal"))
+            })?;
+        }
+        if let Some(mut gateway) = table.remove("gateway") {
+            interpolate(&mut gateway, "gateway", &env).map_err(with_file)?;
+            config.gateway = gateway.try_into().map_err(|e: toml::de::Error| {
+                with_file(ConfigError::new(e.message().trim().to_owned()).at_field("gateway"))
             })?;
         }
         let list = match table.remove("key_manager") {
@@ -418,6 +491,20 @@ impl Config {
                 ConfigError::new(format!("must be from 1 to {MAX_AUDIT_RETENTION_DAYS} days"))
                     .at_field("server.audit_retention_days"),
             );
+        }
+        if self
+            .gateway
+            .leeway_seconds
+            .is_some_and(|s| s > MAX_GATEWAY_LEEWAY_SECONDS)
+        {
+            return Err(
+                ConfigError::new(format!("must be at most {MAX_GATEWAY_LEEWAY_SECONDS} seconds"))
+                    .at_field("gateway.leeway_seconds"),
+            );
+        }
+        for (i, r) in self.gateway.route.iter().enumerate() {
+            r.check()
+                .map_err(|m| ConfigError::new(m).at_field(format!("gateway.route[{i}]")))?;
         }
         for (i, name) in server.api_identity.iter().flatten().enumerate() {
             if !self.key_managers.iter().any(|k| &k.name == name) {
@@ -642,7 +729,7 @@ mod tests {
             ),
             (
                 "[bogus]\nx = 1\n",
-                "km.toml: field `bogus`: unknown field; expected `database`, `server` or `key_manager`",
+                "km.toml: field `bogus`: unknown field; expected `database`, `server`, `portal`, `gateway` or `key_manager`",
             ),
             (
                 "[key_manager]\nname = \"a\"\n",

@@ -24,6 +24,8 @@ pub mod descriptor;
 pub mod error;
 pub mod error_dialect;
 #[cfg(feature = "gateway")]
+pub mod forward_auth;
+#[cfg(feature = "gateway")]
 pub mod gateway;
 pub mod http;
 mod key_manager;

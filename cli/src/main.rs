@@ -9,6 +9,7 @@
 mod client;
 mod commands;
 mod config_cmd;
+mod gateway_auth;
 mod http_server;
 mod metrics;
 mod observe;
@@ -113,6 +114,11 @@ enum Command {
     ///
     /// Example: keymanager audit --app orders --since 2026-11-29T00:00:00Z
     Audit(commands::AuditArgs),
+    /// Forward auth for gateways in any language (nginx auth_request, Traefik forwardAuth, Envoy ext_authz): a
+    /// process that only validates tokens, at /gateway/auth, with the configuration's [[gateway.route]] rules.
+    ///
+    /// Example: keymanager --config keymanager.toml gateway-auth --listen 127.0.0.1:9444
+    GatewayAuth(gateway_auth::GatewayAuthArgs),
     /// Print a shell completion script.
     ///
     /// Example: keymanager completions bash > /etc/bash_completion.d/keymanager
@@ -190,7 +196,10 @@ fn init_logging(serving: bool, format: LogFormat) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_)), cli.log_format);
+    init_logging(
+        matches!(cli.command, Command::Serve(_) | Command::GatewayAuth(_)),
+        cli.log_format,
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -210,6 +219,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(cli.config.as_deref(), cli.data_dir.as_deref(), args).await,
+            Command::GatewayAuth(args) => gateway_auth::run(cli.config.as_deref(), cli.data_dir.as_deref(), args).await,
             Command::Config {
                 command: ConfigCommand::Check { file },
             } => config_cmd::check(file.as_deref(), cli.config.as_deref(), cli.json),

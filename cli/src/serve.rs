@@ -136,6 +136,9 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
             "  discovery:   {public_url}/.well-known/oauth-authorization-server"
         ));
     }
+    // Forward auth for gateways in any language.
+    app = app.merge(crate::gateway_auth::router(&config, &runtime)?);
+    lines.push(format!("  forward auth: {public_url}/gateway/auth"));
     // Health: public, for orchestrators and load balancers.
     let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(StoreCheck(runtime.store.clone()))];
     if let Some((name, resident)) = &runtime.resident {
@@ -249,7 +252,7 @@ impl Pools {
     }
 }
 
-async fn shutdown() {
+pub(crate) async fn shutdown() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -12,6 +12,7 @@ mod grant_type;
 mod ids;
 mod limits;
 mod redirect_uri;
+mod request_path;
 mod revocation;
 mod scope;
 mod secret;
@@ -30,6 +31,7 @@ pub use limits::{
     MAX_REDIRECT_URIS, MAX_SCOPES,
 };
 pub use redirect_uri::{check_redirect_uri, MAX_REDIRECT_URI_LENGTH};
+pub use request_path::normalize_path;
 pub use revocation::{RevocationFeed, RevocationSink, Revoked};
 pub use scope::{is_valid_scope_token, parse_scope, scope_tokens, Scope};
 pub use secret::{mask_secret, IssuedSecret, SecretInfo, SecretSpec, SecretStatus};

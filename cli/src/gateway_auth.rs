@@ -1,0 +1,83 @@
+//! Forward auth for gateways in any language: `/gateway/auth` on `keymanager serve`, and `keymanager gateway-auth`,
+//! a process that only validates (no management API, no OAuth endpoints, nothing written).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use keymanager::api::health::{ReadinessCheck, StoreCheck};
+use keymanager::config::Config;
+use keymanager::forward_auth::ForwardAuth;
+use keymanager::validation::{TokenValidator, ValidatorSettings};
+
+use crate::{http_server, setup, Failure};
+
+/// `keymanager gateway-auth`.
+#[derive(Debug, Args)]
+pub(crate) struct GatewayAuthArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9444")]
+    listen: String,
+}
+
+/// The validator gateways are answered with: every configured key manager, the configured leeway, application
+/// lookups and the store's revocation feed (polled in the background).
+pub(crate) fn validator(config: &Config, rt: &setup::Runtime) -> Result<Arc<TokenValidator>, Failure> {
+    let mut settings = ValidatorSettings::default();
+    if let Some(s) = config.gateway.leeway_seconds {
+        settings.leeway = Duration::from_secs(s);
+    }
+    let validator = Arc::new(
+        TokenValidator::new(&rt.key_managers, settings)?
+            .with_applications(Arc::new(rt.service.clone()))
+            .with_revocation_feed(rt.store.clone()),
+    );
+    validator.spawn_revocation_poller();
+    Ok(validator)
+}
+
+/// The `/gateway/auth` routes.
+pub(crate) fn router(config: &Config, rt: &setup::Runtime) -> Result<axum::Router, Failure> {
+    Ok(ForwardAuth::new(validator(config, rt)?, config.gateway.route.clone())?.router())
+}
+
+/// `keymanager gateway-auth --listen ADDR`: forward auth and health only.
+pub(crate) async fn run(
+    config_file: Option<&Path>,
+    data_dir: Option<&Path>,
+    args: GatewayAuthArgs,
+) -> Result<(), Failure> {
+    let config = setup::load_config(config_file)?;
+    let data_dir = setup::data_dir(data_dir, &config);
+    let rt = setup::build(&config, &data_dir, None, setup::Access::ReadOnly).await?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| Failure::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Failure::Refused(format!("cannot read the bound address: {e}")))?;
+    let checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(StoreCheck(rt.store.clone()))];
+    let app = router(&config, &rt)?
+        .merge(keymanager::api::health::router(checks))
+        .layer(axum::middleware::from_fn(crate::observe::observe));
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "  forward auth: http://{bound}/gateway/auth ({} route rule(s))\nkeymanager {} gateway-auth listening on http://{bound}",
+            config.gateway.route.len(),
+            env!("CARGO_PKG_VERSION")
+        )
+        .and_then(|_| out.flush());
+    }
+    http_server::serve(
+        listener,
+        app,
+        http_server::Limits::from_config(&config.server),
+        crate::serve::shutdown(),
+    )
+    .await;
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! A real nginx (Debian's `nginx`) protects an upstream with `auth_request` to `keymanager serve`'s
+//! `/gateway/auth`, configured as `examples/gateways/nginx.conf` shows: valid, missing, forged, expired, revoked and
+//! insufficient-scope tokens; the identity headers reach the upstream and a client cannot forge them; a token
+//! revoked through the management API is refused through nginx within the revocation poll.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn nginx_binary() -> Option<&'static str> {
+    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    if found.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI must run the nginx test: .ci/run installs nginx");
+        }
+        eprintln!("skipping: nginx is not installed (apt-get install nginx)");
+    }
+    found
+}
+
+/// An upstream that answers every request with the X-Auth-* headers it received, as JSON.
+fn echo_upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                let mut seen = serde_json::Map::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        let k = k.trim().to_ascii_lowercase();
+                        if k.starts_with("x-auth-") {
+                            seen.insert(k, Value::String(v.trim().to_owned()));
+                        }
+                    }
+                }
+                let body = Value::Object(seen).to_string();
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+fn start_nginx(dir: &Path, keymanager: &str, upstream: u16) -> (Nginx, u16) {
+    let bin = nginx_binary().unwrap();
+    let port = common::free_port();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/gateways/nginx.conf")).unwrap();
+    let km = keymanager.trim_start_matches("http://");
+    // The example, with this test's addresses, paths of its own, and in the foreground.
+    let conf = example
+        .replace(
+            "events {}",
+            &format!(
+                "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 256; }}",
+                d = dir.display()
+            ),
+        )
+        .replace("server 127.0.0.1:9443;", &format!("server {km};"))
+        .replace("server 127.0.0.1:8080;", &format!("server 127.0.0.1:{upstream};"))
+        .replace("listen 8000;", &format!("listen 127.0.0.1:{port};"))
+        .replace(
+            "http {",
+            &format!(
+                "http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
+                 fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;",
+                d = dir.display()
+            ),
+        );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new(bin)
+        .args([
+            "-p",
+            dir.to_str().unwrap(),
+            "-e",
+            dir.join("error.log").to_str().unwrap(),
+            "-c",
+        ])
+        .arg(&conf_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let nginx = Nginx(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not start: {}",
+            std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (nginx, port)
+}
+
+#[test]
+fn nginx_protects_an_upstream_with_keymanager() {
+    if nginx_binary().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keymanager.toml");
+    std::fs::write(
+        &config,
+        "[gateway]\nleeway_seconds = 0\n\n\
+         [[gateway.route]]\npath_prefix = \"/orders\"\nscopes = [\"orders:read\"]\n\n\
+         [[gateway.route]]\npath_prefix = \"/orders/admin\"\nmethods = [\"POST\", \"DELETE\"]\nscopes = [\"orders:admin\"]\n\n\
+         [[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n",
+    )
+    .unwrap();
+    let served = common::serve_config(&config, dir.path(), &[]);
+    let admin = common::admin_token(dir.path());
+    let http = reqwest::blocking::Client::new();
+    let api = |method: reqwest::Method, path: &str, body: Value| -> Value {
+        let resp = http
+            .request(method, format!("{}{path}", served.base))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().unwrap_or(Value::Null)
+    };
+    let app = api(
+        reqwest::Method::POST,
+        "/api/applications",
+        json!({"name": "shop", "owner": "shop-team"}),
+    );
+    let app = app["applicationId"].as_str().unwrap().to_owned();
+    let keys = api(
+        reqwest::Method::POST,
+        &format!("/api/applications/{app}/generate-keys"),
+        json!({"keyType": "PRODUCTION", "grantTypesToBeSupported": ["client_credentials"], "scopes": ["orders:read", "orders:admin"]}),
+    );
+    let (client_id, secret, mapping) = (
+        keys["consumerKey"].as_str().unwrap().to_owned(),
+        keys["consumerSecret"].as_str().unwrap().to_owned(),
+        keys["keyMappingId"].as_str().unwrap().to_owned(),
+    );
+    let token = |scopes: &[&str], validity: Option<u64>| -> String {
+        let t = api(
+            reqwest::Method::POST,
+            &format!("/api/applications/{app}/oauth-keys/{mapping}/generate-token"),
+            json!({"consumerSecret": secret, "scopes": scopes, "validityPeriod": validity}),
+        );
+        t["accessToken"].as_str().unwrap().to_owned()
+    };
+    let reader = token(&["orders:read"], None);
+    let manager = token(&["orders:read", "orders:admin"], None);
+    let short = token(&["orders:read"], Some(1));
+
+    let upstream = echo_upstream();
+    let (_nginx, port) = start_nginx(dir.path(), &served.base, upstream);
+    let edge = format!("http://127.0.0.1:{port}");
+    let call = |method: reqwest::Method, path: &str, token: Option<&str>, extra: &[(&str, &str)]| {
+        let mut req = http.request(method, format!("{edge}{path}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().unwrap_or(Value::Null))
+    };
+
+    // A valid token: through, with the identity upstream; a client's own X-Auth-Subject is replaced.
+    let (s, seen) = call(
+        reqwest::Method::GET,
+        "/orders/7",
+        Some(&reader),
+        &[("X-Auth-Subject", "someone-else")],
+    );
+    assert_eq!(s, 200, "{seen}");
+    assert_eq!(seen["x-auth-client-id"], client_id.as_str());
+    assert_eq!(
+        seen["x-auth-subject"],
+        client_id.as_str(),
+        "a client-credentials token speaks for its client"
+    );
+    assert_eq!(seen["x-auth-scopes"], "orders:read");
+    assert_eq!(seen["x-auth-application"], app.as_str());
+    assert_eq!(seen["x-auth-key-type"], "PRODUCTION");
+    assert_eq!(seen["x-auth-key-manager"], "resident");
+    // No token, a forged one, a tampered one.
+    assert_eq!(call(reqwest::Method::GET, "/orders/7", None, &[]).0, 401);
+    assert_eq!(call(reqwest::Method::GET, "/orders/7", Some("not-a-token"), &[]).0, 401);
+    let mut tampered = reader.clone();
+    tampered.replace_range(tampered.len() - 4.., "AAAA");
+    assert_eq!(call(reqwest::Method::GET, "/orders/7", Some(&tampered), &[]).0, 401);
+    // The route rules: POST under /orders/admin needs orders:admin; GET there needs orders:read only; a dot
+    // segment does not get around a rule.
+    assert_eq!(
+        call(reqwest::Method::POST, "/orders/admin/reindex", Some(&reader), &[]).0,
+        403
+    );
+    assert_eq!(
+        call(reqwest::Method::POST, "/orders/admin/reindex", Some(&manager), &[]).0,
+        200
+    );
+    assert_eq!(
+        call(reqwest::Method::GET, "/orders/admin/report", Some(&reader), &[]).0,
+        200
+    );
+    assert_eq!(
+        call(
+            reqwest::Method::POST,
+            "/public/%2e%2e/orders/admin/x",
+            Some(&reader),
+            &[]
+        )
+        .0,
+        403
+    );
+    // keymanager's own answer names the scope (RFC 6750).
+    let direct = http
+        .get(format!("{}/gateway/auth", served.base))
+        .bearer_auth(&reader)
+        .header("X-Original-Method", "DELETE")
+        .header("X-Original-URI", "/orders/admin/7")
+        .send()
+        .unwrap();
+    assert_eq!(direct.status(), 403);
+    let challenge = direct.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.contains("insufficient_scope") && challenge.contains("orders:admin"),
+        "{challenge}"
+    );
+    // A gateway that does not say what it asks about is refused (fail closed).
+    let bare = http
+        .get(format!("{}/gateway/auth", served.base))
+        .bearer_auth(&reader)
+        .send()
+        .unwrap();
+    assert_eq!(bare.status(), 400);
+
+    // Expired (leeway 0).
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(
+        call(reqwest::Method::GET, "/orders/7", Some(&short), &[]).0,
+        401,
+        "expired"
+    );
+
+    // Revoked through the management API: refused through nginx within the revocation poll.
+    assert_eq!(call(reqwest::Method::GET, "/orders/8", Some(&manager), &[]).0, 200);
+    api(
+        reqwest::Method::POST,
+        &format!("/api/applications/{app}/oauth-keys/{mapping}/revoke-token"),
+        json!({"token": manager, "consumerSecret": secret}),
+    );
+    let revoked_at = Instant::now();
+    loop {
+        let (s, _) = call(reqwest::Method::GET, "/orders/8", Some(&manager), &[]);
+        if s == 401 {
+            break;
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(10),
+            "a revoked token still passes after 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("revocation refused at the edge after {:?}", revoked_at.elapsed());
+    // The other tokens still pass.
+    assert_eq!(call(reqwest::Method::GET, "/orders/9", Some(&reader), &[]).0, 200);
+    let mut err = String::new();
+    let _ = std::fs::File::open(dir.path().join("error.log")).and_then(|mut f| f.read_to_string(&mut err));
+    assert!(!err.contains("[emerg]"), "{err}");
+}
