@@ -9,6 +9,7 @@ use clap::Args;
 use keymanager::api::health::{ReadinessCheck, StoreCheck};
 use keymanager::config::Config;
 use keymanager::forward_auth::ForwardAuth;
+use keymanager::sql::changes::{Change, Subscriber};
 use keymanager::validation::{TokenValidator, ValidatorSettings};
 
 use crate::{http_server, setup, Failure};
@@ -37,9 +38,21 @@ pub(crate) fn validator(config: &Config, rt: &setup::Runtime) -> Result<Arc<Toke
     Ok(validator)
 }
 
-/// The `/gateway/auth` routes.
-pub(crate) fn router(config: &Config, rt: &setup::Runtime) -> Result<axum::Router, Failure> {
-    Ok(ForwardAuth::new(validator(config, rt)?, config.gateway.route.clone())?.router())
+/// The `/gateway/auth` routes, and the validator behind them (for the change listener).
+pub(crate) fn router(config: &Config, rt: &setup::Runtime) -> Result<(axum::Router, Arc<TokenValidator>), Failure> {
+    let validator = validator(config, rt)?;
+    let router = ForwardAuth::new(validator.clone(), config.gateway.route.clone())?.router();
+    Ok((router, validator))
+}
+
+/// A subscriber that polls a validator's revocation feeds when a revocation is announced (or may have been missed).
+pub(crate) fn on_revocation(validator: Arc<TokenValidator>) -> Subscriber {
+    Arc::new(move |c: &Change| {
+        if matches!(c, Change::Revocation | Change::CatchUp) {
+            let v = validator.clone();
+            tokio::spawn(async move { v.poll_revocations().await });
+        }
+    })
 }
 
 /// `keymanager gateway-auth --listen ADDR`: forward auth and health only.
@@ -58,7 +71,9 @@ pub(crate) async fn run(
         .local_addr()
         .map_err(|e| Failure::Refused(format!("cannot read the bound address: {e}")))?;
     let checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(StoreCheck(rt.store.clone()))];
-    let app = router(&config, &rt)?
+    let (auth, validator) = router(&config, &rt)?;
+    keymanager::sql::changes::spawn_listener(&rt.database_url, vec![on_revocation(validator)]);
+    let app = auth
         .merge(keymanager::api::health::router(checks))
         .layer(axum::middleware::from_fn(crate::observe::observe));
     {

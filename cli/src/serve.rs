@@ -84,8 +84,9 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
     };
     let service = runtime.service.clone().with_admin_tokens(tokens.clone());
     let identity = api_identity(&config, &runtime)?;
+    let identity_validator = identity.as_ref().map(|i| i.validator.clone());
     let callers = match &identity {
-        Some(i) => format!("admin tokens and access tokens of {}", i.1.join(", ")),
+        Some(i) => format!("admin tokens and access tokens of {}", i.names.join(", ")),
         None => "admin tokens only".to_owned(),
     };
     spawn_audit_purge(&service, &config);
@@ -93,7 +94,7 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         service,
         keymanager::api::ApiAuth {
             admin: verifier,
-            identity: identity.map(|(i, _)| i),
+            identity: identity.map(|i| i.api),
         },
     );
     let mut app = api.clone();
@@ -137,7 +138,34 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         ));
     }
     // Forward auth for gateways in any language.
-    app = app.merge(crate::gateway_auth::router(&config, &runtime)?);
+    let (forward_auth, gateway_validator) = crate::gateway_auth::router(&config, &runtime)?;
+    app = app.merge(forward_auth);
+    // Push from the other nodes on the same PostgreSQL store (polling stays the fallback).
+    let mut subscribers = vec![crate::gateway_auth::on_revocation(gateway_validator)];
+    if let Some(v) = &identity_validator {
+        subscribers.push(crate::gateway_auth::on_revocation(v.clone()));
+    }
+    {
+        let tokens = tokens.clone();
+        subscribers.push(Arc::new(move |c: &keymanager::sql::changes::Change| {
+            use keymanager::sql::changes::Change;
+            if matches!(c, Change::AdminTokens | Change::CatchUp) {
+                let tokens = tokens.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = tokens.reload().await {
+                        tracing::warn!(error = %e, "cannot reload the admin tokens after a change");
+                    }
+                });
+            }
+        }));
+    }
+    if let Some((_, resident)) = &runtime.resident {
+        let server = resident.server().clone();
+        subscribers.push(Arc::new(move |c: &keymanager::sql::changes::Change| server.apply(c)));
+    }
+    if keymanager::sql::changes::spawn_listener(&runtime.database_url, subscribers).is_some() {
+        lines.push("  changes:     pushed between nodes (PostgreSQL LISTEN/NOTIFY), polled as a fallback".into());
+    }
     lines.push(format!("  forward auth: {public_url}/gateway/auth"));
     // Health: public, for orchestrators and load balancers.
     let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(StoreCheck(runtime.store.clone()))];
@@ -271,12 +299,16 @@ pub(crate) async fn shutdown() {
     tracing::info!("shutting down");
 }
 
+/// The management API's callers by access token: who they may come from, and the validator that checks them.
+struct Identity {
+    api: keymanager::api::access::ApiIdentity,
+    names: Vec<String>,
+    validator: Arc<keymanager::validation::TokenValidator>,
+}
+
 /// The key managers whose access tokens the management API accepts: `[server] api_identity`, else the resident
 /// key manager when one is configured; `None` for admin tokens only.
-fn api_identity(
-    config: &keymanager::config::Config,
-    runtime: &setup::Runtime,
-) -> Result<Option<(keymanager::api::access::ApiIdentity, Vec<String>)>, Failure> {
+fn api_identity(config: &keymanager::config::Config, runtime: &setup::Runtime) -> Result<Option<Identity>, Failure> {
     let names: Vec<String> = match &config.server.api_identity {
         Some(list) => list.clone(),
         None => runtime.resident.iter().map(|(name, _)| name.clone()).collect(),
@@ -289,10 +321,11 @@ fn api_identity(
         .with_revocation_feed(runtime.store.clone());
     let validator = Arc::new(validator);
     validator.spawn_revocation_poller();
-    Ok(Some((
-        keymanager::api::access::ApiIdentity::new(validator, names.clone()),
+    Ok(Some(Identity {
+        api: keymanager::api::access::ApiIdentity::new(validator.clone(), names.clone()),
         names,
-    )))
+        validator,
+    }))
 }
 
 /// Drop audit records past `[server] audit_retention_days`, now and then every hour.

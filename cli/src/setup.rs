@@ -56,6 +56,8 @@ pub(crate) struct Runtime {
     pub service: KeyService,
     /// The key service's store, also the log of revocations made through this library.
     pub store: Arc<SqlApplicationStore>,
+    /// Its database URL (for the change listener).
+    pub database_url: String,
 }
 
 /// Whether a command may create the data directory and database.
@@ -120,6 +122,7 @@ pub(crate) async fn build(
         resident,
         service,
         store,
+        database_url,
     })
 }
 

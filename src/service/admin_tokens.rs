@@ -16,6 +16,7 @@ use sqlx::AnyPool;
 
 use super::audit::{self, Audit};
 use crate::model::now;
+use crate::sql::changes::{announce, Change};
 use crate::sql::{col, conflict_or, db_err};
 use crate::{Error, Result};
 
@@ -194,6 +195,7 @@ impl AdminTokens {
             .await
             .map_err(|e| conflict_or(e, || format!("an admin token named `{name}` exists already")))?;
         audit::append_pending(&mut tx, audit.to_write().as_ref()).await?;
+        announce(&mut tx, &Change::AdminTokens).await?;
         tx.commit().await.map_err(db_err)?;
         audit.mark_written();
         self.reload().await
@@ -240,6 +242,7 @@ impl AdminTokens {
             .await
             .map_err(db_err)?;
         audit::append_pending(&mut tx, audit.to_write().as_ref()).await?;
+        announce(&mut tx, &Change::AdminTokens).await?;
         tx.commit().await.map_err(db_err)?;
         audit.mark_written();
         self.reload().await

@@ -385,6 +385,7 @@ mod revocation_log {
 
     use super::{now, SqlApplicationStore};
     use crate::model::{RevocationFeed, RevocationSink, Revoked};
+    use crate::sql::changes::{announce, Change};
     use crate::sql::{col, db_err};
     use crate::{Error, Result};
 
@@ -392,6 +393,7 @@ mod revocation_log {
     impl RevocationSink for SqlApplicationStore {
         async fn record(&self, key_manager: &str, revoked: &Revoked) -> Result<()> {
             let entry = serde_json::to_string(revoked).map_err(|e| Error::storage(e.to_string()))?;
+            let mut tx = self.pool.begin().await.map_err(db_err)?;
             sqlx::query(
                 "INSERT INTO km_revoked_tokens (id, key_manager, entry, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
             )
@@ -400,10 +402,11 @@ mod revocation_log {
             .bind(entry)
             .bind(revoked.expires_at())
             .bind(now())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-            Ok(())
+            announce(&mut tx, &Change::Revocation).await?;
+            tx.commit().await.map_err(db_err)
         }
     }
 

@@ -2,6 +2,7 @@
 //! first use) or PostgreSQL, and versioned migrations that several components keep side by side in sqlx's
 //! migration table (each component owns a version range and ignores the others').
 
+pub mod changes;
 pub mod registrations;
 
 use std::borrow::Cow;

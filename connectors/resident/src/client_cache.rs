@@ -69,6 +69,11 @@ impl ClientCache {
         entry
     }
 
+    /// Forget every client (changes may have been missed).
+    pub fn clear(&self) {
+        self.entries.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Forget a client after a change.
     pub fn invalidate(&self, client_id: &str) {
         self.entries

@@ -81,6 +81,13 @@ impl KeyRing {
         }
     }
 
+    /// Load the keys from the store again now (another node rotated).
+    pub async fn refresh(&self) -> Result<()> {
+        let ring = build(&self.store, self.alg, self.keep_retired_for).await?;
+        self.replace(ring);
+        Ok(())
+    }
+
     /// The key with this `kid`, reloading once when it is unknown.
     pub async fn find(&self, kid: &str) -> Result<Option<Arc<SigningKey>>> {
         let snap = self.snapshot();

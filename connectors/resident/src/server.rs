@@ -117,6 +117,27 @@ impl ResidentServer {
         self.keys.current().await.map(drop)
     }
 
+    /// Apply a change another node announced: forget a changed client, reload rotated signing keys; after missed
+    /// announcements, both.
+    pub fn apply(self: &Arc<Self>, change: &keymanager::sql::changes::Change) {
+        use keymanager::sql::changes::Change;
+        match change {
+            Change::Client(id) => self.clients.invalidate(id),
+            Change::SigningKeys | Change::CatchUp => {
+                if *change == Change::CatchUp {
+                    self.clients.clear();
+                }
+                let server = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = server.keys.refresh().await {
+                        tracing::warn!(error = %e, "cannot reload the signing keys after a change; retrying when stale");
+                    }
+                });
+            }
+            Change::Revocation | Change::AdminTokens => {}
+        }
+    }
+
     // ----- clients -----
 
     /// Register a client; a confidential one gets its first secret, returned in the answer only.

@@ -1,5 +1,6 @@
 //! Clients and their secrets: created, changed and deleted each in one transaction that locks the client first.
 
+use keymanager::sql::changes::{announce, Change};
 use keymanager::sql::{col, db_err};
 use keymanager::{Error, Result};
 use sqlx::any::AnyRow;
@@ -39,6 +40,7 @@ impl Store {
         if let Some(s) = first_secret {
             insert_secret_row(&mut tx, s).await?;
         }
+        announce(&mut tx, &Change::Client(c.client_id.clone())).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -67,7 +69,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(Error::not_found("client", &c.client_id));
         }
-        Ok(())
+        self.announce(&Change::Client(c.client_id.clone())).await
     }
 
     /// Read a client.
@@ -114,6 +116,7 @@ impl Store {
                 .map_err(db_err)?;
         }
         insert_revocation(&mut tx, rule, self.now()).await?;
+        announce(&mut tx, &Change::Client(client_id.to_owned())).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -156,6 +159,7 @@ impl Store {
             }
         }
         insert_secret_row(&mut tx, s).await?;
+        announce(&mut tx, &Change::Client(s.client_id.clone())).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -187,6 +191,7 @@ impl Store {
         if let Some(r) = revoke {
             insert_revocation(&mut tx, r, self.now()).await?;
         }
+        announce(&mut tx, &Change::Client(client_id.to_owned())).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -200,6 +205,7 @@ impl Store {
             .await
             .map_err(db_err)?;
         insert_secret_row(&mut tx, new).await?;
+        announce(&mut tx, &Change::Client(new.client_id.clone())).await?;
         tx.commit().await.map_err(db_err)
     }
 }

@@ -183,3 +183,12 @@ impl Store {
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+impl Store {
+    /// Announce a change to the other nodes on this store (PostgreSQL; nothing on SQLite), after a write that was
+    /// not in a transaction of its own.
+    pub(crate) async fn announce(&self, change: &keymanager::sql::changes::Change) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(keymanager::sql::db_err)?;
+        keymanager::sql::changes::announce(&mut conn, change).await
+    }
+}

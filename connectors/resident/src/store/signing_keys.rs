@@ -57,6 +57,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        keymanager::sql::changes::announce(&mut tx, &keymanager::sql::changes::Change::SigningKeys).await?;
         tx.commit().await.map_err(db_err)
     }
 

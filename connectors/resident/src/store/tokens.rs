@@ -215,5 +215,5 @@ pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revoked, created_at: 
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;
-    Ok(())
+    keymanager::sql::changes::announce(tx, &keymanager::sql::changes::Change::Revocation).await
 }
