@@ -2,9 +2,11 @@
 //! ([`announce`], inside the write's transaction, so it is delivered exactly when the change is visible), and every
 //! node listens ([`spawn_listener`]) and applies it at once. Polling stays as the fallback, and is SQLite's only way.
 //! A listener that lost its connection re-listens and hands its subscribers [`Change::CatchUp`], so they refresh
-//! from the store whatever was announced while it was away.
+//! from the store whatever was announced while it was away. Each announcement names the process that made it; a
+//! process applies its own changes to its caches as it makes them, so it skips its own announcements, except
+//! revocations (which its validators learn from the feed).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sqlx::AnyConnection;
@@ -30,8 +32,24 @@ pub enum Change {
     CatchUp,
 }
 
+/// This process, as its announcements name it.
+fn origin() -> &'static str {
+    static ORIGIN: OnceLock<String> = OnceLock::new();
+    ORIGIN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        format!("{:x}.{nanos:x}", std::process::id())
+    })
+}
+
 impl Change {
     fn payload(&self) -> String {
+        format!("{}/{}", origin(), self.name())
+    }
+
+    fn name(&self) -> String {
         match self {
             Change::Revocation => "revocation".into(),
             Change::Client(id) => format!("client:{id}"),
@@ -41,8 +59,14 @@ impl Change {
         }
     }
 
-    /// The change a payload names; an unknown one is a catch-up (a newer node may announce more kinds).
-    pub fn parse(payload: &str) -> Change {
+    /// The change a payload names, and whether this process announced it; an unknown one is a catch-up (a newer
+    /// node may announce more kinds).
+    pub fn parse(payload: &str) -> (Change, bool) {
+        let (from, name) = payload.split_once('/').unwrap_or(("", payload));
+        (Change::parse_name(name), from == origin())
+    }
+
+    fn parse_name(payload: &str) -> Change {
         match payload.split_once(':') {
             Some(("client", id)) if !id.is_empty() => Change::Client(id.to_owned()),
             _ => match payload {
@@ -104,7 +128,11 @@ pub fn spawn_listener(url: &str, subscribers: Vec<Subscriber>) -> Option<tokio::
             tell(&Change::CatchUp);
             loop {
                 match listener.try_recv().await {
-                    Ok(Some(n)) => tell(&Change::parse(n.payload())),
+                    Ok(Some(n)) => match Change::parse(n.payload()) {
+                        // Applied here when it was made; revocations reach the validators through the feed.
+                        (c, true) if c != Change::Revocation => {}
+                        (c, _) => tell(&c),
+                    },
                     // The connection dropped and was made again: what was announced meanwhile is lost.
                     Ok(None) => {
                         tracing::info!("the change listener reconnected; catching up from the store");
@@ -133,9 +161,13 @@ mod tests {
             Change::AdminTokens,
             Change::CatchUp,
         ] {
-            assert_eq!(Change::parse(&c.payload()), c);
+            assert_eq!(Change::parse(&c.payload()), (c, true));
         }
-        assert_eq!(Change::parse("something-new"), Change::CatchUp);
-        assert_eq!(Change::parse("client:"), Change::CatchUp);
+        assert_eq!(
+            Change::parse("another.node/client:c2"),
+            (Change::Client("c2".into()), false)
+        );
+        assert_eq!(Change::parse("another.node/something-new"), (Change::CatchUp, false));
+        assert_eq!(Change::parse("another.node/client:"), (Change::CatchUp, false));
     }
 }

@@ -122,10 +122,13 @@ impl ResidentServer {
     pub fn apply(self: &Arc<Self>, change: &keymanager::sql::changes::Change) {
         use keymanager::sql::changes::Change;
         match change {
-            Change::Client(id) => self.clients.invalidate(id),
+            Change::Client(id) => {
+                tracing::debug!(client_id = %id, "another node changed a client");
+                self.clients.invalidate(id)
+            }
             Change::SigningKeys | Change::CatchUp => {
                 if *change == Change::CatchUp {
-                    self.clients.clear();
+                    self.clients.expire_all();
                 }
                 let server = self.clone();
                 tokio::spawn(async move {
@@ -351,24 +354,49 @@ impl ResidentServer {
 
     // ----- client authentication -----
 
+    async fn load_client(
+        &self,
+        client_id: &str,
+        now: std::time::Instant,
+    ) -> Result<Option<Arc<crate::client_cache::Cached>>> {
+        match self.store.get_client(client_id).await? {
+            Some(client) => {
+                let secrets = self.store.list_secrets(client_id).await?;
+                Ok(Some(self.clients.put(client, secrets, now)))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Authenticate a client by id and (for a confidential client) secret. Every failure is the same
     /// `Unauthorized`, whatever was wrong.
     pub async fn authenticate(&self, client_id: &str, secret: Option<&str>) -> Result<AuthenticatedClient> {
-        let entry = match self.clients.get(client_id, self.store.clock().instant()) {
-            Some(hit) => hit,
-            None => match self.store.get_client(client_id).await? {
-                Some(client) => {
-                    let secrets = self.store.list_secrets(client_id).await?;
-                    self.clients.put(client, secrets, self.store.clock().instant())
+        let now = self.store.clock().instant();
+        let loaded = match self.clients.get(client_id, now) {
+            Some(hit) => Ok(Some(hit)),
+            None => self.load_client(client_id, now).await,
+        };
+        let loaded = match loaded {
+            Ok(found) => found,
+            // The database cannot be read: a client this node knows keeps its last known state (announced changes
+            // still reach the cache), so tokens that need no write go on being issued during an outage.
+            Err(e) => match self.clients.stale(client_id, now) {
+                Some(stale) => {
+                    tracing::warn!(error = %e, "the store cannot be read; authenticating a client from its cached state");
+                    Some(stale)
                 }
                 None => {
-                    if let Some(s) = secret {
-                        // Spend the time a real check takes, so timing does not tell which client ids exist.
-                        crypto::verify(s, "");
-                    }
-                    return Err(Error::unauthorized(BAD_CLIENT));
+                    tracing::debug!(error = %e, %client_id, "the store cannot be read and the client is not cached");
+                    return Err(e);
                 }
             },
+        };
+        let Some(entry) = loaded else {
+            if let Some(s) = secret {
+                // Spend the time a real check takes, so timing does not tell which client ids exist.
+                crypto::verify(s, "");
+            }
+            return Err(Error::unauthorized(BAD_CLIENT));
         };
         let client = &entry.client;
         if client.public_client {

@@ -1,0 +1,233 @@
+//! A database outage, through a fault-injecting TCP proxy between `keymanager serve` and PostgreSQL (the shared
+//! server other tests use is never stopped): while the database is unreachable the node keeps validating tokens and
+//! keeps issuing JWTs to clients it has cached, past the cache's lifetime; writes answer `503` with `Retry-After` in
+//! the API's error shape; readiness is `503`. When the database is back the node writes again by itself, without a
+//! restart, and everything acknowledged before the outage is still there.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused) and restored.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(target: (&str, u16)) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let target = (target.0.to_owned(), target.1);
+        let (up2, open2) = (up.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !up2.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect((target.0.as_str(), target.1)) else {
+                    continue;
+                };
+                let mut list = open2.lock().unwrap();
+                list.push(client.try_clone().unwrap());
+                list.push(server.try_clone().unwrap());
+                drop(list);
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16 * 1024];
+                        while let Ok(n) = from.read(&mut buf) {
+                            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy { port, up, open }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_node_survives_a_database_outage_and_recovers_by_itself() {
+    let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") else {
+        eprintln!("skipping: KEYMANAGER_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let parsed = url::Url::parse(&base).unwrap();
+    let proxy = Proxy::start((parsed.host_str().unwrap(), parsed.port().unwrap_or(5432)));
+    let schema = format!("km_outage_{}", std::process::id());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&base).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+    });
+    let mut through = parsed.clone();
+    through.set_port(Some(proxy.port)).unwrap();
+    let sep = if through.query().is_some() { '&' } else { '?' };
+    let url = format!("{through}{sep}options=-c%20search_path%3D{schema}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keymanager.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"{url}\"\n\n[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n\
+             client_cache_seconds = 1\n"
+        ),
+    )
+    .unwrap();
+    let served = common::serve_config(&config, dir.path(), &[]);
+    let admin = common::admin_token(dir.path());
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let api = |method: reqwest::Method, path: &str, body: Value| {
+        http.request(method, format!("{}{path}", served.base))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    let app: Value = api(
+        reqwest::Method::POST,
+        "/api/applications",
+        json!({"name": "before", "owner": "ops"}),
+    )
+    .json()
+    .unwrap();
+    let app_id = app["applicationId"].as_str().unwrap().to_owned();
+    let keys: Value = api(
+        reqwest::Method::POST,
+        &format!("/api/applications/{app_id}/generate-keys"),
+        json!({"keyType": "PRODUCTION", "grantTypesToBeSupported": ["client_credentials"], "generateToken": true}),
+    )
+    .json()
+    .unwrap();
+    let (client, secret) = (
+        keys["consumerKey"].as_str().unwrap().to_owned(),
+        keys["consumerSecret"].as_str().unwrap().to_owned(),
+    );
+    let seen = keys["token"]["accessToken"].as_str().unwrap().to_owned();
+    let issue = || {
+        let r = http
+            .post(format!("{}/oauth2/token", served.base))
+            .basic_auth(&client, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap_or(Value::Null))
+    };
+    let validate = |token: &str| {
+        http.get(format!("{}/gateway/auth", served.base))
+            .bearer_auth(token)
+            .header("X-Original-URI", "/orders")
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(issue().0, 200, "the client is cached");
+    assert_eq!(validate(&seen), 200);
+
+    // The database goes away.
+    proxy.cut();
+    std::thread::sleep(Duration::from_millis(1500)); // past client_cache_seconds
+    assert_eq!(validate(&seen), 200, "a token already seen still validates");
+    let (s, fresh) = issue();
+    assert_eq!(s, 200, "a cached client still gets JWTs (nothing to write): {fresh}");
+    let fresh = fresh["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(validate(&fresh), 200, "and they validate");
+    let started = Instant::now();
+    let refused = api(
+        reqwest::Method::POST,
+        "/api/applications",
+        json!({"name": "during", "owner": "ops"}),
+    );
+    assert_eq!(refused.status(), 503, "a write needs the database");
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().unwrap();
+    assert_eq!(body["code"], 503, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the refusal took {:?}",
+        started.elapsed()
+    );
+    let ready = http.get(format!("{}/health/ready", served.base)).send().unwrap();
+    assert_eq!(ready.status(), 503);
+
+    // It comes back: the node writes again by itself.
+    proxy.restore();
+    let back = Instant::now();
+    loop {
+        let r = api(
+            reqwest::Method::POST,
+            "/api/applications",
+            json!({"name": "after", "owner": "ops"}),
+        );
+        if r.status() == 201 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "no write 30 s after the database came back: {}",
+            r.status()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("writing again {:?} after the database came back", back.elapsed());
+    assert_eq!(
+        http.get(format!("{}/health/ready", served.base))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    let list: Value = api(reqwest::Method::GET, "/api/applications", Value::Null)
+        .json()
+        .unwrap();
+    let names: Vec<&str> = list["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"before") && names.contains(&"after") && !names.contains(&"during"),
+        "{names:?}"
+    );
+    assert_eq!(issue().0, 200);
+}
