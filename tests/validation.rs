@@ -726,3 +726,47 @@ fn arbitrary_tokens_get_a_typed_refusal_never_a_panic() {
         })
         .unwrap();
 }
+
+/// Keys are parsed once per JWKS fetch for the algorithm their type fixes; tokens of every algorithm the resident
+/// signs with verify through that path, and a flipped signature byte is refused.
+#[tokio::test]
+async fn every_signing_algorithm_verifies_with_keys_parsed_once() {
+    use keymanager_resident::{Algorithm as Alg, ResidentKeyManager, ResidentServer, ResidentSettings, Store};
+    for alg in [Alg::Es256, Alg::Rs256, Alg::EdDsa] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("km.db").display()), None)
+            .await
+            .unwrap();
+        let settings = ResidentSettings {
+            algorithm: alg,
+            ..ResidentSettings::default()
+        };
+        let km = ResidentKeyManager::new("r", ResidentServer::open(settings, store).await.unwrap());
+        let client = km
+            .register_client(&ClientSpec::new("c", KeyType::Production))
+            .await
+            .unwrap();
+        let token = km
+            .issue_token(&TokenRequest::client_credentials(
+                client.client_id.clone(),
+                client.client_secret.clone().unwrap(),
+            ))
+            .await
+            .unwrap()
+            .access_token;
+        let mut kms = KeyManagers::default();
+        kms.insert(Arc::new(km), &keymanager_resident::ResidentFactory).unwrap();
+        let validator = TokenValidator::new(&kms, ValidatorSettings::default()).unwrap();
+        let good = token.expose_secret();
+        assert!(validator.validate(good).await.is_ok(), "{alg:?}");
+        let (input, sig) = good.rsplit_once('.').unwrap();
+        let mut raw = B64.decode(sig).unwrap();
+        raw[0] ^= 1;
+        let forged = format!("{input}.{}", B64.encode(raw));
+        assert_eq!(
+            validator.validate(&forged).await.unwrap_err(),
+            ValidationError::BadSignature,
+            "{alg:?}"
+        );
+    }
+}

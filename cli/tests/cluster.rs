@@ -1,8 +1,11 @@
 //! A real cluster: three `keymanager serve` nodes on one PostgreSQL behind HAProxy (Debian's `haproxy`, health
-//! checks on `/health/ready`). Token requests and application writes go through the balancer while node 2 is killed
-//! with SIGKILL and started again. Afterwards every token any node issued validates on every node, every write that
-//! was acknowledged is there, and a revocation on one node is refused on the others within 250 ms. The figures are
-//! printed (`cargo test --test cluster -- --nocapture`).
+//! checks on `/health/live`: a node without its database still validates and issues JWTs, so it stays in the
+//! pool). Token requests and application writes go through the balancer while node 2 is killed with SIGKILL and
+//! started again; then the database becomes unreachable (a fault-injecting proxy between the nodes and PostgreSQL):
+//! tokens are still issued through the balancer, writes answer 503, and when it is back writes work again without a
+//! restart. Afterwards every token any node issued validates on every node, every write that was acknowledged is
+//! there, and a revocation on one node is refused on the others within 250 ms. The figures are printed
+//! (`cargo test --test cluster -- --nocapture`).
 
 mod common;
 
@@ -37,7 +40,7 @@ fn haproxy() -> Option<PathBuf> {
     found
 }
 
-async fn schema_url(base: &str) -> String {
+async fn schema_url(base: &str, proxy_port: u16) -> String {
     sqlx::any::install_default_drivers();
     let schema = format!("km_cluster_{}", std::process::id());
     let pool = sqlx::AnyPool::connect(base).await.unwrap();
@@ -49,8 +52,10 @@ async fn schema_url(base: &str) -> String {
         .execute(&pool)
         .await
         .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+    let mut through = url::Url::parse(base).unwrap();
+    through.set_port(Some(proxy_port)).unwrap();
+    let sep = if through.query().is_some() { '&' } else { '?' };
+    format!("{through}{sep}options=-c%20search_path%3D{schema}")
 }
 
 fn node(config: &Path, dir: &Path, port: u16) -> common::Served {
@@ -76,7 +81,11 @@ fn three_nodes_behind_haproxy_survive_a_killed_node() {
         return;
     };
     let Some(haproxy_bin) = haproxy() else { return };
-    let url = tokio::runtime::Runtime::new().unwrap().block_on(schema_url(&base));
+    let parsed = url::Url::parse(&base).unwrap();
+    let proxy = common::Proxy::start((parsed.host_str().unwrap(), parsed.port().unwrap_or(5432)));
+    let url = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(schema_url(&base, proxy.port));
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("keymanager.toml");
     std::fs::write(
@@ -99,7 +108,7 @@ fn three_nodes_behind_haproxy_survive_a_killed_node() {
         format!(
             "global\n  maxconn 2000\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 10s\n  timeout server 10s\n  \
              retries 3\n  option redispatch\n  retry-on conn-failure empty-response\nfrontend edge\n  bind 127.0.0.1:{lb_port}\n  \
-             default_backend nodes\nbackend nodes\n  balance roundrobin\n  option httpchk GET /health/ready\n  \
+             default_backend nodes\nbackend nodes\n  balance roundrobin\n  option httpchk GET /health/live\n  \
              http-check expect status 200\n  default-server inter 200ms fall 1 rise 2\n{}",
             ports
                 .iter()
@@ -245,6 +254,56 @@ fn three_nodes_behind_haproxy_survive_a_killed_node() {
         ok + failed
     );
 
+    // The database becomes unreachable: the cluster keeps issuing tokens to the client it knows; writes wait.
+    proxy.cut();
+    std::thread::sleep(Duration::from_millis(1500));
+    let issue = || {
+        http.post(format!("{lb}/oauth2/token"))
+            .basic_auth(&client, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .unwrap()
+    };
+    for _ in 0..9 {
+        let r = issue();
+        assert_eq!(r.status(), 200, "every node issues during the outage");
+        tokens
+            .lock()
+            .unwrap()
+            .push(r.json::<Value>().unwrap()["access_token"].as_str().unwrap().to_owned());
+    }
+    let refused = http
+        .post(format!("{lb}/api/applications"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "during-outage", "owner": "load"}))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    proxy.restore();
+    let back = Instant::now();
+    loop {
+        let r = http
+            .post(format!("{lb}/api/applications"))
+            .bearer_auth(&admin)
+            .json(&json!({"name": format!("after-outage-{}", back.elapsed().as_millis()), "owner": "load"}))
+            .send()
+            .unwrap();
+        if r.status() == 201 {
+            written
+                .lock()
+                .unwrap()
+                .push(r.json::<Value>().unwrap()["name"].as_str().unwrap().to_owned());
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "no write 30 s after the database came back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("database outage: 9 tokens issued through the balancer, writes refused with 503; writing again {:?} after it came back", back.elapsed());
+
     // Every token any node issued validates on every node (a sample spread over the run).
     let tokens = tokens.lock().unwrap().clone();
     let step = (tokens.len() / 150).max(1);
@@ -285,7 +344,9 @@ fn three_nodes_behind_haproxy_survive_a_killed_node() {
         written.len()
     );
 
-    // A revocation on node 1 is refused on nodes 2 (the restarted one) and 3 within 250 ms.
+    // A revocation on node 1 is refused on nodes 2 (the restarted one) and 3 within 250 ms, once their change
+    // listeners are back after the outage (they retry every second at most).
+    std::thread::sleep(keymanager::sql::changes::RETRY_AT_MOST + Duration::from_millis(500));
     let victim = tokens.last().unwrap();
     let revoked = http
         .post(format!("http://127.0.0.1:{}/oauth2/revoke", ports[0]))

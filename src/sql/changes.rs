@@ -14,6 +14,10 @@ use sqlx::AnyConnection;
 use super::db_err;
 use crate::Result;
 
+/// The longest wait between two attempts to listen again: after a database outage, push resumes within it (and the
+/// catch-up on reconnection applies what was announced meanwhile).
+pub const RETRY_AT_MOST: Duration = Duration::from_secs(1);
+
 /// The channel every node listens on.
 pub const CHANNEL: &str = "keymanager_changes";
 
@@ -113,14 +117,14 @@ pub fn spawn_listener(url: &str, subscribers: Vec<Subscriber>) -> Option<tokio::
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot listen for changes; polling meanwhile, retrying");
                     tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(10));
+                    wait = (wait * 2).min(RETRY_AT_MOST);
                     continue;
                 }
             };
             if let Err(e) = listener.listen(CHANNEL).await {
                 tracing::warn!(error = %e, "cannot listen for changes; polling meanwhile, retrying");
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(10));
+                wait = (wait * 2).min(RETRY_AT_MOST);
                 continue;
             }
             wait = Duration::from_millis(100);

@@ -19,6 +19,9 @@ pub(crate) struct Key {
     pub decoding: DecodingKey,
     /// The key's own `alg`, when the JWK names one.
     pub alg: Option<Algorithm>,
+    /// The key parsed once, with the one algorithm it verifies (ES256 for a P-256 key, RS256 for an RSA key, EdDSA
+    /// for an Ed25519 key), so a fresh token costs a signature check and not a key parse too.
+    pub parsed: Option<(Algorithm, aws_lc_rs::signature::ParsedPublicKey)>,
 }
 
 struct Loaded {
@@ -48,6 +51,71 @@ fn alg_of(k: &KeyAlgorithm) -> Option<Algorithm> {
     })
 }
 
+/// A JWK's public key parsed for the algorithm its type fixes (P-256 → ES256, RSA → RS256, Ed25519 → EdDSA);
+/// `None` for anything else (jsonwebtoken then verifies, parsing per call).
+fn parsed_key(jwk: &serde_json::Value) -> Option<(Algorithm, aws_lc_rs::signature::ParsedPublicKey)> {
+    use aws_lc_rs::signature::{ParsedPublicKey, ECDSA_P256_SHA256_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let field = |name: &str| URL_SAFE_NO_PAD.decode(jwk.get(name)?.as_str()?).ok();
+    match (jwk.get("kty")?.as_str()?, jwk.get("crv").and_then(|c| c.as_str())) {
+        ("EC", Some("P-256")) => {
+            let mut point = vec![4u8];
+            point.extend(field("x")?);
+            point.extend(field("y")?);
+            Some((
+                Algorithm::ES256,
+                ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).ok()?,
+            ))
+        }
+        ("RSA", _) => {
+            let der = rsa_public_key_der(&field("n")?, &field("e")?)?;
+            Some((
+                Algorithm::RS256,
+                ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der).ok()?,
+            ))
+        }
+        ("OKP", Some("Ed25519")) => Some((Algorithm::EdDSA, ParsedPublicKey::new(&ED25519, field("x")?).ok()?)),
+        _ => None,
+    }
+}
+
+/// PKCS#1 `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`, DER.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Option<Vec<u8>> {
+    fn length(len: usize, out: &mut Vec<u8>) -> Option<()> {
+        match len {
+            0..=0x7f => out.push(u8::try_from(len).ok()?),
+            0x80..=0xff => out.extend([0x81, u8::try_from(len).ok()?]),
+            _ => out.extend([0x82, u8::try_from(len >> 8).ok()?, u8::try_from(len & 0xff).ok()?]),
+        }
+        Some(())
+    }
+    fn integer(bytes: &[u8], out: &mut Vec<u8>) -> Option<()> {
+        let trimmed = match bytes.iter().position(|b| *b != 0) {
+            Some(i) => &bytes[i..],
+            None => return None,
+        };
+        let pad = trimmed[0] & 0x80 != 0;
+        out.push(0x02);
+        length(trimmed.len() + usize::from(pad), out)?;
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(trimmed);
+        Some(())
+    }
+    if n.len() > 2048 || e.len() > 16 {
+        return None;
+    }
+    let mut body = Vec::with_capacity(n.len() + e.len() + 16);
+    integer(n, &mut body)?;
+    integer(e, &mut body)?;
+    let mut der = vec![0x30];
+    length(body.len(), &mut der)?;
+    der.extend(body);
+    Some(der)
+}
+
 fn parse(doc: serde_json::Value) -> Result<HashMap<String, Arc<Key>>, ValidationError> {
     // Parse key by key, so one key of a type we do not know (an `enc` key, a new curve) does not hide the rest.
     let list = doc
@@ -69,7 +137,8 @@ fn parse(doc: serde_json::Value) -> Result<HashMap<String, Arc<Key>>, Validation
             continue;
         };
         let alg = jwk.common.key_algorithm.as_ref().and_then(alg_of);
-        keys.insert(kid, Arc::new(Key { decoding, alg }));
+        let parsed = parsed_key(raw);
+        keys.insert(kid, Arc::new(Key { decoding, alg, parsed }));
     }
     Ok(keys)
 }

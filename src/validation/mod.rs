@@ -421,11 +421,6 @@ impl TokenValidator {
         if token.len() > self.settings.max_token_bytes {
             return Err(ValidationError::TooLarge(self.settings.max_token_bytes));
         }
-        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ValidationError::Malformed(
-                "a token is non-empty printable ASCII".into(),
-            ));
-        }
         let hash = sha256(token);
         let remembered = self.seen.get(&hash, self.clock.instant());
         let metrics = self.metrics.get_or_init(ValidationMetrics::register);
@@ -433,9 +428,16 @@ impl TokenValidator {
             Some(_) => metrics.cache_hit.increment(1),
             None => metrics.cache_miss.increment(1),
         }
+        // A remembered token is these very bytes (SHA-256), which passed every check below when it was first seen.
         if let Some(p) = remembered {
             self.check_revoked(&p, &hash)?;
             return Ok(p);
+        }
+        // A fold without an early exit, which the compiler turns into vector code.
+        if token.is_empty() || !token.bytes().fold(true, |ok, b| ok & b.is_ascii_graphic()) {
+            return Err(ValidationError::Malformed(
+                "a token is non-empty printable ASCII".into(),
+            ));
         }
         let principal = if token.bytes().filter(|b| *b == b'.').count() == 2 {
             self.validate_jwt(token, hash).await?
@@ -447,6 +449,10 @@ impl TokenValidator {
     }
 
     fn check_revoked(&self, p: &Principal, hash: &[u8; 32]) -> Result<(), ValidationError> {
+        // Nothing revoked yet: no claim needs looking up.
+        if self.revocations.is_empty() {
+            return Ok(());
+        }
         let facts = Facts {
             key_manager: &p.key_manager,
             hash,

@@ -90,8 +90,13 @@ impl Revocations {
         self.empty.store(false, std::sync::atomic::Ordering::Release);
     }
 
+    /// Whether no revocation was ever recorded (the common case: nothing to look up).
+    pub fn is_empty(&self) -> bool {
+        self.empty.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub fn is_revoked(&self, f: &Facts<'_>) -> bool {
-        if self.empty.load(std::sync::atomic::Ordering::Acquire) {
+        if self.is_empty() {
             return false;
         }
         let s = self.state.read().unwrap_or_else(|p| p.into_inner());
