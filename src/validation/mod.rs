@@ -404,7 +404,11 @@ impl TokenValidator {
 
     /// Validate a bearer token.
     pub async fn validate(&self, token: &str) -> Result<Arc<Principal>, ValidationError> {
-        let outcome = self.check(token).await;
+        // A token already seen is answered without entering the (large) future of a first validation.
+        let outcome = match self.remembered(token) {
+            Ok(known) => known,
+            Err(hash) => self.check(token, hash).await,
+        };
         let metrics = self.metrics.get_or_init(ValidationMetrics::register);
         match &outcome {
             Ok(_) => metrics.valid.increment(1),
@@ -417,22 +421,30 @@ impl TokenValidator {
         outcome
     }
 
-    async fn check(&self, token: &str) -> Result<Arc<Principal>, ValidationError> {
+    /// The answer for a token already seen (or one too large to look at); else the token's SHA-256, for
+    /// [`check`](Self::check).
+    fn remembered(&self, token: &str) -> Result<Result<Arc<Principal>, ValidationError>, [u8; 32]> {
         if token.len() > self.settings.max_token_bytes {
-            return Err(ValidationError::TooLarge(self.settings.max_token_bytes));
+            return Ok(Err(ValidationError::TooLarge(self.settings.max_token_bytes)));
         }
         let hash = sha256(token);
         let remembered = self.seen.get(&hash, self.clock.instant());
         let metrics = self.metrics.get_or_init(ValidationMetrics::register);
         match remembered {
-            Some(_) => metrics.cache_hit.increment(1),
-            None => metrics.cache_miss.increment(1),
+            // These very bytes (SHA-256) passed every check of a first validation.
+            Some(p) => {
+                metrics.cache_hit.increment(1);
+                Ok(self.check_revoked(&p, &hash).map(|()| p))
+            }
+            None => {
+                metrics.cache_miss.increment(1);
+                Err(hash)
+            }
         }
-        // A remembered token is these very bytes (SHA-256), which passed every check below when it was first seen.
-        if let Some(p) = remembered {
-            self.check_revoked(&p, &hash)?;
-            return Ok(p);
-        }
+    }
+
+    /// A first validation.
+    async fn check(&self, token: &str, hash: [u8; 32]) -> Result<Arc<Principal>, ValidationError> {
         // A fold without an early exit, which the compiler turns into vector code.
         if token.is_empty() || !token.bytes().fold(true, |ok, b| ok & b.is_ascii_graphic()) {
             return Err(ValidationError::Malformed(
