@@ -4,33 +4,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{json, Value};
 
-fn peers() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/peers"));
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let ready = Path::new(&chromium).exists()
-        && dir.join("node_modules/playwright-core").exists()
-        && Command::new("node")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if ready {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("CI must run the browser test: .ci/run installs chromium, scripts/test the npm peers");
-    }
-    eprintln!("skipping: chromium, node or tests/peers/node_modules is missing");
-    None
-}
-
 #[test]
 fn a_person_signs_in_with_chromium_and_the_pkce_client_gets_tokens() {
-    let Some(peers) = peers() else { return };
+    let Some(peers) = common::browser_peers(&["playwright-core"]) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(dir.path());
     common::add_user(dir.path(), &served.base, "alice", "correct horse battery staple");

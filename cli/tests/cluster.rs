@@ -40,24 +40,6 @@ fn haproxy() -> Option<PathBuf> {
     found
 }
 
-async fn schema_url(base: &str, proxy_port: u16) -> String {
-    sqlx::any::install_default_drivers();
-    let schema = format!("km_cluster_{}", std::process::id());
-    let pool = sqlx::AnyPool::connect(base).await.unwrap();
-    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let mut through = url::Url::parse(base).unwrap();
-    through.set_port(Some(proxy_port)).unwrap();
-    let sep = if through.query().is_some() { '&' } else { '?' };
-    format!("{through}{sep}options=-c%20search_path%3D{schema}")
-}
-
 fn node(config: &Path, dir: &Path, port: u16) -> common::Served {
     let listen = format!("127.0.0.1:{port}");
     common::serve_with_env(
@@ -83,9 +65,7 @@ fn three_nodes_behind_haproxy_survive_a_killed_node() {
     let Some(haproxy_bin) = haproxy() else { return };
     let parsed = url::Url::parse(&base).unwrap();
     let proxy = common::Proxy::start((parsed.host_str().unwrap(), parsed.port().unwrap_or(5432)));
-    let url = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(schema_url(&base, proxy.port));
+    let url = common::postgres_schema(&base, "km_cluster", Some(proxy.port));
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("keymanager.toml");
     std::fs::write(
@@ -309,13 +289,7 @@ fn three_nodes_behind_haproxy_survive_a_killed_node() {
     let step = (tokens.len() / 150).max(1);
     for t in tokens.iter().step_by(step) {
         for p in &ports {
-            let s = http
-                .get(format!("http://127.0.0.1:{p}/gateway/auth"))
-                .bearer_auth(t)
-                .header("X-Original-URI", "/x")
-                .send()
-                .unwrap()
-                .status();
+            let s = common::gateway_status(&http, &format!("http://127.0.0.1:{p}"), t);
             assert_eq!(s, 200, "a token from the cluster is refused at node {p}");
         }
     }
@@ -358,14 +332,7 @@ fn three_nodes_behind_haproxy_survive_a_killed_node() {
     let at = Instant::now();
     for p in &ports[1..] {
         loop {
-            let s = http
-                .get(format!("http://127.0.0.1:{p}/gateway/auth"))
-                .bearer_auth(victim)
-                .header("X-Original-URI", "/x")
-                .send()
-                .unwrap()
-                .status();
-            if s == 401 {
+            if common::gateway_status(&http, &format!("http://127.0.0.1:{p}"), victim) == 401 {
                 break;
             }
             assert!(

@@ -20,23 +20,7 @@ fn a_node_survives_a_database_outage_and_recovers_by_itself() {
     };
     let parsed = url::Url::parse(&base).unwrap();
     let proxy = Proxy::start((parsed.host_str().unwrap(), parsed.port().unwrap_or(5432)));
-    let schema = format!("km_outage_{}", std::process::id());
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&base).await.unwrap();
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&pool)
-            .await
-            .unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&pool)
-            .await
-            .unwrap();
-    });
-    let mut through = parsed.clone();
-    through.set_port(Some(proxy.port)).unwrap();
-    let sep = if through.query().is_some() { '&' } else { '?' };
-    let url = format!("{through}{sep}options=-c%20search_path%3D{schema}");
+    let url = common::postgres_schema(&base, "km_outage", Some(proxy.port));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("keymanager.toml");
     std::fs::write(
@@ -90,15 +74,7 @@ fn a_node_survives_a_database_outage_and_recovers_by_itself() {
         let status = r.status().as_u16();
         (status, r.json::<Value>().unwrap_or(Value::Null))
     };
-    let validate = |token: &str| {
-        http.get(format!("{}/gateway/auth", served.base))
-            .bearer_auth(token)
-            .header("X-Original-URI", "/orders")
-            .send()
-            .unwrap()
-            .status()
-            .as_u16()
-    };
+    let validate = |token: &str| common::gateway_status(&http, &served.base, token);
     assert_eq!(issue().0, 200, "the client is cached");
     assert_eq!(validate(&seen), 200);
 

@@ -5,69 +5,22 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
-use common::BIN;
 use serde_json::Value;
 
 const PASSWORD: &str = "a long enough password";
 
-fn peers() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/peers"));
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let ready = Path::new(&chromium).exists()
-        && dir.join("node_modules/playwright-core").exists()
-        && dir.join("node_modules/axe-core").exists()
-        && Command::new("node")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if ready {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("CI must run the portal's browser test: .ci/run installs chromium, scripts/test the npm peers");
-    }
-    eprintln!("skipping: chromium, node or tests/peers/node_modules is missing");
-    None
-}
-
-fn add_user(dir: &Path, base: &str, name: &str, roles: &[&str]) {
-    let mut args = vec![
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "--server",
-        base,
-        "users",
-        "add",
-        name,
-    ];
-    for r in roles {
-        args.extend(["--role", r]);
-    }
-    let mut child = Command::new(BIN)
-        .args(&args)
-        .env_remove("KEYMANAGER_CONFIG")
-        .env_remove("KEYMANAGER_SERVER")
-        .env_remove("KEYMANAGER_ADMIN_TOKEN")
-        .env_remove("KEYMANAGER_ACCESS_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(PASSWORD.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success(), "users add {name}");
-}
-
 #[test]
 fn developers_and_an_administrator_use_the_portal_in_chromium() {
-    let Some(peers) = peers() else { return };
+    let Some(peers) = common::browser_peers(&["playwright-core", "axe-core"]) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(dir.path());
     for (name, roles) in [("alice", &[][..]), ("bob", &[][..]), ("root", &["admin"][..])] {
-        add_user(dir.path(), &served.base, name, roles);
+        common::add_user_with_roles(dir.path(), &served.base, name, PASSWORD, roles);
     }
     // The portal answers with its protections.
     let resp = reqwest::blocking::get(format!("{}/portal", served.base)).unwrap();

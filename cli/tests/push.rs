@@ -11,29 +11,6 @@ use serde_json::{json, Value};
 /// The bound this test holds push to (polling would take up to 5 s); the measured figure is printed.
 const BOUND: Duration = Duration::from_millis(250);
 
-async fn schema_url() -> Option<String> {
-    let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") else {
-        eprintln!("skipping: KEYMANAGER_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    sqlx::any::install_default_drivers();
-    let schema = format!(
-        "km_push_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let pool = sqlx::AnyPool::connect(&base).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
-}
-
 /// How long until `check` holds, polling every 10 ms; panics past 10 s.
 fn until(what: &str, mut check: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
@@ -48,8 +25,11 @@ fn until(what: &str, mut check: impl FnMut() -> bool) -> Duration {
 
 #[test]
 fn a_change_on_one_node_applies_on_the_other_at_once() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(url) = rt.block_on(schema_url()) else { return };
+    let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") else {
+        eprintln!("skipping: KEYMANAGER_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let url = common::postgres_schema(&base, "km_push", None);
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
     let config = dir_a.path().join("keymanager.toml");
@@ -94,15 +74,7 @@ fn a_change_on_one_node_applies_on_the_other_at_once() {
         keys["keyMappingId"].as_str().unwrap().to_owned(),
     );
     let token = keys["token"]["accessToken"].as_str().unwrap().to_owned();
-    let at_b = |token: &str| {
-        http.get(format!("{}/gateway/auth", b.base))
-            .bearer_auth(token)
-            .header("X-Original-URI", "/orders")
-            .send()
-            .unwrap()
-            .status()
-            .as_u16()
-    };
+    let at_b = |token: &str| common::gateway_status(&http, &b.base, token);
     assert_eq!(at_b(&token), 200, "node B validates node A's token");
 
     // A revocation on A: refused at B's gateway endpoint at once.

@@ -393,15 +393,35 @@ fn keys_path(app: &str, mapping: &str) -> String {
     format!("/api/applications/{}/oauth-keys/{}", seg(app), seg(mapping))
 }
 
-/// The key type of a mapping, for the page to return to.
-async fn mapping_key_type(p: &PortalState, c: &Ctx, app: &str, mapping: &str) -> Result<&'static str, Failure> {
-    let k: KeyDto = call(p, c, Method::GET, &keys_path(app, mapping), None).await?;
-    Ok(key_type_of(Some(&k.key_type)))
+/// Why a form on keys cannot go on.
+enum KeysRefusal {
+    NoCtx(NoCtx),
+    Failed(Failure),
 }
 
-/// The key manager of a mapping (to show a form's failure in its panel).
-async fn mapping_of(p: &PortalState, c: &Ctx, app: &str, mapping: &str) -> Result<KeyDto, Failure> {
-    call(p, c, Method::GET, &keys_path(app, mapping), None).await
+impl IntoResponse for KeysRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            KeysRefusal::NoCtx(n) => n.into_response(),
+            KeysRefusal::Failed(f) => failed(f),
+        }
+    }
+}
+
+/// A form on an application's keys: the caller (CSRF checked) and the keys as they are now.
+async fn keys_form(
+    p: &PortalState,
+    headers: &HeaderMap,
+    origin: Origin,
+    f: &Fields,
+    app: &str,
+    mapping: &str,
+) -> Result<(Ctx, KeyDto), KeysRefusal> {
+    let c = form_ctx(p, headers, origin, f).map_err(KeysRefusal::NoCtx)?;
+    let k = call(p, &c, Method::GET, &keys_path(app, mapping), None)
+        .await
+        .map_err(KeysRefusal::Failed)?;
+    Ok((c, k))
 }
 
 /// `POST /portal/applications/{id}/keys/{mapping}/secrets`: add a secret.
@@ -412,13 +432,9 @@ pub(super) async fn create_secret(
     Path((app, mapping)): Path<(String, String)>,
     axum::Form(f): axum::Form<Fields>,
 ) -> Response {
-    let c = match form_ctx(&p, &headers, origin, &f) {
-        Ok(c) => c,
+    let (c, k) = match keys_form(&p, &headers, origin, &f, &app, &mapping).await {
+        Ok(found) => found,
         Err(r) => return r.into_response(),
-    };
-    let k = match mapping_of(&p, &c, &app, &mapping).await {
-        Ok(k) => k,
-        Err(e) => return failed(e),
     };
     let key_type = key_type_of(Some(&k.key_type));
     let days = one(&f, "expiresInDays");
@@ -475,14 +491,11 @@ pub(super) async fn delete_secret(
     Path((app, mapping, secret)): Path<(String, String, String)>,
     axum::Form(f): axum::Form<Fields>,
 ) -> Response {
-    let c = match form_ctx(&p, &headers, origin, &f) {
-        Ok(c) => c,
+    let (c, k) = match keys_form(&p, &headers, origin, &f, &app, &mapping).await {
+        Ok(found) => found,
         Err(r) => return r.into_response(),
     };
-    let key_type = match mapping_key_type(&p, &c, &app, &mapping).await {
-        Ok(k) => k,
-        Err(e) => return failed(e),
-    };
+    let key_type = key_type_of(Some(&k.key_type));
     let path = format!(
         "{}/secrets/{}?revokeTokens={}",
         keys_path(&app, &mapping),
@@ -503,14 +516,11 @@ pub(super) async fn regenerate(
     Path((app, mapping)): Path<(String, String)>,
     axum::Form(f): axum::Form<Fields>,
 ) -> Response {
-    let c = match form_ctx(&p, &headers, origin, &f) {
-        Ok(c) => c,
+    let (c, k) = match keys_form(&p, &headers, origin, &f, &app, &mapping).await {
+        Ok(found) => found,
         Err(r) => return r.into_response(),
     };
-    let key_type = match mapping_key_type(&p, &c, &app, &mapping).await {
-        Ok(k) => k,
-        Err(e) => return failed(e),
-    };
+    let key_type = key_type_of(Some(&k.key_type));
     let path = format!("{}/regenerate-secret", keys_path(&app, &mapping));
     match call::<RegeneratedDto>(&p, &c, Method::POST, &path, None).await {
         Ok(r) => match r.consumer_secret {
@@ -546,13 +556,9 @@ pub(super) async fn try_token(
     Path((app, mapping)): Path<(String, String)>,
     axum::Form(f): axum::Form<Fields>,
 ) -> Response {
-    let c = match form_ctx(&p, &headers, origin, &f) {
-        Ok(c) => c,
+    let (c, k) = match keys_form(&p, &headers, origin, &f, &app, &mapping).await {
+        Ok(found) => found,
         Err(r) => return r.into_response(),
-    };
-    let k = match mapping_of(&p, &c, &app, &mapping).await {
-        Ok(k) => k,
-        Err(e) => return failed(e),
     };
     let key_type = key_type_of(Some(&k.key_type));
     let validity = one(&f, "validityPeriod");
@@ -619,14 +625,11 @@ pub(super) async fn delete_keys(
     Path((app, mapping)): Path<(String, String)>,
     axum::Form(f): axum::Form<Fields>,
 ) -> Response {
-    let c = match form_ctx(&p, &headers, origin, &f) {
-        Ok(c) => c,
+    let (c, k) = match keys_form(&p, &headers, origin, &f, &app, &mapping).await {
+        Ok(found) => found,
         Err(r) => return r.into_response(),
     };
-    let key_type = match mapping_key_type(&p, &c, &app, &mapping).await {
-        Ok(k) => k,
-        Err(e) => return failed(e),
-    };
+    let key_type = key_type_of(Some(&k.key_type));
     match call::<Value>(&p, &c, Method::DELETE, &keys_path(&app, &mapping), None).await {
         Ok(_) => Redirect::to(&back_to(&app, key_type)).into_response(),
         Err(e) => failed(e),

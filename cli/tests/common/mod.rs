@@ -104,16 +104,25 @@ pub fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Served {
 
 /// Add a user through the running server at `base`.
 pub fn add_user(dir: &Path, base: &str, username: &str, password: &str) {
+    add_user_with_roles(dir, base, username, password, &[]);
+}
+
+/// Add a user with roles through the running server at `base`.
+pub fn add_user_with_roles(dir: &Path, base: &str, username: &str, password: &str, roles: &[&str]) {
+    let mut args = vec![
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--server",
+        base,
+        "users",
+        "add",
+        username,
+    ];
+    for r in roles {
+        args.extend(["--role", r]);
+    }
     let mut child = Command::new(BIN)
-        .args([
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--server",
-            base,
-            "users",
-            "add",
-            username,
-        ])
+        .args(&args)
         .env_remove("KEYMANAGER_CONFIG")
         .env_remove("KEYMANAGER_SERVER")
         .env_remove("KEYMANAGER_ADMIN_TOKEN")
@@ -123,7 +132,7 @@ pub fn add_user(dir: &Path, base: &str, username: &str, password: &str) {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(child.wait().unwrap().success(), "users add {username}");
 }
 
 /// A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused) and restored.
@@ -183,4 +192,62 @@ impl Proxy {
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
     }
+}
+
+/// A fresh schema on the PostgreSQL of `base`, and the URL that selects it (through `via_port` when given, e.g. a
+/// fault-injecting proxy's).
+pub fn postgres_schema(base: &str, prefix: &str, via_port: Option<u16>) -> String {
+    let schema = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(base).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+    });
+    let mut url = url::Url::parse(base).unwrap();
+    if let Some(port) = via_port {
+        url.set_port(Some(port)).unwrap();
+    }
+    let sep = if url.query().is_some() { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// What `/gateway/auth` at `base` answers for `token` (an nginx-style request for `/orders`).
+pub fn gateway_status(http: &reqwest::blocking::Client, base: &str, token: &str) -> u16 {
+    http.get(format!("{base}/gateway/auth"))
+        .bearer_auth(token)
+        .header("X-Original-URI", "/orders")
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// tests/peers with node, Debian's Chromium and these npm packages, or `None` (the test skips, saying so; CI fails).
+pub fn browser_peers(packages: &[&str]) -> Option<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let ready = Path::new(&chromium).exists()
+        && packages.iter().all(|p| dir.join("node_modules").join(p).exists())
+        && Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if ready {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("CI must run the browser tests: .ci/run installs chromium, scripts/test the npm peers");
+    }
+    eprintln!("skipping: chromium, node or tests/peers/node_modules is missing");
+    None
 }
