@@ -91,7 +91,7 @@ pub(crate) async fn run(
         listener,
         app,
         http_server::Limits::from_config(&config.server),
-        crate::serve::shutdown(),
+        http_server::shutdown(),
     )
     .await;
     Ok(())

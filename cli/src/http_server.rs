@@ -156,3 +156,23 @@ fn timeout_answer(family: Family) -> Response {
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
 }
+
+/// Ctrl-C or SIGTERM: stop taking connections and finish the ones in flight.
+pub(crate) async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

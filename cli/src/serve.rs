@@ -209,7 +209,12 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
                     .map_err(|e| Failure::Usage(format!("cannot listen on metrics_listen {addr}: {e}")))?;
                 lines.push(format!("  metrics:     http://{addr}/metrics"));
                 let limits = http_server::Limits::from_config(&config.server);
-                tokio::spawn(http_server::serve(listener, metrics_app, limits, shutdown()));
+                tokio::spawn(http_server::serve(
+                    listener,
+                    metrics_app,
+                    limits,
+                    http_server::shutdown(),
+                ));
             }
             None => {
                 lines.push(format!("  metrics:     {public_url}/metrics"));
@@ -240,9 +245,9 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         Some(config) => {
             let listener = crate::tls::TlsListener::new(listener, config)
                 .map_err(|e| Failure::Refused(format!("cannot start TLS: {e}")))?;
-            http_server::serve(listener, app, limits, shutdown()).await
+            http_server::serve(listener, app, limits, http_server::shutdown()).await
         }
-        None => http_server::serve(listener, app, limits, shutdown()).await,
+        None => http_server::serve(listener, app, limits, http_server::shutdown()).await,
     }
     Ok(())
 }
@@ -278,25 +283,6 @@ impl Pools {
             crate::metrics::store_pool("resident", p);
         }
     }
-}
-
-pub(crate) async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
 }
 
 /// The management API's callers by access token: who they may come from, and the validator that checks them.
