@@ -120,6 +120,37 @@ pub struct ServerConfig {
 pub struct PortalConfig {
     /// Serve the portal; default `true` when a resident key manager is configured (it signs people in).
     pub enabled: Option<bool>,
+    /// `[[portal.sign_in]]`: other key managers people may sign in through (each in `[server] api_identity`), with
+    /// the portal's client there.
+    #[serde(default)]
+    pub sign_in: Vec<PortalSignIn>,
+}
+
+/// One `[[portal.sign_in]]`: the portal as a confidential OAuth client of another key manager (authorization code
+/// flow with PKCE S256; its redirect URI is `PUBLIC_URL/portal/callback`). `Debug` hides the secret.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSignIn {
+    /// The key manager's configured name.
+    pub key_manager: String,
+    /// What the sign-in button says; default "Sign in with KEY_MANAGER".
+    pub label: Option<String>,
+    /// The portal's client id there.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: SecretString,
+    /// Scopes to ask for; default `openid keymanager:apps keymanager:admin`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for PortalSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortalSignIn")
+            .field("key_manager", &self.key_manager)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `[gateway]`: the forward-auth endpoint (`/gateway/auth`) that nginx, Traefik or Envoy ask.
@@ -501,6 +532,16 @@ impl Config {
                 ConfigError::new(format!("must be at most {MAX_GATEWAY_LEEWAY_SECONDS} seconds"))
                     .at_field("gateway.leeway_seconds"),
             );
+        }
+        for (i, s) in self.portal.sign_in.iter().enumerate() {
+            if !self.key_managers.iter().any(|k| k.name == s.key_manager) {
+                return Err(ConfigError::new(format!("no key manager is named `{}`", s.key_manager))
+                    .at_field(format!("portal.sign_in[{i}].key_manager")));
+            }
+            if let Some(bad) = s.scopes.iter().find(|x| !crate::model::is_valid_scope_token(x)) {
+                return Err(ConfigError::new(format!("`{bad}` is not a scope token"))
+                    .at_field(format!("portal.sign_in[{i}].scopes")));
+            }
         }
         for (i, r) in self.gateway.route.iter().enumerate() {
             r.check()

@@ -85,6 +85,7 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
     let service = runtime.service.clone().with_admin_tokens(tokens.clone());
     let identity = api_identity(&config, &runtime)?;
     let identity_validator = identity.as_ref().map(|i| i.validator.clone());
+    let identity_names: Vec<String> = identity.as_ref().map(|i| i.names.clone()).unwrap_or_default();
     let callers = match &identity {
         Some(i) => format!("admin tokens and access tokens of {}", i.names.join(", ")),
         None => "admin tokens only".to_owned(),
@@ -118,7 +119,23 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         lines.push(format!("  key manager: {name} (issuer {})", server.settings().issuer));
         if config.portal.enabled != Some(false) {
             let client = crate::portal::client(&server, &data_dir, &public_url).await?;
-            app = app.merge(crate::portal::router(api.clone(), oauth, client, &public_url));
+            let mut providers = vec![crate::portal::Provider::resident(name, client, oauth)];
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .map_err(|e| Failure::Refused(format!("cannot start the HTTP client: {e}")))?;
+            for sign_in in &config.portal.sign_in {
+                if !identity_names.contains(&sign_in.key_manager) {
+                    return Err(Failure::Usage(format!(
+                        "[portal] sign_in `{}` must be in [server] api_identity too: the management API accepts its \
+                         tokens only then",
+                        sign_in.key_manager
+                    )));
+                }
+                let issuer = runtime.key_managers.get(&sign_in.key_manager)?.token_profile().issuer;
+                providers.push(crate::portal::Provider::external(sign_in, &issuer, &http).await?);
+            }
+            app = app.merge(crate::portal::router(api.clone(), providers, &public_url));
             lines.push(format!("  portal:      {public_url}/portal"));
         }
         let purge_store = server.store().clone();

@@ -4,6 +4,8 @@
 //! target/test-artifacts/portal/.
 
 mod common;
+#[path = "../../tests/peers/oidc_provider.rs"]
+mod oidc_peer;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -90,4 +92,105 @@ fn developers_and_an_administrator_use_the_portal_in_chromium() {
     ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
+}
+
+/// Signing in through another key manager of `api_identity` (`[[portal.sign_in]]`): the pinned `oidc-provider`
+/// peer with its development login pages; the user's applications carry the peer's qualified subject.
+#[test]
+fn a_developer_signs_in_through_another_key_manager() {
+    let Some(peers) = common::browser_peers(&["playwright-core", "oidc-provider"]) else {
+        return;
+    };
+    let Some(provider) = oidc_peer::start_interactive() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    // The portal's client at the provider, registered there (RFC 7591) for this server's callback.
+    let reg: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/reg", provider.issuer))
+        .bearer_auth(oidc_peer::IAT)
+        .json(&serde_json::json!({
+            "redirect_uris": [format!("{base}/portal/callback")],
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+            "scope": "openid keymanager:apps",
+        }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let config = dir.path().join("keymanager.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\napi_identity = [\"resident\", \"company\"]\n\n\
+             [[portal.sign_in]]\nkey_manager = \"company\"\nlabel = \"Sign in with the company\"\n\
+             client_id = \"{}\"\nclient_secret = \"{}\"\nscopes = [\"openid\", \"keymanager:apps\"]\n\n\
+             [[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n\n\
+             [[key_manager]]\nname = \"company\"\ntype = \"oidc\"\nissuer = \"{}\"\ninitial_access_token = \"{}\"\n\
+             introspection_client_id = \"{}\"\nintrospection_client_secret = \"{}\"\n",
+            reg["client_id"].as_str().unwrap(),
+            reg["client_secret"].as_str().unwrap(),
+            provider.issuer,
+            oidc_peer::IAT,
+            oidc_peer::RS_ID,
+            oidc_peer::RS_SECRET
+        ),
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let served = common::serve_with_env(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "serve",
+            "--listen",
+            &listen,
+        ],
+        &[],
+    );
+    let artifacts = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/test-artifacts/portal"));
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let out = Command::new("node")
+        .current_dir(&peers)
+        .args([
+            "portal-sign-in.mjs",
+            &served.base,
+            "Sign in with the company",
+            "carol",
+            "carols-app",
+        ])
+        .arg(&artifacts)
+        .output()
+        .unwrap();
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert!(
+        out.status.success(),
+        "{summary:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(summary["user"], "carol", "{summary}");
+    assert_eq!(
+        summary["owner"], "company:carol",
+        "a subject of the second key manager is qualified: {summary}"
+    );
+    let list: Value = reqwest::blocking::Client::new()
+        .get(format!("{}/api/applications", served.base))
+        .bearer_auth(common::admin_token(dir.path()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        list["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "carols-app" && a["owner"] == "company:carol"),
+        "{list}"
+    );
 }

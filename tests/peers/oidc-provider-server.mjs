@@ -1,11 +1,12 @@
 // Starts oidc-provider (a certified OpenID Connect provider) on a loopback port for keymanager's oidc connector
 // tests. Usage: node oidc-provider-server.mjs PORT INITIAL_ACCESS_TOKEN RESOURCE_SERVER_ID RESOURCE_SERVER_SECRET
+// [interactive] (the last turns on oidc-provider's development login and consent pages, for browser sign-ins)
 // Prints "ready ISSUER" once listening. Enabled: dynamic registration guarded by an initial access token (RFC 7591),
 // registration management (RFC 7592) rotating the registration access token, client_credentials, introspection
 // (RFC 7662), revocation (RFC 7009), and PKCE (S256, required for public clients).
 import Provider from 'oidc-provider';
 
-const [port, initialAccessToken, rsId, rsSecret] = process.argv.slice(2);
+const [port, initialAccessToken, rsId, rsSecret, mode] = process.argv.slice(2);
 if (!port || !initialAccessToken || !rsId || !rsSecret) {
   console.error('usage: PORT INITIAL_ACCESS_TOKEN RESOURCE_SERVER_ID RESOURCE_SERVER_SECRET');
   process.exit(2);
@@ -19,7 +20,7 @@ const provider = new Provider(issuer, {
   scopes: ['openid', 'offline_access', 'orders:read', 'orders:write', 'keymanager:apps', 'keymanager:admin'],
   clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' },
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: mode === 'interactive' },
     clientCredentials: { enabled: true },
     introspection: {
       enabled: true,

@@ -29,6 +29,15 @@ impl Drop for Provider {
 
 /// Start the peer; `None` (the test skips, saying so) when node or the npm peers are missing outside CI.
 pub fn start_provider() -> Option<Provider> {
+    start(false)
+}
+
+/// Start the peer with its development login and consent pages on (for sign-ins in a browser).
+pub fn start_interactive() -> Option<Provider> {
+    start(true)
+}
+
+fn start(interactive: bool) -> Option<Provider> {
     // tests/peers of the workspace, from whichever crate's tests include this file.
     let peers = Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
@@ -53,6 +62,7 @@ pub fn start_provider() -> Option<Provider> {
     let mut child = Command::new("node")
         .current_dir(&peers)
         .args(["oidc-provider-server.mjs", &port.to_string(), IAT, RS_ID, RS_SECRET])
+        .args(interactive.then_some("interactive"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -142,7 +142,7 @@ fn seg(text: &str) -> String {
 pub(super) async fn home(State(p): State<PortalState>, headers: HeaderMap) -> Response {
     match ctx(&p, &headers, Origin::default()) {
         Ok(_) => Redirect::to("/portal/applications").into_response(),
-        Err(_) => pages::landing(),
+        Err(_) => pages::landing(&p.sign_in_choices()),
     }
 }
 

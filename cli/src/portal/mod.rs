@@ -40,15 +40,109 @@ impl std::fmt::Debug for PortalClient {
 pub(crate) struct Portal {
     /// The management API (with its authorization layer), called in-process.
     api: Router,
-    /// The resident key manager's HTTP face, for the token, introspection and revocation endpoints.
-    oauth: Router,
-    client: PortalClient,
-    /// The server's public base URL (the browser is sent to its authorization endpoint).
+    /// Where people may sign in: the resident first (when there is one), then `[[portal.sign_in]]`.
+    providers: Vec<Provider>,
+    /// The server's public base URL (the redirect URI is `PUBLIC_URL/portal/callback`).
     public_url: String,
     /// Cookies only over TLS.
     secure: bool,
     sessions: session::Sessions,
+    /// For the token endpoints of other key managers.
+    http: reqwest::Client,
 }
+
+/// A key manager people sign in through, with the portal's client there.
+pub(crate) struct Provider {
+    /// The key manager's name.
+    name: String,
+    /// What its sign-in button says.
+    label: String,
+    client: PortalClient,
+    /// Scopes asked for.
+    scopes: String,
+    way: Way,
+}
+
+/// How the portal reaches a provider's endpoints.
+pub(crate) enum Way {
+    /// The resident's HTTP face, in-process; its authorization endpoint at the public URL.
+    Resident(Router),
+    /// Another key manager over HTTP, at the endpoints its discovery document names.
+    External(Endpoints),
+}
+
+/// A provider's endpoints, from its discovery document.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct Endpoints {
+    authorization_endpoint: String,
+    token_endpoint: String,
+    revocation_endpoint: Option<String>,
+}
+
+impl Provider {
+    /// The resident key manager `name`, reached in-process through `oauth`.
+    pub(crate) fn resident(name: &str, client: PortalClient, oauth: Router) -> Provider {
+        Provider {
+            name: name.to_owned(),
+            label: "Sign in".into(),
+            client,
+            scopes: SCOPES.into(),
+            way: Way::Resident(oauth),
+        }
+    }
+
+    /// Another key manager, from `[[portal.sign_in]]`: its endpoints read from its discovery document (OpenID, else
+    /// RFC 8414) at `issuer`.
+    pub(crate) async fn external(
+        sign_in: &keymanager::config::PortalSignIn,
+        issuer: &str,
+        http: &reqwest::Client,
+    ) -> Result<Provider, Failure> {
+        use secrecy::ExposeSecret;
+        let base = issuer.trim_end_matches('/');
+        let mut found = None;
+        for path in [
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+        ] {
+            let answer = http.get(format!("{base}{path}")).send().await;
+            if let Ok(r) = answer {
+                if r.status().is_success() {
+                    if let Ok(e) = r.json::<Endpoints>().await {
+                        found = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        let endpoints = found.ok_or_else(|| {
+            Failure::Refused(format!(
+                "[portal] sign_in `{}`: no discovery document at {base} names its authorization and token endpoints",
+                sign_in.key_manager
+            ))
+        })?;
+        let scopes = match sign_in.scopes.is_empty() {
+            true => format!("openid {SCOPES}"),
+            false => sign_in.scopes.join(" "),
+        };
+        Ok(Provider {
+            name: sign_in.key_manager.clone(),
+            label: sign_in
+                .label
+                .clone()
+                .unwrap_or_else(|| format!("Sign in with {}", sign_in.key_manager)),
+            client: PortalClient {
+                id: sign_in.client_id.clone(),
+                secret: sign_in.client_secret.expose_secret().to_owned(),
+            },
+            scopes,
+            way: Way::External(endpoints),
+        })
+    }
+}
+
+/// The scopes the portal asks for: a developer's, and an administrator's where the user's roles allow it.
+const SCOPES: &str = "keymanager:apps keymanager:admin";
 
 pub(crate) type PortalState = Arc<Portal>;
 
@@ -113,14 +207,17 @@ pub(crate) async fn client(
 }
 
 /// The portal's routes, under `/portal`.
-pub(crate) fn router(api: Router, oauth: Router, client: PortalClient, public_url: &str) -> Router {
+pub(crate) fn router(api: Router, providers: Vec<Provider>, public_url: &str) -> Router {
     let portal = Arc::new(Portal {
         api,
-        oauth,
-        client,
+        providers,
         public_url: public_url.to_owned(),
         secure: public_url.starts_with("https://"),
         sessions: session::Sessions::default(),
+        http: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .build()
+            .unwrap_or_default(),
     });
     use handlers as h;
     Router::new()

@@ -101,8 +101,8 @@ pub(super) fn problem(status: StatusCode, text: &str) -> Response {
     )
 }
 
-/// The signed-out front page.
-pub(super) fn landing() -> Response {
+/// The signed-out front page, with a button per way to sign in.
+pub(super) fn landing(choices: &[(String, String)]) -> Response {
     render(
         StatusCode::OK,
         "Welcome",
@@ -110,7 +110,11 @@ pub(super) fn landing() -> Response {
         html! {
             h1 { "Developer Portal" }
             p { "Create applications, get their keys for production and sandbox, manage their secrets and try a token." }
-            p { a.button href="/portal/signin" { "Sign in" } }
+            ul.signin {
+                @for (name, label) in choices {
+                    li { a.button href=(format!("/portal/signin?with={}", enc(name))) { (label) } }
+                }
+            }
         },
     )
 }

@@ -35,6 +35,8 @@ pub(super) struct Session {
     pub user: String,
     /// Whether the token grants `keymanager:admin`.
     pub admin: bool,
+    /// The key manager signed in through.
+    pub provider: String,
     /// The access token the portal calls the management API with.
     pub access_token: String,
     /// When it expires.
@@ -60,6 +62,7 @@ impl Session {
     pub fn new(
         user: String,
         admin: bool,
+        provider: String,
         access_token: String,
         lifetime: Duration,
         refresh_token: Option<String>,
@@ -68,6 +71,7 @@ impl Session {
         Some(Session {
             user,
             admin,
+            provider,
             access_token,
             expires: now + lifetime,
             refresh_token,
@@ -77,9 +81,10 @@ impl Session {
     }
 }
 
-/// A sign-in in progress: its PKCE verifier.
+/// A sign-in in progress: its PKCE verifier and where it signs in.
 pub(super) struct Pending {
     pub verifier: String,
+    pub provider: String,
     at: Instant,
 }
 
@@ -134,7 +139,7 @@ impl Sessions {
     }
 
     /// Remember a sign-in in progress under its `state`.
-    pub fn begin(&self, state: &str, verifier: String) {
+    pub fn begin(&self, state: &str, verifier: String, provider: &str) {
         let mut all = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         all.retain(|_, p| p.at.elapsed() < PENDING);
         if all.len() >= MAX {
@@ -144,6 +149,7 @@ impl Sessions {
             state.to_owned(),
             Pending {
                 verifier,
+                provider: provider.to_owned(),
                 at: Instant::now(),
             },
         );
@@ -201,7 +207,15 @@ mod tests {
 
     #[test]
     fn a_form_token_must_be_the_sessions_own() {
-        let s = Session::new("alice".into(), false, "t".into(), Duration::from_secs(60), None).unwrap();
+        let s = Session::new(
+            "alice".into(),
+            false,
+            "resident".into(),
+            "t".into(),
+            Duration::from_secs(60),
+            None,
+        )
+        .unwrap();
         assert!(csrf_ok(&s, &s.csrf.clone()));
         assert!(!csrf_ok(&s, "forged"));
         assert!(!csrf_ok(&s, ""));

@@ -1,7 +1,9 @@
-//! Signing in to the portal: the authorization code flow with PKCE (S256) at the resident key manager, the portal
-//! being a confidential client of its own server (registered at start). The browser goes through the resident's
-//! own login and consent page; the portal exchanges the code, introspects the token for who it speaks for, and keeps
-//! both tokens in the session. Signing out revokes them.
+//! Signing in to the portal: the authorization code flow with PKCE (S256) at a key manager people sign in through
+//! ([`Provider`]): the resident (the portal is a confidential client of its own server, registered at start; its
+//! token, introspection and revocation endpoints called in-process) or another key manager of `[server]
+//! api_identity` from `[[portal.sign_in]]` (its endpoints from its discovery document). The portal exchanges the
+//! code, learns who the token speaks for, and keeps the tokens in the session (never in the browser). Signing out
+//! revokes them where the provider can.
 
 use std::time::Duration;
 
@@ -15,17 +17,16 @@ use serde::Deserialize;
 use tower::ServiceExt;
 
 use super::session::{self, Session};
-use super::{pages, Portal, PortalState};
+use super::{pages, Portal, PortalState, Provider, Way};
 
-/// The scopes the portal asks for: a developer's, and an administrator's where the user's roles allow it.
-const SCOPES: &str = "keymanager:apps keymanager:admin";
-
-/// A token endpoint's answer (RFC 6749 §5.1).
+/// A token endpoint's answer (RFC 6749 §5.1), what the portal needs of it.
 #[derive(Deserialize)]
 struct TokenAnswer {
     access_token: String,
     expires_in: Option<u64>,
     refresh_token: Option<String>,
+    scope: Option<String>,
+    id_token: Option<String>,
 }
 
 /// An introspection answer (RFC 7662), what the portal needs of it.
@@ -36,51 +37,118 @@ struct Introspection {
     scope: Option<String>,
 }
 
+/// Which endpoint of a provider.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Token,
+    Introspection,
+    Revocation,
+}
+
 impl Portal {
-    /// POST a form to the resident's endpoint `path`, as the portal's client.
-    async fn oauth_post(&self, path: &str, form: &[(&str, &str)]) -> Result<(StatusCode, Vec<u8>), String> {
+    fn provider(&self, name: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    /// POST a form to a provider's endpoint as the portal's client; `None` when the provider has no such endpoint.
+    async fn post(
+        &self,
+        p: &Provider,
+        endpoint: Endpoint,
+        form: &[(&str, &str)],
+    ) -> Result<Option<(StatusCode, Vec<u8>)>, String> {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        let basic = STANDARD.encode(format!("{}:{}", self.client.id, self.client.secret));
-        let req = Request::post(path)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::AUTHORIZATION, format!("Basic {basic}"))
-            .body(Body::from(body))
-            .map_err(|e| e.to_string())?;
-        let resp = self.oauth.clone().oneshot(req).await.map_err(|e| e.to_string())?;
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok((status, bytes.to_vec()))
+        let basic = format!(
+            "Basic {}",
+            STANDARD.encode(format!("{}:{}", p.client.id, p.client.secret))
+        );
+        match &p.way {
+            Way::Resident(oauth) => {
+                let path = match endpoint {
+                    Endpoint::Token => "/oauth2/token",
+                    Endpoint::Introspection => "/oauth2/introspect",
+                    Endpoint::Revocation => "/oauth2/revoke",
+                };
+                let req = Request::post(path)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::AUTHORIZATION, basic)
+                    .body(Body::from(body))
+                    .map_err(|e| e.to_string())?;
+                let resp = oauth.clone().oneshot(req).await.map_err(|e| e.to_string())?;
+                let status = resp.status();
+                let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(Some((status, bytes.to_vec())))
+            }
+            Way::External(e) => {
+                let url = match endpoint {
+                    Endpoint::Token => Some(&e.token_endpoint),
+                    Endpoint::Revocation => e.revocation_endpoint.as_ref(),
+                    Endpoint::Introspection => None,
+                };
+                let Some(url) = url else { return Ok(None) };
+                let resp = self
+                    .http
+                    .post(url)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::AUTHORIZATION, basic)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| keymanager::error::chain(&e))?;
+                let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+                let bytes = resp.bytes().await.map_err(|e| keymanager::error::chain(&e))?;
+                Ok(Some((status, bytes.to_vec())))
+            }
+        }
     }
 
-    async fn token(&self, form: &[(&str, &str)]) -> Result<TokenAnswer, String> {
-        let (status, bytes) = self.oauth_post("/oauth2/token", form).await?;
+    async fn token(&self, p: &Provider, form: &[(&str, &str)]) -> Result<TokenAnswer, String> {
+        let Some((status, bytes)) = self.post(p, Endpoint::Token, form).await? else {
+            return Err("no token endpoint".into());
+        };
         if !status.is_success() {
             return Err(format!("the token endpoint answered {status}"));
         }
         serde_json::from_slice(&bytes).map_err(|e| format!("the token endpoint answered unreadable JSON: {e}"))
     }
 
-    /// A session for a fresh token answer.
-    async fn session_for(&self, t: TokenAnswer) -> Result<Session, String> {
-        let (status, bytes) = self
-            .oauth_post("/oauth2/introspect", &[("token", &t.access_token)])
-            .await?;
-        let info: Introspection = match status.is_success() {
-            true => serde_json::from_slice(&bytes).map_err(|e| format!("unreadable introspection: {e}"))?,
-            false => return Err(format!("introspection answered {status}")),
+    /// A session for a fresh token answer: who it speaks for, by introspection at the resident, else by the ID
+    /// token (received directly from the token endpoint, OpenID Connect Core §3.1.3.7) or a JWT access token.
+    async fn session_for(&self, p: &Provider, t: TokenAnswer) -> Result<Session, String> {
+        let (user, scopes) = match self
+            .post(p, Endpoint::Introspection, &[("token", &t.access_token)])
+            .await?
+        {
+            Some((status, bytes)) if status.is_success() => {
+                let info: Introspection =
+                    serde_json::from_slice(&bytes).map_err(|e| format!("unreadable introspection: {e}"))?;
+                if !info.active {
+                    return Err("the new token is not active".into());
+                }
+                (info.sub, info.scope)
+            }
+            Some((status, _)) => return Err(format!("introspection answered {status}")),
+            None => {
+                let sub = [t.id_token.as_deref(), Some(t.access_token.as_str())]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|jwt| claim(jwt, "sub"));
+                (sub, t.scope.clone())
+            }
         };
-        if !info.active {
-            return Err("the new token is not active".into());
-        }
-        let scopes = info.scope.unwrap_or_default();
-        let admin = scopes.split(' ').any(|s| s == keymanager::api::access::SCOPE_ADMIN);
+        let admin = scopes
+            .unwrap_or_default()
+            .split(' ')
+            .any(|s| s == keymanager::api::access::SCOPE_ADMIN);
+        let user = user.unwrap_or_else(|| format!("a user of {}", p.name));
         Session::new(
-            info.sub.unwrap_or_default(),
+            user,
             admin,
+            p.name.clone(),
             t.access_token,
             lifetime(t.expires_in),
             t.refresh_token,
@@ -93,9 +161,12 @@ impl Portal {
         if s.expires.saturating_duration_since(std::time::Instant::now()) > Duration::from_secs(30) {
             return Some(s.access_token.clone());
         }
-        let refresh = s.refresh_token.as_deref()?;
+        let (Some(refresh), Some(p)) = (s.refresh_token.as_deref(), self.provider(&s.provider)) else {
+            self.sessions.remove(id);
+            return None;
+        };
         match self
-            .token(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+            .token(p, &[("grant_type", "refresh_token"), ("refresh_token", refresh)])
             .await
         {
             Ok(t) => {
@@ -115,14 +186,42 @@ impl Portal {
     fn redirect_uri(&self) -> String {
         format!("{}/portal/callback", self.public_url)
     }
+
+    /// The ways to sign in, for the front page: (query value, label).
+    pub(super) fn sign_in_choices(&self) -> Vec<(String, String)> {
+        self.providers
+            .iter()
+            .map(|p| (p.name.clone(), p.label.clone()))
+            .collect()
+    }
+}
+
+/// A claim of a JWT, read without verifying it (for display only: the management API validates every call).
+fn claim(jwt: &str, name: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims.get(name)?.as_str().map(str::to_owned)
 }
 
 fn lifetime(expires_in: Option<u64>) -> Duration {
     Duration::from_secs(expires_in.unwrap_or(300).min(86_400))
 }
 
-/// `GET /portal/signin`: to the resident's authorization endpoint, with PKCE.
-pub(super) async fn signin(State(p): State<PortalState>) -> Response {
+/// `GET /portal/signin[?with=KEY_MANAGER]`.
+#[derive(Deserialize)]
+pub(super) struct SignInQuery {
+    with: Option<String>,
+}
+
+/// `GET /portal/signin`: to the provider's authorization endpoint, with PKCE.
+pub(super) async fn signin(State(p): State<PortalState>, Query(q): Query<SignInQuery>) -> Response {
+    let provider = match &q.with {
+        Some(name) => p.provider(name),
+        None => p.providers.first(),
+    };
+    let Some(provider) = provider else {
+        return pages::problem(StatusCode::NOT_FOUND, "There is no such way to sign in.");
+    };
     let (Some(state), Some(verifier)) = (session::random(), session::random()) else {
         return pages::problem(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -133,16 +232,20 @@ pub(super) async fn signin(State(p): State<PortalState>) -> Response {
         &aws_lc_rs::digest::SHA256,
         verifier.as_bytes(),
     ));
-    p.sessions.begin(&state, verifier);
-    let mut url = match url::Url::parse(&format!("{}/oauth2/authorize", p.public_url)) {
-        Ok(u) => u,
-        Err(_) => return pages::problem(StatusCode::INTERNAL_SERVER_ERROR, "The portal's address is not a URL."),
+    let authorize = match &provider.way {
+        Way::Resident(_) => format!("{}/oauth2/authorize", p.public_url),
+        Way::External(e) => e.authorization_endpoint.clone(),
     };
+    let mut url = match url::Url::parse(&authorize) {
+        Ok(u) => u,
+        Err(_) => return pages::problem(StatusCode::INTERNAL_SERVER_ERROR, "The sign-in address is not a URL."),
+    };
+    p.sessions.begin(&state, verifier, &provider.name);
     url.query_pairs_mut()
         .append_pair("response_type", "code")
-        .append_pair("client_id", &p.client.id)
+        .append_pair("client_id", &provider.client.id)
         .append_pair("redirect_uri", &p.redirect_uri())
-        .append_pair("scope", SCOPES)
+        .append_pair("scope", &provider.scopes)
         .append_pair("state", &state)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
@@ -169,7 +272,7 @@ pub(super) async fn callback(State(p): State<PortalState>, headers: HeaderMap, Q
         (Some(s), Some(b)) if s == b => p.sessions.finish(s),
         _ => None,
     };
-    let Some(pending) = pending else {
+    let Some((pending, provider)) = pending.and_then(|x| p.provider(&x.provider).map(|pr| (x, pr))) else {
         return pages::problem(
             StatusCode::BAD_REQUEST,
             "This sign-in link is stale or was not started in this browser. Sign in again.",
@@ -190,21 +293,24 @@ pub(super) async fn callback(State(p): State<PortalState>, headers: HeaderMap, Q
     };
     let redirect_uri = p.redirect_uri();
     let exchanged = p
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &redirect_uri),
-            ("code_verifier", &pending.verifier),
-        ])
+        .token(
+            provider,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &redirect_uri),
+                ("code_verifier", &pending.verifier),
+            ],
+        )
         .await;
     let session = match exchanged {
-        Ok(t) => p.session_for(t).await,
+        Ok(t) => p.session_for(provider, t).await,
         Err(e) => Err(e),
     };
     let session = match session {
         Ok(s) => s,
         Err(e) => {
-            tracing::warn!(error = %e, "a portal sign-in failed");
+            tracing::warn!(error = %e, provider = %provider.name, "a portal sign-in failed");
             return pages::problem(
                 StatusCode::BAD_GATEWAY,
                 "The sign-in could not be completed. Sign in again.",
@@ -230,7 +336,7 @@ pub(super) async fn callback(State(p): State<PortalState>, headers: HeaderMap, Q
     resp
 }
 
-/// `POST /portal/signout`: revoke the session's tokens and end it.
+/// `POST /portal/signout`: revoke the session's tokens (where the provider can) and end it.
 pub(super) async fn signout(
     State(p): State<PortalState>,
     headers: HeaderMap,
@@ -247,16 +353,22 @@ pub(super) async fn signout(
         );
     }
     p.sessions.remove(&id);
-    for (token, hint) in [
-        (s.refresh_token.as_deref(), "refresh_token"),
-        (Some(s.access_token.as_str()), "access_token"),
-    ] {
-        if let Some(t) = token {
-            if let Err(e) = p
-                .oauth_post("/oauth2/revoke", &[("token", t), ("token_type_hint", hint)])
-                .await
-            {
-                tracing::warn!(error = %e, "a signed-out session's token could not be revoked");
+    if let Some(provider) = p.provider(&s.provider) {
+        for (token, hint) in [
+            (s.refresh_token.as_deref(), "refresh_token"),
+            (Some(s.access_token.as_str()), "access_token"),
+        ] {
+            if let Some(t) = token {
+                let revoked = p
+                    .post(
+                        provider,
+                        Endpoint::Revocation,
+                        &[("token", t), ("token_type_hint", hint)],
+                    )
+                    .await;
+                if let Err(e) = revoked {
+                    tracing::warn!(error = %e, "a signed-out session's token could not be revoked");
+                }
             }
         }
     }
