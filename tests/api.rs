@@ -144,6 +144,7 @@ impl KeyManager for Memory {
                 expires_in: req.validity.or(Some(3600)),
                 scopes: req.scopes.clone(),
                 refresh_token: None,
+                id_token: None,
             }),
             _ => Err(Error::unauthorized("client authentication failed")),
         }

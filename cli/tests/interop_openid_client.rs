@@ -88,7 +88,7 @@ fn openid_client_completes_authorization_code_with_pkce_against_keymanager_serve
             .bearer_auth(&admin)
             .json(
                 &serde_json::json!({"client_name": "spa", "grant_types": ["authorization_code", "refresh_token"],
-                "redirect_uris": [redirect], "token_endpoint_auth_method": "none", "scope": "profile offline_access"}),
+                "redirect_uris": [redirect], "token_endpoint_auth_method": "none", "scope": "openid profile offline_access"}),
             )
             .send()
             .await
@@ -115,7 +115,19 @@ fn openid_client_completes_authorization_code_with_pkce_against_keymanager_serve
         String::from_utf8_lossy(&out.stderr)
     );
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(seen["scope"], "profile offline_access");
+    assert_eq!(seen["scope"], "openid profile offline_access");
     assert_eq!(seen["has_refresh_token"], true);
     assert_eq!(seen["refreshed_rotates"], true);
+    // OpenID Connect: openid-client checked the ID token (iss, aud, exp, iat, nonce) before handing it over.
+    let claims = &seen["id_token_claims"];
+    assert_eq!(claims["sub"], "bob");
+    assert_eq!(claims["iss"], served.base.as_str());
+    assert_eq!(claims["aud"], registered["client_id"]);
+    assert_eq!(claims["azp"], registered["client_id"]);
+    assert!(
+        claims["nonce"].is_string() && claims["at_hash"].is_string() && claims["auth_time"].is_i64(),
+        "{claims}"
+    );
+    assert_eq!(seen["userinfo"]["sub"], "bob", "UserInfo speaks for the same user");
+    assert_eq!(seen["refreshed_id_token_sub"], "bob", "a refresh brings a new ID token");
 }

@@ -95,6 +95,9 @@ pub struct AccessToken {
     /// A refresh token, when one was issued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<Token>,
+    /// An OpenID Connect ID token, when `openid` was granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<Token>,
 }
 
 /// A hint of the token's type (RFC 7009 §2.1, RFC 7662 §2.1).
@@ -256,6 +259,7 @@ mod tests {
             expires_in: Some(1),
             scopes: vec![],
             refresh_token: Some(Token::new("the-refresh")),
+            id_token: None,
         };
         let shown = format!("{req:?} {rev:?} {at:?}");
         for s in ["the-client-secret", "the-password", "the-token", "the-refresh"] {

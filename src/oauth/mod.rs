@@ -83,6 +83,7 @@ pub fn access_token_from(body: &Value, endpoint: &str, requested: &[String]) -> 
             None => requested.to_vec(),
         },
         refresh_token: text("refresh_token").map(Token::new),
+        id_token: text("id_token").map(Token::new),
     })
 }
 

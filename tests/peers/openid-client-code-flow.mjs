@@ -1,4 +1,6 @@
-// openid-client completes the authorization code flow with PKCE against keymanager serve, as a public client.
+// openid-client completes the OpenID Connect authorization code flow with PKCE and a nonce against keymanager
+// serve, as a public client: it checks the ID token (iss, aud, exp, iat, nonce, azp), calls the UserInfo endpoint
+// for the same subject, and refreshes (a new ID token comes with the new access token).
 // The login form is posted with fetch, as a browser would (the cookie carries the CSRF token).
 // Usage: node openid-client-code-flow.mjs ISSUER CLIENT_ID REDIRECT_URI USERNAME PASSWORD
 // Prints what it observed as JSON; exits non-zero on failure.
@@ -11,9 +13,10 @@ const config = await client.discovery(new URL(issuer), clientId, undefined, clie
 const verifier = client.randomPKCECodeVerifier();
 const challenge = await client.calculatePKCECodeChallenge(verifier);
 const state = client.randomState();
+const nonce = client.randomNonce();
 const authUrl = client.buildAuthorizationUrl(config, {
-  redirect_uri: redirectUri, scope: 'profile offline_access', code_challenge: challenge,
-  code_challenge_method: 'S256', state,
+  redirect_uri: redirectUri, scope: 'openid profile offline_access', code_challenge: challenge,
+  code_challenge_method: 'S256', state, nonce,
 });
 
 const page = await fetch(authUrl);
@@ -36,12 +39,17 @@ if (posted.status !== 303 || !location) throw new Error(`login: ${posted.status}
 
 // openid-client checks state and iss (RFC 9207), then exchanges the code with the verifier.
 const tokens = await client.authorizationCodeGrant(config, new URL(location), {
-  pkceCodeVerifier: verifier, expectedState: state,
+  pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true,
 });
+const claims = tokens.claims();
+const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
 const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
 console.log(JSON.stringify({
   token_type: tokens.token_type,
   scope: tokens.scope,
   has_refresh_token: typeof tokens.refresh_token === 'string',
   refreshed_rotates: refreshed.refresh_token !== tokens.refresh_token,
+  id_token_claims: claims,
+  userinfo,
+  refreshed_id_token_sub: refreshed.claims() ? refreshed.claims().sub : null,
 }));

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::crypto;
 use crate::server::{
-    granted_scopes, invalid_grant, unauthorized_client, AuthenticatedClient, Issued, Mint, ResidentServer,
+    granted_scopes, invalid_grant, unauthorized_client, AuthenticatedClient, Issued, Mint, OpenId, ResidentServer,
 };
 use crate::store::{ClientRecord, CodeRecord, RefreshRecord, Use};
 use crate::users::{ResourceOwner, StoreUsers};
@@ -38,6 +38,8 @@ pub struct AuthorizationRequest {
     pub code_challenge: Option<String>,
     /// `code_challenge_method`.
     pub code_challenge_method: Option<String>,
+    /// `nonce` (OpenID Connect Core §3.1.2.1), echoed in the ID token.
+    pub nonce: Option<String>,
 }
 
 /// A request that passed every check.
@@ -55,6 +57,8 @@ pub struct CheckedRequest {
     pub state: Option<String>,
     /// PKCE challenge and method.
     pub challenge: Option<(String, String)>,
+    /// The `nonce`, for the ID token.
+    pub nonce: Option<String>,
 }
 
 /// Why an authorization request is refused.
@@ -164,6 +168,13 @@ impl ResidentServer {
             }
             None => None,
         };
+        let nonce = match req.nonce.as_deref() {
+            None => None,
+            Some(n) if !n.is_empty() && n.len() <= 255 && n.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
+                Some(n.to_owned())
+            }
+            Some(_) => return Err(fail("invalid_request", "nonce must be 1 to 255 printable characters")),
+        };
         Ok(CheckedRequest {
             client,
             redirect_uri_sent: req.redirect_uri.is_some(),
@@ -171,6 +182,7 @@ impl ResidentServer {
             scopes,
             state,
             challenge,
+            nonce,
         })
     }
 
@@ -192,6 +204,7 @@ impl ResidentServer {
                 code_challenge,
                 code_challenge_method,
                 expires_at: self.store.now() + CODE_LIFETIME,
+                nonce: req.nonce.clone(),
             })
             .await?;
         Ok(code)
@@ -366,6 +379,11 @@ impl ResidentServer {
             scopes,
             grant_id: Some(&record.grant_id),
             validity: request.validity,
+            openid: Some(OpenId {
+                nonce: record.nonce.as_deref(),
+                // The user signed in when the code was made.
+                auth_time: Some(record.expires_at - CODE_LIFETIME),
+            }),
         })
         .await
     }
@@ -417,6 +435,10 @@ impl ResidentServer {
             grant_id: Some(&record.grant_id),
             validity: request.validity,
             refresh: true,
+            openid: Some(OpenId {
+                nonce: None,
+                auth_time: None,
+            }),
         })
         .await
     }
@@ -458,6 +480,7 @@ impl ResidentServer {
             scopes,
             grant_id: Some(&grant_id),
             validity: request.validity,
+            openid: None,
         })
         .await
     }

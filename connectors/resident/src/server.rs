@@ -493,6 +493,7 @@ impl ResidentServer {
             grant_id: None,
             validity: request.validity,
             refresh: false,
+            openid: None,
         })
         .await
     }
@@ -565,13 +566,58 @@ impl ResidentServer {
             (true, Some(grant_id)) => Some(self.new_refresh_token(client, m.subject, &scope, grant_id).await?),
             _ => None,
         };
+        let id_token = match m.openid {
+            Some(o) if m.scopes.iter().any(|s| s == "openid") => {
+                Some(Token::new(self.id_token(client, m.subject, &token, o, iat, exp).await?))
+            }
+            _ => None,
+        };
         Ok(AccessToken {
             access_token: Token::new(token),
             token_type: "Bearer".into(),
             expires_in: Some(lifetime),
             scopes: m.scopes,
             refresh_token,
+            id_token,
         })
+    }
+
+    /// An ID token (OpenID Connect Core §2, §3.1.3.6): who signed in, for which client, with the access token's
+    /// `at_hash` and the request's `nonce`.
+    async fn id_token(
+        &self,
+        client: &ClientRecord,
+        subject: &str,
+        access_token: &str,
+        o: OpenId<'_>,
+        iat: i64,
+        exp: i64,
+    ) -> Result<String> {
+        let key = self.keys.current().await?;
+        // The left half of the hash the signing algorithm uses (SHA-512 for Ed25519, as OpenID implementations do).
+        let digest = match key.alg() {
+            crate::Algorithm::EdDsa => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, access_token.as_bytes()),
+            _ => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes()),
+        };
+        let half = &digest.as_ref()[..digest.as_ref().len() / 2];
+        let mut claims = json!({
+            "iss": self.settings.issuer,
+            "sub": subject,
+            "aud": client.client_id,
+            "azp": client.client_id,
+            "exp": exp,
+            "iat": iat,
+            "at_hash": base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, half),
+        });
+        if let Some(obj) = claims.as_object_mut() {
+            if let Some(n) = o.nonce {
+                obj.insert("nonce".into(), n.into());
+            }
+            if let Some(t) = o.auth_time {
+                obj.insert("auth_time".into(), t.into());
+            }
+        }
+        key.sign_jwt("JWT", &claims)
     }
 
     /// The lifetime of a token for `client`, `requested` (seconds) bounded by the client's and the server's maximum.
@@ -718,6 +764,17 @@ pub(crate) struct Mint<'a> {
     pub grant_id: Option<&'a str>,
     pub validity: Option<u64>,
     pub refresh: bool,
+    /// For the code and refresh grants: an ID token goes with the access token when `openid` was granted.
+    pub openid: Option<OpenId<'a>>,
+}
+
+/// What an ID token needs beyond the access token (OpenID Connect Core §2).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OpenId<'a> {
+    /// The authorization request's `nonce`.
+    pub nonce: Option<&'a str>,
+    /// When the user authenticated (seconds since the epoch), where known.
+    pub auth_time: Option<i64>,
 }
 
 pub(crate) fn unauthorized_client(message: &str) -> Error {

@@ -79,7 +79,7 @@ async fn setup(h: Harness) -> Setup {
             &ClientSpec::new("spa", KeyType::Sandbox)
                 .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
                 .with_redirect_uris([CB])
-                .with_scopes(["profile", "offline_access"])
+                .with_scopes(["openid", "profile", "offline_access"])
                 .public(),
         )
         .await
@@ -699,7 +699,197 @@ async fn redirect_uri_at_the_exchange_only_when_the_request_had_one(h: Harness) 
     );
 }
 
+/// OpenID Connect (Core §3.1.3.6, §3.1.3.7, §5.3): with `openid`, the code exchange answers an ID token signed with a
+/// key of the JWKS, for the client (`aud`, `azp`), the user (`sub`), echoing the `nonce`, with `auth_time` and the
+/// access token's `at_hash`; a refresh answers a new one; UserInfo speaks for the same user and needs `openid`;
+/// without `openid` there is no ID token. A bad `nonce` is refused.
+async fn id_tokens_follow_openid_connect(h: Harness) {
+    let s = setup(h).await;
+    let (verifier, challenge) = pkce();
+    let params = [
+        ("client_id", s.public.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+        ("scope", "openid profile offline_access"),
+        ("state", "st"),
+        ("nonce", "n-0S6_WzA2Mj"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let r = login(&s, &params, USER, PASSWORD).await;
+    let location = r.location.clone().expect("redirect");
+    let code = param(&location, "code").unwrap();
+    let (st, answer) = token(
+        &s,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", s.public.as_str()),
+            ("code", code.as_str()),
+            ("redirect_uri", CB),
+            ("code_verifier", verifier.as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{answer}");
+    let id_token = answer["id_token"].as_str().expect("an ID token");
+    let access = answer["access_token"].as_str().unwrap();
+    let mut parts = id_token.split('.');
+    let (h64, c64, sig64) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h64).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(c64).unwrap()).unwrap();
+    // Signed by a key of the JWKS (ES256 by default).
+    let jwks = s.h.server.keys().jwks().await.unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the kid is in the JWKS");
+    let mut point = vec![4u8];
+    point.extend(URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap());
+    point.extend(URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap());
+    let key = aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED, point);
+    key.verify(
+        format!("{h64}.{c64}").as_bytes(),
+        &URL_SAFE_NO_PAD.decode(sig64).unwrap(),
+    )
+    .expect("the ID token's signature verifies");
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(claims["iss"], s.h.server.settings().issuer.as_str());
+    assert_eq!(claims["sub"], USER);
+    assert_eq!(claims["aud"], s.public.as_str());
+    assert_eq!(claims["azp"], s.public.as_str());
+    assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+    assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
+    assert!(claims["exp"].as_i64().unwrap() > claims["iat"].as_i64().unwrap());
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access.as_bytes());
+    assert_eq!(
+        claims["at_hash"],
+        URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16]),
+        "at_hash (Core §3.1.3.6)"
+    );
+
+    // UserInfo: the same user, for a token with openid, in the header or the body.
+    let info = send(
+        &s.app,
+        Request::get("/oauth2/userinfo")
+            .header(header::AUTHORIZATION, format!("Bearer {access}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(info.status, StatusCode::OK, "{}", info.body);
+    assert_eq!(serde_json::from_str::<Value>(&info.body).unwrap()["sub"], USER);
+    let posted = send(
+        &s.app,
+        Request::post("/oauth2/userinfo")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(query(&[("access_token", access)])))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
+    let none = send(&s.app, Request::get("/oauth2/userinfo").body(Body::empty()).unwrap()).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+
+    // A refresh brings a new ID token, without the nonce.
+    let (st, refreshed) = token(
+        &s,
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", s.public.as_str()),
+            ("refresh_token", answer["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{refreshed}");
+    let again: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(
+                refreshed["id_token"]
+                    .as_str()
+                    .expect("a new ID token")
+                    .split('.')
+                    .nth(1)
+                    .unwrap(),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(again["sub"], USER);
+    assert!(again.get("nonce").is_none());
+
+    // Without openid: no ID token, and UserInfo refuses the token.
+    let (verifier, challenge) = pkce();
+    let plain = [
+        ("client_id", s.public.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+        ("scope", "profile"),
+        ("state", "st"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let r = login(&s, &plain, USER, PASSWORD).await;
+    let code = param(r.location.as_ref().unwrap(), "code").unwrap();
+    let (_, answer) = token(
+        &s,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", s.public.as_str()),
+            ("code", code.as_str()),
+            ("redirect_uri", CB),
+            ("code_verifier", verifier.as_str()),
+        ],
+    )
+    .await;
+    assert!(answer.get("id_token").is_none(), "{answer}");
+    let info = send(
+        &s.app,
+        Request::get("/oauth2/userinfo")
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", answer["access_token"].as_str().unwrap()),
+            )
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(info.status, StatusCode::FORBIDDEN, "{}", info.body);
+
+    // A nonce that is not printable is refused at the authorization endpoint.
+    let (_, challenge) = pkce();
+    let bad = [
+        ("client_id", s.public.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("nonce", "bad\u{7}nonce"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let page = send(
+        &s.app,
+        Request::get(format!("/oauth2/authorize?{}", query(&bad)))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        page.status.is_redirection() || page.status == StatusCode::BAD_REQUEST,
+        "{}",
+        page.status
+    );
+    if let Some(l) = &page.location {
+        assert_eq!(param(l, "error").as_deref(), Some("invalid_request"));
+    }
+}
+
 on_both_backends!(
+    id_tokens_follow_openid_connect,
     pkce_rules,
     a_refused_refresh_leaves_the_token_usable,
     redirect_uri_at_the_exchange_only_when_the_request_had_one,

@@ -90,6 +90,7 @@ fn login_page(
             hidden("state", req.state.as_deref()),
             hidden("code_challenge", req.code_challenge.as_deref()),
             hidden("code_challenge_method", req.code_challenge_method.as_deref()),
+            hidden("nonce", req.nonce.as_deref()),
         ]
         .concat(),
     );
@@ -125,6 +126,7 @@ fn authorization_request(form: &Form) -> Result<AuthorizationRequest, String> {
         state: field("state"),
         code_challenge: field("code_challenge"),
         code_challenge_method: field("code_challenge_method"),
+        nonce: field("nonce"),
     })
 }
 

@@ -18,6 +18,7 @@ mod errors;
 mod pages;
 mod registration;
 mod token;
+mod userinfo;
 
 use std::sync::Arc;
 
@@ -77,6 +78,8 @@ keymanager::route_table! {
     post "/oauth2/token" => token::token,
     post "/oauth2/introspect" => token::introspect,
     post "/oauth2/revoke" => token::revoke,
+    get "/oauth2/userinfo" => userinfo::userinfo,
+    post "/oauth2/userinfo" => userinfo::userinfo,
     post "/oauth2/register" => registration::register,
     get "/oauth2/register/{client_id}" => registration::read,
     put "/oauth2/register/{client_id}" => registration::update,

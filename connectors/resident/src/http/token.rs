@@ -120,8 +120,13 @@ async fn issue(
         "expires_in": token.expires_in,
         "scope": token.scopes.join(" "),
     });
-    if let (Some(r), Some(obj)) = (&token.refresh_token, body.as_object_mut()) {
-        obj.insert("refresh_token".into(), r.expose_secret().into());
+    if let Some(obj) = body.as_object_mut() {
+        if let Some(r) = &token.refresh_token {
+            obj.insert("refresh_token".into(), r.expose_secret().into());
+        }
+        if let Some(i) = &token.id_token {
+            obj.insert("id_token".into(), i.expose_secret().into());
+        }
     }
     Ok((
         [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],

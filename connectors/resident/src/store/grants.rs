@@ -40,6 +40,8 @@ pub struct CodeRecord {
     pub code_challenge_method: Option<String>,
     /// Expiry.
     pub expires_at: i64,
+    /// The authorization request's `nonce` (OpenID Connect), echoed in the ID token.
+    pub nonce: Option<String>,
 }
 
 /// A refresh token, as stored (hashed).
@@ -154,7 +156,8 @@ impl Store {
     pub async fn insert_code(&self, c: &CodeRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO km_auth_codes (code_hash, grant_id, client_id, redirect_uri, scope, subject, code_challenge, \
-             code_challenge_method, expires_at, used_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10)",
+             code_challenge_method, expires_at, used_at, created_at, nonce) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11)",
         )
         .bind(&c.code_hash)
         .bind(&c.grant_id)
@@ -166,6 +169,7 @@ impl Store {
         .bind(c.code_challenge_method.as_deref())
         .bind(c.expires_at)
         .bind(self.now())
+        .bind(c.nonce.as_deref())
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -177,7 +181,7 @@ impl Store {
         let at = self.now();
         let row = sqlx::query(
             "SELECT code_hash, grant_id, client_id, redirect_uri, scope, subject, code_challenge, code_challenge_method, \
-             expires_at, used_at FROM km_auth_codes WHERE code_hash = $1",
+             expires_at, used_at, nonce FROM km_auth_codes WHERE code_hash = $1",
         )
         .bind(code_hash)
         .fetch_optional(&self.pool)
@@ -194,6 +198,7 @@ impl Store {
             code_challenge: col(&r, 6)?,
             code_challenge_method: col(&r, 7)?,
             expires_at: col(&r, 8)?,
+            nonce: col(&r, 10)?,
         };
         if col::<Option<i64>>(&r, 9)?.is_some() {
             return Ok(Use::Replayed(record));

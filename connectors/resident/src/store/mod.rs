@@ -37,6 +37,11 @@ const SQLITE: Migrations = &[
         "user roles",
         include_str!("../../migrations/sqlite/0004_user_roles.sql"),
     ),
+    (
+        5,
+        "code nonce",
+        include_str!("../../migrations/sqlite/0005_code_nonce.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -58,6 +63,11 @@ const POSTGRES: Migrations = &[
         4,
         "user roles",
         include_str!("../../migrations/postgres/0004_user_roles.sql"),
+    ),
+    (
+        5,
+        "code nonce",
+        include_str!("../../migrations/postgres/0005_code_nonce.sql"),
     ),
 ];
 
