@@ -40,6 +40,12 @@ pub struct AuthorizationRequest {
     pub code_challenge_method: Option<String>,
     /// `nonce` (OpenID Connect Core §3.1.2.1), echoed in the ID token.
     pub nonce: Option<String>,
+    /// `prompt` (Core §3.1.2.1): `none`, or any of `login`, `consent`, `select_account`.
+    pub prompt: Option<String>,
+    /// `max_age` (Core §3.1.2.1), seconds.
+    pub max_age: Option<String>,
+    /// `login_hint` (Core §3.1.2.1): the user name to offer on the login page.
+    pub login_hint: Option<String>,
 }
 
 /// A request that passed every check.
@@ -133,6 +139,44 @@ impl ResidentServer {
                 "unauthorized_client",
                 "this client may not use the authorization code grant",
             ));
+        }
+        // OpenID Connect Core §3.1.2.1. This server keeps no login session: every authorization asks the user to
+        // sign in and to allow, so `login` and `consent` always hold, any `max_age` is met (the ID token carries
+        // `auth_time`), and `none` can never be answered without a login.
+        let prompts: Vec<&str> = req
+            .prompt
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|p| !p.is_empty())
+            .collect();
+        if let Some(p) = prompts
+            .iter()
+            .find(|p| !["none", "login", "consent", "select_account"].contains(p))
+        {
+            return Err(fail(
+                "invalid_request",
+                &format!("prompt `{p}` is not one OpenID Connect defines"),
+            ));
+        }
+        if prompts.contains(&"none") {
+            if prompts.len() > 1 {
+                return Err(fail(
+                    "invalid_request",
+                    "prompt=none cannot be combined with another value",
+                ));
+            }
+            return Err(fail(
+                "login_required",
+                "the user must sign in; this server keeps no login session",
+            ));
+        }
+        if req
+            .max_age
+            .as_deref()
+            .is_some_and(|m| m.is_empty() || m.len() > 10 || !m.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(fail("invalid_request", "max_age must be a number of seconds"));
         }
         let requested = keymanager::model::parse_scope(req.scope.as_deref().unwrap_or_default())
             .map_err(|m| fail("invalid_scope", &m))?;

@@ -888,8 +888,98 @@ async fn id_tokens_follow_openid_connect(h: Harness) {
     }
 }
 
+/// OpenID Connect Core §3.1.2.1 on a server without login sessions: `prompt=none` is `login_required` (with the
+/// state), unknown or combined prompt values and a malformed `max_age` are `invalid_request`, `prompt=login`,
+/// `max_age=0` and `login_hint` show the login page (the hint filled in, escaped).
+async fn prompt_max_age_and_login_hint(h: Harness) {
+    let s = setup(h).await;
+    let (_, challenge) = pkce();
+    let base = [
+        ("client_id", s.public.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "st-1"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut p: Vec<(&str, &str)> = base.to_vec();
+        p.extend_from_slice(extra);
+        query(&p)
+    };
+    let get = |q: String| {
+        let app = s.app.clone();
+        async move {
+            send(
+                &app,
+                Request::get(format!("/oauth2/authorize?{q}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    for (extra, error) in [
+        (&[("prompt", "none")][..], "login_required"),
+        (&[("prompt", "none login")][..], "invalid_request"),
+        (&[("prompt", "sometimes")][..], "invalid_request"),
+        (&[("max_age", "-1")][..], "invalid_request"),
+        (&[("max_age", "ten")][..], "invalid_request"),
+    ] {
+        let r = get(with(extra)).await;
+        let location = r
+            .location
+            .clone()
+            .unwrap_or_else(|| panic!("{extra:?}: {} {}", r.status, r.body));
+        assert_eq!(param(&location, "error").as_deref(), Some(error), "{extra:?}");
+        assert_eq!(param(&location, "state").as_deref(), Some("st-1"), "{extra:?}");
+    }
+    for extra in [&[("prompt", "login consent")][..], &[("max_age", "0")][..]] {
+        let r = get(with(extra)).await;
+        assert_eq!(r.status, StatusCode::OK, "{extra:?}: {}", r.body);
+    }
+    let r = get(with(&[("login_hint", "bob\"><script>")])).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("value=\"bob&quot;&gt;&lt;script&gt;\""), "{}", r.body);
+    // The whole flow with max_age=0: the ID token carries auth_time.
+    let (verifier, challenge) = pkce();
+    let params = [
+        ("client_id", s.public.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "st-2"),
+        ("max_age", "0"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let r = login(&s, &params, USER, PASSWORD).await;
+    let code = param(r.location.as_ref().unwrap(), "code").unwrap();
+    let (_, answer) = token(
+        &s,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", s.public.as_str()),
+            ("code", code.as_str()),
+            ("redirect_uri", CB),
+            ("code_verifier", verifier.as_str()),
+        ],
+    )
+    .await;
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(answer["id_token"].as_str().unwrap().split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(claims["auth_time"].is_i64(), "{claims}");
+}
+
 on_both_backends!(
     id_tokens_follow_openid_connect,
+    prompt_max_age_and_login_hint,
     pkce_rules,
     a_refused_refresh_leaves_the_token_usable,
     redirect_uri_at_the_exchange_only_when_the_request_had_one,

@@ -76,11 +76,16 @@ fn login_page(
     let body = format!(
         "<h1>Sign in</h1><p><strong>{client}</strong> wants to access your account.</p>{scopes}{alert}\
          <form method=\"post\" action=\"/oauth2/authorize\">{csrf_field}{fields}\
-         <label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
+         <label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus{hint}>\
          <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
          <button type=\"submit\" name=\"decision\" value=\"approve\">Sign in and allow</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button></form>",
         client = escape(&checked.client.name),
+        hint = req
+            .login_hint
+            .as_deref()
+            .map(|h| format!(" value=\"{}\"", escape(h)))
+            .unwrap_or_default(),
         csrf_field = hidden("csrf", Some(&csrf)),
         fields = [
             hidden("client_id", req.client_id.as_deref()),
@@ -91,6 +96,9 @@ fn login_page(
             hidden("code_challenge", req.code_challenge.as_deref()),
             hidden("code_challenge_method", req.code_challenge_method.as_deref()),
             hidden("nonce", req.nonce.as_deref()),
+            hidden("prompt", req.prompt.as_deref()),
+            hidden("max_age", req.max_age.as_deref()),
+            hidden("login_hint", req.login_hint.as_deref()),
         ]
         .concat(),
     );
@@ -127,6 +135,9 @@ fn authorization_request(form: &Form) -> Result<AuthorizationRequest, String> {
         code_challenge: field("code_challenge"),
         code_challenge_method: field("code_challenge_method"),
         nonce: field("nonce"),
+        prompt: field("prompt"),
+        max_age: field("max_age"),
+        login_hint: field("login_hint"),
     })
 }
 
