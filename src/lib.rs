@@ -90,4 +90,4 @@ macro_rules! route_table {
     };
 }
 pub use key_manager::KeyManager;
-pub use user_directory::{NewUser, UserDirectory, UserInfo};
+pub use user_directory::{NewUser, UserDirectory, UserInfo, UserProfile};

@@ -14,6 +14,20 @@ pub struct NewUser {
     pub password: String,
     /// Roles, which decide the scopes the user may be granted (the resident binds `keymanager:admin` to `admin`).
     pub roles: Vec<String>,
+    /// What OpenID Connect's `profile` and `email` scopes show of the user.
+    pub profile: UserProfile,
+}
+
+/// The user's claims for OpenID Connect (Core §5.1): `name` with scope `profile`, `email` and `email_verified` with
+/// scope `email`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserProfile {
+    /// Full name.
+    pub name: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Whether the address was verified.
+    pub email_verified: bool,
 }
 
 impl std::fmt::Debug for NewUser {
@@ -22,6 +36,7 @@ impl std::fmt::Debug for NewUser {
             .field("username", &self.username)
             .field("password", &"[REDACTED]")
             .field("roles", &self.roles)
+            .field("profile", &self.profile)
             .finish()
     }
 }
@@ -33,6 +48,8 @@ pub struct UserInfo {
     pub username: String,
     /// Roles.
     pub roles: Vec<String>,
+    /// OpenID Connect claims.
+    pub profile: UserProfile,
 }
 
 /// A directory of resource owners the management API can administer.

@@ -111,6 +111,7 @@ async fn world(url: &str, foreign_url: &str) -> World {
             username: name.into(),
             password: PASSWORD.into(),
             roles,
+            profile: Default::default(),
         };
         UserDirectory::add_user(home.server().as_ref(), &user).await.unwrap();
     }
@@ -290,6 +291,7 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
                 username: format!("u-{n}"),
                 password: PASSWORD.into(),
                 roles: vec![],
+                profile: Default::default(),
             })
             .await
             .unwrap();

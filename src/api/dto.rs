@@ -500,6 +500,15 @@ pub struct CreateUserDto {
     /// Roles (`admin` lets the user be granted `keymanager:admin` at the resident key manager).
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Full name (OpenID Connect `name`, with scope `profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// E-mail address (OpenID Connect `email`, with scope `email`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether the address was verified.
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 /// A user.
@@ -514,6 +523,15 @@ pub struct UserDto {
     /// Roles.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Full name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// E-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether the address was verified.
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 /// `POST /api/admin-tokens`.
@@ -543,7 +561,7 @@ debug_hiding!(CreatedSecretDto { secret_id, description, created_time, expires_a
 debug_hiding!(IntrospectDto { token_type_hint } hiding { token });
 debug_hiding!(RevokeDto { client_id, token_type_hint } hiding { token, client_secret });
 debug_hiding!(RevokeTokenDto {  } hiding { token, consumer_secret });
-debug_hiding!(CreateUserDto { username, roles } hiding { password });
+debug_hiding!(CreateUserDto { username, roles, name, email, email_verified } hiding { password });
 debug_hiding!(CreatedAdminTokenDto { name } hiding { token });
 
 #[cfg(test)]
@@ -624,6 +642,9 @@ mod tests {
                     username: "alice".into(),
                     password: S.into(),
                     roles: vec!["admin".into()],
+                    name: None,
+                    email: None,
+                    email_verified: false,
                 }
             ),
             format!(
@@ -632,6 +653,7 @@ mod tests {
                     username: "alice".into(),
                     password: S.into(),
                     roles: Vec::new(),
+                    profile: Default::default(),
                 }
             ),
             format!(

@@ -357,6 +357,9 @@ pub(super) async fn list_users(State(s): State<ApiState>, _: Caller) -> Answer<J
                 username: u.username,
                 subject: None,
                 roles: u.roles,
+                name: u.profile.name,
+                email: u.profile.email,
+                email_verified: u.profile.email_verified,
             })
             .collect(),
     )))
@@ -373,6 +376,11 @@ pub(super) async fn create_user(
         username: body.username.clone(),
         password: body.password.clone(),
         roles: body.roles.clone(),
+        profile: crate::UserProfile {
+            name: body.name.clone(),
+            email: body.email.clone(),
+            email_verified: body.email_verified,
+        },
     };
     let subject = s.service.users()?.add_user(&user).await?;
     Ok((
@@ -381,6 +389,9 @@ pub(super) async fn create_user(
             username: body.username,
             subject: Some(subject),
             roles: body.roles,
+            name: body.name,
+            email: body.email,
+            email_verified: body.email_verified,
         }),
     ))
 }

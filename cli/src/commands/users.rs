@@ -19,6 +19,15 @@ pub(crate) enum UsersCommand {
         /// A role (repeat for several); `admin` lets the user be granted `keymanager:admin`.
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// Full name (OpenID Connect `name`, with scope `profile`).
+        #[arg(long)]
+        name: Option<String>,
+        /// E-mail address (OpenID Connect `email`, with scope `email`).
+        #[arg(long)]
+        email: Option<String>,
+        /// The e-mail address is verified.
+        #[arg(long)]
+        email_verified: bool,
     },
     /// List users and their roles.
     ///
@@ -36,7 +45,13 @@ pub(crate) enum UsersCommand {
 pub(crate) async fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), Failure> {
     let api = ctx.api()?;
     match cmd {
-        UsersCommand::Add { username, roles } => {
+        UsersCommand::Add {
+            username,
+            roles,
+            name,
+            email,
+            email_verified,
+        } => {
             let password = read_secret("password", None)?;
             let user: UserDto = api
                 .post(
@@ -45,6 +60,9 @@ pub(crate) async fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), Failur
                         username,
                         password,
                         roles,
+                        name,
+                        email,
+                        email_verified,
                     },
                 )
                 .await?;

@@ -272,6 +272,7 @@ impl ResidentServer {
             username: username.to_owned(),
             password: password.to_owned(),
             roles: Vec::new(),
+            profile: Default::default(),
         };
         StoreUsers::new(self.store().clone()).add(&user).await
     }

@@ -568,7 +568,10 @@ impl ResidentServer {
         };
         let id_token = match m.openid {
             Some(o) if m.scopes.iter().any(|s| s == "openid") => {
-                Some(Token::new(self.id_token(client, m.subject, &token, o, iat, exp).await?))
+                let claims = self.user_claims(m.subject, &m.scopes).await?;
+                Some(Token::new(
+                    self.id_token(client, m.subject, &token, o, iat, exp, claims).await?,
+                ))
             }
             _ => None,
         };
@@ -582,8 +585,34 @@ impl ResidentServer {
         })
     }
 
+    /// The claims about a user its granted scopes show (OpenID Connect Core §5.4): `name` with `profile`, `email`
+    /// and `email_verified` with `email`; none for a subject this store does not keep (a client, another directory).
+    pub async fn user_claims(&self, subject: &str, scopes: &[String]) -> Result<serde_json::Map<String, Value>> {
+        let mut out = serde_json::Map::new();
+        let wants = |s: &str| scopes.iter().any(|g| g == s);
+        if !(wants("profile") || wants("email")) {
+            return Ok(out);
+        }
+        let Some(user) = self.store.get_user(subject).await? else {
+            return Ok(out);
+        };
+        if wants("profile") {
+            if let Some(n) = user.profile.name {
+                out.insert("name".into(), n.into());
+            }
+        }
+        if wants("email") {
+            if let Some(e) = user.profile.email {
+                out.insert("email".into(), e.into());
+                out.insert("email_verified".into(), user.profile.email_verified.into());
+            }
+        }
+        Ok(out)
+    }
+
     /// An ID token (OpenID Connect Core §2, §3.1.3.6): who signed in, for which client, with the access token's
     /// `at_hash` and the request's `nonce`.
+    #[allow(clippy::too_many_arguments)]
     async fn id_token(
         &self,
         client: &ClientRecord,
@@ -592,6 +621,7 @@ impl ResidentServer {
         o: OpenId<'_>,
         iat: i64,
         exp: i64,
+        user: serde_json::Map<String, Value>,
     ) -> Result<String> {
         let key = self.keys.current().await?;
         // The left half of the hash the signing algorithm uses (SHA-512 for Ed25519, as OpenID implementations do).
@@ -616,6 +646,7 @@ impl ResidentServer {
             if let Some(t) = o.auth_time {
                 obj.insert("auth_time".into(), t.into());
             }
+            obj.extend(user);
         }
         key.sign_jwt("JWT", &claims)
     }

@@ -88,6 +88,19 @@ impl StoreUsers {
                 ));
             }
         }
+        if let Some(name) = &user.profile.name {
+            keymanager::model::check_text("name", name, 200)?;
+        }
+        if let Some(email) = &user.profile.email {
+            keymanager::model::check_text("email", email, 254)?;
+            let at = email.find('@').unwrap_or(0);
+            if at == 0 || at + 1 >= email.len() || email.chars().any(char::is_whitespace) {
+                return Err(Error::invalid_field(
+                    "email",
+                    "must be an e-mail address (local@domain)",
+                ));
+            }
+        }
         let hash = password_hashing::hash(&user.password, Admission::Wait).await?;
         let subject = user.username.clone();
         self.store
@@ -96,6 +109,7 @@ impl StoreUsers {
                 subject: subject.clone(),
                 password_hash: hash,
                 roles: user.roles.clone(),
+                profile: user.profile.clone(),
             })
             .await?;
         Ok(subject)
@@ -112,6 +126,7 @@ impl StoreUsers {
                         username: name.clone(),
                         password: password.expose_secret().to_owned(),
                         roles: Vec::new(),
+                        profile: Default::default(),
                     };
                     self.add(&user).await?;
                     tracing::info!(username = %name, "added a configured user");

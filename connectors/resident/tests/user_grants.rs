@@ -79,7 +79,7 @@ async fn setup(h: Harness) -> Setup {
             &ClientSpec::new("spa", KeyType::Sandbox)
                 .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
                 .with_redirect_uris([CB])
-                .with_scopes(["openid", "profile", "offline_access"])
+                .with_scopes(["openid", "profile", "email", "offline_access"])
                 .public(),
         )
         .await
@@ -977,8 +977,102 @@ async fn prompt_max_age_and_login_hint(h: Harness) {
     assert!(claims["auth_time"].is_i64(), "{claims}");
 }
 
+/// Profile and e-mail claims (OpenID Connect Core §5.4): `name` with scope `profile`, `email` and
+/// `email_verified` with scope `email`, in the ID token and from UserInfo; nothing the scopes do not allow.
+async fn claims_follow_the_granted_scopes(h: Harness) {
+    let s = setup(h).await;
+    let carol = keymanager::NewUser {
+        username: "carol".into(),
+        password: PASSWORD.into(),
+        roles: vec![],
+        profile: keymanager::UserProfile {
+            name: Some("Carol Example".into()),
+            email: Some("carol@example.com".into()),
+            email_verified: true,
+        },
+    };
+    keymanager::UserDirectory::add_user(s.h.server.as_ref(), &carol)
+        .await
+        .unwrap();
+    let bad = keymanager::NewUser {
+        username: "dave".into(),
+        profile: keymanager::UserProfile {
+            email: Some("not an address".into()),
+            ..Default::default()
+        },
+        ..carol.clone()
+    };
+    assert!(keymanager::UserDirectory::add_user(s.h.server.as_ref(), &bad)
+        .await
+        .is_err());
+    for (scope, name, email) in [
+        ("openid profile email", true, true),
+        ("openid profile", true, false),
+        ("openid email", false, true),
+        ("openid", false, false),
+    ] {
+        let (verifier, challenge) = pkce();
+        let params = [
+            ("client_id", s.public.as_str()),
+            ("redirect_uri", CB),
+            ("response_type", "code"),
+            ("scope", scope),
+            ("state", "st"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        let r = login(&s, &params, "carol", PASSWORD).await;
+        let code = param(r.location.as_ref().unwrap(), "code").unwrap();
+        let (_, answer) = token(
+            &s,
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", s.public.as_str()),
+                ("code", code.as_str()),
+                ("redirect_uri", CB),
+                ("code_verifier", verifier.as_str()),
+            ],
+        )
+        .await;
+        let claims: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(answer["id_token"].as_str().unwrap().split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let info = send(
+            &s.app,
+            Request::get("/oauth2/userinfo")
+                .header(
+                    header::AUTHORIZATION,
+                    format!("Bearer {}", answer["access_token"].as_str().unwrap()),
+                )
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        let info: Value = serde_json::from_str(&info.body).unwrap();
+        for seen in [&claims, &info] {
+            assert_eq!(seen["sub"], "carol");
+            assert_eq!(seen.get("name").is_some(), name, "{scope}: {seen}");
+            assert_eq!(seen.get("email").is_some(), email, "{scope}: {seen}");
+            if name {
+                assert_eq!(seen["name"], "Carol Example");
+            }
+            if email {
+                assert_eq!(
+                    (&seen["email"], &seen["email_verified"]),
+                    (&Value::from("carol@example.com"), &Value::from(true))
+                );
+            }
+        }
+    }
+}
+
 on_both_backends!(
     id_tokens_follow_openid_connect,
+    claims_follow_the_granted_scopes,
     prompt_max_age_and_login_hint,
     pkce_rules,
     a_refused_refresh_leaves_the_token_usable,

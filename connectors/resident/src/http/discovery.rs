@@ -25,10 +25,12 @@ pub(crate) async fn metadata(State(app): State<AppState>) -> impl IntoResponse {
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256", "plain"],
         "authorization_response_iss_parameter_supported": true,
-        "scopes_supported": ["openid", "offline_access"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "userinfo_endpoint": format!("{base}/oauth2/userinfo"),
         "id_token_signing_alg_values_supported": [s.algorithm.as_str()],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp"],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "name", "email", "email_verified"
+        ],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

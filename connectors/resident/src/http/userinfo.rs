@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::client_auth::{bearer, Form};
 use super::errors::{server_error, OAuthError};
@@ -43,8 +43,16 @@ pub(crate) async fn userinfo(State(app): State<AppState>, headers: HeaderMap, bo
                 )
             });
         }
-        let sub = active.claims.get("sub").cloned().unwrap_or(Value::Null);
-        Ok::<_, OAuthError>(([(header::CACHE_CONTROL, "no-store")], Json(json!({ "sub": sub }))).into_response())
+        let sub = active
+            .claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let granted: Vec<String> = scopes.split(' ').map(str::to_owned).collect();
+        let mut answer = app.server.user_claims(&sub, &granted).await.map_err(server_error)?;
+        answer.insert("sub".into(), sub.into());
+        Ok::<_, OAuthError>(([(header::CACHE_CONTROL, "no-store")], Json(Value::Object(answer))).into_response())
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }

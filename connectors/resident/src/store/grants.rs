@@ -16,6 +16,8 @@ pub struct UserRecord {
     pub password_hash: String,
     /// Roles.
     pub roles: Vec<String>,
+    /// OpenID Connect claims.
+    pub profile: keymanager::UserProfile,
 }
 
 /// An authorization code, as stored (hashed).
@@ -81,13 +83,17 @@ impl Store {
     /// Add a user; `Conflict` when the name is taken.
     pub async fn insert_user(&self, u: &UserRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO km_users (username, subject, password_hash, created_at, roles) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO km_users (username, subject, password_hash, created_at, roles, name, email, email_verified) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&u.username)
         .bind(&u.subject)
         .bind(&u.password_hash)
         .bind(self.now())
         .bind(u.roles.join(" "))
+        .bind(u.profile.name.as_deref())
+        .bind(u.profile.email.as_deref())
+        .bind(i64::from(u.profile.email_verified))
         .execute(&self.pool)
         .await
         .map_err(|e| conflict_or(e, || format!("a user named `{}` exists already", u.username)))?;
@@ -96,7 +102,9 @@ impl Store {
 
     /// A user by name.
     pub async fn get_user(&self, username: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query("SELECT username, subject, password_hash, roles FROM km_users WHERE username = $1")
+        let row = sqlx::query(
+            "SELECT username, subject, password_hash, roles, name, email, email_verified FROM km_users WHERE username = $1",
+        )
             .bind(username)
             .fetch_optional(&self.pool)
             .await
@@ -107,6 +115,11 @@ impl Store {
                 subject: col(&r, 1)?,
                 password_hash: col(&r, 2)?,
                 roles: roles(&col::<String>(&r, 3)?),
+                profile: keymanager::UserProfile {
+                    name: col(&r, 4)?,
+                    email: col(&r, 5)?,
+                    email_verified: col::<i64>(&r, 6)? != 0,
+                },
             })
         })
         .transpose()
@@ -125,7 +138,7 @@ impl Store {
 
     /// Every user with their roles, sorted by name.
     pub async fn list_users(&self) -> Result<Vec<keymanager::UserInfo>> {
-        let rows = sqlx::query("SELECT username, roles FROM km_users ORDER BY username")
+        let rows = sqlx::query("SELECT username, roles, name, email, email_verified FROM km_users ORDER BY username")
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
@@ -134,6 +147,11 @@ impl Store {
                 Ok(keymanager::UserInfo {
                     username: col(r, 0)?,
                     roles: roles(&col::<String>(r, 1)?),
+                    profile: keymanager::UserProfile {
+                        name: col(r, 2)?,
+                        email: col(r, 3)?,
+                        email_verified: col::<i64>(r, 4)? != 0,
+                    },
                 })
             })
             .collect()

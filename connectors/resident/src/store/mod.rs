@@ -42,6 +42,11 @@ const SQLITE: Migrations = &[
         "code nonce",
         include_str!("../../migrations/sqlite/0005_code_nonce.sql"),
     ),
+    (
+        6,
+        "user claims",
+        include_str!("../../migrations/sqlite/0006_user_claims.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -68,6 +73,11 @@ const POSTGRES: Migrations = &[
         5,
         "code nonce",
         include_str!("../../migrations/postgres/0005_code_nonce.sql"),
+    ),
+    (
+        6,
+        "user claims",
+        include_str!("../../migrations/postgres/0006_user_claims.sql"),
     ),
 ];
 

@@ -1,0 +1,4 @@
+-- OpenID Connect claims of resident users.
+ALTER TABLE km_users ADD COLUMN name TEXT;
+ALTER TABLE km_users ADD COLUMN email TEXT;
+ALTER TABLE km_users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
