@@ -269,3 +269,27 @@ fn main() -> ExitCode {
         Err(Failure::Reported) => ExitCode::from(2),
     }
 }
+
+#[cfg(test)]
+mod parse_tests {
+    use clap::Parser;
+
+    /// Secret ids are base64url: one that begins with `-` is the option's value, not another option (a CI run met
+    /// one).
+    #[test]
+    fn a_secret_id_may_begin_with_a_hyphen() {
+        let cli = super::Cli::try_parse_from([
+            "keymanager",
+            "secrets",
+            "delete",
+            "--app",
+            "orders",
+            "--key-type",
+            "production",
+            "--secret-id",
+            "-2cfxSHX_BXReD2B",
+        ])
+        .unwrap();
+        assert!(format!("{cli:?}").contains("\"-2cfxSHX_BXReD2B\""), "{cli:?}");
+    }
+}

@@ -33,8 +33,8 @@ pub(crate) enum SecretsCommand {
     Delete {
         #[command(flatten)]
         which: Which,
-        /// The secret's id.
-        #[arg(long)]
+        /// The secret's id (base64url: one that begins with `-` is taken as the id, not as an option).
+        #[arg(long, allow_hyphen_values = true)]
         secret_id: String,
         /// Also revoke the tokens issued with it.
         #[arg(long)]
