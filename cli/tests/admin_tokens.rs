@@ -50,9 +50,11 @@ fn named_admin_tokens_are_created_listed_used_and_revoked() {
     assert!(ci.len() >= 43);
     let (code, _, err) = km(base, dir.path(), &initial, &["admin-tokens", "create", "ci"]);
     assert_eq!(code, 1, "a name is unique: {err}");
-    let (code, _, err) = km(base, dir.path(), &initial, &["admin-tokens", "create", "bad name"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("name"), "{err}");
+    for bad in ["bad name", "--name-like-an-option"] {
+        let (code, _, err) = km(base, dir.path(), &initial, &["admin-tokens", "create", "--", bad]);
+        assert_eq!(code, 1, "{bad}: {err}");
+        assert!(err.contains("name"), "{err}");
+    }
 
     // The new token works, and the first one can now be revoked: refused at once.
     assert_eq!(km(base, dir.path(), &ci, &["apps", "list"]).0, 0);

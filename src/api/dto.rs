@@ -538,7 +538,7 @@ pub struct UserDto {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAdminTokenDto {
-    /// Its name: 1 to 64 letters, digits, `.`, `_` or `-`.
+    /// Its name: 1 to 64 letters, digits, `.`, `_` or `-`, beginning with a letter or a digit.
     pub name: String,
 }
 

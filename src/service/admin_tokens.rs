@@ -169,15 +169,17 @@ impl AdminTokens {
     }
 
     async fn store(&self, name: &str, token: &str, audit: &Audit) -> Result<()> {
+        // The first character is a letter or a digit, so a name is never read as a command-line option.
         if name.is_empty()
             || name.len() > 64
+            || !name.as_bytes()[0].is_ascii_alphanumeric()
             || !name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         {
             return Err(Error::invalid_field(
                 "name",
-                "must be 1 to 64 letters, digits, `.`, `_` or `-`",
+                "must be 1 to 64 letters, digits, `.`, `_` or `-`, beginning with a letter or a digit",
             ));
         }
         if name == CONFIGURED {
