@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 pub use crate::config::GatewayRoute as RouteRule;
 use crate::error::ConfigError;
-use crate::gateway::{authorize, Refusal};
+use crate::gateway::authorize;
 use crate::model::normalize_path;
 use crate::validation::{Principal, TokenValidator};
 use axum::extract::{Request, State};
@@ -120,11 +120,10 @@ async fn check(State(fa): State<ForwardAuth>, req: Request) -> Response {
     let scopes = fa.scopes_for(&method, &path);
     match authorize(&fa.validator, scopes, req.headers()).await {
         Ok(p) => identity(&p),
-        Err(Refusal::InsufficientScope(s)) => {
-            tracing::debug!(%method, %path, "insufficient scope at the gateway");
-            Refusal::InsufficientScope(s).into_response()
+        Err(r) => {
+            tracing::debug!(%method, %path, refusal = ?r, "refused at the gateway");
+            r.into_response()
         }
-        Err(r) => r.into_response(),
     }
 }
 

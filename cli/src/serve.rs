@@ -135,7 +135,7 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
                 let issuer = runtime.key_managers.get(&sign_in.key_manager)?.token_profile().issuer;
                 providers.push(crate::portal::Provider::external(sign_in, &issuer, &http).await?);
             }
-            app = app.merge(crate::portal::router(api.clone(), providers, &public_url));
+            app = app.merge(crate::portal::router(api.clone(), providers, &public_url, http));
             lines.push(format!("  portal:      {public_url}/portal"));
         }
         let purge_store = server.store().clone();

@@ -207,17 +207,14 @@ pub(crate) async fn client(
 }
 
 /// The portal's routes, under `/portal`.
-pub(crate) fn router(api: Router, providers: Vec<Provider>, public_url: &str) -> Router {
+pub(crate) fn router(api: Router, providers: Vec<Provider>, public_url: &str, http: reqwest::Client) -> Router {
     let portal = Arc::new(Portal {
         api,
         providers,
         public_url: public_url.to_owned(),
         secure: public_url.starts_with("https://"),
         sessions: session::Sessions::default(),
-        http: reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(15))
-            .build()
-            .unwrap_or_default(),
+        http,
     });
     use handlers as h;
     Router::new()

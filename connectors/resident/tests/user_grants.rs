@@ -699,28 +699,29 @@ async fn redirect_uri_at_the_exchange_only_when_the_request_had_one(h: Harness) 
     );
 }
 
-/// OpenID Connect (Core §3.1.3.6, §3.1.3.7, §5.3): with `openid`, the code exchange answers an ID token signed with a
-/// key of the JWKS, for the client (`aud`, `azp`), the user (`sub`), echoing the `nonce`, with `auth_time` and the
-/// access token's `at_hash`; a refresh answers a new one; UserInfo speaks for the same user and needs `openid`;
-/// without `openid` there is no ID token. A bad `nonce` is refused.
-async fn id_tokens_follow_openid_connect(h: Harness) {
-    let s = setup(h).await;
+/// Sign `user` in through the public client (PKCE S256, state `st`, plus `extra` parameters such as `scope`) and
+/// exchange the code: the token endpoint's answer.
+async fn code_flow(s: &Setup, user: &str, extra: &[(&str, &str)]) -> Value {
     let (verifier, challenge) = pkce();
-    let params = [
+    let mut params = vec![
         ("client_id", s.public.as_str()),
         ("redirect_uri", CB),
         ("response_type", "code"),
-        ("scope", "openid profile offline_access"),
-        ("state", "st"),
-        ("nonce", "n-0S6_WzA2Mj"),
         ("code_challenge", challenge.as_str()),
         ("code_challenge_method", "S256"),
     ];
-    let r = login(&s, &params, USER, PASSWORD).await;
-    let location = r.location.clone().expect("redirect");
-    let code = param(&location, "code").unwrap();
+    if !extra.iter().any(|(k, _)| *k == "state") {
+        params.push(("state", "st"));
+    }
+    params.extend_from_slice(extra);
+    let r = login(s, &params, user, PASSWORD).await;
+    let location = r
+        .location
+        .clone()
+        .unwrap_or_else(|| panic!("no redirect: {} {}", r.status, r.body));
+    let code = param(&location, "code").unwrap_or_else(|| panic!("no code in {location}"));
     let (st, answer) = token(
-        &s,
+        s,
         None,
         &[
             ("grant_type", "authorization_code"),
@@ -732,6 +733,29 @@ async fn id_tokens_follow_openid_connect(h: Harness) {
     )
     .await;
     assert_eq!(st, StatusCode::OK, "{answer}");
+    answer
+}
+
+/// The claims of the ID token in a token answer (decoded; the signature is checked where it matters).
+fn id_claims(answer: &Value) -> Value {
+    let id_token = answer["id_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ID token in {answer}"));
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(id_token.split('.').nth(1).unwrap()).unwrap()).unwrap()
+}
+
+/// OpenID Connect (Core §3.1.3.6, §3.1.3.7, §5.3): with `openid`, the code exchange answers an ID token signed with a
+/// key of the JWKS, for the client (`aud`, `azp`), the user (`sub`), echoing the `nonce`, with `auth_time` and the
+/// access token's `at_hash`; a refresh answers a new one; UserInfo speaks for the same user and needs `openid`;
+/// without `openid` there is no ID token. A bad `nonce` is refused.
+async fn id_tokens_follow_openid_connect(h: Harness) {
+    let s = setup(h).await;
+    let answer = code_flow(
+        &s,
+        USER,
+        &[("scope", "openid profile offline_access"), ("nonce", "n-0S6_WzA2Mj")],
+    )
+    .await;
     let id_token = answer["id_token"].as_str().expect("an ID token");
     let access = answer["access_token"].as_str().unwrap();
     let mut parts = id_token.split('.');
@@ -822,30 +846,7 @@ async fn id_tokens_follow_openid_connect(h: Harness) {
     assert!(again.get("nonce").is_none());
 
     // Without openid: no ID token, and UserInfo refuses the token.
-    let (verifier, challenge) = pkce();
-    let plain = [
-        ("client_id", s.public.as_str()),
-        ("redirect_uri", CB),
-        ("response_type", "code"),
-        ("scope", "profile"),
-        ("state", "st"),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
-    let r = login(&s, &plain, USER, PASSWORD).await;
-    let code = param(r.location.as_ref().unwrap(), "code").unwrap();
-    let (_, answer) = token(
-        &s,
-        None,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", s.public.as_str()),
-            ("code", code.as_str()),
-            ("redirect_uri", CB),
-            ("code_verifier", verifier.as_str()),
-        ],
-    )
-    .await;
+    let answer = code_flow(&s, USER, &[("scope", "profile")]).await;
     assert!(answer.get("id_token").is_none(), "{answer}");
     let info = send(
         &s.app,
@@ -943,37 +944,8 @@ async fn prompt_max_age_and_login_hint(h: Harness) {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("value=\"bob&quot;&gt;&lt;script&gt;\""), "{}", r.body);
     // The whole flow with max_age=0: the ID token carries auth_time.
-    let (verifier, challenge) = pkce();
-    let params = [
-        ("client_id", s.public.as_str()),
-        ("redirect_uri", CB),
-        ("response_type", "code"),
-        ("scope", "openid"),
-        ("state", "st-2"),
-        ("max_age", "0"),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
-    let r = login(&s, &params, USER, PASSWORD).await;
-    let code = param(r.location.as_ref().unwrap(), "code").unwrap();
-    let (_, answer) = token(
-        &s,
-        None,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", s.public.as_str()),
-            ("code", code.as_str()),
-            ("redirect_uri", CB),
-            ("code_verifier", verifier.as_str()),
-        ],
-    )
-    .await;
-    let claims: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(answer["id_token"].as_str().unwrap().split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let answer = code_flow(&s, USER, &[("scope", "openid"), ("state", "st-2"), ("max_age", "0")]).await;
+    let claims = id_claims(&answer);
     assert!(claims["auth_time"].is_i64(), "{claims}");
 }
 
@@ -1011,36 +983,8 @@ async fn claims_follow_the_granted_scopes(h: Harness) {
         ("openid email", false, true),
         ("openid", false, false),
     ] {
-        let (verifier, challenge) = pkce();
-        let params = [
-            ("client_id", s.public.as_str()),
-            ("redirect_uri", CB),
-            ("response_type", "code"),
-            ("scope", scope),
-            ("state", "st"),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ];
-        let r = login(&s, &params, "carol", PASSWORD).await;
-        let code = param(r.location.as_ref().unwrap(), "code").unwrap();
-        let (_, answer) = token(
-            &s,
-            None,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", s.public.as_str()),
-                ("code", code.as_str()),
-                ("redirect_uri", CB),
-                ("code_verifier", verifier.as_str()),
-            ],
-        )
-        .await;
-        let claims: Value = serde_json::from_slice(
-            &URL_SAFE_NO_PAD
-                .decode(answer["id_token"].as_str().unwrap().split('.').nth(1).unwrap())
-                .unwrap(),
-        )
-        .unwrap();
+        let answer = code_flow(&s, "carol", &[("scope", scope)]).await;
+        let claims = id_claims(&answer);
         let info = send(
             &s.app,
             Request::get("/oauth2/userinfo")
