@@ -73,6 +73,8 @@ pub enum TokenEndpointAuthMethod {
     ClientSecretBasic,
     /// Client id and secret in the form body.
     ClientSecretPost,
+    /// A signed JWT made with the client's own key (RFC 7523 §2.2, OpenID Connect Core §9).
+    PrivateKeyJwt,
     /// A public client: no secret.
     None,
 }
@@ -83,6 +85,7 @@ impl TokenEndpointAuthMethod {
         match self {
             TokenEndpointAuthMethod::ClientSecretBasic => "client_secret_basic",
             TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
+            TokenEndpointAuthMethod::PrivateKeyJwt => "private_key_jwt",
             TokenEndpointAuthMethod::None => "none",
         }
     }

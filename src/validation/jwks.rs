@@ -80,6 +80,18 @@ fn parsed_key(jwk: &serde_json::Value) -> Option<(Algorithm, aws_lc_rs::signatur
     }
 }
 
+/// A JWK's public signature key, parsed once for verifying: P-256, RSA or Ed25519, with the JWS `alg` it verifies
+/// (`ES256`, `RS256`, `EdDSA`); `None` for any other key type or a malformed key.
+pub fn jwk_public_key(jwk: &serde_json::Value) -> Option<(&'static str, aws_lc_rs::signature::ParsedPublicKey)> {
+    let (alg, key) = parsed_key(jwk)?;
+    let name = match alg {
+        Algorithm::ES256 => "ES256",
+        Algorithm::RS256 => "RS256",
+        _ => "EdDSA",
+    };
+    Some((name, key))
+}
+
 /// PKCS#1 `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`, DER.
 fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Option<Vec<u8>> {
     fn length(len: usize, out: &mut Vec<u8>) -> Option<()> {

@@ -41,6 +41,7 @@ use crate::registry::KeyManagers;
 use crate::KeyManager;
 
 pub use crate::model::{RevocationFeed, RevocationSink};
+pub use jwks::jwk_public_key;
 use jwks::JwksCache;
 pub use recording::{record_revocations, revoked_entry, RecordRevocations};
 use revocations::{Facts, Revocations};

@@ -15,7 +15,7 @@ use crate::crypto;
 use crate::server::{
     granted_scopes, invalid_grant, unauthorized_client, AuthenticatedClient, Issued, Mint, OpenId, ResidentServer,
 };
-use crate::store::{ClientRecord, CodeRecord, RefreshRecord, Use};
+use crate::store::{ClientRecord, CodeRecord, LoginSession, RefreshRecord, Use};
 use crate::users::{ResourceOwner, StoreUsers};
 
 /// How long an authorization code lives (RFC 6749 §4.1.2 recommends at most 10 minutes).
@@ -65,6 +65,33 @@ pub struct CheckedRequest {
     pub challenge: Option<(String, String)>,
     /// The `nonce`, for the ID token.
     pub nonce: Option<String>,
+    /// What `prompt` asked for.
+    pub prompt: Prompt,
+    /// `max_age`: the longest time since the user authenticated that this request accepts (seconds).
+    pub max_age: Option<i64>,
+}
+
+/// The values of `prompt` (OpenID Connect Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    /// `none`: no page may be shown.
+    pub none: bool,
+    /// `login` (or `select_account`, met the same way): the user signs in again.
+    pub login: bool,
+    /// `consent`: the user is asked again.
+    pub consent: bool,
+}
+
+impl CheckedRequest {
+    /// A refusal sent back to the client's redirect URI, with the request's `state`.
+    pub fn refusal(&self, error: &'static str, description: &str) -> AuthorizeError {
+        AuthorizeError::Redirect {
+            redirect_uri: self.redirect_uri.clone(),
+            error,
+            description: description.into(),
+            state: self.state.clone(),
+        }
+    }
 }
 
 /// Why an authorization request is refused.
@@ -140,44 +167,41 @@ impl ResidentServer {
                 "this client may not use the authorization code grant",
             ));
         }
-        // OpenID Connect Core §3.1.2.1. This server keeps no login session: every authorization asks the user to
-        // sign in and to allow, so `login` and `consent` always hold, any `max_age` is met (the ID token carries
-        // `auth_time`), and `none` can never be answered without a login.
-        let prompts: Vec<&str> = req
+        // OpenID Connect Core §3.1.2.1: `prompt` is a set of known values; `none` stands alone.
+        let mut prompt = Prompt::default();
+        for p in req
             .prompt
             .as_deref()
             .unwrap_or_default()
             .split(' ')
             .filter(|p| !p.is_empty())
-            .collect();
-        if let Some(p) = prompts
-            .iter()
-            .find(|p| !["none", "login", "consent", "select_account"].contains(p))
         {
+            match p {
+                "none" => prompt.none = true,
+                "login" | "select_account" => prompt.login = true,
+                "consent" => prompt.consent = true,
+                other => {
+                    return Err(fail(
+                        "invalid_request",
+                        &format!("prompt `{other}` is not one OpenID Connect defines"),
+                    ))
+                }
+            }
+        }
+        if prompt.none && (prompt.login || prompt.consent) {
             return Err(fail(
                 "invalid_request",
-                &format!("prompt `{p}` is not one OpenID Connect defines"),
+                "prompt=none cannot be combined with another value",
             ));
         }
-        if prompts.contains(&"none") {
-            if prompts.len() > 1 {
-                return Err(fail(
-                    "invalid_request",
-                    "prompt=none cannot be combined with another value",
-                ));
-            }
-            return Err(fail(
-                "login_required",
-                "the user must sign in; this server keeps no login session",
-            ));
-        }
-        if req
-            .max_age
-            .as_deref()
-            .is_some_and(|m| m.is_empty() || m.len() > 10 || !m.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(fail("invalid_request", "max_age must be a number of seconds"));
-        }
+        let max_age = match req.max_age.as_deref() {
+            None => None,
+            Some(m) if !m.is_empty() && m.len() <= 10 && m.bytes().all(|b| b.is_ascii_digit()) => Some(
+                m.parse::<i64>()
+                    .map_err(|_| fail("invalid_request", "max_age must be a number of seconds"))?,
+            ),
+            Some(_) => return Err(fail("invalid_request", "max_age must be a number of seconds")),
+        };
         let requested = keymanager::model::parse_scope(req.scope.as_deref().unwrap_or_default())
             .map_err(|m| fail("invalid_scope", &m))?;
         let scopes = granted_scopes(&client, &requested).map_err(|e| fail("invalid_scope", &e.to_string()))?;
@@ -227,11 +251,14 @@ impl ResidentServer {
             state,
             challenge,
             nonce,
+            prompt,
+            max_age,
         })
     }
 
-    /// Issue an authorization code for a checked request and an authenticated user; returns the code.
-    pub async fn create_code(&self, req: &CheckedRequest, owner: &ResourceOwner) -> Result<String> {
+    /// Issue an authorization code for a checked request and the user of a login session; returns the code.
+    pub async fn create_code(&self, req: &CheckedRequest, session: &LoginSession) -> Result<String> {
+        let owner = session.owner();
         let code = crypto::random_token(32);
         let (code_challenge, code_challenge_method) = match &req.challenge {
             Some((c, m)) => (Some(c.clone()), Some(m.clone())),
@@ -249,6 +276,8 @@ impl ResidentServer {
                 code_challenge_method,
                 expires_at: self.store.now() + CODE_LIFETIME,
                 nonce: req.nonce.clone(),
+                sid: Some(session.sid.clone()),
+                auth_time: Some(session.auth_time),
             })
             .await?;
         Ok(code)
@@ -312,6 +341,7 @@ impl ResidentServer {
         subject: &str,
         scope: &str,
         grant_id: &str,
+        login: Option<OpenId<'_>>,
     ) -> Result<Token> {
         let token = crypto::random_token(32);
         let lifetime = client
@@ -325,6 +355,8 @@ impl ResidentServer {
                 subject: subject.to_owned(),
                 scope: scope.to_owned(),
                 expires_at: keymanager::model::seconds_after("refresh_token_lifetime", self.store.now(), lifetime)?,
+                sid: login.and_then(|l| l.sid).map(str::to_owned),
+                auth_time: login.and_then(|l| l.auth_time),
             })
             .await?;
         Ok(Token::new(token))
@@ -426,8 +458,9 @@ impl ResidentServer {
             validity: request.validity,
             openid: Some(OpenId {
                 nonce: record.nonce.as_deref(),
-                // The user signed in when the code was made.
-                auth_time: Some(record.expires_at - CODE_LIFETIME),
+                // Codes from before login sessions: the user signed in when the code was made.
+                auth_time: record.auth_time.or(Some(record.expires_at - CODE_LIFETIME)),
+                sid: record.sid.as_deref(),
             }),
         })
         .await
@@ -482,7 +515,8 @@ impl ResidentServer {
             refresh: true,
             openid: Some(OpenId {
                 nonce: None,
-                auth_time: None,
+                auth_time: record.auth_time,
+                sid: record.sid.as_deref(),
             }),
         })
         .await

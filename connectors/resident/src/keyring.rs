@@ -1,5 +1,7 @@
-//! The signing keys in use: the current one signs, every unexpired one verifies. Loaded from the store once and
-//! refreshed when stale or when a token names an unknown `kid`, so rotation on one node reaches the others.
+//! The signing keys in use: the current one of the configured algorithm signs access tokens, every unexpired one
+//! verifies. RS256 is always kept beside another configured algorithm, since OpenID Connect Core §15.1 requires it for
+//! ID tokens (a client may register `id_token_signed_response_alg`). Loaded from the store once and refreshed when
+//! stale or when a token names an unknown `kid`, so rotation on one node reaches the others.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -16,6 +18,8 @@ const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 
 struct Ring {
     current: Arc<SigningKey>,
+    /// The current key of each algorithm in use (the configured one first).
+    current_by_alg: Vec<Arc<SigningKey>>,
     by_kid: HashMap<String, Arc<SigningKey>>,
     loaded: Instant,
 }
@@ -62,21 +66,41 @@ impl KeyRing {
         }
     }
 
-    /// The key that signs now.
+    /// The key that signs now, of the configured algorithm.
     pub async fn current(&self) -> Result<Arc<SigningKey>> {
+        Ok(self.fresh().await.current.clone())
+    }
+
+    /// The key that signs now with `alg`, when it is one in use (the configured algorithm, or RS256).
+    pub async fn current_for(&self, alg: Algorithm) -> Result<Option<Arc<SigningKey>>> {
+        Ok(self
+            .fresh()
+            .await
+            .current_by_alg
+            .iter()
+            .find(|k| k.alg() == alg)
+            .cloned())
+    }
+
+    /// The algorithms this ring signs with: the configured one, then RS256 when that is another.
+    pub fn algorithms(&self) -> Vec<Algorithm> {
+        algorithms(self.alg)
+    }
+
+    /// The loaded keys, reloaded first when stale (a failed reload keeps the loaded ones, and says so).
+    async fn fresh(&self) -> Arc<Ring> {
         let snap = self.snapshot();
         if self.store.clock().instant().saturating_duration_since(snap.loaded) < REFRESH_AFTER {
-            return Ok(snap.current.clone());
+            return snap;
         }
         match build(&self.store, self.alg, self.keep_retired_for).await {
             Ok(ring) => {
-                let current = ring.current.clone();
                 self.replace(ring);
-                Ok(current)
+                self.snapshot()
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot refresh the signing keys; signing with the loaded key");
-                Ok(snap.current.clone())
+                tracing::warn!(error = %e, "cannot refresh the signing keys; signing with the loaded keys");
+                snap
             }
         }
     }
@@ -103,23 +127,15 @@ impl KeyRing {
         Ok(found)
     }
 
-    /// Start signing with a new key; the old ones stay in the JWKS until their last token has expired.
+    /// Start signing with new keys (one per algorithm in use); the old ones stay in the JWKS until their last token
+    /// has expired. Returns the `kid` of the configured algorithm's new key.
     pub async fn rotate(&self) -> Result<String> {
-        let (key, pkcs8) = SigningKey::generate(self.alg)?;
-        let kid = key.kid().to_owned();
-        self.store
-            .rotate_signing_key(
-                &SigningKeyRecord {
-                    kid: kid.clone(),
-                    alg: self.alg.as_str().into(),
-                    private_key: pkcs8,
-                    created_at: self.store.now(),
-                    retired_at: None,
-                    expires_at: None,
-                },
-                self.keep_retired_for,
-            )
-            .await?;
+        let records = algorithms(self.alg)
+            .into_iter()
+            .map(|alg| new_record(&self.store, alg))
+            .collect::<Result<Vec<_>>>()?;
+        let kid = records[0].kid.clone();
+        self.store.rotate_signing_key(&records, self.keep_retired_for).await?;
         self.replace(build(&self.store, self.alg, self.keep_retired_for).await?);
         Ok(kid)
     }
@@ -135,54 +151,81 @@ impl KeyRing {
         };
         let mut keys: Vec<&Arc<SigningKey>> = snap.by_kid.values().collect();
         keys.sort_by(|a, b| a.kid().cmp(b.kid()));
-        let mut list = vec![snap.current.public_jwk()];
+        let mut list: Vec<Value> = snap.current_by_alg.iter().map(|k| k.public_jwk()).collect();
         list.extend(
             keys.into_iter()
-                .filter(|k| k.kid() != snap.current.kid())
+                .filter(|k| !snap.current_by_alg.iter().any(|c| c.kid() == k.kid()))
                 .map(|k| k.public_jwk()),
         );
         Ok(serde_json::json!({ "keys": list }))
     }
 }
 
+/// The algorithms a ring configured for `alg` signs with: `alg`, then RS256 when that is another.
+fn algorithms(alg: Algorithm) -> Vec<Algorithm> {
+    if alg == Algorithm::Rs256 {
+        vec![alg]
+    } else {
+        vec![alg, Algorithm::Rs256]
+    }
+}
+
+/// A freshly generated key of `alg`, as stored.
+fn new_record(store: &Store, alg: Algorithm) -> Result<SigningKeyRecord> {
+    let (key, pkcs8) = SigningKey::generate(alg)?;
+    tracing::info!(kid = key.kid(), alg = alg.as_str(), "created a signing key");
+    Ok(SigningKeyRecord {
+        kid: key.kid().into(),
+        alg: alg.as_str().into(),
+        private_key: pkcs8,
+        created_at: store.now(),
+        retired_at: None,
+        expires_at: None,
+    })
+}
+
 async fn build(store: &Store, alg: Algorithm, keep_retired_for: i64) -> Result<Ring> {
     let mut records = store.signing_keys().await?;
-    let has_current = records.iter().any(|r| r.retired_at.is_none() && r.alg == alg.as_str());
-    if !has_current {
-        let (key, pkcs8) = SigningKey::generate(alg)?;
-        tracing::info!(kid = key.kid(), alg = alg.as_str(), "created a signing key");
-        store
-            .rotate_signing_key(
-                &SigningKeyRecord {
-                    kid: key.kid().into(),
-                    alg: alg.as_str().into(),
-                    private_key: pkcs8,
-                    created_at: store.now(),
-                    retired_at: None,
-                    expires_at: None,
-                },
-                keep_retired_for,
-            )
-            .await?;
+    let has_current = |records: &[SigningKeyRecord], a: Algorithm| {
+        records.iter().any(|r| r.retired_at.is_none() && r.alg == a.as_str())
+    };
+    let wanted = algorithms(alg);
+    if !has_current(&records, alg) {
+        // A new configured algorithm (or a new store): a rollover of every key in use.
+        let fresh = wanted
+            .iter()
+            .map(|a| new_record(store, *a))
+            .collect::<Result<Vec<_>>>()?;
+        store.rotate_signing_key(&fresh, keep_retired_for).await?;
+        records = store.signing_keys().await?;
+    } else if let Some(missing) = wanted.iter().find(|a| !has_current(&records, **a)) {
+        // A store from before RS256 was kept beside the configured algorithm.
+        store.add_signing_key(&new_record(store, *missing)?).await?;
         records = store.signing_keys().await?;
     }
     let mut by_kid = HashMap::new();
-    let mut current = None;
+    let mut current_by_alg: Vec<Arc<SigningKey>> = Vec::new();
     for r in &records {
         let Ok(key_alg) = r.alg.parse::<Algorithm>() else {
             tracing::warn!(kid = %r.kid, alg = %r.alg, "skipping a stored key of an unknown algorithm");
             continue;
         };
         let key = Arc::new(SigningKey::from_pkcs8(r.kid.clone(), key_alg, &r.private_key)?);
-        // Records come newest first: the first unretired key of our algorithm signs.
-        if current.is_none() && r.retired_at.is_none() && key_alg == alg {
-            current = Some(key.clone());
+        // Records come newest first: the first unretired key of each algorithm in use signs.
+        if r.retired_at.is_none() && wanted.contains(&key_alg) && !current_by_alg.iter().any(|k| k.alg() == key_alg) {
+            current_by_alg.push(key.clone());
         }
         by_kid.insert(r.kid.clone(), key);
     }
-    let current = current.ok_or_else(|| Error::storage("no current signing key after creating one"))?;
+    current_by_alg.sort_by_key(|k| wanted.iter().position(|a| *a == k.alg()));
+    let current = current_by_alg
+        .first()
+        .filter(|k| k.alg() == alg)
+        .cloned()
+        .ok_or_else(|| Error::storage("no current signing key after creating one"))?;
     Ok(Ring {
         current,
+        current_by_alg,
         by_kid,
         loaded: store.clock().instant(),
     })

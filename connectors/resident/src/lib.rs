@@ -35,7 +35,9 @@
 
 #![warn(missing_docs)]
 
+mod client_assertion;
 mod client_cache;
+mod client_metadata;
 mod crypto;
 mod factory;
 mod grants;
@@ -43,6 +45,7 @@ mod http;
 mod key_manager;
 mod keyring;
 mod login_guard;
+mod login_session;
 mod password_hashing;
 mod server;
 mod settings;
@@ -50,16 +53,19 @@ mod signing;
 mod store;
 mod users;
 
+pub use client_assertion::{CLIENT_ASSERTION_TYPE, MAX_ASSERTION_LIFETIME};
+pub use client_metadata::ClientMetadata;
 pub use factory::ResidentFactory;
-pub use grants::{AuthorizationRequest, AuthorizeError, CheckedRequest};
+pub use grants::{AuthorizationRequest, AuthorizeError, CheckedRequest, Prompt};
 pub use http::{error_page, oauth_error, router, router_audited, AdminToken, RegistrationAudit, ROUTES};
 pub use key_manager::ResidentKeyManager;
 pub use keyring::KeyRing;
 pub use login_guard::BruteForceSettings;
+pub use login_session::{NextStep, SESSION_COOKIE};
 pub use server::{AuthenticatedClient, ResidentServer, ACCESS_TOKEN_TYP};
 pub use settings::{descriptor, ResidentSettings, TokenFormat, KIND};
 pub use signing::{Algorithm, SigningKey};
-pub use store::{ClientRecord, SecretRecord, Store};
+pub use store::{ClientRecord, LoginSession, SecretRecord, Store};
 pub use users::{ResourceOwner, ResourceOwnerAuthenticator};
 
 use keymanager::model::{Capabilities, GrantType};

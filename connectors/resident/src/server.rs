@@ -10,6 +10,7 @@ use keymanager::{Error, Result};
 use serde_json::{json, Value};
 
 use crate::client_cache::ClientCache;
+use crate::client_metadata::ClientMetadata;
 use crate::crypto;
 use crate::keyring::KeyRing;
 use crate::login_guard::LoginGuard;
@@ -50,6 +51,8 @@ pub struct ResidentServer {
     clients: ClientCache,
     pub(crate) users: Arc<dyn ResourceOwnerAuthenticator>,
     pub(crate) login_guard: LoginGuard,
+    /// Keys read from clients' `jwks_uri`s, for `private_key_jwt`.
+    pub(crate) client_keys: crate::client_assertion::ClientKeys,
     /// The issued-tokens counters, one per grant, registered with the installed recorder on the first token.
     issued: std::sync::OnceLock<[metrics::Counter; 4]>,
 }
@@ -87,6 +90,7 @@ impl ResidentServer {
         let clients = ClientCache::new(std::time::Duration::from_secs(settings.client_cache_seconds));
         Ok(Arc::new(ResidentServer {
             login_guard: LoginGuard::new(settings.brute_force),
+            client_keys: crate::client_assertion::ClientKeys::new()?,
             issued: std::sync::OnceLock::new(),
             settings,
             store,
@@ -146,7 +150,7 @@ impl ResidentServer {
     /// Register a client; a confidential one gets its first secret, returned in the answer only.
     pub async fn register(&self, spec: &ClientSpec, registration_token_hash: Option<String>) -> Result<OAuthClient> {
         spec.validate_for(&crate::capabilities(&self.settings))?;
-        check_no_additional_properties(spec)?;
+        let metadata = self.client_metadata(spec)?;
         let at = self.store.now();
         let record = ClientRecord {
             client_id: crypto::new_client_id(),
@@ -164,7 +168,8 @@ impl ResidentServer {
             created_at: at,
             updated_at: at,
         };
-        let secret = match spec.public_client {
+        // A public client has no secret; a private_key_jwt client authenticates with its own keys instead.
+        let secret = match spec.public_client || metadata.uses_private_key_jwt() {
             true => None,
             false => Some(self.new_secret_record(&record.client_id, &SecretSpec::default(), at)?),
         };
@@ -180,7 +185,7 @@ impl ResidentServer {
     /// Replace a client's settings (its secrets stay).
     pub async fn update(&self, client_id: &str, spec: &ClientSpec) -> Result<OAuthClient> {
         spec.validate_for(&crate::capabilities(&self.settings))?;
-        check_no_additional_properties(spec)?;
+        self.client_metadata(spec)?;
         let mut record = self.client(client_id).await?;
         if record.public_client != spec.public_client {
             return Err(Error::invalid_field(
@@ -289,7 +294,18 @@ impl ResidentServer {
         if client.public_client {
             return Err(Error::invalid_field("client_id", "a public client has no secrets"));
         }
+        if ClientMetadata::of_record(&client.additional_properties)?.uses_private_key_jwt() {
+            return Err(Error::invalid_field(
+                "client_id",
+                "this client authenticates with private_key_jwt (its own keys), not with secrets",
+            ));
+        }
         Ok(client)
+    }
+
+    /// The OpenID client metadata a spec carries in its `additional_properties`, checked.
+    fn client_metadata(&self, spec: &ClientSpec) -> Result<ClientMetadata> {
+        ClientMetadata::parse(&spec.additional_properties, spec.public_client, &self.keys.algorithms())
     }
 
     /// Add a secret. Its plain value is in the answer, and nowhere else, ever.
@@ -371,27 +387,7 @@ impl ResidentServer {
     /// Authenticate a client by id and (for a confidential client) secret. Every failure is the same
     /// `Unauthorized`, whatever was wrong.
     pub async fn authenticate(&self, client_id: &str, secret: Option<&str>) -> Result<AuthenticatedClient> {
-        let now = self.store.clock().instant();
-        let loaded = match self.clients.get(client_id, now) {
-            Some(hit) => Ok(Some(hit)),
-            None => self.load_client(client_id, now).await,
-        };
-        let loaded = match loaded {
-            Ok(found) => found,
-            // The database cannot be read: a client this node knows keeps its last known state (announced changes
-            // still reach the cache), so tokens that need no write go on being issued during an outage.
-            Err(e) => match self.clients.stale(client_id, now) {
-                Some(stale) => {
-                    tracing::warn!(error = %e, "the store cannot be read; authenticating a client from its cached state");
-                    Some(stale)
-                }
-                None => {
-                    tracing::debug!(error = %e, %client_id, "the store cannot be read and the client is not cached");
-                    return Err(e);
-                }
-            },
-        };
-        let Some(entry) = loaded else {
+        let Some(entry) = self.cached_client(client_id).await? else {
             if let Some(s) = secret {
                 // Spend the time a real check takes, so timing does not tell which client ids exist.
                 crypto::verify(s, "");
@@ -426,6 +422,32 @@ impl ResidentServer {
             }),
             None => Err(Error::unauthorized(BAD_CLIENT)),
         }
+    }
+
+    /// A client with its secrets, from the cache or the store; while the store cannot be read, a client this node
+    /// knows keeps its last known state. `None` for an unknown client.
+    pub(crate) async fn cached_client(&self, client_id: &str) -> Result<Option<Arc<crate::client_cache::Cached>>> {
+        let now = self.store.clock().instant();
+        let loaded = match self.clients.get(client_id, now) {
+            Some(hit) => Ok(Some(hit)),
+            None => self.load_client(client_id, now).await,
+        };
+        let loaded = match loaded {
+            Ok(found) => found,
+            // The database cannot be read: a client this node knows keeps its last known state (announced changes
+            // still reach the cache), so tokens that need no write go on being issued during an outage.
+            Err(e) => match self.clients.stale(client_id, now) {
+                Some(stale) => {
+                    tracing::warn!(error = %e, "the store cannot be read; authenticating a client from its cached state");
+                    Some(stale)
+                }
+                None => {
+                    tracing::debug!(error = %e, %client_id, "the store cannot be read and the client is not cached");
+                    return Err(e);
+                }
+            },
+        };
+        Ok(loaded)
     }
 
     // ----- tokens -----
@@ -563,7 +585,10 @@ impl ResidentServer {
             }
         };
         let refresh_token = match (m.refresh, m.grant_id) {
-            (true, Some(grant_id)) => Some(self.new_refresh_token(client, m.subject, &scope, grant_id).await?),
+            (true, Some(grant_id)) => Some(
+                self.new_refresh_token(client, m.subject, &scope, grant_id, m.openid)
+                    .await?,
+            ),
             _ => None,
         };
         let id_token = match m.openid {
@@ -623,7 +648,16 @@ impl ResidentServer {
         exp: i64,
         user: serde_json::Map<String, Value>,
     ) -> Result<String> {
-        let key = self.keys.current().await?;
+        // The client's registered algorithm (RS256 is always available, Core §15.1), else the configured one.
+        let key = match ClientMetadata::of_record(&client.additional_properties)?.id_token_alg() {
+            Some(alg) => self.keys.current_for(alg).await?.ok_or_else(|| {
+                Error::storage(format!(
+                    "the client's id_token_signed_response_alg {} is no longer one this server signs with",
+                    alg.as_str()
+                ))
+            })?,
+            None => self.keys.current().await?,
+        };
         // The left half of the hash the signing algorithm uses (SHA-512 for Ed25519, as OpenID implementations do).
         let digest = match key.alg() {
             crate::Algorithm::EdDsa => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, access_token.as_bytes()),
@@ -646,6 +680,9 @@ impl ResidentServer {
             if let Some(t) = o.auth_time {
                 obj.insert("auth_time".into(), t.into());
             }
+            if let Some(sid) = o.sid {
+                obj.insert("sid".into(), sid.into());
+            }
             obj.extend(user);
         }
         key.sign_jwt("JWT", &claims)
@@ -666,22 +703,35 @@ impl ResidentServer {
         }
     }
 
+    /// The header and claims of a JWT this server signed (with any of its keys), whatever its expiry; `None` for
+    /// anything else.
+    pub async fn verify_own_jwt(&self, token: &str) -> Result<Option<(Value, serde_json::Map<String, Value>)>> {
+        let Some(jwt) = parse_jwt(token) else {
+            return Ok(None);
+        };
+        let Some(kid) = jwt.header.get("kid").and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        let Some(key) = self.keys.find(kid).await? else {
+            return Ok(None);
+        };
+        if jwt.header.get("alg").and_then(Value::as_str) != Some(key.alg().as_str())
+            || !key.verify(jwt.signing_input.as_bytes(), &jwt.signature)
+        {
+            return Ok(None);
+        }
+        match jwt.claims {
+            Value::Object(claims) => Ok(Some((jwt.header, claims))),
+            _ => Ok(None),
+        }
+    }
+
     /// The facts of an active token, or `None` when it is unknown, expired, revoked, or its client is gone.
     pub async fn active_token(&self, token: &str) -> Result<Option<ActiveToken>> {
         let at = self.store.now();
-        let (claims, client_id, secret_id, grant_id, jti, iat) = if let Some(jwt) = parse_jwt(token) {
-            let Some(kid) = jwt.header.get("kid").and_then(Value::as_str) else {
-                return Ok(None);
-            };
-            let Some(key) = self.keys.find(kid).await? else {
-                return Ok(None);
-            };
-            if jwt.header.get("alg").and_then(Value::as_str) != Some(key.alg().as_str())
-                || !key.verify(jwt.signing_input.as_bytes(), &jwt.signature)
-            {
-                return Ok(None);
-            }
-            let Value::Object(claims) = jwt.claims else {
+        let (claims, client_id, secret_id, grant_id, jti, iat) = if token.contains('.') {
+            // A JWT (this server's opaque tokens are base64url, without dots).
+            let Some((_, claims)) = self.verify_own_jwt(token).await? else {
                 return Ok(None);
             };
             let num = |k: &str| claims.get(k).and_then(Value::as_i64);
@@ -806,6 +856,8 @@ pub(crate) struct OpenId<'a> {
     pub nonce: Option<&'a str>,
     /// When the user authenticated (seconds since the epoch), where known.
     pub auth_time: Option<i64>,
+    /// The login session the user signed in with (`sid`), where there is one.
+    pub sid: Option<&'a str>,
 }
 
 pub(crate) fn unauthorized_client(message: &str) -> Error {
@@ -840,16 +892,6 @@ pub(crate) fn granted_scopes(client: &ClientRecord, requested: &[String]) -> Res
         }
     }
     Ok(out)
-}
-
-fn check_no_additional_properties(spec: &ClientSpec) -> Result<()> {
-    match spec.additional_properties.keys().next() {
-        Some(k) => Err(Error::invalid_field(
-            format!("additional_properties.{k}"),
-            "unknown field; the resident key manager takes no additional properties",
-        )),
-        None => Ok(()),
-    }
 }
 
 fn secret_info(r: &SecretRecord, at: i64) -> SecretInfo {

@@ -49,6 +49,9 @@ pub struct ResidentSettings {
     pub users: Vec<(String, Token)>,
     /// Brute-force protection of the login page and the password grant.
     pub brute_force: BruteForceSettings,
+    /// How long a login session of the login page lasts (seconds): within it, a client's authorization request needs
+    /// no new password (unless it asks for `prompt=login` or a shorter `max_age`).
+    pub login_session_lifetime: u64,
 }
 
 impl std::fmt::Debug for ResidentSettings {
@@ -65,6 +68,7 @@ impl std::fmt::Debug for ResidentSettings {
             .field("max_secrets_per_client", &self.max_secrets_per_client)
             .field("client_cache_seconds", &self.client_cache_seconds)
             .field("brute_force", &self.brute_force)
+            .field("login_session_lifetime", &self.login_session_lifetime)
             .field(
                 "database_url",
                 &self
@@ -92,6 +96,7 @@ impl Default for ResidentSettings {
             database_url: None,
             users: Vec::new(),
             brute_force: BruteForceSettings::default(),
+            login_session_lifetime: 8 * 3600,
         }
     }
 }
@@ -153,6 +158,11 @@ pub fn descriptor() -> ConnectorDescriptor {
             )
             .default_value(60),
             Setting::integer("max_lockout_seconds", "Longest lockout (seconds)").default_value(900),
+            Setting::integer(
+                "login_session_lifetime",
+                "How long a sign-in at the login page lasts for later authorizations (seconds)",
+            )
+            .default_value(8 * 3600),
             Setting::string("database_url", "Database URL (defaults to [database] url)").secret(),
             Setting::new(
                 "users",
@@ -190,6 +200,7 @@ impl ResidentSettings {
             ("max_access_token_lifetime", t.max_access_token_lifetime),
             ("access_token_lifetime", t.access_token_lifetime),
             ("refresh_token_lifetime", t.refresh_token_lifetime),
+            ("login_session_lifetime", t.login_session_lifetime),
         ] {
             check_duration(k, v).map_err(|e| km.error(Some(k), e.to_string()))?;
         }
@@ -233,6 +244,7 @@ impl ResidentSettings {
             database_url: t.database_url.map(|u| u.expose_secret().to_owned()),
             users: users(km, t.users.unwrap_or_default())?,
             brute_force,
+            login_session_lifetime: t.login_session_lifetime,
         })
     }
 }
@@ -299,6 +311,7 @@ struct ResidentTable {
     login_failures_per_address: u64,
     lockout_seconds: u64,
     max_lockout_seconds: u64,
+    login_session_lifetime: u64,
     database_url: Option<Token>,
     users: Option<Vec<Token>>,
 }

@@ -1,6 +1,7 @@
 //! `/oauth2/authorize` (RFC 6749 §4.1): a login-and-consent page, no JavaScript, protected against CSRF with a
 //! double-submit cookie. Errors about the client or the redirect URI are shown on the page; the others go back
-//! to the client's redirect URI with `iss` (RFC 9207).
+//! to the client's redirect URI with `iss` (RFC 9207). A signed-in browser carries a login session
+//! ([`crate::login_session`]): then the page asks only for consent, or none at all when it was given before.
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -11,10 +12,12 @@ use super::client_auth::Form;
 use super::AppState;
 use crate::crypto;
 use crate::grants::{redirect_with, AuthorizationRequest, AuthorizeError, CheckedRequest};
+use crate::login_session::{NextStep, SESSION_COOKIE};
+use crate::store::LoginSession;
 
 use super::pages::{error_page, escape, page, CSRF_COOKIE};
 
-fn redirect(to: &str) -> Response {
+pub(crate) fn redirect(to: &str) -> Response {
     let mut resp = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -44,21 +47,35 @@ fn refuse(app: &AppState, e: AuthorizeError) -> Response {
     }
 }
 
-fn hidden(name: &str, value: Option<&str>) -> String {
+pub(crate) fn hidden(name: &str, value: Option<&str>) -> String {
     value
         .map(|v| format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", escape(v)))
         .unwrap_or_default()
 }
 
-fn login_page(
-    app: &AppState,
-    req: &AuthorizationRequest,
-    checked: &CheckedRequest,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let csrf = crypto::random_token(24);
-    let scopes = if checked.scopes.is_empty() {
+/// The authorization request's parameters, as (name, value) pairs: carried through the login and consent forms.
+fn request_params(req: &AuthorizationRequest) -> [(&'static str, Option<&str>); 11] {
+    [
+        ("client_id", req.client_id.as_deref()),
+        ("redirect_uri", req.redirect_uri.as_deref()),
+        ("response_type", req.response_type.as_deref()),
+        ("scope", req.scope.as_deref()),
+        ("state", req.state.as_deref()),
+        ("code_challenge", req.code_challenge.as_deref()),
+        ("code_challenge_method", req.code_challenge_method.as_deref()),
+        ("nonce", req.nonce.as_deref()),
+        ("prompt", req.prompt.as_deref()),
+        ("max_age", req.max_age.as_deref()),
+        ("login_hint", req.login_hint.as_deref()),
+    ]
+}
+
+fn hidden_fields(req: &AuthorizationRequest) -> String {
+    request_params(req).iter().map(|(k, v)| hidden(k, *v)).collect()
+}
+
+fn scope_list(checked: &CheckedRequest) -> String {
+    if checked.scopes.is_empty() {
         "<p>It asks for no scopes.</p>".to_owned()
     } else {
         format!(
@@ -69,7 +86,113 @@ fn login_page(
                 .map(|s| format!("<li><code>{}</code></li>", escape(s)))
                 .collect::<String>()
         )
+    }
+}
+
+/// The consent page of a signed-in user: allow or deny, or sign in as someone else (`prompt=login`).
+fn consent_page(
+    app: &AppState,
+    req: &AuthorizationRequest,
+    checked: &CheckedRequest,
+    session: &LoginSession,
+) -> Response {
+    let csrf = crypto::random_token(24);
+    let mut again = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in request_params(req) {
+        if let (Some(v), true) = (v, k != "prompt") {
+            again.append_pair(k, v);
+        }
+    }
+    again.append_pair("prompt", "login");
+    let body = format!(
+        "<h1>Allow access</h1><p>You are signed in as <strong>{user}</strong>.</p>\
+         <p><strong>{client}</strong> wants to access your account.</p>{scopes}\
+         <form method=\"post\" action=\"/oauth2/authorize\">{csrf_field}{fields}\
+         <button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>\
+         <p><a href=\"/oauth2/authorize?{again}\">Not {user}? Sign in as someone else</a></p>",
+        user = escape(&session.username),
+        client = escape(&checked.client.name),
+        scopes = scope_list(checked),
+        csrf_field = hidden("csrf", Some(&csrf)),
+        fields = hidden_fields(req),
+        again = escape(&again.finish()),
+    );
+    let secure = app.server.settings().issuer.starts_with("https://");
+    page(StatusCode::OK, "Allow access", body, Some((&csrf, secure)))
+}
+
+/// The browser's live login session, if its cookie opens one. A store that cannot be read counts as no session
+/// (the user is asked to sign in; that answer then says what is wrong).
+async fn current_session(app: &AppState, headers: &HeaderMap) -> Option<LoginSession> {
+    let value = cookie(headers, SESSION_COOKIE)?;
+    match app.server.session(&value).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read a login session");
+            None
+        }
+    }
+}
+
+/// The `Set-Cookie` value of a new login session.
+pub(crate) fn session_cookie(app: &AppState, value: &str) -> Option<HeaderValue> {
+    let settings = app.server.settings();
+    let secure = if settings.issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
     };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/oauth2; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        settings.login_session_lifetime
+    ))
+    .ok()
+}
+
+/// Issue the code for a checked request in a session and send the browser back to the client; `new_cookie` is the
+/// session cookie to set when the session has just begun.
+async fn issue_code(
+    app: &AppState,
+    checked: &CheckedRequest,
+    session: &LoginSession,
+    new_cookie: Option<&str>,
+) -> Response {
+    match app.server.create_code(checked, session).await {
+        Ok(code) => {
+            let mut resp = redirect(&app.server.code_redirect(checked, &code));
+            if let Some(v) = new_cookie.and_then(|c| session_cookie(app, c)) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store an authorization code");
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server cannot complete the request now. Try again later.",
+            )
+        }
+    }
+}
+
+fn unavailable(e: &keymanager::Error) -> Response {
+    tracing::error!(error = %e, "cannot read the login session's state");
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The server cannot complete the request now. Try again later.",
+    )
+}
+
+fn login_page(
+    app: &AppState,
+    req: &AuthorizationRequest,
+    checked: &CheckedRequest,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let csrf = crypto::random_token(24);
+    let scopes = scope_list(checked);
     let alert = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
@@ -87,34 +210,29 @@ fn login_page(
             .map(|h| format!(" value=\"{}\"", escape(h)))
             .unwrap_or_default(),
         csrf_field = hidden("csrf", Some(&csrf)),
-        fields = [
-            hidden("client_id", req.client_id.as_deref()),
-            hidden("redirect_uri", req.redirect_uri.as_deref()),
-            hidden("response_type", req.response_type.as_deref()),
-            hidden("scope", req.scope.as_deref()),
-            hidden("state", req.state.as_deref()),
-            hidden("code_challenge", req.code_challenge.as_deref()),
-            hidden("code_challenge_method", req.code_challenge_method.as_deref()),
-            hidden("nonce", req.nonce.as_deref()),
-            hidden("prompt", req.prompt.as_deref()),
-            hidden("max_age", req.max_age.as_deref()),
-            hidden("login_hint", req.login_hint.as_deref()),
-        ]
-        .concat(),
+        fields = hidden_fields(req),
     );
     let secure = app.server.settings().issuer.starts_with("https://");
     page(status, "Sign in", body, Some((&csrf, secure)))
 }
 
-pub(crate) async fn show(State(app): State<AppState>, RawQuery(query): RawQuery) -> Response {
+pub(crate) async fn show(State(app): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let form = Form::parse(query.unwrap_or_default().as_bytes());
     let req = match authorization_request(&form) {
         Ok(req) => req,
         Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
     };
-    match app.server.check_authorization(&req).await {
-        Ok(checked) => login_page(&app, &req, &checked, None, StatusCode::OK),
-        Err(e) => refuse(&app, e),
+    let checked = match app.server.check_authorization(&req).await {
+        Ok(checked) => checked,
+        Err(e) => return refuse(&app, e),
+    };
+    let session = current_session(&app, &headers).await;
+    match app.server.next_step(&checked, session).await {
+        Ok(Ok(NextStep::Login)) => login_page(&app, &req, &checked, None, StatusCode::OK),
+        Ok(Ok(NextStep::Consent(session))) => consent_page(&app, &req, &checked, &session),
+        Ok(Ok(NextStep::Issue(session))) => issue_code(&app, &checked, &session, None).await,
+        Ok(Err(refusal)) => refuse(&app, refusal),
+        Err(e) => unavailable(&e),
     }
 }
 
@@ -141,7 +259,7 @@ fn authorization_request(form: &Form) -> Result<AuthorizationRequest, String> {
     })
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -189,13 +307,26 @@ pub(crate) async fn submit(
         );
     }
     let (Some(username), Some(password)) = (field("username"), field("password")) else {
-        return login_page(
-            &app,
-            &req,
-            &checked,
-            Some("Enter your username and password."),
-            StatusCode::BAD_REQUEST,
-        );
+        // The consent form of a signed-in user: the session must still meet the request.
+        let session = current_session(&app, &headers).await;
+        let asked_for_login = field("username").is_some() || field("password").is_some();
+        return match app.server.next_step(&checked, session).await {
+            Ok(Ok(NextStep::Consent(session) | NextStep::Issue(session))) if !asked_for_login => {
+                if let Err(e) = app.server.record_consent(&session, &checked).await {
+                    return unavailable(&e);
+                }
+                issue_code(&app, &checked, &session, None).await
+            }
+            Ok(Ok(_)) => login_page(
+                &app,
+                &req,
+                &checked,
+                Some("Enter your username and password."),
+                StatusCode::BAD_REQUEST,
+            ),
+            Ok(Err(refusal)) => refuse(&app, refusal),
+            Err(e) => unavailable(&e),
+        };
     };
     let address = super::client_address(&extensions);
     let owner = match app.server.authenticate_user(&username, &password, address).await {
@@ -238,14 +369,14 @@ pub(crate) async fn submit(
             );
         }
     };
-    match app.server.create_code(&checked, &owner).await {
-        Ok(code) => redirect(&app.server.code_redirect(&checked, &code)),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot store an authorization code");
-            error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The server cannot complete the request now. Try again later.",
-            )
-        }
+    // Signed in: a new login session, in which the user has just allowed this client its scopes.
+    let started = async {
+        let (cookie, session) = app.server.start_session(&owner).await?;
+        app.server.record_consent(&session, &checked).await?;
+        Ok::<_, keymanager::Error>((cookie, session))
+    };
+    match started.await {
+        Ok((cookie, session)) => issue_code(&app, &checked, &session, Some(&cookie)).await,
+        Err(e) => unavailable(&e),
     }
 }

@@ -17,12 +17,18 @@ pub(crate) enum Presented {
     },
     /// A public client: `client_id` in the form and nothing else.
     Public { client_id: String },
+    /// A JWT assertion signed with the client's key (`private_key_jwt`, RFC 7523 §2.2).
+    Assertion {
+        /// The form's `client_id`, when sent.
+        client_id: Option<String>,
+        assertion: String,
+    },
     /// Nothing.
     None,
 }
 
-/// Read the client credentials: HTTP Basic (`client_secret_basic`) or `client_id` / `client_secret` form fields
-/// (`client_secret_post`); more than one method is `invalid_request`.
+/// Read the client credentials: HTTP Basic (`client_secret_basic`), `client_id` / `client_secret` form fields
+/// (`client_secret_post`), or a client assertion (`private_key_jwt`); more than one method is `invalid_request`.
 pub(crate) fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthError> {
     let basic = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
         Some(Ok(v)) if v.len() > 6 && v[..6].eq_ignore_ascii_case("basic ") => Some(parse_basic(&v[6..])?),
@@ -30,6 +36,31 @@ pub(crate) fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, O
     };
     let form_id = form.get("client_id")?;
     let form_secret = form.get("client_secret")?;
+    match (form.get("client_assertion_type")?, form.get("client_assertion")?) {
+        (None, None) => {}
+        (Some(crate::CLIENT_ASSERTION_TYPE), Some(assertion)) => {
+            if basic.is_some() || form_secret.is_some() {
+                return Err(OAuthError::invalid_request(
+                    "use one client authentication method, not two",
+                ));
+            }
+            return Ok(Presented::Assertion {
+                client_id: form_id.map(str::to_owned),
+                assertion: assertion.to_owned(),
+            });
+        }
+        (Some(other), Some(_)) => {
+            return Err(OAuthError::invalid_request(format!(
+                "client_assertion_type `{other}` is not supported; use {}",
+                crate::CLIENT_ASSERTION_TYPE
+            )))
+        }
+        _ => {
+            return Err(OAuthError::invalid_request(
+                "client_assertion and client_assertion_type go together",
+            ))
+        }
+    }
     match (basic, form_id, form_secret) {
         (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
             "use one client authentication method, not two",

@@ -9,9 +9,13 @@ use serde_json::json;
 use super::errors::server_error;
 use super::AppState;
 
+/// The algorithms of `private_key_jwt` assertions this server verifies (the key's type fixes which).
+const CLIENT_ASSERTION_ALGORITHMS: [&str; 3] = ["ES256", "RS256", "EdDSA"];
+
 pub(crate) async fn metadata(State(app): State<AppState>) -> impl IntoResponse {
     let s = app.server.settings();
     let base = &s.issuer;
+    let algorithms: Vec<&str> = app.server.keys().algorithms().iter().map(|a| a.as_str()).collect();
     Json(json!({
         "issuer": base,
         "authorization_endpoint": format!("{base}/oauth2/authorize"),
@@ -27,13 +31,19 @@ pub(crate) async fn metadata(State(app): State<AppState>) -> impl IntoResponse {
         "authorization_response_iss_parameter_supported": true,
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "userinfo_endpoint": format!("{base}/oauth2/userinfo"),
-        "id_token_signing_alg_values_supported": [s.algorithm.as_str()],
+        "end_session_endpoint": format!("{base}/oauth2/logout"),
+        "id_token_signing_alg_values_supported": algorithms,
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "name", "email", "email_verified"
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "name", "email",
+            "email_verified"
         ],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGORITHMS,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGORITHMS,
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGORITHMS,
         "subject_types_supported": ["public"],
     }))
 }

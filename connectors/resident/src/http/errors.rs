@@ -54,7 +54,12 @@ impl OAuthError {
     /// The answer for a core error at the token, introspection and revocation endpoints.
     pub fn from_error(e: Error) -> Self {
         match e {
-            Error::Unauthorized { .. } => OAuthError::invalid_client(),
+            // The message never says which part of a secret was wrong (it is the same for every failure); for an
+            // assertion it names the check that failed.
+            Error::Unauthorized { message, .. } => OAuthError {
+                description: message,
+                ..OAuthError::invalid_client()
+            },
             Error::InvalidScope { message, .. } => OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", message),
             Error::InvalidGrant { code, message, .. } => OAuthError::new(StatusCode::BAD_REQUEST, &code, message),
             Error::InvalidRequest { message, .. } => OAuthError::invalid_request(message),

@@ -5,7 +5,9 @@
 //! | `GET /.well-known/oauth-authorization-server`, `GET /.well-known/openid-configuration` | metadata (RFC 8414) |
 //! | `GET /oauth2/jwks` | signing keys (RFC 7517) |
 //! | `GET`/`POST /oauth2/authorize` | login and consent (RFC 6749 §4.1, PKCE RFC 7636, `iss` RFC 9207) |
-//! | `POST /oauth2/token` | token endpoint (RFC 6749 §4.4), `client_secret_basic` or `client_secret_post` |
+//! | `POST /oauth2/token` | token endpoint (RFC 6749 §4.4), `client_secret_basic`, `client_secret_post` or `private_key_jwt` (RFC 7523) |
+//! | `GET`/`POST /oauth2/userinfo` | OpenID Connect UserInfo |
+//! | `GET`/`POST /oauth2/logout` | end-session endpoint (OpenID Connect RP-Initiated Logout 1.0) |
 //! | `POST /oauth2/introspect` | RFC 7662, as a client (its own tokens) or with the admin token (any token) |
 //! | `POST /oauth2/revoke` | RFC 7009, as the client holding the token |
 //! | `POST /oauth2/register` | RFC 7591, with the initial access token (the admin token) |
@@ -15,6 +17,7 @@ mod authorize;
 mod client_auth;
 mod discovery;
 mod errors;
+mod logout;
 mod pages;
 mod registration;
 mod token;
@@ -80,6 +83,8 @@ keymanager::route_table! {
     post "/oauth2/revoke" => token::revoke,
     get "/oauth2/userinfo" => userinfo::userinfo,
     post "/oauth2/userinfo" => userinfo::userinfo,
+    get "/oauth2/logout" => logout::show,
+    post "/oauth2/logout" => logout::submit,
     post "/oauth2/register" => registration::register,
     get "/oauth2/register/{client_id}" => registration::read,
     put "/oauth2/register/{client_id}" => registration::update,

@@ -41,7 +41,7 @@ pub(crate) fn page(status: StatusCode, title: &str, body: String, csrf_cookie: O
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if let Some((value, secure)) = csrf_cookie {
         let cookie = format!(
-            "{CSRF_COOKIE}={value}; Path=/oauth2/authorize; HttpOnly; SameSite=Strict{}",
+            "{CSRF_COOKIE}={value}; Path=/oauth2; HttpOnly; SameSite=Strict{}",
             if secure { "; Secure" } else { "" }
         );
         if let Ok(v) = HeaderValue::from_str(&cookie) {

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use super::client_auth::bearer;
 use super::errors::{server_error, OAuthError};
 use super::AppState;
+use crate::client_metadata::ClientMetadata;
 use crate::crypto;
 use crate::server::to_oauth_client;
 use crate::store::ClientRecord;
@@ -39,11 +40,19 @@ struct Metadata {
     /// Extension: PKCE `plain` allowed.
     #[serde(default)]
     pkce_allow_plain: bool,
+    /// OpenID client metadata the resident keeps ([`ClientMetadata`]): `post_logout_redirect_uris`, `jwks`,
+    /// `jwks_uri`, `id_token_signed_response_alg`.
+    post_logout_redirect_uris: Option<Value>,
+    jwks: Option<Value>,
+    jwks_uri: Option<Value>,
+    id_token_signed_response_alg: Option<Value>,
 }
 
 fn invalid_metadata(e: Error) -> OAuthError {
     match e {
         Error::InvalidRequest { field, message, .. } => {
+            // The OpenID members are the client's additional properties inside; the request names them plainly.
+            let field = field.map(|f| f.strip_prefix("additional_properties.").map(str::to_owned).unwrap_or(f));
             let code = if field.as_deref().is_some_and(|f| f.starts_with("redirect_uris")) {
                 "invalid_redirect_uri"
             } else {
@@ -73,7 +82,7 @@ fn parse_metadata(body: &[u8]) -> Result<(Metadata, ClientSpec), OAuthError> {
         )
     })?;
     let public = match meta.token_endpoint_auth_method.as_deref() {
-        None | Some("client_secret_basic") | Some("client_secret_post") => false,
+        None | Some("client_secret_basic") | Some("client_secret_post") | Some("private_key_jwt") => false,
         Some("none") => true,
         Some(other) => {
             return Err(OAuthError::new(
@@ -113,19 +122,40 @@ fn parse_metadata(body: &[u8]) -> Result<(Metadata, ClientSpec), OAuthError> {
         },
         access_token_lifetime: meta.access_token_lifetime,
         refresh_token_lifetime: None,
-        additional_properties: Default::default(),
+        additional_properties: openid_metadata(&meta),
     };
     Ok((meta, spec))
 }
 
+/// The OpenID members of the registration request, as the client's `additional_properties` (checked by
+/// [`ClientMetadata::parse`] when the client is registered).
+fn openid_metadata(meta: &Metadata) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for (name, value) in [
+        ("post_logout_redirect_uris", &meta.post_logout_redirect_uris),
+        ("jwks", &meta.jwks),
+        ("jwks_uri", &meta.jwks_uri),
+        ("id_token_signed_response_alg", &meta.id_token_signed_response_alg),
+    ] {
+        if let Some(v) = value.as_ref().filter(|v| !v.is_null()) {
+            out.insert(name.into(), v.clone());
+        }
+    }
+    if meta.token_endpoint_auth_method.as_deref() == Some("private_key_jwt") {
+        out.insert("token_endpoint_auth_method".into(), "private_key_jwt".into());
+    }
+    out
+}
+
 fn client_json(app: &AppState, r: &ClientRecord) -> Value {
     let c = to_oauth_client(r);
-    let method = if c.public_client {
-        TokenEndpointAuthMethod::None
-    } else {
-        TokenEndpointAuthMethod::ClientSecretBasic
+    let openid = ClientMetadata::of_record(&r.additional_properties).unwrap_or_default();
+    let method = match (c.public_client, openid.token_endpoint_auth_method) {
+        (true, _) => TokenEndpointAuthMethod::None,
+        (false, Some(m)) => m,
+        (false, None) => TokenEndpointAuthMethod::ClientSecretBasic,
     };
-    json!({
+    let mut answer = json!({
         "client_id": c.client_id,
         "client_id_issued_at": r.created_at,
         "client_name": c.name,
@@ -138,7 +168,19 @@ fn client_json(app: &AppState, r: &ClientRecord) -> Value {
         "pkce_required": c.pkce.required,
         "pkce_allow_plain": c.pkce.allow_plain,
         "registration_client_uri": format!("{}/oauth2/register/{}", app.server.settings().issuer, c.client_id),
-    })
+    });
+    if let (Some(obj), Value::Object(extra)) = (
+        answer.as_object_mut(),
+        serde_json::to_value(&openid).unwrap_or_default(),
+    ) {
+        extra
+            .into_iter()
+            .filter(|(k, _)| k != "token_endpoint_auth_method")
+            .for_each(|(k, v)| {
+                obj.insert(k, v);
+            });
+    }
+    answer
 }
 
 /// The audit record of a registration change by `actor` on `client_id`, when this server keeps a trail.

@@ -27,24 +27,43 @@ fn form_content(headers: &HeaderMap) -> Result<(), OAuthError> {
     }
 }
 
-/// Authenticate a confidential client from the request; anything else is `invalid_client`.
-async fn confidential(app: &AppState, headers: &HeaderMap, form: &Form) -> Result<AuthenticatedClient, OAuthError> {
+/// Authenticate a confidential client from the request to `endpoint` (this server's path of it); anything else is
+/// `invalid_client`.
+async fn confidential(
+    app: &AppState,
+    headers: &HeaderMap,
+    form: &Form,
+    endpoint: &str,
+) -> Result<AuthenticatedClient, OAuthError> {
     match presented(headers, form)? {
-        Presented::Secret { client_id, secret } => Ok(app
-            .server
-            .authenticate(&client_id, Some(secret.expose_secret()))
-            .await?),
         Presented::Public { .. } | Presented::None => Err(OAuthError::invalid_client()),
+        other => authenticate(app, other, endpoint).await,
     }
 }
 
-/// Authenticate any client: confidential with its secret, public with its `client_id` alone.
-async fn any_client(app: &AppState, headers: &HeaderMap, form: &Form) -> Result<AuthenticatedClient, OAuthError> {
-    match presented(headers, form)? {
+/// Authenticate any client: confidential with its secret or assertion, public with its `client_id` alone.
+async fn any_client(
+    app: &AppState,
+    headers: &HeaderMap,
+    form: &Form,
+    endpoint: &str,
+) -> Result<AuthenticatedClient, OAuthError> {
+    authenticate(app, presented(headers, form)?, endpoint).await
+}
+
+async fn authenticate(app: &AppState, presented: Presented, endpoint: &str) -> Result<AuthenticatedClient, OAuthError> {
+    match presented {
         Presented::Secret { client_id, secret } => Ok(app
             .server
             .authenticate(&client_id, Some(secret.expose_secret()))
             .await?),
+        Presented::Assertion { client_id, assertion } => {
+            let url = format!("{}{endpoint}", app.server.settings().issuer);
+            Ok(app
+                .server
+                .authenticate_assertion(client_id.as_deref(), &assertion, &url)
+                .await?)
+        }
         Presented::Public { client_id } => Ok(app.server.authenticate(&client_id, None).await?),
         Presented::None => Err(OAuthError::invalid_client()),
     }
@@ -73,7 +92,7 @@ async fn issue(
     let grant_type = form
         .get("grant_type")?
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    let who = any_client(app, headers, &form).await?;
+    let who = any_client(app, headers, &form, "/oauth2/token").await?;
     let required = |name: &str| -> Result<String, OAuthError> {
         form.get(name)?
             .map(str::to_owned)
@@ -143,7 +162,7 @@ pub(crate) async fn introspect(State(app): State<AppState>, headers: HeaderMap, 
         let caller = match bearer(&headers) {
             Some(t) if app.admin.verify(t) => None,
             Some(_) => return Err(OAuthError::invalid_token("the bearer token is not valid here")),
-            None => Some(confidential(&app, &headers, &form).await?),
+            None => Some(confidential(&app, &headers, &form, "/oauth2/introspect").await?),
         };
         let token = form
             .get("token")?
@@ -164,7 +183,7 @@ pub(crate) async fn revoke(State(app): State<AppState>, headers: HeaderMap, body
     let run = async {
         form_content(&headers)?;
         let form = Form::parse(&body);
-        let who = any_client(&app, &headers, &form).await?;
+        let who = any_client(&app, &headers, &form, "/oauth2/revoke").await?;
         let token = form
             .get("token")?
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;

@@ -44,6 +44,10 @@ pub struct CodeRecord {
     pub expires_at: i64,
     /// The authorization request's `nonce` (OpenID Connect), echoed in the ID token.
     pub nonce: Option<String>,
+    /// The login session the user authorized in (`sid` of the ID token).
+    pub sid: Option<String>,
+    /// When the user authenticated (seconds since the epoch).
+    pub auth_time: Option<i64>,
 }
 
 /// A refresh token, as stored (hashed).
@@ -61,6 +65,10 @@ pub struct RefreshRecord {
     pub scope: String,
     /// Expiry.
     pub expires_at: i64,
+    /// The login session of the grant, when it began with a user's login.
+    pub sid: Option<String>,
+    /// When the user authenticated, when known.
+    pub auth_time: Option<i64>,
 }
 
 /// Roles as stored: space-separated.
@@ -174,8 +182,8 @@ impl Store {
     pub async fn insert_code(&self, c: &CodeRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO km_auth_codes (code_hash, grant_id, client_id, redirect_uri, scope, subject, code_challenge, \
-             code_challenge_method, expires_at, used_at, created_at, nonce) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11)",
+             code_challenge_method, expires_at, used_at, created_at, nonce, sid, auth_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, $12, $13)",
         )
         .bind(&c.code_hash)
         .bind(&c.grant_id)
@@ -188,6 +196,8 @@ impl Store {
         .bind(c.expires_at)
         .bind(self.now())
         .bind(c.nonce.as_deref())
+        .bind(c.sid.as_deref())
+        .bind(c.auth_time)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -199,7 +209,7 @@ impl Store {
         let at = self.now();
         let row = sqlx::query(
             "SELECT code_hash, grant_id, client_id, redirect_uri, scope, subject, code_challenge, code_challenge_method, \
-             expires_at, used_at, nonce FROM km_auth_codes WHERE code_hash = $1",
+             expires_at, used_at, nonce, sid, auth_time FROM km_auth_codes WHERE code_hash = $1",
         )
         .bind(code_hash)
         .fetch_optional(&self.pool)
@@ -217,6 +227,8 @@ impl Store {
             code_challenge_method: col(&r, 7)?,
             expires_at: col(&r, 8)?,
             nonce: col(&r, 10)?,
+            sid: col(&r, 11)?,
+            auth_time: col(&r, 12)?,
         };
         if col::<Option<i64>>(&r, 9)?.is_some() {
             return Ok(Use::Replayed(record));
@@ -240,7 +252,7 @@ impl Store {
     pub async fn insert_refresh(&self, t: &RefreshRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO km_refresh_tokens (token_hash, grant_id, client_id, subject, scope, expires_at, used_at, \
-             revoked_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7)",
+             revoked_at, created_at, sid, auth_time) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9)",
         )
         .bind(&t.token_hash)
         .bind(&t.grant_id)
@@ -249,6 +261,8 @@ impl Store {
         .bind(&t.scope)
         .bind(t.expires_at)
         .bind(self.now())
+        .bind(t.sid.as_deref())
+        .bind(t.auth_time)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -260,7 +274,7 @@ impl Store {
     /// before it spends the token with [`Store::use_refresh`].
     pub async fn find_refresh(&self, token_hash: &str) -> Result<Use<RefreshRecord>> {
         let row = sqlx::query(
-            "SELECT token_hash, grant_id, client_id, subject, scope, expires_at, used_at, revoked_at \
+            "SELECT token_hash, grant_id, client_id, subject, scope, expires_at, used_at, revoked_at, sid, auth_time \
              FROM km_refresh_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
@@ -275,6 +289,8 @@ impl Store {
             subject: col(&r, 3)?,
             scope: col(&r, 4)?,
             expires_at: col(&r, 5)?,
+            sid: col(&r, 8)?,
+            auth_time: col(&r, 9)?,
         };
         if col::<Option<i64>>(&r, 6)?.is_some() || col::<Option<i64>>(&r, 7)?.is_some() {
             return Ok(Use::Replayed(record));

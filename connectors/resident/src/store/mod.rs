@@ -9,6 +9,7 @@ mod clients;
 mod grants;
 mod records;
 mod scopes;
+mod sessions;
 mod signing_keys;
 mod tokens;
 
@@ -47,6 +48,11 @@ const SQLITE: Migrations = &[
         "user claims",
         include_str!("../../migrations/sqlite/0006_user_claims.sql"),
     ),
+    (
+        7,
+        "login sessions",
+        include_str!("../../migrations/sqlite/0007_login_sessions.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -79,11 +85,17 @@ const POSTGRES: Migrations = &[
         "user claims",
         include_str!("../../migrations/postgres/0006_user_claims.sql"),
     ),
+    (
+        7,
+        "login sessions",
+        include_str!("../../migrations/postgres/0007_login_sessions.sql"),
+    ),
 ];
 
 pub use grants::{CodeRecord, RefreshRecord, Use, UserRecord};
 pub use keymanager::model::Revoked;
 pub use records::{ClientRecord, SecretRecord, SigningKeyRecord, TokenRecord};
+pub use sessions::LoginSession;
 
 /// The database behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

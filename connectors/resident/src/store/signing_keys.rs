@@ -35,33 +35,47 @@ impl Store {
             .collect()
     }
 
-    /// Store a new signing key and retire the current ones of any algorithm: they stop signing now and leave the
-    /// JWKS `keep_for` seconds later, when the last token they signed has expired.
-    pub async fn rotate_signing_key(&self, new: &SigningKeyRecord, keep_for: i64) -> Result<()> {
+    /// Store new signing keys (one per algorithm in use) and retire the current ones of any algorithm: they stop
+    /// signing now and leave the JWKS `keep_for` seconds later, when the last token they signed has expired.
+    pub async fn rotate_signing_key(&self, new: &[SigningKeyRecord], keep_for: i64) -> Result<()> {
+        self.store_signing_keys(new, Some(keep_for)).await
+    }
+
+    /// Store a new signing key beside the current ones (an algorithm that had none), retiring nothing.
+    pub async fn add_signing_key(&self, new: &SigningKeyRecord) -> Result<()> {
+        self.store_signing_keys(std::slice::from_ref(new), None).await
+    }
+
+    async fn store_signing_keys(&self, new: &[SigningKeyRecord], retire_for: Option<i64>) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let at = self.now();
-        sqlx::query("UPDATE km_signing_keys SET retired_at = $1, expires_at = $2 WHERE retired_at IS NULL")
-            .bind(at)
-            .bind(at.saturating_add(keep_for))
+        if let Some(keep_for) = retire_for {
+            sqlx::query("UPDATE km_signing_keys SET retired_at = $1, expires_at = $2 WHERE retired_at IS NULL")
+                .bind(at)
+                .bind(at.saturating_add(keep_for))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        for key in new {
+            sqlx::query(
+                "INSERT INTO km_signing_keys (kid, alg, private_key, created_at, retired_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, NULL, NULL)",
+            )
+            .bind(&key.kid)
+            .bind(&key.alg)
+            .bind(STANDARD.encode(&key.private_key))
+            .bind(key.created_at)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO km_signing_keys (kid, alg, private_key, created_at, retired_at, expires_at) \
-             VALUES ($1, $2, $3, $4, NULL, NULL)",
-        )
-        .bind(&new.kid)
-        .bind(&new.alg)
-        .bind(STANDARD.encode(&new.private_key))
-        .bind(new.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        }
         keymanager::sql::changes::announce(&mut tx, &keymanager::sql::changes::Change::SigningKeys).await?;
         tx.commit().await.map_err(db_err)
     }
 
-    /// Delete what has expired: opaque tokens, revocation entries, retired signing keys.
+    /// Delete what has expired: opaque tokens, revocation entries, retired signing keys, login sessions (and their
+    /// consents), accepted client assertions.
     pub async fn purge_expired(&self) -> Result<u64> {
         let at = self.now();
         let mut n = 0;
@@ -69,6 +83,8 @@ impl Store {
             "DELETE FROM km_tokens WHERE expires_at < $1",
             "DELETE FROM km_revocations WHERE expires_at < $1",
             "DELETE FROM km_signing_keys WHERE expires_at IS NOT NULL AND expires_at < $1",
+            "DELETE FROM km_login_sessions WHERE expires_at < $1",
+            "DELETE FROM km_client_assertions WHERE expires_at < $1",
         ] {
             n += sqlx::query(sql)
                 .bind(at)
@@ -77,6 +93,11 @@ impl Store {
                 .map_err(db_err)?
                 .rows_affected();
         }
+        n += sqlx::query("DELETE FROM km_session_consents WHERE sid NOT IN (SELECT sid FROM km_login_sessions)")
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
         Ok(n)
     }
 }

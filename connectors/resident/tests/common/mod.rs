@@ -2,6 +2,8 @@
 //! one schema per test so tests run in parallel).
 #![allow(dead_code)]
 
+pub mod flows;
+
 use std::sync::Arc;
 
 use keymanager_resident::{ResidentKeyManager, ResidentServer, ResidentSettings, Store};

@@ -1,0 +1,264 @@
+//! The OpenID client metadata the resident keeps in a client's `additional_properties` (RFC 7591 §2, OpenID Connect
+//! Dynamic Client Registration §2, RP-Initiated Logout §3.1): how it authenticates, its keys, the algorithm of its ID
+//! tokens and where it may be sent after logout. One parser, used by registration, the management API's key
+//! generation and client authentication alike; any other property is refused by name.
+
+use keymanager::model::{check_redirect_uri, TokenEndpointAuthMethod};
+use keymanager::{Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::signing::Algorithm;
+
+/// The most keys a client may register inline, and the most post-logout redirect URIs.
+pub const MAX_CLIENT_KEYS: usize = 10;
+/// The most post-logout redirect URIs a client may register.
+pub const MAX_POST_LOGOUT_REDIRECT_URIS: usize = 20;
+
+/// A client's OpenID metadata, read from its `additional_properties`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientMetadata {
+    /// Where the end-session endpoint may send the user back (RP-Initiated Logout §3.1), compared exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// How the client authenticates; by default with its secret (`client_secret_basic` or `client_secret_post`),
+    /// or none for a public client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// The client's public keys (RFC 7517 JWK Set), for `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    /// Where the client publishes its public keys, for `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The JWS algorithm of the client's ID tokens: the server's configured one (the default) or `RS256`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+}
+
+impl ClientMetadata {
+    /// Read and check a client's `additional_properties`: every field named in an error is
+    /// `additional_properties.FIELD`. `public` is whether the client is public; `algorithms` the server signs with.
+    pub fn parse(props: &Map<String, Value>, public: bool, algorithms: &[Algorithm]) -> Result<ClientMetadata> {
+        let meta: ClientMetadata = serde_path_to_error::deserialize(Value::Object(props.clone())).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            match inner.strip_prefix("unknown field `") {
+                Some(rest) => {
+                    let name = rest.split('`').next().unwrap_or_default();
+                    Error::invalid_field(
+                        format!("additional_properties.{name}"),
+                        "unknown field; the resident key manager takes post_logout_redirect_uris, \
+                             token_endpoint_auth_method, jwks, jwks_uri and id_token_signed_response_alg",
+                    )
+                }
+                None => Error::invalid_field(format!("additional_properties.{path}"), inner),
+            }
+        })?;
+        meta.check(public, algorithms)?;
+        Ok(meta)
+    }
+
+    /// The metadata of a client already stored (checked when it was stored); a record that no longer reads is a
+    /// storage fault.
+    pub fn of_record(props: &Map<String, Value>) -> Result<ClientMetadata> {
+        serde_json::from_value(Value::Object(props.clone()))
+            .map_err(|e| Error::storage(format!("a stored client's OpenID metadata does not read: {e}")))
+    }
+
+    /// Whether the client authenticates with a signed JWT of its own key.
+    pub fn uses_private_key_jwt(&self) -> bool {
+        self.token_endpoint_auth_method == Some(TokenEndpointAuthMethod::PrivateKeyJwt)
+    }
+
+    /// The algorithm of the client's ID tokens, when it registered one.
+    pub fn id_token_alg(&self) -> Option<Algorithm> {
+        self.id_token_signed_response_alg.as_deref()?.parse().ok()
+    }
+
+    fn check(&self, public: bool, algorithms: &[Algorithm]) -> Result<()> {
+        let field = |name: &str| format!("additional_properties.{name}");
+        if self.post_logout_redirect_uris.len() > MAX_POST_LOGOUT_REDIRECT_URIS {
+            return Err(Error::invalid_field(
+                field("post_logout_redirect_uris"),
+                format!("at most {MAX_POST_LOGOUT_REDIRECT_URIS} URIs"),
+            ));
+        }
+        for (i, uri) in self.post_logout_redirect_uris.iter().enumerate() {
+            check_redirect_uri(uri).map_err(|m| {
+                Error::invalid_field(format!("additional_properties.post_logout_redirect_uris[{i}]"), m)
+            })?;
+        }
+        match (self.token_endpoint_auth_method, public) {
+            (Some(TokenEndpointAuthMethod::None), false) => {
+                return Err(Error::invalid_field(
+                    field("token_endpoint_auth_method"),
+                    "`none` is for public clients; this client is confidential",
+                ))
+            }
+            (Some(m), true) if m != TokenEndpointAuthMethod::None => {
+                return Err(Error::invalid_field(
+                    field("token_endpoint_auth_method"),
+                    format!("a public client cannot authenticate with `{}`", m.as_str()),
+                ))
+            }
+            _ => {}
+        }
+        if self.jwks.is_some() && self.jwks_uri.is_some() {
+            return Err(Error::invalid_field(
+                field("jwks"),
+                "give jwks or jwks_uri, not both (RFC 7591 §2)",
+            ));
+        }
+        if let Some(doc) = &self.jwks {
+            let keys = doc
+                .get("keys")
+                .and_then(Value::as_array)
+                .ok_or_else(|| Error::invalid_field(field("jwks"), "must be a JWK Set: {\"keys\": [ … ]}"))?;
+            if keys.is_empty() || keys.len() > MAX_CLIENT_KEYS {
+                return Err(Error::invalid_field(
+                    field("jwks.keys"),
+                    format!("must hold 1 to {MAX_CLIENT_KEYS} keys"),
+                ));
+            }
+            for (i, k) in keys.iter().enumerate() {
+                if k.get("d").is_some() {
+                    return Err(Error::invalid_field(
+                        format!("additional_properties.jwks.keys[{i}]"),
+                        "is a private key; register the public key only",
+                    ));
+                }
+                if keymanager::validation::jwk_public_key(k).is_none() {
+                    return Err(Error::invalid_field(
+                        format!("additional_properties.jwks.keys[{i}]"),
+                        "is not a public P-256, RSA (2048 bits or more) or Ed25519 key",
+                    ));
+                }
+            }
+        }
+        if let Some(uri) = &self.jwks_uri {
+            check_jwks_uri(uri).map_err(|m| Error::invalid_field(field("jwks_uri"), m))?;
+        }
+        if self.uses_private_key_jwt() && self.jwks.is_none() && self.jwks_uri.is_none() {
+            return Err(Error::invalid_field(
+                field("token_endpoint_auth_method"),
+                "private_key_jwt needs the client's keys: give jwks or jwks_uri",
+            ));
+        }
+        if let Some(alg) = &self.id_token_signed_response_alg {
+            if !algorithms.iter().any(|a| a.as_str() == alg) {
+                let names: Vec<&str> = algorithms.iter().map(Algorithm::as_str).collect();
+                return Err(Error::invalid_field(
+                    field("id_token_signed_response_alg"),
+                    format!("`{alg}` is not one this server signs with ({})", names.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A `jwks_uri`: `https://`, or `http://` on a loopback address (as for redirect URIs, RFC 8252 §7.3).
+fn check_jwks_uri(uri: &str) -> std::result::Result<(), String> {
+    let url = url::Url::parse(uri).map_err(|e| format!("is not an absolute URL: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err("must be https (http only on a loopback address)".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value, public: bool) -> Result<ClientMetadata> {
+        ClientMetadata::parse(v.as_object().unwrap(), public, &[Algorithm::Es256, Algorithm::Rs256])
+    }
+
+    fn field_of(e: Error) -> String {
+        match e {
+            Error::InvalidRequest { field, .. } => field.unwrap_or_default(),
+            other => panic!("not a field error: {other}"),
+        }
+    }
+
+    #[test]
+    fn each_field_is_checked_and_named() {
+        let key = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+        let ok = parse(
+            json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [key]},
+                   "post_logout_redirect_uris": ["https://app.example/bye"], "id_token_signed_response_alg": "RS256"}),
+            false,
+        )
+        .unwrap();
+        assert!(ok.uses_private_key_jwt());
+        assert_eq!(ok.id_token_alg(), Some(Algorithm::Rs256));
+        for (v, public, field) in [
+            (json!({"tier": "gold"}), false, "additional_properties.tier"),
+            (
+                json!({"post_logout_redirect_uris": ["http://app.example/bye"]}),
+                false,
+                "additional_properties.post_logout_redirect_uris[0]",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt"}),
+                false,
+                "additional_properties.token_endpoint_auth_method",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "none"}),
+                false,
+                "additional_properties.token_endpoint_auth_method",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://a.example/k"}),
+                true,
+                "additional_properties.token_endpoint_auth_method",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "magic"}),
+                false,
+                "additional_properties.token_endpoint_auth_method",
+            ),
+            (
+                json!({"jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}]}}),
+                false,
+                "additional_properties.jwks.keys[0]",
+            ),
+            (
+                json!({"jwks": {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "d": "x"}]}}),
+                false,
+                "additional_properties.jwks.keys[0]",
+            ),
+            (json!({"jwks": {"keys": []}}), false, "additional_properties.jwks.keys"),
+            (
+                json!({"jwks": {"keys": [key]}, "jwks_uri": "https://a.example/k"}),
+                false,
+                "additional_properties.jwks",
+            ),
+            (
+                json!({"jwks_uri": "http://a.example/k"}),
+                false,
+                "additional_properties.jwks_uri",
+            ),
+            (
+                json!({"id_token_signed_response_alg": "HS256"}),
+                false,
+                "additional_properties.id_token_signed_response_alg",
+            ),
+        ] {
+            let shown = v.to_string();
+            assert_eq!(field_of(parse(v, public).unwrap_err()), field, "{shown}");
+        }
+        assert!(parse(json!({"jwks_uri": "http://127.0.0.1:8080/keys"}), false).is_ok());
+        assert_eq!(parse(json!({}), true).unwrap(), ClientMetadata::default());
+    }
+}
