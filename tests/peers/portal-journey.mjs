@@ -157,7 +157,11 @@ try {
   await page.getByRole('link', { name: 'Sign in' }).waitFor();
   await page.goto(`${base}/portal/applications`);
   await page.getByRole('link', { name: 'Sign in' }).waitFor();
-  step('alice signed out');
+  // The resident's login session ended too: signing in again in this browser asks for the password.
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.getByLabel('Password').waitFor();
+  must(page.url().startsWith(`${base}/oauth2/authorize`), `the sign-in asks for a password again, at ${page.url()}`);
+  step('alice signed out, at the portal and at the resident');
   await alice.context.close();
 
   // Bob, another developer: none of alice's applications.

@@ -86,7 +86,7 @@ impl Provider {
             name: name.to_owned(),
             label: "Sign in".into(),
             client,
-            scopes: SCOPES.into(),
+            scopes: format!("openid {SCOPES}"),
             way: Way::Resident(oauth),
         }
     }
@@ -150,26 +150,31 @@ pub(crate) type PortalState = Arc<Portal>;
 const CLIENT_FILE: &str = "portal-client";
 
 /// The portal's client at `server`: the one recorded in the data directory when it still exists with this
-/// redirect URI, else a new one (confidential; authorization code and refresh token; PKCE S256 required; the
-/// management API's scopes), recorded there (0600).
+/// redirect URI and post-logout redirect URI, else a new one (confidential; authorization code and refresh token;
+/// PKCE S256 required; `openid` and the management API's scopes; sent back to the portal after logout), recorded
+/// there (0600).
 pub(crate) async fn client(
     server: &ResidentServer,
     data_dir: &Path,
     public_url: &str,
 ) -> Result<PortalClient, Failure> {
     let redirect = format!("{public_url}/portal/callback");
+    let after_logout = serde_json::json!([format!("{public_url}/portal")]);
     let path = data_dir.join(CLIENT_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
         if let Some((id, secret)) = text.trim().split_once('\n') {
             match server.client(id.trim()).await {
-                Ok(c) if c.redirect_uris.contains(&redirect) => {
+                Ok(c)
+                    if c.redirect_uris.contains(&redirect)
+                        && c.additional_properties.get("post_logout_redirect_uris") == Some(&after_logout) =>
+                {
                     return Ok(PortalClient {
                         id: id.trim().to_owned(),
                         secret: secret.trim().to_owned(),
                     })
                 }
                 Ok(_) => {
-                    // The public URL changed: a client for the new one replaces it.
+                    // The public URL changed (or the client is from before logout): a new one replaces it.
                     if let Err(e) = server.delete(id.trim()).await {
                         tracing::warn!(error = %e, "the portal's previous client could not be deleted");
                     }
@@ -182,6 +187,7 @@ pub(crate) async fn client(
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         redirect_uris: vec![redirect],
         scopes: vec![
+            "openid".into(),
             keymanager::api::access::SCOPE_APPS.into(),
             keymanager::api::access::SCOPE_ADMIN.into(),
         ],
@@ -189,6 +195,9 @@ pub(crate) async fn client(
             required: true,
             allow_plain: false,
         },
+        additional_properties: [("post_logout_redirect_uris".to_owned(), after_logout)]
+            .into_iter()
+            .collect(),
         ..ClientSpec::new("keymanager Developer Portal", KeyType::Production)
     };
     let created = server.register(&spec, None).await?;

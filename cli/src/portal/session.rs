@@ -43,6 +43,8 @@ pub(super) struct Session {
     pub expires: Instant,
     /// The refresh token, revoked at sign-out.
     pub refresh_token: Option<String>,
+    /// The ID token of the sign-in, the `id_token_hint` of the logout at the resident.
+    pub id_token: Option<String>,
     /// The CSRF token of this session's forms.
     pub csrf: String,
     last_used: Instant,
@@ -66,6 +68,7 @@ impl Session {
         access_token: String,
         lifetime: Duration,
         refresh_token: Option<String>,
+        id_token: Option<String>,
     ) -> Option<Self> {
         let now = Instant::now();
         Some(Session {
@@ -75,6 +78,7 @@ impl Session {
             access_token,
             expires: now + lifetime,
             refresh_token,
+            id_token,
             csrf: random()?,
             last_used: now,
         })
@@ -213,6 +217,7 @@ mod tests {
             "resident".into(),
             "t".into(),
             Duration::from_secs(60),
+            None,
             None,
         )
         .unwrap();

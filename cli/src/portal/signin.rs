@@ -152,6 +152,7 @@ impl Portal {
             t.access_token,
             lifetime(t.expires_in),
             t.refresh_token,
+            t.id_token,
         )
         .ok_or_else(|| "the system has no randomness".to_owned())
     }
@@ -336,7 +337,9 @@ pub(super) async fn callback(State(p): State<PortalState>, headers: HeaderMap, Q
     resp
 }
 
-/// `POST /portal/signout`: revoke the session's tokens (where the provider can) and end it.
+/// `POST /portal/signout`: revoke the session's tokens (where the provider can) and end it; at the resident, end
+/// the browser's login session there too (RP-Initiated Logout, with the sign-in's ID token as the hint), so the next
+/// sign-in in this browser asks for a password again.
 pub(super) async fn signout(
     State(p): State<PortalState>,
     headers: HeaderMap,
@@ -372,7 +375,18 @@ pub(super) async fn signout(
             }
         }
     }
-    let mut resp = Redirect::to("/portal").into_response();
+    let home = format!("{}/portal", p.public_url);
+    let next = match (p.provider(&s.provider).map(|v| &v.way), &s.id_token) {
+        (Some(Way::Resident(_)), Some(hint)) => {
+            let mut logout = url::form_urlencoded::Serializer::new(format!("{}/oauth2/logout?", p.public_url));
+            logout
+                .append_pair("id_token_hint", hint)
+                .append_pair("post_logout_redirect_uri", &home);
+            logout.finish()
+        }
+        _ => "/portal".to_owned(),
+    };
+    let mut resp = Redirect::to(&next).into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, session::set_cookie(session::COOKIE, None, p.secure));
     resp
