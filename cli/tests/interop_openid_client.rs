@@ -131,3 +131,42 @@ fn openid_client_completes_authorization_code_with_pkce_against_keymanager_serve
     assert_eq!(seen["userinfo"]["sub"], "bob", "UserInfo speaks for the same user");
     assert_eq!(seen["refreshed_id_token_sub"], "bob", "a refresh brings a new ID token");
 }
+
+/// `private_key_jwt` with keys made by `jose` (ES256, RS256, EdDSA): registered by RFC 7591 with the public JWK (no
+/// secret issued), openid-client's `PrivateKeyJwt` gets a token, a hand-made assertion works once and its replay is
+/// refused, and introspection takes an assertion too.
+#[test]
+fn private_key_jwt_with_keys_made_by_jose() {
+    let Some(peers) = peers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let served = common::serve(dir.path());
+    let admin = common::admin_token(dir.path());
+    let out = Command::new("node")
+        .current_dir(&peers)
+        .args(["private-key-jwt.mjs", &served.base, &admin])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        seen["auth_methods"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("private_key_jwt")),
+        "{seen}"
+    );
+    for alg in ["ES256", "RS256", "EdDSA"] {
+        let a = &seen["algorithms"][alg];
+        assert_eq!(a["client_secret_issued"], false, "{alg}: {a}");
+        assert_eq!(a["token_type"], "bearer", "{alg}: {a}");
+        assert_eq!(a["scope"], "orders:read", "{alg}: {a}");
+        assert_eq!(a["first_status"], 200, "{alg}: {a}");
+        assert_eq!(a["replay_status"], 401, "{alg}: {a}");
+        assert_eq!(a["replay_error"], "invalid_client", "{alg}: {a}");
+        assert_eq!(a["introspection_active"], true, "{alg}: {a}");
+    }
+}

@@ -1,7 +1,8 @@
 //! `private_key_jwt` client authentication (RFC 7523 §2.2 and §3, OpenID Connect Core §9): the client signs a short
 //! JWT with its own key (registered as `jwks`, or published at `jwks_uri`) instead of sending a secret.
 //!
-//! Checked: the signature by one of the client's keys (ES256, RS256, EdDSA, the algorithm fixed by the key's type);
+//! Checked: the signature by one of the client's keys (ES256, RS256, EdDSA or its RFC 9864 name Ed25519, the algorithm
+//! fixed by the key's type);
 //! `iss` and `sub` both the client id; `aud` this server's issuer, its token endpoint or the endpoint called; `exp`
 //! present and not past (60 s leeway), at most [`MAX_ASSERTION_LIFETIME`] ahead; `nbf` and `iat` not in the future;
 //! `jti` present and accepted once per client until the assertion expires, on every node sharing the store.
@@ -138,7 +139,9 @@ impl ResidentServer {
             .filter(|k| kid.is_none_or(|want| k.get("kid").and_then(Value::as_str) == Some(want)))
             .filter_map(keymanager::validation::jwk_public_key)
             .any(|(key_alg, key)| {
-                key_alg == alg && key.verify_sig(jwt.signing_input.as_bytes(), &jwt.signature).is_ok()
+                // RFC 9864 names Ed25519 signatures `Ed25519`; earlier clients say `EdDSA`.
+                (key_alg == alg || (key_alg == "EdDSA" && alg == "Ed25519"))
+                    && key.verify_sig(jwt.signing_input.as_bytes(), &jwt.signature).is_ok()
             });
         if !verified {
             return Err(refused(BAD_SIGNATURE));

@@ -10,7 +10,7 @@ use super::errors::server_error;
 use super::AppState;
 
 /// The algorithms of `private_key_jwt` assertions this server verifies (the key's type fixes which).
-const CLIENT_ASSERTION_ALGORITHMS: [&str; 3] = ["ES256", "RS256", "EdDSA"];
+const CLIENT_ASSERTION_ALGORITHMS: [&str; 4] = ["ES256", "RS256", "EdDSA", "Ed25519"];
 
 pub(crate) async fn metadata(State(app): State<AppState>) -> impl IntoResponse {
     let s = app.server.settings();
