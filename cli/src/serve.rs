@@ -120,10 +120,12 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         if config.portal.enabled != Some(false) {
             let client = crate::portal::client(&server, &data_dir, &public_url).await?;
             let mut providers = vec![crate::portal::Provider::resident(name, client, oauth)];
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(15))
-                .build()
-                .map_err(|e| Failure::Refused(format!("cannot start the HTTP client: {e}")))?;
+            let http = keymanager::http::HttpClient::new(keymanager::http::HttpPolicy {
+                request_timeout: Duration::from_secs(15),
+                ..keymanager::http::HttpPolicy::default()
+            })
+            .map_err(|e| Failure::Refused(format!("cannot start the HTTP client: {e}")))?
+            .with_metrics_label("portal");
             for sign_in in &config.portal.sign_in {
                 if !identity_names.contains(&sign_in.key_manager) {
                     return Err(Failure::Usage(format!(

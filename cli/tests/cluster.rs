@@ -165,7 +165,7 @@ fn three_nodes_behind_haproxy_survive_a_killed_node() {
                 let mut i = 0usize;
                 while !stop.load(Ordering::SeqCst) {
                     i += 1;
-                    if i % 10 == 0 {
+                    if i.is_multiple_of(10) {
                         let name = format!("w{w}-{i}");
                         let r = http
                             .post(format!("{lb}/api/applications"))

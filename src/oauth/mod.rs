@@ -1,16 +1,32 @@
-//! The client side of OAuth 2.0 endpoints, shared by connectors: the token endpoint (RFC 6749 §4–§6), token
-//! introspection (RFC 7662) and revocation (RFC 7009), on the [`HttpClient`], and reading RFC 7591 client
-//! metadata.
+//! The client side of OAuth 2.0 endpoints, shared by connectors, on the `oauth2` crate: token grants (RFC 6749
+//! §4–§6, PKCE RFC 7636), token introspection (RFC 7662) and revocation (RFC 7009). `oauth2` builds each request and
+//! reads each answer; the core HTTP kit sends it ([`kit_client`]), so its timeouts, limits, retries and redaction
+//! apply. Reading RFC 7591 client metadata is [`registration`]; finding a server's metadata is [`discovery`]
+//! (`openidconnect`'s provider metadata types, RFC 8414 as the fallback).
+//!
+//! Kept by hand, since `oauth2` cannot express it: introspection authenticated with a bearer token (RFC 7662 §2.1
+//! allows it; `oauth2` authenticates as a client only).
 
+mod answers;
+pub mod discovery;
+mod kit_client;
 pub mod registration;
 
+use std::borrow::Cow;
+
+use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse};
+use oauth2::{AuthType, EndpointNotSet, RequestTokenError, Scope, TokenResponse};
 use serde_json::Value;
+
+pub use answers::{HintedToken, IdTokenField, IntrospectionAnswer, TokenAnswer};
 
 use crate::http::{HttpClient, Idempotency};
 use crate::model::{
-    AccessToken, ClientId, ClientSecret, Grant, RevocationRequest, Token, TokenInfo, TokenRequest, TokenTypeHint,
+    AccessToken, ClientSecret, Grant, RevocationRequest, Token, TokenEndpointAuthMethod, TokenInfo, TokenRequest,
+    TokenTypeHint,
 };
 use crate::{Error, Result};
+use kit_client::KitClient;
 
 /// How the connector authenticates at an introspection endpoint.
 #[derive(Debug, Clone)]
@@ -21,82 +37,131 @@ pub enum EndpointAuth {
     Bearer(Token),
 }
 
-/// Client authentication on a form request: `client_secret_basic` with a secret, `client_id` alone (public client)
-/// without one. Returns the form fields it adds.
-pub fn client_auth(
-    req: reqwest::RequestBuilder,
-    client_id: &ClientId,
-    secret: Option<&ClientSecret>,
-) -> (reqwest::RequestBuilder, Vec<(&'static str, String)>) {
-    match secret {
-        Some(s) => (req.basic_auth(client_id.as_str(), Some(s.expose_secret())), Vec::new()),
-        None => (req, vec![("client_id", client_id.as_str().to_owned())]),
+/// An `oauth2` client with no endpoint set yet.
+type Client = oauth2::Client<
+    BasicErrorResponse,
+    TokenAnswer,
+    IntrospectionAnswer,
+    HintedToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+>;
+
+/// A client as `oauth2` sees it: `client_secret_basic` (RFC 6749 §2.3.1, id and secret form-encoded) or
+/// `client_secret_post` with a secret, `client_id` in the body without one (a public client).
+fn client(id: &str, secret: Option<&ClientSecret>, method: TokenEndpointAuthMethod) -> Client {
+    let mut c = oauth2::Client::new(oauth2::ClientId::new(id.to_owned()));
+    if let Some(s) = secret {
+        c = c.set_client_secret(oauth2::ClientSecret::new(s.expose_secret().to_owned()));
+    }
+    c.set_auth_type(match method {
+        TokenEndpointAuthMethod::ClientSecretPost => AuthType::RequestBody,
+        _ => AuthType::BasicAuth,
+    })
+}
+
+fn endpoint_url(endpoint: &str) -> Result<oauth2::url::Url> {
+    oauth2::url::Url::parse(endpoint).map_err(|e| Error::transport(format!("`{endpoint}` is not a URL: {e}")))
+}
+
+/// The core error for what `oauth2` reports: the kit's own error for a failed exchange (provider detail attached),
+/// the JSON path for an answer that does not read.
+fn from_oauth2<T: oauth2::ErrorResponse + 'static>(endpoint: &str, e: RequestTokenError<Error, T>) -> Error {
+    match e {
+        RequestTokenError::Request(e) => e,
+        RequestTokenError::Parse(e, _) => {
+            Error::malformed(endpoint.to_owned(), e.path().to_string(), e.inner().to_string())
+        }
+        RequestTokenError::ServerResponse(r) => {
+            Error::malformed(endpoint.to_owned(), ".", format!("an error answer: {r}"))
+        }
+        RequestTokenError::Other(m) => Error::malformed(endpoint.to_owned(), ".", m),
     }
 }
 
-/// The form of a token request for its grant, with `scope` when scopes are asked for.
-pub fn grant_form(request: &TokenRequest) -> Vec<(&'static str, String)> {
-    let mut form: Vec<(&'static str, String)> = Vec::new();
-    match &request.grant {
-        Grant::ClientCredentials => form.push(("grant_type", "client_credentials".into())),
+/// Ask a token endpoint for a token (never retried: a grant may be single use), authenticating with
+/// `client_secret_basic`.
+pub async fn request_token(http: &HttpClient, endpoint: &str, request: &TokenRequest) -> Result<AccessToken> {
+    request_token_as(http, endpoint, request, TokenEndpointAuthMethod::ClientSecretBasic).await
+}
+
+/// [`request_token`], authenticating with `method` (`client_secret_basic` or `client_secret_post`).
+pub async fn request_token_as(
+    http: &HttpClient,
+    endpoint: &str,
+    request: &TokenRequest,
+    method: TokenEndpointAuthMethod,
+) -> Result<AccessToken> {
+    let c = client(request.client_id.as_str(), request.client_secret.as_ref(), method)
+        .set_token_uri(oauth2::TokenUrl::from_url(endpoint_url(endpoint)?));
+    let kit = KitClient::new(http, Idempotency::NonIdempotent);
+    let scopes = || request.scopes.iter().cloned().map(Scope::new);
+    let answer = match &request.grant {
+        Grant::ClientCredentials => {
+            c.exchange_client_credentials()
+                .add_scopes(scopes())
+                .request_async(&kit)
+                .await
+        }
         Grant::RefreshToken { refresh_token } => {
-            form.push(("grant_type", "refresh_token".into()));
-            form.push(("refresh_token", refresh_token.expose_secret().into()));
+            let token = oauth2::RefreshToken::new(refresh_token.expose_secret().to_owned());
+            c.exchange_refresh_token(&token)
+                .add_scopes(scopes())
+                .request_async(&kit)
+                .await
         }
         Grant::Password { username, password } => {
-            form.push(("grant_type", "password".into()));
-            form.push(("username", username.clone()));
-            form.push(("password", password.expose_secret().into()));
+            let (user, pass) = (
+                oauth2::ResourceOwnerUsername::new(username.clone()),
+                oauth2::ResourceOwnerPassword::new(password.expose_secret().to_owned()),
+            );
+            c.exchange_password(&user, &pass)
+                .add_scopes(scopes())
+                .request_async(&kit)
+                .await
         }
         Grant::AuthorizationCode {
             code,
             redirect_uri,
             code_verifier,
         } => {
-            form.push(("grant_type", "authorization_code".into()));
-            form.push(("code", code.expose_secret().into()));
+            let mut exchange = c.exchange_code(oauth2::AuthorizationCode::new(code.expose_secret().to_owned()));
             if let Some(uri) = redirect_uri {
-                form.push(("redirect_uri", uri.clone()));
+                let uri = oauth2::RedirectUrl::new(uri.clone())
+                    .map_err(|e| Error::invalid_field("redirect_uri", format!("is not a URL: {e}")))?;
+                exchange = exchange.set_redirect_uri(Cow::Owned(uri));
             }
             if let Some(v) = code_verifier {
-                form.push(("code_verifier", v.expose_secret().into()));
+                exchange = exchange.set_pkce_verifier(oauth2::PkceCodeVerifier::new(v.expose_secret().to_owned()));
             }
+            exchange.request_async(&kit).await
         }
     }
-    if !request.scopes.is_empty() {
-        form.push(("scope", request.scopes.join(" ")));
-    }
-    form
+    .map_err(|e| from_oauth2(endpoint, e))?;
+    Ok(access_token(&answer, &request.scopes))
 }
 
-/// Read a token answer (RFC 6749 §5.1); without `scope` in it, the requested scopes were granted.
-pub fn access_token_from(body: &Value, endpoint: &str, requested: &[String]) -> Result<AccessToken> {
-    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-    let access_token = text("access_token")
-        .ok_or_else(|| Error::malformed(endpoint.to_owned(), "access_token", "the answer has no access_token"))?;
-    Ok(AccessToken {
-        access_token: Token::new(access_token),
-        token_type: text("token_type").unwrap_or_else(|| "Bearer".into()),
-        expires_in: body.get("expires_in").and_then(Value::as_u64),
-        scopes: match text("scope") {
-            Some(s) => crate::model::scope_tokens(&s),
+/// The generic view of a token answer; without `scope` in it, the requested scopes were granted (RFC 6749 §5.1).
+pub fn access_token(answer: &TokenAnswer, requested: &[String]) -> AccessToken {
+    AccessToken {
+        access_token: Token::new(answer.access_token().secret()),
+        // Case-insensitive (RFC 6749 §5.1); `oauth2` reads it lower-cased. Bearer as RFC 6750 spells it.
+        token_type: match answer.token_type() {
+            oauth2::basic::BasicTokenType::Bearer => "Bearer".to_owned(),
+            other => other.as_ref().to_owned(),
+        },
+        expires_in: answer.expires_in().map(|d| d.as_secs()),
+        scopes: match answer.scopes() {
+            Some(s) => s.iter().map(|s| s.to_string()).collect(),
             None => requested.to_vec(),
         },
-        refresh_token: text("refresh_token").map(Token::new),
-        id_token: text("id_token").map(Token::new),
-    })
-}
-
-/// Ask a token endpoint for a token (never retried: a grant may be single use).
-pub async fn request_token(http: &HttpClient, endpoint: &str, request: &TokenRequest) -> Result<AccessToken> {
-    let mut form = grant_form(request);
-    let (req, extra) = client_auth(http.post(endpoint), &request.client_id, request.client_secret.as_ref());
-    form.extend(extra);
-    let body: Value = http
-        .send_ok(req.form(&form), Idempotency::NonIdempotent)
-        .await?
-        .json()?;
-    access_token_from(&body, endpoint, &request.scopes)
+        refresh_token: answer.refresh_token().map(|r| Token::new(r.secret())),
+        id_token: answer.extra_fields().id_token.clone().map(Token::new),
+    }
 }
 
 /// Introspect a token (RFC 7662).
@@ -107,26 +172,61 @@ pub async fn introspect(
     token: &Token,
     hint: Option<TokenTypeHint>,
 ) -> Result<TokenInfo> {
-    let req = match auth {
-        EndpointAuth::Client(id, secret) => http.post(endpoint).basic_auth(id, Some(secret.expose_secret())),
-        EndpointAuth::Bearer(t) => http.post(endpoint).bearer_auth(t.expose_secret()),
+    let (id, secret) = match auth {
+        EndpointAuth::Client(id, secret) => (id, secret),
+        EndpointAuth::Bearer(bearer) => return introspect_with_bearer(http, endpoint, bearer, token, hint).await,
     };
+    let c = client(id, Some(secret), TokenEndpointAuthMethod::ClientSecretBasic)
+        .set_introspection_url(oauth2::IntrospectionUrl::from_url(endpoint_url(endpoint)?));
+    let secret = oauth2::AccessToken::new(token.expose_secret().to_owned());
+    let mut request = c.introspect(&secret);
+    if let Some(h) = hint {
+        request = request.set_token_type_hint(h.as_str());
+    }
+    let answer = request
+        .request_async(&KitClient::new(http, Idempotency::Idempotent))
+        .await
+        .map_err(|e| from_oauth2(endpoint, e))?;
+    Ok(TokenInfo::from_claims(answer.claims))
+}
+
+/// Introspection authenticated with a bearer token, which `oauth2` cannot send.
+async fn introspect_with_bearer(
+    http: &HttpClient,
+    endpoint: &str,
+    bearer: &Token,
+    token: &Token,
+    hint: Option<TokenTypeHint>,
+) -> Result<TokenInfo> {
     let mut form = vec![("token", token.expose_secret().to_owned())];
     if let Some(h) = hint {
         form.push(("token_type_hint", h.as_str().into()));
     }
-    let body: Value = http.send_ok(req.form(&form), Idempotency::Idempotent).await?.json()?;
+    let req = http.post(endpoint).bearer_auth(bearer.expose_secret()).form(&form);
+    let body: Value = http.send_ok(req, Idempotency::Idempotent).await?.json()?;
     Ok(TokenInfo::from_claims(body.as_object().cloned().unwrap_or_default()))
 }
 
 /// Revoke a token (RFC 7009) as the client holding it.
 pub async fn revoke(http: &HttpClient, endpoint: &str, request: &RevocationRequest) -> Result<()> {
-    let mut form = vec![("token", request.token.expose_secret().to_owned())];
-    if let Some(h) = request.token_type_hint {
-        form.push(("token_type_hint", h.as_str().into()));
+    let mut url = endpoint_url(endpoint)?;
+    if url.scheme() == "http" {
+        // Sent to `endpoint` as configured (see `KitClient::to`).
+        let _ = url.set_scheme("https");
     }
-    let (req, extra) = client_auth(http.post(endpoint), &request.client_id, request.client_secret.as_ref());
-    form.extend(extra);
-    http.send_ok(req.form(&form), Idempotency::Idempotent).await?;
-    Ok(())
+    let c = client(
+        request.client_id.as_str(),
+        request.client_secret.as_ref(),
+        TokenEndpointAuthMethod::ClientSecretBasic,
+    )
+    .set_revocation_url(oauth2::RevocationUrl::from_url(url));
+    let token = HintedToken {
+        token: request.token.expose_secret().to_owned(),
+        hint: request.token_type_hint.map(|h| h.as_str().to_owned()),
+    };
+    c.revoke_token(token)
+        .map_err(|e| Error::transport(format!("cannot build the revocation request: {e}")))?
+        .request_async(&KitClient::new(http, Idempotency::Idempotent).to(endpoint))
+        .await
+        .map_err(|e| from_oauth2(endpoint, e))
 }

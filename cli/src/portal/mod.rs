@@ -48,7 +48,7 @@ pub(crate) struct Portal {
     secure: bool,
     sessions: session::Sessions,
     /// For the token endpoints of other key managers.
-    http: reqwest::Client,
+    http: keymanager::http::HttpClient,
 }
 
 /// A key manager people sign in through, with the portal's client there.
@@ -72,7 +72,7 @@ pub(crate) enum Way {
 }
 
 /// A provider's endpoints, from its discovery document.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone)]
 pub(crate) struct Endpoints {
     authorization_endpoint: String,
     token_endpoint: String,
@@ -96,31 +96,27 @@ impl Provider {
     pub(crate) async fn external(
         sign_in: &keymanager::config::PortalSignIn,
         issuer: &str,
-        http: &reqwest::Client,
+        http: &keymanager::http::HttpClient,
     ) -> Result<Provider, Failure> {
         use secrecy::ExposeSecret;
-        let base = issuer.trim_end_matches('/');
-        let mut found = None;
-        for path in [
-            "/.well-known/openid-configuration",
-            "/.well-known/oauth-authorization-server",
-        ] {
-            let answer = http.get(format!("{base}{path}")).send().await;
-            if let Ok(r) = answer {
-                if r.status().is_success() {
-                    if let Ok(e) = r.json::<Endpoints>().await {
-                        found = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
-        let endpoints = found.ok_or_else(|| {
+        let problem = |why: String| {
             Failure::Refused(format!(
-                "[portal] sign_in `{}`: no discovery document at {base} names its authorization and token endpoints",
+                "[portal] sign_in `{}`: the discovery document at {issuer} {why}",
                 sign_in.key_manager
             ))
-        })?;
+        };
+        let meta = keymanager::oauth::discovery::discover(http, issuer)
+            .await
+            .map_err(|e| problem(format!("cannot be read: {}", keymanager::error::chain(&e))))?;
+        let (Some(authorization_endpoint), Some(token_endpoint)) = (meta.authorization_endpoint, meta.token_endpoint)
+        else {
+            return Err(problem("names no authorization or no token endpoint".into()));
+        };
+        let endpoints = Endpoints {
+            authorization_endpoint,
+            token_endpoint,
+            revocation_endpoint: meta.revocation_endpoint,
+        };
         let scopes = match sign_in.scopes.is_empty() {
             true => format!("openid {SCOPES}"),
             false => sign_in.scopes.join(" "),
@@ -216,7 +212,12 @@ pub(crate) async fn client(
 }
 
 /// The portal's routes, under `/portal`.
-pub(crate) fn router(api: Router, providers: Vec<Provider>, public_url: &str, http: reqwest::Client) -> Router {
+pub(crate) fn router(
+    api: Router,
+    providers: Vec<Provider>,
+    public_url: &str,
+    http: keymanager::http::HttpClient,
+) -> Router {
     let portal = Arc::new(Portal {
         api,
         providers,

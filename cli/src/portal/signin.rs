@@ -90,18 +90,24 @@ impl Portal {
                     Endpoint::Introspection => None,
                 };
                 let Some(url) = url else { return Ok(None) };
-                let resp = self
+                // Through the core HTTP kit: its timeouts and size limit; a code exchange is never retried.
+                let idempotency = match endpoint {
+                    Endpoint::Token => keymanager::http::Idempotency::NonIdempotent,
+                    _ => keymanager::http::Idempotency::Idempotent,
+                };
+                let request = self
                     .http
                     .post(url)
                     .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .header(header::AUTHORIZATION, basic)
-                    .body(body)
-                    .send()
+                    .body(body);
+                let resp = self
+                    .http
+                    .send(request, idempotency)
                     .await
                     .map_err(|e| keymanager::error::chain(&e))?;
-                let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-                let bytes = resp.bytes().await.map_err(|e| keymanager::error::chain(&e))?;
-                Ok(Some((status, bytes.to_vec())))
+                let status = StatusCode::from_u16(resp.status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+                Ok(Some((status, resp.body)))
             }
         }
     }

@@ -3,10 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use keymanager::http::{HttpClient, Idempotency};
-use keymanager::model::{ClientSecret, Token};
+use keymanager::http::HttpClient;
+use keymanager::model::{ClientSecret, Token, TokenEndpointAuthMethod, TokenRequest};
 use keymanager::{Error, Result};
-use serde_json::Value;
 
 /// The cache.
 pub(crate) struct AdminTokens {
@@ -34,21 +33,20 @@ impl AdminTokens {
                 return Ok(token.clone());
             }
         }
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", self.client_id.as_str()),
-            ("client_secret", self.client_secret.expose_secret()),
-        ];
-        let body: Value = http
-            .send_ok(http.post(&self.endpoint).form(&form), Idempotency::NonIdempotent)
-            .await
-            .map_err(|e| match e {
-                Error::Unauthorized { .. } => e.map_message(|m| format!("the admin client could not get a token: {m}")),
-                other => other,
-            })?
-            .json()?;
-        // The token response is read by the core's one RFC 6749 §5.1 parser.
-        let answer = keymanager::oauth::access_token_from(&body, &self.endpoint, &[])?;
+        // client_secret_post, as Keycloak's admin clients are usually set up; the grant goes through the core's
+        // OAuth client (the `oauth2` crate over the HTTP kit).
+        let request = TokenRequest::client_credentials(self.client_id.as_str(), self.client_secret.clone());
+        let answer = keymanager::oauth::request_token_as(
+            http,
+            &self.endpoint,
+            &request,
+            TokenEndpointAuthMethod::ClientSecretPost,
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Unauthorized { .. } => e.map_message(|m| format!("the admin client could not get a token: {m}")),
+            other => other,
+        })?;
         let lifetime = answer.expires_in.unwrap_or(60);
         // Refresh a tenth of the lifetime early (at least 5 s), so no call leaves with a token about to expire.
         let margin = (lifetime / 10).max(5);

@@ -654,6 +654,15 @@ async fn rs256_id_tokens_beside_the_configured_algorithm(h: Harness) {
         discovery["id_token_signing_alg_values_supported"],
         json!(["ES256", "RS256"])
     );
+    // A complete OpenID provider's document, as `openidconnect` reads it.
+    let typed: keymanager::oauth::discovery::OpenIdMetadata = serde_json::from_value(discovery.clone()).unwrap();
+    let read = keymanager::oauth::discovery::ServerMetadata::from(&typed);
+    assert!(read.openid);
+    assert_eq!(
+        read.end_session_endpoint,
+        Some(format!("{}/oauth2/logout", s.h.server.settings().issuer))
+    );
+    assert_eq!(discovery["authorization_response_iss_parameter_supported"], true);
     assert!(discovery["token_endpoint_auth_methods_supported"]
         .as_array()
         .unwrap()

@@ -1,51 +1,130 @@
-//! Authorization server metadata (RFC 8414) and the JWKS.
+//! Authorization server metadata (RFC 8414, OpenID Connect Discovery 1.0) and the JWKS. The document is built from
+//! `openidconnect`'s provider metadata types, so every OpenID client library reads it as a complete provider's; the
+//! members those types lack are [`ExtraMetadata`].
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
-use serde_json::json;
+use keymanager::oauth::discovery::{ExtraMetadata, OpenIdMetadata};
+use keymanager::Result;
+use openidconnect::core::{
+    CoreClaimName, CoreClientAuthMethod, CoreGrantType, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
+    CoreSubjectIdentifierType,
+};
+use openidconnect::{
+    AuthUrl, IssuerUrl, JsonWebKeySetUrl, RegistrationUrl, ResponseTypes, Scope, TokenUrl, UserInfoUrl,
+};
 
 use super::errors::server_error;
 use super::AppState;
+use crate::signing::Algorithm;
 
-/// The algorithms of `private_key_jwt` assertions this server verifies (the key's type fixes which).
-const CLIENT_ASSERTION_ALGORITHMS: [&str; 4] = ["ES256", "RS256", "EdDSA", "Ed25519"];
+/// The `private_key_jwt` algorithms this server verifies, as the metadata types name them (it also takes RFC 9864's
+/// `Ed25519` for EdDSA, which those types cannot list).
+const CLIENT_ASSERTION_ALGORITHMS: [CoreJwsSigningAlgorithm; 3] = [
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
 
-pub(crate) async fn metadata(State(app): State<AppState>) -> impl IntoResponse {
-    let s = app.server.settings();
-    let base = &s.issuer;
-    let algorithms: Vec<&str> = app.server.keys().algorithms().iter().map(|a| a.as_str()).collect();
-    Json(json!({
-        "issuer": base,
-        "authorization_endpoint": format!("{base}/oauth2/authorize"),
-        "token_endpoint": format!("{base}/oauth2/token"),
-        "jwks_uri": format!("{base}/oauth2/jwks"),
-        "registration_endpoint": format!("{base}/oauth2/register"),
-        "introspection_endpoint": format!("{base}/oauth2/introspect"),
-        "revocation_endpoint": format!("{base}/oauth2/revoke"),
-        "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token", "password"],
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "code_challenge_methods_supported": ["S256", "plain"],
-        "authorization_response_iss_parameter_supported": true,
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "userinfo_endpoint": format!("{base}/oauth2/userinfo"),
-        "end_session_endpoint": format!("{base}/oauth2/logout"),
-        "id_token_signing_alg_values_supported": algorithms,
-        "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "name", "email",
-            "email_verified"
-        ],
-        "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
-        "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGORITHMS,
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
-        "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGORITHMS,
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
-        "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGORITHMS,
-        "subject_types_supported": ["public"],
-    }))
+fn jws(alg: Algorithm) -> CoreJwsSigningAlgorithm {
+    match alg {
+        Algorithm::Es256 => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        Algorithm::Rs256 => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        Algorithm::EdDsa => CoreJwsSigningAlgorithm::EdDsa,
+    }
+}
+
+fn strings(list: &[&str]) -> Option<Vec<String>> {
+    Some(list.iter().map(|s| (*s).to_owned()).collect())
+}
+
+/// This server's metadata.
+pub(crate) fn document(app: &AppState) -> Result<OpenIdMetadata> {
+    let base = &app.server.settings().issuer;
+    let url = |path: &str| format!("{base}{path}");
+    let bad = |e: openidconnect::url::ParseError| {
+        keymanager::Error::storage(format!("the issuer `{base}` does not make endpoint URLs: {e}"))
+    };
+    let algorithms: Vec<CoreJwsSigningAlgorithm> = app.server.keys().algorithms().into_iter().map(jws).collect();
+    let secret_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+    let assertion_algorithms: Vec<String> = ["ES256", "RS256", "EdDSA", "Ed25519"].map(str::to_owned).to_vec();
+    let extra = ExtraMetadata {
+        introspection_endpoint: Some(url("/oauth2/introspect")),
+        revocation_endpoint: Some(url("/oauth2/revoke")),
+        code_challenge_methods_supported: strings(&["S256", "plain"]),
+        end_session_endpoint: Some(url("/oauth2/logout")),
+        authorization_response_iss_parameter_supported: Some(true),
+        prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
+        introspection_endpoint_auth_methods_supported: strings(&secret_methods),
+        introspection_endpoint_auth_signing_alg_values_supported: Some(assertion_algorithms.clone()),
+        revocation_endpoint_auth_methods_supported: strings(&[
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
+        ]),
+        revocation_endpoint_auth_signing_alg_values_supported: Some(assertion_algorithms),
+    };
+    let meta = OpenIdMetadata::new(
+        IssuerUrl::new(base.clone()).map_err(bad)?,
+        AuthUrl::new(url("/oauth2/authorize")).map_err(bad)?,
+        JsonWebKeySetUrl::new(url("/oauth2/jwks")).map_err(bad)?,
+        vec![ResponseTypes::new(vec![CoreResponseType::Code])],
+        vec![CoreSubjectIdentifierType::Public],
+        algorithms,
+        extra,
+    )
+    .set_token_endpoint(Some(TokenUrl::new(url("/oauth2/token")).map_err(bad)?))
+    .set_userinfo_endpoint(Some(UserInfoUrl::new(url("/oauth2/userinfo")).map_err(bad)?))
+    .set_registration_endpoint(Some(RegistrationUrl::new(url("/oauth2/register")).map_err(bad)?))
+    .set_grant_types_supported(Some(vec![
+        CoreGrantType::ClientCredentials,
+        CoreGrantType::AuthorizationCode,
+        CoreGrantType::RefreshToken,
+        CoreGrantType::Password,
+    ]))
+    .set_response_modes_supported(Some(vec![CoreResponseMode::Query]))
+    .set_scopes_supported(Some(
+        ["openid", "profile", "email", "offline_access"]
+            .map(|s| Scope::new(s.to_owned()))
+            .to_vec(),
+    ))
+    .set_claims_supported(Some(
+        [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "azp",
+            "sid",
+            "name",
+            "email",
+            "email_verified",
+        ]
+        .map(|c| CoreClaimName::new(c.to_owned()))
+        .to_vec(),
+    ))
+    .set_token_endpoint_auth_methods_supported(Some(vec![
+        CoreClientAuthMethod::ClientSecretBasic,
+        CoreClientAuthMethod::ClientSecretPost,
+        CoreClientAuthMethod::PrivateKeyJwt,
+        CoreClientAuthMethod::None,
+    ]))
+    .set_token_endpoint_auth_signing_alg_values_supported(Some(CLIENT_ASSERTION_ALGORITHMS.to_vec()));
+    Ok(meta)
+}
+
+pub(crate) async fn metadata(State(app): State<AppState>) -> axum::response::Response {
+    match document(&app) {
+        Ok(doc) => Json(doc).into_response(),
+        Err(e) => server_error(e).into_response(),
+    }
 }
 
 pub(crate) async fn jwks(State(app): State<AppState>) -> axum::response::Response {
