@@ -83,6 +83,12 @@ enum Command {
     ///
     /// Example: printf '%s\n' "$SECRET" | keymanager --json token --app orders --key-type production | jq -r .accessToken
     Token(commands::TokenArgs),
+    /// Sign a person in with an application's keys, as a native app does: the authorization code flow with PKCE
+    /// through a loopback redirect (RFC 8252), the ID token verified, the tokens printed. A confidential client's
+    /// secret is read from KEYMANAGER_CLIENT_SECRET.
+    ///
+    /// Example: keymanager login --app orders --key-type production --scopes openid,profile
+    Login(commands::LoginArgs),
     /// An application's client secrets.
     Secrets {
         #[command(subcommand)]
@@ -227,6 +233,7 @@ fn main() -> ExitCode {
             Command::Apps { command } => commands::apps(&ctx, command).await,
             Command::Keys { command } => commands::keys(&ctx, command).await,
             Command::Token(args) => commands::token(&ctx, args).await,
+            Command::Login(args) => commands::login(&ctx, args).await,
             Command::Secrets { command } => commands::secrets(&ctx, command).await,
             Command::Introspect(args) => commands::introspect(&ctx, args).await,
             Command::Revoke(args) => commands::revoke(&ctx, args).await,

@@ -49,6 +49,8 @@ pub struct KeyManagerDto {
     pub kind: String,
     /// What it supports.
     pub capabilities: Capabilities,
+    /// The issuer of its tokens (where its OAuth and OpenID metadata are found).
+    pub issuer: String,
 }
 
 /// `POST /api/applications`.

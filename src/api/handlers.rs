@@ -44,6 +44,7 @@ pub(super) async fn key_managers(State(s): State<ApiState>, _: Caller) -> Json<L
                 name: k.name().to_owned(),
                 kind: k.kind().to_owned(),
                 capabilities: k.capabilities(),
+                issuer: k.token_profile().issuer,
             })
             .collect(),
     ))

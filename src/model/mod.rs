@@ -30,7 +30,7 @@ pub use limits::{
     check_duration, check_text, is_bidi_control, seconds_after, MAX_DURATION_SECONDS, MAX_NAME_LENGTH,
     MAX_REDIRECT_URIS, MAX_SCOPES,
 };
-pub use redirect_uri::{check_redirect_uri, MAX_REDIRECT_URI_LENGTH};
+pub use redirect_uri::{check_redirect_uri, redirect_uri_matches, MAX_REDIRECT_URI_LENGTH};
 pub use request_path::normalize_path;
 pub use revocation::{RevocationFeed, RevocationSink, Revoked};
 pub use scope::{is_valid_scope_token, parse_scope, scope_tokens, Scope};

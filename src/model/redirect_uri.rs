@@ -12,6 +12,45 @@ use url::{Host, Url};
 /// Longest redirect URI accepted, in bytes.
 pub const MAX_REDIRECT_URI_LENGTH: usize = 2000;
 
+/// Whether a redirect URI presented in a request is the registered one: the same string (RFC 6749 §3.1.2.3, RFC 9700
+/// §4.1.3), or, for a loopback IP literal over plain http, the same but for the port, which a native app picks at
+/// run time (RFC 8252 §7.3: the server must allow any port).
+///
+/// ```
+/// use keymanager::model::redirect_uri_matches;
+/// assert!(redirect_uri_matches("https://app.example/cb", "https://app.example/cb"));
+/// assert!(redirect_uri_matches("http://127.0.0.1/callback", "http://127.0.0.1:53127/callback"));
+/// assert!(redirect_uri_matches("http://[::1]:8080/cb", "http://[::1]:9090/cb"));
+/// assert!(!redirect_uri_matches("http://127.0.0.1/callback", "http://127.0.0.1:53127/other"));
+/// assert!(!redirect_uri_matches("http://localhost/cb", "http://localhost:5000/cb"));
+/// assert!(!redirect_uri_matches("https://app.example/cb", "https://app.example:8443/cb"));
+/// ```
+pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    let (Ok(r), Ok(p)) = (Url::parse(registered), Url::parse(presented)) else {
+        return false;
+    };
+    let loopback = |u: &Url| match u.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    r.scheme() == "http"
+        && p.scheme() == "http"
+        && loopback(&r)
+        && r.host() == p.host()
+        && r.path() == p.path()
+        && r.query() == p.query()
+        && r.fragment().is_none()
+        && p.fragment().is_none()
+        && r.username().is_empty()
+        && p.username().is_empty()
+        && r.password().is_none()
+        && p.password().is_none()
+}
+
 /// Check one redirect URI against the policy; the error says what is wrong and names the URI (escaped).
 ///
 /// ```

@@ -179,6 +179,23 @@ pub async fn discover(http: &HttpClient, issuer: &str) -> Result<ServerMetadata>
     Err(last.unwrap_or_else(|| Error::not_found("authorization server metadata", issuer)))
 }
 
+/// An OpenID provider's metadata with its signing keys, for verifying its ID tokens (OpenID Connect Core §3.1.3.7):
+/// the document at `{issuer}/.well-known/openid-configuration`, which must be a complete provider's and name
+/// `issuer`, and the JWKS at its `jwks_uri`.
+pub async fn discover_openid(http: &HttpClient, issuer: &str) -> Result<OpenIdMetadata> {
+    let url = well_known_urls(issuer)?.swap_remove(0);
+    let meta: OpenIdMetadata = http.send_ok(http.get(&url), Idempotency::Idempotent).await?.json()?;
+    check_issuer(ServerMetadata::from(&meta), issuer, &url)?;
+    let kit = super::KitClient::new(http, Idempotency::Idempotent);
+    let jwks = openidconnect::JsonWebKeySet::fetch_async(meta.jwks_uri(), &kit)
+        .await
+        .map_err(|e| match e {
+            openidconnect::DiscoveryError::Request(e) => e,
+            other => Error::malformed(meta.jwks_uri().to_string(), ".", other.to_string()),
+        })?;
+    Ok(meta.set_jwks(jwks))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use crate::http::{HttpClient, Idempotency};
 use crate::{Error, Result};
 
 /// An `oauth2` [`AsyncHttpClient`](oauth2::AsyncHttpClient) over the kit, for calls of one idempotency.
-pub(crate) struct KitClient<'a> {
+pub struct KitClient<'a> {
     http: &'a HttpClient,
     idempotency: Idempotency,
     /// Where to send, whatever URL `oauth2` put on the request (see [`KitClient::to`]).

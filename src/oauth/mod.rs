@@ -26,7 +26,7 @@ use crate::model::{
     TokenTypeHint,
 };
 use crate::{Error, Result};
-use kit_client::KitClient;
+pub use kit_client::KitClient;
 
 /// How the connector authenticates at an introspection endpoint.
 #[derive(Debug, Clone)]

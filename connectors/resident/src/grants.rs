@@ -7,7 +7,7 @@
 //!   issued from it (its grant family).
 //! - A refresh token is replaced on every use; presenting a replaced one revokes the whole family.
 
-use keymanager::model::{AccessToken, GrantType, Token, TokenRequest};
+use keymanager::model::{redirect_uri_matches, AccessToken, GrantType, Token, TokenRequest};
 use keymanager::{Error, Result};
 use url::Url;
 
@@ -137,9 +137,10 @@ impl ResidentServer {
                 )))
             }
         };
-        // The redirect URI must be one registered, exactly; with one registered it may be left out.
+        // The redirect URI must be one registered, exactly (a loopback one on any port, RFC 8252 §7.3); with one
+        // registered it may be left out.
         let redirect_uri = match req.redirect_uri.as_deref() {
-            Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+            Some(uri) if client.redirect_uris.iter().any(|r| redirect_uri_matches(r, uri)) => uri.to_owned(),
             Some(_) => {
                 return Err(AuthorizeError::Show(
                     "the redirect URI is not registered for this client".into(),
@@ -413,7 +414,7 @@ impl ResidentServer {
                     "is required: the authorization request carried one",
                 ));
             }
-            (None, Some(given)) if client.redirect_uris.iter().any(|r| r == given) => {}
+            (None, Some(given)) if client.redirect_uris.iter().any(|r| redirect_uri_matches(r, given)) => {}
             (None, Some(_)) => return Err(invalid_grant("redirect_uri is not registered for this client")),
             (None, None) => {}
         }
