@@ -23,6 +23,8 @@ pub enum SettingKind {
     Boolean,
     /// A list of strings.
     StringList,
+    /// A JSON object, whose members the connector checks (a JWK Set, say).
+    Object,
 }
 
 /// One setting or property a connector accepts.
@@ -158,6 +160,7 @@ pub fn check_settings_type<T: DeserializeOwned>(settings: &[Setting]) -> Result<
             SettingKind::Integer => 1.into(),
             SettingKind::Boolean => true.into(),
             SettingKind::StringList => vec!["sample"].into(),
+            SettingKind::Object => Value::Object(Map::new()),
         }
     };
     let table = |pick: &dyn Fn(&Setting) -> bool| -> Map<String, Value> {
@@ -281,6 +284,11 @@ pub fn validate_settings(
             SettingKind::StringList => {
                 if !v.as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
                     return err("must be a list of strings".into());
+                }
+            }
+            SettingKind::Object => {
+                if !v.is_object() {
+                    return err("must be a JSON object".into());
                 }
             }
             SettingKind::Url => {

@@ -210,6 +210,29 @@ fn login_against_keymanager_serve() {
         .unwrap();
     assert_eq!(info["active"], true, "{info}");
 
+    // Keys generated as a private_key_jwt client: its public key registered, no secret issued.
+    let other = api(
+        base,
+        &admin,
+        reqwest::Method::POST,
+        "/api/applications",
+        json!({"name": "jwt-app", "owner": "dana"}),
+    );
+    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+    let keys = api(
+        base,
+        &admin,
+        reqwest::Method::POST,
+        &format!(
+            "/api/applications/{}/generate-keys",
+            other["applicationId"].as_str().unwrap()
+        ),
+        json!({"keyType": "PRODUCTION", "grantTypesToBeSupported": ["client_credentials"],
+               "additionalProperties": {"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [jwk]}}}),
+    );
+    assert!(keys.get("consumerSecret").is_none_or(Value::is_null), "{keys}");
+    assert!(keys["consumerKey"].is_string(), "{keys}");
+
     // Confidential keys need their secret in KEYMANAGER_CLIENT_SECRET.
     api(
         base,

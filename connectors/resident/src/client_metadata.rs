@@ -191,6 +191,32 @@ mod tests {
     }
 
     #[test]
+    fn the_descriptor_declares_exactly_these_fields() {
+        let full = ClientMetadata {
+            post_logout_redirect_uris: vec!["x".into()],
+            token_endpoint_auth_method: Some(TokenEndpointAuthMethod::PrivateKeyJwt),
+            jwks: Some(json!({})),
+            jwks_uri: Some("x".into()),
+            id_token_signed_response_alg: Some("RS256".into()),
+        };
+        let mut ours: Vec<String> = serde_json::to_value(full)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let mut declared: Vec<String> = crate::descriptor()
+            .application_properties
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        ours.sort();
+        declared.sort();
+        assert_eq!(ours, declared);
+    }
+
+    #[test]
     fn each_field_is_checked_and_named() {
         let key = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
         let ok = parse(

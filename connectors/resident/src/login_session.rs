@@ -117,7 +117,12 @@ impl ResidentServer {
         session: Option<LoginSession>,
     ) -> Result<std::result::Result<NextStep, AuthorizeError>> {
         let now = self.store.now();
-        let fresh = session.filter(|s| req.max_age.is_none_or(|m| now.saturating_sub(s.auth_time) <= m));
+        // A session is fresh enough when the user authenticated at most `max_age` seconds ago; `max_age=0` asks for
+        // an authentication now, whatever the clock says (as `prompt=login`).
+        let fresh = session.filter(|s| {
+            req.max_age
+                .is_none_or(|m| m > 0 && now.saturating_sub(s.auth_time) <= m)
+        });
         if req.prompt.none {
             let Some(session) = fresh else {
                 return Ok(Err(req.refusal("login_required", "the user must sign in")));

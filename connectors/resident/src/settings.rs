@@ -171,7 +171,31 @@ pub fn descriptor() -> ConnectorDescriptor {
             )
             .secret(),
         ],
-        application_properties: Vec::new(),
+        // OpenID client metadata, read by `ClientMetadata` (a test keeps the two in step).
+        application_properties: vec![
+            Setting::new(
+                "post_logout_redirect_uris",
+                "Where the end-session endpoint may send users back (RP-Initiated Logout)",
+                SettingKind::StringList,
+            ),
+            Setting::string("token_endpoint_auth_method", "How the client authenticates").one_of(&[
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none",
+            ]),
+            Setting::new(
+                "jwks",
+                "The client's public keys (a JWK Set), for private_key_jwt",
+                SettingKind::Object,
+            ),
+            Setting::url(
+                "jwks_uri",
+                "Where the client publishes its public keys, for private_key_jwt",
+            ),
+            Setting::string("id_token_signed_response_alg", "JWS algorithm of its ID tokens")
+                .one_of(&["ES256", "RS256", "EdDSA"]),
+        ],
     }
 }
 

@@ -525,6 +525,17 @@ async fn private_key_jwt_authenticates_with_the_clients_own_key(h: Harness) {
     .await;
     assert_eq!(st, StatusCode::OK, "{info}");
     assert_eq!(info["active"], true);
+    // Revocation takes an assertion for its own URL too.
+    let revoke = format!("{issuer}/oauth2/revoke");
+    let (st, _) = with_assertion(
+        &s,
+        "/oauth2/revoke",
+        &sign(&pair, "k1", &claims(&revoke, now + 60, "j-12")),
+        &[("token", access.as_str())],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(!active(&s, &access).await, "revoked with an assertion");
     // Two methods at once, or a wrong assertion type.
     let r = send(
         &s.app,
@@ -793,3 +804,157 @@ on_both_backends!(
     rs256_id_tokens_beside_the_configured_algorithm,
     registration_takes_openid_client_metadata,
 );
+
+/// The OpenID Foundation's Basic OP test plan, item by item as a checklist (the conformance suite itself cannot run
+/// here): each assertion names the plan's test it stands for.
+async fn basic_op_checklist(h: Harness) {
+    let s = setup(h).await;
+    let (verifier, challenge) = pkce();
+    let authorize = |params: Vec<(&str, &str)>, cookie: Option<&str>| {
+        let app = s.app.clone();
+        let q = query(&params);
+        let cookie = cookie.map(str::to_owned);
+        async move { send(&app, get(format!("/oauth2/authorize?{q}"), cookie.as_deref())).await }
+    };
+    // oidcc-server: the code flow with nonce; the ID token's iss, aud, azp, nonce, at_hash, exp, iat.
+    let mut base = authorize_params(&s, "openid", &challenge);
+    base.push(("nonce", "checklist-nonce"));
+    let r = login(&s, &base, USER, PASSWORD).await;
+    let cookie = r.cookie.clone().unwrap();
+    let location = r.location.clone().unwrap();
+    assert_eq!(
+        param(&location, "iss").as_deref(),
+        Some(s.h.server.settings().issuer.as_str()),
+        "oidcc-server: iss (RFC 9207)"
+    );
+    let code = param(&location, "code").unwrap();
+    let exchange_form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", s.public.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", CB),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (st, answer) = token(&s, None, &exchange_form).await;
+    assert_eq!(st, StatusCode::OK);
+    let claims = id_claims(&answer);
+    assert_eq!(
+        claims["nonce"], "checklist-nonce",
+        "oidcc-ensure-request-with-nonce-is-echoed"
+    );
+    assert_eq!(claims["aud"], s.public.as_str(), "oidcc-server: aud");
+    assert_eq!(claims["azp"], s.public.as_str(), "oidcc-server: azp");
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        answer["access_token"].as_str().unwrap().as_bytes(),
+    );
+    assert_eq!(
+        claims["at_hash"],
+        URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16]),
+        "oidcc-server: at_hash"
+    );
+    // oidcc-codereuse: a second exchange fails, and revokes what the first one issued.
+    let (st, again) = token(&s, None, &exchange_form).await;
+    assert_eq!(
+        (st, again["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "oidcc-codereuse"
+    );
+    assert!(
+        !active(&s, answer["access_token"].as_str().unwrap()).await,
+        "oidcc-codereuse: tokens revoked"
+    );
+    // oidcc-prompt-none-not-logged-in: login_required at the redirect URI.
+    let mut none = authorize_params(&s, "openid", &challenge);
+    none.push(("prompt", "none"));
+    let r = authorize(none.clone(), None).await;
+    assert_eq!(
+        param(r.location.as_ref().unwrap(), "error").as_deref(),
+        Some("login_required"),
+        "oidcc-prompt-none-not-logged-in"
+    );
+    // oidcc-prompt-none-logged-in: a code without a page.
+    let r = authorize(none, Some(&cookie)).await;
+    assert!(
+        param(r.location.as_ref().unwrap(), "code").is_some(),
+        "oidcc-prompt-none-logged-in"
+    );
+    // oidcc-prompt-login and oidcc-max-age-1 (max_age=0 here): the user authenticates again.
+    for extra in [("prompt", "login"), ("max_age", "0")] {
+        let mut p = authorize_params(&s, "openid", &challenge);
+        p.push(extra);
+        let r = authorize(p, Some(&cookie)).await;
+        assert!(
+            r.status == StatusCode::OK && r.body.contains("type=\"password\""),
+            "oidcc-{extra:?}: {}",
+            r.status
+        );
+    }
+    // oidcc-ensure-registered-redirect-uri: an unregistered redirect URI is shown, never redirected to.
+    let mut bad = authorize_params(&s, "openid", &challenge);
+    bad.retain(|(k, _)| *k != "redirect_uri");
+    bad.push(("redirect_uri", "https://attacker.example/cb"));
+    let r = authorize(bad, Some(&cookie)).await;
+    assert!(
+        r.status == StatusCode::BAD_REQUEST && r.location.is_none(),
+        "oidcc-ensure-registered-redirect-uri"
+    );
+    // oidcc-response-type-missing / unsupported response_type: unsupported_response_type at the redirect URI.
+    for response_type in ["token", "id_token", "code id_token"] {
+        let mut p = authorize_params(&s, "openid", &challenge);
+        p.retain(|(k, _)| *k != "response_type");
+        p.push(("response_type", response_type));
+        let r = authorize(p, Some(&cookie)).await;
+        assert_eq!(
+            param(r.location.as_ref().unwrap(), "error").as_deref(),
+            Some("unsupported_response_type"),
+            "response_type={response_type}"
+        );
+    }
+    // oidcc-userinfo-get / -post-header / -post-body.
+    let (_, fresh) = sign_in(&s, "openid profile").await;
+    let access = fresh["access_token"].as_str().unwrap().to_owned();
+    for req in [
+        Request::get("/oauth2/userinfo")
+            .header(header::AUTHORIZATION, format!("Bearer {access}"))
+            .body(Body::empty())
+            .unwrap(),
+        Request::post("/oauth2/userinfo")
+            .header(header::AUTHORIZATION, format!("Bearer {access}"))
+            .body(Body::empty())
+            .unwrap(),
+        Request::post("/oauth2/userinfo")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(query(&[("access_token", access.as_str())])))
+            .unwrap(),
+    ] {
+        let r = send(&s.app, req).await;
+        assert_eq!(r.status, StatusCode::OK, "oidcc-userinfo: {}", r.body);
+        assert_eq!(serde_json::from_str::<Value>(&r.body).unwrap()["sub"], USER);
+    }
+    // oidcc-id-token-hint (RP-initiated logout with the hint ends the session).
+    let (cookie, answer) = sign_in(&s, "openid").await;
+    let q = query(&[("id_token_hint", answer["id_token"].as_str().unwrap())]);
+    let r = send(&s.app, get(format!("/oauth2/logout?{q}"), Some(&cookie))).await;
+    assert!(
+        r.status == StatusCode::OK && r.body.contains("You are signed out"),
+        "oidcc-rp-initiated-logout"
+    );
+    let mut none = authorize_params(&s, "openid", &challenge);
+    none.push(("prompt", "none"));
+    let r = authorize(none, Some(&cookie)).await;
+    assert_eq!(
+        param(r.location.as_ref().unwrap(), "error").as_deref(),
+        Some("login_required")
+    );
+    // oidcc-discovery: the document an OpenID client library reads as a complete provider's.
+    let d = send(&s.app, get("/.well-known/openid-configuration".into(), None)).await;
+    let typed: keymanager::oauth::discovery::OpenIdMetadata = serde_json::from_str(&d.body).unwrap();
+    assert_eq!(
+        typed.issuer().as_str(),
+        s.h.server.settings().issuer.as_str(),
+        "oidcc-discovery-issuer"
+    );
+}
+
+on_both_backends!(basic_op_checklist);
