@@ -134,6 +134,26 @@ fn finish(child: Child) -> Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
+/// An application owned by `owner`, with keys generated as `keys` asks (the management API's generate-keys body).
+fn app_with_keys(base: &str, admin: &str, name: &str, owner: &str, keys: Value) -> String {
+    let app = api(
+        base,
+        admin,
+        reqwest::Method::POST,
+        "/api/applications",
+        json!({"name": name, "owner": owner}),
+    );
+    let app_id = app["applicationId"].as_str().unwrap().to_owned();
+    api(
+        base,
+        admin,
+        reqwest::Method::POST,
+        &format!("/api/applications/{app_id}/generate-keys"),
+        keys,
+    );
+    app_id
+}
+
 fn api(base: &str, admin: &str, method: reqwest::Method, path: &str, body: Value) -> Value {
     let resp = reqwest::blocking::Client::new()
         .request(method, format!("{base}{path}"))
@@ -157,19 +177,11 @@ fn login_against_keymanager_serve() {
     let base = served.base.as_str();
     common::add_user(dir.path(), base, "dana", "dana's long password");
     let admin = common::admin_token(dir.path());
-    let app = api(
+    let app_id = app_with_keys(
         base,
         &admin,
-        reqwest::Method::POST,
-        "/api/applications",
-        json!({"name": "cli-app", "owner": "dana"}),
-    );
-    let app_id = app["applicationId"].as_str().unwrap().to_owned();
-    api(
-        base,
-        &admin,
-        reqwest::Method::POST,
-        &format!("/api/applications/{app_id}/generate-keys"),
+        "cli-app",
+        "dana",
         json!({"keyType": "PRODUCTION", "grantTypesToBeSupported": ["authorization_code", "refresh_token"],
                "callbackUrl": "http://127.0.0.1/callback", "scopes": ["openid", "profile"],
                "bypassClientCredentials": true, "pkceMandatory": true}),
@@ -288,19 +300,11 @@ fn login_against_oidc_provider() {
     let served = common::serve_config(&config, dir.path(), &[]);
     let base = served.base.as_str();
     let admin = common::admin_token(dir.path());
-    let app = api(
+    app_with_keys(
         base,
         &admin,
-        reqwest::Method::POST,
-        "/api/applications",
-        json!({"name": "native", "owner": "erin"}),
-    );
-    let app_id = app["applicationId"].as_str().unwrap().to_owned();
-    api(
-        base,
-        &admin,
-        reqwest::Method::POST,
-        &format!("/api/applications/{app_id}/generate-keys"),
+        "native",
+        "erin",
         json!({"keyType": "PRODUCTION", "keyManager": "peer", "grantTypesToBeSupported": ["authorization_code"],
                "callbackUrl": "http://127.0.0.1/callback", "scopes": ["openid"], "bypassClientCredentials": true,
                "additionalProperties": {"application_type": "native"}}),

@@ -70,7 +70,7 @@ impl ResidentServer {
     /// Open a server on a store, loading (or creating) its signing key; users are the store's own.
     pub async fn open(settings: ResidentSettings, store: Store) -> Result<Arc<ResidentServer>> {
         let users = Arc::new(StoreUsers::new(store.clone()));
-        users.ensure(&settings.users).await?;
+        users.ensure(&settings).await?;
         Self::open_with_users(settings, store, users).await
     }
 

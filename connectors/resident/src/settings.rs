@@ -47,6 +47,8 @@ pub struct ResidentSettings {
     pub database_url: Option<String>,
     /// Users declared in the configuration: (name, password), created or updated at start.
     pub users: Vec<(String, Token)>,
+    /// OpenID Connect claims of configured users, by name (`user_profiles`), kept in step at start.
+    pub user_profiles: std::collections::BTreeMap<String, keymanager::UserProfile>,
     /// Brute-force protection of the login page and the password grant.
     pub brute_force: BruteForceSettings,
     /// How long a login session of the login page lasts (seconds): within it, a client's authorization request needs
@@ -68,6 +70,7 @@ impl std::fmt::Debug for ResidentSettings {
             .field("max_secrets_per_client", &self.max_secrets_per_client)
             .field("client_cache_seconds", &self.client_cache_seconds)
             .field("brute_force", &self.brute_force)
+            .field("user_profiles", &self.user_profiles)
             .field("login_session_lifetime", &self.login_session_lifetime)
             .field(
                 "database_url",
@@ -95,6 +98,7 @@ impl Default for ResidentSettings {
             client_cache_seconds: 5,
             database_url: None,
             users: Vec::new(),
+            user_profiles: Default::default(),
             brute_force: BruteForceSettings::default(),
             login_session_lifetime: 8 * 3600,
         }
@@ -170,6 +174,11 @@ pub fn descriptor() -> ConnectorDescriptor {
                 SettingKind::StringList,
             )
             .secret(),
+            Setting::new(
+                "user_profiles",
+                "OpenID Connect claims of configured users: user_profiles.NAME = { name, email, email_verified }",
+                SettingKind::Object,
+            ),
         ],
         // OpenID client metadata, read by `ClientMetadata` (a test keeps the two in step).
         application_properties: vec![
@@ -254,6 +263,8 @@ impl ResidentSettings {
             None => None,
         };
         let brute_force = brute_force(km, &t)?;
+        let users = users(km, t.users.unwrap_or_default())?;
+        let user_profiles = user_profiles(km, t.user_profiles.unwrap_or_default(), &users)?;
         Ok(ResidentSettings {
             audience: t.audience.unwrap_or_else(|| issuer.clone()),
             issuer,
@@ -266,7 +277,8 @@ impl ResidentSettings {
             max_secrets_per_client: max_secrets,
             client_cache_seconds: t.client_cache_seconds,
             database_url: t.database_url.map(|u| u.expose_secret().to_owned()),
-            users: users(km, t.users.unwrap_or_default())?,
+            users,
+            user_profiles,
             brute_force,
             login_session_lifetime: t.login_session_lifetime,
         })
@@ -338,6 +350,7 @@ struct ResidentTable {
     login_session_lifetime: u64,
     database_url: Option<Token>,
     users: Option<Vec<Token>>,
+    user_profiles: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn brute_force(km: &KeyManagerConfig, t: &ResidentTable) -> Result<BruteForceSettings, ConfigError> {
@@ -364,6 +377,46 @@ fn brute_force(km: &KeyManagerConfig, t: &ResidentTable) -> Result<BruteForceSet
             Some("max_lockout_seconds"),
             format!("must be at least lockout_seconds ({})", out.lockout_seconds),
         ));
+    }
+    Ok(out)
+}
+
+/// One configured user's claims, as the table spells them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileTable {
+    name: Option<String>,
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: bool,
+}
+
+fn user_profiles(
+    km: &KeyManagerConfig,
+    table: serde_json::Map<String, serde_json::Value>,
+    users: &[(String, Token)],
+) -> Result<std::collections::BTreeMap<String, keymanager::UserProfile>, ConfigError> {
+    let mut out = std::collections::BTreeMap::new();
+    for (name, value) in table {
+        let field = |f: &str| format!("user_profiles.{name}{f}");
+        if !users.iter().any(|(u, _)| *u == name) {
+            return Err(km.error(Some(&field("")), format!("`{name}` is not one of the configured users")));
+        }
+        let p: ProfileTable = serde_json::from_value(value).map_err(|e| km.error(Some(&field("")), e.to_string()))?;
+        let profile = keymanager::UserProfile {
+            name: p.name,
+            email: p.email,
+            email_verified: p.email_verified,
+        };
+        crate::users::check_profile(&profile).map_err(|e| match e {
+            keymanager::Error::InvalidRequest {
+                field: Some(f),
+                message,
+                ..
+            } => km.error(Some(&field(&format!(".{f}"))), message),
+            other => km.error(Some(&field("")), other.to_string()),
+        })?;
+        out.insert(name, profile);
     }
     Ok(out)
 }
@@ -403,6 +456,32 @@ mod tests {
     fn the_declared_defaults_are_the_code_defaults() {
         let read = ResidentSettings::from_config(&KeyManagerConfig::new("r", KIND), None).unwrap();
         assert_eq!(format!("{read:?}"), format!("{:?}", ResidentSettings::default()));
+    }
+
+    #[test]
+    fn configured_users_may_carry_openid_claims_checked_by_name() {
+        let km = KeyManagerConfig::new("r", "resident")
+            .with("users", serde_json::json!(["alice:correct horse"]))
+            .with(
+                "user_profiles",
+                serde_json::json!({"alice": {"name": "Alice", "email": "alice@example.com", "email_verified": true}}),
+            );
+        let s = ResidentSettings::from_config(&km, None).unwrap();
+        assert_eq!(s.user_profiles["alice"].email.as_deref(), Some("alice@example.com"));
+        for (profiles, field) in [
+            (serde_json::json!({"bob": {"name": "Bob"}}), "user_profiles.bob"),
+            (
+                serde_json::json!({"alice": {"email": "not-an-address"}}),
+                "user_profiles.alice.email",
+            ),
+            (serde_json::json!({"alice": {"nickname": "al"}}), "user_profiles.alice"),
+        ] {
+            let bad = KeyManagerConfig::new("r", "resident")
+                .with("users", serde_json::json!(["alice:correct horse"]))
+                .with("user_profiles", profiles);
+            let err = ResidentSettings::from_config(&bad, None).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some(field), "{err}");
+        }
     }
 
     #[test]

@@ -88,19 +88,7 @@ impl StoreUsers {
                 ));
             }
         }
-        if let Some(name) = &user.profile.name {
-            keymanager::model::check_text("name", name, 200)?;
-        }
-        if let Some(email) = &user.profile.email {
-            keymanager::model::check_text("email", email, 254)?;
-            let at = email.find('@').unwrap_or(0);
-            if at == 0 || at + 1 >= email.len() || email.chars().any(char::is_whitespace) {
-                return Err(Error::invalid_field(
-                    "email",
-                    "must be an e-mail address (local@domain)",
-                ));
-            }
-        }
+        check_profile(&user.profile)?;
         let hash = password_hashing::hash(&user.password, Admission::Wait).await?;
         let subject = user.username.clone();
         self.store
@@ -116,30 +104,54 @@ impl StoreUsers {
     }
 }
 
+/// Check a user's OpenID Connect claims: a name of at most 200 characters, an e-mail address (`local@domain`) of at
+/// most 254.
+pub fn check_profile(profile: &keymanager::UserProfile) -> Result<()> {
+    if let Some(name) = &profile.name {
+        keymanager::model::check_text("name", name, 200)?;
+    }
+    if let Some(email) = &profile.email {
+        keymanager::model::check_text("email", email, 254)?;
+        let at = email.find('@').unwrap_or(0);
+        if at == 0 || at + 1 >= email.len() || email.chars().any(char::is_whitespace) {
+            return Err(Error::invalid_field(
+                "email",
+                "must be an e-mail address (local@domain)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl StoreUsers {
     /// Make the configured users exist with these passwords: new ones are added, a changed password is re-hashed.
-    pub async fn ensure(&self, users: &[(String, keymanager::model::Token)]) -> Result<()> {
-        for (name, password) in users {
+    /// A configured profile (`user_profiles`) replaces the stored one; a user without one keeps what the management
+    /// API or the CLI gave it.
+    pub async fn ensure(&self, settings: &crate::ResidentSettings) -> Result<()> {
+        for (name, password) in &settings.users {
+            let configured = settings.user_profiles.get(name);
             match self.store.get_user(name).await? {
                 None => {
                     let user = keymanager::NewUser {
                         username: name.clone(),
                         password: password.expose_secret().to_owned(),
                         roles: Vec::new(),
-                        profile: Default::default(),
+                        profile: configured.cloned().unwrap_or_default(),
                     };
                     self.add(&user).await?;
                     tracing::info!(username = %name, "added a configured user");
                 }
-                Some(u)
-                    if !password_hashing::verify(password.expose_secret(), &u.password_hash, Admission::Wait)
-                        .await? =>
-                {
-                    let hash = password_hashing::hash(password.expose_secret(), Admission::Wait).await?;
-                    self.store.set_password_hash(name, &hash).await?;
-                    tracing::info!(username = %name, "updated a configured user's password");
+                Some(u) => {
+                    if !password_hashing::verify(password.expose_secret(), &u.password_hash, Admission::Wait).await? {
+                        let hash = password_hashing::hash(password.expose_secret(), Admission::Wait).await?;
+                        self.store.set_password_hash(name, &hash).await?;
+                        tracing::info!(username = %name, "updated a configured user's password");
+                    }
+                    if let Some(profile) = configured.filter(|p| **p != u.profile) {
+                        self.store.set_profile(name, profile).await?;
+                        tracing::info!(username = %name, "updated a configured user's profile");
+                    }
                 }
-                Some(_) => {}
             }
         }
         Ok(())

@@ -39,24 +39,6 @@ fn authorize_params<'a>(s: &'a Setup, scope: &'a str, challenge: &'a str) -> Vec
     ]
 }
 
-async fn exchange(s: &Setup, location: &url::Url, verifier: &str) -> Value {
-    let code = param(location, "code").unwrap_or_else(|| panic!("no code in {location}"));
-    let (st, answer) = token(
-        s,
-        None,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", s.public.as_str()),
-            ("code", code.as_str()),
-            ("redirect_uri", CB),
-            ("code_verifier", verifier),
-        ],
-    )
-    .await;
-    assert_eq!(st, StatusCode::OK, "{answer}");
-    answer
-}
-
 /// Sign in with the password; returns the session cookie (`km_session=…`) and the token answer.
 async fn sign_in(s: &Setup, scope: &str) -> (String, Value) {
     let (verifier, challenge) = pkce();
@@ -211,16 +193,7 @@ async fn a_login_session_signs_the_user_in_again(h: Harness) {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "a fresh enough session: {}", r.body);
 
     // A refresh keeps the session's sid and auth_time.
-    let (st, refreshed) = token(
-        &s,
-        None,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", s.public.as_str()),
-            ("refresh_token", first["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+    let (st, refreshed) = refresh_public(&s, first["refresh_token"].as_str().unwrap()).await;
     assert_eq!(st, StatusCode::OK, "{refreshed}");
     let claims = id_claims(&refreshed);
     assert_eq!(claims["sid"], sid.as_str());
@@ -327,16 +300,7 @@ async fn rp_initiated_logout_ends_the_session(h: Harness) {
         Some("login_required")
     );
     assert!(!active(&s, access).await, "the session's access token is revoked");
-    let (st, refused) = token(
-        &s,
-        None,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", s.public.as_str()),
-            ("refresh_token", answer["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+    let (st, refused) = refresh_public(&s, answer["refresh_token"].as_str().unwrap()).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{refused}");
 
     // Without a hint the user confirms (a form with a CSRF token), then is signed out.

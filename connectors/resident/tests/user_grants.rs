@@ -632,16 +632,7 @@ async fn id_tokens_follow_openid_connect(h: Harness) {
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
 
     // A refresh brings a new ID token, without the nonce.
-    let (st, refreshed) = token(
-        &s,
-        None,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", s.public.as_str()),
-            ("refresh_token", answer["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+    let (st, refreshed) = refresh_public(&s, answer["refresh_token"].as_str().unwrap()).await;
     assert_eq!(st, StatusCode::OK, "{refreshed}");
     let again: Value = serde_json::from_slice(
         &URL_SAFE_NO_PAD
@@ -845,11 +836,21 @@ on_both_backends!(
 #[tokio::test]
 async fn configured_users_are_created_and_kept_in_step() {
     let (url, _dir) = common::sqlite_url().await;
-    let open = |password: &'static str| {
+    let open_with = |password: &'static str, email: Option<&'static str>| {
         let url = url.clone();
         async move {
             let settings = keymanager_resident::ResidentSettings {
                 users: vec![("dave".into(), Token::new(password))],
+                user_profiles: email
+                    .map(|e| {
+                        let profile = keymanager::UserProfile {
+                            name: Some("Dave".into()),
+                            email: Some(e.into()),
+                            email_verified: true,
+                        };
+                        [("dave".to_owned(), profile)].into_iter().collect()
+                    })
+                    .unwrap_or_default(),
                 ..common::settings()
             };
             let store = keymanager_resident::Store::connect(&url, None).await.unwrap();
@@ -858,6 +859,7 @@ async fn configured_users_are_created_and_kept_in_step() {
                 .unwrap()
         }
     };
+    let open = |password: &'static str| open_with(password, None);
     let server = open("first password").await;
     assert!(server
         .authenticate_user("dave", "first password", None)
@@ -882,6 +884,17 @@ async fn configured_users_are_created_and_kept_in_step() {
         .unwrap()
         .unwrap();
     assert_eq!(again.subject, subject, "the same user, with a new password");
+    // Configured claims are applied, and replaced when the configuration changes; without any, the stored ones stay.
+    let email = |server: std::sync::Arc<keymanager_resident::ResidentServer>| async move {
+        let claims = server.user_claims("dave", &["email".into()]).await.unwrap();
+        claims.get("email").and_then(Value::as_str).map(str::to_owned)
+    };
+    let server = open_with("second password", Some("dave@example.com")).await;
+    assert_eq!(email(server).await.as_deref(), Some("dave@example.com"));
+    let server = open_with("second password", Some("dave@example.org")).await;
+    assert_eq!(email(server).await.as_deref(), Some("dave@example.org"));
+    let server = open("second password").await;
+    assert_eq!(email(server).await.as_deref(), Some("dave@example.org"));
 }
 
 /// A password-grant request as if from `address`.

@@ -144,6 +144,19 @@ impl Store {
         Ok(())
     }
 
+    /// Replace a user's OpenID Connect claims.
+    pub async fn set_profile(&self, username: &str, profile: &keymanager::UserProfile) -> Result<()> {
+        sqlx::query("UPDATE km_users SET name = $2, email = $3, email_verified = $4 WHERE username = $1")
+            .bind(username)
+            .bind(profile.name.as_deref())
+            .bind(profile.email.as_deref())
+            .bind(i64::from(profile.email_verified))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     /// Every user with their roles, sorted by name.
     pub async fn list_users(&self) -> Result<Vec<keymanager::UserInfo>> {
         let rows = sqlx::query("SELECT username, roles, name, email, email_verified FROM km_users ORDER BY username")

@@ -174,7 +174,12 @@ pub async fn code_flow(s: &Setup, user: &str, extra: &[(&str, &str)]) -> Value {
         .location
         .clone()
         .unwrap_or_else(|| panic!("no redirect: {} {}", r.status, r.body));
-    let code = param(&location, "code").unwrap_or_else(|| panic!("no code in {location}"));
+    exchange(s, &location, &verifier).await
+}
+
+/// Exchange the code of an authorization response (at `location`) as the public client; the answer must be a token.
+pub async fn exchange(s: &Setup, location: &url::Url, verifier: &str) -> Value {
+    let code = param(location, "code").unwrap_or_else(|| panic!("no code in {location}"));
     let (st, answer) = token(
         s,
         None,
@@ -183,12 +188,26 @@ pub async fn code_flow(s: &Setup, user: &str, extra: &[(&str, &str)]) -> Value {
             ("client_id", s.public.as_str()),
             ("code", code.as_str()),
             ("redirect_uri", CB),
-            ("code_verifier", verifier.as_str()),
+            ("code_verifier", verifier),
         ],
     )
     .await;
     assert_eq!(st, StatusCode::OK, "{answer}");
     answer
+}
+
+/// Refresh as the public client.
+pub async fn refresh_public(s: &Setup, refresh_token: &str) -> (StatusCode, Value) {
+    token(
+        s,
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", s.public.as_str()),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
 }
 
 /// The claims of the ID token in a token answer (decoded; the signature is checked where it matters).
