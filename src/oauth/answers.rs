@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The members of a token answer beyond RFC 6749 §5.1 that the core reads: an OpenID provider's `id_token`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// `Debug` hides the token.
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct IdTokenField {
     /// OpenID Connect Core §3.1.3.3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -15,6 +16,14 @@ pub struct IdTokenField {
 }
 
 impl ExtraTokenFields for IdTokenField {}
+
+impl std::fmt::Debug for IdTokenField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdTokenField")
+            .field("id_token", &self.id_token.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
 
 /// A token endpoint's answer (RFC 6749 §5.1).
 pub type TokenAnswer = StandardTokenResponse<IdTokenField, BasicTokenType>;
@@ -100,13 +109,23 @@ impl TokenIntrospectionResponse for IntrospectionAnswer {
     }
 }
 
-/// A token to revoke with the hint the caller gave, or none (RFC 7009 §2.1: the hint is optional).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A token to revoke with the hint the caller gave, or none (RFC 7009 §2.1: the hint is optional). `Debug` hides the
+/// token.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct HintedToken {
     /// The token.
     pub token: String,
     /// `token_type_hint`, when given.
     pub hint: Option<String>,
+}
+
+impl std::fmt::Debug for HintedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HintedToken")
+            .field("token", &"[REDACTED]")
+            .field("hint", &self.hint)
+            .finish()
+    }
 }
 
 impl oauth2::RevocableToken for HintedToken {
@@ -115,5 +134,27 @@ impl oauth2::RevocableToken for HintedToken {
     }
     fn type_hint(&self) -> Option<&str> {
         self.hint.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_tokens() {
+        let hinted = HintedToken {
+            token: "tok-secret-value".into(),
+            hint: Some("access_token".into()),
+        };
+        let id = IdTokenField {
+            id_token: Some("id.token.value".into()),
+        };
+        let shown = format!("{hinted:?} {id:?}");
+        assert!(
+            !shown.contains("tok-secret-value") && !shown.contains("id.token.value"),
+            "{shown}"
+        );
+        assert!(shown.contains("access_token"), "{shown}");
     }
 }

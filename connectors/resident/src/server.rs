@@ -52,7 +52,7 @@ pub struct ResidentServer {
     pub(crate) users: Arc<dyn ResourceOwnerAuthenticator>,
     pub(crate) login_guard: LoginGuard,
     /// Keys read from clients' `jwks_uri`s, for `private_key_jwt`.
-    pub(crate) client_keys: crate::client_assertion::ClientKeys,
+    pub(crate) client_keys: crate::client_keys::ClientKeys,
     /// The issued-tokens counters, one per grant, registered with the installed recorder on the first token.
     issued: std::sync::OnceLock<[metrics::Counter; 4]>,
 }
@@ -90,7 +90,7 @@ impl ResidentServer {
         let clients = ClientCache::new(std::time::Duration::from_secs(settings.client_cache_seconds));
         Ok(Arc::new(ResidentServer {
             login_guard: LoginGuard::new(settings.brute_force),
-            client_keys: crate::client_assertion::ClientKeys::new()?,
+            client_keys: crate::client_keys::ClientKeys::new()?,
             issued: std::sync::OnceLock::new(),
             settings,
             store,

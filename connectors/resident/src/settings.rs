@@ -70,7 +70,8 @@ impl std::fmt::Debug for ResidentSettings {
             .field("max_secrets_per_client", &self.max_secrets_per_client)
             .field("client_cache_seconds", &self.client_cache_seconds)
             .field("brute_force", &self.brute_force)
-            .field("user_profiles", &self.user_profiles)
+            // Who has configured claims, not the claims (personal data).
+            .field("user_profiles", &self.user_profiles.keys().collect::<Vec<_>>())
             .field("login_session_lifetime", &self.login_session_lifetime)
             .field(
                 "database_url",

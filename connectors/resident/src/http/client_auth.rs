@@ -21,7 +21,8 @@ pub(crate) enum Presented {
     Assertion {
         /// The form's `client_id`, when sent.
         client_id: Option<String>,
-        assertion: String,
+        /// The JWT (`Debug` hides it).
+        assertion: keymanager::model::Token,
     },
     /// Nothing.
     None,
@@ -46,7 +47,7 @@ pub(crate) fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, O
             }
             return Ok(Presented::Assertion {
                 client_id: form_id.map(str::to_owned),
-                assertion: assertion.to_owned(),
+                assertion: keymanager::model::Token::new(assertion),
             });
         }
         (Some(other), Some(_)) => {

@@ -61,7 +61,7 @@ async fn authenticate(app: &AppState, presented: Presented, endpoint: &str) -> R
             let url = format!("{}{endpoint}", app.server.settings().issuer);
             Ok(app
                 .server
-                .authenticate_assertion(client_id.as_deref(), &assertion, &url)
+                .authenticate_assertion(client_id.as_deref(), assertion.expose_secret(), &url)
                 .await?)
         }
         Presented::Public { client_id } => Ok(app.server.authenticate(&client_id, None).await?),
