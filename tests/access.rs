@@ -310,6 +310,7 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
         ("post", "users") => json!({"username": format!("new-{n}"), "password": PASSWORD}),
         ("post", "applications") => json!({"name": format!("a-{n}"), "owner": "carol"}),
         ("put", "owner") => json!({"owner": "carol"}),
+        ("put", "{applicationId}") => json!({"description": format!("changed {n}"), "attributes": {"tier": "gold"}}),
         ("post", "generate-keys") => json!({"keyType": "SANDBOX", "grantTypesToBeSupported": ["client_credentials"]}),
         ("post", "map-keys") => {
             let (id, secret) = unmapped.unwrap();
@@ -481,7 +482,12 @@ async fn whole_route_table(url: &str, foreign_url: &str) {
         bobs["list"].as_array().unwrap().iter().all(|a| a["owner"] == "bob"),
         "{bobs}"
     );
-    let (_, all, _) = call(&w.app, "GET", "/api/applications", Some(&w.root), Value::Null).await;
+    let (_, all, _) = call(&w.app, "GET", "/api/applications?limit=500", Some(&w.root), Value::Null).await;
+    assert_eq!(
+        all["pagination"]["total"].as_u64(),
+        Some(all["count"].as_u64().unwrap()),
+        "one page holds them all"
+    );
     let owners: std::collections::BTreeSet<String> = all["list"]
         .as_array()
         .unwrap()

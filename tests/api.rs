@@ -165,8 +165,14 @@ impl ApplicationStore for Flaky {
     async fn set_owner(&self, id: &str, owner: &str, audit: Option<&AuditRecord>) -> Result<()> {
         self.inner.set_owner(id, owner, audit).await
     }
-    async fn list_applications(&self, owner: Option<&str>) -> Result<Vec<Application>> {
-        self.inner.list_applications(owner).await
+    async fn list_applications(
+        &self,
+        query: &keymanager::service::ApplicationQuery,
+    ) -> Result<keymanager::service::ApplicationPage> {
+        self.inner.list_applications(query).await
+    }
+    async fn update_application(&self, a: &Application, audit: Option<&AuditRecord>) -> Result<()> {
+        self.inner.update_application(a, audit).await
     }
     async fn get_application(&self, id: &str) -> Result<Option<Application>> {
         self.inner.get_application(id).await
@@ -593,8 +599,14 @@ async fn the_store_works_on_postgres_next_to_the_resident_tables() {
             owner: "alice".into(),
             created_at: 1,
             description: Some("takes orders".into()),
+            attributes: [("tier".to_owned(), "gold".to_owned())].into_iter().collect(),
         };
         store.insert_application(&app, None).await.unwrap();
+        assert_eq!(
+            store.get_application("a1").await.unwrap().as_ref(),
+            Some(&app),
+            "attributes kept"
+        );
         assert!(matches!(
             store
                 .insert_application(
@@ -800,4 +812,185 @@ fn every_route_has_an_access_decision() {
         );
     }
     assert_eq!(rule("get", "/api/not-a-route"), None);
+}
+
+/// The application lifecycle on one store: 1,000 applications paged (WSO2's `pagination`), searched (any case, `%`
+/// and `_` literal) and sorted; updates of name, description and attributes, a taken name `409`; bad paging and
+/// attributes refused by field; every list route pages. Run on SQLite and on PostgreSQL.
+async fn lifecycle_on(url: &str) {
+    let store = Arc::new(SqlApplicationStore::connect(url, None).await.unwrap());
+    let mut kms = KeyManagers::default();
+    kms.insert(Arc::new(Memory::default()), &MemoryFactory).unwrap();
+    let app = router(
+        KeyService::new(kms, store.clone()),
+        Arc::new(|t: &str| (t == ADMIN).then(|| "test".to_owned())),
+    );
+    let mut ids = Vec::new();
+    for i in 0..1000 {
+        let description = if i % 100 == 7 {
+            ", \"description\": \"Has 50% OFF\""
+        } else {
+            ""
+        };
+        let (s, body) = call(
+            &app,
+            "POST",
+            "/api/applications",
+            Some(ADMIN),
+            Some(&format!(r#"{{"name": "App-{i:04}", "owner": "alice"{description}}}"#)),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        ids.push(body["applicationId"].as_str().unwrap().to_owned());
+    }
+    let get = |q: String| {
+        let app = app.clone();
+        async move { call(&app, "GET", &format!("/api/applications{q}"), Some(ADMIN), None).await }
+    };
+    // The first page: 25 of 1,000, a next page and no previous one.
+    let (s, first) = get(String::new()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (first["count"].as_u64(), first["pagination"]["total"].as_u64()),
+        (Some(25), Some(1000))
+    );
+    assert_eq!(first["pagination"]["next"], "limit=25&offset=25");
+    assert!(first["pagination"].get("previous").is_none());
+    // Every page, oldest first (ties by id): each application once.
+    let mut seen: Vec<(i64, String)> = Vec::new();
+    let mut next = Some("limit=300".to_owned());
+    while let Some(q) = next.take() {
+        let (_, page) = get(format!("?{q}")).await;
+        seen.extend(page["list"].as_array().unwrap().iter().map(|a| {
+            (
+                a["createdTime"].as_i64().unwrap(),
+                a["applicationId"].as_str().unwrap().to_owned(),
+            )
+        }));
+        next = page["pagination"]["next"].as_str().map(str::to_owned);
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "in (createdTime, id) order, no repeats"
+    );
+    let mut all: Vec<String> = seen.into_iter().map(|(_, id)| id).collect();
+    all.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert!(all == expected, "every application exactly once ({} seen)", all.len());
+    let (_, last) = get("?limit=300&offset=900".into()).await;
+    assert_eq!(
+        (last["count"].as_u64(), last["pagination"]["previous"].as_str()),
+        (Some(100), Some("limit=300&offset=600"))
+    );
+    // Search: name or description, any case; LIKE's wildcards taken literally.
+    for (q, total) in [
+        ("app-09", 100),
+        ("APP-099", 10),
+        ("50%", 10),
+        ("%", 10),
+        ("_", 0),
+        ("nothing", 0),
+    ] {
+        let (s, page) = get(format!(
+            "?query={}",
+            url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        ))
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(page["pagination"]["total"].as_u64(), Some(total), "query {q}");
+    }
+    let (_, page) = get("?query=app-09&limit=5&offset=5".into()).await;
+    assert_eq!(page["pagination"]["next"], "query=app-09&limit=5&offset=10");
+    // Order.
+    let (_, z) = get("?sortBy=name&sortOrder=desc&limit=1".into()).await;
+    assert_eq!(z["list"][0]["name"], "App-0999");
+    let (_, newest) = get("?sortOrder=desc&limit=1".into()).await;
+    let (_, oldest) = get("?limit=1".into()).await;
+    assert!(newest["list"][0]["createdTime"].as_i64() >= oldest["list"][0]["createdTime"].as_i64());
+    let (_, everything) = get("?sortOrder=desc&limit=500".into()).await;
+    assert_eq!(everything["list"][0], newest["list"][0]);
+    // Bad paging, by field.
+    for (q, field) in [
+        ("?limit=0", "limit"),
+        ("?limit=501", "limit"),
+        ("?sortBy=owner", "sortBy"),
+        ("?sortOrder=up", "sortOrder"),
+    ] {
+        let (s, body) = get(q.into()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}");
+        assert_eq!(body["errors"][0]["field"], field, "{q}: {body}");
+    }
+    let (s, _) = get("?page=2".into()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "an unknown parameter");
+
+    // Updates.
+    let put = |id: &str, body: Value| {
+        let app = app.clone();
+        let path = format!("/api/applications/{id}");
+        async move { call(&app, "PUT", &path, Some(ADMIN), Some(&body.to_string())).await }
+    };
+    let (s, body) = put(&ids[0], json!({"name": "App-0001"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "the owner has one of that name: {body}");
+    let (s, body) = put(
+        &ids[0],
+        json!({"name": "Orders", "description": "Takes orders", "attributes": {"tier": "gold", "team": "shop"}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["name"].as_str(), body["attributes"]["tier"].as_str()),
+        (Some("Orders"), Some("gold"))
+    );
+    let (_, read) = call(&app, "GET", &format!("/api/applications/{}", ids[0]), Some(ADMIN), None).await;
+    assert_eq!(read["description"], "Takes orders");
+    assert_eq!(read["attributes"], json!({"team": "shop", "tier": "gold"}));
+    // Left out stays; an empty description goes; attributes are replaced together.
+    let (_, body) = put(&ids[0], json!({"description": "", "attributes": {"tier": "silver"}})).await;
+    assert_eq!((body["name"].as_str(), body.get("description")), (Some("Orders"), None));
+    assert_eq!(body["attributes"], json!({"tier": "silver"}));
+    let many: serde_json::Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!("v"))).collect();
+    for (bad, field) in [
+        (json!({"attributes": {"bad key": "v"}}), "attributes.bad key"),
+        (json!({"attributes": many}), "attributes"),
+        (json!({"attributes": {"k": "a\u{7}b"}}), "attributes.k"),
+        (json!({"name": ""}), "name"),
+        (json!({"owner": "bob"}), ""),
+    ] {
+        let (s, body) = put(&ids[0], bad.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        if !field.is_empty() {
+            assert_eq!(body["errors"][0]["field"], field, "{bad}: {body}");
+        }
+    }
+    let (s, _) = put("no-such-application", json!({"name": "x"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, trail) = call(&app, "GET", "/api/audit?action=application.update", Some(ADMIN), None).await;
+    assert_eq!(
+        trail["pagination"]["total"].as_u64(),
+        Some(9),
+        "every update attempt is recorded: {trail}"
+    );
+    // The other list routes page too.
+    let (s, kms) = call(&app, "GET", "/api/key-managers?limit=1", Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (kms["count"].as_u64(), kms["pagination"]["total"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let (s, _) = call(&app, "GET", "/api/admin-tokens?limit=9999", Some(ADMIN), None).await;
+    assert_ne!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_application_lifecycle_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    lifecycle_on(&format!("sqlite://{}", dir.path().join("ks.db").display())).await;
+}
+
+#[tokio::test]
+async fn the_application_lifecycle_on_postgres() {
+    if let Some(url) = common::postgres_schema("km_life").await {
+        lifecycle_on(&url).await;
+    }
 }

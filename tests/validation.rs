@@ -448,7 +448,7 @@ async fn resident_tokens_validate_and_revocations_from_another_node_arrive() {
         Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap()),
     );
     let app = service
-        .create_application("orders", None, "alice", &Default::default())
+        .create_application("orders", None, &Default::default(), "alice", &Default::default())
         .await
         .unwrap();
     let keys = service

@@ -87,6 +87,19 @@ impl ApiClient {
         self.call(Method::GET, path, None::<&()>).await
     }
 
+    /// Every item of a list route, page after page (following `pagination.next`).
+    pub async fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, Failure> {
+        let base = path.split('?').next().unwrap_or(path).to_owned();
+        let mut next = Some(path.to_owned());
+        let mut all = Vec::new();
+        while let Some(at) = next.take() {
+            let page: keymanager::api::dto::ListDto<T> = self.get(&at).await?;
+            all.extend(page.list);
+            next = page.pagination.and_then(|p| p.next).map(|q| format!("{base}?{q}"));
+        }
+        Ok(all)
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, Failure> {
         self.call(Method::POST, path, Some(body)).await

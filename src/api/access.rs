@@ -81,6 +81,7 @@ pub const RULES: &[(&str, &str, Access, Option<&str>)] = &[
     ("post", "/api/applications", Apps, Some("application.create")),
     ("get", "/api/applications", Apps, None),
     ("get", APP, Apps, None),
+    ("put", APP, Apps, Some("application.update")),
     ("delete", APP, Apps, Some("application.delete")),
     (
         "put",

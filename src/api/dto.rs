@@ -1,5 +1,7 @@
 //! The management API's JSON shapes, in the platform's camelCase vocabulary. The CLI's `--json` prints the same.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::{AccessToken, Capabilities, IssuedSecret, OAuthClient, SecretInfo, SecretStatus};
@@ -23,18 +25,31 @@ macro_rules! debug_hiding {
 /// Every list: `{count, list}`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ListDto<T> {
-    /// How many.
+    /// How many on this page.
     pub count: usize,
     /// The items.
     pub list: Vec<T>,
+    /// Where this page is in the whole list (WSO2's `pagination`); the API's list routes always say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<PaginationDto>,
 }
 
 impl<T> ListDto<T> {
-    /// Wrap items.
+    /// Wrap items: the whole list.
     pub fn new(list: Vec<T>) -> Self {
         ListDto {
             count: list.len(),
             list,
+            pagination: None,
+        }
+    }
+
+    /// One page of a longer list.
+    pub fn page(list: Vec<T>, pagination: PaginationDto) -> Self {
+        ListDto {
+            count: list.len(),
+            list,
+            pagination: Some(pagination),
         }
     }
 }
@@ -65,6 +80,25 @@ pub struct CreateApplicationDto {
     /// What it is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Attributes: key/value pairs (WSO2's application attributes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// `PUT /api/applications/{applicationId}`: what is given is replaced (attributes all together); what is left out
+/// stays.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateApplicationDto {
+    /// New name (unique per owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New description; empty removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// New attributes, replacing all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<BTreeMap<String, String>>,
 }
 
 /// `PUT /api/applications/{applicationId}/owner`: give an application to another owner.
@@ -120,6 +154,9 @@ pub struct ApplicationDto {
     /// What it is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Attributes: key/value pairs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl From<Application> for ApplicationDto {
@@ -130,6 +167,7 @@ impl From<Application> for ApplicationDto {
             owner: a.owner,
             created_time: a.created_at,
             description: a.description,
+            attributes: a.attributes,
         }
     }
 }

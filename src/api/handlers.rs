@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::access::Caller;
 use super::dto::*;
+use super::paging::{page_of, PageParams};
 use super::{ApiError, ApiJson, ApiState, OPENAPI};
 use crate::model::{ClientId, ClientSecret, Grant, KeyType, SecretSpec, Token};
 use crate::service::{grant_types, Audit, AuditQuery, GenerateKeys, UpdateKeys};
@@ -35,8 +36,12 @@ pub(super) async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-pub(super) async fn key_managers(State(s): State<ApiState>, _: Caller) -> Json<ListDto<KeyManagerDto>> {
-    Json(ListDto::new(
+pub(super) async fn key_managers(
+    State(s): State<ApiState>,
+    _: Caller,
+    Query(page): Query<PageParams>,
+) -> Answer<Json<ListDto<KeyManagerDto>>> {
+    Ok(Json(page_of(
         s.service
             .key_managers()
             .iter()
@@ -47,7 +52,8 @@ pub(super) async fn key_managers(State(s): State<ApiState>, _: Caller) -> Json<L
                 issuer: k.token_profile().issuer,
             })
             .collect(),
-    ))
+        &page,
+    )?))
 }
 
 pub(super) async fn create_application(
@@ -59,17 +65,86 @@ pub(super) async fn create_application(
     let owner = caller.owner_for_new(body.owner.as_deref())?;
     let app = s
         .service
-        .create_application(&body.name, body.description.as_deref(), &owner, &audit)
+        .create_application(
+            &body.name,
+            body.description.as_deref(),
+            &body.attributes,
+            &owner,
+            &audit,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(app.into())))
+}
+
+pub(super) async fn update_application(
+    State(s): State<ApiState>,
+    _: Caller,
+    audit: Audit,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<UpdateApplicationDto>,
+) -> Answer<Json<ApplicationDto>> {
+    let change = crate::service::ApplicationChange {
+        name: body.name,
+        description: body.description,
+        attributes: body.attributes,
+    };
+    Ok(Json(s.service.update_application(&app, &change, &audit).await?.into()))
 }
 
 pub(super) async fn list_applications(
     State(s): State<ApiState>,
     caller: Caller,
+    Query(p): Query<super::paging::ApplicationListParams>,
 ) -> Answer<Json<ListDto<ApplicationDto>>> {
-    let apps = s.service.applications(caller.visible_owner()).await?;
-    Ok(Json(ListDto::new(apps.into_iter().map(Into::into).collect())))
+    use crate::service::{ApplicationOrder, ApplicationQuery};
+    let (limit, offset) = super::paging::bounds(p.limit, p.offset)?;
+    let bad = |field: &'static str, expected: &'static str| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            format!("{field} must be {expected}"),
+        )
+        .field(field, expected)
+    };
+    let order = match p.sort_by.as_deref() {
+        None | Some("createdTime") => ApplicationOrder::CreatedTime,
+        Some("name") => ApplicationOrder::Name,
+        Some(_) => return Err(bad("sortBy", "createdTime or name")),
+    };
+    let descending = match p.sort_order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(bad("sortOrder", "asc or desc")),
+    };
+    let text = p.query.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    if text.is_some_and(|t| t.chars().count() > 100) {
+        return Err(bad("query", "at most 100 characters"));
+    }
+    let query = ApplicationQuery {
+        owner: caller.visible_owner().map(str::to_owned),
+        text: text.map(str::to_owned),
+        order,
+        descending,
+        limit,
+        offset,
+    };
+    let page = s.service.applications(&query).await?;
+    let link = |o: u32| {
+        super::paging::query_string(
+            &[
+                ("query", query.text.clone()),
+                ("sortBy", p.sort_by.clone()),
+                ("sortOrder", p.sort_order.clone()),
+            ],
+            limit,
+            o,
+        )
+    };
+    let pagination = super::paging::pagination(offset, limit, page.total, page.list.len(), link);
+    Ok(Json(ListDto::page(
+        page.list.into_iter().map(Into::into).collect(),
+        pagination,
+    )))
 }
 
 pub(super) async fn get_application(
@@ -155,6 +230,7 @@ pub(super) async fn list_keys(
     State(s): State<ApiState>,
     _: Caller,
     Path(app): Path<String>,
+    Query(page): Query<PageParams>,
 ) -> Answer<Json<ListDto<KeyDto>>> {
     let list = s
         .service
@@ -163,7 +239,7 @@ pub(super) async fn list_keys(
         .iter()
         .map(|(mapping, client)| KeyDto::listing(mapping, client.as_ref()))
         .collect();
-    Ok(Json(ListDto::new(list)))
+    Ok(Json(page_of(list, &page)?))
 }
 
 pub(super) async fn get_keys(
@@ -262,9 +338,10 @@ pub(super) async fn list_secrets(
     State(s): State<ApiState>,
     _: Caller,
     Path((app, mapping)): Path<(String, String)>,
+    Query(page): Query<PageParams>,
 ) -> Answer<Json<ListDto<SecretDto>>> {
     let secrets = s.service.secrets(&app, &mapping).await?;
-    Ok(Json(ListDto::new(secrets.iter().map(SecretDto::from).collect())))
+    Ok(Json(page_of(secrets.iter().map(SecretDto::from).collect(), &page)?))
 }
 
 pub(super) async fn create_secret(
@@ -349,9 +426,13 @@ pub(super) async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(super) async fn list_users(State(s): State<ApiState>, _: Caller) -> Answer<Json<ListDto<UserDto>>> {
+pub(super) async fn list_users(
+    State(s): State<ApiState>,
+    _: Caller,
+    Query(page): Query<PageParams>,
+) -> Answer<Json<ListDto<UserDto>>> {
     let users = s.service.users()?.list_users().await?;
-    Ok(Json(ListDto::new(
+    Ok(Json(page_of(
         users
             .into_iter()
             .map(|u| UserDto {
@@ -363,7 +444,8 @@ pub(super) async fn list_users(State(s): State<ApiState>, _: Caller) -> Answer<J
                 email_verified: u.profile.email_verified,
             })
             .collect(),
-    )))
+        &page,
+    )?))
 }
 
 pub(super) async fn create_user(
@@ -409,8 +491,9 @@ pub(super) async fn delete_user(
 pub(super) async fn list_admin_tokens(
     State(s): State<ApiState>,
     _: Caller,
+    Query(page): Query<PageParams>,
 ) -> Answer<Json<ListDto<crate::service::admin_tokens::AdminTokenInfo>>> {
-    Ok(Json(ListDto::new(s.service.admin_tokens()?.list().await?)))
+    Ok(Json(page_of(s.service.admin_tokens()?.list().await?, &page)?))
 }
 
 pub(super) async fn create_admin_token(
@@ -456,24 +539,12 @@ pub(super) struct AuditParams {
     offset: Option<u32>,
 }
 
-/// The default and largest page of the audit trail.
-const AUDIT_PAGE: (u32, u32) = (25, 500);
-
 pub(super) async fn audit_trail(
     State(s): State<ApiState>,
     _: Caller,
     Query(p): Query<AuditParams>,
 ) -> Answer<Json<AuditListDto>> {
-    let limit = p.limit.unwrap_or(AUDIT_PAGE.0);
-    if limit == 0 || limit > AUDIT_PAGE.1 {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Bad Request",
-            format!("limit must be from 1 to {}", AUDIT_PAGE.1),
-        )
-        .field("limit", format!("1 to {}", AUDIT_PAGE.1)));
-    }
-    let offset = p.offset.unwrap_or(0);
+    let (limit, offset) = super::paging::bounds(p.limit, p.offset)?;
     let query = AuditQuery {
         actor: p.actor,
         application_id: p.application_id,
@@ -484,31 +555,20 @@ pub(super) async fn audit_trail(
         offset,
     };
     let page = s.service.audit_trail(&query).await?;
-    let at = |offset: u32| {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [
-            ("actor", query.actor.clone()),
-            ("applicationId", query.application_id.clone()),
-            ("action", query.action.clone()),
-            ("since", query.since.map(|v| v.to_string())),
-            ("until", query.until.map(|v| v.to_string())),
-        ] {
-            if let Some(v) = v {
-                q.append_pair(k, &v);
-            }
-        }
-        q.append_pair("limit", &limit.to_string());
-        q.append_pair("offset", &offset.to_string());
-        q.finish()
+    let link = |o: u32| {
+        super::paging::query_string(
+            &[
+                ("actor", query.actor.clone()),
+                ("applicationId", query.application_id.clone()),
+                ("action", query.action.clone()),
+                ("since", query.since.map(|v| v.to_string())),
+                ("until", query.until.map(|v| v.to_string())),
+            ],
+            limit,
+            o,
+        )
     };
-    let end = u64::from(offset).saturating_add(page.records.len() as u64);
-    let pagination = PaginationDto {
-        offset,
-        limit,
-        total: page.total,
-        next: (end < page.total).then(|| at(offset.saturating_add(limit))),
-        previous: (offset > 0).then(|| at(offset.saturating_sub(limit))),
-    };
+    let pagination = super::paging::pagination(offset, limit, page.total, page.records.len(), link);
     Ok(Json(AuditListDto {
         count: page.records.len(),
         list: page.records,

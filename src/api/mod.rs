@@ -20,6 +20,7 @@ pub mod dto;
 mod error;
 mod handlers;
 pub mod health;
+mod paging;
 
 use std::sync::Arc;
 
@@ -123,6 +124,7 @@ crate::route_table! {
     post "/api/applications" => handlers::create_application,
     get "/api/applications" => handlers::list_applications,
     get "/api/applications/{applicationId}" => handlers::get_application,
+    put "/api/applications/{applicationId}" => handlers::update_application,
     delete "/api/applications/{applicationId}" => handlers::delete_application,
     put "/api/applications/{applicationId}/owner" => handlers::transfer_application,
     post "/api/applications/{applicationId}/generate-keys" => handlers::generate_keys,

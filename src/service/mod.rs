@@ -13,10 +13,14 @@ mod lookup;
 mod model;
 mod store;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use audit::{Actor, ActorKind, Audit, AuditPage, AuditQuery, AuditRecord, Outcome};
-pub use model::{Application, GenerateKeys, GeneratedKeys, KeyDetails, KeyMapping, KeyOrigin, KeyState, UpdateKeys};
+pub use model::{
+    Application, ApplicationOrder, ApplicationPage, ApplicationQuery, GenerateKeys, GeneratedKeys, KeyDetails,
+    KeyMapping, KeyOrigin, KeyState, UpdateKeys,
+};
 pub use store::{ApplicationStore, SqlApplicationStore};
 
 use crate::model::{
@@ -120,21 +124,19 @@ impl KeyService {
         &self,
         name: &str,
         description: Option<&str>,
+        attributes: &BTreeMap<String, String>,
         owner: &str,
         audit: &Audit,
     ) -> Result<Application> {
-        check_text("name", name, 100)?;
         check_text("owner", owner, 100)?;
-        let description = description.map(str::trim).filter(|d| !d.is_empty());
-        if let Some(d) = description {
-            check_text("description", d, 1000)?;
-        }
+        let (name, description) = checked_application(name, description, attributes)?;
         let app = Application {
             id: uuid::Uuid::new_v4().to_string(),
-            name: name.trim().to_owned(),
+            name,
             owner: owner.trim().to_owned(),
             created_at: store::now(),
-            description: description.map(str::to_owned),
+            description,
+            attributes: attributes.clone(),
         };
         audit.set_application(&app.id);
         self.store.insert_application(&app, audit.to_write().as_ref()).await?;
@@ -144,8 +146,28 @@ impl KeyService {
     }
 
     /// Every application, or only `owner`'s.
-    pub async fn applications(&self, owner: Option<&str>) -> Result<Vec<Application>> {
-        self.store.list_applications(owner).await
+    pub async fn applications(&self, query: &ApplicationQuery) -> Result<ApplicationPage> {
+        self.store.list_applications(query).await
+    }
+
+    /// Change an application's name, description and attributes (each replaced as given; `None` keeps it). The
+    /// audit record is written with it; a name its owner uses already is `Conflict`.
+    pub async fn update_application(&self, id: &str, change: &ApplicationChange, audit: &Audit) -> Result<Application> {
+        let mut app = self.application(id).await?;
+        let name = change.name.clone().unwrap_or(app.name.clone());
+        let description = match &change.description {
+            Some(d) => Some(d.clone()),
+            None => app.description.clone(),
+        };
+        let attributes = change.attributes.clone().unwrap_or(app.attributes.clone());
+        let (name, description) = checked_application(&name, description.as_deref(), &attributes)?;
+        app.name = name;
+        app.description = description;
+        app.attributes = attributes;
+        self.store.update_application(&app, audit.to_write().as_ref()).await?;
+        audit.mark_written();
+        tracing::info!(application_id = id, "updated an application");
+        Ok(app)
     }
 
     /// Give an application to another owner (an administrator's act). The audit record is written with it.
@@ -604,4 +626,54 @@ pub fn grant_types<S: AsRef<str>>(names: &[S]) -> Vec<GrantType> {
             g
         })
         .collect()
+}
+
+/// A change to an application: what is `Some` is replaced.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationChange {
+    /// New name.
+    pub name: Option<String>,
+    /// New description (empty removes it).
+    pub description: Option<String>,
+    /// New attributes, replacing all of them.
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+/// The most attributes an application may carry.
+pub const MAX_ATTRIBUTES: usize = 50;
+
+/// An application's name and description, trimmed and checked, with its attributes checked: names of 1 to 64
+/// letters, digits, `.`, `_` or `-`, values of at most 1000 characters without control characters, at most
+/// [`MAX_ATTRIBUTES`] of them.
+fn checked_application(
+    name: &str,
+    description: Option<&str>,
+    attributes: &BTreeMap<String, String>,
+) -> Result<(String, Option<String>)> {
+    check_text("name", name, 100)?;
+    let description = description.map(str::trim).filter(|d| !d.is_empty());
+    if let Some(d) = description {
+        check_text("description", d, 1000)?;
+    }
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(Error::invalid_field(
+            "attributes",
+            format!("at most {MAX_ATTRIBUTES} attributes"),
+        ));
+    }
+    for (k, v) in attributes {
+        if k.is_empty() || k.len() > 64 || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+            return Err(Error::invalid_field(
+                format!("attributes.{}", k.escape_debug().take(64).collect::<String>()),
+                "an attribute name is 1 to 64 letters, digits, `.`, `_` or `-`",
+            ));
+        }
+        if v.chars().count() > 1000 || v.chars().any(char::is_control) {
+            return Err(Error::invalid_field(
+                format!("attributes.{k}"),
+                "a value is at most 1000 characters, without control characters",
+            ));
+        }
+    }
+    Ok((name.trim().to_owned(), description.map(str::to_owned)))
 }

@@ -18,6 +18,45 @@ pub struct Application {
     /// What it is for (optional).
     #[serde(default)]
     pub description: Option<String>,
+    /// Attributes (WSO2's key/value pairs): tier, team, cost centre, ….
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+/// How to sort a list of applications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApplicationOrder {
+    /// By creation time (the default).
+    #[default]
+    CreatedTime,
+    /// By name.
+    Name,
+}
+
+/// A page of applications to list: whose, matching what, in which order.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationQuery {
+    /// Only this owner's; all when `None`.
+    pub owner: Option<String>,
+    /// Only those whose name or description contains this text (any case).
+    pub text: Option<String>,
+    /// Sort key.
+    pub order: ApplicationOrder,
+    /// Newest or Z first.
+    pub descending: bool,
+    /// Page size.
+    pub limit: u32,
+    /// Items skipped.
+    pub offset: u32,
+}
+
+/// One page of applications, with how many match in all.
+#[derive(Debug, Clone)]
+pub struct ApplicationPage {
+    /// This page.
+    pub list: Vec<Application>,
+    /// How many match.
+    pub total: u64,
 }
 
 /// The state of a key mapping.

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyPool;
 
 use super::audit::{self, AuditPage, AuditQuery, AuditRecord};
-use super::model::{Application, KeyMapping, KeyOrigin, KeyState};
+use super::model::{Application, ApplicationOrder, ApplicationPage, ApplicationQuery, KeyMapping, KeyOrigin, KeyState};
 use crate::sql::{self, col, conflict_or, db_err, Dialect, Migrations};
 use crate::{Error, Result};
 
@@ -23,8 +23,11 @@ pub trait ApplicationStore: Send + Sync {
     /// Give an application to another owner, with the change's audit record; `NotFound` when it is gone,
     /// `Conflict` when the new owner has one of that name.
     async fn set_owner(&self, id: &str, owner: &str, audit: Option<&AuditRecord>) -> Result<()>;
-    /// Every application, or only `owner`'s, oldest first.
-    async fn list_applications(&self, owner: Option<&str>) -> Result<Vec<Application>>;
+    /// A page of applications as `query` asks, with how many match in all.
+    async fn list_applications(&self, query: &ApplicationQuery) -> Result<ApplicationPage>;
+    /// Replace an application's name, description and attributes, with the change's audit record; `NotFound` when
+    /// it is gone, `Conflict` when its owner has another of that name.
+    async fn update_application(&self, app: &Application, audit: Option<&AuditRecord>) -> Result<()>;
     /// One application.
     async fn get_application(&self, id: &str) -> Result<Option<Application>>;
     /// Applications of this name (one per owner).
@@ -81,6 +84,11 @@ const SQLITE: Migrations = &[
         "application description",
         include_str!("migrations/sqlite/1000006_application_description.sql"),
     ),
+    (
+        1_000_007,
+        "application attributes",
+        include_str!("migrations/sqlite/1000007_application_attributes.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -112,6 +120,11 @@ const POSTGRES: Migrations = &[
         1_000_006,
         "application description",
         include_str!("migrations/postgres/1000006_application_description.sql"),
+    ),
+    (
+        1_000_007,
+        "application attributes",
+        include_str!("migrations/postgres/1000007_application_attributes.sql"),
     ),
 ];
 
@@ -152,7 +165,27 @@ fn application(r: &AnyRow) -> Result<Application> {
         owner: col(r, 2)?,
         created_at: col(r, 3)?,
         description: col(r, 4)?,
+        attributes: serde_json::from_str(&col::<String>(r, 5)?)
+            .map_err(|e| Error::storage(format!("an application's attributes do not read: {e}")))?,
     })
+}
+
+fn attributes_text(app: &Application) -> String {
+    serde_json::to_string(&app.attributes).unwrap_or_else(|_| "{}".into())
+}
+
+/// `text` as a LIKE pattern matching it anywhere, its own `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
 fn mapping(r: &AnyRow) -> Result<KeyMapping> {
@@ -172,7 +205,7 @@ fn mapping(r: &AnyRow) -> Result<KeyMapping> {
     })
 }
 
-const APP_COLUMNS: &str = "application_id, name, owner, created_at, description";
+const APP_COLUMNS: &str = "application_id, name, owner, created_at, description, attributes";
 const MAPPING_COLUMNS: &str =
     "key_mapping_id, application_id, key_type, key_manager, client_id, state, origin, created_at";
 
@@ -186,14 +219,15 @@ impl ApplicationStore for SqlApplicationStore {
     async fn insert_application(&self, app: &Application, audit: Option<&AuditRecord>) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query(
-            "INSERT INTO km_applications (application_id, name, owner, created_at, description) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO km_applications (application_id, name, owner, created_at, description, attributes) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&app.id)
         .bind(&app.name)
         .bind(&app.owner)
         .bind(app.created_at)
         .bind(&app.description)
+        .bind(attributes_text(app))
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -220,16 +254,63 @@ impl ApplicationStore for SqlApplicationStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn list_applications(&self, owner: Option<&str>) -> Result<Vec<Application>> {
+    async fn list_applications(&self, query: &ApplicationQuery) -> Result<ApplicationPage> {
+        // Only fixed SQL is spliced in (the order); every value the caller gave is bound.
+        let order = match (query.order, query.descending) {
+            (ApplicationOrder::CreatedTime, false) => "created_at, application_id",
+            (ApplicationOrder::CreatedTime, true) => "created_at DESC, application_id DESC",
+            (ApplicationOrder::Name, false) => "LOWER(name), name, application_id",
+            (ApplicationOrder::Name, true) => "LOWER(name) DESC, name DESC, application_id DESC",
+        };
+        let filter = "($1 IS NULL OR owner = $1) AND ($2 IS NULL OR LOWER(name) LIKE $2 ESCAPE '\\' \
+                      OR LOWER(COALESCE(description, '')) LIKE $2 ESCAPE '\\')";
+        let pattern = query.text.as_deref().map(contains_pattern);
         let rows = sqlx::query(&format!(
-            "SELECT {APP_COLUMNS} FROM km_applications WHERE ($1 IS NULL OR owner = $1) \
-             ORDER BY created_at, application_id"
+            "SELECT {APP_COLUMNS} FROM km_applications WHERE {filter} ORDER BY {order} LIMIT $3 OFFSET $4"
         ))
-        .bind(owner)
+        .bind(query.owner.as_deref())
+        .bind(pattern.as_deref())
+        .bind(i64::from(query.limit))
+        .bind(i64::from(query.offset))
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter().map(application).collect()
+        let total: i64 = col(
+            &sqlx::query(&format!("SELECT COUNT(*) FROM km_applications WHERE {filter}"))
+                .bind(query.owner.as_deref())
+                .bind(pattern.as_deref())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?,
+            0,
+        )?;
+        Ok(ApplicationPage {
+            list: rows.iter().map(application).collect::<Result<_>>()?,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    async fn update_application(&self, app: &Application, audit: Option<&AuditRecord>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let done = sqlx::query(
+            "UPDATE km_applications SET name = $1, description = $2, attributes = $3 WHERE application_id = $4",
+        )
+        .bind(&app.name)
+        .bind(&app.description)
+        .bind(attributes_text(app))
+        .bind(&app.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            conflict_or(e, || {
+                format!("{} already has an application named `{}`", app.owner, app.name)
+            })
+        })?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("application", &app.id));
+        }
+        audit::append_pending(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn get_application(&self, id: &str) -> Result<Option<Application>> {

@@ -95,11 +95,18 @@ const SECRET_ENV: &str = "KEYMANAGER_CLIENT_SECRET";
 
 /// An application by id, or by name when exactly one has it.
 async fn application(api: &ApiClient, id_or_name: &str) -> Result<ApplicationDto, Failure> {
-    let all: ListDto<ApplicationDto> = api.get("/api/applications").await?;
-    if let Some(app) = all.list.iter().find(|a| a.application_id == id_or_name) {
-        return Ok(app.clone());
+    if let Ok(app) = api
+        .get::<ApplicationDto>(&format!("/api/applications/{}", segment(id_or_name)))
+        .await
+    {
+        return Ok(app);
     }
-    let named: Vec<&ApplicationDto> = all.list.iter().filter(|a| a.name == id_or_name).collect();
+    let search = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("query", id_or_name)
+        .append_pair("limit", "500")
+        .finish();
+    let found: Vec<ApplicationDto> = api.get_all(&format!("/api/applications?{search}")).await?;
+    let named: Vec<&ApplicationDto> = found.iter().filter(|a| a.name == id_or_name).collect();
     match named.as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(Failure::Refused(format!("application not found: {id_or_name}"))),

@@ -157,25 +157,33 @@ pub(super) struct ListQuery {
 const PAGE: usize = 20;
 
 async fn applications_page(p: &PortalState, c: &Ctx, q: &ListQuery, form: &Form<'_>) -> Response {
-    let list: ListDto<ApplicationDto> = match call(p, c, Method::GET, "/api/applications", None).await {
+    // The API searches and pages (name or description containing the text, any case).
+    let fetch = |page_no: usize| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        let needle = q.q.trim();
+        if !needle.is_empty() {
+            query.append_pair("query", needle);
+        }
+        query
+            .append_pair("limit", &PAGE.to_string())
+            .append_pair("offset", &((page_no - 1) * PAGE).to_string());
+        format!("/api/applications?{}", query.finish())
+    };
+    let wanted = q.page.unwrap_or(1).max(1);
+    let mut list: ListDto<ApplicationDto> = match call(p, c, Method::GET, &fetch(wanted), None).await {
         Ok(l) => l,
         Err(e) => return failed(e),
     };
-    let needle = q.q.trim().to_lowercase();
-    let matching: Vec<ApplicationDto> = list
-        .list
-        .into_iter()
-        .filter(|a| {
-            needle.is_empty()
-                || a.name.to_lowercase().contains(&needle)
-                || a.description
-                    .as_deref()
-                    .is_some_and(|d| d.to_lowercase().contains(&needle))
-        })
-        .collect();
-    let pages_n = matching.len().div_ceil(PAGE).max(1);
-    let page_no = q.page.unwrap_or(1).clamp(1, pages_n);
-    let shown: Vec<ApplicationDto> = matching.into_iter().skip((page_no - 1) * PAGE).take(PAGE).collect();
+    let total = list.pagination.as_ref().map_or(list.list.len() as u64, |pg| pg.total);
+    let pages_n = usize::try_from(total).unwrap_or(usize::MAX).div_ceil(PAGE).max(1);
+    let page_no = wanted.min(pages_n);
+    if page_no != wanted {
+        list = match call(p, c, Method::GET, &fetch(page_no), None).await {
+            Ok(l) => l,
+            Err(e) => return failed(e),
+        };
+    }
+    let shown = list.list;
     let status = match form.failure {
         Some(Failure::Refused { status, .. }) => *status,
         _ => StatusCode::OK,

@@ -1,0 +1,156 @@
+//! `keymanager apps update`, `export` and `import` from the shell against a real `serve`: an application moves with
+//! its attributes and keys' settings (never a secret); an import whose keys cannot be mapped leaves nothing behind.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn km(dir: &Path, base: &str, args: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(common::BIN)
+        .args(["--json", "--data-dir"])
+        .arg(dir)
+        .args(["--server", base])
+        .args(args)
+        .env_remove("KEYMANAGER_CONFIG")
+        .env_remove("KEYMANAGER_SERVER")
+        .env_remove("KEYMANAGER_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_str(&stdout).unwrap_or(Value::Null),
+        stdout + &stderr,
+    )
+}
+
+fn ok(dir: &Path, base: &str, args: &[&str]) -> Value {
+    let (code, json, text) = km(dir, base, args);
+    assert_eq!(code, 0, "{args:?}: {text}");
+    json
+}
+
+#[test]
+fn an_application_is_updated_exported_and_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = common::serve(dir.path());
+    let (d, base) = (dir.path(), served.base.as_str());
+    ok(
+        d,
+        base,
+        &[
+            "apps",
+            "create",
+            "orders",
+            "--owner",
+            "alice",
+            "--attribute",
+            "tier=gold",
+        ],
+    );
+    let keys = ok(
+        d,
+        base,
+        &[
+            "keys",
+            "generate",
+            "--app",
+            "orders",
+            "--key-type",
+            "production",
+            "--scopes",
+            "orders:read",
+        ],
+    );
+    let consumer_key = keys["consumerKey"].as_str().unwrap().to_owned();
+
+    // Update: description and attributes (given ones replace the others); a bad attribute is refused by name.
+    let updated = ok(
+        d,
+        base,
+        &[
+            "apps",
+            "update",
+            "orders",
+            "--description",
+            "Takes orders",
+            "--attribute",
+            "tier=silver",
+            "--attribute",
+            "team=shop",
+        ],
+    );
+    assert_eq!(updated["description"], "Takes orders");
+    assert_eq!(
+        updated["attributes"],
+        serde_json::json!({"team": "shop", "tier": "silver"})
+    );
+    let (code, _, text) = km(d, base, &["apps", "update", "orders", "--attribute", "bad key=x"]);
+    assert_ne!(code, 0);
+    assert!(text.contains("attributes.bad key"), "{text}");
+    let listed = ok(d, base, &["apps", "list", "--query", "ORD"]);
+    assert_eq!(listed["count"], 1, "{listed}");
+
+    // Export: the application and its keys' settings, no secret.
+    let (code, exported, text) = km(d, base, &["apps", "export", "orders"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(exported["format"], "keymanager-application/1");
+    assert_eq!(exported["attributes"]["team"], "shop");
+    assert_eq!(exported["keys"][0]["consumerKey"], consumer_key.as_str());
+    assert!(
+        !text.contains(keys["consumerSecret"].as_str().unwrap()),
+        "no secret in the export"
+    );
+    let file = d.join("orders.json");
+    std::fs::write(&file, exported.to_string()).unwrap();
+
+    // Import with new clients: same settings, new consumer key, its secret shown once.
+    let imported = ok(
+        d,
+        base,
+        &[
+            "apps",
+            "import",
+            file.to_str().unwrap(),
+            "--name",
+            "orders-copy",
+            "--owner",
+            "alice",
+            "--generate-keys",
+        ],
+    );
+    assert_eq!(imported["application"]["name"], "orders-copy");
+    assert_eq!(imported["application"]["attributes"]["tier"], "silver");
+    let new_key = &imported["keys"][0];
+    assert_ne!(new_key["consumerKey"], consumer_key.as_str());
+    assert!(new_key["consumerSecret"].is_string());
+    assert_eq!(new_key["scopes"], serde_json::json!(["orders:read"]));
+
+    // Import mapping the same client, on the same server: the client has a holder already, so nothing is imported.
+    let (code, _, text) = km(
+        d,
+        base,
+        &[
+            "apps",
+            "import",
+            file.to_str().unwrap(),
+            "--name",
+            "orders-mapped",
+            "--owner",
+            "alice",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(text.contains("nothing was imported"), "{text}");
+    let left = ok(d, base, &["apps", "list", "--query", "orders-mapped"]);
+    assert_eq!(left["count"], 0, "the half-made application is gone: {left}");
+    // A file of another format is refused clearly.
+    std::fs::write(&file, r#"{"format": "other/9", "name": "x"}"#).unwrap();
+    let (code, _, text) = km(d, base, &["apps", "import", file.to_str().unwrap()]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("keymanager-application/1"), "{text}");
+}
