@@ -32,6 +32,8 @@ mod key_manager;
 pub mod model;
 pub mod oauth;
 pub mod registry;
+#[cfg(any(feature = "service", feature = "validation"))]
+pub mod secret_box;
 #[cfg(feature = "service")]
 pub mod service;
 #[cfg(feature = "sql")]

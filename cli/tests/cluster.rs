@@ -296,19 +296,26 @@ fn three_nodes_behind_haproxy_survive_a_killed_node() {
     // Every acknowledged write is there, on every node.
     let written = written.lock().unwrap().clone();
     for p in &ports {
-        let list: Value = http
-            .get(format!("http://127.0.0.1:{p}/api/applications"))
-            .bearer_auth(&admin)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let names: std::collections::HashSet<&str> = list["list"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|a| a["name"].as_str())
-            .collect();
+        // Every page of the listing (500 at a time).
+        let mut names: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut next = Some("limit=500".to_owned());
+        while let Some(q) = next.take() {
+            let page: Value = http
+                .get(format!("http://127.0.0.1:{p}/api/applications?{q}"))
+                .bearer_auth(&admin)
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            names.extend(
+                page["list"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|a| a["name"].as_str().map(str::to_owned)),
+            );
+            next = page["pagination"]["next"].as_str().map(str::to_owned);
+        }
         let lost: Vec<&String> = written.iter().filter(|n| !names.contains(n.as_str())).collect();
         assert!(lost.is_empty(), "acknowledged writes missing at node {p}: {lost:?}");
     }

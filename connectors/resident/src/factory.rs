@@ -38,6 +38,11 @@ impl ResidentFactory {
         if let Some(listen) = &ctx.listen_url {
             settings = settings.with_derived_issuer(listen);
         }
+        if settings.client_secret_storage == crate::SecretStorage::Retrievable {
+            settings.secret_box = Some(Arc::new(keymanager::secret_box::SecretBox::load(
+                ctx.data_dir.as_deref(),
+            )?));
+        }
         let url = settings
             .database_url
             .clone()

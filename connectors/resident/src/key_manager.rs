@@ -70,7 +70,7 @@ impl KeyManager for ResidentKeyManager {
     }
 
     async fn get_client(&self, client_id: &ClientId) -> Result<OAuthClient> {
-        Ok(to_oauth_client(&self.server.client(client_id.as_str()).await?))
+        self.server.client_with_secret(client_id.as_str()).await
     }
 
     async fn delete_client(&self, client_id: &ClientId) -> Result<()> {

@@ -64,7 +64,7 @@ pub use keyring::KeyRing;
 pub use login_guard::BruteForceSettings;
 pub use login_session::{NextStep, SESSION_COOKIE};
 pub use server::{AuthenticatedClient, ResidentServer, ACCESS_TOKEN_TYP};
-pub use settings::{descriptor, ResidentSettings, TokenFormat, KIND};
+pub use settings::{descriptor, ResidentSettings, SecretStorage, TokenFormat, KIND};
 pub use signing::{Algorithm, SigningKey};
 pub use store::{ClientRecord, LoginSession, SecretRecord, Store};
 pub use users::{ResourceOwner, ResourceOwnerAuthenticator};
@@ -83,7 +83,7 @@ pub fn capabilities(settings: &ResidentSettings) -> Capabilities {
         update_client: true,
         map_existing_client: true,
         regenerate_secret: true,
-        multiple_secrets: true,
+        multiple_secrets: settings.max_secrets_per_client != Some(1),
         max_secrets_per_client: settings.max_secrets_per_client,
         secret_expiry: true,
         secret_description: true,

@@ -277,16 +277,50 @@ impl ResidentServer {
             None => None,
         };
         let plain = crypto::new_secret();
+        let secret_id = crypto::random_token(12);
+        // Retrievable: sealed too, bound to its client and id (a sealed value moved to another row does not open).
+        let sealed = match self.secret_box()? {
+            Some(b) => Some(b.seal(&plain, &sealing_context(client_id, &secret_id))?),
+            None => None,
+        };
         let record = SecretRecord {
-            secret_id: crypto::random_token(12),
+            secret_id,
             client_id: client_id.to_owned(),
             secret_hash: crypto::hash(&plain),
             masked: mask_secret(&plain),
             description: spec.description.clone(),
             created_at: at,
             expires_at,
+            sealed,
         };
         Ok((record, plain))
+    }
+
+    /// The sealing keys, when secrets are retrievable; a retrievable store without them is a configuration fault.
+    fn secret_box(&self) -> Result<Option<&keymanager::secret_box::SecretBox>> {
+        match self.settings.client_secret_storage {
+            crate::SecretStorage::Hashed => Ok(None),
+            crate::SecretStorage::Retrievable => self.settings.secret_box.as_deref().map(Some).ok_or_else(|| {
+                Error::Configuration(keymanager::error::ConfigError::new(
+                    "client_secret_storage = \"retrievable\" needs the secret key (KEYMANAGER_SECRET_KEY or the data directory)",
+                ))
+            }),
+        }
+    }
+
+    /// A client with its newest unexpired secret when secrets are retrievable (WSO2 shows it again); without.
+    pub async fn client_with_secret(&self, client_id: &str) -> Result<OAuthClient> {
+        let record = self.client(client_id).await?;
+        let mut client = to_oauth_client(&record);
+        if let Some(b) = self.secret_box()? {
+            let at = self.store.now();
+            let secrets = self.store.list_secrets(client_id).await?;
+            if let Some(s) = secrets.iter().rev().find(|s| !s.is_expired(at) && s.sealed.is_some()) {
+                let sealed = s.sealed.as_deref().unwrap_or_default();
+                client.client_secret = Some(b.open(sealed, &sealing_context(client_id, &s.secret_id))?.into());
+            }
+        }
+        Ok(client)
     }
 
     async fn confidential(&self, client_id: &str) -> Result<ClientRecord> {
@@ -907,6 +941,11 @@ fn secret_info(r: &SecretRecord, at: i64) -> SecretInfo {
             SecretStatus::Active
         },
     }
+}
+
+/// What a sealed secret is bound to: its client and its id.
+fn sealing_context(client_id: &str, secret_id: &str) -> String {
+    format!("client_secret:{client_id}:{secret_id}")
 }
 
 /// The generic view of a client row.

@@ -18,6 +18,17 @@ pub enum TokenFormat {
     Opaque,
 }
 
+/// How client secrets are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecretStorage {
+    /// As a SHA-256 hash only: a secret is shown once, when it is made (the default).
+    #[default]
+    Hashed,
+    /// Also sealed with AES-256-GCM under a key kept outside the database, so the keys' owner can read it again
+    /// (WSO2's default); the hash still authenticates.
+    Retrievable,
+}
+
 /// Settings of one resident key manager. `Debug` hides the database URL's password.
 #[derive(Clone)]
 pub struct ResidentSettings {
@@ -38,8 +49,13 @@ pub struct ResidentSettings {
     pub max_access_token_lifetime: u64,
     /// Default refresh-token lifetime in seconds, for clients that set none.
     pub refresh_token_lifetime: u64,
-    /// Most unexpired secrets per client; `None` = unlimited.
+    /// Most unexpired secrets per client; `None` = unlimited (1 when `multiple_secrets` is off).
     pub max_secrets_per_client: Option<u32>,
+    /// How client secrets are kept.
+    pub client_secret_storage: SecretStorage,
+    /// The keys that seal retrievable secrets (`keymanager::secret_box`); loaded by the factory from
+    /// `KEYMANAGER_SECRET_KEY` or the data directory when the storage is retrievable.
+    pub secret_box: Option<std::sync::Arc<keymanager::secret_box::SecretBox>>,
     /// How long another node's change to a client or its secrets may take to reach this node's
     /// authentication cache (seconds; 0 = no cache). Changes made through this node apply at once.
     pub client_cache_seconds: u64,
@@ -68,6 +84,7 @@ impl std::fmt::Debug for ResidentSettings {
             .field("max_access_token_lifetime", &self.max_access_token_lifetime)
             .field("refresh_token_lifetime", &self.refresh_token_lifetime)
             .field("max_secrets_per_client", &self.max_secrets_per_client)
+            .field("client_secret_storage", &self.client_secret_storage)
             .field("client_cache_seconds", &self.client_cache_seconds)
             .field("brute_force", &self.brute_force)
             // Who has configured claims, not the claims (personal data).
@@ -96,6 +113,8 @@ impl Default for ResidentSettings {
             max_access_token_lifetime: 86_400,
             refresh_token_lifetime: 30 * 86_400,
             max_secrets_per_client: None,
+            client_secret_storage: SecretStorage::Hashed,
+            secret_box: None,
             client_cache_seconds: 5,
             database_url: None,
             users: Vec::new(),
@@ -140,8 +159,15 @@ pub fn descriptor() -> ConnectorDescriptor {
                 .default_value(30 * 86_400),
             Setting::integer(
                 "max_secrets_per_client",
-                "Most secrets per client (unlimited when unset)",
+                "Most secrets per client (unlimited when unset); WSO2's secret_count",
             ),
+            Setting::boolean("multiple_secrets", "Whether a client may hold more than one secret").default_value(true),
+            Setting::string(
+                "client_secret_storage",
+                "hashed: a secret is shown once; retrievable: sealed under KEYMANAGER_SECRET_KEY and shown again",
+            )
+            .one_of(&["hashed", "retrievable"])
+            .default_value("hashed"),
             Setting::integer(
                 "client_cache_seconds",
                 "Longest delay before another node's client change applies here",
@@ -263,6 +289,20 @@ impl ResidentSettings {
             Some(n) => Some(u32::try_from(n).map_err(|_| km.error(Some("max_secrets_per_client"), "is too large"))?),
             None => None,
         };
+        let max_secrets = match (t.multiple_secrets, max_secrets) {
+            (true, m) => m,
+            (false, None | Some(1)) => Some(1),
+            (false, Some(_)) => {
+                return Err(km.error(
+                    Some("max_secrets_per_client"),
+                    "more than 1 contradicts multiple_secrets = false",
+                ))
+            }
+        };
+        let client_secret_storage = match t.client_secret_storage.as_str() {
+            "retrievable" => SecretStorage::Retrievable,
+            _ => SecretStorage::Hashed,
+        };
         let brute_force = brute_force(km, &t)?;
         let users = users(km, t.users.unwrap_or_default())?;
         let user_profiles = user_profiles(km, t.user_profiles.unwrap_or_default(), &users)?;
@@ -276,6 +316,8 @@ impl ResidentSettings {
             max_access_token_lifetime: t.max_access_token_lifetime,
             refresh_token_lifetime: t.refresh_token_lifetime,
             max_secrets_per_client: max_secrets,
+            client_secret_storage,
+            secret_box: None,
             client_cache_seconds: t.client_cache_seconds,
             database_url: t.database_url.map(|u| u.expose_secret().to_owned()),
             users,
@@ -343,6 +385,8 @@ struct ResidentTable {
     max_access_token_lifetime: u64,
     refresh_token_lifetime: u64,
     max_secrets_per_client: Option<u64>,
+    multiple_secrets: bool,
+    client_secret_storage: String,
     client_cache_seconds: u64,
     login_failures_per_user: u64,
     login_failures_per_address: u64,

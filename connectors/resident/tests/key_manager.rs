@@ -194,6 +194,7 @@ async fn expired_secret_no_longer_authenticates(h: Harness) {
                 description: None,
                 created_at: now - 100,
                 expires_at: Some(now - 1),
+                sealed: None,
             },
             None,
         )
@@ -502,3 +503,128 @@ on_both_backends!(
     scopes_are_managed,
     opaque_tokens_introspect_and_revoke,
 );
+
+/// `client_secret_storage = "retrievable"` (WSO2's default): a client's newest secret is shown again by
+/// `get_client`, and no secret is in the database in the clear (the files, or every column, scanned); a sealed value
+/// opens only with its key and in its row. With `multiple_secrets = false` a client holds one secret.
+async fn retrievable_secrets_are_sealed_and_shown_again(url: String, dir: Option<tempfile::TempDir>) {
+    let key = keymanager::secret_box::new_key().unwrap();
+    let sealing = std::sync::Arc::new(keymanager::secret_box::SecretBox::from_text(&format!("k1:{key}")).unwrap());
+    let settings = keymanager_resident::ResidentSettings {
+        client_secret_storage: keymanager_resident::SecretStorage::Retrievable,
+        secret_box: Some(sealing),
+        ..common::settings()
+    };
+    let h = common::harness_on(url.clone(), dir, settings).await;
+    let spec = ClientSpec::new("retrievable", KeyType::Production).with_grant_types([GrantType::ClientCredentials]);
+    let client = h.km.register_client(&spec).await.unwrap();
+    let first = client.client_secret.clone().unwrap().expose_secret().to_owned();
+    let read = h.km.get_client(&client.client_id).await.unwrap();
+    assert_eq!(
+        read.client_secret.map(|s| s.expose_secret().to_owned()).as_deref(),
+        Some(first.as_str())
+    );
+    let second =
+        h.km.create_secret(&client.client_id, &SecretSpec::default())
+            .await
+            .unwrap()
+            .secret
+            .expose_secret()
+            .to_owned();
+    let read = h.km.get_client(&client.client_id).await.unwrap();
+    assert_eq!(
+        read.client_secret.map(|s| s.expose_secret().to_owned()).as_deref(),
+        Some(second.as_str()),
+        "the newest"
+    );
+    // Both still authenticate (the hash is what checks).
+    for s in [&first, &second] {
+        assert!(h.server.authenticate(client.client_id.as_str(), Some(s)).await.is_ok());
+    }
+    // Nothing in the clear: the SQLite files, or every secret column on PostgreSQL.
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        for file in [path.to_owned(), format!("{path}-wal")] {
+            if let Ok(bytes) = std::fs::read(&file) {
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(
+                    !text.contains(&first) && !text.contains(&second),
+                    "{file} holds a secret in the clear"
+                );
+            }
+        }
+    } else {
+        let rows = sqlx::query("SELECT secret_hash, masked, COALESCE(sealed, '') FROM km_client_secrets")
+            .fetch_all(h.server.store().pool())
+            .await
+            .unwrap();
+        for r in &rows {
+            for i in 0..3 {
+                let v: String = sqlx::Row::get(r, i);
+                assert!(
+                    !v.contains(&first) && !v.contains(&second),
+                    "a column holds a secret in the clear"
+                );
+            }
+        }
+    }
+    // Another key cannot open them: a typed storage error naming the key id, never the secret.
+    let other = keymanager_resident::ResidentSettings {
+        client_secret_storage: keymanager_resident::SecretStorage::Retrievable,
+        secret_box: Some(std::sync::Arc::new(
+            keymanager::secret_box::SecretBox::from_text(&format!("k2:{}", keymanager::secret_box::new_key().unwrap()))
+                .unwrap(),
+        )),
+        ..common::settings()
+    };
+    let store = keymanager_resident::Store::connect(&url, None).await.unwrap();
+    let stranger = keymanager_resident::ResidentServer::open(other, store).await.unwrap();
+    let err = stranger
+        .client_with_secret(client.client_id.as_str())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("k1") && !err.to_string().contains(&second),
+        "{err}"
+    );
+    // Hashed (the default): never shown again.
+    let store = keymanager_resident::Store::connect(&url, None).await.unwrap();
+    let hashed = keymanager_resident::ResidentServer::open(common::settings(), store)
+        .await
+        .unwrap();
+    assert!(hashed
+        .client_with_secret(client.client_id.as_str())
+        .await
+        .unwrap()
+        .client_secret
+        .is_none());
+
+    // multiple_secrets = false: one secret per client.
+    let km =
+        keymanager::config::KeyManagerConfig::new("r", "resident").with("multiple_secrets", serde_json::json!(false));
+    let single = keymanager_resident::ResidentSettings::from_config(&km, None).unwrap();
+    assert_eq!(single.max_secrets_per_client, Some(1));
+    assert!(!keymanager_resident::capabilities(&single).multiple_secrets);
+    let bad = keymanager::config::KeyManagerConfig::new("r", "resident")
+        .with("multiple_secrets", serde_json::json!(false))
+        .with("max_secrets_per_client", serde_json::json!(3));
+    assert_eq!(
+        keymanager_resident::ResidentSettings::from_config(&bad, None)
+            .unwrap_err()
+            .field
+            .as_deref(),
+        Some("max_secrets_per_client")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrievable_secrets_on_sqlite() {
+    let (url, dir) = common::sqlite_url().await;
+    retrievable_secrets_are_sealed_and_shown_again(url, Some(dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrievable_secrets_on_postgres() {
+    if let Some(url) = common::postgres_url().await {
+        retrievable_secrets_are_sealed_and_shown_again(url, None).await;
+    }
+}

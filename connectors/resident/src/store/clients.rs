@@ -166,7 +166,7 @@ impl Store {
     /// A client's secrets, oldest first.
     pub async fn list_secrets(&self, client_id: &str) -> Result<Vec<SecretRecord>> {
         let rows = sqlx::query(
-            "SELECT secret_id, client_id, secret_hash, masked, description, created_at, expires_at \
+            "SELECT secret_id, client_id, secret_hash, masked, description, created_at, expires_at, sealed \
              FROM km_client_secrets WHERE client_id = $1 ORDER BY created_at, secret_id",
         )
         .bind(client_id)
@@ -225,8 +225,8 @@ async fn lock_client(tx: &mut Tx<'_>, client_id: &str) -> Result<()> {
 
 async fn insert_secret_row(tx: &mut Tx<'_>, s: &SecretRecord) -> Result<()> {
     sqlx::query(
-        "INSERT INTO km_client_secrets (secret_id, client_id, secret_hash, masked, description, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO km_client_secrets (secret_id, client_id, secret_hash, masked, description, created_at, expires_at, \
+         sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&s.secret_id)
     .bind(&s.client_id)
@@ -235,6 +235,7 @@ async fn insert_secret_row(tx: &mut Tx<'_>, s: &SecretRecord) -> Result<()> {
     .bind(s.description.as_deref())
     .bind(s.created_at)
     .bind(s.expires_at)
+    .bind(s.sealed.as_deref())
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;
@@ -286,5 +287,6 @@ fn secret_from_row(r: &AnyRow) -> Result<SecretRecord> {
         description: col(r, 4)?,
         created_at: col(r, 5)?,
         expires_at: col(r, 6)?,
+        sealed: col(r, 7)?,
     })
 }

@@ -53,6 +53,11 @@ const SQLITE: Migrations = &[
         "login sessions",
         include_str!("../../migrations/sqlite/0007_login_sessions.sql"),
     ),
+    (
+        8,
+        "sealed secrets",
+        include_str!("../../migrations/sqlite/0008_sealed_secrets.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -89,6 +94,11 @@ const POSTGRES: Migrations = &[
         7,
         "login sessions",
         include_str!("../../migrations/postgres/0007_login_sessions.sql"),
+    ),
+    (
+        8,
+        "sealed secrets",
+        include_str!("../../migrations/postgres/0008_sealed_secrets.sql"),
     ),
 ];
 

@@ -52,6 +52,8 @@ pub struct SecretRecord {
     pub created_at: i64,
     /// Expiry.
     pub expires_at: Option<i64>,
+    /// The secret sealed (see `keymanager::secret_box`), for a key manager whose secrets are retrievable.
+    pub sealed: Option<String>,
 }
 
 impl SecretRecord {
