@@ -154,3 +154,46 @@ fn an_application_is_updated_exported_and_imported() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("keymanager-application/1"), "{text}");
 }
+
+/// `client_secret_storage = "retrievable"` through `serve`: the secret key is created in the data directory (0600),
+/// the keys' secret is shown again by `keys show`, and the database file never holds it in the clear.
+#[test]
+fn retrievable_secrets_are_shown_again_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keymanager.toml");
+    std::fs::write(
+        &config,
+        "[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\nclient_secret_storage = \"retrievable\"\n",
+    )
+    .unwrap();
+    let served = common::serve_config(&config, dir.path(), &[]);
+    let (d, base) = (dir.path(), served.base.as_str());
+    ok(d, base, &["apps", "create", "billing", "--owner", "alice"]);
+    let keys = ok(
+        d,
+        base,
+        &["keys", "generate", "--app", "billing", "--key-type", "sandbox"],
+    );
+    let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
+    let shown = ok(d, base, &["keys", "show", "--app", "billing"]);
+    assert_eq!(shown["list"][0]["consumerSecret"], secret.as_str(), "{shown}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("secret-key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(d).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".db") || name.ends_with(".db-wal") {
+            scanned += 1;
+            let bytes = std::fs::read(entry.path()).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(&secret),
+                "{name} holds the secret in the clear"
+            );
+        }
+    }
+    assert!(scanned > 0, "the database files were found and read");
+}
