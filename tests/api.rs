@@ -53,6 +53,10 @@ struct Memory {
     fail_delete: AtomicBool,
     /// Milliseconds each registration takes, to hold a race window open.
     register_delay_ms: std::sync::atomic::AtomicU64,
+    /// Whether it keeps secrets at all (off: the trait's `Unsupported` answers).
+    keeps_secrets: AtomicBool,
+    /// Secrets by client, kept like Okta's: without descriptions.
+    secrets: Mutex<HashMap<String, Vec<SecretInfo>>>,
 }
 
 #[async_trait]
@@ -66,8 +70,56 @@ impl KeyManager for Memory {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             grant_types: vec![GrantType::ClientCredentials],
+            multiple_secrets: true,
+            secret_description: false,
             ..Capabilities::default()
         }
+    }
+    async fn create_secret(&self, id: &ClientId, spec: &SecretSpec) -> Result<IssuedSecret> {
+        if !self.keeps_secrets.load(Ordering::SeqCst) {
+            return Err(Error::unsupported("create_secret"));
+        }
+        if spec.description.is_some() {
+            return Err(Error::unsupported("secret descriptions (this provider keeps none)"));
+        }
+        let mut all = self.secrets.lock().unwrap();
+        let list = all.entry(id.to_string()).or_default();
+        let info = SecretInfo {
+            id: format!("s{}", list.len() + 1),
+            masked: "sec*****".into(),
+            description: None,
+            created_at: 1,
+            expires_at: None,
+            status: SecretStatus::Active,
+        };
+        list.push(info.clone());
+        Ok(IssuedSecret {
+            id: info.id.clone(),
+            secret: ClientSecret::new(format!("secret-{}", info.id)),
+            info,
+        })
+    }
+    async fn list_secrets(&self, id: &ClientId) -> Result<Vec<SecretInfo>> {
+        if !self.keeps_secrets.load(Ordering::SeqCst) {
+            return Err(Error::unsupported("list_secrets"));
+        }
+        Ok(self
+            .secrets
+            .lock()
+            .unwrap()
+            .get(id.as_str())
+            .cloned()
+            .unwrap_or_default())
+    }
+    async fn delete_secret(&self, id: &ClientId, secret_id: &str, _revoke: bool) -> Result<()> {
+        let mut all = self.secrets.lock().unwrap();
+        let list = all.entry(id.to_string()).or_default();
+        let before = list.len();
+        list.retain(|s| s.id != secret_id);
+        if list.len() == before {
+            return Err(Error::not_found("secret", secret_id));
+        }
+        Ok(())
     }
     fn token_profile(&self) -> TokenProfile {
         TokenProfile {
@@ -173,6 +225,18 @@ impl ApplicationStore for Flaky {
     }
     async fn update_application(&self, a: &Application, audit: Option<&AuditRecord>) -> Result<()> {
         self.inner.update_application(a, audit).await
+    }
+    async fn put_secret_description(&self, km: &str, c: &str, s: &str, d: &str) -> Result<()> {
+        if self.fail_mappings.load(Ordering::SeqCst) {
+            return Err(Error::storage("disk full"));
+        }
+        self.inner.put_secret_description(km, c, s, d).await
+    }
+    async fn secret_descriptions(&self, km: &str, c: &str) -> Result<Vec<(String, String)>> {
+        self.inner.secret_descriptions(km, c).await
+    }
+    async fn delete_secret_description(&self, km: &str, c: &str, s: &str) -> Result<()> {
+        self.inner.delete_secret_description(km, c, s).await
     }
     async fn get_application(&self, id: &str) -> Result<Option<Application>> {
         self.inner.get_application(id).await
@@ -993,4 +1057,70 @@ async fn the_application_lifecycle_on_postgres() {
     if let Some(url) = common::postgres_schema("km_life").await {
         lifecycle_on(&url).await;
     }
+}
+
+/// A provider that keeps no secret descriptions (as Okta): the key service keeps them beside the secrets it makes
+/// there, shows them in listings, forgets them with the secret; a description that cannot be kept undoes the secret.
+#[tokio::test]
+async fn descriptions_are_kept_for_providers_that_keep_none() {
+    let f = fixture().await;
+    f.memory.keeps_secrets.store(true, Ordering::SeqCst);
+    let id = new_app(&f).await;
+    let (s, keys) = call(
+        &f.app,
+        "POST",
+        &format!("/api/applications/{id}/generate-keys"),
+        Some(ADMIN),
+        Some(r#"{"keyType":"production","keyManager":"memory"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{keys}");
+    let secrets = format!(
+        "/api/applications/{id}/oauth-keys/{}/secrets",
+        keys["keyMappingId"].as_str().unwrap()
+    );
+    let (s, made) = call(
+        &f.app,
+        "POST",
+        &secrets,
+        Some(ADMIN),
+        Some(r#"{"description":"for the Q3 rotation"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    assert_eq!(made["description"], "for the Q3 rotation", "{made}");
+    let (_, plain) = call(&f.app, "POST", &secrets, Some(ADMIN), Some("{}")).await;
+    let (_, listed) = call(&f.app, "GET", &secrets, Some(ADMIN), None).await;
+    let described: Vec<(&str, Option<&str>)> = listed["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["secretId"].as_str().unwrap(), s["description"].as_str()))
+        .collect();
+    assert!(
+        described.contains(&(made["secretId"].as_str().unwrap(), Some("for the Q3 rotation"))),
+        "{listed}"
+    );
+    assert!(
+        described.contains(&(plain["secretId"].as_str().unwrap(), None)),
+        "{listed}"
+    );
+    // A description that cannot be kept: no secret is left at the provider.
+    let before = f.memory.secrets.lock().unwrap().values().map(Vec::len).sum::<usize>();
+    f.store.fail_mappings.store(true, Ordering::SeqCst);
+    let (s, body) = call(&f.app, "POST", &secrets, Some(ADMIN), Some(r#"{"description":"lost"}"#)).await;
+    f.store.fail_mappings.store(false, Ordering::SeqCst);
+    assert!(s.is_server_error(), "{s} {body}");
+    let after = f.memory.secrets.lock().unwrap().values().map(Vec::len).sum::<usize>();
+    assert_eq!(after, before, "the secret was undone");
+    // Deleting the secret forgets its description.
+    let one = format!("{secrets}/{}", made["secretId"].as_str().unwrap());
+    let (s, _) = call(&f.app, "DELETE", &one, Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let kept = f
+        .store
+        .secret_descriptions("memory", keys["consumerKey"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert!(kept.is_empty(), "{kept:?}");
 }

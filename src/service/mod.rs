@@ -583,7 +583,17 @@ impl KeyService {
     /// The client's secrets, masked.
     pub async fn secrets(&self, application_id: &str, mapping_id: &str) -> Result<Vec<SecretInfo>> {
         let (km, id) = self.mapped_client(application_id, mapping_id).await?;
-        km.list_secrets(&id).await
+        let mut secrets = km.list_secrets(&id).await?;
+        if !km.capabilities().secret_description {
+            // The descriptions this service keeps for a provider that keeps none.
+            let kept = self.store.secret_descriptions(km.name(), id.as_str()).await?;
+            for s in &mut secrets {
+                if let Some((_, d)) = kept.iter().find(|(sid, _)| *sid == s.id) {
+                    s.description = Some(d.clone());
+                }
+            }
+        }
+        Ok(secrets)
     }
 
     /// Add a secret (its value in the answer, once).
@@ -594,7 +604,34 @@ impl KeyService {
         spec: &SecretSpec,
     ) -> Result<IssuedSecret> {
         let (km, id) = self.mapped_client(application_id, mapping_id).await?;
-        km.create_secret(&id, spec).await
+        let kept_here = spec
+            .description
+            .as_ref()
+            .filter(|_| !km.capabilities().secret_description);
+        let Some(description) = kept_here else {
+            return km.create_secret(&id, spec).await;
+        };
+        // The provider keeps no description: this service does, beside the secret it made there.
+        check_text("description", description, 1000)?;
+        let at_provider = SecretSpec {
+            description: None,
+            ..spec.clone()
+        };
+        let mut issued = km.create_secret(&id, &at_provider).await?;
+        if let Err(e) = self
+            .store
+            .put_secret_description(km.name(), id.as_str(), &issued.id, description)
+            .await
+        {
+            // Not kept, so not made: the secret goes again (nobody has seen it).
+            if let Err(undo) = km.delete_secret(&id, &issued.id, false).await {
+                tracing::error!(error = %undo, key_manager = km.name(), client_id = %id,
+                    "a secret whose description could not be kept could not be deleted again");
+            }
+            return Err(e);
+        }
+        issued.info.description = Some(description.clone());
+        Ok(issued)
     }
 
     /// Delete a secret; tokens it issued stay valid unless `revoke_tokens`.
@@ -606,7 +643,18 @@ impl KeyService {
         revoke_tokens: bool,
     ) -> Result<()> {
         let (km, id) = self.mapped_client(application_id, mapping_id).await?;
-        km.delete_secret(&id, secret_id, revoke_tokens).await
+        km.delete_secret(&id, secret_id, revoke_tokens).await?;
+        if !km.capabilities().secret_description {
+            if let Err(e) = self
+                .store
+                .delete_secret_description(km.name(), id.as_str(), secret_id)
+                .await
+            {
+                // The secret is gone; a description left behind is shown for nothing and harms nobody.
+                tracing::warn!(error = %e, "a deleted secret's kept description could not be removed");
+            }
+        }
+        Ok(())
     }
 }
 

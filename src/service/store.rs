@@ -45,6 +45,18 @@ pub trait ApplicationStore: Send + Sync {
     async fn delete_mapping(&self, mapping_id: &str, audit: Option<&AuditRecord>) -> Result<()>;
     /// Record a client a provider holds that no mapping points to, for an operator to clean up.
     async fn record_orphan(&self, key_manager: &str, client_id: &str, reason: &str) -> Result<()>;
+    /// Keep a secret's description for a key manager that keeps none.
+    async fn put_secret_description(
+        &self,
+        key_manager: &str,
+        client_id: &str,
+        secret_id: &str,
+        description: &str,
+    ) -> Result<()>;
+    /// The descriptions kept for a client's secrets, by secret id.
+    async fn secret_descriptions(&self, key_manager: &str, client_id: &str) -> Result<Vec<(String, String)>>;
+    /// Forget a secret's description (its secret is gone).
+    async fn delete_secret_description(&self, key_manager: &str, client_id: &str, secret_id: &str) -> Result<()>;
     /// Append an audit record on its own (a change made only at a key manager, or a failure).
     async fn append_audit(&self, record: &AuditRecord) -> Result<()>;
     /// A page of the audit trail, newest first.
@@ -89,6 +101,11 @@ const SQLITE: Migrations = &[
         "application attributes",
         include_str!("migrations/sqlite/1000007_application_attributes.sql"),
     ),
+    (
+        1_000_008,
+        "secret descriptions",
+        include_str!("migrations/sqlite/1000008_secret_descriptions.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -125,6 +142,11 @@ const POSTGRES: Migrations = &[
         1_000_007,
         "application attributes",
         include_str!("migrations/postgres/1000007_application_attributes.sql"),
+    ),
+    (
+        1_000_008,
+        "secret descriptions",
+        include_str!("migrations/postgres/1000008_secret_descriptions.sql"),
     ),
 ];
 
@@ -311,6 +333,50 @@ impl ApplicationStore for SqlApplicationStore {
         }
         audit::append_pending(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
+    }
+
+    async fn put_secret_description(
+        &self,
+        key_manager: &str,
+        client_id: &str,
+        secret_id: &str,
+        description: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO km_secret_descriptions (key_manager, client_id, secret_id, description) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (key_manager, client_id, secret_id) DO UPDATE SET description = $4",
+        )
+        .bind(key_manager)
+        .bind(client_id)
+        .bind(secret_id)
+        .bind(description)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn secret_descriptions(&self, key_manager: &str, client_id: &str) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT secret_id, description FROM km_secret_descriptions WHERE key_manager = $1 AND client_id = $2",
+        )
+        .bind(key_manager)
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| Ok((col(r, 0)?, col(r, 1)?))).collect()
+    }
+
+    async fn delete_secret_description(&self, key_manager: &str, client_id: &str, secret_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM km_secret_descriptions WHERE key_manager = $1 AND client_id = $2 AND secret_id = $3")
+            .bind(key_manager)
+            .bind(client_id)
+            .bind(secret_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 
     async fn get_application(&self, id: &str) -> Result<Option<Application>> {
