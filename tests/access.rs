@@ -49,6 +49,8 @@ struct World {
     root: String,
     no_scope: String,
     foreign: String,
+    /// A provider's RFC 8414 metadata, for key-manager discovery.
+    discovery: wiremock::MockServer,
 }
 
 impl World {
@@ -148,6 +150,13 @@ async fn world(url: &str, foreign_url: &str) -> World {
         .access_token
         .expose_secret()
         .to_owned();
+    let discovery = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/.well-known/oauth-authorization-server"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "issuer": discovery.uri(), "token_endpoint": format!("{}/token", discovery.uri()),
+        })))
+        .mount(&discovery)
+        .await;
     let w = World {
         app,
         service,
@@ -159,6 +168,7 @@ async fn world(url: &str, foreign_url: &str) -> World {
         root,
         no_scope,
         foreign,
+        discovery,
     };
     for s in [
         ADMIN,
@@ -305,6 +315,7 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
         .replace("{name}", &format!("t-{n}"));
     let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
         ("post", "introspect") => json!({"token": t.token}),
+        ("post", "discover") => json!({"url": w.discovery.uri()}),
         ("post", "revoke") => json!({"token": t.token, "clientId": t.client_id, "clientSecret": t.secret}),
         ("post", "admin-tokens") => json!({"name": format!("new-{n}")}),
         ("post", "users") => json!({"username": format!("new-{n}"), "password": PASSWORD}),

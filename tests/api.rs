@@ -865,8 +865,8 @@ fn every_route_has_an_access_decision() {
             *path == "/api/openapi.json",
             "{method} {path}"
         );
-        // Reads carry no action; every change does (introspection is a POST that changes nothing).
-        let changes = *method != "get" && !path.ends_with("/introspect");
+        // Reads carry no action; every change does (introspection and discovery are POSTs that change nothing).
+        let changes = *method != "get" && !path.ends_with("/introspect") && !path.ends_with("/discover");
         assert_eq!(r.action.is_some(), changes, "{method} {path}: audit action");
     }
     for (method, path, _, _) in RULES {

@@ -197,3 +197,57 @@ fn retrievable_secrets_are_shown_again_through_the_api() {
     }
     assert!(scanned > 0, "the database files were found and read");
 }
+
+#[path = "../../tests/peers/oidc_provider.rs"]
+mod oidc_peer;
+
+/// `keymanager key-managers discover` (WSO2's import from well-known URL) against `serve` itself and the
+/// `oidc-provider` peer: the issuer read from either the issuer or its well-known URL, the endpoints proposed as an
+/// `oidc` key manager's settings; a plain-http non-loopback URL refused by field.
+#[test]
+fn key_managers_are_proposed_from_well_known_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = common::serve(dir.path());
+    let (d, base) = (dir.path(), served.base.as_str());
+    let own = ok(
+        d,
+        base,
+        &[
+            "key-managers",
+            "discover",
+            &format!("{base}/.well-known/openid-configuration"),
+        ],
+    );
+    assert_eq!(own["type"], "oidc");
+    assert_eq!(own["openid"], true, "{own}");
+    assert_eq!(own["settings"]["issuer"], base);
+    assert_eq!(own["settings"]["token_endpoint"], format!("{base}/oauth2/token"));
+    assert_eq!(
+        own["settings"]["registration_endpoint"],
+        format!("{base}/oauth2/register")
+    );
+    assert!(own["codeChallengeMethods"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("S256")));
+    assert!(own["configToml"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("issuer = \"{base}\"")));
+    let (code, _, text) = km(d, base, &["key-managers", "discover", "http://idp.example.com"]);
+    assert_ne!(code, 0);
+    assert!(text.contains("url"), "{text}");
+    if let Some(peer) = oidc_peer::start_provider() {
+        let found = ok(d, base, &["key-managers", "discover", &peer.issuer]);
+        assert_eq!(found["openid"], true, "{found}");
+        assert_eq!(found["settings"]["issuer"], peer.issuer.as_str());
+        assert!(found["settings"]["introspection_endpoint"].is_string(), "{found}");
+        assert!(
+            found["grantTypes"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("client_credentials")),
+            "{found}"
+        );
+    }
+}

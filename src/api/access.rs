@@ -64,6 +64,7 @@ const KEYS: &str = "/api/applications/{applicationId}/oauth-keys/{keyMappingId}"
 pub const RULES: &[(&str, &str, Access, Option<&str>)] = &[
     ("get", "/api/openapi.json", Public, None),
     ("get", "/api/key-managers", Apps, None),
+    ("post", "/api/key-managers/discover", Admin, None),
     ("post", "/api/key-managers/{keyManager}/introspect", Admin, None),
     (
         "post",

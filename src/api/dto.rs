@@ -68,6 +68,37 @@ pub struct KeyManagerDto {
     pub issuer: String,
 }
 
+/// `POST /api/key-managers/discover`: where a provider's metadata is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DiscoverDto {
+    /// The issuer, or its well-known URL (`…/.well-known/openid-configuration`,
+    /// `…/.well-known/oauth-authorization-server…`).
+    pub url: String,
+}
+
+/// What discovery proposes: a key manager of type `oidc` for the provider, as WSO2's "import from well-known URL"
+/// does, with what the provider says it supports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveredDto {
+    /// The connector type proposed.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether the provider published a complete OpenID provider's document.
+    pub openid: bool,
+    /// The proposed connection settings (the provider's endpoints; secrets are for the operator to add).
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// Grant types the provider supports.
+    pub grant_types: Vec<String>,
+    /// PKCE methods it supports.
+    pub code_challenge_methods: Vec<String>,
+    /// Client authentication methods at its token endpoint.
+    pub token_endpoint_auth_methods: Vec<String>,
+    /// The same proposal as a `[[key_manager]]` table to paste into the configuration.
+    pub config_toml: String,
+}
+
 /// `POST /api/applications`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -76,6 +76,23 @@ pub(super) async fn create_application(
     Ok((StatusCode::CREATED, Json(app.into())))
 }
 
+pub(super) async fn discover_key_manager(
+    _: Caller,
+    ApiJson(body): ApiJson<DiscoverDto>,
+) -> Answer<Json<DiscoveredDto>> {
+    let p = crate::service::discover::propose(&body.url).await?;
+    let list = |l: &Option<Vec<String>>| l.clone().unwrap_or_default();
+    Ok(Json(DiscoveredDto {
+        kind: "oidc".into(),
+        openid: p.metadata.openid,
+        grant_types: list(&p.metadata.grant_types_supported),
+        code_challenge_methods: list(&p.metadata.code_challenge_methods_supported),
+        token_endpoint_auth_methods: list(&p.metadata.token_endpoint_auth_methods_supported),
+        config_toml: crate::service::discover::as_toml(&p),
+        settings: p.settings,
+    }))
+}
+
 pub(super) async fn update_application(
     State(s): State<ApiState>,
     _: Caller,

@@ -112,6 +112,7 @@ crate::route_table! {
     ApiState;
     get "/api/openapi.json" => handlers::openapi,
     get "/api/key-managers" => handlers::key_managers,
+    post "/api/key-managers/discover" => handlers::discover_key_manager,
     post "/api/key-managers/{keyManager}/introspect" => handlers::introspect,
     post "/api/key-managers/{keyManager}/revoke" => handlers::revoke,
     get "/api/audit" => handlers::audit_trail,

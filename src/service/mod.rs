@@ -8,6 +8,7 @@
 
 pub mod admin_tokens;
 pub mod audit;
+pub mod discover;
 #[cfg(feature = "validation")]
 mod lookup;
 mod model;
