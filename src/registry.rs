@@ -104,6 +104,11 @@ impl ConnectorRegistry {
         self.factories.get(kind).map(|f| f.descriptor())
     }
 
+    /// The factory of a type.
+    pub fn factory(&self, kind: &str) -> Option<Arc<dyn ConnectorFactory>> {
+        self.factories.get(kind).cloned()
+    }
+
     /// Check one key manager's table against its connector's declared settings.
     pub fn check_key_manager(&self, km: &KeyManagerConfig) -> Result<(), ConfigError> {
         let Some(factory) = self.factories.get(&km.kind) else {
@@ -228,6 +233,13 @@ impl KeyManagers {
     pub fn wrap(&self, f: impl Fn(Arc<dyn KeyManager>) -> Arc<dyn KeyManager>) -> KeyManagers {
         KeyManagers {
             entries: self.entries.iter().map(|(k, d)| (f(k.clone()), d.clone())).collect(),
+        }
+    }
+
+    /// The same set without the key manager named `name` (if it has one).
+    pub fn without(&self, name: &str) -> KeyManagers {
+        KeyManagers {
+            entries: self.entries.iter().filter(|(k, _)| k.name() != name).cloned().collect(),
         }
     }
 

@@ -91,9 +91,23 @@ async fn world(url: &str, foreign_url: &str) -> World {
     let tokens = AdminTokens::load(store.pool().clone(), Some(&ADMIN.to_owned().into()))
         .await
         .unwrap();
+    let mut registry = keymanager::registry::ConnectorRegistry::new();
+    registry.register(Arc::new(keymanager_keycloak::KeycloakFactory));
     let service = KeyService::new(kms.clone(), store.clone())
         .with_users(home.server().clone())
-        .with_admin_tokens(tokens.clone());
+        .with_admin_tokens(tokens.clone())
+        .with_key_manager_builder(keymanager::service::key_managers::KeyManagerBuilder {
+            registry,
+            context: Default::default(),
+            sealing: Arc::new(
+                keymanager::secret_box::SecretBox::from_text(&format!(
+                    "k1:{}",
+                    keymanager::secret_box::new_key().unwrap()
+                ))
+                .unwrap(),
+            ),
+            wrap: Arc::new(|set: &KeyManagers| set.clone()),
+        });
     let validator = TokenValidator::new(&kms.only(&[HOME.to_owned()]).unwrap(), ValidatorSettings::default()).unwrap();
     let identity = ApiIdentity::new(Arc::new(validator), vec![HOME.to_owned()]);
     let admin = {
@@ -281,6 +295,23 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
     } else {
         None
     };
+    // A key manager added at run time, for the routes that change or read one.
+    let run_time = format!("rt-{n}");
+    if path == "/api/key-managers/{keyManager}" {
+        w.service
+            .add_key_manager(
+                &keymanager::service::key_managers::NewKeyManager {
+                    name: run_time.clone(),
+                    kind: "keycloak".into(),
+                    settings: keycloak_settings(),
+                    enabled: true,
+                    allow_insecure_http: false,
+                },
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+    }
     if path == "/api/admin-tokens/{name}" {
         let (s, b, _) = call(
             &w.app,
@@ -306,7 +337,12 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
             .await
             .unwrap();
     }
-    let concrete = path
+    let concrete = if path == "/api/key-managers/{keyManager}" {
+        format!("/api/key-managers/{run_time}")
+    } else {
+        path.to_owned()
+    };
+    let concrete = concrete
         .replace("{applicationId}", &t.app)
         .replace("{keyMappingId}", &t.mapping)
         .replace("{secretId}", &t.secret_id)
@@ -316,6 +352,10 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
     let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
         ("post", "introspect") => json!({"token": t.token}),
         ("post", "discover") => json!({"url": w.discovery.uri()}),
+        ("post", "key-managers") => {
+            json!({"name": format!("new-km-{n}"), "type": "keycloak", "settings": keycloak_settings()})
+        }
+        ("put", "{keyManager}") => json!({"enabled": false}),
         ("post", "revoke") => json!({"token": t.token, "clientId": t.client_id, "clientSecret": t.secret}),
         ("post", "admin-tokens") => json!({"name": format!("new-{n}")}),
         ("post", "users") => json!({"username": format!("new-{n}"), "password": PASSWORD}),
@@ -760,4 +800,13 @@ async fn the_trail_keeps_records_for_the_retention_only() {
         left.records.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
         ["recent.change"]
     );
+}
+
+/// A Keycloak key manager's settings (its connector builds without reaching the server).
+fn keycloak_settings() -> serde_json::Map<String, Value> {
+    json!({"base_url": "https://kc.example.com", "realm": "acme", "admin_client_id": "keymanager-admin",
+           "admin_client_secret": "kc-admin-secret-0123456789"})
+    .as_object()
+    .unwrap()
+    .clone()
 }

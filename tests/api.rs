@@ -232,6 +232,23 @@ impl ApplicationStore for Flaky {
         }
         self.inner.put_secret_description(km, c, s, d).await
     }
+    async fn list_key_managers(&self) -> Result<Vec<keymanager::service::StoredKeyManager>> {
+        self.inner.list_key_managers().await
+    }
+    async fn put_key_manager(
+        &self,
+        km: &keymanager::service::StoredKeyManager,
+        replace: bool,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()> {
+        self.inner.put_key_manager(km, replace, audit).await
+    }
+    async fn delete_key_manager(&self, name: &str, with_mappings: bool, audit: Option<&AuditRecord>) -> Result<()> {
+        self.inner.delete_key_manager(name, with_mappings, audit).await
+    }
+    async fn count_mappings_of(&self, km: &str) -> Result<u64> {
+        self.inner.count_mappings_of(km).await
+    }
     async fn secret_descriptions(&self, km: &str, c: &str) -> Result<Vec<(String, String)>> {
         self.inner.secret_descriptions(km, c).await
     }
@@ -1123,4 +1140,172 @@ async fn descriptions_are_kept_for_providers_that_keep_none() {
         .await
         .unwrap();
     assert!(kept.is_empty(), "{kept:?}");
+}
+
+/// Key managers at run time, through the API of two services on one store (two nodes): added (checked against the
+/// connector's descriptor, by field), listed with their secrets hidden and stored sealed, seen by the other node on
+/// reload, changed, disabled (no new keys; an enabled one is tried at its provider), removed (409 while mappings
+/// point to it, unless forced); the configuration's stay read-only.
+#[tokio::test]
+async fn key_managers_are_managed_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ks.db").display());
+    let key = keymanager::secret_box::new_key().unwrap();
+    let node = |store: Arc<SqlApplicationStore>| {
+        let mut kms = KeyManagers::default();
+        kms.insert(Arc::new(Memory::default()), &MemoryFactory).unwrap();
+        let mut registry = keymanager::registry::ConnectorRegistry::new();
+        registry.register(Arc::new(keymanager_keycloak::KeycloakFactory));
+        let service = KeyService::new(kms, store).with_key_manager_builder(
+            keymanager::service::key_managers::KeyManagerBuilder {
+                registry,
+                context: Default::default(),
+                sealing: Arc::new(keymanager::secret_box::SecretBox::from_text(&format!("k1:{key}")).unwrap()),
+                wrap: Arc::new(|set: &KeyManagers| set.clone()),
+            },
+        );
+        (
+            service.clone(),
+            router(service, Arc::new(|t: &str| (t == ADMIN).then(|| "test".to_owned()))),
+        )
+    };
+    let store = Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap());
+    let (_, a) = node(store.clone());
+    let (b_service, b) = node(Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap()));
+    let settings = json!({"base_url": "https://kc.example.com", "realm": "acme", "admin_client_id": "km-admin",
+                          "admin_client_secret": "kc-admin-secret-value"});
+    let post = |body: Value| {
+        let a = a.clone();
+        async move { call(&a, "POST", "/api/key-managers", Some(ADMIN), Some(&body.to_string())).await }
+    };
+    // Refused by field.
+    for (body, field) in [
+        (
+            json!({"name": "kc", "type": "keycloak", "settings": {"realm": "acme"}}),
+            "settings.base_url",
+        ),
+        (
+            json!({"name": "kc", "type": "keycloak", "settings": {"base_url": "https://kc.example.com", "realm": "acme", "bogus": 1}}),
+            "settings.bogus",
+        ),
+        (
+            json!({"name": "kc", "type": "keycloak", "settings": {"base_url": 7, "realm": "acme"}}),
+            "settings.base_url",
+        ),
+        (json!({"name": "kc", "type": "resident"}), "type"),
+        (json!({"name": "kc", "type": "nothing"}), "type"),
+    ] {
+        let (s, body) = post(body.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+    }
+    let (s, body) = post(json!({"name": "memory", "type": "keycloak", "settings": settings})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a configured key manager's name: {body}");
+    // Added: listed with the secret hidden, stored sealed.
+    let (s, made) = post(json!({"name": "kc", "type": "keycloak", "settings": settings})).await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    assert_eq!(
+        (made["readOnly"].as_bool(), made["enabled"].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert_eq!(made["settings"]["admin_client_secret"], "********");
+    assert_eq!(made["settings"]["realm"], "acme");
+    let (s, _) = post(json!({"name": "kc", "type": "keycloak", "settings": settings})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let rows = sqlx::query("SELECT settings FROM km_key_managers")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let stored: String = sqlx::Row::get(&rows[0], 0);
+    assert!(
+        !stored.contains("kc-admin-secret-value") && stored.contains("v1.k1."),
+        "sealed at rest: {stored}"
+    );
+    // The other node sees it once it reloads (on PostgreSQL an announcement makes it reload).
+    let (_, listed) = call(&b, "GET", "/api/key-managers", Some(ADMIN), None).await;
+    assert_eq!(listed["count"], 1, "{listed}");
+    b_service.reload_key_managers().await.unwrap();
+    let (_, listed) = call(&b, "GET", "/api/key-managers", Some(ADMIN), None).await;
+    assert_eq!(listed["count"], 2, "{listed}");
+    // Changed: the settings given replace, the secret left hidden keeps its value.
+    let (s, changed) = call(
+        &a,
+        "PUT",
+        "/api/key-managers/kc",
+        Some(ADMIN),
+        Some(r#"{"settings": {"realm": "shop", "admin_client_secret": "********"}}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{changed}");
+    assert_eq!(changed["settings"]["realm"], "shop");
+    b_service.reload_key_managers().await.unwrap();
+    let (_, on_b) = call(&b, "GET", "/api/key-managers/kc", Some(ADMIN), None).await;
+    assert_eq!(
+        on_b["settings"]["realm"], "shop",
+        "the secret still opens on the other node: {on_b}"
+    );
+    // Enabled: generating keys is tried at the provider (unreachable here); disabled: refused before it.
+    let (_, app_body) = call(
+        &a,
+        "POST",
+        "/api/applications",
+        Some(ADMIN),
+        Some(r#"{"name":"orders","owner":"alice"}"#),
+    )
+    .await;
+    let app_id = app_body["applicationId"].as_str().unwrap().to_owned();
+    let generate = format!("/api/applications/{app_id}/generate-keys");
+    let keys_body = r#"{"keyType":"production","keyManager":"kc"}"#;
+    let (s, _) = call(&a, "POST", &generate, Some(ADMIN), Some(keys_body)).await;
+    assert_ne!(s, StatusCode::CONFLICT, "enabled: the provider is asked");
+    let (s, _) = call(
+        &a,
+        "PUT",
+        "/api/key-managers/kc",
+        Some(ADMIN),
+        Some(r#"{"enabled": false}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = call(&a, "POST", &generate, Some(ADMIN), Some(keys_body)).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(body["description"].as_str().unwrap().contains("disabled"), "{body}");
+    // Removed: not while a mapping points to it, unless forced.
+    store
+        .insert_mapping(
+            &KeyMapping {
+                id: "m-kc".into(),
+                application_id: app_id.clone(),
+                key_type: KeyType::Production,
+                key_manager: "kc".into(),
+                client_id: "client-at-kc".into(),
+                state: keymanager::service::KeyState::Completed,
+                origin: keymanager::service::KeyOrigin::Mapped,
+                created_at: 1,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let (s, body) = call(&a, "DELETE", "/api/key-managers/kc", Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["description"].as_str().unwrap().contains("1 key mapping"),
+        "{body}"
+    );
+    let (s, _) = call(&a, "DELETE", "/api/key-managers/kc?force=true", Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = call(&a, "GET", "/api/key-managers/kc", Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(
+        store.list_mappings(&app_id).await.unwrap().is_empty(),
+        "forced: its mappings went"
+    );
+    // The configuration's are read-only.
+    for (m, body) in [("PUT", Some(r#"{"enabled": false}"#)), ("DELETE", None)] {
+        let (s, body) = call(&a, m, "/api/key-managers/memory", Some(ADMIN), body).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{m}: {body}");
+    }
+    let (_, trail) = call(&a, "GET", "/api/audit?action=key_manager.update", Some(ADMIN), None).await;
+    assert!(trail["pagination"]["total"].as_u64().unwrap() >= 2, "{trail}");
 }

@@ -82,7 +82,21 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         let tokens = tokens.clone();
         Arc::new(move |t: &str| tokens.verify(t)) as keymanager::api::AdminVerifier
     };
-    let service = runtime.service.clone().with_admin_tokens(tokens.clone());
+    // Key managers added at run time: built by the same registry, their secret settings sealed under the secret
+    // key (KEYMANAGER_SECRET_KEY or DATA_DIR/secret-key), loaded now and again whenever a node announces a change.
+    let sink = runtime.store.clone() as Arc<dyn keymanager::model::RevocationSink>;
+    let builder = keymanager::service::key_managers::KeyManagerBuilder {
+        registry: crate::setup::registry(),
+        context: runtime.context.clone(),
+        sealing: Arc::new(keymanager::secret_box::SecretBox::load(Some(&data_dir))?),
+        wrap: Arc::new(move |set| keymanager::validation::record_revocations(set, vec![sink.clone()])),
+    };
+    let service = runtime
+        .service
+        .clone()
+        .with_admin_tokens(tokens.clone())
+        .with_key_manager_builder(builder);
+    service.reload_key_managers().await?;
     let identity = api_identity(&config, &runtime)?;
     let identity_validator = identity.as_ref().map(|i| i.validator.clone());
     let identity_names: Vec<String> = identity.as_ref().map(|i| i.names.clone()).unwrap_or_default();
@@ -91,6 +105,7 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         None => "admin tokens only".to_owned(),
     };
     spawn_audit_purge(&service, &config);
+    let reloadable = service.clone();
     let api = keymanager::api::router_with(
         service,
         keymanager::api::ApiAuth {
@@ -181,6 +196,20 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
     if let Some((_, resident)) = &runtime.resident {
         let server = resident.server().clone();
         subscribers.push(Arc::new(move |c: &keymanager::sql::changes::Change| server.apply(c)));
+    }
+    {
+        let service = reloadable.clone();
+        subscribers.push(Arc::new(move |c: &keymanager::sql::changes::Change| {
+            use keymanager::sql::changes::Change;
+            if matches!(c, Change::KeyManagers | Change::CatchUp) {
+                let service = service.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = service.reload_key_managers().await {
+                        tracing::warn!(error = %e, "cannot reload the key managers after a change");
+                    }
+                });
+            }
+        }));
     }
     if keymanager::sql::changes::spawn_listener(&runtime.database_url, subscribers).is_some() {
         lines.push("  changes:     pushed between nodes (PostgreSQL LISTEN/NOTIFY), polled as a fallback".into());

@@ -58,6 +58,8 @@ pub(crate) struct Runtime {
     pub store: Arc<SqlApplicationStore>,
     /// Its database URL (for the change listener).
     pub database_url: String,
+    /// What key managers are built with (also those added at run time).
+    pub context: BuildContext,
 }
 
 /// Whether a command may create the data directory and database.
@@ -123,6 +125,7 @@ pub(crate) async fn build(
         service,
         store,
         database_url,
+        context: ctx,
     })
 }
 

@@ -64,6 +64,20 @@ const KEYS: &str = "/api/applications/{applicationId}/oauth-keys/{keyMappingId}"
 pub const RULES: &[(&str, &str, Access, Option<&str>)] = &[
     ("get", "/api/openapi.json", Public, None),
     ("get", "/api/key-managers", Apps, None),
+    ("post", "/api/key-managers", Admin, Some("key_manager.create")),
+    ("get", "/api/key-managers/{keyManager}", Admin, None),
+    (
+        "put",
+        "/api/key-managers/{keyManager}",
+        Admin,
+        Some("key_manager.update"),
+    ),
+    (
+        "delete",
+        "/api/key-managers/{keyManager}",
+        Admin,
+        Some("key_manager.delete"),
+    ),
     ("post", "/api/key-managers/discover", Admin, None),
     ("post", "/api/key-managers/{keyManager}/introspect", Admin, None),
     (

@@ -56,6 +56,7 @@ impl<T> ListDto<T> {
 
 /// A configured key manager.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct KeyManagerDto {
     /// Name.
     pub name: String,
@@ -66,6 +67,66 @@ pub struct KeyManagerDto {
     pub capabilities: Capabilities,
     /// The issuer of its tokens (where its OAuth and OpenID metadata are found).
     pub issuer: String,
+    /// Defined in the configuration file: read-only through the API.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Takes new keys and tokens.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Its connector settings (key managers added at run time; secret ones shown as `********`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl From<&crate::service::key_managers::KeyManagerView> for KeyManagerDto {
+    fn from(v: &crate::service::key_managers::KeyManagerView) -> Self {
+        KeyManagerDto {
+            name: v.key_manager.name().to_owned(),
+            kind: v.key_manager.kind().to_owned(),
+            capabilities: v.key_manager.capabilities(),
+            issuer: v.key_manager.token_profile().issuer,
+            read_only: v.read_only,
+            enabled: v.enabled,
+            settings: v.settings.clone(),
+        }
+    }
+}
+
+/// `POST /api/key-managers`: a key manager to add at run time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateKeyManagerDto {
+    /// Its name (unique).
+    pub name: String,
+    /// Its connector type (`oidc`, `okta`, `keycloak`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its connector settings, as the connector's descriptor declares them.
+    #[serde(default)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// Whether it takes new keys at once.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Plain `http://` endpoints allowed off loopback.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+/// `PUT /api/key-managers/{keyManager}`: settings given replace the stored ones (a secret one left out, or sent as
+/// `********`, keeps its value; `null` removes one); `enabled` switches it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateKeyManagerDto {
+    /// Settings to replace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Enable or disable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
 }
 
 /// `POST /api/key-managers/discover`: where a provider's metadata is.

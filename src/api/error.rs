@@ -136,10 +136,17 @@ fn request_field(field: &str) -> String {
         ("access_token_lifetime", "validityTime"),
         ("public_client", "bypassClientCredentials"),
     ];
+    // Below a map whose keys the caller chose or a connector declares, names are kept as they are spelled.
+    const VERBATIM_BELOW: &[&str] = &["additional_properties", "settings", "attributes"];
+    let mut verbatim = false;
     field
         .split('.')
         .map(|part| {
+            if verbatim {
+                return part.to_owned();
+            }
             let (name, index) = part.split_once('[').map_or((part, ""), |(n, _)| (n, &part[n.len()..]));
+            verbatim = VERBATIM_BELOW.contains(&name);
             let renamed = RENAMED
                 .iter()
                 .find(|(from, _)| *from == name)
@@ -201,6 +208,11 @@ mod field_tests {
         assert_eq!(f("key_type"), "keyType");
         assert_eq!(f("redirect_uris"), "callbackUrl");
         assert_eq!(f("additional_properties.tier"), "additionalProperties.tier");
+        assert_eq!(
+            f("additional_properties.token_endpoint_auth_method"),
+            "additionalProperties.token_endpoint_auth_method"
+        );
+        assert_eq!(f("settings.base_url"), "settings.base_url");
         assert_eq!(f("scopes[2]"), "scopes[2]");
         assert_eq!(f("name"), "name");
     }

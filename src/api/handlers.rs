@@ -41,19 +41,80 @@ pub(super) async fn key_managers(
     _: Caller,
     Query(page): Query<PageParams>,
 ) -> Answer<Json<ListDto<KeyManagerDto>>> {
+    let views = s.service.key_manager_views().await?;
     Ok(Json(page_of(
-        s.service
-            .key_managers()
+        views
             .iter()
-            .map(|k| KeyManagerDto {
-                name: k.name().to_owned(),
-                kind: k.kind().to_owned(),
-                capabilities: k.capabilities(),
-                issuer: k.token_profile().issuer,
+            .map(|v| KeyManagerDto {
+                settings: None,
+                ..KeyManagerDto::from(v)
             })
             .collect(),
         &page,
     )?))
+}
+
+pub(super) async fn get_key_manager(
+    State(s): State<ApiState>,
+    _: Caller,
+    Path(km): Path<String>,
+) -> Answer<Json<KeyManagerDto>> {
+    Ok(Json(KeyManagerDto::from(&s.service.view(&km).await?)))
+}
+
+pub(super) async fn create_key_manager(
+    State(s): State<ApiState>,
+    _: Caller,
+    audit: Audit,
+    ApiJson(body): ApiJson<CreateKeyManagerDto>,
+) -> Answer<(StatusCode, Json<KeyManagerDto>)> {
+    let new = crate::service::key_managers::NewKeyManager {
+        name: body.name,
+        kind: body.kind,
+        settings: body.settings,
+        enabled: body.enabled,
+        allow_insecure_http: body.allow_insecure_http,
+    };
+    audit.add_target("keyManager", &new.name);
+    let view = s.service.add_key_manager(&new, &audit).await?;
+    Ok((StatusCode::CREATED, Json(KeyManagerDto::from(&view))))
+}
+
+pub(super) async fn update_key_manager(
+    State(s): State<ApiState>,
+    _: Caller,
+    audit: Audit,
+    Path(km): Path<String>,
+    ApiJson(body): ApiJson<UpdateKeyManagerDto>,
+) -> Answer<Json<KeyManagerDto>> {
+    let change = crate::service::key_managers::KeyManagerChange {
+        settings: body.settings,
+        enabled: body.enabled,
+    };
+    audit.add_target("keyManager", &km);
+    Ok(Json(KeyManagerDto::from(
+        &s.service.update_key_manager(&km, &change, &audit).await?,
+    )))
+}
+
+/// `DELETE /api/key-managers/{keyManager}`: `force=true` removes it with its key mappings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RemoveParams {
+    #[serde(default)]
+    force: bool,
+}
+
+pub(super) async fn delete_key_manager(
+    State(s): State<ApiState>,
+    _: Caller,
+    audit: Audit,
+    Path(km): Path<String>,
+    Query(p): Query<RemoveParams>,
+) -> Answer<StatusCode> {
+    audit.add_target("keyManager", &km);
+    s.service.remove_key_manager(&km, p.force, &audit).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn create_application(

@@ -112,6 +112,10 @@ crate::route_table! {
     ApiState;
     get "/api/openapi.json" => handlers::openapi,
     get "/api/key-managers" => handlers::key_managers,
+    post "/api/key-managers" => handlers::create_key_manager,
+    get "/api/key-managers/{keyManager}" => handlers::get_key_manager,
+    put "/api/key-managers/{keyManager}" => handlers::update_key_manager,
+    delete "/api/key-managers/{keyManager}" => handlers::delete_key_manager,
     post "/api/key-managers/discover" => handlers::discover_key_manager,
     post "/api/key-managers/{keyManager}/introspect" => handlers::introspect,
     post "/api/key-managers/{keyManager}/revoke" => handlers::revoke,

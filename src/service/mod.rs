@@ -9,6 +9,7 @@
 pub mod admin_tokens;
 pub mod audit;
 pub mod discover;
+pub mod key_managers;
 #[cfg(feature = "validation")]
 mod lookup;
 mod model;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 pub use audit::{Actor, ActorKind, Audit, AuditPage, AuditQuery, AuditRecord, Outcome};
 pub use model::{
     Application, ApplicationOrder, ApplicationPage, ApplicationQuery, GenerateKeys, GeneratedKeys, KeyDetails,
-    KeyMapping, KeyOrigin, KeyState, UpdateKeys,
+    KeyMapping, KeyOrigin, KeyState, StoredKeyManager, UpdateKeys,
 };
 pub use store::{ApplicationStore, SqlApplicationStore};
 
@@ -34,7 +35,12 @@ use crate::{Error, KeyManager, Result};
 /// Applications and their keys, over a set of key managers and a store.
 #[derive(Clone)]
 pub struct KeyService {
-    key_managers: KeyManagers,
+    /// The key managers in use: the configuration's, then those added at run time.
+    live: Arc<std::sync::RwLock<key_managers::Live>>,
+    /// The configuration's (read-only here).
+    fixed: Arc<KeyManagers>,
+    /// How key managers are built at run time, when this service may.
+    builder: Option<Arc<key_managers::KeyManagerBuilder>>,
     store: Arc<dyn ApplicationStore>,
     users: Option<Arc<dyn crate::UserDirectory>>,
     admin_tokens: Option<Arc<admin_tokens::AdminTokens>>,
@@ -43,7 +49,7 @@ pub struct KeyService {
 impl std::fmt::Debug for KeyService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyService")
-            .field("key_managers", &self.key_managers)
+            .field("key_managers", &self.key_managers())
             .finish_non_exhaustive()
     }
 }
@@ -65,7 +71,12 @@ impl KeyService {
     /// A service over these key managers and this store.
     pub fn new(key_managers: KeyManagers, store: Arc<dyn ApplicationStore>) -> Self {
         KeyService {
-            key_managers,
+            live: Arc::new(std::sync::RwLock::new(key_managers::Live {
+                set: key_managers.clone(),
+                disabled: Default::default(),
+            })),
+            fixed: Arc::new(key_managers),
+            builder: None,
             store,
             users: None,
             admin_tokens: None,
@@ -113,9 +124,9 @@ impl KeyService {
         self.key_manager(key_manager)?.revoke_token(request).await
     }
 
-    /// The configured key managers.
-    pub fn key_managers(&self) -> &KeyManagers {
-        &self.key_managers
+    /// The key managers in use.
+    pub fn key_managers(&self) -> KeyManagers {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).set.clone()
     }
 
     // ----- applications -----
@@ -238,16 +249,13 @@ impl KeyService {
     // ----- keys -----
 
     fn key_manager(&self, name: &str) -> Result<Arc<dyn KeyManager>> {
-        self.key_managers.get(name).map_err(|_| {
+        let all = self.key_managers();
+        all.get(name).map_err(|_| {
             Error::invalid_field(
                 "key_manager",
                 format!(
                     "no key manager is named `{name}`; configured: {}",
-                    self.key_managers
-                        .iter()
-                        .map(|k| k.name().to_owned())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    all.iter().map(|k| k.name().to_owned()).collect::<Vec<_>>().join(", ")
                 ),
             )
         })
@@ -262,6 +270,7 @@ impl KeyService {
     ) -> Result<GeneratedKeys> {
         let app = self.application(application_id).await?;
         let km = self.key_manager(&req.key_manager)?;
+        self.check_enabled(km.name())?;
         let spec = ClientSpec {
             name: format!("{} {}", app.name, req.key_type),
             key_type: req.key_type,
@@ -278,7 +287,7 @@ impl KeyService {
             additional_properties: req.additional_properties.clone(),
         };
         spec.validate_for(&km.capabilities())?;
-        self.key_managers
+        self.key_managers()
             .check_application_properties(km.name(), &spec.additional_properties)?;
         if self
             .store
@@ -365,6 +374,7 @@ impl KeyService {
     ) -> Result<KeyDetails> {
         self.application(application_id).await?;
         let km = self.key_manager(key_manager)?;
+        self.check_enabled(km.name())?;
         if self
             .store
             .find_mapping_by_client(key_manager, client_id.as_str())
@@ -484,7 +494,7 @@ impl KeyService {
             additional_properties: req.additional_properties.clone(),
         };
         spec.validate_for(&km.capabilities())?;
-        self.key_managers
+        self.key_managers()
             .check_application_properties(km.name(), &spec.additional_properties)?;
         let client = km.update_client(&client.client_id, &spec).await?;
         Ok(KeyDetails { mapping, client })
@@ -526,6 +536,7 @@ impl KeyService {
     ) -> Result<AccessToken> {
         let mapping = self.mapping(application_id, mapping_id).await?;
         let km = self.key_manager(&mapping.key_manager)?;
+        self.check_enabled(km.name())?;
         let client_id = ClientId::new(&mapping.client_id);
         if let Some(token) = revoke {
             km.revoke_token(&RevocationRequest {

@@ -187,3 +187,22 @@ pub struct UpdateKeys {
     /// Provider-specific properties.
     pub additional_properties: serde_json::Map<String, serde_json::Value>,
 }
+
+/// A key manager added at run time, as stored: its connector settings with the secret ones sealed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredKeyManager {
+    /// Name.
+    pub name: String,
+    /// Connector type.
+    pub kind: String,
+    /// Connector settings; those its descriptor marks secret are sealed strings (`keymanager::secret_box`).
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// Whether it takes new keys and tokens.
+    pub enabled: bool,
+    /// Plain `http://` endpoints allowed off loopback.
+    pub allow_insecure_http: bool,
+    /// When it was added (seconds since the epoch).
+    pub created_at: i64,
+    /// When it last changed.
+    pub updated_at: i64,
+}

@@ -6,7 +6,9 @@ use sqlx::any::AnyRow;
 use sqlx::AnyPool;
 
 use super::audit::{self, AuditPage, AuditQuery, AuditRecord};
-use super::model::{Application, ApplicationOrder, ApplicationPage, ApplicationQuery, KeyMapping, KeyOrigin, KeyState};
+use super::model::{
+    Application, ApplicationOrder, ApplicationPage, ApplicationQuery, KeyMapping, KeyOrigin, KeyState, StoredKeyManager,
+};
 use crate::sql::{self, col, conflict_or, db_err, Dialect, Migrations};
 use crate::{Error, Result};
 
@@ -45,6 +47,16 @@ pub trait ApplicationStore: Send + Sync {
     async fn delete_mapping(&self, mapping_id: &str, audit: Option<&AuditRecord>) -> Result<()>;
     /// Record a client a provider holds that no mapping points to, for an operator to clean up.
     async fn record_orphan(&self, key_manager: &str, client_id: &str, reason: &str) -> Result<()>;
+    /// The key managers added at run time, by name.
+    async fn list_key_managers(&self) -> Result<Vec<StoredKeyManager>>;
+    /// Add a key manager (`Conflict` when the name is taken) or, with `replace`, change one (`NotFound` when it is
+    /// gone), with the change's audit record; other nodes are told.
+    async fn put_key_manager(&self, km: &StoredKeyManager, replace: bool, audit: Option<&AuditRecord>) -> Result<()>;
+    /// Remove a key manager and, with `with_mappings`, the key mappings that point to it, with the change's audit
+    /// record; other nodes are told.
+    async fn delete_key_manager(&self, name: &str, with_mappings: bool, audit: Option<&AuditRecord>) -> Result<()>;
+    /// How many key mappings point to a key manager.
+    async fn count_mappings_of(&self, key_manager: &str) -> Result<u64>;
     /// Keep a secret's description for a key manager that keeps none.
     async fn put_secret_description(
         &self,
@@ -106,6 +118,11 @@ const SQLITE: Migrations = &[
         "secret descriptions",
         include_str!("migrations/sqlite/1000008_secret_descriptions.sql"),
     ),
+    (
+        1_000_009,
+        "key managers",
+        include_str!("migrations/sqlite/1000009_key_managers.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -147,6 +164,11 @@ const POSTGRES: Migrations = &[
         1_000_008,
         "secret descriptions",
         include_str!("migrations/postgres/1000008_secret_descriptions.sql"),
+    ),
+    (
+        1_000_009,
+        "key managers",
+        include_str!("migrations/postgres/1000009_key_managers.sql"),
     ),
 ];
 
@@ -377,6 +399,106 @@ impl ApplicationStore for SqlApplicationStore {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn list_key_managers(&self) -> Result<Vec<StoredKeyManager>> {
+        let rows = sqlx::query(
+            "SELECT name, kind, settings, enabled, allow_insecure_http, created_at, updated_at FROM km_key_managers \
+             ORDER BY created_at, name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredKeyManager {
+                    name: col(r, 0)?,
+                    kind: col(r, 1)?,
+                    settings: serde_json::from_str(&col::<String>(r, 2)?)
+                        .map_err(|e| Error::storage(format!("a key manager's settings do not read: {e}")))?,
+                    enabled: col::<i64>(r, 3)? != 0,
+                    allow_insecure_http: col::<i64>(r, 4)? != 0,
+                    created_at: col(r, 5)?,
+                    updated_at: col(r, 6)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn put_key_manager(&self, km: &StoredKeyManager, replace: bool, audit: Option<&AuditRecord>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let settings = serde_json::Value::Object(km.settings.clone()).to_string();
+        let done = if replace {
+            sqlx::query(
+                "UPDATE km_key_managers SET settings = $2, enabled = $3, allow_insecure_http = $4, updated_at = $5 \
+                 WHERE name = $1",
+            )
+            .bind(&km.name)
+            .bind(&settings)
+            .bind(i64::from(km.enabled))
+            .bind(i64::from(km.allow_insecure_http))
+            .bind(km.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected()
+        } else {
+            sqlx::query(
+                "INSERT INTO km_key_managers (name, kind, settings, enabled, allow_insecure_http, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&km.name)
+            .bind(&km.kind)
+            .bind(&settings)
+            .bind(i64::from(km.enabled))
+            .bind(i64::from(km.allow_insecure_http))
+            .bind(km.created_at)
+            .bind(km.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_or(e, || format!("a key manager named `{}` exists already", km.name)))?
+            .rows_affected()
+        };
+        if done == 0 {
+            return Err(Error::not_found("key manager", &km.name));
+        }
+        audit::append_pending(&mut tx, audit).await?;
+        crate::sql::changes::announce(&mut tx, &crate::sql::changes::Change::KeyManagers).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn delete_key_manager(&self, name: &str, with_mappings: bool, audit: Option<&AuditRecord>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if with_mappings {
+            sqlx::query("DELETE FROM km_key_mappings WHERE key_manager = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        let done = sqlx::query("DELETE FROM km_key_managers WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("key manager", name));
+        }
+        audit::append_pending(&mut tx, audit).await?;
+        crate::sql::changes::announce(&mut tx, &crate::sql::changes::Change::KeyManagers).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn count_mappings_of(&self, key_manager: &str) -> Result<u64> {
+        let n: i64 = col(
+            &sqlx::query("SELECT COUNT(*) FROM km_key_mappings WHERE key_manager = $1")
+                .bind(key_manager)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?,
+            0,
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn get_application(&self, id: &str) -> Result<Option<Application>> {

@@ -32,6 +32,8 @@ pub enum Change {
     SigningKeys,
     /// An admin token was created or revoked.
     AdminTokens,
+    /// A key manager was added, changed or removed at run time.
+    KeyManagers,
     /// Announcements may have been missed (the listener reconnected): refresh everything from the store.
     CatchUp,
 }
@@ -59,6 +61,7 @@ impl Change {
             Change::Client(id) => format!("client:{id}"),
             Change::SigningKeys => "signing_keys".into(),
             Change::AdminTokens => "admin_tokens".into(),
+            Change::KeyManagers => "key_managers".into(),
             Change::CatchUp => "catch_up".into(),
         }
     }
@@ -77,6 +80,7 @@ impl Change {
                 "revocation" => Change::Revocation,
                 "signing_keys" => Change::SigningKeys,
                 "admin_tokens" => Change::AdminTokens,
+                "key_managers" => Change::KeyManagers,
                 _ => Change::CatchUp,
             },
         }

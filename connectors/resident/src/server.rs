@@ -141,7 +141,7 @@ impl ResidentServer {
                     }
                 });
             }
-            Change::Revocation | Change::AdminTokens => {}
+            Change::Revocation | Change::AdminTokens | Change::KeyManagers => {}
         }
     }
 

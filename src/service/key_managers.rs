@@ -1,0 +1,430 @@
+//! Key managers at run time: added, changed, disabled and removed through the management API while the server
+//! runs, kept in the store with their secret settings sealed (`crate::secret_box`), built by the same connector
+//! registry as the configuration's, and applied without a restart on every node sharing the store (the change is
+//! announced; each node reloads). The configuration file's key managers are read-only here.
+//!
+//! A disabled key manager takes no new keys and issues no tokens through the service; its mappings stay visible.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::{audit::Audit, KeyService, StoredKeyManager};
+use crate::config::KeyManagerConfig;
+use crate::registry::{BuildContext, ConnectorRegistry, KeyManagers};
+use crate::secret_box::SecretBox;
+use crate::{Error, KeyManager, Result};
+
+/// What is in use: the set, and which of it is disabled.
+#[derive(Clone, Default)]
+pub(crate) struct Live {
+    pub set: KeyManagers,
+    pub disabled: HashSet<String>,
+}
+
+/// How this service builds key managers at run time.
+pub struct KeyManagerBuilder {
+    /// The connector types it may build.
+    pub registry: ConnectorRegistry,
+    /// What they are built with (database, data directory, HTTP client).
+    pub context: BuildContext,
+    /// The keys that seal secret settings.
+    pub sealing: Arc<SecretBox>,
+    /// Applied to every key manager built (the server records revocations made through each).
+    pub wrap: Arc<dyn Fn(&KeyManagers) -> KeyManagers + Send + Sync>,
+}
+
+impl std::fmt::Debug for KeyManagerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyManagerBuilder")
+            .field("kinds", &self.registry.kinds())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A key manager to add.
+#[derive(Debug, Clone)]
+pub struct NewKeyManager {
+    /// Its name (unique).
+    pub name: String,
+    /// Its connector type.
+    pub kind: String,
+    /// Its connector settings, as the connector's descriptor declares them.
+    pub settings: Map<String, Value>,
+    /// Whether it takes new keys at once.
+    pub enabled: bool,
+    /// Plain `http://` endpoints allowed off loopback.
+    pub allow_insecure_http: bool,
+}
+
+/// A change to a key manager added at run time: settings given replace the stored ones (a secret setting left out
+/// keeps its value; `null` removes a setting); `enabled` switches it.
+#[derive(Debug, Clone, Default)]
+pub struct KeyManagerChange {
+    /// Settings to replace.
+    pub settings: Option<Map<String, Value>>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+}
+
+/// What the API shows of a key manager.
+#[derive(Debug, Clone)]
+pub struct KeyManagerView {
+    /// The key manager.
+    pub key_manager: Arc<dyn KeyManager>,
+    /// Defined in the configuration file (not changed here).
+    pub read_only: bool,
+    /// Takes new keys and tokens.
+    pub enabled: bool,
+    /// Its settings with every secret one shown as `********` (run-time ones only).
+    pub settings: Option<Map<String, Value>>,
+}
+
+/// Secret settings are write-only: this stands for them.
+pub const HIDDEN: &str = "********";
+
+fn sealing_context(name: &str, field: &str) -> String {
+    format!("key_manager:{name}:{field}")
+}
+
+impl KeyService {
+    /// Let this service add, change and remove key managers at run time (and load those stored).
+    pub fn with_key_manager_builder(mut self, builder: KeyManagerBuilder) -> Self {
+        self.builder = Some(Arc::new(builder));
+        self
+    }
+
+    fn builder(&self) -> Result<&KeyManagerBuilder> {
+        self.builder
+            .as_deref()
+            .ok_or_else(|| Error::unsupported("key managers at run time (this service was built without them)"))
+    }
+
+    fn secret_fields(&self, kind: &str) -> Result<Vec<String>> {
+        let descriptor = self
+            .builder()?
+            .registry
+            .descriptor(kind)
+            .ok_or_else(|| Error::invalid_field("type", format!("unknown connector type `{kind}`")))?;
+        Ok(descriptor
+            .connection_settings
+            .iter()
+            .filter(|s| s.secret)
+            .map(|s| s.name.clone())
+            .collect())
+    }
+
+    /// Build a key manager from its table (checked against its connector's descriptor first: unknown fields,
+    /// wrong types and missing required ones are refused by name, as `settings.FIELD`).
+    async fn build_one(&self, config: &KeyManagerConfig) -> Result<Arc<dyn KeyManager>> {
+        let b = self.builder()?;
+        b.registry.check_key_manager(config).map_err(|e| {
+            // The table's own fields keep their names; the connector's settings are under `settings`.
+            let field = match e.field {
+                Some(f) if f == "type" || f == "name" || f == "allow_insecure_http" => f,
+                Some(f) => format!("settings.{f}"),
+                None => "settings".into(),
+            };
+            Error::invalid_field(field, e.message)
+        })?;
+        let one = crate::config::Config {
+            key_managers: vec![config.clone()],
+            ..Default::default()
+        };
+        let built = b.registry.build(&one, &b.context).await?;
+        (b.wrap)(&built).get(&config.name)
+    }
+
+    /// The table of a stored key manager, its secrets unsealed.
+    fn config_of(&self, stored: &StoredKeyManager) -> Result<KeyManagerConfig> {
+        let b = self.builder()?;
+        let mut settings = stored.settings.clone();
+        for field in self.secret_fields(&stored.kind)? {
+            if let Some(Value::String(sealed)) = settings.get(&field) {
+                let plain = b.sealing.open(sealed, &sealing_context(&stored.name, &field))?;
+                settings.insert(field, Value::String(plain));
+            }
+        }
+        Ok(KeyManagerConfig {
+            name: stored.name.clone(),
+            kind: stored.kind.clone(),
+            allow_insecure_http: stored.allow_insecure_http,
+            settings,
+            source: None,
+        })
+    }
+
+    /// The stored form of a table: secret settings sealed.
+    fn sealed(&self, config: &KeyManagerConfig) -> Result<Map<String, Value>> {
+        let b = self.builder()?;
+        let mut settings = config.settings.clone();
+        for field in self.secret_fields(&config.kind)? {
+            if let Some(v) = settings.get(&field) {
+                let plain = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                settings.insert(
+                    field.clone(),
+                    Value::String(b.sealing.seal(&plain, &sealing_context(&config.name, &field))?),
+                );
+            }
+        }
+        Ok(settings)
+    }
+
+    /// Load the key managers stored for run time and use them beside the configuration's. One that cannot be
+    /// built (its provider is down, its key is missing) is left out, and said so, until the next reload.
+    pub async fn reload_key_managers(&self) -> Result<()> {
+        if self.builder.is_none() {
+            return Ok(());
+        }
+        let stored = self.store.list_key_managers().await?;
+        let mut live = Live {
+            set: (*self.fixed).clone(),
+            disabled: HashSet::new(),
+        };
+        for s in &stored {
+            if self.fixed.get(&s.name).is_ok() {
+                tracing::warn!(key_manager = %s.name, "a stored key manager has a configured one's name; the configuration's wins");
+                continue;
+            }
+            let built = match self.config_of(s) {
+                Ok(config) => self.build_one(&config).await,
+                Err(e) => Err(e),
+            };
+            match built {
+                Ok(km) => {
+                    let one = self.single(km, &s.kind)?;
+                    live.set.append(one)?;
+                    if !s.enabled {
+                        live.disabled.insert(s.name.clone());
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(key_manager = %s.name, error = %crate::error::chain(&e), "a stored key manager cannot be built; it is left out");
+                }
+            }
+        }
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = live;
+        Ok(())
+    }
+
+    /// A set of one built key manager, with its connector's descriptor.
+    fn single(&self, km: Arc<dyn KeyManager>, kind: &str) -> Result<KeyManagers> {
+        let b = self.builder()?;
+        let factory = b
+            .registry
+            .factory(kind)
+            .ok_or_else(|| Error::invalid_field("type", format!("unknown connector type `{kind}`")))?;
+        let mut one = KeyManagers::default();
+        one.insert(km, factory.as_ref())?;
+        Ok(one)
+    }
+
+    /// Every key manager in use, with whether it is the configuration's and whether it is enabled.
+    pub async fn key_manager_views(&self) -> Result<Vec<KeyManagerView>> {
+        let stored = match self.builder {
+            Some(_) => self.store.list_key_managers().await?,
+            None => Vec::new(),
+        };
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner()).clone();
+        Ok(live
+            .set
+            .iter()
+            .map(|km| {
+                let settings = stored.iter().find(|s| s.name == km.name()).map(|s| {
+                    let secret = self.secret_fields(&s.kind).unwrap_or_default();
+                    s.settings
+                        .iter()
+                        .map(|(k, v)| match secret.contains(k) {
+                            true => (k.clone(), Value::String(HIDDEN.into())),
+                            false => (k.clone(), v.clone()),
+                        })
+                        .collect()
+                });
+                KeyManagerView {
+                    key_manager: km.clone(),
+                    read_only: self.fixed.get(km.name()).is_ok(),
+                    enabled: !live.disabled.contains(km.name()),
+                    settings,
+                }
+            })
+            .collect())
+    }
+
+    /// Refuse new keys and tokens at a disabled key manager.
+    pub(crate) fn check_enabled(&self, name: &str) -> Result<()> {
+        if self
+            .live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .disabled
+            .contains(name)
+        {
+            return Err(Error::conflict(format!(
+                "key manager `{name}` is disabled: it takes no new keys and issues no tokens"
+            )));
+        }
+        Ok(())
+    }
+
+    fn not_configured_here(&self, name: &str) -> Result<()> {
+        if self.fixed.get(name).is_ok() {
+            return Err(Error::conflict(format!(
+                "key manager `{name}` is defined in the configuration file; change it there"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Add a key manager: checked against its connector, built (a provider it must reach at build time is
+    /// reached now), stored with its secrets sealed, and in use here at once (on other nodes when they hear of it).
+    pub async fn add_key_manager(&self, new: &NewKeyManager, audit: &Audit) -> Result<KeyManagerView> {
+        super::check_text("name", &new.name, 100)?;
+        self.not_configured_here(&new.name)?;
+        if new.kind == "resident" {
+            return Err(Error::invalid_field(
+                "type",
+                "the resident key manager is one per database and lives in the configuration file",
+            ));
+        }
+        if self.key_managers().get(&new.name).is_ok() {
+            return Err(Error::conflict(format!(
+                "a key manager named `{}` exists already",
+                new.name
+            )));
+        }
+        let config = KeyManagerConfig {
+            name: new.name.clone(),
+            kind: new.kind.clone(),
+            allow_insecure_http: new.allow_insecure_http,
+            settings: new.settings.clone(),
+            source: None,
+        };
+        let km = self.build_one(&config).await?;
+        let at = super::store::now();
+        let stored = StoredKeyManager {
+            name: new.name.clone(),
+            kind: new.kind.clone(),
+            settings: self.sealed(&config)?,
+            enabled: new.enabled,
+            allow_insecure_http: new.allow_insecure_http,
+            created_at: at,
+            updated_at: at,
+        };
+        self.store
+            .put_key_manager(&stored, false, audit.to_write().as_ref())
+            .await?;
+        audit.mark_written();
+        let one = self.single(km, &new.kind)?;
+        {
+            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+            // A reload on another node's announcement may have brought it in already.
+            live.set = live.set.without(&new.name);
+            live.set.append(one)?;
+            if !new.enabled {
+                live.disabled.insert(new.name.clone());
+            }
+        }
+        tracing::info!(key_manager = %new.name, kind = %new.kind, "added a key manager");
+        self.view(&new.name).await
+    }
+
+    /// Change a key manager added at run time: its settings (rebuilt and checked like a new one) or whether it is
+    /// enabled.
+    pub async fn update_key_manager(
+        &self,
+        name: &str,
+        change: &KeyManagerChange,
+        audit: &Audit,
+    ) -> Result<KeyManagerView> {
+        self.not_configured_here(name)?;
+        let mut stored = self
+            .store
+            .list_key_managers()
+            .await?
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Error::not_found("key manager", name))?;
+        if let Some(settings) = &change.settings {
+            let mut config = self.config_of(&stored)?;
+            let secret = self.secret_fields(&stored.kind)?;
+            for (k, v) in settings {
+                match v {
+                    Value::Null => {
+                        config.settings.remove(k);
+                    }
+                    // The placeholder a listing shows keeps the value.
+                    Value::String(s) if s == HIDDEN && secret.contains(k) => {}
+                    v => {
+                        config.settings.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            let km = self.build_one(&config).await?;
+            stored.settings = self.sealed(&config)?;
+            stored.enabled = change.enabled.unwrap_or(stored.enabled);
+            stored.updated_at = super::store::now();
+            self.store
+                .put_key_manager(&stored, true, audit.to_write().as_ref())
+                .await?;
+            audit.mark_written();
+            let one = self.single(km, &stored.kind)?;
+            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+            let mut set = live.set.without(name);
+            set.append(one)?;
+            live.set = set;
+        } else if let Some(enabled) = change.enabled {
+            stored.enabled = enabled;
+            stored.updated_at = super::store::now();
+            self.store
+                .put_key_manager(&stored, true, audit.to_write().as_ref())
+                .await?;
+            audit.mark_written();
+        }
+        {
+            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+            match stored.enabled {
+                true => live.disabled.remove(name),
+                false => live.disabled.insert(name.to_owned()),
+            };
+        }
+        tracing::info!(key_manager = %name, enabled = stored.enabled, "changed a key manager");
+        self.view(name).await
+    }
+
+    /// Remove a key manager added at run time. One that key mappings still point to is `Conflict` unless `force`
+    /// (then its mappings go too; the clients stay at the provider).
+    pub async fn remove_key_manager(&self, name: &str, force: bool, audit: &Audit) -> Result<()> {
+        self.not_configured_here(name)?;
+        let held = self.store.count_mappings_of(name).await?;
+        if held > 0 && !force {
+            return Err(Error::conflict(format!(
+                "key manager `{name}` holds {held} key mapping(s); remove them first, or force the removal (the \
+                 mappings go, the clients stay at the provider)"
+            )));
+        }
+        self.store
+            .delete_key_manager(name, force, audit.to_write().as_ref())
+            .await?;
+        audit.mark_written();
+        {
+            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+            live.set = live.set.without(name);
+            live.disabled.remove(name);
+        }
+        tracing::info!(key_manager = %name, force, "removed a key manager");
+        Ok(())
+    }
+
+    /// One key manager as the API shows it.
+    pub async fn view(&self, name: &str) -> Result<KeyManagerView> {
+        self.key_manager_views()
+            .await?
+            .into_iter()
+            .find(|v| v.key_manager.name() == name)
+            .ok_or_else(|| Error::not_found("key manager", name))
+    }
+}
