@@ -15,10 +15,13 @@ pub fn request_body(spec: &ClientSpec, client_id: Option<&str>) -> Value {
         "grant_types": spec.grant_types,
         "redirect_uris": spec.redirect_uris,
         "response_types": response_types,
-        "scope": spec.scopes.join(" "),
         "token_endpoint_auth_method": spec.token_endpoint_auth_method().as_str(),
     });
     if let Some(obj) = body.as_object_mut() {
+        // RFC 7591 §2: `scope` is optional; an empty one is refused by some providers (oidc-provider).
+        if !spec.scopes.is_empty() {
+            obj.insert("scope".into(), spec.scopes.join(" ").into());
+        }
         for (k, v) in &spec.additional_properties {
             obj.insert(k.clone(), v.clone());
         }
