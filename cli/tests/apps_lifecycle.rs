@@ -251,3 +251,58 @@ fn key_managers_are_proposed_from_well_known_metadata() {
         );
     }
 }
+
+/// Keys updated at the provider (the resident): grant types, callback URL, scopes, PKCE and the token lifetime
+/// change together; a change the provider refuses changes nothing.
+#[test]
+fn keys_are_updated_at_the_provider_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = common::serve(dir.path());
+    let (d, base) = (dir.path(), served.base.as_str());
+    ok(d, base, &["apps", "create", "orders", "--owner", "alice"]);
+    let keys = ok(
+        d,
+        base,
+        &[
+            "keys",
+            "generate",
+            "--app",
+            "orders",
+            "--key-type",
+            "production",
+            "--scopes",
+            "orders:read",
+        ],
+    );
+    let app = ok(d, base, &["apps", "list"])["list"][0]["applicationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{base}/api/applications/{app}/oauth-keys/{}",
+        keys["keyMappingId"].as_str().unwrap()
+    );
+    let admin = common::admin_token(d);
+    let http = reqwest::blocking::Client::new();
+    let put = |body: serde_json::Value| http.put(&path).bearer_auth(&admin).json(&body).send().unwrap();
+    let r = put(serde_json::json!({
+        "grantTypesToBeSupported": ["client_credentials", "authorization_code"], "callbackUrl": "https://app.example/cb",
+        "scopes": ["orders:read", "orders:write"], "pkceMandatory": true, "validityTime": 120,
+    }));
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    let read = || -> Value { http.get(&path).bearer_auth(&admin).send().unwrap().json().unwrap() };
+    let after = read();
+    assert_eq!(after["validityTime"], 120, "{after}");
+    assert_eq!(after["scopes"], serde_json::json!(["orders:read", "orders:write"]));
+    assert_eq!(after["callbackUrl"], "https://app.example/cb");
+    assert_eq!(after["pkceMandatory"], true);
+    // The provider refuses (a bad JWK Set): nothing changes.
+    let r = put(serde_json::json!({
+        "grantTypesToBeSupported": ["client_credentials"], "scopes": ["orders:read"], "validityTime": 60,
+        "additionalProperties": {"jwks": {"keys": []}},
+    }));
+    assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["errors"][0]["field"], "additionalProperties.jwks.keys", "{body}");
+    assert_eq!(read(), after, "a refused update leaves the keys as they were");
+}

@@ -323,6 +323,9 @@ pub struct UpdateKeysDto {
     /// Provider-specific properties.
     #[serde(default)]
     pub additional_properties: serde_json::Map<String, serde_json::Value>,
+    /// The longest lifetime of the client's access tokens, seconds (kept when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_time: Option<u64>,
 }
 
 /// `POST /api/applications/{applicationId}/map-keys`.
@@ -392,6 +395,9 @@ pub struct KeyDto {
     pub pkce_support_plain: bool,
     /// A public client.
     pub bypass_client_credentials: bool,
+    /// The longest lifetime of the client's access tokens, seconds, when it sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_time: Option<u64>,
     /// The first token, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<TokenDto>,
@@ -417,6 +423,7 @@ impl KeyDto {
             pkce_mandatory: client.pkce.required,
             pkce_support_plain: client.pkce.allow_plain,
             bypass_client_credentials: client.public_client,
+            validity_time: client.access_token_lifetime,
             token: None,
             token_error: None,
         }
@@ -442,6 +449,7 @@ impl KeyDto {
                 pkce_mandatory: false,
                 pkce_support_plain: false,
                 bypass_client_credentials: false,
+                validity_time: None,
                 token: None,
                 token_error: None,
             },
@@ -686,7 +694,7 @@ pub struct CreatedAdminTokenDto {
 
 debug_hiding!(MapKeysDto { consumer_key, key_manager, key_type } hiding { consumer_secret });
 debug_hiding!(TokenDto { validity_time, token_scopes } hiding { access_token });
-debug_hiding!(KeyDto { key_mapping_id, key_manager, key_type, consumer_key, key_state, key_origin, supported_grant_types, callback_url, scopes, pkce_mandatory, pkce_support_plain, bypass_client_credentials, token, token_error } hiding { consumer_secret });
+debug_hiding!(KeyDto { key_mapping_id, key_manager, key_type, consumer_key, key_state, key_origin, supported_grant_types, callback_url, scopes, pkce_mandatory, pkce_support_plain, bypass_client_credentials, validity_time, token, token_error } hiding { consumer_secret });
 debug_hiding!(GenerateTokenDto { validity_period, scopes, grant_type, username } hiding { consumer_secret, password, revoke_token });
 debug_hiding!(RegeneratedDto { consumer_key } hiding { consumer_secret });
 debug_hiding!(CreatedSecretDto { secret_id, description, created_time, expires_at } hiding { secret_value });

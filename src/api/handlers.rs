@@ -342,6 +342,7 @@ pub(super) async fn update_keys(
         pkce_mandatory: body.pkce_mandatory,
         pkce_support_plain: body.pkce_support_plain,
         additional_properties: body.additional_properties,
+        access_token_lifetime: body.validity_time,
     };
     Ok(Json(KeyDto::from(&s.service.update_keys(&app, &mapping, &req).await?)))
 }

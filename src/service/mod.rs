@@ -489,13 +489,14 @@ impl KeyService {
                 required: req.pkce_mandatory,
                 allow_plain: req.pkce_support_plain,
             },
-            access_token_lifetime: client.access_token_lifetime,
+            access_token_lifetime: req.access_token_lifetime.or(client.access_token_lifetime),
             refresh_token_lifetime: client.refresh_token_lifetime,
             additional_properties: req.additional_properties.clone(),
         };
         spec.validate_for(&km.capabilities())?;
         self.key_managers()
             .check_application_properties(km.name(), &spec.additional_properties)?;
+        // The provider first: the mapping holds nothing it keeps, so a refusal there changes nothing.
         let client = km.update_client(&client.client_id, &spec).await?;
         Ok(KeyDetails { mapping, client })
     }

@@ -186,6 +186,8 @@ pub struct UpdateKeys {
     pub pkce_support_plain: bool,
     /// Provider-specific properties.
     pub additional_properties: serde_json::Map<String, serde_json::Value>,
+    /// The longest lifetime of the client's access tokens (seconds); `None` keeps what it has.
+    pub access_token_lifetime: Option<u64>,
 }
 
 /// A key manager added at run time, as stored: its connector settings with the secret ones sealed.
