@@ -249,7 +249,8 @@ impl KeyService {
     // ----- keys -----
 
     fn key_manager(&self, name: &str) -> Result<Arc<dyn KeyManager>> {
-        let all = self.key_managers();
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        let all = &live.set;
         all.get(name).map_err(|_| {
             Error::invalid_field(
                 "key_manager",
