@@ -4,24 +4,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 /// The bound this test holds push to (polling would take up to 5 s); the measured figure is printed.
 const BOUND: Duration = Duration::from_millis(250);
-
-/// How long until `check` holds, polling every 10 ms; panics past 10 s.
-fn until(what: &str, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < Duration::from_secs(10), "{what}: not after 10 s");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let took = start.elapsed();
-    eprintln!("{what}: {took:?}");
-    took
-}
 
 #[test]
 fn a_change_on_one_node_applies_on_the_other_at_once() {
@@ -85,7 +73,7 @@ fn a_change_on_one_node_applies_on_the_other_at_once() {
         &format!("/api/applications/{app}/oauth-keys/{mapping}/revoke-token"),
         json!({"token": token, "consumerSecret": secret}),
     ));
-    let took = until("revocation on A refused at B", || at_b(&token) == 401);
+    let took = common::until("revocation on A refused at B", || at_b(&token) == 401);
     assert!(took < BOUND, "revocation took {took:?}");
 
     // An admin token created on A works on B at once.
@@ -97,7 +85,7 @@ fn a_change_on_one_node_applies_on_the_other_at_once() {
         json!({"name": "ops"}),
     ));
     let ops = created["token"].as_str().unwrap().to_owned();
-    let took = until("admin token from A accepted at B", || {
+    let took = common::until("admin token from A accepted at B", || {
         api(&b.base, &ops, reqwest::Method::GET, "/api/key-managers", Value::Null).status() == 200
     });
     assert!(took < BOUND, "admin token took {took:?}");
@@ -121,7 +109,7 @@ fn a_change_on_one_node_applies_on_the_other_at_once() {
     ));
     let second = added["secretValue"].as_str().unwrap().to_owned();
     let second_id = added["secretId"].as_str().unwrap().to_owned();
-    until("new secret from A accepted at B", || token_at_b(&second) == 200);
+    common::until("new secret from A accepted at B", || token_at_b(&second) == 200);
     ok(api(
         &a.base,
         &admin,
@@ -129,7 +117,7 @@ fn a_change_on_one_node_applies_on_the_other_at_once() {
         &format!("/api/applications/{app}/oauth-keys/{mapping}/secrets/{second_id}"),
         Value::Null,
     ));
-    let took = until("deleted secret refused at B", || token_at_b(&second) == 401);
+    let took = common::until("deleted secret refused at B", || token_at_b(&second) == 401);
     assert!(took < BOUND, "secret deletion took {took:?}");
     assert_eq!(token_at_b(&secret), 200, "the first secret still works");
 }

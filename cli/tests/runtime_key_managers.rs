@@ -7,20 +7,9 @@ mod common;
 #[path = "../../tests/peers/oidc_provider.rs"]
 mod oidc_peer;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
-
-fn until(what: &str, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < Duration::from_secs(10), "{what}: not after 10 s");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let took = start.elapsed();
-    eprintln!("{what}: {took:?}");
-    took
-}
 
 #[test]
 fn a_key_manager_added_on_one_node_is_used_on_the_other() {
@@ -93,7 +82,7 @@ fn a_key_manager_added_on_one_node_is_used_on_the_other() {
             .unwrap();
         list["list"].as_array().unwrap().iter().any(|k| k["name"] == "peer")
     };
-    let took = until("node B lists the key manager added on A", listed_on_b);
+    let took = common::until("node B lists the key manager added on A", listed_on_b);
     assert!(took < Duration::from_secs(5), "pushed, not polled");
     // B uses it: keys generated at the peer through node B.
     let app: Value = call(
@@ -122,7 +111,7 @@ fn a_key_manager_added_on_one_node_is_used_on_the_other() {
         json!({"enabled": false}),
     );
     assert!(r.status().is_success());
-    until("node B sees the key manager disabled", || {
+    common::until("node B sees the key manager disabled", || {
         let k: Value = call(&b.base, reqwest::Method::GET, "/api/key-managers/peer", Value::Null)
             .json()
             .unwrap();
@@ -178,5 +167,5 @@ fn a_key_manager_added_on_one_node_is_used_on_the_other() {
         Value::Null,
     );
     assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
-    until("node B forgets the removed key manager", || !listed_on_b());
+    common::until("node B forgets the removed key manager", || !listed_on_b());
 }

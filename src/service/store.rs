@@ -214,6 +214,11 @@ fn application(r: &AnyRow) -> Result<Application> {
     })
 }
 
+/// The conflict of an application name its owner uses already.
+fn name_taken(app: &Application) -> String {
+    format!("{} already has an application named `{}`", app.owner, app.name)
+}
+
 fn attributes_text(app: &Application) -> String {
     serde_json::to_string(&app.attributes).unwrap_or_else(|_| "{}".into())
 }
@@ -274,11 +279,7 @@ impl ApplicationStore for SqlApplicationStore {
         .bind(attributes_text(app))
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            conflict_or(e, || {
-                format!("{} already has an application named `{}`", app.owner, app.name)
-            })
-        })?;
+        .map_err(|e| conflict_or(e, || name_taken(app)))?;
         audit::append_pending(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }
@@ -345,11 +346,7 @@ impl ApplicationStore for SqlApplicationStore {
         .bind(&app.id)
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            conflict_or(e, || {
-                format!("{} already has an application named `{}`", app.owner, app.name)
-            })
-        })?;
+        .map_err(|e| conflict_or(e, || name_taken(app)))?;
         if done.rows_affected() == 0 {
             return Err(Error::not_found("application", &app.id));
         }

@@ -251,3 +251,15 @@ pub fn browser_peers(packages: &[&str]) -> Option<std::path::PathBuf> {
     eprintln!("skipping: chromium, node or tests/peers/node_modules is missing");
     None
 }
+
+/// How long until `check` holds, polling every 10 ms (printed); panics past 10 s.
+pub fn until(what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < Duration::from_secs(10), "{what}: not after 10 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let took = start.elapsed();
+    eprintln!("{what}: {took:?}");
+    took
+}

@@ -26,6 +26,16 @@ fn get(path: String, cookie: Option<&str>) -> Request<Body> {
     req.body(Body::empty()).unwrap()
 }
 
+/// GET the authorization endpoint with these parameters, with the browser's cookie when given.
+async fn authorize_get(s: &Setup, params: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+    send(&s.app, get(format!("/oauth2/authorize?{}", query(params)), cookie)).await
+}
+
+/// The `error` the authorization endpoint sent the browser back with.
+fn error_of(r: &Reply) -> Option<String> {
+    param(r.location.as_ref().expect("a redirect"), "error")
+}
+
 /// The authorization request of the public client for `scope`, with PKCE; the verifier comes back too.
 fn authorize_params<'a>(s: &'a Setup, scope: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
@@ -76,18 +86,11 @@ async fn a_login_session_signs_the_user_in_again(h: Harness) {
     // prompt=none: from the session; without one, login_required.
     let mut none = authorize_params(&s, "openid profile", &challenge);
     none.push(("prompt", "none"));
-    let r = send(
-        &s.app,
-        get(format!("/oauth2/authorize?{}", query(&none)), Some(&cookie)),
-    )
-    .await;
+    let r = authorize_get(&s, &none, Some(&cookie)).await;
     let location = r.location.clone().expect("a redirect");
     assert!(param(&location, "code").is_some(), "{location}");
-    let r = send(&s.app, get(format!("/oauth2/authorize?{}", query(&none)), None)).await;
-    assert_eq!(
-        param(r.location.as_ref().unwrap(), "error").as_deref(),
-        Some("login_required")
-    );
+    let r = authorize_get(&s, &none, None).await;
+    assert_eq!(error_of(&r).as_deref(), Some("login_required"));
     let r = send(
         &s.app,
         get(
@@ -96,18 +99,11 @@ async fn a_login_session_signs_the_user_in_again(h: Harness) {
         ),
     )
     .await;
-    assert_eq!(
-        param(r.location.as_ref().unwrap(), "error").as_deref(),
-        Some("login_required")
-    );
+    assert_eq!(error_of(&r).as_deref(), Some("login_required"));
 
     // A scope not allowed yet: the consent page, or consent_required under prompt=none.
     let mut more = authorize_params(&s, "openid email", &challenge);
-    let r = send(
-        &s.app,
-        get(format!("/oauth2/authorize?{}", query(&more)), Some(&cookie)),
-    )
-    .await;
+    let r = authorize_get(&s, &more, Some(&cookie)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
         r.body.contains("You are signed in as <strong>alice</strong>"),
@@ -117,15 +113,8 @@ async fn a_login_session_signs_the_user_in_again(h: Harness) {
     assert!(!r.body.contains("type=\"password\""), "no password asked: {}", r.body);
     let csrf = r.cookie.clone().expect("the consent page sets its CSRF cookie");
     more.push(("prompt", "none"));
-    let refused = send(
-        &s.app,
-        get(format!("/oauth2/authorize?{}", query(&more)), Some(&cookie)),
-    )
-    .await;
-    assert_eq!(
-        param(refused.location.as_ref().unwrap(), "error").as_deref(),
-        Some("consent_required")
-    );
+    let refused = authorize_get(&s, &more, Some(&cookie)).await;
+    assert_eq!(error_of(&refused).as_deref(), Some("consent_required"));
     more.pop();
     // Allowing it: the code comes at once, and the scope is remembered.
     let csrf_value = csrf.split_once('=').unwrap().1.to_owned();
@@ -143,11 +132,7 @@ async fn a_login_session_signs_the_user_in_again(h: Harness) {
     let answer = exchange(&s, allowed.location.as_ref().expect("a redirect"), &verifier).await;
     assert_eq!(id_claims(&answer)["sid"], sid.as_str());
     more.push(("prompt", "none"));
-    let r = send(
-        &s.app,
-        get(format!("/oauth2/authorize?{}", query(&more)), Some(&cookie)),
-    )
-    .await;
+    let r = authorize_get(&s, &more, Some(&cookie)).await;
     assert!(param(r.location.as_ref().unwrap(), "code").is_some());
     // The consent form without a session is the login page, never a code.
     let without = send(
@@ -165,31 +150,24 @@ async fn a_login_session_signs_the_user_in_again(h: Harness) {
     // prompt=login, or a session older than max_age: the password again.
     let mut login_again = authorize_params(&s, "openid", &challenge);
     login_again.push(("prompt", "login"));
-    let r = send(
-        &s.app,
-        get(format!("/oauth2/authorize?{}", query(&login_again)), Some(&cookie)),
-    )
-    .await;
+    let r = authorize_get(&s, &login_again, Some(&cookie)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("type=\"password\""));
     s.h.clock.advance(std::time::Duration::from_secs(100));
     let mut old = authorize_params(&s, "openid", &challenge);
     old.push(("max_age", "50"));
-    let r = send(&s.app, get(format!("/oauth2/authorize?{}", query(&old)), Some(&cookie))).await;
+    let r = authorize_get(&s, &old, Some(&cookie)).await;
     assert!(
         r.status == StatusCode::OK && r.body.contains("type=\"password\""),
         "{}",
         r.status
     );
     old.push(("prompt", "none"));
-    let r = send(&s.app, get(format!("/oauth2/authorize?{}", query(&old)), Some(&cookie))).await;
-    assert_eq!(
-        param(r.location.as_ref().unwrap(), "error").as_deref(),
-        Some("login_required")
-    );
+    let r = authorize_get(&s, &old, Some(&cookie)).await;
+    assert_eq!(error_of(&r).as_deref(), Some("login_required"));
     old.retain(|(k, _)| *k != "prompt" && *k != "max_age");
     old.push(("max_age", "500"));
-    let r = send(&s.app, get(format!("/oauth2/authorize?{}", query(&old)), Some(&cookie))).await;
+    let r = authorize_get(&s, &old, Some(&cookie)).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "a fresh enough session: {}", r.body);
 
     // A refresh keeps the session's sid and auth_time.
@@ -203,15 +181,8 @@ async fn a_login_session_signs_the_user_in_again(h: Harness) {
     s.h.clock.advance(std::time::Duration::from_secs(
         s.h.server.settings().login_session_lifetime,
     ));
-    let r = send(
-        &s.app,
-        get(format!("/oauth2/authorize?{}", query(&none)), Some(&cookie)),
-    )
-    .await;
-    assert_eq!(
-        param(r.location.as_ref().unwrap(), "error").as_deref(),
-        Some("login_required")
-    );
+    let r = authorize_get(&s, &none, Some(&cookie)).await;
+    assert_eq!(error_of(&r).as_deref(), Some("login_required"));
 }
 
 /// RP-Initiated Logout 1.0: with an `id_token_hint` of the browser's session the logout is immediate, the user is
@@ -290,15 +261,8 @@ async fn rp_initiated_logout_ends_the_session(h: Harness) {
     let (_, challenge) = pkce();
     let mut none = authorize_params(&s, "openid", &challenge);
     none.push(("prompt", "none"));
-    let r = send(
-        &s.app,
-        get(format!("/oauth2/authorize?{}", query(&none)), Some(&cookie)),
-    )
-    .await;
-    assert_eq!(
-        param(r.location.as_ref().unwrap(), "error").as_deref(),
-        Some("login_required")
-    );
+    let r = authorize_get(&s, &none, Some(&cookie)).await;
+    assert_eq!(error_of(&r).as_deref(), Some("login_required"));
     assert!(!active(&s, access).await, "the session's access token is revoked");
     let (st, refused) = refresh_public(&s, answer["refresh_token"].as_str().unwrap()).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{refused}");
@@ -335,15 +299,8 @@ async fn rp_initiated_logout_ends_the_session(h: Harness) {
     .await;
     assert_eq!(done.status, StatusCode::OK);
     assert!(done.body.contains("You are signed out"), "{}", done.body);
-    let r = send(
-        &s.app,
-        get(format!("/oauth2/authorize?{}", query(&none)), Some(&cookie)),
-    )
-    .await;
-    assert_eq!(
-        param(r.location.as_ref().unwrap(), "error").as_deref(),
-        Some("login_required")
-    );
+    let r = authorize_get(&s, &none, Some(&cookie)).await;
+    assert_eq!(error_of(&r).as_deref(), Some("login_required"));
 }
 
 /// A P-256 key pair of a client: its private key and its public JWK.
@@ -833,7 +790,7 @@ async fn basic_op_checklist(h: Harness) {
     none.push(("prompt", "none"));
     let r = authorize(none.clone(), None).await;
     assert_eq!(
-        param(r.location.as_ref().unwrap(), "error").as_deref(),
+        error_of(&r).as_deref(),
         Some("login_required"),
         "oidcc-prompt-none-not-logged-in"
     );
@@ -870,7 +827,7 @@ async fn basic_op_checklist(h: Harness) {
         p.push(("response_type", response_type));
         let r = authorize(p, Some(&cookie)).await;
         assert_eq!(
-            param(r.location.as_ref().unwrap(), "error").as_deref(),
+            error_of(&r).as_deref(),
             Some("unsupported_response_type"),
             "response_type={response_type}"
         );
@@ -907,10 +864,7 @@ async fn basic_op_checklist(h: Harness) {
     let mut none = authorize_params(&s, "openid", &challenge);
     none.push(("prompt", "none"));
     let r = authorize(none, Some(&cookie)).await;
-    assert_eq!(
-        param(r.location.as_ref().unwrap(), "error").as_deref(),
-        Some("login_required")
-    );
+    assert_eq!(error_of(&r).as_deref(), Some("login_required"));
     // oidcc-discovery: the document an OpenID client library reads as a complete provider's.
     let d = send(&s.app, get("/.well-known/openid-configuration".into(), None)).await;
     let typed: keymanager::oauth::discovery::OpenIdMetadata = serde_json::from_str(&d.body).unwrap();
