@@ -315,7 +315,12 @@ impl ResidentServer {
         if let Some(b) = self.secret_box()? {
             let at = self.store.now();
             let secrets = self.store.list_secrets(client_id).await?;
-            if let Some(s) = secrets.iter().rev().find(|s| !s.is_expired(at) && s.sealed.is_some()) {
+            // The newest unexpired one (a tie in the same second: the later in the store's order).
+            let newest = secrets
+                .iter()
+                .filter(|s| !s.is_expired(at) && s.sealed.is_some())
+                .max_by_key(|s| s.created_at);
+            if let Some(s) = newest {
                 let sealed = s.sealed.as_deref().unwrap_or_default();
                 client.client_secret = Some(b.open(sealed, &sealing_context(client_id, &s.secret_id))?.into());
             }

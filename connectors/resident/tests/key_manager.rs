@@ -524,6 +524,7 @@ async fn retrievable_secrets_are_sealed_and_shown_again(url: String, dir: Option
         read.client_secret.map(|s| s.expose_secret().to_owned()).as_deref(),
         Some(first.as_str())
     );
+    h.clock.advance(std::time::Duration::from_secs(1));
     let second =
         h.km.create_secret(&client.client_id, &SecretSpec::default())
             .await
