@@ -92,6 +92,15 @@ try {
   await page.getByRole('heading', { name: 'orders', level: 1 }).waitFor();
   await look(page, '04-application');
   step('created orders');
+  // The list pages through the API's search: a search finds it, and a page number far past the end shows the last page.
+  await page.goto(`${base}/portal/applications?q=ORD`);
+  await page.getByRole('link', { name: 'orders' }).waitFor();
+  const farPast = await page.goto(`${base}/portal/applications?page=18446744073709551615`);
+  must(farPast.status() === 200, `a page far past the end answers ${farPast.status()}`);
+  await page.getByRole('link', { name: 'orders' }).waitFor();
+  await page.getByRole('link', { name: 'orders' }).click();
+  await page.getByRole('heading', { name: 'orders', level: 1 }).waitFor();
+  step('searched and paged the list');
 
   // Production keys with PKCE, for the code flow and client credentials.
   await page.getByLabel('authorization_code').check();

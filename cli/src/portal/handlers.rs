@@ -166,7 +166,13 @@ async fn applications_page(p: &PortalState, c: &Ctx, q: &ListQuery, form: &Form<
         }
         query
             .append_pair("limit", &PAGE.to_string())
-            .append_pair("offset", &((page_no - 1) * PAGE).to_string());
+            // A page number from the address bar: no overflow, and no offset past what the API takes.
+            .append_pair(
+                "offset",
+                &(page_no.saturating_sub(1).saturating_mul(PAGE))
+                    .min(u32::MAX as usize)
+                    .to_string(),
+            );
         format!("/api/applications?{}", query.finish())
     };
     let wanted = q.page.unwrap_or(1).max(1);
