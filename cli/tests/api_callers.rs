@@ -58,13 +58,8 @@ fn resident_users_and_peer_clients_act_as_themselves_through_the_cli() {
         &config,
         format!(
             "[server]\napi_identity = [\"resident\", \"peer\"]\n\n\
-             [[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n\n\
-             [[key_manager]]\nname = \"peer\"\ntype = \"oidc\"\nissuer = \"{}\"\ninitial_access_token = \"{}\"\n\
-             introspection_client_id = \"{}\"\nintrospection_client_secret = \"{}\"\n",
-            peer.issuer,
-            oidc_peer::IAT,
-            oidc_peer::RS_ID,
-            oidc_peer::RS_SECRET
+             [[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n\n{}",
+            peer.key_manager_table("peer")
         ),
     )
     .unwrap();

@@ -287,13 +287,8 @@ fn login_against_oidc_provider() {
     std::fs::write(
         &config,
         format!(
-            "[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n\n\
-             [[key_manager]]\nname = \"peer\"\ntype = \"oidc\"\nissuer = \"{}\"\ninitial_access_token = \"{}\"\n\
-             introspection_client_id = \"{}\"\nintrospection_client_secret = \"{}\"\n",
-            peer.issuer,
-            oidc_peer::IAT,
-            oidc_peer::RS_ID,
-            oidc_peer::RS_SECRET
+            "[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n\n{}",
+            peer.key_manager_table("peer")
         ),
     )
     .unwrap();

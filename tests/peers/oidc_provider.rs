@@ -20,6 +20,18 @@ pub struct Provider {
     pub issuer: String,
 }
 
+impl Provider {
+    /// The `[[key_manager]]` table of an `oidc` key manager named `name` on this peer (registration with the initial
+    /// access token, introspection as the resource server).
+    pub fn key_manager_table(&self, name: &str) -> String {
+        format!(
+            "[[key_manager]]\nname = \"{name}\"\ntype = \"oidc\"\nissuer = \"{}\"\ninitial_access_token = \"{IAT}\"\n\
+             introspection_client_id = \"{RS_ID}\"\nintrospection_client_secret = \"{RS_SECRET}\"\n",
+            self.issuer
+        )
+    }
+}
+
 impl Drop for Provider {
     fn drop(&mut self) {
         let _ = self.child.kill();
