@@ -34,6 +34,7 @@ pub mod oauth;
 pub mod registry;
 #[cfg(any(feature = "service", feature = "validation"))]
 pub mod secret_box;
+pub mod secret_policy;
 #[cfg(feature = "service")]
 pub mod service;
 #[cfg(feature = "sql")]
@@ -51,6 +52,7 @@ pub mod connector_kit {
     pub use crate::error_dialect::{ErrorDialect, ErrorFields, OAuthErrorBody, OAuthErrors};
     pub use crate::http::{HttpClient, HttpPolicy, HttpResponse, Idempotency};
     pub use crate::registry::{BuildContext, ConnectorFactory};
+    pub use crate::secret_policy::{SecretPolicy, SecretSettings, SecretStorage};
     #[cfg(feature = "sql")]
     pub use crate::sql;
     pub use crate::{config::KeyManagerConfig, model, oauth, Error, KeyManager, Result};

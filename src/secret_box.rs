@@ -93,6 +93,21 @@ impl SecretBox {
         }
     }
 
+    /// The keys of this process when there are any (`KEYMANAGER_SECRET_KEY`, else `dir/secret-key`), creating
+    /// none: for a process that only reads what another sealed.
+    pub fn load_existing(dir: Option<&Path>) -> Result<Option<SecretBox>> {
+        if let Ok(text) = std::env::var(SECRET_KEY_ENV) {
+            return SecretBox::from_text(&text).map(Some);
+        }
+        let Some(dir) = dir else { return Ok(None) };
+        let path = dir.join(SECRET_KEY_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => SecretBox::from_text(&text).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(bad_keys(format!("cannot be read from {}: {e}", path.display()))),
+        }
+    }
+
     /// Seal `plain` for `context` with the first key.
     pub fn seal(&self, plain: &str, context: &str) -> Result<String> {
         let (id, key) = &self.keys[0];

@@ -770,3 +770,80 @@ async fn every_signing_algorithm_verifies_with_keys_parsed_once() {
         );
     }
 }
+
+/// Key managers added, changed and removed while the validator runs (`set_key_managers`, and
+/// `follow_key_managers` over a watch channel as `KeyService::watch_key_managers` feeds it): a new issuer is
+/// answered for at once; an unchanged one keeps its signing keys and remembered tokens; one that left is refused
+/// at once, even for a token it had remembered; one rebuilt forgets what it had cached.
+#[tokio::test]
+async fn the_key_managers_answered_for_change_while_the_validator_runs() {
+    let s = setup().await;
+    let token = s.es.sign_jwt("at+jwt", &claims(&s)).unwrap();
+    let remote = |base: &str| -> KeyManagers {
+        let mut kms = KeyManagers::default();
+        let km = Remote {
+            base: base.to_owned(),
+            http: HttpClient::new(HttpPolicy::default()).unwrap(),
+            typ: Some("at+jwt".into()),
+        };
+        kms.insert(Arc::new(km), &RemoteFactory).unwrap();
+        kms
+    };
+    let empty = Arc::new(TokenValidator::new(&KeyManagers::default(), ValidatorSettings::default()).unwrap());
+    assert_eq!(
+        empty.validate(&token).await.unwrap_err(),
+        ValidationError::UnknownIssuer(s.server.uri())
+    );
+    // Added while running, through the channel a key service publishes on.
+    let kms = remote(&s.server.uri());
+    let (tx, rx) = tokio::sync::watch::channel(kms.clone());
+    let follower = empty.follow_key_managers(rx);
+    let mut ok = false;
+    for _ in 0..100 {
+        if empty.validate(&token).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(ok, "a key manager added at run time is answered for");
+    // The same key managers again (a reload that found nothing changed): signing keys and remembered tokens stay.
+    tx.send_replace(kms.clone());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.server.reset().await;
+    assert!(
+        empty.validate(&token).await.is_ok(),
+        "remembered across an unchanged set"
+    );
+    let other = s.rs.sign_jwt("at+jwt", &claims(&s)).unwrap();
+    assert!(empty.validate(&other).await.is_ok(), "the cached JWKS is kept");
+    // Removed (or disabled): refused at once, though remembered.
+    tx.send_replace(KeyManagers::default());
+    let mut refused = false;
+    for _ in 0..100 {
+        if empty.validate(&token).await == Err(ValidationError::UnknownIssuer(s.server.uri())) {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(refused, "a removed key manager's tokens are refused at once");
+    // Rebuilt (its settings changed): nothing of the old instance is trusted; with no JWKS served, nothing verifies.
+    serve_jwks(&s.server, &[&s.es, &s.rs]).await;
+    empty.set_key_managers(&kms);
+    assert!(empty.validate(&token).await.is_ok(), "added again");
+    s.server.reset().await;
+    empty.set_key_managers(&remote(&s.server.uri()));
+    assert!(
+        matches!(
+            empty.validate(&token).await,
+            Err(ValidationError::Unavailable(_) | ValidationError::UnknownKey(_))
+        ),
+        "a rebuilt key manager fetches its keys again"
+    );
+    drop(tx);
+    tokio::time::timeout(Duration::from_secs(5), follower)
+        .await
+        .expect("the follower ends with its channel")
+        .unwrap();
+}

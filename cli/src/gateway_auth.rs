@@ -55,6 +55,28 @@ pub(crate) fn on_revocation(validator: Arc<TokenValidator>) -> Subscriber {
     })
 }
 
+/// The key service of a process that only validates, loaded with the key managers added at run time, when their
+/// sealed settings can be opened here (`KEYMANAGER_SECRET_KEY` or `DATA_DIR/secret-key`; none is created). `None`,
+/// said in the log, when there is no key: then only the configuration's key managers are validated.
+pub(crate) async fn runtime_key_managers(
+    rt: &setup::Runtime,
+    data_dir: &Path,
+) -> Result<Option<keymanager::service::KeyService>, Failure> {
+    let Some(sealing) = keymanager::secret_box::SecretBox::load_existing(Some(data_dir))? else {
+        tracing::warn!(
+            "no secret key (KEYMANAGER_SECRET_KEY or DATA_DIR/secret-key): key managers added at run time are not \
+             validated here"
+        );
+        return Ok(None);
+    };
+    let service = rt
+        .service
+        .clone()
+        .with_key_manager_builder(setup::key_manager_builder(rt, sealing));
+    service.reload_key_managers().await?;
+    Ok(Some(service))
+}
+
 /// `keymanager gateway-auth --listen ADDR`: forward auth and health only.
 pub(crate) async fn run(
     config_file: Option<&Path>,
@@ -72,7 +94,17 @@ pub(crate) async fn run(
         .map_err(|e| Failure::Refused(format!("cannot read the bound address: {e}")))?;
     let checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(StoreCheck(rt.store.clone()))];
     let (auth, validator) = router(&config, &rt)?;
-    keymanager::sql::changes::spawn_listener(&rt.database_url, vec![on_revocation(validator)]);
+    let mut subscribers = vec![on_revocation(validator.clone())];
+    let runtime_key_managers = match runtime_key_managers(&rt, &data_dir).await? {
+        Some(service) => {
+            validator.follow_key_managers(service.watch_key_managers());
+            service.spawn_key_manager_poller(keymanager::service::key_managers::POLL_INTERVAL);
+            subscribers.push(setup::on_key_manager_change(service));
+            "followed"
+        }
+        None => "not followed (no secret key)",
+    };
+    keymanager::sql::changes::spawn_listener(&rt.database_url, subscribers);
     let app = auth
         .merge(keymanager::api::health::router(checks))
         .layer(axum::middleware::from_fn(crate::observe::observe));
@@ -81,7 +113,7 @@ pub(crate) async fn run(
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
-            "  forward auth: http://{bound}/gateway/auth ({} route rule(s))\nkeymanager {} gateway-auth listening on http://{bound}",
+            "  forward auth: http://{bound}/gateway/auth ({} route rule(s))\n  run-time key managers: {runtime_key_managers}\nkeymanager {} gateway-auth listening on http://{bound}",
             config.gateway.route.len(),
             env!("CARGO_PKG_VERSION")
         )

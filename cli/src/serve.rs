@@ -84,13 +84,7 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
     };
     // Key managers added at run time: built by the same registry, their secret settings sealed under the secret
     // key (KEYMANAGER_SECRET_KEY or DATA_DIR/secret-key), loaded now and again whenever a node announces a change.
-    let sink = runtime.store.clone() as Arc<dyn keymanager::model::RevocationSink>;
-    let builder = keymanager::service::key_managers::KeyManagerBuilder {
-        registry: crate::setup::registry(),
-        context: runtime.context.clone(),
-        sealing: Arc::new(keymanager::secret_box::SecretBox::load(Some(&data_dir))?),
-        wrap: Arc::new(move |set| keymanager::validation::record_revocations(set, vec![sink.clone()])),
-    };
+    let builder = setup::key_manager_builder(&runtime, keymanager::secret_box::SecretBox::load(Some(&data_dir))?);
     let service = runtime
         .service
         .clone()
@@ -173,6 +167,9 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
     }
     // Forward auth for gateways in any language.
     let (forward_auth, gateway_validator) = crate::gateway_auth::router(&config, &runtime)?;
+    // It answers for the key managers added at run time too, and forgets disabled and removed ones.
+    gateway_validator.follow_key_managers(reloadable.watch_key_managers());
+    reloadable.spawn_key_manager_poller(keymanager::service::key_managers::POLL_INTERVAL);
     app = app.merge(forward_auth);
     // Push from the other nodes on the same PostgreSQL store (polling stays the fallback).
     let mut subscribers = vec![crate::gateway_auth::on_revocation(gateway_validator)];
@@ -197,20 +194,7 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         let server = resident.server().clone();
         subscribers.push(Arc::new(move |c: &keymanager::sql::changes::Change| server.apply(c)));
     }
-    {
-        let service = reloadable.clone();
-        subscribers.push(Arc::new(move |c: &keymanager::sql::changes::Change| {
-            use keymanager::sql::changes::Change;
-            if matches!(c, Change::KeyManagers | Change::CatchUp) {
-                let service = service.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = service.reload_key_managers().await {
-                        tracing::warn!(error = %e, "cannot reload the key managers after a change");
-                    }
-                });
-            }
-        }));
-    }
+    subscribers.push(setup::on_key_manager_change(reloadable.clone()));
     if keymanager::sql::changes::spawn_listener(&runtime.database_url, subscribers).is_some() {
         lines.push("  changes:     pushed between nodes (PostgreSQL LISTEN/NOTIFY), polled as a fallback".into());
     }

@@ -268,3 +268,34 @@ pub(crate) fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     f.sync_all()?;
     std::fs::rename(&tmp, path)
 }
+
+/// How a server builds key managers added at run time: the built-in connectors, the runtime's build context, these
+/// sealing keys, and revocations made through them logged to the store (so validators on every node learn them).
+pub(crate) fn key_manager_builder(
+    runtime: &Runtime,
+    sealing: keymanager::secret_box::SecretBox,
+) -> keymanager::service::key_managers::KeyManagerBuilder {
+    let sink = runtime.store.clone() as Arc<dyn RevocationSink>;
+    keymanager::service::key_managers::KeyManagerBuilder {
+        registry: registry(),
+        context: runtime.context.clone(),
+        sealing: Arc::new(sealing),
+        wrap: Arc::new(move |set| keymanager::validation::record_revocations(set, vec![sink.clone()])),
+    }
+}
+
+/// A subscriber that reloads the run-time key managers when another node announces a change (or one may have been
+/// missed).
+pub(crate) fn on_key_manager_change(service: KeyService) -> keymanager::sql::changes::Subscriber {
+    Arc::new(move |c: &keymanager::sql::changes::Change| {
+        use keymanager::sql::changes::Change;
+        if matches!(c, Change::KeyManagers | Change::CatchUp) {
+            let service = service.clone();
+            tokio::spawn(async move {
+                if let Err(e) = service.reload_key_managers().await {
+                    tracing::warn!(error = %e, "cannot reload the key managers after a change");
+                }
+            });
+        }
+    })
+}

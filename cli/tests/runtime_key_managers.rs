@@ -1,7 +1,9 @@
 //! Key managers at run time on two `keymanager serve` nodes sharing one PostgreSQL store: an `oidc` key manager on
 //! the pinned `oidc-provider` peer is added on node A from the command line (its secrets from a file) and used on
-//! node B at once (LISTEN/NOTIFY); disabling and removing it on A apply on B too; no secret of it is in the
-//! database in the clear.
+//! node B at once (LISTEN/NOTIFY): keys and a token made through B, the token accepted by `/gateway/auth` on both
+//! nodes; a change of its settings on A is in use on B; disabling it on A refuses its tokens at every node's
+//! `/gateway/auth` and new keys on B; removing it applies on B too; no secret of it is in the database in the
+//! clear.
 
 mod common;
 #[path = "../../tests/peers/oidc_provider.rs"]
@@ -99,9 +101,52 @@ fn a_key_manager_added_on_one_node_is_used_on_the_other() {
         &b.base,
         reqwest::Method::POST,
         &generate,
-        json!({"keyType": "PRODUCTION", "keyManager": "peer", "grantTypesToBeSupported": ["client_credentials"]}),
+        json!({"keyType": "PRODUCTION", "keyManager": "peer", "grantTypesToBeSupported": ["client_credentials"],
+               "generateToken": true}),
     );
-    assert!(made.status().is_success(), "{}", made.text().unwrap());
+    assert!(made.status().is_success());
+    let made: Value = made.json().unwrap();
+    let token = made["token"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a first token from the peer: {made}"))
+        .to_owned();
+    let client_id = made["consumerKey"].as_str().unwrap().to_owned();
+    // Gateways in any language accept it at either node: the validators follow the key managers added at run time.
+    let gateway = |node: &str| {
+        http.get(format!("{node}/gateway/auth"))
+            .bearer_auth(&token)
+            .header("x-original-method", "GET")
+            .header("x-original-uri", "/orders")
+            .send()
+            .unwrap()
+    };
+    for node in [&a.base, &b.base] {
+        let r = gateway(node);
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "{node}: {:?}", r.headers());
+        assert_eq!(r.headers()["x-auth-key-manager"], "peer");
+        assert_eq!(r.headers()["x-auth-client-id"], client_id.as_str());
+        assert_eq!(r.headers()["x-auth-application"], app.as_str());
+    }
+
+    // Changed on A (a setting and a secret kept by leaving it out): in use on B.
+    let r = call(
+        &a.base,
+        reqwest::Method::PUT,
+        "/api/key-managers/peer",
+        json!({"settings": {"scope_claim_form": "space_separated"}}),
+    );
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    let took = common::until("node B shows the changed settings", || {
+        let k: Value = call(&b.base, reqwest::Method::GET, "/api/key-managers/peer", Value::Null)
+            .json()
+            .unwrap();
+        k["settings"]["scope_claim_form"] == "space_separated" && k["settings"]["initial_access_token"] == "********"
+    });
+    assert!(took < Duration::from_secs(5), "pushed, not polled");
+    // Rebuilt on B from the changed settings, with the sealed secrets kept: it still introspects at the peer.
+    common::until("node B validates with the rebuilt key manager", || {
+        gateway(&b.base).status() == reqwest::StatusCode::OK
+    });
 
     // Disabled on A: B takes no new keys there.
     let r = call(
@@ -117,6 +162,12 @@ fn a_key_manager_added_on_one_node_is_used_on_the_other() {
             .unwrap();
         k["enabled"] == false
     });
+    // A disabled key manager's tokens are refused by every node's forward auth, though they were remembered.
+    for node in [&a.base, &b.base] {
+        common::until("forward auth refuses the disabled key manager's token", || {
+            gateway(node).status() == reqwest::StatusCode::UNAUTHORIZED
+        });
+    }
     let refused = call(
         &b.base,
         reqwest::Method::POST,

@@ -41,4 +41,7 @@ pub struct Capabilities {
     pub pkce_plain: bool,
     /// Per-client access-token lifetime.
     pub client_token_lifetime: bool,
+    /// A client's secret is shown again after it was made (`get_client` carries it): `client_secret_storage =
+    /// "retrievable"`.
+    pub retrievable_secrets: bool,
 }

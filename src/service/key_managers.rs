@@ -23,6 +23,30 @@ pub(crate) struct Live {
     pub disabled: HashSet<String>,
 }
 
+impl Live {
+    /// The key managers in use that are enabled.
+    fn enabled(&self) -> KeyManagers {
+        self.disabled
+            .iter()
+            .fold(self.set.clone(), |set, name| set.without(name))
+    }
+}
+
+/// The run-time key managers built so far: by name, what their stored row said when built (its type, settings as
+/// stored and `allow_insecure_http`), and the key manager. A reload rebuilds only what changed, so an unchanged key
+/// manager keeps its instance (its caches, its management token, the validators' signing keys).
+pub(crate) type Built = std::collections::HashMap<String, (String, KeyManagers)>;
+
+/// What of a stored key manager its instance is built from (`enabled` is not: it only gates new keys).
+fn build_fingerprint(stored: &StoredKeyManager) -> String {
+    format!(
+        "{}\n{}\n{}",
+        stored.kind,
+        stored.allow_insecure_http,
+        Value::Object(stored.settings.clone())
+    )
+}
+
 /// How this service builds key managers at run time.
 pub struct KeyManagerBuilder {
     /// The connector types it may build.
@@ -80,6 +104,10 @@ pub struct KeyManagerView {
     /// Its settings with every secret one shown as `********` (run-time ones only).
     pub settings: Option<Map<String, Value>>,
 }
+
+/// How often a server reloads the run-time key managers when no change is pushed to it (SQLite, or a PostgreSQL
+/// listener that is reconnecting); a reload that finds nothing changed reads one table.
+pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Secret settings are write-only: this stands for them.
 pub const HIDDEN: &str = "********";
@@ -174,13 +202,17 @@ impl KeyService {
         Ok(settings)
     }
 
-    /// Load the key managers stored for run time and use them beside the configuration's. One that cannot be
-    /// built (its provider is down, its key is missing) is left out, and said so, until the next reload.
+    /// Load the key managers stored for run time and use them beside the configuration's. Only rows that changed
+    /// since the last load are built again; one that cannot be built (its provider is down, its key is missing) is
+    /// left out, and said so, until the next reload.
     pub async fn reload_key_managers(&self) -> Result<()> {
         if self.builder.is_none() {
             return Ok(());
         }
+        let _changing = self.changing.lock().await;
         let stored = self.store.list_key_managers().await?;
+        let before = self.built.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut built = Built::new();
         let mut live = Live {
             set: (*self.fixed).clone(),
             disabled: HashSet::new(),
@@ -190,13 +222,20 @@ impl KeyService {
                 tracing::warn!(key_manager = %s.name, "a stored key manager has a configured one's name; the configuration's wins");
                 continue;
             }
-            let built = match self.config_of(s) {
-                Ok(config) => self.build_one(&config).await,
-                Err(e) => Err(e),
+            let fingerprint = build_fingerprint(s);
+            let one = match before.get(&s.name) {
+                Some((f, one)) if *f == fingerprint => Ok(one.clone()),
+                _ => match self.config_of(s) {
+                    Ok(config) => match self.build_one(&config).await {
+                        Ok(km) => self.single(km, &s.kind),
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                },
             };
-            match built {
-                Ok(km) => {
-                    let one = self.single(km, &s.kind)?;
+            match one {
+                Ok(one) => {
+                    built.insert(s.name.clone(), (fingerprint, one.clone()));
                     live.set.append(one)?;
                     if !s.enabled {
                         live.disabled.insert(s.name.clone());
@@ -207,8 +246,62 @@ impl KeyService {
                 }
             }
         }
-        *self.live.write().unwrap_or_else(|p| p.into_inner()) = live;
+        let changed = before.len() != built.len()
+            || built
+                .iter()
+                .any(|(n, (f, _))| before.get(n).is_none_or(|(g, _)| g != f));
+        let was = self.live.read().unwrap_or_else(|p| p.into_inner()).disabled.clone();
+        *self.built.lock().unwrap_or_else(|p| p.into_inner()) = built;
+        if changed || was != live.disabled {
+            self.change_live(|l| {
+                *l = live;
+                Ok(())
+            })?;
+        }
         Ok(())
+    }
+
+    /// Reload the run-time key managers every `every` (the fallback when no change is pushed, and SQLite's way),
+    /// for as long as the process runs. A reload that finds nothing changed reads one table and builds nothing.
+    pub fn spawn_key_manager_poller(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = service.reload_key_managers().await {
+                    tracing::warn!(error = %crate::error::chain(&e), "cannot reload the key managers");
+                }
+            }
+        })
+    }
+
+    /// The enabled key managers in use, now and after every change (added, changed, disabled, enabled, removed, on
+    /// this node or, once reloaded, on another): token validators follow it
+    /// ([`TokenValidator::follow_key_managers`](crate::validation::TokenValidator::follow_key_managers)).
+    pub fn watch_key_managers(&self) -> tokio::sync::watch::Receiver<KeyManagers> {
+        self.published.subscribe()
+    }
+
+    /// Change what is in use, and publish the enabled set (under the lock, so the published order is the order of
+    /// changes).
+    fn change_live(&self, f: impl FnOnce(&mut Live) -> Result<()>) -> Result<()> {
+        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = live.clone();
+        f(&mut next)?;
+        self.published.send_replace(next.enabled());
+        *live = next;
+        Ok(())
+    }
+
+    /// Remember what a stored key manager was built from, so the next reload keeps this instance.
+    fn remember_built(&self, stored: &StoredKeyManager, one: &KeyManagers) {
+        self.built
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(stored.name.clone(), (build_fingerprint(stored), one.clone()));
     }
 
     /// A set of one built key manager, with its connector's descriptor.
@@ -282,6 +375,7 @@ impl KeyService {
     /// Add a key manager: checked against its connector, built (a provider it must reach at build time is
     /// reached now), stored with its secrets sealed, and in use here at once (on other nodes when they hear of it).
     pub async fn add_key_manager(&self, new: &NewKeyManager, audit: &Audit) -> Result<KeyManagerView> {
+        let _changing = self.changing.lock().await;
         super::check_text("name", &new.name, 100)?;
         self.not_configured_here(&new.name)?;
         if new.kind == "resident" {
@@ -319,15 +413,16 @@ impl KeyService {
             .await?;
         audit.mark_written();
         let one = self.single(km, &new.kind)?;
-        {
-            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        self.remember_built(&stored, &one);
+        self.change_live(|live| {
             // A reload on another node's announcement may have brought it in already.
             live.set = live.set.without(&new.name);
             live.set.append(one)?;
             if !new.enabled {
                 live.disabled.insert(new.name.clone());
             }
-        }
+            Ok(())
+        })?;
         tracing::info!(key_manager = %new.name, kind = %new.kind, "added a key manager");
         self.view(&new.name).await
     }
@@ -341,6 +436,7 @@ impl KeyService {
         audit: &Audit,
     ) -> Result<KeyManagerView> {
         self.not_configured_here(name)?;
+        let _changing = self.changing.lock().await;
         let mut stored = self
             .store
             .list_key_managers()
@@ -372,10 +468,13 @@ impl KeyService {
                 .await?;
             audit.mark_written();
             let one = self.single(km, &stored.kind)?;
-            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
-            let mut set = live.set.without(name);
-            set.append(one)?;
-            live.set = set;
+            self.remember_built(&stored, &one);
+            self.change_live(|live| {
+                let mut set = live.set.without(name);
+                set.append(one)?;
+                live.set = set;
+                Ok(())
+            })?;
         } else if let Some(enabled) = change.enabled {
             stored.enabled = enabled;
             stored.updated_at = super::store::now();
@@ -384,13 +483,13 @@ impl KeyService {
                 .await?;
             audit.mark_written();
         }
-        {
-            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        self.change_live(|live| {
             match stored.enabled {
                 true => live.disabled.remove(name),
                 false => live.disabled.insert(name.to_owned()),
             };
-        }
+            Ok(())
+        })?;
         tracing::info!(key_manager = %name, enabled = stored.enabled, "changed a key manager");
         self.view(name).await
     }
@@ -398,6 +497,7 @@ impl KeyService {
     /// Remove a key manager added at run time. One that key mappings still point to is `Conflict` unless `force`
     /// (then its mappings go too; the clients stay at the provider).
     pub async fn remove_key_manager(&self, name: &str, force: bool, audit: &Audit) -> Result<()> {
+        let _changing = self.changing.lock().await;
         self.not_configured_here(name)?;
         let held = self.store.count_mappings_of(name).await?;
         if held > 0 && !force {
@@ -410,11 +510,12 @@ impl KeyService {
             .delete_key_manager(name, force, audit.to_write().as_ref())
             .await?;
         audit.mark_written();
-        {
-            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        self.built.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
+        self.change_live(|live| {
             live.set = live.set.without(name);
             live.disabled.remove(name);
-        }
+            Ok(())
+        })?;
         tracing::info!(key_manager = %name, force, "removed a key manager");
         Ok(())
     }

@@ -37,6 +37,12 @@ use crate::{Error, KeyManager, Result};
 pub struct KeyService {
     /// The key managers in use: the configuration's, then those added at run time.
     live: Arc<std::sync::RwLock<key_managers::Live>>,
+    /// The enabled key managers, published on every change of `live` (validators follow it).
+    published: Arc<tokio::sync::watch::Sender<KeyManagers>>,
+    /// The run-time key managers built so far, by name, with the stored row they were built from.
+    built: Arc<std::sync::Mutex<key_managers::Built>>,
+    /// Held by a reload and by a change of a run-time key manager, so neither undoes the other.
+    changing: Arc<tokio::sync::Mutex<()>>,
     /// The configuration's (read-only here).
     fixed: Arc<KeyManagers>,
     /// How key managers are built at run time, when this service may.
@@ -75,6 +81,9 @@ impl KeyService {
                 set: key_managers.clone(),
                 disabled: Default::default(),
             })),
+            published: Arc::new(tokio::sync::watch::Sender::new(key_managers.clone())),
+            built: Default::default(),
+            changing: Default::default(),
             fixed: Arc::new(key_managers),
             builder: None,
             store,

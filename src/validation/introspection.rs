@@ -5,7 +5,7 @@ use super::*;
 
 impl TokenValidator {
     pub(super) async fn introspect(&self, token: &str, hash: &[u8; 32]) -> Result<Arc<Principal>, ValidationError> {
-        if self.introspectors.is_empty() {
+        if self.keys().introspectors.is_empty() {
             return Err(ValidationError::NoIntrospection);
         }
         for _ in 0..2 {
@@ -40,7 +40,8 @@ impl TokenValidator {
         let now_i = self.clock.instant();
         let token_value = Token::new(token);
         let mut failure = None;
-        for km in &self.introspectors {
+        let keys = self.keys();
+        for km in &keys.introspectors {
             match km.introspect(&token_value, Some(TokenTypeHint::AccessToken)).await {
                 Ok(info) if info.active => {
                     let at = self.clock.now();

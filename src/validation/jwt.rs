@@ -32,7 +32,8 @@ impl TokenValidator {
             .get("iss")
             .and_then(Value::as_str)
             .ok_or_else(|| ValidationError::MissingClaim("iss".into()))?;
-        let issuer = self
+        let keys = self.keys();
+        let issuer = keys
             .issuers
             .iter()
             .find(|i| i.profile.issuer == iss)
@@ -89,7 +90,10 @@ impl TokenValidator {
             .map(|exp| Duration::from_secs((exp - at).max(0) as u64))
             .unwrap_or(self.settings.max_cache_ttl)
             .min(self.settings.max_cache_ttl);
-        self.seen.insert(hash, principal.clone(), self.clock.instant() + ttl);
+        // Remembered only while its key manager is still answered for (the set may have changed meanwhile).
+        if Arc::ptr_eq(&keys, &self.keys()) {
+            self.seen.insert(hash, principal.clone(), self.clock.instant() + ttl);
+        }
         Ok(principal)
     }
 

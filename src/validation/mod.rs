@@ -268,7 +268,15 @@ struct Issuer {
     km: Arc<dyn KeyManager>,
     profile: TokenProfile,
     algorithms: Vec<Algorithm>,
-    jwks: JwksCache,
+    jwks: Arc<JwksCache>,
+}
+
+/// The key managers a validator answers for, replaced whole when they change ([`TokenValidator::set_key_managers`]).
+#[derive(Default)]
+struct KeySet {
+    issuers: Vec<Issuer>,
+    introspectors: Vec<Arc<dyn KeyManager>>,
+    key_managers: Vec<Arc<dyn KeyManager>>,
 }
 
 type Outcome = Result<Arc<Principal>, ValidationError>;
@@ -277,9 +285,7 @@ type Flight = Arc<OnceCell<(Outcome, Instant)>>;
 /// Validates bearer tokens of every configured key manager. Share it as `Arc<TokenValidator>`.
 pub struct TokenValidator {
     settings: ValidatorSettings,
-    issuers: Vec<Issuer>,
-    introspectors: Vec<Arc<dyn KeyManager>>,
-    key_managers: Vec<Arc<dyn KeyManager>>,
+    keys: std::sync::RwLock<Arc<KeySet>>,
     http: HttpClient,
     seen: TtlCache<[u8; 32], Arc<Principal>>,
     flights: Mutex<HashMap<[u8; 32], Flight>>,
@@ -299,6 +305,7 @@ impl std::fmt::Debug for TokenValidator {
             .field(
                 "issuers",
                 &self
+                    .keys()
                     .issuers
                     .iter()
                     .map(|i| i.profile.issuer.clone())
@@ -310,6 +317,45 @@ impl std::fmt::Debug for TokenValidator {
 }
 
 use crate::model::{now, Clock};
+
+impl KeySet {
+    /// The set for `key_managers`, keeping `old`'s signing-key caches for key managers that did not change.
+    fn build(key_managers: &KeyManagers, settings: &ValidatorSettings, old: &KeySet) -> KeySet {
+        let mut issuers = Vec::new();
+        for km in key_managers.iter() {
+            let profile = km.token_profile();
+            let algorithms: Vec<Algorithm> = profile.algorithms.iter().filter_map(|a| algorithm(a)).collect();
+            if algorithms.is_empty() {
+                continue;
+            }
+            let jwks = old
+                .issuers
+                .iter()
+                .find(|i| Arc::ptr_eq(&i.km, km) && i.profile == profile)
+                .map(|i| i.jwks.clone())
+                .unwrap_or_else(|| Arc::new(JwksCache::new(settings.jwks_refetch_interval)));
+            issuers.push(Issuer {
+                km: km.clone(),
+                algorithms,
+                jwks,
+                profile,
+            });
+        }
+        let introspectors = match &settings.introspection_order {
+            Some(names) => names.iter().filter_map(|n| key_managers.get(n).ok()).collect(),
+            None => key_managers
+                .iter()
+                .filter(|k| k.capabilities().introspection)
+                .cloned()
+                .collect(),
+        };
+        KeySet {
+            issuers,
+            introspectors,
+            key_managers: key_managers.iter().cloned().collect(),
+        }
+    }
+}
 
 fn sha256(token: &str) -> [u8; 32] {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
@@ -334,31 +380,12 @@ impl TokenValidator {
     /// A validator for these key managers.
     pub fn new(key_managers: &KeyManagers, settings: ValidatorSettings) -> crate::Result<TokenValidator> {
         let http = HttpClient::new(HttpPolicy::default())?;
-        let mut issuers = Vec::new();
-        for km in key_managers.iter() {
-            let profile = km.token_profile();
-            let algorithms: Vec<Algorithm> = profile.algorithms.iter().filter_map(|a| algorithm(a)).collect();
-            if algorithms.is_empty() {
-                continue;
+        if let Some(names) = &settings.introspection_order {
+            for n in names {
+                key_managers.get(n)?;
             }
-            issuers.push(Issuer {
-                km: km.clone(),
-                algorithms,
-                jwks: JwksCache::new(settings.jwks_refetch_interval),
-                profile,
-            });
         }
-        let introspectors = match &settings.introspection_order {
-            Some(names) => names
-                .iter()
-                .map(|n| key_managers.get(n))
-                .collect::<crate::Result<Vec<_>>>()?,
-            None => key_managers
-                .iter()
-                .filter(|k| k.capabilities().introspection)
-                .cloned()
-                .collect(),
-        };
+        let keys = KeySet::build(key_managers, &settings, &KeySet::default());
         Ok(TokenValidator {
             seen: TtlCache::new(settings.cache_capacity),
             app_cache: TtlCache::new(settings.cache_capacity),
@@ -366,16 +393,70 @@ impl TokenValidator {
             flights: Mutex::new(HashMap::new()),
             revocations: Revocations::new(),
             applications: None,
-            key_managers: key_managers.iter().cloned().collect(),
+            keys: std::sync::RwLock::new(Arc::new(keys)),
             polled_until: Mutex::new(0),
             clock: crate::model::system_clock(),
             metrics: std::sync::OnceLock::new(),
             feeds: Vec::new(),
             settings,
-            issuers,
-            introspectors,
             http,
         })
+    }
+
+    /// Answer for these key managers from now on (key managers added, changed, disabled or removed while the
+    /// process runs). A key manager that stays as it was (the same instance, the same token profile) keeps its
+    /// cached signing keys; tokens already validated for one that left or changed are forgotten, so they are
+    /// refused or checked again at once. Names in `introspection_order` that are not in the set are skipped.
+    pub fn set_key_managers(&self, key_managers: &KeyManagers) {
+        let mut slot = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        let old = slot.clone();
+        let new = Arc::new(KeySet::build(key_managers, &self.settings, &old));
+        let gone: std::collections::HashSet<String> = old
+            .key_managers
+            .iter()
+            .filter(|o| !new.key_managers.iter().any(|n| Arc::ptr_eq(o, n)))
+            .map(|o| o.name().to_owned())
+            .collect();
+        *slot = new;
+        drop(slot);
+        if gone.is_empty() {
+            return;
+        }
+        self.seen.retain(|p| !gone.contains(&p.key_manager));
+        self.flights
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, f| match f.get() {
+                Some((Ok(p), _)) => !gone.contains(&p.key_manager),
+                _ => true,
+            });
+        tracing::info!(key_managers = ?gone, "the validator forgot the tokens of key managers that left or changed");
+    }
+
+    /// Answer for the key managers `changes` names, now and whenever it changes (for example
+    /// `KeyService::watch_key_managers`), until the validator is dropped or the sender is.
+    pub fn follow_key_managers(
+        self: &Arc<Self>,
+        mut changes: tokio::sync::watch::Receiver<KeyManagers>,
+    ) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let set = changes.borrow_and_update().clone();
+                match weak.upgrade() {
+                    Some(v) => v.set_key_managers(&set),
+                    None => return,
+                }
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
+    /// The key managers answered for now.
+    fn keys(&self) -> Arc<KeySet> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Fill `application_id` and `key_type` from key mappings.

@@ -25,7 +25,8 @@ impl TokenValidator {
         let since = *self.polled_until.lock().unwrap_or_else(|p| p.into_inner());
         let started = self.clock.now();
         let mut ok = true;
-        for km in &self.key_managers {
+        let keys = self.keys();
+        for km in &keys.key_managers {
             match km.revocations_since(since).await {
                 Ok(Some(list)) => list.iter().for_each(|r| self.revocations.add(km.name(), r)),
                 Ok(None) => {}

@@ -1,4 +1,5 @@
-//! `keymanager validate`: the gateway's own view of a token, from the configuration (no server needed).
+//! `keymanager validate`: the gateway's own view of a token, from the configuration and the key managers added at
+//! run time (no server needed).
 
 use std::sync::Arc;
 
@@ -16,6 +17,9 @@ pub(crate) async fn validate(ctx: &Context) -> Result<(), Failure> {
     let validator = TokenValidator::new(&rt.key_managers, ValidatorSettings::default())?
         .with_applications(Arc::new(rt.service.clone()))
         .with_revocation_feed(rt.store.clone());
+    if let Some(service) = crate::gateway_auth::runtime_key_managers(&rt, &dir).await? {
+        validator.set_key_managers(&service.watch_key_managers().borrow());
+    }
     validator.poll_revocations().await;
     let principal = validator
         .validate(&token)

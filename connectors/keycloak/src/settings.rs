@@ -4,51 +4,59 @@ use keymanager::config::KeyManagerConfig;
 use keymanager::descriptor::{ConnectorDescriptor, Setting};
 use keymanager::error::ConfigError;
 use keymanager::model::{ClientSecret, Token};
+use keymanager::secret_policy::{SecretPolicy, SecretSettings};
 use serde::Deserialize;
+
+/// Keycloak keeps at most two secrets per client: the current one and, during a rotation, the previous one.
+pub const MAX_SECRETS: u32 = 2;
 
 /// The `type` of Keycloak key managers.
 pub const KIND: &str = "keycloak";
 
 /// The connector's self-description.
 pub fn descriptor() -> ConnectorDescriptor {
+    let mut connection_settings = vec![
+        Setting::url(
+            "base_url",
+            "Keycloak URL, e.g. https://kc.example.com (add /auth for servers before 17)",
+        )
+        .required(),
+        Setting::string("realm", "Realm").required(),
+        Setting::string("admin_client_id", "Admin service-account client (manage-clients)"),
+        Setting::string("admin_client_secret", "Its secret").secret(),
+        Setting::string("admin_realm", "Realm of the admin client (default: realm)"),
+        Setting::string(
+            "initial_access_token",
+            "Initial access token, for registration-only mode",
+        )
+        .secret(),
+        Setting::string(
+            "introspection_client_id",
+            "Client the connector introspects with (default: the admin client)",
+        ),
+        Setting::string("introspection_client_secret", "Its secret").secret(),
+        Setting::url("admin_url", "Override: /admin/realms/{realm}"),
+        Setting::url("admin_token_endpoint", "Override: token endpoint of the admin realm"),
+        Setting::url("registration_endpoint", "Override: client registration service"),
+        Setting::url("issuer", "Override: issuer"),
+        Setting::url("token_endpoint", "Override: token endpoint"),
+        Setting::url("introspection_endpoint", "Override: introspection endpoint"),
+        Setting::url("revocation_endpoint", "Override: revocation endpoint"),
+        Setting::url("jwks_uri", "Override: JWKS URI (certs)"),
+        Setting::string(
+            "audience",
+            "Access-token audience a gateway requires (configure an audience mapper)",
+        ),
+    ];
+    connection_settings.extend(SecretPolicy::settings(
+        "read back from Keycloak's admin API (client-secret; admin mode only)",
+    ));
     ConnectorDescriptor {
         kind: KIND.into(),
         display_name: "Keycloak".into(),
         description: "A Keycloak realm, through the admin REST API or the OpenID Connect client registration service."
             .into(),
-        connection_settings: vec![
-            Setting::url(
-                "base_url",
-                "Keycloak URL, e.g. https://kc.example.com (add /auth for servers before 17)",
-            )
-            .required(),
-            Setting::string("realm", "Realm").required(),
-            Setting::string("admin_client_id", "Admin service-account client (manage-clients)"),
-            Setting::string("admin_client_secret", "Its secret").secret(),
-            Setting::string("admin_realm", "Realm of the admin client (default: realm)"),
-            Setting::string(
-                "initial_access_token",
-                "Initial access token, for registration-only mode",
-            )
-            .secret(),
-            Setting::string(
-                "introspection_client_id",
-                "Client the connector introspects with (default: the admin client)",
-            ),
-            Setting::string("introspection_client_secret", "Its secret").secret(),
-            Setting::url("admin_url", "Override: /admin/realms/{realm}"),
-            Setting::url("admin_token_endpoint", "Override: token endpoint of the admin realm"),
-            Setting::url("registration_endpoint", "Override: client registration service"),
-            Setting::url("issuer", "Override: issuer"),
-            Setting::url("token_endpoint", "Override: token endpoint"),
-            Setting::url("introspection_endpoint", "Override: introspection endpoint"),
-            Setting::url("revocation_endpoint", "Override: revocation endpoint"),
-            Setting::url("jwks_uri", "Override: JWKS URI (certs)"),
-            Setting::string(
-                "audience",
-                "Access-token audience a gateway requires (configure an audience mapper)",
-            ),
-        ],
+        connection_settings,
         application_properties: vec![],
     }
 }
@@ -97,6 +105,8 @@ pub struct KeycloakSettings {
     pub jwks_uri: String,
     /// Audience.
     pub audience: Option<String>,
+    /// Hashed or retrievable secrets, and how many a client may hold (at most [`MAX_SECRETS`]).
+    pub secrets: SecretPolicy,
 }
 
 impl KeycloakSettings {
@@ -127,6 +137,7 @@ impl KeycloakSettings {
             jwks_uri: format!("{oidc}/certs"),
             issuer,
             audience: None,
+            secrets: SecretPolicy::default(),
             mode,
         }
     }
@@ -168,6 +179,21 @@ impl KeycloakSettings {
             (t.jwks_uri, &mut out.jwks_uri),
         ]);
         out.audience = t.audience;
+        out.secrets = SecretPolicy::from_settings(
+            km,
+            SecretSettings {
+                max_secrets_per_client: t.max_secrets_per_client,
+                multiple_secrets: t.multiple_secrets,
+                client_secret_storage: t.client_secret_storage,
+            },
+            Some(MAX_SECRETS),
+        )?;
+        if out.secrets.retrievable() && matches!(out.mode, Mode::Registration { .. }) {
+            return Err(km.error(
+                Some("client_secret_storage"),
+                "retrievable secrets are read through the admin API: configure admin_client_id and admin_client_secret",
+            ));
+        }
         Ok(out)
     }
 }
@@ -192,6 +218,9 @@ struct KeycloakTable {
     revocation_endpoint: Option<String>,
     jwks_uri: Option<String>,
     audience: Option<String>,
+    max_secrets_per_client: Option<u64>,
+    multiple_secrets: bool,
+    client_secret_storage: String,
 }
 
 #[cfg(test)]

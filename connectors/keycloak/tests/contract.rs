@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use keymanager::http::{HttpClient, HttpPolicy};
 use keymanager::model::*;
+use keymanager::secret_policy::{SecretPolicy, SecretStorage};
 use keymanager::sql::registrations::{MemoryRegistrations, RegistrationStore};
 use keymanager::{Error, KeyManager};
 use keymanager_keycloak::{KeycloakKeyManager, KeycloakSettings, Mode};
@@ -48,7 +49,12 @@ async fn admin_mode() -> Kc {
 }
 
 async fn build(server: MockServer, mode: Mode) -> Kc {
-    let settings = KeycloakSettings::new(&server.uri(), "acme", "acme", mode);
+    build_with(server, mode, SecretPolicy::default()).await
+}
+
+async fn build_with(server: MockServer, mode: Mode, secrets: SecretPolicy) -> Kc {
+    let mut settings = KeycloakSettings::new(&server.uri(), "acme", "acme", mode);
+    settings.secrets = secrets;
     let registrations = Arc::new(MemoryRegistrations::default());
     let km = KeycloakKeyManager::new(
         "keycloak",
@@ -380,6 +386,85 @@ async fn current_and_rotated_secrets() {
         Error::Unsupported { .. }
     ));
     assert_eq!(kc.km.capabilities().max_secrets_per_client, Some(2));
+}
+
+/// WSO2's per-key-manager secret rules on Keycloak: with `client_secret_storage = "retrievable"` a read of the
+/// client carries its current secret, read back through `GET …/client-secret`; hashed (the default) never asks for
+/// it; `multiple_secrets = false` refuses a second secret before any rotation is made (regenerate replaces it).
+#[tokio::test]
+async fn retrievable_secrets_and_one_secret_per_client() {
+    let base = format!("/admin/realms/acme/clients/{UUID}");
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/realms/acme/protocol/openid-connect/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("admin-token.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/admin/realms/acme/clients"))
+        .and(query_param("clientId", "orders-app-production"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([fixture("client.json")])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(&base))
+        .and(admin_bearer())
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("client.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{base}/client-secret")))
+        .and(admin_bearer())
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("client-secret.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{base}/client-secret/rotated")))
+        .respond_with(ResponseTemplate::new(404).set_body_json(fixture("error-no-rotated-secret.json")))
+        .mount(&server)
+        .await;
+    let mode = || Mode::Admin {
+        client_id: "keymanager-admin".into(),
+        client_secret: ClientSecret::new("admin-secret-0123456789"),
+    };
+    let id = ClientId::new("orders-app-production");
+    let retrievable = SecretPolicy {
+        storage: SecretStorage::Retrievable,
+        max_per_client: Some(1),
+    };
+    let kc = build_with(server, mode(), retrievable).await;
+    let client = kc.km.get_client(&id).await.unwrap();
+    assert_eq!(
+        client.client_secret.expect("shown again").expose_secret(),
+        "z4Ux09d1GrR5GVUMleJVSPwYkDFdiaxZ"
+    );
+    let caps = kc.km.capabilities();
+    assert!(caps.retrievable_secrets && !caps.multiple_secrets);
+    assert_eq!(caps.max_secrets_per_client, Some(1));
+    // One secret per client: a second one is refused before Keycloak rotates anything.
+    let e = kc.km.create_secret(&id, &SecretSpec::default()).await.unwrap_err();
+    assert!(matches!(e, Error::LimitExceeded { limit: Some(1), .. }), "{e:?}");
+    assert!(
+        requests(&kc.server, "POST", &format!("{base}/client-secret"))
+            .await
+            .is_empty(),
+        "no rotation was made"
+    );
+    // Hashed (the default): the secret is never read back.
+    let before = requests(&kc.server, "GET", &format!("{base}/client-secret"))
+        .await
+        .len();
+    let kc = build_with(kc.server, mode(), SecretPolicy::default()).await;
+    let client = kc.km.get_client(&id).await.unwrap();
+    assert!(client.client_secret.is_none());
+    assert_eq!(
+        requests(&kc.server, "GET", &format!("{base}/client-secret"))
+            .await
+            .len(),
+        before,
+        "a hashed key manager never asks for the secret"
+    );
+    assert!(!kc.km.capabilities().retrievable_secrets);
 }
 
 #[tokio::test]

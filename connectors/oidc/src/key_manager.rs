@@ -154,6 +154,7 @@ impl KeyManager for OidcKeyManager {
             pkce: false,
             pkce_plain: false,
             client_token_lifetime: false,
+            retrievable_secrets: false,
         }
     }
 

@@ -131,6 +131,15 @@ fn secret_info(s: &bodies::ClientSecret) -> SecretInfo {
     }
 }
 
+/// The value of the newest `ACTIVE` secret (by `created`; a tie goes to the later in Okta's list).
+fn newest_active(secrets: &[bodies::ClientSecret]) -> Option<String> {
+    secrets
+        .iter()
+        .filter(|s| s.status == "ACTIVE")
+        .max_by_key(|s| s.created.as_deref().and_then(parse_timestamp).unwrap_or_default())
+        .and_then(|s| s.client_secret.clone())
+}
+
 /// The `rel="next"` URL of a `Link` header.
 fn next_link(resp: &HttpResponse) -> Option<String> {
     resp.headers
@@ -214,6 +223,18 @@ impl OktaKeyManager {
         Ok(())
     }
 
+    /// A client's secrets as the Apps API lists them (their values too: mask them or hand one back, never log).
+    async fn app_secrets(&self, client_id: &ClientId) -> Result<Vec<bodies::ClientSecret>> {
+        let path = format!("/api/v1/apps/{client_id}/credentials/secrets");
+        self.json_of(
+            self.mgmt(Method::GET, &path),
+            Idempotency::Idempotent,
+            "client",
+            client_id.as_str(),
+        )
+        .await
+    }
+
     async fn scopes_page(&self, url: String, out: &mut Vec<OAuth2Scope>) -> Result<Option<String>> {
         let req = self.http.get(&url).header(
             reqwest::header::AUTHORIZATION,
@@ -265,8 +286,8 @@ impl KeyManager for OktaKeyManager {
             update_client: true,
             map_existing_client: false,
             regenerate_secret: true,
-            multiple_secrets: true,
-            max_secrets_per_client: Some(MAX_SECRETS),
+            multiple_secrets: self.settings.secrets.max(Some(MAX_SECRETS)) != Some(1),
+            max_secrets_per_client: self.settings.secrets.max(Some(MAX_SECRETS)),
             secret_expiry: false,
             secret_description: false,
             revoke_tokens_with_secret: false,
@@ -277,6 +298,7 @@ impl KeyManager for OktaKeyManager {
             pkce: true,
             pkce_plain: false,
             client_token_lifetime: false,
+            retrievable_secrets: self.settings.secrets.retrievable(),
         }
     }
 
@@ -337,7 +359,11 @@ impl KeyManager for OktaKeyManager {
             )
             .await?;
         let mut client = client_from(&body)?;
+        // DCR reads never carry the secret; with retrievable secrets it is read back from the Apps API.
         client.client_secret = None;
+        if self.settings.secrets.retrievable() && !client.public_client {
+            client.client_secret = newest_active(&self.app_secrets(client_id).await?).map(ClientSecret::new);
+        }
         Ok(client)
     }
 
@@ -373,6 +399,11 @@ impl KeyManager for OktaKeyManager {
         if spec.expires_in.is_some() {
             return Err(Error::unsupported("secret expiry (Okta secrets do not expire)"));
         }
+        // Okta enforces its own limit of two; a policy of fewer is enforced here.
+        if self.settings.secrets.max_per_client.is_some_and(|m| m < MAX_SECRETS) {
+            let held = self.app_secrets(client_id).await?.len();
+            self.settings.secrets.check_room(client_id.as_str(), held)?;
+        }
         let path = format!("/api/v1/apps/{client_id}/credentials/secrets");
         let body: bodies::ClientSecret = self
             .json_of(
@@ -394,16 +425,7 @@ impl KeyManager for OktaKeyManager {
     }
 
     async fn list_secrets(&self, client_id: &ClientId) -> Result<Vec<SecretInfo>> {
-        let path = format!("/api/v1/apps/{client_id}/credentials/secrets");
-        let body: Vec<bodies::ClientSecret> = self
-            .json_of(
-                self.mgmt(Method::GET, &path),
-                Idempotency::Idempotent,
-                "client",
-                client_id.as_str(),
-            )
-            .await?;
-        Ok(body.iter().map(secret_info).collect())
+        Ok(self.app_secrets(client_id).await?.iter().map(secret_info).collect())
     }
 
     async fn delete_secret(&self, client_id: &ClientId, secret_id: &str, revoke_tokens: bool) -> Result<()> {

@@ -4,37 +4,44 @@ use keymanager::config::KeyManagerConfig;
 use keymanager::descriptor::{ConnectorDescriptor, Setting};
 use keymanager::error::ConfigError;
 use keymanager::model::{ClientSecret, Token};
+use keymanager::secret_policy::{SecretPolicy, SecretSettings};
 use serde::Deserialize;
+
+use crate::errors::MAX_SECRETS;
 
 /// The `type` of Okta key managers.
 pub const KIND: &str = "okta";
 
 /// The connector's self-description.
 pub fn descriptor() -> ConnectorDescriptor {
+    let mut connection_settings = vec![
+        Setting::url("org_url", "Okta org URL, e.g. https://dev-000000.okta.com").required(),
+        Setting::string("authorization_server_id", "Custom authorization server").default_value("default"),
+        Setting::string("api_token", "Okta API token (sent as SSWS)")
+            .required()
+            .secret(),
+        Setting::string("introspection_client_id", "Client id the connector introspects with"),
+        Setting::string("introspection_client_secret", "Its secret").secret(),
+        Setting::url("management_url", "Override: base URL of /api/v1 and /oauth2/v1/clients"),
+        Setting::url("issuer", "Override: issuer (custom domain)"),
+        Setting::url("token_endpoint", "Override: token endpoint"),
+        Setting::url("introspection_endpoint", "Override: introspection endpoint"),
+        Setting::url("revocation_endpoint", "Override: revocation endpoint"),
+        Setting::url("jwks_uri", "Override: JWKS URI"),
+        Setting::string(
+            "audience",
+            "Access-token audience a gateway requires (default api://default on the default server)",
+        ),
+    ];
+    connection_settings.extend(SecretPolicy::settings(
+        "read back from Okta's Apps API (the newest active secret)",
+    ));
     ConnectorDescriptor {
         kind: KIND.into(),
         display_name: "Okta".into(),
         description: "An Okta org: dynamic client registration, Apps API secrets, a custom authorization server."
             .into(),
-        connection_settings: vec![
-            Setting::url("org_url", "Okta org URL, e.g. https://dev-000000.okta.com").required(),
-            Setting::string("authorization_server_id", "Custom authorization server").default_value("default"),
-            Setting::string("api_token", "Okta API token (sent as SSWS)")
-                .required()
-                .secret(),
-            Setting::string("introspection_client_id", "Client id the connector introspects with"),
-            Setting::string("introspection_client_secret", "Its secret").secret(),
-            Setting::url("management_url", "Override: base URL of /api/v1 and /oauth2/v1/clients"),
-            Setting::url("issuer", "Override: issuer (custom domain)"),
-            Setting::url("token_endpoint", "Override: token endpoint"),
-            Setting::url("introspection_endpoint", "Override: introspection endpoint"),
-            Setting::url("revocation_endpoint", "Override: revocation endpoint"),
-            Setting::url("jwks_uri", "Override: JWKS URI"),
-            Setting::string(
-                "audience",
-                "Access-token audience a gateway requires (default api://default on the default server)",
-            ),
-        ],
+        connection_settings,
         application_properties: vec![
             Setting::string("application_type", "Okta application_type")
                 .one_of(&["web", "native", "browser", "service"]),
@@ -69,6 +76,8 @@ pub struct OktaSettings {
     pub jwks_uri: String,
     /// Audience.
     pub audience: Option<String>,
+    /// Hashed or retrievable secrets, and how many a client may hold (at most [`MAX_SECRETS`]).
+    pub secrets: SecretPolicy,
 }
 
 impl OktaSettings {
@@ -85,6 +94,7 @@ impl OktaSettings {
             audience: (authorization_server_id == "default").then(|| "api://default".to_owned()),
             authorization_server_id: authorization_server_id.to_owned(),
             introspection_client: None,
+            secrets: SecretPolicy::default(),
             issuer,
             org_url: org,
             api_token,
@@ -110,6 +120,15 @@ impl OktaSettings {
         if t.audience.is_some() {
             out.audience = t.audience;
         }
+        out.secrets = SecretPolicy::from_settings(
+            km,
+            SecretSettings {
+                max_secrets_per_client: t.max_secrets_per_client,
+                multiple_secrets: t.multiple_secrets,
+                client_secret_storage: t.client_secret_storage,
+            },
+            Some(MAX_SECRETS),
+        )?;
         Ok(out)
     }
 }
@@ -129,6 +148,9 @@ struct OktaTable {
     revocation_endpoint: Option<String>,
     jwks_uri: Option<String>,
     audience: Option<String>,
+    max_secrets_per_client: Option<u64>,
+    multiple_secrets: bool,
+    client_secret_storage: String,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use keymanager::http::{HttpClient, HttpPolicy};
 use keymanager::model::*;
+use keymanager::secret_policy::{SecretPolicy, SecretStorage};
 use keymanager::{Error, KeyManager};
 use keymanager_okta::{OktaKeyManager, OktaSettings};
 use serde_json::{json, Value};
@@ -20,8 +21,12 @@ fn fixture(name: &str) -> Value {
 }
 
 async fn okta() -> (MockServer, OktaKeyManager) {
-    let server = MockServer::start().await;
+    okta_with(MockServer::start().await, SecretPolicy::default())
+}
+
+fn okta_with(server: MockServer, secrets: SecretPolicy) -> (MockServer, OktaKeyManager) {
     let mut settings = OktaSettings::new(&server.uri(), "default", Token::new(TOKEN));
+    settings.secrets = secrets;
     settings.introspection_client = Some(("0oaIntrospector".into(), ClientSecret::new("introspector-secret")));
     let http = HttpClient::new(HttpPolicy {
         initial_backoff: Duration::from_millis(10),
@@ -227,6 +232,66 @@ async fn get_update_delete_and_new_secret() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// WSO2's per-key-manager secret rules on Okta: with `client_secret_storage = "retrievable"` a read of the client
+/// carries the newest active secret, read back from the Apps API (DCR reads never carry it); hashed (the default)
+/// never lists secrets on a read; `multiple_secrets = false` refuses a second secret before Okta is asked to make one.
+#[tokio::test]
+async fn retrievable_secrets_and_one_secret_per_client() {
+    let web = fixture("examples/oauth.ClientResponseWeb.json");
+    let id = ClientId::new(web["client_id"].as_str().unwrap());
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/oauth2/v1/clients/{id}")))
+        .and(ssws())
+        .respond_with(ResponseTemplate::new(200).set_body_json(&web))
+        .mount(&server)
+        .await;
+    let secrets = format!("/api/v1/apps/{id}/credentials/secrets");
+    // Okta's own list: an inactive secret, then the active one.
+    Mock::given(method("GET"))
+        .and(path(&secrets))
+        .and(ssws())
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("examples/management.oAuthClientSecretListResponse.json")),
+        )
+        .mount(&server)
+        .await;
+    let retrievable = SecretPolicy {
+        storage: SecretStorage::Retrievable,
+        max_per_client: Some(1),
+    };
+    let (server, km) = okta_with(server, retrievable);
+    let client = km.get_client(&id).await.unwrap();
+    assert_eq!(
+        client.client_secret.expect("shown again").expose_secret(),
+        "HAGDTYU9XbLnS......3xasFDDwecdZuFs5B",
+        "the newest active secret, not the inactive one"
+    );
+    let caps = km.capabilities();
+    assert!(caps.retrievable_secrets && !caps.multiple_secrets);
+    assert_eq!(caps.max_secrets_per_client, Some(1));
+    let e = km.create_secret(&id, &SecretSpec::default()).await.unwrap_err();
+    assert!(matches!(e, Error::LimitExceeded { limit: Some(1), .. }), "{e:?}");
+    let received = server.received_requests().await.unwrap();
+    assert!(
+        !received.iter().any(|r| r.method.as_str() == "POST"),
+        "Okta was not asked for a second secret"
+    );
+    // Hashed (the default): a read never lists the secrets.
+    let listed_before = received.iter().filter(|r| r.url.path() == secrets).count();
+    let (server, km) = okta_with(server, SecretPolicy::default());
+    assert!(km.get_client(&id).await.unwrap().client_secret.is_none());
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(
+        received.iter().filter(|r| r.url.path() == secrets).count(),
+        listed_before,
+        "a hashed key manager never reads secrets back"
+    );
+    let caps = km.capabilities();
+    assert!(!caps.retrievable_secrets && caps.multiple_secrets);
+    assert_eq!(caps.max_secrets_per_client, Some(2));
 }
 
 #[tokio::test]

@@ -95,5 +95,6 @@ pub fn capabilities(settings: &ResidentSettings) -> Capabilities {
         pkce: true,
         pkce_plain: true,
         client_token_lifetime: true,
+        retrievable_secrets: settings.client_secret_storage == SecretStorage::Retrievable,
     }
 }

@@ -18,16 +18,10 @@ pub enum TokenFormat {
     Opaque,
 }
 
-/// How client secrets are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SecretStorage {
-    /// As a SHA-256 hash only: a secret is shown once, when it is made (the default).
-    #[default]
-    Hashed,
-    /// Also sealed with AES-256-GCM under a key kept outside the database, so the keys' owner can read it again
-    /// (WSO2's default); the hash still authenticates.
-    Retrievable,
-}
+/// How client secrets are kept: `Hashed` (a SHA-256 hash only; shown once) or `Retrievable` (also sealed with
+/// AES-256-GCM under a key kept outside the database, so the keys' owner can read it again; the hash still
+/// authenticates).
+pub use keymanager::secret_policy::SecretStorage;
 
 /// Settings of one resident key manager. `Debug` hides the database URL's password.
 #[derive(Clone)]
@@ -139,74 +133,68 @@ pub const KIND: &str = "resident";
 
 /// The connector's self-description.
 pub fn descriptor() -> ConnectorDescriptor {
+    let mut connection_settings = vec![
+        Setting::url("issuer", "Issuer (defaults to the server's public URL)"),
+        Setting::string("audience", "Audience of issued tokens (defaults to the issuer)"),
+        Setting::string("signing_algorithm", "JWS algorithm")
+            .one_of(&["ES256", "RS256", "EdDSA"])
+            .default_value("ES256"),
+        Setting::string("token_format", "Access token format")
+            .one_of(&["jwt", "opaque"])
+            .default_value("jwt"),
+        Setting::integer("access_token_lifetime", "Default access-token lifetime (seconds)").default_value(3600),
+        Setting::integer("max_access_token_lifetime", "Longest access-token lifetime (seconds)").default_value(86_400),
+        Setting::integer("refresh_token_lifetime", "Default refresh-token lifetime (seconds)")
+            .default_value(30 * 86_400),
+    ];
+    connection_settings.extend(keymanager::secret_policy::SecretPolicy::settings(
+        "sealed under KEYMANAGER_SECRET_KEY and shown again",
+    ));
+    connection_settings.extend([
+        Setting::integer(
+            "client_cache_seconds",
+            "Longest delay before another node's client change applies here",
+        )
+        .default_value(5),
+        Setting::integer(
+            "login_failures_per_user",
+            "Failed logins for one user name before it is locked out (0 = off)",
+        )
+        .default_value(5),
+        Setting::integer(
+            "login_failures_per_address",
+            "Failed logins from one client address before it is locked out (0 = off; set 0 behind a proxy)",
+        )
+        .default_value(30),
+        Setting::integer(
+            "lockout_seconds",
+            "First lockout (seconds); doubles with each further failure",
+        )
+        .default_value(60),
+        Setting::integer("max_lockout_seconds", "Longest lockout (seconds)").default_value(900),
+        Setting::integer(
+            "login_session_lifetime",
+            "How long a sign-in at the login page lasts for later authorizations (seconds)",
+        )
+        .default_value(8 * 3600),
+        Setting::string("database_url", "Database URL (defaults to [database] url)").secret(),
+        Setting::new(
+            "users",
+            "Users as \"name:password\" (read passwords from ${VARS})",
+            SettingKind::StringList,
+        )
+        .secret(),
+        Setting::new(
+            "user_profiles",
+            "OpenID Connect claims of configured users: user_profiles.NAME = { name, email, email_verified }",
+            SettingKind::Object,
+        ),
+    ]);
     ConnectorDescriptor {
         kind: KIND.into(),
         display_name: "Resident Key Manager".into(),
         description: "The embedded OAuth2 authorization server, on SQLite or PostgreSQL.".into(),
-        connection_settings: vec![
-            Setting::url("issuer", "Issuer (defaults to the server's public URL)"),
-            Setting::string("audience", "Audience of issued tokens (defaults to the issuer)"),
-            Setting::string("signing_algorithm", "JWS algorithm")
-                .one_of(&["ES256", "RS256", "EdDSA"])
-                .default_value("ES256"),
-            Setting::string("token_format", "Access token format")
-                .one_of(&["jwt", "opaque"])
-                .default_value("jwt"),
-            Setting::integer("access_token_lifetime", "Default access-token lifetime (seconds)").default_value(3600),
-            Setting::integer("max_access_token_lifetime", "Longest access-token lifetime (seconds)")
-                .default_value(86_400),
-            Setting::integer("refresh_token_lifetime", "Default refresh-token lifetime (seconds)")
-                .default_value(30 * 86_400),
-            Setting::integer(
-                "max_secrets_per_client",
-                "Most secrets per client (unlimited when unset); WSO2's secret_count",
-            ),
-            Setting::boolean("multiple_secrets", "Whether a client may hold more than one secret").default_value(true),
-            Setting::string(
-                "client_secret_storage",
-                "hashed: a secret is shown once; retrievable: sealed under KEYMANAGER_SECRET_KEY and shown again",
-            )
-            .one_of(&["hashed", "retrievable"])
-            .default_value("hashed"),
-            Setting::integer(
-                "client_cache_seconds",
-                "Longest delay before another node's client change applies here",
-            )
-            .default_value(5),
-            Setting::integer(
-                "login_failures_per_user",
-                "Failed logins for one user name before it is locked out (0 = off)",
-            )
-            .default_value(5),
-            Setting::integer(
-                "login_failures_per_address",
-                "Failed logins from one client address before it is locked out (0 = off; set 0 behind a proxy)",
-            )
-            .default_value(30),
-            Setting::integer(
-                "lockout_seconds",
-                "First lockout (seconds); doubles with each further failure",
-            )
-            .default_value(60),
-            Setting::integer("max_lockout_seconds", "Longest lockout (seconds)").default_value(900),
-            Setting::integer(
-                "login_session_lifetime",
-                "How long a sign-in at the login page lasts for later authorizations (seconds)",
-            )
-            .default_value(8 * 3600),
-            Setting::string("database_url", "Database URL (defaults to [database] url)").secret(),
-            Setting::new(
-                "users",
-                "Users as \"name:password\" (read passwords from ${VARS})",
-                SettingKind::StringList,
-            )
-            .secret(),
-            Setting::new(
-                "user_profiles",
-                "OpenID Connect claims of configured users: user_profiles.NAME = { name, email, email_verified }",
-                SettingKind::Object,
-            ),
-        ],
+        connection_settings,
         // OpenID client metadata, read by `ClientMetadata` (a test keeps the two in step).
         application_properties: vec![
             Setting::new(
@@ -279,30 +267,15 @@ impl ResidentSettings {
                 ),
             ));
         }
-        let max_secrets = match t.max_secrets_per_client {
-            Some(0) => {
-                return Err(km.error(
-                    Some("max_secrets_per_client"),
-                    "must be at least 1 (omit it for no limit)",
-                ))
-            }
-            Some(n) => Some(u32::try_from(n).map_err(|_| km.error(Some("max_secrets_per_client"), "is too large"))?),
-            None => None,
-        };
-        let max_secrets = match (t.multiple_secrets, max_secrets) {
-            (true, m) => m,
-            (false, None | Some(1)) => Some(1),
-            (false, Some(_)) => {
-                return Err(km.error(
-                    Some("max_secrets_per_client"),
-                    "more than 1 contradicts multiple_secrets = false",
-                ))
-            }
-        };
-        let client_secret_storage = match t.client_secret_storage.as_str() {
-            "retrievable" => SecretStorage::Retrievable,
-            _ => SecretStorage::Hashed,
-        };
+        let secrets = keymanager::secret_policy::SecretPolicy::from_settings(
+            km,
+            keymanager::secret_policy::SecretSettings {
+                max_secrets_per_client: t.max_secrets_per_client,
+                multiple_secrets: t.multiple_secrets,
+                client_secret_storage: t.client_secret_storage.clone(),
+            },
+            None,
+        )?;
         let brute_force = brute_force(km, &t)?;
         let users = users(km, t.users.unwrap_or_default())?;
         let user_profiles = user_profiles(km, t.user_profiles.unwrap_or_default(), &users)?;
@@ -315,8 +288,8 @@ impl ResidentSettings {
             access_token_lifetime: t.access_token_lifetime,
             max_access_token_lifetime: t.max_access_token_lifetime,
             refresh_token_lifetime: t.refresh_token_lifetime,
-            max_secrets_per_client: max_secrets,
-            client_secret_storage,
+            max_secrets_per_client: secrets.max_per_client,
+            client_secret_storage: secrets.storage,
             secret_box: None,
             client_cache_seconds: t.client_cache_seconds,
             database_url: t.database_url.map(|u| u.expose_secret().to_owned()),

@@ -30,7 +30,7 @@ use crate::representation::{
     client_from, client_id_for, representation, ClientRepresentation, ClientScopeRepresentation,
     CredentialRepresentation,
 };
-use crate::settings::{KeycloakSettings, Mode};
+use crate::settings::{KeycloakSettings, Mode, MAX_SECRETS};
 
 mod admin_api;
 
@@ -135,8 +135,8 @@ impl KeyManager for KeycloakKeyManager {
             update_client: true,
             map_existing_client: admin,
             regenerate_secret: admin,
-            multiple_secrets: admin,
-            max_secrets_per_client: Some(2),
+            multiple_secrets: admin && self.settings.secrets.max(Some(MAX_SECRETS)) != Some(1),
+            max_secrets_per_client: self.settings.secrets.max(Some(MAX_SECRETS)),
             secret_expiry: false,
             secret_description: false,
             revoke_tokens_with_secret: false,
@@ -147,6 +147,7 @@ impl KeyManager for KeycloakKeyManager {
             pkce: admin,
             pkce_plain: admin,
             client_token_lifetime: admin,
+            retrievable_secrets: admin && self.settings.secrets.retrievable(),
         }
     }
 
@@ -257,7 +258,11 @@ impl KeyManager for KeycloakKeyManager {
             .await
             .map_err(|e| refine(e, "client", client_id.as_str()))?
             .json()?;
-        Ok(client_from(&rep))
+        let mut client = client_from(&rep);
+        if self.settings.secrets.retrievable() && !client.public_client {
+            client.client_secret = self.secret_value(&uuid, false).await?.map(ClientSecret::new);
+        }
+        Ok(client)
     }
 
     async fn delete_client(&self, client_id: &ClientId) -> Result<()> {
@@ -324,6 +329,12 @@ impl KeyManager for KeycloakKeyManager {
             return Err(Error::unsupported(
                 "secret description or expiry (Keycloak's rotation policy sets expiry realm-wide)",
             ));
+        }
+        // Keycloak keeps a rotated secret beside the new one only under its rotation policy; a policy of one secret
+        // is enforced here (regenerate replaces it).
+        if self.settings.secrets.max_per_client.is_some_and(|m| m < MAX_SECRETS) {
+            let held = self.list_secrets(client_id).await?.len();
+            self.settings.secrets.check_room(client_id.as_str(), held)?;
         }
         let client = self.regenerate_secret(client_id).await?;
         let secret = client
