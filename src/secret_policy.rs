@@ -23,6 +23,27 @@ pub enum SecretStorage {
     Retrievable,
 }
 
+impl SecretStorage {
+    /// The `client_secret_storage` setting alone, for a connector whose provider keeps one secret per client.
+    /// `retrievable` says how this connector shows a secret again.
+    pub fn setting(retrievable: &str) -> Setting {
+        Setting::string(
+            "client_secret_storage",
+            &format!("hashed: a secret is shown once; retrievable: {retrievable}"),
+        )
+        .one_of(&["hashed", "retrievable"])
+        .default_value("hashed")
+    }
+
+    /// The value of a `client_secret_storage` setting (its descriptor allows only `hashed` and `retrievable`).
+    pub fn parse(value: &str) -> SecretStorage {
+        match value {
+            "retrievable" => SecretStorage::Retrievable,
+            _ => SecretStorage::Hashed,
+        }
+    }
+}
+
 /// A key manager's rules for its clients' secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SecretPolicy {
@@ -53,12 +74,7 @@ impl SecretPolicy {
                 "Most secrets per client (the provider's own limit when unset); WSO2's secret_count",
             ),
             Setting::boolean("multiple_secrets", "Whether a client may hold more than one secret").default_value(true),
-            Setting::string(
-                "client_secret_storage",
-                &format!("hashed: a secret is shown once; retrievable: {retrievable}"),
-            )
-            .one_of(&["hashed", "retrievable"])
-            .default_value("hashed"),
+            SecretStorage::setting(retrievable),
         ]
     }
 
@@ -88,12 +104,8 @@ impl SecretPolicy {
             (false, None | Some(1)) => Some(1),
             (false, Some(_)) => return Err(km.error(Some(FIELD), "more than 1 contradicts multiple_secrets = false")),
         };
-        let storage = match values.client_secret_storage.as_str() {
-            "retrievable" => SecretStorage::Retrievable,
-            _ => SecretStorage::Hashed,
-        };
         Ok(SecretPolicy {
-            storage,
+            storage: SecretStorage::parse(&values.client_secret_storage),
             max_per_client: max,
         })
     }

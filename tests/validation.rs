@@ -847,3 +847,28 @@ async fn the_key_managers_answered_for_change_while_the_validator_runs() {
         .expect("the follower ends with its channel")
         .unwrap();
 }
+
+/// An introspection in flight when its key manager is removed does not outlive it: the waiting request is refused,
+/// and nothing is remembered for the next one.
+#[tokio::test]
+async fn an_introspection_in_flight_does_not_outlive_its_key_manager() {
+    let s = setup().await;
+    Mock::given(method("POST"))
+        .and(path("/introspect"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_millis(300))
+                .set_body_json(json!({"active": true, "client_id": "0oa1", "exp": now() + 300, "sub": "0oa1"})),
+        )
+        .mount(&s.server)
+        .await;
+    let v = s.validator.clone();
+    let waiting = tokio::spawn(async move { v.validate("opaque-token-in-flight").await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.validator.set_key_managers(&KeyManagers::default());
+    assert_eq!(waiting.await.unwrap().unwrap_err(), ValidationError::Inactive);
+    assert_eq!(
+        s.validator.validate("opaque-token-in-flight").await.unwrap_err(),
+        ValidationError::NoIntrospection
+    );
+}

@@ -21,7 +21,13 @@ impl TokenValidator {
                 flights.entry(*hash).or_default().clone()
             };
             let (outcome, until) = flight.get_or_init(|| self.introspect_upstream(token)).await;
-            if *until > self.clock.instant() {
+            // An answer of a key manager no longer answered for (disabled or removed while it was in flight) is
+            // dropped and asked again.
+            let current = match outcome {
+                Ok(p) => self.keys().key_managers.iter().any(|k| k.name() == p.key_manager),
+                Err(_) => true,
+            };
+            if *until > self.clock.instant() && current {
                 return outcome.clone();
             }
             // Expired (or an uncached failure): drop this flight, unless another request already replaced it.

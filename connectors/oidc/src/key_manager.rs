@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use keymanager::http::{HttpClient, Idempotency};
 use keymanager::model::*;
 use keymanager::oauth::{self, EndpointAuth};
+use keymanager::secret_policy::SecretStorage;
 use keymanager::{Error, KeyManager, Result};
 use serde_json::Value;
 
@@ -154,7 +155,7 @@ impl KeyManager for OidcKeyManager {
             pkce: false,
             pkce_plain: false,
             client_token_lifetime: false,
-            retrievable_secrets: false,
+            retrievable_secrets: self.settings.client_secret_storage == SecretStorage::Retrievable,
         }
     }
 
@@ -220,7 +221,11 @@ impl KeyManager for OidcKeyManager {
         let body: Value = self.http.send_ok(req, Idempotency::Idempotent).await?.json()?;
         self.remember(client_id.as_str(), &body, Some(&reg)).await?;
         let mut client = client_from_metadata(&body, KEEP)?;
-        client.client_secret = None;
+        // An RFC 7592 read answers the secret too (RFC 7591 §3.2.1); it is passed on only when secrets are
+        // retrievable.
+        if self.settings.client_secret_storage != SecretStorage::Retrievable {
+            client.client_secret = None;
+        }
         Ok(client)
     }
 

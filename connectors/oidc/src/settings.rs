@@ -4,6 +4,7 @@ use keymanager::config::KeyManagerConfig;
 use keymanager::descriptor::{ConnectorDescriptor, Setting, SettingKind};
 use keymanager::error::ConfigError;
 use keymanager::model::{ClientSecret, Token};
+use keymanager::secret_policy::SecretStorage;
 use serde::Deserialize;
 
 /// The `type` of oidc key managers.
@@ -40,6 +41,7 @@ pub fn descriptor() -> ConnectorDescriptor {
             Setting::string("audience", "Audience a gateway requires in access tokens"),
             Setting::new("algorithms", "JWS algorithms of access tokens", SettingKind::StringList),
             Setting::string("access_token_typ", "JWT typ of access tokens (e.g. at+jwt)"),
+            SecretStorage::setting("read back through RFC 7592 (when the provider's read answers it)"),
         ],
         application_properties: vec![
             Setting::string("application_type", "RFC 7591 application_type").one_of(&["web", "native"]),
@@ -82,6 +84,8 @@ pub struct OidcSettings {
     pub algorithms: Vec<String>,
     /// JWT typ.
     pub access_token_typ: Option<String>,
+    /// Whether a client's secret is shown again (read back through RFC 7592).
+    pub client_secret_storage: SecretStorage,
 }
 
 impl OidcSettings {
@@ -103,6 +107,7 @@ impl OidcSettings {
             audience: None,
             algorithms: vec!["RS256".into(), "ES256".into(), "PS256".into(), "EdDSA".into()],
             access_token_typ: None,
+            client_secret_storage: SecretStorage::Hashed,
         }
     }
 
@@ -129,6 +134,7 @@ impl OidcSettings {
             out.algorithms = list;
         }
         out.access_token_typ = t.access_token_typ;
+        out.client_secret_storage = SecretStorage::parse(&t.client_secret_storage);
         Ok(out)
     }
 }
@@ -152,6 +158,7 @@ struct OidcTable {
     audience: Option<String>,
     algorithms: Option<Vec<String>>,
     access_token_typ: Option<String>,
+    client_secret_storage: String,
 }
 
 #[cfg(test)]

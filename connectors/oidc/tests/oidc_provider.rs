@@ -189,3 +189,40 @@ async fn registration_without_the_right_initial_access_token_is_refused() {
         Error::Unsupported { .. }
     ));
 }
+
+/// `client_secret_storage = "retrievable"`: the secret is read back through RFC 7592 (oidc-provider's read answers
+/// it, as RFC 7591 §3.2.1 allows); the default (hashed) never passes it on.
+#[tokio::test]
+async fn retrievable_secrets_are_read_back_through_rfc_7592() {
+    let Some(provider) = start_provider() else { return };
+    let registrations = Arc::new(MemoryRegistrations::default());
+    let mut s = settings(&provider.issuer);
+    s.client_secret_storage = keymanager::secret_policy::SecretStorage::Retrievable;
+    let http = HttpClient::new(HttpPolicy::default()).unwrap();
+    let km = OidcKeyManager::connect("idp", s, http, registrations.clone())
+        .await
+        .unwrap();
+    assert!(km.capabilities().retrievable_secrets);
+    let client = km
+        .register_client(&ClientSpec::new("shop PRODUCTION", KeyType::Production))
+        .await
+        .unwrap();
+    let made = client.client_secret.expect("shown when made");
+    let read = km.get_client(&client.client_id).await.unwrap();
+    assert_eq!(
+        read.client_secret.expect("shown again").expose_secret(),
+        made.expose_secret()
+    );
+    // The same registration through a hashed key manager: never shown again.
+    let http = HttpClient::new(HttpPolicy::default()).unwrap();
+    let hashed = OidcKeyManager::connect("idp", settings(&provider.issuer), http, registrations)
+        .await
+        .unwrap();
+    assert!(!hashed.capabilities().retrievable_secrets);
+    assert!(hashed
+        .get_client(&client.client_id)
+        .await
+        .unwrap()
+        .client_secret
+        .is_none());
+}

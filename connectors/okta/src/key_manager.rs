@@ -223,6 +223,39 @@ impl OktaKeyManager {
         Ok(())
     }
 
+    /// Put a client's previous settings back after the second step of an update failed with `cause`, which is
+    /// returned. The read-only fields of the read are left out of the `PUT` (Okta's rule); if putting back fails too,
+    /// the client keeps the new settings without the PKCE change, and that is logged for an operator.
+    async fn put_back(&self, client_id: &ClientId, mut before: Value, cause: Error) -> Error {
+        if let Value::Object(fields) = &mut before {
+            for read_only in [
+                "client_secret",
+                "client_id_issued_at",
+                "client_secret_expires_at",
+                "_links",
+            ] {
+                fields.remove(read_only);
+            }
+        }
+        let path = format!("/oauth2/v1/clients/{client_id}");
+        let req = self.mgmt(Method::PUT, &path).json(&before);
+        match self
+            .call(req, Idempotency::Idempotent, "client", client_id.as_str())
+            .await
+        {
+            Ok(_) => tracing::warn!(
+                key_manager = %self.name, client_id = %client_id, error = %cause,
+                "PKCE could not be set at Okta; the client's previous settings were put back"
+            ),
+            Err(e) => tracing::error!(
+                key_manager = %self.name, client_id = %client_id, error = %cause, put_back = %e,
+                "PKCE could not be set at Okta and the client's previous settings could not be put back: it holds the \
+                 new settings without the PKCE change"
+            ),
+        }
+        cause
+    }
+
     /// A client's secrets as the Apps API lists them (their values too: mask them or hand one back, never log).
     async fn app_secrets(&self, client_id: &ClientId) -> Result<Vec<bodies::ClientSecret>> {
         let path = format!("/api/v1/apps/{client_id}/credentials/secrets");
@@ -333,14 +366,30 @@ impl KeyManager for OktaKeyManager {
     async fn update_client(&self, client_id: &ClientId, spec: &ClientSpec) -> Result<OAuthClient> {
         spec.validate_for(&self.capabilities())?;
         let path = format!("/oauth2/v1/clients/{client_id}");
+        // PKCE is a second call (the Apps API): keep the client as it was, to put it back if that call fails, so a
+        // refused update changes nothing.
+        let before: Option<Value> = match spec.public_client {
+            true => None,
+            false => Some(
+                self.json_of(
+                    self.mgmt(Method::GET, &path),
+                    Idempotency::Idempotent,
+                    "client",
+                    client_id.as_str(),
+                )
+                .await?,
+            ),
+        };
         let req = self
             .mgmt(Method::PUT, &path)
             .json(&client_body(spec, Some(client_id.as_str())));
         let body: Value = self
             .json_of(req, Idempotency::Idempotent, "client", client_id.as_str())
             .await?;
-        if !spec.public_client {
-            self.set_pkce_required(client_id.as_str(), spec.pkce.required).await?;
+        if let Some(before) = before {
+            if let Err(cause) = self.set_pkce_required(client_id.as_str(), spec.pkce.required).await {
+                return Err(self.put_back(client_id, before, cause).await);
+            }
         }
         let mut client = client_from(&body)?;
         client.client_secret = None;

@@ -294,6 +294,102 @@ async fn retrievable_secrets_and_one_secret_per_client() {
     assert_eq!(caps.max_secrets_per_client, Some(2));
 }
 
+/// An update is two calls at Okta (DCR, then PKCE through the Apps API). When the second is refused, the client's
+/// previous settings are put back (its read, less Okta's read-only fields), and the refusal is the answer: a refused
+/// update changes nothing. When the first is refused, nothing else is called.
+#[tokio::test]
+async fn an_update_refused_half_way_is_put_back() {
+    let (server, km) = okta().await;
+    let web = fixture("examples/oauth.ClientResponseWeb.json");
+    let id = web["client_id"].as_str().unwrap().to_owned();
+    let client = format!("/oauth2/v1/clients/{id}");
+    Mock::given(method("GET"))
+        .and(path(&client))
+        .and(ssws())
+        .respond_with(ResponseTemplate::new(200).set_body_json(&web))
+        .mount(&server)
+        .await;
+    let spec = ClientSpec::new("Updated OAuth 2.0 client", KeyType::Production)
+        .with_grant_types([GrantType::AuthorizationCode])
+        .with_redirect_uris(["https://www.example.com/oauth2/redirectUri"])
+        .with_pkce(PkcePolicy {
+            required: true,
+            allow_plain: false,
+        });
+    Mock::given(method("PUT"))
+        .and(path(&client))
+        .and(ssws())
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("examples/oauth.ClientResponseWebUpdate.json")))
+        .mount(&server)
+        .await;
+    let mut app = fixture("examples/management.OpenidConnectResponseEx.json");
+    app["credentials"]["oauthClient"]["pkce_required"] = json!(false);
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v1/apps/{id}")))
+        .and(ssws())
+        .respond_with(ResponseTemplate::new(200).set_body_json(&app))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(format!("/api/v1/apps/{id}")))
+        .and(ssws())
+        .respond_with(ResponseTemplate::new(403).set_body_json(fixture("examples/management.ErrorAccessDenied.json")))
+        .mount(&server)
+        .await;
+    let e = km.update_client(&ClientId::new(&id), &spec).await.unwrap_err();
+    assert!(
+        matches!(e, Error::Forbidden { .. }),
+        "Okta's refusal is the answer: {e:?}"
+    );
+    let puts: Vec<Value> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "PUT" && r.url.path() == client)
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(puts.len(), 2, "the update, then the previous settings put back");
+    assert_eq!(puts[0]["client_name"], "Updated OAuth 2.0 client");
+    let mut expected = web.clone();
+    for read_only in [
+        "client_secret",
+        "client_id_issued_at",
+        "client_secret_expires_at",
+        "_links",
+    ] {
+        expected.as_object_mut().unwrap().remove(read_only);
+    }
+    assert_eq!(puts[1], expected, "the read, less Okta's read-only fields");
+
+    // Refused at the first call: nothing more is sent.
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path(&client))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&web))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(&client))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_json(fixture("examples/oauth.ErrorInvalidClientMetadata.json")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let e = km.update_client(&ClientId::new(&id), &spec).await.unwrap_err();
+    assert!(matches!(e, Error::InvalidRequest { .. }), "{e:?}");
+    assert!(
+        !server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.url.path().starts_with("/api/v1/apps")),
+        "no PKCE step after a refused update"
+    );
+}
+
 #[tokio::test]
 async fn multiple_secrets_through_the_apps_api() {
     let (server, km) = okta().await;
