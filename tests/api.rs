@@ -1224,9 +1224,17 @@ async fn key_managers_are_managed_at_run_time() {
     // The other node sees it once it reloads (on PostgreSQL an announcement makes it reload).
     let (_, listed) = call(&b, "GET", "/api/key-managers", Some(ADMIN), None).await;
     assert_eq!(listed["count"], 1, "{listed}");
+    let published = b_service.watch_key_managers();
     b_service.reload_key_managers().await.unwrap();
     let (_, listed) = call(&b, "GET", "/api/key-managers", Some(ADMIN), None).await;
     assert_eq!(listed["count"], 2, "{listed}");
+    // Published to validators; a reload that finds nothing changed keeps the instance (its caches).
+    let built = published.borrow().get("kc").expect("published on reload");
+    b_service.reload_key_managers().await.unwrap();
+    assert!(
+        Arc::ptr_eq(&built, &published.borrow().get("kc").unwrap()),
+        "unchanged: not rebuilt"
+    );
     // Changed: the settings given replace, the secret left hidden keeps its value.
     let (s, changed) = call(
         &a,
@@ -1244,6 +1252,9 @@ async fn key_managers_are_managed_at_run_time() {
         on_b["settings"]["realm"], "shop",
         "the secret still opens on the other node: {on_b}"
     );
+    let rebuilt = published.borrow().get("kc").unwrap();
+    assert!(!Arc::ptr_eq(&built, &rebuilt), "changed settings: rebuilt");
+    assert_eq!(rebuilt.token_profile().issuer, "https://kc.example.com/realms/shop");
     // Enabled: generating keys is tried at the provider (unreachable here); disabled: refused before it.
     let (_, app_body) = call(
         &a,
@@ -1270,6 +1281,10 @@ async fn key_managers_are_managed_at_run_time() {
     let (s, body) = call(&a, "POST", &generate, Some(ADMIN), Some(keys_body)).await;
     assert_eq!(s, StatusCode::CONFLICT, "{body}");
     assert!(body["description"].as_str().unwrap().contains("disabled"), "{body}");
+    // Disabled on the other node too once it reloads: no longer published to validators, the instance kept.
+    b_service.reload_key_managers().await.unwrap();
+    assert!(published.borrow().get("kc").is_err(), "a disabled key manager is not validated");
+    assert!(Arc::ptr_eq(&rebuilt, &b_service.key_managers().get("kc").unwrap()));
     // Removed: not while a mapping points to it, unless forced.
     store
         .insert_mapping(

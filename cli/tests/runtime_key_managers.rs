@@ -1,7 +1,7 @@
 //! Key managers at run time on two `keymanager serve` nodes sharing one PostgreSQL store: an `oidc` key manager on
 //! the pinned `oidc-provider` peer is added on node A from the command line (its secrets from a file) and used on
 //! node B at once (LISTEN/NOTIFY): keys and a token made through B, the token accepted by `/gateway/auth` on both
-//! nodes; a change of its settings on A is in use on B; disabling it on A refuses its tokens at every node's
+//! nodes and by a `keymanager gateway-auth` process on the same store; a change of its settings on A is in use on B; disabling it on A refuses its tokens at every node's
 //! `/gateway/auth` and new keys on B; removing it applies on B too; no secret of it is in the database in the
 //! clear.
 
@@ -38,6 +38,21 @@ fn a_key_manager_added_on_one_node_is_used_on_the_other() {
     let env = [("KEYMANAGER_SECRET_KEY", key.as_str())];
     let a = common::serve_config(&config, dir_a.path(), &env);
     let b = common::serve_config(&config, dir_b.path(), &env);
+    // A third process that only validates (`keymanager gateway-auth`), on the same store and secret key.
+    let dir_c = tempfile::tempdir().unwrap();
+    let listen_c = format!("127.0.0.1:{}", common::free_port());
+    let c = common::serve_with_env(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            dir_c.path().to_str().unwrap(),
+            "gateway-auth",
+            "--listen",
+            &listen_c,
+        ],
+        &env,
+    );
     let admin = common::admin_token(dir_a.path());
 
     // Added on A from the command line, the secrets from a file.
@@ -120,7 +135,10 @@ fn a_key_manager_added_on_one_node_is_used_on_the_other() {
             .send()
             .unwrap()
     };
-    for node in [&a.base, &b.base] {
+    for node in [&a.base, &b.base, &c.base] {
+        common::until("forward auth accepts the run-time key manager's token", || {
+            gateway(node).status() == reqwest::StatusCode::OK
+        });
         let r = gateway(node);
         assert_eq!(r.status(), reqwest::StatusCode::OK, "{node}: {:?}", r.headers());
         assert_eq!(r.headers()["x-auth-key-manager"], "peer");
@@ -163,7 +181,7 @@ fn a_key_manager_added_on_one_node_is_used_on_the_other() {
         k["enabled"] == false
     });
     // A disabled key manager's tokens are refused by every node's forward auth, though they were remembered.
-    for node in [&a.base, &b.base] {
+    for node in [&a.base, &b.base, &c.base] {
         common::until("forward auth refuses the disabled key manager's token", || {
             gateway(node).status() == reqwest::StatusCode::UNAUTHORIZED
         });
