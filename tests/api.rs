@@ -1283,7 +1283,10 @@ async fn key_managers_are_managed_at_run_time() {
     assert!(body["description"].as_str().unwrap().contains("disabled"), "{body}");
     // Disabled on the other node too once it reloads: no longer published to validators, the instance kept.
     b_service.reload_key_managers().await.unwrap();
-    assert!(published.borrow().get("kc").is_err(), "a disabled key manager is not validated");
+    assert!(
+        published.borrow().get("kc").is_err(),
+        "a disabled key manager is not validated"
+    );
     assert!(Arc::ptr_eq(&rebuilt, &b_service.key_managers().get("kc").unwrap()));
     // Removed: not while a mapping points to it, unless forced.
     store

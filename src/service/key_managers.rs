@@ -279,8 +279,8 @@ impl KeyService {
     }
 
     /// The enabled key managers in use, now and after every change (added, changed, disabled, enabled, removed, on
-    /// this node or, once reloaded, on another): token validators follow it
-    /// ([`TokenValidator::follow_key_managers`](crate::validation::TokenValidator::follow_key_managers)).
+    /// this node or, once reloaded, on another): token validators follow it (`TokenValidator::follow_key_managers`
+    /// of the `validation` feature).
     pub fn watch_key_managers(&self) -> tokio::sync::watch::Receiver<KeyManagers> {
         self.published.subscribe()
     }

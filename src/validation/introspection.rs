@@ -24,7 +24,7 @@ impl TokenValidator {
             // An answer of a key manager no longer answered for (disabled or removed while it was in flight) is
             // dropped and asked again.
             let current = match outcome {
-                Ok(p) => self.keys().key_managers.iter().any(|k| k.name() == p.key_manager),
+                Ok(p) => self.answers_for(&p.key_manager),
                 Err(_) => true,
             };
             if *until > self.clock.instant() && current {

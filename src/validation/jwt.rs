@@ -32,7 +32,7 @@ impl TokenValidator {
             .get("iss")
             .and_then(Value::as_str)
             .ok_or_else(|| ValidationError::MissingClaim("iss".into()))?;
-        let keys = self.keys();
+        let (keys, generation) = self.keys_and_generation();
         let issuer = keys
             .issuers
             .iter()
@@ -90,9 +90,13 @@ impl TokenValidator {
             .map(|exp| Duration::from_secs((exp - at).max(0) as u64))
             .unwrap_or(self.settings.max_cache_ttl)
             .min(self.settings.max_cache_ttl);
-        // Remembered only while its key manager is still answered for (the set may have changed meanwhile).
-        if Arc::ptr_eq(&keys, &self.keys()) {
+        // Remembered only while its key manager is still answered for: a key manager may have left the set
+        // meanwhile (checked again after inserting, since the set may change between the two).
+        if self.still(generation) {
             self.seen.insert(hash, principal.clone(), self.clock.instant() + ttl);
+            if !self.still(generation) {
+                self.seen.remove(&hash);
+            }
         }
         Ok(principal)
     }

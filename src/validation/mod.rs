@@ -286,6 +286,8 @@ type Flight = Arc<OnceCell<(Outcome, Instant)>>;
 pub struct TokenValidator {
     settings: ValidatorSettings,
     keys: std::sync::RwLock<Arc<KeySet>>,
+    /// Bumped whenever a key manager leaves the set: a validation that began before does not remember its answer.
+    generation: std::sync::atomic::AtomicU64,
     http: HttpClient,
     seen: TtlCache<[u8; 32], Arc<Principal>>,
     flights: Mutex<HashMap<[u8; 32], Flight>>,
@@ -394,6 +396,7 @@ impl TokenValidator {
             revocations: Revocations::new(),
             applications: None,
             keys: std::sync::RwLock::new(Arc::new(keys)),
+            generation: std::sync::atomic::AtomicU64::new(0),
             polled_until: Mutex::new(0),
             clock: crate::model::system_clock(),
             metrics: std::sync::OnceLock::new(),
@@ -418,10 +421,11 @@ impl TokenValidator {
             .map(|o| o.name().to_owned())
             .collect();
         *slot = new;
-        drop(slot);
         if gone.is_empty() {
             return;
         }
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        drop(slot);
         self.seen.retain(|p| !gone.contains(&p.key_manager));
         self.flights
             .lock()
@@ -457,6 +461,23 @@ impl TokenValidator {
     /// The key managers answered for now.
     fn keys(&self) -> Arc<KeySet> {
         self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The key managers answered for now, and the generation they belong to (read under the same lock).
+    fn keys_and_generation(&self) -> (Arc<KeySet>, u64) {
+        let slot = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        (slot.clone(), self.generation.load(std::sync::atomic::Ordering::Acquire))
+    }
+
+    /// Whether the key manager named `name` is in the set now.
+    fn answers_for(&self, name: &str) -> bool {
+        let slot = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        slot.key_managers.iter().any(|k| k.name() == name)
+    }
+
+    /// Whether no key manager left the set since `generation`.
+    fn still(&self, generation: u64) -> bool {
+        self.generation.load(std::sync::atomic::Ordering::Acquire) == generation
     }
 
     /// Fill `application_id` and `key_type` from key mappings.

@@ -34,6 +34,11 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         self.inner.insert(key, (value, until));
     }
 
+    /// Forget one entry.
+    pub fn remove(&self, key: &K) {
+        self.inner.remove(key);
+    }
+
     /// Keep only the entries whose value passes `keep`.
     pub fn retain(&self, keep: impl Fn(&V) -> bool) {
         self.inner.retain(|_, (v, _)| keep(v));
