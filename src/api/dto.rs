@@ -376,7 +376,8 @@ pub struct KeyDto {
     pub key_type: String,
     /// The client id.
     pub consumer_key: String,
-    /// The client secret: only right after generation or regeneration.
+    /// The client secret: right after generation or regeneration, and again when its key manager keeps secrets
+    /// retrievable (`client_secret_storage = "retrievable"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer_secret: Option<String>,
     /// `COMPLETED`, or `CLIENT_MISSING` when the key manager no longer has the client.

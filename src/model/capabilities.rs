@@ -6,8 +6,11 @@ use super::GrantType;
 
 /// Which optional operations a key manager supports. An operation it does not support returns
 /// [`Error::Unsupported`](crate::Error::Unsupported), never a silent no-op.
+///
+/// A field missing from a serialized form reads as `false` (or none), so a client reads the capabilities of a server
+/// older or newer than itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Capabilities {
     /// Grant types it can register clients for; empty = any.
     pub grant_types: Vec<GrantType>,

@@ -385,6 +385,7 @@ pub(super) async fn generate_keys(
                     "Keys generated",
                     Some(&k.consumer_key),
                     secret,
+                    shows_secrets_again(&p, &c, &km).await,
                 ),
             ),
             None => Redirect::to(&back_to(&app, key_type)).into_response(),
@@ -480,7 +481,13 @@ pub(super) async fn create_secret(
             StatusCode::CREATED,
             "Secret added",
             Some(&c.nav("applications")),
-            pages::secret_once(&back_to(&app, key_type), "Secret added", None, &s.secret_value),
+            pages::secret_once(
+                &back_to(&app, key_type),
+                "Secret added",
+                None,
+                &s.secret_value,
+                shows_secrets_again(&p, &c, &k.key_manager).await,
+            ),
         ),
         Err(Failure::SignIn) => failed(Failure::SignIn),
         Err(e) => {
@@ -547,11 +554,24 @@ pub(super) async fn regenerate(
                     "Secret regenerated",
                     Some(&r.consumer_key),
                     &s,
+                    shows_secrets_again(&p, &c, &k.key_manager).await,
                 ),
             ),
             None => Redirect::to(&back_to(&app, key_type)).into_response(),
         },
         Err(e) => failed(e),
+    }
+}
+
+/// Whether the key manager named `km` shows its clients' secrets again (`client_secret_storage = "retrievable"`);
+/// `false` when that cannot be told, so the page never promises what it cannot keep.
+async fn shows_secrets_again(p: &PortalState, c: &Ctx, km: &str) -> bool {
+    match call::<ListDto<KeyManagerDto>>(p, c, Method::GET, "/api/key-managers", None).await {
+        Ok(list) => list
+            .list
+            .iter()
+            .any(|k| k.name == km && k.capabilities.retrievable_secrets),
+        Err(_) => false,
     }
 }
 

@@ -306,6 +306,10 @@ fn keys(nav: &Nav, base: &str, k: &KeyDto, secrets: &[SecretDto], km: &KeyManage
             dt { "Scopes" } dd { @if k.scopes.is_empty() { "none" } @else { (k.scopes.join(" ")) } }
             dt { "PKCE" } dd { @if k.pkce_mandatory { "required" } @else { "optional" } @if k.pkce_support_plain { ", plain allowed" } @else { ", S256 only" } }
             dt { "Client type" } dd { @if k.bypass_client_credentials { "public (no secret)" } @else { "confidential" } }
+            // Only a key manager with retrievable secrets answers one here.
+            @if let Some(secret) = &k.consumer_secret {
+                dt { "Consumer secret" } dd { (copyable(&format!("secret-{id}"), secret, "consumer secret")) }
+            }
             dt { "State" } dd { (k.key_state) }
         }
         @if !k.bypass_client_credentials {
@@ -427,12 +431,16 @@ fn generate_form(nav: &Nav, base: &str, key_type: &str, km: &KeyManagerDto, form
     }
 }
 
-/// The one page that shows a secret: once.
-pub(super) fn secret_once(back: &str, what: &str, consumer_key: Option<&str>, secret: &str) -> Markup {
+/// The page that shows a new secret: once, unless its key manager keeps secrets retrievable (`again`).
+pub(super) fn secret_once(back: &str, what: &str, consumer_key: Option<&str>, secret: &str, again: bool) -> Markup {
     html! {
         h1 { (what) }
         div.once role="alert" {
-            p { strong { "Copy the secret now." } " It is shown this once: it is stored hashed and no page will show it again." }
+            @if again {
+                p { strong { "Copy the secret now." } " This key manager keeps secrets retrievable: the keys page shows the newest one again." }
+            } @else {
+                p { strong { "Copy the secret now." } " It is shown this once: it is stored hashed and no page will show it again." }
+            }
             @if let Some(k) = consumer_key {
                 p { "Consumer key " (copyable("once-key", k, "consumer key")) }
             }
@@ -504,6 +512,7 @@ pub(super) fn key_managers(kms: &[KeyManagerDto]) -> Markup {
                         td { ([
                             (c.multiple_secrets, "multiple secrets"), (c.secret_expiry, "secret expiry"), (c.regenerate_secret, "regenerate secrets"),
                             (c.pkce, "PKCE"), (c.public_clients, "public clients"), (c.introspection, "introspection"), (c.revocation, "revocation"),
+                            (c.retrievable_secrets, "retrievable secrets"),
                         ].iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect::<Vec<_>>().join(", ")) }
                     }
                 }
@@ -538,5 +547,55 @@ pub(super) fn audit(trail: &AuditListDto, offset: u32) -> Markup {
             span { (p.offset + 1) "–" (u64::from(p.offset) + trail.count as u64) " of " (p.total) }
             @if p.next.is_some() { a href=(format!("/portal/audit?offset={}", offset + p.limit)) { "Older" } }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(secret: Option<&str>) -> KeyDto {
+        serde_json::from_value(json!({
+            "keyMappingId": "m1", "keyManager": "okta", "keyType": "PRODUCTION", "consumerKey": "0oa1",
+            "consumerSecret": secret, "keyState": "COMPLETED", "keyOrigin": "GENERATED",
+            "supportedGrantTypes": ["client_credentials"], "callbackUrl": null, "scopes": [],
+            "pkceMandatory": false, "pkceSupportPlain": false, "bypassClientCredentials": false
+        }))
+        .unwrap()
+    }
+
+    fn key_manager(retrievable: bool) -> KeyManagerDto {
+        serde_json::from_value(json!({
+            "name": "okta", "type": "okta", "issuer": "https://example.okta.com/oauth2/default",
+            "capabilities": {"grantTypes": [], "retrievableSecrets": retrievable}
+        }))
+        .unwrap()
+    }
+
+    /// A key manager with retrievable secrets: the keys page shows the secret again, the new-secret page says it
+    /// will; without, neither does, and the new-secret page says it is shown once.
+    #[test]
+    fn retrievable_secrets_are_shown_again_and_said_so() {
+        let nav = Nav {
+            user: "alice",
+            admin: false,
+            csrf: "c",
+            here: "applications",
+        };
+        let page = |k: &KeyDto, km: &KeyManagerDto| keys(&nav, "/portal/applications/a1", k, &[], km, &Form::default());
+        let shown = page(&key(Some("s3cr3t-value")), &key_manager(true)).into_string();
+        assert!(
+            shown.contains("Consumer secret") && shown.contains("s3cr3t-value"),
+            "{shown}"
+        );
+        let hidden = page(&key(None), &key_manager(false)).into_string();
+        assert!(!hidden.contains("Consumer secret</dt>"), "{hidden}");
+        let again = secret_once("/back", "Secret added", None, "s3cr3t-value", true).into_string();
+        assert!(again.contains("shows the newest one again") && !again.contains("shown this once"));
+        let once = secret_once("/back", "Secret added", None, "s3cr3t-value", false).into_string();
+        assert!(once.contains("shown this once"));
+        let listed = key_managers(&[key_manager(true)]).into_string();
+        assert!(listed.contains("retrievable secrets"), "{listed}");
     }
 }

@@ -38,6 +38,18 @@ fn okta_with(server: MockServer, secrets: SecretPolicy) -> (MockServer, OktaKeyM
     (server, km)
 }
 
+/// Okta's own secrets list at `path` (an inactive secret, then the active one).
+async fn mount_secret_list(server: &MockServer, path_: &str) {
+    Mock::given(method("GET"))
+        .and(path(path_))
+        .and(ssws())
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("examples/management.oAuthClientSecretListResponse.json")),
+        )
+        .mount(server)
+        .await;
+}
+
 fn ssws() -> wiremock::matchers::HeaderExactMatcher {
     header("authorization", format!("SSWS {TOKEN}").as_str())
 }
@@ -249,15 +261,7 @@ async fn retrievable_secrets_and_one_secret_per_client() {
         .mount(&server)
         .await;
     let secrets = format!("/api/v1/apps/{id}/credentials/secrets");
-    // Okta's own list: an inactive secret, then the active one.
-    Mock::given(method("GET"))
-        .and(path(&secrets))
-        .and(ssws())
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(fixture("examples/management.oAuthClientSecretListResponse.json")),
-        )
-        .mount(&server)
-        .await;
+    mount_secret_list(&server, &secrets).await;
     let retrievable = SecretPolicy {
         storage: SecretStorage::Retrievable,
         max_per_client: Some(1),
@@ -440,14 +444,7 @@ async fn multiple_secrets_through_the_apps_api() {
         Error::Unsupported { .. }
     ));
 
-    Mock::given(method("GET"))
-        .and(path(&base))
-        .and(ssws())
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(fixture("examples/management.oAuthClientSecretListResponse.json")),
-        )
-        .mount(&server)
-        .await;
+    mount_secret_list(&server, &base).await;
     let listed = km.list_secrets(&ClientId::new(app)).await.unwrap();
     assert_eq!(
         listed.iter().map(|s| (s.id.as_str(), s.status)).collect::<Vec<_>>(),

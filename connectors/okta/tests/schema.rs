@@ -162,6 +162,19 @@ async fn every_json_body_the_connector_sends_follows_okta_schemas() {
         .respond_with(ResponseTemplate::new(200).set_body_json(&web))
         .mount(&server)
         .await;
+    // An update reads the client first (to put it back if its PKCE step is refused).
+    Mock::given(method("GET"))
+        .and(path_regex("^/oauth2/v1/clients/[^/]+$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&web))
+        .mount(&server)
+        .await;
+    // This app refuses the PKCE step: the client's previous settings are put back.
+    Mock::given(method("PUT"))
+        .and(path("/api/v1/apps/0oaRefusesPkce"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(read("examples/management.ErrorAccessDenied.json")))
+        .with_priority(1)
+        .mount(&server)
+        .await;
     Mock::given(method("GET"))
         .and(path_regex("^/api/v1/apps/[^/]+$"))
         .respond_with(ResponseTemplate::new(200).set_body_json(&app))
@@ -223,6 +236,9 @@ async fn every_json_body_the_connector_sends_follows_okta_schemas() {
             .await
             .unwrap();
     }
+    km.update_client(&ClientId::new("0oaRefusesPkce"), &specs[1])
+        .await
+        .unwrap_err();
     km.create_secret(&ClientId::new("0oa1"), &SecretSpec::default())
         .await
         .unwrap();
@@ -235,6 +251,7 @@ async fn every_json_body_the_connector_sends_follows_okta_schemas() {
     for req in server.received_requests().await.unwrap() {
         let p = req.url.path().to_owned();
         let def = match (req.method.as_str(), p.as_str()) {
+            ("GET", _) => continue,
             (_, p) if p.starts_with("/oauth2/v1/clients") => "oauth.Client",
             ("PUT", p) if p.starts_with("/api/v1/apps/") => "management.OpenIdConnectApplication",
             ("POST", p) if p.ends_with("/credentials/secrets") => "management.OAuth2ClientSecretRequestBody",
@@ -245,6 +262,7 @@ async fn every_json_body_the_connector_sends_follows_okta_schemas() {
         check(def, &body, &format!("{} {p}", req.method));
         checked += 1;
     }
-    // DCR POST and PUT for four specs, two Apps API PUTs for the PKCE client, one secret, one scope.
-    assert_eq!(checked, 4 * 2 + 2 + 1 + 1, "every JSON body was checked");
+    // DCR POST and PUT for four specs, two Apps API PUTs for the PKCE client, one secret, one scope; the refused
+    // update: its DCR PUT, its Apps API PUT and the put-back PUT.
+    assert_eq!(checked, 4 * 2 + 2 + 1 + 1 + 3, "every JSON body was checked");
 }
