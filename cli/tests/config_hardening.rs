@@ -126,20 +126,13 @@ fn config_check_fails_exactly_when_serve_would_and_neither_panics() {
             format!("{resident}max_secrets_per_client = 2\nmultiple_secrets = false\n"),
             "max_secrets_per_client",
         ),
-        // A limit above the provider's own, and retrievable secrets where they cannot be read back.
+        // A limit above the provider's own.
         (
             format!(
                 "{resident}[[key_manager]]\nname = \"o\"\ntype = \"okta\"\norg_url = \"https://dev-1.okta.com\"\n\
                  api_token = \"t0k3n\"\nmax_secrets_per_client = 3\n"
             ),
             "max_secrets_per_client",
-        ),
-        (
-            format!(
-                "{resident}[[key_manager]]\nname = \"k\"\ntype = \"keycloak\"\nbase_url = \"https://kc.example.com\"\n\
-                 realm = \"acme\"\ninitial_access_token = \"iat\"\nclient_secret_storage = \"retrievable\"\n"
-            ),
-            "client_secret_storage",
         ),
         (
             format!("{resident}client_secret_storage = \"shown\"\n"),

@@ -49,7 +49,7 @@ pub fn descriptor() -> ConnectorDescriptor {
         ),
     ];
     connection_settings.extend(SecretPolicy::settings(
-        "read back from Keycloak's admin API (client-secret; admin mode only)",
+        "read back from Keycloak (the admin API's client-secret, or the registration service's read)",
     ));
     ConnectorDescriptor {
         kind: KIND.into(),
@@ -188,12 +188,6 @@ impl KeycloakSettings {
             },
             Some(MAX_SECRETS),
         )?;
-        if out.secrets.retrievable() && matches!(out.mode, Mode::Registration { .. }) {
-            return Err(km.error(
-                Some("client_secret_storage"),
-                "retrievable secrets are read through the admin API: configure admin_client_id and admin_client_secret",
-            ));
-        }
         Ok(out)
     }
 }

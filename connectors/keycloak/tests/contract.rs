@@ -467,6 +467,54 @@ async fn retrievable_secrets_and_one_secret_per_client() {
     assert!(!kc.km.capabilities().retrievable_secrets);
 }
 
+/// In registration mode the registration read answers `client_secret` (PROVIDERS.md §2.7): with
+/// `client_secret_storage = "retrievable"` it is passed on.
+#[tokio::test]
+async fn retrievable_secrets_in_registration_mode() {
+    let server = MockServer::start().await;
+    let mode = Mode::Registration {
+        initial_access_token: Token::new("iat-jwt"),
+    };
+    let retrievable = SecretPolicy {
+        storage: SecretStorage::Retrievable,
+        max_per_client: None,
+    };
+    let kc = build_with(server, mode, retrievable).await;
+    let uri = format!(
+        "{}/realms/acme/clients-registrations/openid-connect/3e4ea0f3-59ea-434a-92f2-b0d3b54443e9",
+        kc.server.uri()
+    );
+    let mut answer = fixture("registration-client.json");
+    answer["registration_client_uri"] = json!(uri);
+    answer.as_object_mut().unwrap().remove("client_id_issued_at");
+    let id = ClientId::new("3e4ea0f3-59ea-434a-92f2-b0d3b54443e9");
+    kc.registrations
+        .put(
+            "keycloak",
+            id.as_str(),
+            &keymanager::sql::registrations::Registration {
+                uri: uri.clone(),
+                token: Token::new(answer["registration_access_token"].as_str().unwrap()),
+            },
+        )
+        .await
+        .unwrap();
+    Mock::given(method("GET"))
+        .and(path(
+            "/realms/acme/clients-registrations/openid-connect/3e4ea0f3-59ea-434a-92f2-b0d3b54443e9",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&answer))
+        .expect(1)
+        .mount(&kc.server)
+        .await;
+    assert!(kc.km.capabilities().retrievable_secrets);
+    let read = kc.km.get_client(&id).await.unwrap();
+    assert_eq!(
+        read.client_secret.expect("shown again").expose_secret(),
+        "rmoEXFc1Z5tGTApxanBW7STlWODqRTYx"
+    );
+}
+
 #[tokio::test]
 async fn tokens_introspection_revocation_and_scopes() {
     let kc = admin_mode().await;
@@ -758,10 +806,9 @@ async fn registration_mode_keeps_the_registration_access_token_keycloak_replaces
         .expect(1)
         .mount(&kc.server)
         .await;
-    assert_eq!(
-        kc.km.get_client(&client.client_id).await.unwrap().name,
-        "orders-app PRODUCTION"
-    );
+    let read = kc.km.get_client(&client.client_id).await.unwrap();
+    assert_eq!(read.name, "orders-app PRODUCTION");
+    assert!(read.client_secret.is_none(), "hashed (the default): never passed on");
     Mock::given(method("DELETE"))
         .and(path(path_c))
         .and(header("authorization", "Bearer rat-2"))

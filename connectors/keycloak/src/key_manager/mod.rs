@@ -147,7 +147,7 @@ impl KeyManager for KeycloakKeyManager {
             pkce: admin,
             pkce_plain: admin,
             client_token_lifetime: admin,
-            retrievable_secrets: admin && self.settings.secrets.retrievable(),
+            retrievable_secrets: self.settings.secrets.retrievable(),
         }
     }
 
@@ -249,7 +249,10 @@ impl KeyManager for KeycloakKeyManager {
             let body: Value = self.http.send_ok(req, Idempotency::Idempotent).await?.json()?;
             self.remember(client_id.as_str(), &body, Some(&reg)).await?;
             let mut client = Self::client_from_registration(&body)?;
-            client.client_secret = None;
+            // The registration read answers `client_secret`; passed on only when secrets are retrievable.
+            if !self.settings.secrets.retrievable() {
+                client.client_secret = None;
+            }
             return Ok(client);
         }
         let uuid = self.uuid_of(client_id.as_str()).await?;
