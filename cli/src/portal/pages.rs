@@ -368,7 +368,8 @@ fn keys(nav: &Nav, base: &str, k: &KeyDto, secrets: &[SecretDto], km: &KeyManage
             fieldset {
                 legend { "Try it: generate a test token" }
                 @if !k.bypass_client_credentials {
-                    (text_field(form, &format!("try-secret-{id}"), "consumerSecret", "Consumer secret", "password", Some("The secret you copied when it was shown."), true))
+                    @let hint = if k.consumer_secret.is_some() { "The consumer secret shown above." } else { "The secret you copied when it was shown." };
+                    (text_field(form, &format!("try-secret-{id}"), "consumerSecret", "Consumer secret", "password", Some(hint), true))
                 }
                 (text_field(form, &format!("try-scopes-{id}"), "scopes", "Scopes", "text", Some("Separated by spaces; empty for the client's own."), false))
                 (text_field(form, &format!("try-validity-{id}"), "validityPeriod", "Validity (seconds)", "number", None, false))
