@@ -78,6 +78,17 @@ fn base64_encode(bytes: &[u8]) -> String {
     out
 }
 
+/// A web client of the code flow that requires PKCE (set through the Apps API).
+fn web_spec_with_pkce(name: &str) -> ClientSpec {
+    ClientSpec::new(name, KeyType::Production)
+        .with_grant_types([GrantType::AuthorizationCode])
+        .with_redirect_uris(["https://www.example.com/oauth2/redirectUri"])
+        .with_pkce(PkcePolicy {
+            required: true,
+            allow_plain: false,
+        })
+}
+
 fn service_spec() -> ClientSpec {
     ClientSpec::new("orders-app PRODUCTION", KeyType::Production).with_scopes(["orders.read"])
 }
@@ -142,13 +153,7 @@ async fn a_confidential_client_requiring_pkce_is_set_through_the_apps_api() {
         .expect(1)
         .mount(&server)
         .await;
-    let spec = ClientSpec::new("Example OAuth 2.0 client", KeyType::Production)
-        .with_grant_types([GrantType::AuthorizationCode])
-        .with_redirect_uris(["https://www.example.com/oauth2/redirectUri"])
-        .with_pkce(PkcePolicy {
-            required: true,
-            allow_plain: false,
-        });
+    let spec = web_spec_with_pkce("Example OAuth 2.0 client");
     let client = km.register_client(&spec).await.unwrap();
     assert!(client.pkce.required);
     // plain is refused before any call: Okta supports S256 only.
@@ -313,13 +318,7 @@ async fn an_update_refused_half_way_is_put_back() {
         .respond_with(ResponseTemplate::new(200).set_body_json(&web))
         .mount(&server)
         .await;
-    let spec = ClientSpec::new("Updated OAuth 2.0 client", KeyType::Production)
-        .with_grant_types([GrantType::AuthorizationCode])
-        .with_redirect_uris(["https://www.example.com/oauth2/redirectUri"])
-        .with_pkce(PkcePolicy {
-            required: true,
-            allow_plain: false,
-        });
+    let spec = web_spec_with_pkce("Updated OAuth 2.0 client");
     Mock::given(method("PUT"))
         .and(path(&client))
         .and(ssws())
