@@ -95,7 +95,8 @@ fn developers_and_an_administrator_use_the_portal_in_chromium() {
 }
 
 /// Signing in through another key manager of `api_identity` (`[[portal.sign_in]]`): the pinned `oidc-provider`
-/// peer with its development login pages; the user's applications carry the peer's qualified subject.
+/// peer with its development login pages; the user's applications carry the peer's qualified subject; signing out
+/// ends the peer's session too (RP-Initiated Logout), so the next sign-in asks for the login again.
 #[test]
 fn a_developer_signs_in_through_another_key_manager() {
     let Some(peers) = common::browser_peers(&["playwright-core", "oidc-provider"]) else {
@@ -113,6 +114,7 @@ fn a_developer_signs_in_through_another_key_manager() {
         .bearer_auth(oidc_peer::IAT)
         .json(&serde_json::json!({
             "redirect_uris": [format!("{base}/portal/callback")],
+            "post_logout_redirect_uris": [format!("{base}/portal")],
             "grant_types": ["authorization_code"],
             "response_types": ["code"],
             "scope": "openid keymanager:apps",
@@ -174,6 +176,14 @@ fn a_developer_signs_in_through_another_key_manager() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(summary["user"], "carol", "{summary}");
+    assert!(
+        summary["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "signing in again asks for the login"),
+        "signing out of the portal ends the provider's session too: {summary}"
+    );
     assert_eq!(
         summary["owner"], "company:carol",
         "a subject of the second key manager is qualified: {summary}"

@@ -1,5 +1,6 @@
 // Signs in to keymanager's Developer Portal through another provider (oidc-provider's development login and
-// consent pages) in headless Chromium, creates an application, and signs out.
+// consent pages) in headless Chromium, creates an application, signs out (at the provider too), and checks that
+// signing in again asks for the login.
 // Usage: node portal-sign-in.mjs BASE_URL BUTTON_LABEL LOGIN APPLICATION SCREENSHOT_DIR
 // Prints a JSON summary; exits non-zero on failure.
 import { chromium } from 'playwright-core';
@@ -15,8 +16,9 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
+let page;
 try {
-  const page = await (await browser.newContext()).newPage();
+  page = await (await browser.newContext()).newPage();
   await page.goto(`${base}/portal`);
   await page.screenshot({ path: `${shots}/11-sign-in-choices-desktop.png`, fullPage: true });
   await page.getByRole('link', { name: label }).click();
@@ -34,10 +36,21 @@ try {
   summary.owner = (await page.locator('.meta strong').textContent()).trim();
   summary.steps.push('created an application');
   await page.getByRole('button', { name: 'Sign out' }).click();
+  // The provider ends its own session too (RP-Initiated Logout): it asks to confirm, then sends the browser back.
+  await page.getByRole('button', { name: 'Yes, sign me out' }).click();
   await page.getByRole('link', { name: label }).waitFor();
-  summary.steps.push('signed out');
+  summary.steps.push('signed out, at the provider too');
+  // So signing in again asks who is signing in.
+  await page.getByRole('link', { name: label }).click();
+  await page.locator('input[name="login"]').waitFor();
+  summary.steps.push('signing in again asks for the login');
 } catch (e) {
   summary.error = String(e && e.stack || e);
+  // Where it stopped, for whoever reads the failure.
+  if (page) {
+    summary.url = page.url();
+    await page.screenshot({ path: `${shots}/19-failure.png`, fullPage: true }).catch(() => {});
+  }
 } finally {
   await browser.close();
 }

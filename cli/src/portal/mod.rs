@@ -77,6 +77,8 @@ pub(crate) struct Endpoints {
     authorization_endpoint: String,
     token_endpoint: String,
     revocation_endpoint: Option<String>,
+    /// RP-Initiated Logout 1.0, where the provider offers it: signing out of the portal ends the session there too.
+    end_session_endpoint: Option<String>,
 }
 
 impl Provider {
@@ -116,6 +118,7 @@ impl Provider {
             authorization_endpoint,
             token_endpoint,
             revocation_endpoint: meta.revocation_endpoint,
+            end_session_endpoint: meta.end_session_endpoint,
         };
         let scopes = match sign_in.scopes.is_empty() {
             true => format!("openid {SCOPES}"),
@@ -218,6 +221,8 @@ pub(crate) fn router(
     public_url: &str,
     http: keymanager::http::HttpClient,
 ) -> Router {
+    let csp =
+        HeaderValue::from_str(&content_security_policy(&providers)).unwrap_or_else(|_| HeaderValue::from_static(CSP));
     let portal = Arc::new(Portal {
         api,
         providers,
@@ -257,19 +262,44 @@ pub(crate) fn router(
         .route("/portal/applications/{app}/keys/{mapping}/delete", post(h::delete_keys))
         .route("/portal/key-managers", get(h::key_managers))
         .route("/portal/audit", get(h::audit))
-        .layer(axum::middleware::map_response(protect))
+        .layer(axum::middleware::map_response(move |resp| protect(resp, csp.clone())))
         .with_state(portal)
 }
 
-/// Every portal answer: no caching (pages hold secrets once), no framing, no inline script or style, no referrer.
-async fn protect(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    for (name, value) in [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+/// The portal's content security policy, before the providers' sign-out origins are added to `form-action`.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// [`CSP`], with `form-action` also allowing the origins of the providers' end-session endpoints: signing out posts
+/// to the portal, which sends the browser on to the provider, and a browser holds a form's redirects to
+/// `form-action` too.
+fn content_security_policy(providers: &[Provider]) -> String {
+    let mut origins: Vec<String> = providers
+        .iter()
+        .filter_map(|p| match &p.way {
+            Way::External(e) => e.end_session_endpoint.as_deref(),
+            Way::Resident(_) => None,
+        })
+        .filter_map(|e| url::Url::parse(e).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .collect();
+    origins.sort();
+    origins.dedup();
+    match origins.is_empty() {
+        true => CSP.to_owned(),
+        false => CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {}", origins.join(" ")),
         ),
+    }
+}
+
+/// Every portal answer: no caching (pages hold secrets once), no framing, no inline script or style, no referrer.
+async fn protect(mut resp: Response, csp: HeaderValue) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    for (name, value) in [
         (header::CACHE_CONTROL, "no-store"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -278,4 +308,39 @@ async fn protect(mut resp: Response) -> Response {
         h.insert(name, HeaderValue::from_static(value));
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn external(end_session: Option<&str>) -> Provider {
+        Provider {
+            name: "company".into(),
+            label: "Sign in with the company".into(),
+            client: PortalClient {
+                id: "portal".into(),
+                secret: "s".into(),
+            },
+            scopes: "openid".into(),
+            way: Way::External(Endpoints {
+                authorization_endpoint: "https://idp.example/auth".into(),
+                token_endpoint: "https://idp.example/token".into(),
+                revocation_endpoint: None,
+                end_session_endpoint: end_session.map(str::to_owned),
+            }),
+        }
+    }
+
+    #[test]
+    fn forms_may_lead_to_the_providers_sign_out_and_nowhere_else() {
+        assert_eq!(content_security_policy(&[external(None)]), CSP);
+        let csp = content_security_policy(&[
+            external(Some("https://idp.example:8443/session/end?x=1")),
+            external(Some("https://idp.example:8443/other")),
+            external(Some("not a url")),
+        ]);
+        assert!(csp.contains("form-action 'self' https://idp.example:8443;"), "{csp}");
+        assert_eq!(csp.matches("idp.example").count(), 1, "{csp}");
+    }
 }

@@ -343,9 +343,10 @@ pub(super) async fn callback(State(p): State<PortalState>, headers: HeaderMap, Q
     resp
 }
 
-/// `POST /portal/signout`: revoke the session's tokens (where the provider can) and end it; at the resident, end
-/// the browser's login session there too (RP-Initiated Logout, with the sign-in's ID token as the hint), so the next
-/// sign-in in this browser asks for a password again.
+/// `POST /portal/signout`: revoke the session's tokens (where the provider can) and end it; at the provider the
+/// user signed in through, end the browser's login session too (RP-Initiated Logout 1.0, with the sign-in's ID token
+/// as the hint, where the provider names an `end_session_endpoint`; the resident always does), so the next sign-in in
+/// this browser asks for a password again.
 pub(super) async fn signout(
     State(p): State<PortalState>,
     headers: HeaderMap,
@@ -382,18 +383,53 @@ pub(super) async fn signout(
         }
     }
     let home = format!("{}/portal", p.public_url);
-    let next = match (p.provider(&s.provider).map(|v| &v.way), &s.id_token) {
-        (Some(Way::Resident(_)), Some(hint)) => {
-            let mut logout = url::form_urlencoded::Serializer::new(format!("{}/oauth2/logout?", p.public_url));
-            logout
-                .append_pair("id_token_hint", hint)
-                .append_pair("post_logout_redirect_uri", &home);
-            logout.finish()
-        }
+    let provider = p.provider(&s.provider);
+    let end_session = match provider.map(|v| &v.way) {
+        Some(Way::Resident(_)) => Some(format!("{}/oauth2/logout", p.public_url)),
+        Some(Way::External(e)) => e.end_session_endpoint.clone(),
+        None => None,
+    };
+    let next = match (end_session, provider, &s.id_token) {
+        (Some(endpoint), Some(provider), Some(hint)) => end_session_url(&endpoint, hint, &provider.client.id, &home),
         _ => "/portal".to_owned(),
     };
     let mut resp = Redirect::to(&next).into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, session::set_cookie(session::COOKIE, None, p.secure));
     resp
+}
+
+/// The RP-Initiated Logout 1.0 request (§2) that ends the provider's session of the ID token `hint` and sends the
+/// browser back to `home` (which must be a registered post-logout redirect URI of the portal's client there).
+fn end_session_url(endpoint: &str, hint: &str, client_id: &str, home: &str) -> String {
+    let separator = if endpoint.contains('?') { '&' } else { '?' };
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("id_token_hint", hint)
+        .append_pair("client_id", client_id)
+        .append_pair("post_logout_redirect_uri", home);
+    format!("{endpoint}{separator}{}", query.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::end_session_url;
+
+    #[test]
+    fn the_end_session_request_carries_the_hint_the_client_and_the_way_back() {
+        assert_eq!(
+            end_session_url(
+                "https://idp.example/session/end",
+                "a.b.c",
+                "portal",
+                "https://keys.example/portal"
+            ),
+            "https://idp.example/session/end?id_token_hint=a.b.c&client_id=portal&\
+             post_logout_redirect_uri=https%3A%2F%2Fkeys.example%2Fportal"
+        );
+        assert!(
+            end_session_url("https://idp.example/logout?tenant=t", "h", "c", "https://k/portal")
+                .starts_with("https://idp.example/logout?tenant=t&id_token_hint=h&")
+        );
+    }
 }
