@@ -1170,7 +1170,7 @@ async fn key_managers_are_managed_at_run_time() {
         )
     };
     let store = Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap());
-    let (_, a) = node(store.clone());
+    let (a_service, a) = node(store.clone());
     let (b_service, b) = node(Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap()));
     let settings = json!({"base_url": "https://kc.example.com", "realm": "acme", "admin_client_id": "km-admin",
                           "admin_client_secret": "kc-admin-secret-value"});
@@ -1235,6 +1235,10 @@ async fn key_managers_are_managed_at_run_time() {
         Arc::ptr_eq(&built, &published.borrow().get("kc").unwrap()),
         "unchanged: not rebuilt"
     );
+    // Nor on the node that added it (it remembers what it built from the row it wrote).
+    let on_a = a_service.key_managers().get("kc").unwrap();
+    a_service.reload_key_managers().await.unwrap();
+    assert!(Arc::ptr_eq(&on_a, &a_service.key_managers().get("kc").unwrap()));
     // Changed: the settings given replace, the secret left hidden keeps its value.
     let (s, changed) = call(
         &a,
