@@ -10,7 +10,7 @@ use keymanager::sql::registrations::{MemoryRegistrations, RegistrationStore};
 use keymanager::{Error, KeyManager};
 use keymanager_keycloak::{KeycloakKeyManager, KeycloakSettings, Mode};
 use serde_json::{json, Value};
-use wiremock::matchers::{body_string, header, method, path, query_param};
+use wiremock::matchers::{body_string, header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const ADMIN_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCIgOiAiSldUIiwia2lkIiA6ICJhZG1pbiJ9.eyJleHAiOjE3NjM4NzA0NjB9.sig";
@@ -467,6 +467,112 @@ async fn retrievable_secrets_and_one_secret_per_client() {
     assert!(!kc.km.capabilities().retrievable_secrets);
 }
 
+/// An update is several calls at Keycloak (the client's PUT, then each optional scope detached or attached). When a
+/// scope call is refused, what was changed is changed back (a scope detached is attached again) and the client's
+/// representation read before is put back; the refusal is the answer: a refused update changes nothing.
+#[tokio::test]
+async fn an_update_refused_half_way_is_put_back() {
+    let kc = admin_mode().await;
+    let base = format!("/admin/realms/acme/clients/{UUID}");
+    Mock::given(method("GET"))
+        .and(path("/admin/realms/acme/clients"))
+        .and(query_param("clientId", "orders-app-production"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([fixture("client.json")])))
+        .mount(&kc.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(&base))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("client.json")))
+        .mount(&kc.server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(&base))
+        .and(admin_bearer())
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&kc.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{base}/optional-client-scopes")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("client-optional-scopes.json")))
+        .mount(&kc.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/admin/realms/acme/client-scopes"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("client-scopes.json")))
+        .mount(&kc.server)
+        .await;
+    // Detaching what is attached works; attaching the new scope is refused (once), attaching back works.
+    Mock::given(method("DELETE"))
+        .and(path_regex(format!("^{base}/optional-client-scopes/[^/]+$")))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&kc.server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(format!(
+            "{base}/optional-client-scopes/2c7e9f10-3d4b-4a8e-b1f2-6e5d4c3b2a19"
+        )))
+        .respond_with(ResponseTemplate::new(403).set_body_json(fixture("error-forbidden.json")))
+        .with_priority(1)
+        .mount(&kc.server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path_regex(format!("^{base}/optional-client-scopes/[^/]+$")))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&kc.server)
+        .await;
+    // Wanted: only `orders.write` (not attached yet); attached now: `orders.read`.
+    let attached: Vec<Value> = serde_json::from_value(fixture("client-optional-scopes.json")).unwrap();
+    let detached_id = attached
+        .iter()
+        .find(|s| s["name"] != "orders.write")
+        .and_then(|s| s["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let spec = service_spec().with_scopes(["orders.write"]);
+    let e = kc
+        .km
+        .update_client(&ClientId::new("orders-app-production"), &spec)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Forbidden { .. }),
+        "Keycloak's refusal is the answer: {e:?}"
+    );
+    let calls: Vec<(String, String)> = kc
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() != "GET" && r.url.path().starts_with(&base))
+        .map(|r| (r.method.to_string(), r.url.path().trim_start_matches(&base).to_owned()))
+        .collect();
+    let scope = |id: &str| format!("/optional-client-scopes/{id}");
+    assert_eq!(
+        calls,
+        [
+            ("PUT".to_owned(), String::new()),
+            ("DELETE".to_owned(), scope(&detached_id)),
+            ("PUT".to_owned(), scope("2c7e9f10-3d4b-4a8e-b1f2-6e5d4c3b2a19")),
+            ("PUT".to_owned(), scope(&detached_id)),
+            ("PUT".to_owned(), String::new()),
+        ],
+        "update, detach, refused attach; then attached again and the client put back"
+    );
+    let puts = requests(&kc.server, "PUT", &base).await;
+    let put_back: Value = serde_json::from_slice(&puts[1].body).unwrap();
+    let read = fixture("client.json");
+    for field in [
+        "clientId",
+        "name",
+        "redirectUris",
+        "serviceAccountsEnabled",
+        "standardFlowEnabled",
+    ] {
+        assert_eq!(put_back[field], read[field], "{field} as it was read");
+    }
+}
+
 /// In registration mode the registration read answers `client_secret` (PROVIDERS.md §2.7): with
 /// `client_secret_storage = "retrievable"` it is passed on.
 #[tokio::test]
@@ -705,6 +811,11 @@ async fn each_keycloak_error_shape_maps_to_its_kind() {
             "/admin/realms/acme/clients/{UUID}/optional-client-scopes"
         )))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&kc.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/admin/realms/acme/clients/{UUID}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("client.json")))
         .mount(&kc.server)
         .await;
     let no_scopes = service_spec().with_scopes(Vec::<String>::new());

@@ -121,21 +121,46 @@ impl KeycloakKeyManager {
         Ok((detach, attach))
     }
 
+    /// Detach, then attach, optional scopes as planned. On a failure, what was done so far comes back with it (the
+    /// ids detached and attached), so the caller can undo it with [`undo_optional_scopes`](Self::undo_optional_scopes).
     pub(super) async fn apply_optional_scopes(
         &self,
         uuid: &str,
         (detach, attach): (Vec<String>, Vec<String>),
-    ) -> Result<()> {
+    ) -> std::result::Result<(), (Error, (Vec<String>, Vec<String>))> {
         let base = format!("/clients/{uuid}/optional-client-scopes");
+        let mut done: (Vec<String>, Vec<String>) = Default::default();
         for id in detach {
-            self.admin(Method::DELETE, &format!("{base}/{id}"), None, Idempotency::Idempotent)
-                .await?;
+            if let Err(e) = self
+                .admin(Method::DELETE, &format!("{base}/{id}"), None, Idempotency::Idempotent)
+                .await
+            {
+                return Err((e, done));
+            }
+            done.0.push(id);
         }
         for id in attach {
-            self.admin(Method::PUT, &format!("{base}/{id}"), None, Idempotency::Idempotent)
-                .await?;
+            if let Err(e) = self
+                .admin(Method::PUT, &format!("{base}/{id}"), None, Idempotency::Idempotent)
+                .await
+            {
+                return Err((e, done));
+            }
+            done.1.push(id);
         }
         Ok(())
+    }
+
+    /// Undo what [`apply_optional_scopes`](Self::apply_optional_scopes) did: attach again what it detached, detach
+    /// what it attached.
+    pub(super) async fn undo_optional_scopes(
+        &self,
+        uuid: &str,
+        (detached, attached): (Vec<String>, Vec<String>),
+    ) -> Result<()> {
+        self.apply_optional_scopes(uuid, (attached, detached))
+            .await
+            .map_err(|(e, _)| e)
     }
 }
 

@@ -102,6 +102,45 @@ impl KeycloakKeyManager {
     }
 }
 
+impl KeycloakKeyManager {
+    /// Put a client back as it was after the scope step of an update failed with `cause`, which is returned: the
+    /// scopes changed so far are changed back and the representation read before is `PUT` again. If that fails too,
+    /// the client is left half-updated, and that is logged for an operator.
+    async fn put_back(
+        &self,
+        client_id: &ClientId,
+        uuid: &str,
+        before: &ClientRepresentation,
+        done: (Vec<String>, Vec<String>),
+        cause: Error,
+    ) -> Error {
+        let undone = match self.undo_optional_scopes(uuid, done).await {
+            Ok(()) => {
+                self.admin(
+                    Method::PUT,
+                    &format!("/clients/{uuid}"),
+                    Some(AdminBody::Client(before)),
+                    Idempotency::Idempotent,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        match undone {
+            Ok(_) => tracing::warn!(
+                key_manager = %self.name, client_id = %client_id, error = %cause,
+                "an optional scope could not be changed at Keycloak; the client was put back as it was"
+            ),
+            Err(e) => tracing::error!(
+                key_manager = %self.name, client_id = %client_id, error = %cause, put_back = %e,
+                "an optional scope could not be changed at Keycloak and the client could not be put back: it is \
+                 half-updated"
+            ),
+        }
+        cause
+    }
+}
+
 fn url_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -230,6 +269,13 @@ impl KeyManager for KeycloakKeyManager {
         let uuid = self.uuid_of(client_id.as_str()).await?;
         let scopes = self.plan_optional_scopes(&uuid, &spec.scopes).await?;
         let path = format!("/clients/{uuid}");
+        // The scopes are calls of their own after the client's PUT: keep the client as it was, to put it back if one
+        // of them fails, so a refused update changes nothing.
+        let before: ClientRepresentation = self
+            .admin(Method::GET, &path, None, Idempotency::Idempotent)
+            .await
+            .map_err(|e| refine(e, "client", client_id.as_str()))?
+            .json()?;
         self.admin(
             Method::PUT,
             &path,
@@ -238,7 +284,9 @@ impl KeyManager for KeycloakKeyManager {
         )
         .await
         .map_err(|e| refine(e, "client", client_id.as_str()))?;
-        self.apply_optional_scopes(&uuid, scopes).await?;
+        if let Err((cause, done)) = self.apply_optional_scopes(&uuid, scopes).await {
+            return Err(self.put_back(client_id, &uuid, &before, done, cause).await);
+        }
         self.get_client(client_id).await
     }
 
