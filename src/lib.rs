@@ -94,4 +94,4 @@ macro_rules! route_table {
     };
 }
 pub use key_manager::KeyManager;
-pub use user_directory::{NewUser, UserDirectory, UserInfo, UserProfile};
+pub use user_directory::{NewUser, UserChange, UserDirectory, UserInfo, UserProfile};

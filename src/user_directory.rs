@@ -52,6 +52,27 @@ pub struct UserInfo {
     pub profile: UserProfile,
 }
 
+/// A change to a user; `None` keeps a field. `Debug` hides the password.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct UserChange {
+    /// A new password (the directory hashes it).
+    pub password: Option<String>,
+    /// New roles (they replace the old ones).
+    pub roles: Option<Vec<String>>,
+    /// New OpenID Connect claims (they replace the old ones).
+    pub profile: Option<UserProfile>,
+}
+
+impl std::fmt::Debug for UserChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserChange")
+            .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
+            .field("roles", &self.roles)
+            .field("profile", &self.profile)
+            .finish()
+    }
+}
+
 /// A directory of resource owners the management API can administer.
 #[async_trait]
 pub trait UserDirectory: Send + Sync {
@@ -59,6 +80,13 @@ pub trait UserDirectory: Send + Sync {
     async fn add_user(&self, user: &NewUser) -> Result<String>;
     /// The users, sorted by name.
     async fn list_users(&self) -> Result<Vec<UserInfo>>;
-    /// Remove a user; `NotFound` when there is none of that name.
+    /// Change a user. A new password or changed roles end what the user was granted before (its sessions, and the
+    /// tokens of its grants). `NotFound` when there is none of that name.
+    async fn update_user(&self, username: &str, change: &UserChange) -> Result<UserInfo> {
+        let _ = (username, change);
+        Err(crate::Error::unsupported("update_user"))
+    }
+    /// Remove a user, ending what it was granted (its sessions, and the tokens of its grants); `NotFound` when there
+    /// is none of that name.
     async fn delete_user(&self, username: &str) -> Result<()>;
 }

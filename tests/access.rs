@@ -362,6 +362,7 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
         ("post", "applications") => json!({"name": format!("a-{n}"), "owner": "carol"}),
         ("put", "owner") => json!({"owner": "carol"}),
         ("put", "{applicationId}") => json!({"description": format!("changed {n}"), "attributes": {"tier": "gold"}}),
+        ("put", "{username}") => json!({"roles": ["auditor"], "name": format!("User {n}")}),
         ("post", "generate-keys") => json!({"keyType": "SANDBOX", "grantTypesToBeSupported": ["client_credentials"]}),
         ("post", "map-keys") => {
             let (id, secret) = unmapped.unwrap();

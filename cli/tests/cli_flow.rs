@@ -376,4 +376,48 @@ fn the_password_grant_from_the_shell_for_testing() {
         &[("KEYMANAGER_CLIENT_SECRET", &secret)],
     );
     assert_eq!(code, 1, "a wrong password is refused");
+    // Changed through the server: roles and claims; then a new password, after which carol's token no longer
+    // validates and only the new password signs her in.
+    let changed = sh.ok(
+        &[
+            "--json",
+            "users",
+            "update",
+            "carol",
+            "--role",
+            "auditor",
+            "--name",
+            "Carol Example",
+        ],
+        "",
+    );
+    assert_eq!(
+        (changed["roles"][0].as_str(), changed["name"].as_str()),
+        (Some("auditor"), Some("Carol Example"))
+    );
+    sh.ok(&["users", "update", "carol", "--password"], "carol's new password");
+    let (code, _, _) = sh.run(&["validate"], json["accessToken"].as_str().unwrap(), &[]);
+    assert_ne!(code, 0, "a new password ends what carol was granted before");
+    let new_token = |password: &str| {
+        sh.run(
+            &[
+                "token",
+                "--app",
+                "tester",
+                "--key-type",
+                "sandbox",
+                "--grant-type",
+                "password",
+                "--username",
+                "carol",
+            ],
+            password,
+            &[("KEYMANAGER_CLIENT_SECRET", &secret)],
+        )
+        .0
+    };
+    assert_eq!(new_token("carol's password"), 1);
+    assert_eq!(new_token("carol's new password"), 0);
+    let none = sh.ok(&["--json", "users", "update", "carol", "--no-roles"], "");
+    assert_eq!(none["roles"], serde_json::json!([]));
 }

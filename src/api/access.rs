@@ -91,6 +91,7 @@ pub const RULES: &[(&str, &str, Access, Option<&str>)] = &[
     ("delete", "/api/admin-tokens/{name}", Admin, Some("admin_token.revoke")),
     ("get", "/api/users", Admin, None),
     ("post", "/api/users", Admin, Some("user.create")),
+    ("put", "/api/users/{username}", Admin, Some("user.update")),
     ("delete", "/api/users/{username}", Admin, Some("user.delete")),
     ("get", "/api/audit", Admin, None),
     ("post", "/api/applications", Apps, Some("application.create")),

@@ -652,6 +652,29 @@ pub struct CreateUserDto {
     pub email_verified: bool,
 }
 
+/// `PUT /api/users/{username}`: what changes (a field left out is kept). `name`, `email` and `emailVerified` go
+/// together: any of them replaces the user's OpenID Connect claims with those given. A new password or changed roles
+/// end the user's sessions and revoke the tokens of its grants.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateUserDto {
+    /// A new password (hashed with argon2id; never stored or shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// New roles, replacing the old ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// Full name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// E-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether the address was verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+}
+
 /// A user.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -703,6 +726,7 @@ debug_hiding!(IntrospectDto { token_type_hint } hiding { token });
 debug_hiding!(RevokeDto { client_id, token_type_hint } hiding { token, client_secret });
 debug_hiding!(RevokeTokenDto {  } hiding { token, consumer_secret });
 debug_hiding!(CreateUserDto { username, roles, name, email, email_verified } hiding { password });
+debug_hiding!(UpdateUserDto { roles, name, email, email_verified } hiding { password });
 debug_hiding!(CreatedAdminTokenDto { name } hiding { token });
 
 #[cfg(test)]

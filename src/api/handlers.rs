@@ -558,6 +558,36 @@ pub(super) async fn create_user(
     ))
 }
 
+pub(super) async fn update_user(
+    State(s): State<ApiState>,
+    _: Caller,
+    audit: Audit,
+    Path(username): Path<String>,
+    ApiJson(body): ApiJson<UpdateUserDto>,
+) -> Answer<Json<UserDto>> {
+    audit.add_target("username", &username);
+    let profile =
+        (body.name.is_some() || body.email.is_some() || body.email_verified.is_some()).then(|| crate::UserProfile {
+            name: body.name.clone(),
+            email: body.email.clone(),
+            email_verified: body.email_verified.unwrap_or(false),
+        });
+    let change = crate::UserChange {
+        password: body.password.clone(),
+        roles: body.roles.clone(),
+        profile,
+    };
+    let u = s.service.users()?.update_user(&username, &change).await?;
+    Ok(Json(UserDto {
+        username: u.username,
+        subject: None,
+        roles: u.roles,
+        name: u.profile.name,
+        email: u.profile.email,
+        email_verified: u.profile.email_verified,
+    }))
+}
+
 pub(super) async fn delete_user(
     State(s): State<ApiState>,
     _: Caller,

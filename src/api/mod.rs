@@ -125,6 +125,7 @@ crate::route_table! {
     delete "/api/admin-tokens/{name}" => handlers::revoke_admin_token,
     get "/api/users" => handlers::list_users,
     post "/api/users" => handlers::create_user,
+    put "/api/users/{username}" => handlers::update_user,
     delete "/api/users/{username}" => handlers::delete_user,
     post "/api/applications" => handlers::create_application,
     get "/api/applications" => handlers::list_applications,

@@ -1,7 +1,7 @@
 //! `keymanager users`: the resident key manager's users (who sign in on its login page and use the password grant).
 
 use clap::Subcommand;
-use keymanager::api::dto::{CreateUserDto, ListDto, UserDto};
+use keymanager::api::dto::{CreateUserDto, ListDto, UpdateUserDto, UserDto};
 
 use super::{read_secret, Context};
 use crate::client::segment;
@@ -28,6 +28,32 @@ pub(crate) enum UsersCommand {
         /// The e-mail address is verified.
         #[arg(long)]
         email_verified: bool,
+    },
+    /// Change a user: roles, OpenID Connect claims, or the password (`--password`, read on stdin). A new password or
+    /// changed roles end the user's sessions and revoke the tokens of its grants.
+    ///
+    /// Example: keymanager users update alice --role admin --role auditor
+    Update {
+        /// Login name.
+        username: String,
+        /// A role (repeat for several); the roles given replace the user's roles.
+        #[arg(long = "role", conflicts_with = "no_roles")]
+        roles: Vec<String>,
+        /// Take every role away.
+        #[arg(long)]
+        no_roles: bool,
+        /// Full name; with --email and --email-verified it replaces the user's claims.
+        #[arg(long)]
+        name: Option<String>,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Whether the e-mail address is verified.
+        #[arg(long)]
+        email_verified: Option<bool>,
+        /// Set a new password, read on stdin.
+        #[arg(long)]
+        password: bool,
     },
     /// List users and their roles.
     ///
@@ -67,6 +93,36 @@ pub(crate) async fn users(ctx: &Context, cmd: UsersCommand) -> Result<(), Failur
                 )
                 .await?;
             print(ctx.json, &user, |u| format!("added user {}", u.username));
+        }
+        UsersCommand::Update {
+            username,
+            roles,
+            no_roles,
+            name,
+            email,
+            email_verified,
+            password,
+        } => {
+            let password = match password {
+                true => Some(read_secret("password", None)?),
+                false => None,
+            };
+            let roles = match (no_roles, roles.is_empty()) {
+                (true, _) => Some(Vec::new()),
+                (false, true) => None,
+                (false, false) => Some(roles),
+            };
+            let change = UpdateUserDto {
+                password,
+                roles,
+                name,
+                email,
+                email_verified,
+            };
+            let user: UserDto = api.put(&format!("/api/users/{}", segment(&username)), &change).await?;
+            print(ctx.json, &user, |u| {
+                format!("changed user {} (roles: {})", u.username, u.roles.join(" "))
+            });
         }
         UsersCommand::List => {
             let list: ListDto<UserDto> = api.get("/api/users").await?;

@@ -448,6 +448,14 @@ impl ResidentServer {
             (None, None) => {}
         }
         let scopes = parse_stored_scope(&record.scope)?;
+        self.store()
+            .record_user_grant(
+                &record.grant_id,
+                &record.subject,
+                &client.client_id,
+                self.revocation_horizon()?,
+            )
+            .await?;
         self.mint(Mint {
             grant: Issued::AuthorizationCode,
             client,
@@ -551,6 +559,9 @@ impl ResidentServer {
         };
         let scopes = owner.allowed_scopes(granted_scopes(client, &request.scopes)?);
         let grant_id = crypto::random_token(16);
+        self.store()
+            .record_user_grant(&grant_id, &owner.subject, &client.client_id, self.revocation_horizon()?)
+            .await?;
         self.mint(Mint {
             grant: Issued::Password,
             client,

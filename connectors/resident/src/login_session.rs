@@ -96,16 +96,22 @@ impl ResidentServer {
     /// End session `sid`: the browser must sign in again, and every grant made in the session (its refresh tokens,
     /// and by rule its access tokens) is revoked. Returns whether a live session ended.
     pub async fn end_session(&self, sid: &str) -> Result<bool> {
-        let until = self.max_token_expiry(self.store.now())?.max(seconds_after(
-            "refresh_token_lifetime",
-            self.store.now(),
-            self.settings.refresh_token_lifetime,
-        )?);
-        let ended = self.store.end_session(sid, until).await?;
+        let ended = self.store.end_session(sid, self.revocation_horizon()?).await?;
         if ended {
             tracing::info!("a login session ended");
         }
         Ok(ended)
+    }
+
+    /// How long a rule revoking a grant made now must be kept: until the last access or refresh token it could
+    /// have issued has expired.
+    pub(crate) fn revocation_horizon(&self) -> Result<i64> {
+        let now = self.store.now();
+        Ok(self.max_token_expiry(now)?.max(seconds_after(
+            "refresh_token_lifetime",
+            now,
+            self.settings.refresh_token_lifetime,
+        )?))
     }
 
     /// What a checked authorization request needs next, given the browser's `session` (Core §3.1.2.1): `prompt`,

@@ -74,20 +74,8 @@ impl StoreUsers {
     /// resident key manager does, so an application's owner reads as the user who owns it).
     pub async fn add(&self, user: &keymanager::NewUser) -> Result<String> {
         check_username(&user.username)?;
-        if user.password.chars().count() < 8 {
-            return Err(Error::invalid_field("password", "must be at least 8 characters"));
-        }
-        for (i, role) in user.roles.iter().enumerate() {
-            if role.is_empty()
-                || role.len() > 64
-                || !role.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-            {
-                return Err(Error::invalid_field(
-                    format!("roles[{i}]"),
-                    "must be 1 to 64 letters, digits, `.`, `_` or `-`",
-                ));
-            }
-        }
+        check_password(&user.password)?;
+        check_roles(&user.roles)?;
         check_profile(&user.profile)?;
         let hash = password_hashing::hash(&user.password, Admission::Wait).await?;
         let subject = user.username.clone();
@@ -102,6 +90,28 @@ impl StoreUsers {
             .await?;
         Ok(subject)
     }
+}
+
+/// Check roles: each 1 to 64 letters, digits, `.`, `_` or `-` (they are stored space-separated).
+fn check_roles(roles: &[String]) -> Result<()> {
+    for (i, role) in roles.iter().enumerate() {
+        if role.is_empty() || role.len() > 64 || !role.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(Error::invalid_field(
+                format!("roles[{i}]"),
+                "must be 1 to 64 letters, digits, `.`, `_` or `-`",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Check a password: at least 8 characters.
+fn check_password(password: &str) -> Result<()> {
+    if password.chars().count() < 8 {
+        return Err(Error::invalid_field("password", "must be at least 8 characters"));
+    }
+    Ok(())
 }
 
 /// Check a user's OpenID Connect claims: a name of at most 200 characters, an e-mail address (`local@domain`) of at
@@ -143,9 +153,17 @@ impl StoreUsers {
                 }
                 Some(u) => {
                     if !password_hashing::verify(password.expose_secret(), &u.password_hash, Admission::Wait).await? {
+                        // As through the API: a new password ends what the user was granted with the old one.
                         let hash = password_hashing::hash(password.expose_secret(), Admission::Wait).await?;
-                        self.store.set_password_hash(name, &hash).await?;
-                        tracing::info!(username = %name, "updated a configured user's password");
+                        let longest = settings.max_access_token_lifetime.max(settings.refresh_token_lifetime);
+                        let until =
+                            keymanager::model::seconds_after("refresh_token_lifetime", self.store.now(), longest)?;
+                        let update = crate::store::UserUpdate {
+                            password_hash: Some(hash),
+                            ..Default::default()
+                        };
+                        self.store.update_user(name, &update, until).await?;
+                        tracing::info!(username = %name, "updated a configured user's password; its grants are revoked");
                     }
                     if let Some(profile) = configured.filter(|p| **p != u.profile) {
                         self.store.set_profile(name, profile).await?;
@@ -189,8 +207,42 @@ impl keymanager::UserDirectory for crate::ResidentServer {
         self.store().list_users().await
     }
 
+    async fn update_user(
+        &self,
+        username: &str,
+        change: &keymanager::UserChange,
+    ) -> keymanager::Result<keymanager::UserInfo> {
+        if let Some(roles) = &change.roles {
+            check_roles(roles)?;
+        }
+        if let Some(profile) = &change.profile {
+            check_profile(profile)?;
+        }
+        let password_hash = match &change.password {
+            Some(p) => {
+                check_password(p)?;
+                Some(password_hashing::hash(p, Admission::Wait).await?)
+            }
+            None => None,
+        };
+        let update = crate::store::UserUpdate {
+            password_hash,
+            roles: change.roles.clone(),
+            profile: change.profile.clone(),
+        };
+        let u = self
+            .store()
+            .update_user(username, &update, self.revocation_horizon()?)
+            .await?;
+        Ok(keymanager::UserInfo {
+            username: u.username,
+            roles: u.roles,
+            profile: u.profile,
+        })
+    }
+
     async fn delete_user(&self, username: &str) -> keymanager::Result<()> {
-        self.store().delete_user(username).await
+        self.store().delete_user(username, self.revocation_horizon()?).await
     }
 }
 

@@ -819,7 +819,115 @@ async fn claims_follow_the_granted_scopes(h: Harness) {
     }
 }
 
+/// A user's new password or changed roles end what it was granted before (its refresh tokens, and by rule the access
+/// tokens of its grants); a change of its claims alone does not; deleting the user ends it all too.
+async fn changing_or_deleting_a_user_ends_what_it_was_granted(h: Harness) {
+    use keymanager::{UserChange, UserDirectory, UserProfile};
+    let s = setup(h).await;
+    let (id, secret) = (s.web.0.clone(), s.web.1.clone());
+    let password_grant = |password: &'static str| {
+        let (id, secret, s) = (id.clone(), secret.clone(), &s);
+        async move {
+            let (st, body) = token(
+                s,
+                Some((&id, &secret)),
+                &[
+                    ("grant_type", "password"),
+                    ("username", USER),
+                    ("password", password),
+                    ("scope", "profile"),
+                ],
+            )
+            .await;
+            (st, body)
+        }
+    };
+    let refresh = |r: String| {
+        let (id, secret, s) = (id.clone(), secret.clone(), &s);
+        async move {
+            token(
+                s,
+                Some((&id, &secret)),
+                &[("grant_type", "refresh_token"), ("refresh_token", &r)],
+            )
+            .await
+        }
+    };
+    let pair = |body: &Value| {
+        (
+            body["access_token"].as_str().unwrap().to_owned(),
+            body["refresh_token"].as_str().expect("a refresh token").to_owned(),
+        )
+    };
+    let users = s.h.server.as_ref();
+    // Its claims alone: what it holds stays.
+    let (st, body) = password_grant(PASSWORD).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (a1, r1) = pair(&body);
+    let claims = UserChange {
+        profile: Some(UserProfile {
+            name: Some("Alice Example".into()),
+            ..UserProfile::default()
+        }),
+        ..UserChange::default()
+    };
+    let changed = users.update_user(USER, &claims).await.unwrap();
+    assert_eq!(changed.profile.name.as_deref(), Some("Alice Example"));
+    assert!(active(&s, &a1).await);
+    let (st, body) = refresh(r1).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (a2, r2) = pair(&body);
+    // Changed roles: the refresh token is refused, the access token no longer active.
+    let roles = UserChange {
+        roles: Some(vec!["auditor".into()]),
+        ..UserChange::default()
+    };
+    assert_eq!(users.update_user(USER, &roles).await.unwrap().roles, ["auditor"]);
+    let (st, body) = refresh(r2).await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert!(!active(&s, &a2).await, "the access token of the grant is revoked");
+    // The same roles again change nothing.
+    let (_, body) = password_grant(PASSWORD).await;
+    let (a3, _) = pair(&body);
+    users.update_user(USER, &roles).await.unwrap();
+    assert!(active(&s, &a3).await);
+    // A new password: the old one no longer signs in, and what was granted before ends.
+    let new_password = UserChange {
+        password: Some("another horse battery".into()),
+        ..UserChange::default()
+    };
+    users.update_user(USER, &new_password).await.unwrap();
+    assert!(!active(&s, &a3).await);
+    let (st, _) = password_grant(PASSWORD).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, body) = password_grant("another horse battery").await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (a4, r4) = pair(&body);
+    // Refused by name before anything changes.
+    let short = UserChange {
+        password: Some("short".into()),
+        roles: Some(vec!["admin".into()]),
+        ..UserChange::default()
+    };
+    let e = users.update_user(USER, &short).await.unwrap_err();
+    assert!(matches!(&e, keymanager::Error::InvalidRequest { .. }), "{e:?}");
+    assert!(active(&s, &a4).await, "a refused change ends nothing");
+    // Deleted: everything it holds ends.
+    users.delete_user(USER).await.unwrap();
+    assert!(!active(&s, &a4).await);
+    let (st, _) = refresh(r4).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(matches!(
+        users.update_user(USER, &claims).await.unwrap_err(),
+        keymanager::Error::NotFound { .. }
+    ));
+}
+
 on_both_backends!(
+    changing_or_deleting_a_user_ends_what_it_was_granted,
     id_tokens_follow_openid_connect,
     claims_follow_the_granted_scopes,
     prompt_max_age_and_login_hint,

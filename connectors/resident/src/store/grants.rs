@@ -110,38 +110,8 @@ impl Store {
 
     /// A user by name.
     pub async fn get_user(&self, username: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query(
-            "SELECT username, subject, password_hash, roles, name, email, email_verified FROM km_users WHERE username = $1",
-        )
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.map(|r| {
-            Ok(UserRecord {
-                username: col(&r, 0)?,
-                subject: col(&r, 1)?,
-                password_hash: col(&r, 2)?,
-                roles: roles(&col::<String>(&r, 3)?),
-                profile: keymanager::UserProfile {
-                    name: col(&r, 4)?,
-                    email: col(&r, 5)?,
-                    email_verified: col::<i64>(&r, 6)? != 0,
-                },
-            })
-        })
-        .transpose()
-    }
-
-    /// Replace a user's password hash.
-    pub async fn set_password_hash(&self, username: &str, hash: &str) -> Result<()> {
-        sqlx::query("UPDATE km_users SET password_hash = $2 WHERE username = $1")
-            .bind(username)
-            .bind(hash)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        get_user_in(&mut conn, username).await
     }
 
     /// Replace a user's OpenID Connect claims.
@@ -178,17 +148,65 @@ impl Store {
             .collect()
     }
 
-    /// Delete a user; `NotFound` when there is none.
-    pub async fn delete_user(&self, username: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM km_users WHERE username = $1")
+    /// Delete a user, ending its login sessions and revoking its grants in the same transaction (`revoke_until`: how
+    /// long the revocation rules must be kept); `NotFound` when there is none.
+    pub async fn delete_user(&self, username: &str, revoke_until: i64) -> Result<()> {
+        let at = self.now();
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let subject = subject_of(&mut tx, username).await?;
+        sqlx::query("DELETE FROM km_users WHERE username = $1")
             .bind(username)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            return Err(keymanager::Error::not_found("user", username));
+        Store::end_subject_in(&mut tx, &subject, at, revoke_until).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    /// Change a user: a new password hash, roles, OpenID Connect claims (each when given), in one transaction. A new
+    /// password or changed roles end the user's login sessions and revoke its grants, so nothing it was granted
+    /// before outlives the change. `NotFound` when there is no such user.
+    pub async fn update_user(&self, username: &str, change: &UserUpdate, revoke_until: i64) -> Result<UserRecord> {
+        let at = self.now();
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let before = get_user_in(&mut tx, username)
+            .await?
+            .ok_or_else(|| keymanager::Error::not_found("user", username))?;
+        if let Some(hash) = &change.password_hash {
+            sqlx::query("UPDATE km_users SET password_hash = $2 WHERE username = $1")
+                .bind(username)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         }
-        Ok(())
+        if let Some(roles) = &change.roles {
+            sqlx::query("UPDATE km_users SET roles = $2 WHERE username = $1")
+                .bind(username)
+                .bind(roles.join(" "))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if let Some(profile) = &change.profile {
+            sqlx::query("UPDATE km_users SET name = $2, email = $3, email_verified = $4 WHERE username = $1")
+                .bind(username)
+                .bind(profile.name.as_deref())
+                .bind(profile.email.as_deref())
+                .bind(i64::from(profile.email_verified))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        let roles_changed = change.roles.as_ref().is_some_and(|r| *r != before.roles);
+        if change.password_hash.is_some() || roles_changed {
+            Store::end_subject_in(&mut tx, &before.subject, at, revoke_until).await?;
+        }
+        let after = get_user_in(&mut tx, username)
+            .await?
+            .ok_or_else(|| keymanager::Error::not_found("user", username))?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(after)
     }
 
     /// Store a new authorization code.
@@ -352,5 +370,62 @@ impl Store {
         )
         .await?;
         tx.commit().await.map_err(db_err)
+    }
+}
+
+/// A user by name, on `conn` (a pooled connection or a transaction).
+async fn get_user_in(conn: &mut sqlx::AnyConnection, username: &str) -> Result<Option<UserRecord>> {
+    let row = sqlx::query(
+        "SELECT username, subject, password_hash, roles, name, email, email_verified FROM km_users WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    row.map(|r| {
+        Ok(UserRecord {
+            username: col(&r, 0)?,
+            subject: col(&r, 1)?,
+            password_hash: col(&r, 2)?,
+            roles: roles(&col::<String>(&r, 3)?),
+            profile: keymanager::UserProfile {
+                name: col(&r, 4)?,
+                email: col(&r, 5)?,
+                email_verified: col::<i64>(&r, 6)? != 0,
+            },
+        })
+    })
+    .transpose()
+}
+
+/// The subject of the user `username`, on `conn`; `NotFound` when there is none.
+async fn subject_of(conn: &mut sqlx::AnyConnection, username: &str) -> Result<String> {
+    let row = sqlx::query("SELECT subject FROM km_users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| keymanager::Error::not_found("user", username))?;
+    col(&row, 0)
+}
+
+/// What [`Store::update_user`] changes; `None` keeps a field.
+#[derive(Clone, Default)]
+pub struct UserUpdate {
+    /// A new password's hash.
+    pub password_hash: Option<String>,
+    /// New roles.
+    pub roles: Option<Vec<String>>,
+    /// New OpenID Connect claims.
+    pub profile: Option<keymanager::UserProfile>,
+}
+
+impl std::fmt::Debug for UserUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserUpdate")
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "[REDACTED]"))
+            .field("roles", &self.roles)
+            .field("profile", &self.profile)
+            .finish()
     }
 }

@@ -58,6 +58,11 @@ const SQLITE: Migrations = &[
         "sealed secrets",
         include_str!("../../migrations/sqlite/0008_sealed_secrets.sql"),
     ),
+    (
+        9,
+        "user grant index",
+        include_str!("../../migrations/sqlite/0009_user_grant_index.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -100,9 +105,14 @@ const POSTGRES: Migrations = &[
         "sealed secrets",
         include_str!("../../migrations/postgres/0008_sealed_secrets.sql"),
     ),
+    (
+        9,
+        "user grant index",
+        include_str!("../../migrations/postgres/0009_user_grant_index.sql"),
+    ),
 ];
 
-pub use grants::{CodeRecord, RefreshRecord, Use, UserRecord};
+pub use grants::{CodeRecord, RefreshRecord, Use, UserRecord, UserUpdate};
 pub use keymanager::model::Revoked;
 pub use records::{ClientRecord, SecretRecord, SigningKeyRecord, TokenRecord};
 pub use sessions::LoginSession;

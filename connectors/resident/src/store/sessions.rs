@@ -143,6 +143,85 @@ impl Store {
         Ok(ended)
     }
 
+    /// Within `tx`: end every login session of `subject` and revoke every grant made for it (its refresh tokens, and
+    /// by rule every access token of a grant made for it: `km_user_grants`). `revoke_until` is how long the rules
+    /// must be kept.
+    pub(super) async fn end_subject_in(
+        tx: &mut super::Tx<'_>,
+        subject: &str,
+        at: i64,
+        revoke_until: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM km_session_consents WHERE sid IN (SELECT sid FROM km_login_sessions WHERE subject = $1)",
+        )
+        .bind(subject)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("UPDATE km_login_sessions SET ended_at = $2 WHERE subject = $1 AND ended_at IS NULL")
+            .bind(subject)
+            .bind(at)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        let grants = sqlx::query(
+            "SELECT grant_id FROM km_user_grants WHERE subject = $1 AND expires_at > $2 \
+             UNION SELECT grant_id FROM km_refresh_tokens WHERE subject = $1 AND revoked_at IS NULL",
+        )
+        .bind(subject)
+        .bind(at)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query("UPDATE km_refresh_tokens SET revoked_at = $2 WHERE subject = $1 AND revoked_at IS NULL")
+            .bind(subject)
+            .bind(at)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        for row in &grants {
+            let grant_id: String = col(row, 0)?;
+            insert_revocation(
+                tx,
+                &Revoked::Grant {
+                    grant_id,
+                    expires_at: revoke_until,
+                },
+                at,
+            )
+            .await?;
+        }
+        if !grants.is_empty() {
+            // Validators on every node poll the revocations now, not at their next interval.
+            keymanager::sql::changes::announce(&mut **tx, &keymanager::sql::changes::Change::Revocation).await?;
+        }
+        Ok(())
+    }
+
+    /// Record a grant made for a user (authorization code or password) until `expires_at`, when the last token it
+    /// could issue has expired; ending the user's grants revokes it by its id.
+    pub async fn record_user_grant(
+        &self,
+        grant_id: &str,
+        subject: &str,
+        client_id: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO km_user_grants (grant_id, subject, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(grant_id)
+        .bind(subject)
+        .bind(client_id)
+        .bind(self.now())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     /// Accept a client assertion's `jti` once (RFC 7523 §3 item 7): `true` the first time, `false` for a replay
     /// until the assertion has expired. The client's expired entries are dropped on the way.
     pub async fn accept_assertion(&self, client_id: &str, jti: &str, expires_at: i64) -> Result<bool> {

@@ -75,7 +75,7 @@ impl Store {
     }
 
     /// Delete what has expired: opaque tokens, revocation entries, retired signing keys, login sessions (and their
-    /// consents), accepted client assertions.
+    /// consents), accepted client assertions, user grants whose tokens have all expired.
     pub async fn purge_expired(&self) -> Result<u64> {
         let at = self.now();
         let mut n = 0;
@@ -85,6 +85,7 @@ impl Store {
             "DELETE FROM km_signing_keys WHERE expires_at IS NOT NULL AND expires_at < $1",
             "DELETE FROM km_login_sessions WHERE expires_at < $1",
             "DELETE FROM km_client_assertions WHERE expires_at < $1",
+            "DELETE FROM km_user_grants WHERE expires_at < $1",
         ] {
             n += sqlx::query(sql)
                 .bind(at)
