@@ -194,7 +194,7 @@ impl Store {
         }
         if !grants.is_empty() {
             // Validators on every node poll the revocations now, not at their next interval.
-            keymanager::sql::changes::announce(&mut **tx, &keymanager::sql::changes::Change::Revocation).await?;
+            keymanager::sql::changes::announce(tx, &keymanager::sql::changes::Change::Revocation).await?;
         }
         Ok(())
     }
