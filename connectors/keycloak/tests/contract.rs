@@ -69,6 +69,22 @@ async fn build_with(server: MockServer, mode: Mode, secrets: SecretPolicy) -> Kc
     }
 }
 
+/// Keycloak's answers to finding `orders-app-production` (by `clientId`) and reading it (by its internal id).
+async fn mount_client(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/admin/realms/acme/clients"))
+        .and(query_param("clientId", "orders-app-production"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([fixture("client.json")])))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/admin/realms/acme/clients/{UUID}")))
+        .and(admin_bearer())
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("client.json")))
+        .mount(server)
+        .await;
+}
+
 async fn requests(server: &MockServer, m: &str, p: &str) -> Vec<Request> {
     server
         .received_requests()
@@ -301,17 +317,7 @@ async fn update_delete_and_optional_scopes() {
 async fn current_and_rotated_secrets() {
     let kc = admin_mode().await;
     let base = format!("/admin/realms/acme/clients/{UUID}");
-    Mock::given(method("GET"))
-        .and(path("/admin/realms/acme/clients"))
-        .and(query_param("clientId", "orders-app-production"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([fixture("client.json")])))
-        .mount(&kc.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(&base))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("client.json")))
-        .mount(&kc.server)
-        .await;
+    mount_client(&kc.server).await;
     Mock::given(method("GET"))
         .and(path(format!("{base}/client-secret")))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture("client-secret.json")))
@@ -400,18 +406,7 @@ async fn retrievable_secrets_and_one_secret_per_client() {
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture("admin-token.json")))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/admin/realms/acme/clients"))
-        .and(query_param("clientId", "orders-app-production"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([fixture("client.json")])))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(&base))
-        .and(admin_bearer())
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("client.json")))
-        .mount(&server)
-        .await;
+    mount_client(&server).await;
     Mock::given(method("GET"))
         .and(path(format!("{base}/client-secret")))
         .and(admin_bearer())
@@ -474,17 +469,7 @@ async fn retrievable_secrets_and_one_secret_per_client() {
 async fn an_update_refused_half_way_is_put_back() {
     let kc = admin_mode().await;
     let base = format!("/admin/realms/acme/clients/{UUID}");
-    Mock::given(method("GET"))
-        .and(path("/admin/realms/acme/clients"))
-        .and(query_param("clientId", "orders-app-production"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([fixture("client.json")])))
-        .mount(&kc.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(&base))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("client.json")))
-        .mount(&kc.server)
-        .await;
+    mount_client(&kc.server).await;
     Mock::given(method("PUT"))
         .and(path(&base))
         .and(admin_bearer())
