@@ -123,6 +123,12 @@ impl SecretPolicy {
         self.storage == SecretStorage::Retrievable
     }
 
+    /// Whether this policy allows fewer secrets than the provider keeps (`provider_max`), so a connector must count
+    /// a client's secrets itself before making one ([`check_room`](Self::check_room)).
+    pub fn stricter_than(&self, provider_max: u32) -> bool {
+        self.max_per_client.is_some_and(|m| m < provider_max)
+    }
+
     /// Refuse one more secret for a client that holds `held`, when this policy allows no more (the provider's own
     /// limit is the provider's to enforce). `LimitExceeded`, naming the setting.
     pub fn check_room(&self, client_id: &str, held: usize) -> Result<()> {
@@ -192,7 +198,12 @@ mod tests {
         let e = one.check_room("c", 1).unwrap_err();
         assert!(matches!(e, Error::LimitExceeded { limit: Some(1), .. }), "{e:?}");
         assert!(e.to_string().contains("multiple_secrets = false"), "{e}");
+        assert!(one.stricter_than(2) && !one.stricter_than(1));
         let open = read(None, true, "hashed", Some(2)).unwrap();
         assert!(open.check_room("c", 7).is_ok(), "the provider enforces its own limit");
+        assert!(
+            !open.stricter_than(2),
+            "no count needed: the provider enforces its own limit"
+        );
     }
 }

@@ -698,6 +698,19 @@ pub struct UserDto {
     pub email_verified: bool,
 }
 
+impl From<crate::UserInfo> for UserDto {
+    fn from(u: crate::UserInfo) -> Self {
+        UserDto {
+            username: u.username,
+            subject: None,
+            roles: u.roles,
+            name: u.profile.name,
+            email: u.profile.email,
+            email_verified: u.profile.email_verified,
+        }
+    }
+}
+
 /// `POST /api/admin-tokens`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -511,20 +511,7 @@ pub(super) async fn list_users(
     Query(page): Query<PageParams>,
 ) -> Answer<Json<ListDto<UserDto>>> {
     let users = s.service.users()?.list_users().await?;
-    Ok(Json(page_of(
-        users
-            .into_iter()
-            .map(|u| UserDto {
-                username: u.username,
-                subject: None,
-                roles: u.roles,
-                name: u.profile.name,
-                email: u.profile.email,
-                email_verified: u.profile.email_verified,
-            })
-            .collect(),
-        &page,
-    )?))
+    Ok(Json(page_of(users.into_iter().map(UserDto::from).collect(), &page)?))
 }
 
 pub(super) async fn create_user(
@@ -578,14 +565,7 @@ pub(super) async fn update_user(
         profile,
     };
     let u = s.service.users()?.update_user(&username, &change).await?;
-    Ok(Json(UserDto {
-        username: u.username,
-        subject: None,
-        roles: u.roles,
-        name: u.profile.name,
-        email: u.profile.email,
-        email_verified: u.profile.email_verified,
-    }))
+    Ok(Json(UserDto::from(u)))
 }
 
 pub(super) async fn delete_user(

@@ -449,7 +449,7 @@ impl KeyManager for OktaKeyManager {
             return Err(Error::unsupported("secret expiry (Okta secrets do not expire)"));
         }
         // Okta enforces its own limit of two; a policy of fewer is enforced here.
-        if self.settings.secrets.max_per_client.is_some_and(|m| m < MAX_SECRETS) {
+        if self.settings.secrets.stricter_than(MAX_SECRETS) {
             let held = self.app_secrets(client_id).await?.len();
             self.settings.secrets.check_room(client_id.as_str(), held)?;
         }

@@ -383,7 +383,7 @@ impl KeyManager for KeycloakKeyManager {
         }
         // Keycloak keeps a rotated secret beside the new one only under its rotation policy; a policy of one secret
         // is enforced here (regenerate replaces it).
-        if self.settings.secrets.max_per_client.is_some_and(|m| m < MAX_SECRETS) {
+        if self.settings.secrets.stricter_than(MAX_SECRETS) {
             let held = self.list_secrets(client_id).await?.len();
             self.settings.secrets.check_room(client_id.as_str(), held)?;
         }
