@@ -157,11 +157,55 @@ impl std::fmt::Debug for PortalSignIn {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
+    /// Which proxy asks, and so which headers carry the original request ([`ProxyKind`]); no default: without it
+    /// `/gateway/auth` refuses every request and `keymanager gateway-auth` does not start.
+    pub proxy: Option<ProxyKind>,
+    /// What a path that no `[[gateway.route]]` covers needs ([`UncoveredPaths`]); default `deny`.
+    #[serde(default)]
+    pub default: UncoveredPaths,
     /// Seconds of clock skew allowed on `exp`, `nbf` and `iat`; default 30.
     pub leeway_seconds: Option<u64>,
     /// `[[gateway.route]]`: which scopes requests under a path need.
     #[serde(default)]
     pub route: Vec<GatewayRoute>,
+}
+
+/// `[gateway] proxy`: the gateway family whose headers say what the original request was. Only that family's
+/// headers are read, never another's: a client can send any header, and a proxy of one family passes the other
+/// families' headers through untouched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyKind {
+    /// nginx `auth_request`: `X-Original-Method` and `X-Original-URI`, set with `proxy_set_header` (which replaces
+    /// a client's own).
+    Nginx,
+    /// Traefik `forwardAuth`: `X-Forwarded-Method` and `X-Forwarded-Uri`, which Traefik sets itself; its
+    /// `authRequestHeaders` must list only what the check needs.
+    Traefik,
+    /// Envoy `ext_authz` (HTTP): the original method, and the original path after the `/gateway/auth` prefix.
+    Envoy,
+}
+
+impl ProxyKind {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyKind::Nginx => "nginx",
+            ProxyKind::Traefik => "traefik",
+            ProxyKind::Envoy => "envoy",
+        }
+    }
+}
+
+/// `[gateway] default`: what a request needs when no route rule covers its path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UncoveredPaths {
+    /// Refused (`403`), token or not: a path nobody thought of is closed (the default).
+    #[default]
+    Deny,
+    /// Any valid token passes; `config check` warns when rules exist beside it.
+    Authenticated,
 }
 
 /// One `[[gateway.route]]`.
@@ -176,26 +220,37 @@ pub struct GatewayRoute {
     /// Scopes the token needs, all of them.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Match the prefix letter case exactly; default `false`: `/ORDERS` meets `/orders`'s rule, as case-insensitive
+    /// upstreams read it.
+    #[serde(default)]
+    pub case_sensitive: bool,
 }
 
 impl GatewayRoute {
-    /// Check a rule: a normalised absolute prefix, method tokens, scope tokens (RFC 6749 §3.3).
-    pub fn check(&self) -> Result<(), String> {
-        let trimmed = match self.path_prefix.trim_end_matches('/') {
-            "" => "/",
-            t => t,
-        };
-        if crate::model::normalize_path(&self.path_prefix).as_deref() != Some(trimmed) {
-            return Err(format!(
-                "path_prefix `{}` must be a normalised path from /",
-                self.path_prefix
-            ));
+    /// A rule for `path_prefix` covering every method, needing `scopes`, case-insensitive.
+    pub fn new<S: Into<String>>(path_prefix: impl Into<String>, scopes: impl IntoIterator<Item = S>) -> Self {
+        GatewayRoute {
+            path_prefix: path_prefix.into(),
+            methods: Vec::new(),
+            scopes: scopes.into_iter().map(Into::into).collect(),
+            case_sensitive: false,
         }
-        if let Some(m) = self
-            .methods
-            .iter()
-            .find(|m| m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()))
-        {
+    }
+
+    /// Check a rule: an absolute prefix the path parser takes as it is, method tokens, scope tokens (RFC 6749
+    /// §3.3).
+    pub fn check(&self) -> Result<(), String> {
+        match crate::model::normalize_path(&self.path_prefix) {
+            Ok(p) if p == self.path_prefix => {}
+            Ok(_) => {
+                return Err(format!(
+                    "path_prefix `{}` must be a path without a query",
+                    self.path_prefix
+                ))
+            }
+            Err(why) => return Err(format!("path_prefix `{}`: {why}", self.path_prefix)),
+        }
+        if let Some(m) = self.methods.iter().find(|m| !is_method_token(m)) {
             return Err(format!("method `{m}` is not an HTTP method"));
         }
         if let Some(s) = self.scopes.iter().find(|s| !crate::model::is_valid_scope_token(s)) {
@@ -204,13 +259,34 @@ impl GatewayRoute {
         Ok(())
     }
 
-    /// Whether the rule covers `method` on the normalised `path` (the prefix on a segment boundary).
+    /// Whether the rule covers `method` on `path` (from [`normalize_path`](crate::model::normalize_path)): the
+    /// prefix on a segment boundary, in any letter case unless the rule is case-sensitive.
     pub fn covers(&self, method: &str, path: &str) -> bool {
-        let prefix = self.path_prefix.trim_end_matches('/');
-        let on_boundary =
-            prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'));
-        on_boundary && (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+        let methods = self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method));
+        if !methods {
+            return false;
+        }
+        if self.case_sensitive {
+            prefix_on_boundary(&self.path_prefix, path)
+        } else {
+            let (prefix, path) = (
+                crate::model::path_lowercase(&self.path_prefix),
+                crate::model::path_lowercase(path),
+            );
+            prefix_on_boundary(&prefix, &path)
+        }
     }
+}
+
+/// `path` starts with `prefix` on a segment boundary.
+fn prefix_on_boundary(prefix: &str, path: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// An HTTP method as a gateway names it: 1 to 32 ASCII letters.
+pub fn is_method_token(m: &str) -> bool {
+    !m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 /// The longest `[gateway] leeway_seconds`.
@@ -320,6 +396,25 @@ impl KeyManagerConfig {
 }
 
 impl Config {
+    /// What is valid but probably not meant, one sentence each (printed by `config check` and at start).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let g = &self.gateway;
+        if g.default == UncoveredPaths::Authenticated && !g.route.is_empty() {
+            out.push(
+                "gateway.default = \"authenticated\" with route rules: a path no rule covers passes with any valid \
+                 token; `deny` closes what the rules forgot"
+                    .to_owned(),
+            );
+        }
+        if g.proxy.is_some() && g.default == UncoveredPaths::Deny && g.route.is_empty() {
+            out.push(
+                "gateway.default = \"deny\" and no [[gateway.route]]: /gateway/auth refuses every request".to_owned(),
+            );
+        }
+        out
+    }
+
     /// Load a file, reading `${VAR}` from the process environment.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();

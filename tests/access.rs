@@ -76,6 +76,7 @@ async fn user_token(
             },
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             validity: None,
+            client_address: None,
         })
         .await
         .unwrap();

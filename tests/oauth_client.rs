@@ -67,6 +67,7 @@ async fn each_grant_sends_the_rfc_6749_form_and_reads_the_answer() {
             },
             scopes: vec!["a".into()],
             validity: None,
+            client_address: None,
         },
         TokenRequest {
             client_id: "app".into(),
@@ -77,6 +78,7 @@ async fn each_grant_sends_the_rfc_6749_form_and_reads_the_answer() {
             },
             scopes: vec!["a".into()],
             validity: None,
+            client_address: None,
         },
         TokenRequest {
             client_id: "spa".into(),
@@ -88,6 +90,7 @@ async fn each_grant_sends_the_rfc_6749_form_and_reads_the_answer() {
             },
             scopes: vec![],
             validity: None,
+            client_address: None,
         },
     ];
     for request in &requests {

@@ -22,6 +22,7 @@ const UNSET: &str = "https://unset.invalid";
 struct Report {
     file: PathBuf,
     valid: bool,
+    warnings: Vec<String>,
     key_managers: Vec<KeyManagerLine>,
     problems: Vec<Problem>,
 }
@@ -67,6 +68,9 @@ pub(crate) fn check(file: Option<&Path>, global: Option<&Path>, json: bool) -> R
             for km in &r.key_managers {
                 out.push_str(&format!("  {}\t(type {})\n", km.name, km.kind));
             }
+            for w in &r.warnings {
+                out.push_str(&format!("warning: {w}\n"));
+            }
             out
         });
     } else {
@@ -109,9 +113,11 @@ fn report(file: &Path) -> Result<(Report, Vec<ConfigError>), Failure> {
         }
     };
     let mut key_managers = Vec::new();
+    let mut warnings = Vec::new();
     match parsed {
         Err(e) => errors.push(e),
         Ok(config) => {
+            warnings = config.warnings();
             let registry = setup::registry();
             for km in &config.key_managers {
                 if let Err(e) = registry.check_key_manager(km) {
@@ -136,6 +142,7 @@ fn report(file: &Path) -> Result<(Report, Vec<ConfigError>), Failure> {
         Report {
             file: file.to_path_buf(),
             valid: problems.is_empty(),
+            warnings,
             key_managers,
             problems,
         },

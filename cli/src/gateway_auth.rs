@@ -41,7 +41,7 @@ pub(crate) fn validator(config: &Config, rt: &setup::Runtime) -> Result<Arc<Toke
 /// The `/gateway/auth` routes, and the validator behind them (for the change listener).
 pub(crate) fn router(config: &Config, rt: &setup::Runtime) -> Result<(axum::Router, Arc<TokenValidator>), Failure> {
     let validator = validator(config, rt)?;
-    let router = ForwardAuth::new(validator.clone(), config.gateway.route.clone())?.router();
+    let router = ForwardAuth::new(validator.clone(), &config.gateway)?.router();
     Ok((router, validator))
 }
 
@@ -84,6 +84,12 @@ pub(crate) async fn run(
     args: GatewayAuthArgs,
 ) -> Result<(), Failure> {
     let config = setup::load_config(config_file)?;
+    let Some(proxy) = config.gateway.proxy else {
+        return Err(Failure::Usage(
+            "gateway-auth needs to know which proxy asks: set [gateway] proxy = \"nginx\", \"traefik\" or \"envoy\""
+                .into(),
+        ));
+    };
     let data_dir = setup::data_dir(data_dir, &config);
     let rt = setup::build(&config, &data_dir, None, setup::Access::ReadOnly).await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -113,8 +119,10 @@ pub(crate) async fn run(
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
-            "  forward auth: http://{bound}/gateway/auth ({} route rule(s))\n  run-time key managers: {runtime_key_managers}\nkeymanager {} gateway-auth listening on http://{bound}",
+            "  forward auth: http://{bound}/gateway/auth (proxy {}, {} route rule(s), uncovered paths: {:?})\n  run-time key managers: {runtime_key_managers}\nkeymanager {} gateway-auth listening on http://{bound}",
+            proxy.as_str(),
             config.gateway.route.len(),
+            config.gateway.default,
             env!("CARGO_PKG_VERSION")
         )
         .and_then(|_| out.flush());

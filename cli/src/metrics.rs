@@ -93,8 +93,36 @@ static REQUEST_HANDLES: OnceLock<RwLock<HashMap<u64, RequestHandles>>> = OnceLoc
 /// Most distinct (method, route, status) kept; route templates are a fixed set, so this is never reached in practice.
 const MAX_REQUEST_SERIES: usize = 4096;
 
-/// One HTTP request.
-pub(crate) fn request(method: &str, route: &str, status: u16, elapsed: Duration) {
+/// The `method` label: one of the nine methods of RFC 9110 §9 and RFC 5789, or `other`. A caller can invent any
+/// number of method names; a label set must stay closed.
+pub(crate) fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+/// The `status` label: the status code, which the server chooses (never a caller), from a closed range.
+fn status_label(status: u16) -> u16 {
+    if (100..600).contains(&status) {
+        status
+    } else {
+        0
+    }
+}
+
+/// One HTTP request: `method` from [`method_label`], `route` a route template of the router or `unmatched`.
+pub(crate) fn request(method: &'static str, route: &str, status: u16, elapsed: Duration) {
+    let status = status_label(status);
     let key = {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (method, route, status).hash(&mut h);

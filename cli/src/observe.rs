@@ -30,7 +30,8 @@ pub(crate) async fn observe(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id) {
         req.headers_mut().insert(REQUEST_ID.clone(), v);
     }
-    let method = req.method().clone();
+    // Labels and log fields come from closed sets: an invented method is `other`, never the caller's text.
+    let method = crate::metrics::method_label(req.method());
     // The route template, never the concrete path: ids in paths are not log or label material.
     let route = req
         .extensions()
@@ -45,7 +46,7 @@ pub(crate) async fn observe(mut req: Request, next: Next) -> Response {
     span.in_scope(|| {
         tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request");
     });
-    crate::metrics::request(method.as_str(), &route, status, elapsed);
+    crate::metrics::request(method, &route, status, elapsed);
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID.clone(), v);
     }

@@ -198,7 +198,17 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
     if keymanager::sql::changes::spawn_listener(&runtime.database_url, subscribers).is_some() {
         lines.push("  changes:     pushed between nodes (PostgreSQL LISTEN/NOTIFY), polled as a fallback".into());
     }
-    lines.push(format!("  forward auth: {public_url}/gateway/auth"));
+    lines.push(match config.gateway.proxy {
+        Some(proxy) => format!(
+            "  forward auth: {public_url}/gateway/auth (proxy {}, {} route rule(s))",
+            proxy.as_str(),
+            config.gateway.route.len()
+        ),
+        None => "  forward auth: off (set [gateway] proxy to nginx, traefik or envoy)".into(),
+    });
+    for w in config.warnings() {
+        tracing::warn!("{w}");
+    }
     // Health: public, for orchestrators and load balancers.
     let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(StoreCheck(runtime.store.clone()))];
     if let Some((name, resident)) = &runtime.resident {

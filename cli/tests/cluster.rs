@@ -70,7 +70,7 @@ fn three_nodes_behind_haproxy_survive_a_killed_node() {
     let config = work.path().join("keymanager.toml");
     std::fs::write(
         &config,
-        format!("[database]\nurl = \"{url}\"\n\n[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n"),
+        format!("[database]\nurl = \"{url}\"\n\n[gateway]\nproxy = \"nginx\"\ndefault = \"authenticated\"\n\n[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n"),
     )
     .unwrap();
     let dirs: Vec<PathBuf> = (1..=3).map(|i| work.path().join(format!("n{i}"))).collect();

@@ -132,7 +132,7 @@ fn nginx_protects_an_upstream_with_keymanager() {
     let config = dir.path().join("keymanager.toml");
     std::fs::write(
         &config,
-        "[gateway]\nleeway_seconds = 0\n\n\
+        "[gateway]\nproxy = \"nginx\"\nleeway_seconds = 0\n\n\
          [[gateway.route]]\npath_prefix = \"/orders\"\nscopes = [\"orders:read\"]\n\n\
          [[gateway.route]]\npath_prefix = \"/orders/admin\"\nmethods = [\"POST\", \"DELETE\"]\nscopes = [\"orders:admin\"]\n\n\
          [[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n",
@@ -233,16 +233,38 @@ fn nginx_protects_an_upstream_with_keymanager() {
         call(reqwest::Method::GET, "/orders/admin/report", Some(&reader), &[]).0,
         200
     );
-    assert_eq!(
-        call(
-            reqwest::Method::POST,
-            "/public/%2e%2e/orders/admin/x",
-            Some(&reader),
-            &[]
+    // A path no rule covers is closed ([gateway] default = "deny"), whatever the token.
+    assert_eq!(call(reqwest::Method::GET, "/elsewhere", Some(&manager), &[]).0, 403);
+    // Every spelling of the protected path that some upstream reads as it: refused at the edge (keymanager answers
+    // 400 for what it cannot read unambiguously, which nginx turns into 500; 403 where the rule still applies),
+    // sent byte for byte. The spellings are generated from the path, not listed by hand.
+    let bearer = format!("Bearer {reader}");
+    let auth = [("Authorization", bearer.as_str())];
+    let direct_auth = |method: &str, target: &str| {
+        common::raw_request(
+            &served.base,
+            "GET",
+            "/gateway/auth",
+            &[
+                ("Authorization", bearer.as_str()),
+                ("X-Original-Method", method),
+                ("X-Original-URI", target),
+            ],
         )
-        .0,
-        403
-    );
+    };
+    assert_eq!(common::raw_request(&edge, "POST", "/orders/admin/x", &auth), 403);
+    for variant in path_spellings("/orders/admin/x") {
+        let at_edge = common::raw_request(&edge, "POST", &variant, &auth);
+        assert_ne!(
+            at_edge, 200,
+            "POST {variant} passed nginx with a token lacking orders:admin"
+        );
+        let at_keymanager = direct_auth("POST", &variant);
+        assert!(
+            [400, 403].contains(&at_keymanager),
+            "POST {variant}: keymanager answered {at_keymanager}"
+        );
+    }
     // keymanager's own answer names the scope (RFC 6750).
     let direct = http
         .get(format!("{}/gateway/auth", served.base))
@@ -298,4 +320,107 @@ fn nginx_protects_an_upstream_with_keymanager() {
     let mut err = String::new();
     let _ = std::fs::File::open(dir.path().join("error.log")).and_then(|mut f| f.read_to_string(&mut err));
     assert!(!err.contains("[emerg]"), "{err}");
+
+    // The same store asked the way Traefik asks (`keymanager gateway-auth` with proxy = "traefik"): Traefik's
+    // X-Forwarded-* decide, and a client's own nginx-family headers beside them are not read.
+    let traefik_config = dir.path().join("traefik.toml");
+    std::fs::write(
+        &traefik_config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("proxy = \"nginx\"", "proxy = \"traefik\""),
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let traefik = common::serve_with(&[
+        "--config",
+        traefik_config.to_str().unwrap(),
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "gateway-auth",
+        "--listen",
+        &listen,
+    ]);
+    let ask = |headers: &[(&str, &str)]| {
+        let mut all = vec![("Authorization", bearer.as_str())];
+        all.extend_from_slice(headers);
+        common::raw_request(&traefik.base, "GET", "/gateway/auth", &all)
+    };
+    assert_eq!(
+        ask(&[
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/orders/1"),
+            ("X-Forwarded-Method", "POST"),
+            ("X-Forwarded-Uri", "/orders/admin/x"),
+        ]),
+        403,
+        "the client's X-Original-URI is not read when Traefik asks"
+    );
+    assert_eq!(
+        ask(&[("X-Forwarded-Method", "GET"), ("X-Forwarded-Uri", "/orders/1")]),
+        200
+    );
+    assert_eq!(
+        ask(&[("X-Original-Method", "GET"), ("X-Original-URI", "/orders/1")]),
+        400,
+        "nginx's headers alone are no Traefik request"
+    );
+    assert_eq!(ask(&[("X-Forwarded-Uri", "/orders/1")]), 400, "no default method");
+    assert_eq!(
+        ask(&[
+            ("X-Forwarded-Method", "GET"),
+            ("X-Forwarded-Uri", "/orders/1"),
+            ("X-Forwarded-Uri", "/orders/admin/x"),
+        ]),
+        400,
+        "a repeated family header"
+    );
+    for variant in path_spellings("/orders/admin/x") {
+        let status = ask(&[("X-Forwarded-Method", "POST"), ("X-Forwarded-Uri", variant.as_str())]);
+        assert!(
+            [400, 403].contains(&status),
+            "POST {variant} through Traefik's headers: {status}"
+        );
+    }
+}
+
+/// Spellings of `path` that some common upstream (WSGI, Tomcat, Windows servers, case-insensitive routers, double
+/// decoders) reads as `path`, or as a path under it.
+fn path_spellings(path: &str) -> Vec<String> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut out = Vec::new();
+    for cut in 1..segments.len() {
+        let (head, tail) = (segments[..cut].join("/"), segments[cut..].join("/"));
+        for sep in [
+            "%2F",
+            "%2f",
+            "%5C",
+            "%5c",
+            "\\",
+            "%252F",
+            "//",
+            "/./",
+            "/%2e/",
+            ";x=1/",
+            "%3B/",
+            "/x/../",
+            "/x/%2e%2e/",
+            "/x/..%2F",
+            "/%00/",
+        ] {
+            out.push(format!("/{head}{sep}{tail}"));
+        }
+    }
+    out.push(format!("/x/..%2F{}", path.trim_start_matches('/')));
+    out.push(format!("/x/%2e%2e/{}", path.trim_start_matches('/')));
+    out.push(path.to_uppercase());
+    out.push(format!(
+        "/{}",
+        segments.iter().map(|s| s.to_uppercase()).collect::<Vec<_>>().join("/")
+    ));
+    out.push(path.replace('/', "\\"));
+    out.push(path.replacen('o', "%6F", 1));
+    out.push(path.replacen('o', "%256F", 1));
+    out.push(format!("{path}%00"));
+    out
 }

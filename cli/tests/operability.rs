@@ -178,3 +178,57 @@ fn logs_are_json_on_request_and_plain_without_ansi_in_files() {
         }
     }
 }
+
+/// The request series on `/metrics`: the lines of `keymanager_http_requests_total`.
+fn request_series(http: &reqwest::blocking::Client, base: &str) -> Vec<String> {
+    let text = http.get(format!("{base}/metrics")).send().unwrap().text().unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("keymanager_http_requests_total{"))
+        .map(|l| {
+            l.rsplit_once(' ')
+                .map(|(series, _)| series.to_owned())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn invented_methods_and_paths_do_not_grow_the_metric_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = common::serve(dir.path());
+    let base = &served.base;
+    let http = client();
+    let prefixes = [
+        "/api/applications/",
+        "/nope/",
+        "/portal/",
+        "/oauth2/",
+        "/gateway/auth/",
+        "/",
+    ];
+    let send = |from: usize, to: usize| {
+        for i in from..to {
+            let method = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+            let path = format!("{}{i}x", prefixes[i % prefixes.len()]);
+            let _ = http.request(method, format!("{base}{path}")).send().unwrap();
+            // The standard methods on invented paths too.
+            let _ = http.get(format!("{base}{path}")).send().unwrap();
+        }
+    };
+    send(0, 60);
+    let before = request_series(&http, base);
+    assert!(!before.is_empty());
+    send(60, 3000);
+    let after = request_series(&http, base);
+    let mut grown: Vec<&String> = after.iter().filter(|s| !before.contains(s)).collect();
+    grown.retain(|s| !s.contains("/metrics"));
+    assert!(
+        grown.is_empty(),
+        "new series after 2,940 more invented requests: {grown:#?}"
+    );
+    assert!(
+        after.iter().all(|s| !s.contains("INVENTED") && !s.contains("x\"")),
+        "no caller's method or path is a label: {after:#?}"
+    );
+    assert!(after.iter().any(|s| s.contains("method=\"other\"")), "{after:#?}");
+}

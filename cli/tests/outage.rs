@@ -26,7 +26,7 @@ fn a_node_survives_a_database_outage_and_recovers_by_itself() {
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"{url}\"\n\n[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n\
+            "[database]\nurl = \"{url}\"\n\n[gateway]\nproxy = \"nginx\"\ndefault = \"authenticated\"\n\n[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n\
              client_cache_seconds = 1\n"
         ),
     )

@@ -23,7 +23,7 @@ fn a_change_on_one_node_applies_on_the_other_at_once() {
     let config = dir_a.path().join("keymanager.toml");
     std::fs::write(
         &config,
-        format!("[database]\nurl = \"{url}\"\n\n[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n"),
+        format!("[database]\nurl = \"{url}\"\n\n[gateway]\nproxy = \"nginx\"\ndefault = \"authenticated\"\n\n[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n"),
     )
     .unwrap();
     let a = common::serve_config(&config, dir_a.path(), &[]);

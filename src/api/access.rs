@@ -172,6 +172,24 @@ pub fn access(method: &str, path: &str) -> Option<Access> {
     rule(method, path).map(|r| r.access)
 }
 
+/// The address the request came from (the connection's peer), when the server knows it: what a password check
+/// counts failures against. Every route that checks a password takes it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(a)| a.ip()),
+        ))
+    }
+}
+
 /// Who is calling, as the middleware established it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {

@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 
-use super::access::Caller;
+use super::access::{Caller, ClientAddress};
 use super::dto::*;
 use super::paging::{page_of, PageParams};
 use super::{ApiError, ApiJson, ApiState, OPENAPI};
@@ -360,6 +360,7 @@ pub(super) async fn delete_keys(
 pub(super) async fn generate_token(
     State(s): State<ApiState>,
     _: Caller,
+    ClientAddress(address): ClientAddress,
     Path((app, mapping)): Path<(String, String)>,
     ApiJson(body): ApiJson<GenerateTokenDto>,
 ) -> Answer<Json<TokenDto>> {
@@ -396,6 +397,7 @@ pub(super) async fn generate_token(
             body.scopes,
             body.validity_period,
             body.revoke_token.map(Token::new),
+            address,
         )
         .await?;
     Ok(Json(TokenDto::from(&token)))

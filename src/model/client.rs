@@ -283,42 +283,82 @@ impl ClientSpec {
     }
 
     /// Check an update a client asks for on its own authority (RFC 7592, with its registration access token)
-    /// against what it holds now: it may keep or narrow its grant types, scopes, token lifetimes and PKCE
-    /// strictness, never widen them, and may use only redirect URIs on origins it already has (for loopback
-    /// `http`, any port, as RFC 8252 §7.3 lets native apps pick one). Widening needs an administrator.
+    /// against what it holds now. **An allowlist**: each field of the spec is classified below (the destructuring
+    /// fails to compile when a field is added without a class), and a provider-specific property may change only
+    /// where `property` says so; anything else that differs is refused, naming it.
+    ///
+    /// | field | a client may |
+    /// |---|---|
+    /// | `name` | change it |
+    /// | `grant_types`, `scopes` | keep or narrow them |
+    /// | `access_token_lifetime`, `refresh_token_lifetime` | keep or shorten them |
+    /// | `pkce` | keep it or make it stricter |
+    /// | `redirect_uris` | keep them, drop some, or add ones on origins it already has (loopback `http`: any port, RFC 8252 §7.3) |
+    /// | `key_type`, `public_client` | nothing: a new client is a new registration |
+    /// | `additional_properties.*` | what `property(name, wanted, held)` allows (`Ok`); unchanged ones always |
+    ///
+    /// Widening needs an administrator.
     ///
     /// ```
     /// use keymanager::model::{ClientSpec, GrantType, KeyType};
     /// let held = ClientSpec::new("app", KeyType::Production).with_scopes(["read"]);
-    /// assert!(held.clone().with_scopes(Vec::<String>::new()).check_self_update(&held).is_ok());
-    /// let err = held.clone().with_scopes(["read", "admin"]).check_self_update(&held).unwrap_err();
+    /// let none = |_: &str, _: Option<&serde_json::Value>, _: Option<&serde_json::Value>| Err("never".to_owned());
+    /// assert!(held.clone().with_scopes(Vec::<String>::new()).check_self_update(&held, none).is_ok());
+    /// let err = held.clone().with_scopes(["read", "admin"]).check_self_update(&held, none).unwrap_err();
     /// assert!(err.to_string().contains("field `scope`"));
+    /// let mut keys = held.clone();
+    /// keys.additional_properties.insert("jwks_uri".into(), "https://attacker.example/jwks".into());
+    /// let err = keys.check_self_update(&held, none).unwrap_err();
+    /// assert!(err.to_string().contains("additional_properties.jwks_uri"));
     /// ```
-    pub fn check_self_update(&self, current: &ClientSpec) -> Result<()> {
+    pub fn check_self_update(
+        &self,
+        current: &ClientSpec,
+        property: impl Fn(&str, Option<&serde_json::Value>, Option<&serde_json::Value>) -> std::result::Result<(), String>,
+    ) -> Result<()> {
         let widen = |field: &str, what: String| {
             Err(Error::invalid_field(
                 field,
                 format!("{what}: a client may keep or narrow its registration, never widen it; ask an administrator"),
             ))
         };
-        if let Some(g) = self.grant_types.iter().find(|g| !current.grant_types.contains(g)) {
+        // Every field, by name: a field added to the spec is a compile error here until it is classified.
+        let ClientSpec {
+            name: _,
+            key_type,
+            grant_types,
+            redirect_uris,
+            scopes,
+            public_client,
+            pkce,
+            access_token_lifetime,
+            refresh_token_lifetime,
+            additional_properties,
+        } = self;
+        if *key_type != current.key_type {
+            return Err(Error::invalid_field(
+                "key_type",
+                "a client cannot move between production and sandbox; register a new client",
+            ));
+        }
+        if let Some(g) = grant_types.iter().find(|g| !current.grant_types.contains(g)) {
             return widen(
                 "grant_types",
                 format!("the {g} grant is not registered for this client"),
             );
         }
-        if let Some(s) = self.scopes.iter().find(|s| !current.scopes.contains(s)) {
+        if let Some(s) = scopes.iter().find(|s| !current.scopes.contains(s)) {
             return widen("scope", format!("scope `{s}` is not registered for this client"));
         }
         for (field, new, old) in [
             (
                 "access_token_lifetime",
-                self.access_token_lifetime,
+                *access_token_lifetime,
                 current.access_token_lifetime,
             ),
             (
                 "refresh_token_lifetime",
-                self.refresh_token_lifetime,
+                *refresh_token_lifetime,
                 current.refresh_token_lifetime,
             ),
         ] {
@@ -330,20 +370,21 @@ impl ClientSpec {
                 _ => {}
             }
         }
-        if current.pkce.required && !self.pkce.required {
+        let PkcePolicy { required, allow_plain } = *pkce;
+        if current.pkce.required && !required {
             return widen("pkce_required", "PKCE is required for this client".into());
         }
-        if self.pkce.allow_plain && !current.pkce.allow_plain {
+        if allow_plain && !current.pkce.allow_plain {
             return widen("pkce_allow_plain", "PKCE plain is not allowed for this client".into());
         }
-        if self.public_client != current.public_client {
+        if *public_client != current.public_client {
             return Err(Error::invalid_field(
                 "token_endpoint_auth_method",
                 "a client cannot switch between public and confidential; register a new client",
             ));
         }
         let origins: Vec<Option<String>> = current.redirect_uris.iter().map(|u| redirect_origin(u)).collect();
-        for (i, uri) in self.redirect_uris.iter().enumerate() {
+        for (i, uri) in redirect_uris.iter().enumerate() {
             if current.redirect_uris.contains(uri) {
                 continue;
             }
@@ -356,6 +397,24 @@ impl ClientSpec {
                         uri.escape_debug()
                     ),
                 );
+            }
+        }
+        let mut names: Vec<&String> = additional_properties
+            .keys()
+            .chain(current.additional_properties.keys())
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let (wanted, held) = (additional_properties.get(name), current.additional_properties.get(name));
+            if wanted == held {
+                continue;
+            }
+            if let Err(why) = property(name, wanted, held) {
+                return Err(Error::invalid_field(
+                    format!("additional_properties.{name}"),
+                    format!("a client cannot change this on its own authority ({why}); ask an administrator"),
+                ));
             }
         }
         Ok(())

@@ -47,6 +47,9 @@ pub struct TokenRequest {
     pub scopes: Vec<String>,
     /// Requested lifetime in seconds, bounded by the client's maximum; `None` = the default.
     pub validity: Option<u64>,
+    /// The network address of whoever sent the request, when known: a key manager that checks a password (the
+    /// `password` grant) counts failures per address as well as per user name. Every server path sets it.
+    pub client_address: Option<std::net::IpAddr>,
 }
 
 impl TokenRequest {
@@ -65,6 +68,7 @@ impl TokenRequest {
             grant: Grant::ClientCredentials,
             scopes: Vec::new(),
             validity: None,
+            client_address: None,
         }
     }
 
@@ -246,6 +250,7 @@ mod tests {
             },
             scopes: vec![],
             validity: None,
+            client_address: None,
         };
         let rev = RevocationRequest {
             token: Token::new("the-token"),

@@ -336,6 +336,7 @@ impl KeyService {
                 grant: crate::model::Grant::ClientCredentials,
                 scopes: req.scopes.clone(),
                 validity: req.validity_time,
+                client_address: None,
             };
             match km.issue_token(&request).await {
                 Ok(t) => (Some(t), None),
@@ -533,7 +534,8 @@ impl KeyService {
     }
 
     /// Issue a token for the mapping's client (`client_credentials`, or the `password` grant for testing with a
-    /// user); `revoke` is revoked first, as that client.
+    /// user); `revoke` is revoked first, as that client. `client_address` is the caller's, so a password is checked
+    /// under the same per-address lockout as at the token endpoint.
     #[allow(clippy::too_many_arguments)]
     pub async fn generate_token(
         &self,
@@ -544,6 +546,7 @@ impl KeyService {
         scopes: Vec<String>,
         validity: Option<u64>,
         revoke: Option<Token>,
+        client_address: Option<std::net::IpAddr>,
     ) -> Result<AccessToken> {
         let mapping = self.mapping(application_id, mapping_id).await?;
         let km = self.key_manager(&mapping.key_manager)?;
@@ -564,6 +567,7 @@ impl KeyService {
             grant,
             scopes,
             validity,
+            client_address,
         })
         .await
     }

@@ -37,6 +37,49 @@ pub struct ClientMetadata {
     pub id_token_signed_response_alg: Option<String>,
 }
 
+/// Every member of [`ClientMetadata`], classified for an update a client makes on its own authority (RFC 7592):
+/// what it may change without an administrator. A test fails when a member is added without a class here.
+pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 5] = [
+    ("post_logout_redirect_uris", SelfUpdate::Narrow),
+    ("id_token_signed_response_alg", SelfUpdate::Free),
+    ("token_endpoint_auth_method", SelfUpdate::Never),
+    ("jwks", SelfUpdate::Never),
+    ("jwks_uri", SelfUpdate::Never),
+];
+
+/// What a client may do with one member of its metadata on its own authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelfUpdate {
+    /// Change it: harmless (the values are the server's own, checked when stored).
+    Free,
+    /// Keep it or drop entries, never add one.
+    Narrow,
+    /// Keep it as it is: it decides how the client authenticates or where users are sent.
+    Never,
+}
+
+/// The rule [`ClientSpec::check_self_update`](keymanager::model::ClientSpec::check_self_update) applies to the
+/// resident's client metadata: by [`SELF_UPDATE_CLASSES`]; a member not listed is refused.
+pub fn self_update_rule(name: &str, wanted: Option<&Value>, held: Option<&Value>) -> std::result::Result<(), String> {
+    let class = SELF_UPDATE_CLASSES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| *c)
+        .unwrap_or(SelfUpdate::Never);
+    match class {
+        SelfUpdate::Free => Ok(()),
+        SelfUpdate::Narrow => {
+            let list = |v: Option<&Value>| -> Vec<Value> { v.and_then(Value::as_array).cloned().unwrap_or_default() };
+            let held = list(held);
+            match list(wanted).into_iter().find(|w| !held.contains(w)) {
+                None => Ok(()),
+                Some(added) => Err(format!("{added} is not registered; only entries held may be kept")),
+            }
+        }
+        SelfUpdate::Never => Err("it decides how the client authenticates".into()),
+    }
+}
+
 impl ClientMetadata {
     /// Read and check a client's `additional_properties`: every field named in an error is
     /// `additional_properties.FIELD`. `public` is whether the client is public; `algorithms` the server signs with.
@@ -286,5 +329,49 @@ mod tests {
         }
         assert!(parse(json!({"jwks_uri": "http://127.0.0.1:8080/keys"}), false).is_ok());
         assert_eq!(parse(json!({}), true).unwrap(), ClientMetadata::default());
+    }
+
+    #[test]
+    fn every_metadata_member_is_classified_for_self_updates() {
+        // Every member set, named one by one: a new member fails to compile here until it is added, and then this
+        // test fails until it is classified.
+        let all = ClientMetadata {
+            post_logout_redirect_uris: vec!["https://app.example.com/bye".into()],
+            token_endpoint_auth_method: Some(TokenEndpointAuthMethod::PrivateKeyJwt),
+            jwks: Some(serde_json::json!({"keys": []})),
+            jwks_uri: Some("https://app.example.com/jwks".into()),
+            id_token_signed_response_alg: Some("RS256".into()),
+        };
+        let Value::Object(members) = serde_json::to_value(&all).unwrap() else {
+            panic!("metadata serialises as an object")
+        };
+        let mut named: Vec<&str> = members.keys().map(String::as_str).collect();
+        let mut classified: Vec<&str> = SELF_UPDATE_CLASSES.iter().map(|(n, _)| *n).collect();
+        named.sort();
+        classified.sort();
+        assert_eq!(named, classified);
+        assert!(self_update_rule("something_new", Some(&Value::Bool(true)), None).is_err());
+        let uris = |u: &[&str]| Value::from(u.to_vec());
+        let held = uris(&["https://a.example/bye", "https://a.example/later"]);
+        assert!(self_update_rule(
+            "post_logout_redirect_uris",
+            Some(&uris(&["https://a.example/bye"])),
+            Some(&held)
+        )
+        .is_ok());
+        assert!(self_update_rule("post_logout_redirect_uris", None, Some(&held)).is_ok());
+        assert!(self_update_rule(
+            "post_logout_redirect_uris",
+            Some(&uris(&["https://evil.example/"])),
+            Some(&held)
+        )
+        .is_err());
+        assert!(self_update_rule("jwks_uri", Some(&Value::from("https://evil.example/jwks")), None).is_err());
+        assert!(self_update_rule(
+            "token_endpoint_auth_method",
+            Some(&Value::from("private_key_jwt")),
+            None
+        )
+        .is_err());
     }
 }

@@ -545,14 +545,13 @@ impl ResidentServer {
         username: &str,
         password: &Token,
         request: &TokenRequest,
-        address: Option<std::net::IpAddr>,
     ) -> Result<AccessToken> {
         let client = &who.client;
         if !client.grant_types.contains(&GrantType::Password) {
             return Err(unauthorized_client("the password grant is off for this client"));
         }
         let Some(owner) = self
-            .authenticate_user(username, password.expose_secret(), address)
+            .authenticate_user(username, password.expose_secret(), request.client_address)
             .await?
         else {
             return Err(invalid_grant("invalid resource owner credentials"));

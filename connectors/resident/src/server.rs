@@ -222,7 +222,7 @@ impl ResidentServer {
             spec.refresh_token_lifetime
                 .unwrap_or(self.settings.refresh_token_lifetime),
         );
-        wanted.check_self_update(&held)?;
+        wanted.check_self_update(&held, crate::client_metadata::self_update_rule)?;
         self.update(&current.client_id, spec).await
     }
 
@@ -502,19 +502,9 @@ impl ResidentServer {
         self.issue_for(&who, request).await
     }
 
-    /// Issue a token for a client that already authenticated, by any grant it may use.
+    /// Issue a token for a client that already authenticated, by any grant it may use. The password grant counts
+    /// failures per user name and per [`TokenRequest::client_address`].
     pub async fn issue_for(&self, who: &AuthenticatedClient, request: &TokenRequest) -> Result<AccessToken> {
-        self.issue_from(who, request, None).await
-    }
-
-    /// [`issue_for`](Self::issue_for) a request that came from `address`: the password grant counts failures per
-    /// client address as well as per user name.
-    pub async fn issue_from(
-        &self,
-        who: &AuthenticatedClient,
-        request: &TokenRequest,
-        address: Option<std::net::IpAddr>,
-    ) -> Result<AccessToken> {
         match &request.grant {
             Grant::ClientCredentials => self.client_credentials(who, request).await,
             Grant::AuthorizationCode {
@@ -526,7 +516,7 @@ impl ResidentServer {
                     .await
             }
             Grant::RefreshToken { refresh_token } => self.refresh(who, refresh_token, request).await,
-            Grant::Password { username, password } => self.password(who, username, password, request, address).await,
+            Grant::Password { username, password } => self.password(who, username, password, request).await,
             _ => Err(Error::invalid_grant(
                 "unsupported_grant_type",
                 "this grant type is not supported",

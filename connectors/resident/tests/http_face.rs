@@ -525,6 +525,15 @@ async fn a_client_cannot_widen_itself_through_rfc7592(h: Harness) {
         ("pkce_required", json!(false)),
         ("pkce_allow_plain", json!(true)),
         ("token_endpoint_auth_method", json!("none")),
+        // Review 2, finding 4: taking the client over with keys of one's own, or sending users anywhere.
+        ("token_endpoint_auth_method", json!("private_key_jwt")),
+        ("jwks_uri", json!("https://attacker.example/jwks")),
+        (
+            "jwks",
+            json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "use": "sig"}]}),
+        ),
+        ("post_logout_redirect_uris", json!(["https://attacker.example/"])),
+        ("key_type", json!("SANDBOX")),
     ];
     for (field, value) in widenings {
         let mut body = base.clone();
@@ -543,15 +552,20 @@ async fn a_client_cannot_widen_itself_through_rfc7592(h: Harness) {
             r.json
         );
         let described = r.json["error_description"].as_str().unwrap_or_default();
-        let named = if field == "pkce_required" || field == "pkce_allow_plain" {
-            "pkce"
-        } else {
-            field
+        let named = match field {
+            "pkce_required" | "pkce_allow_plain" => "pkce",
+            _ => field,
         };
         assert!(described.contains(named), "{field}: {described}");
     }
     let read = call(&app, json_req("GET", &path, Some(&rat), Value::Null)).await;
     assert_eq!(read.json["scope"], "orders:read orders:write", "nothing changed");
+    assert_eq!(read.json["token_endpoint_auth_method"], "client_secret_basic");
+    assert!(
+        read.json.get("jwks_uri").is_none() && read.json.get("jwks").is_none(),
+        "{}",
+        read.json
+    );
     assert_eq!(read.json["access_token_lifetime"], 600);
     // Narrowing is the client's own business.
     let mut narrower = base.clone();

@@ -131,8 +131,9 @@ async fn issue(
         grant,
         scopes,
         validity: None,
+        client_address: address,
     };
-    let token = app.server.issue_from(&who, &request, address).await?;
+    let token = app.server.issue_for(&who, &request).await?;
     let mut body = json!({
         "access_token": token.access_token.expose_secret(),
         "token_type": token.token_type,
