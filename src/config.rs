@@ -112,6 +112,10 @@ pub struct ServerConfig {
     pub api_identity: Option<Vec<String>>,
     /// Days the audit trail keeps a record; default [`DEFAULT_AUDIT_RETENTION_DAYS`].
     pub audit_retention_days: Option<u32>,
+    /// Let the server fetch loopback, private, link-local and plain-`http` URLs when it fetches on someone else's
+    /// say (clients' `jwks_uri`, key managers added at run time, discovery); default `false`. For development and
+    /// tests only: see [`egress`](crate::egress).
+    pub allow_private_fetches: Option<bool>,
 }
 
 /// `[portal]`: the Developer Portal `keymanager serve` offers at `/portal`.

@@ -21,6 +21,7 @@
 pub mod api;
 pub mod config;
 pub mod descriptor;
+pub mod egress;
 pub mod error;
 pub mod error_dialect;
 #[cfg(feature = "gateway")]

@@ -42,6 +42,9 @@ pub struct BuildContext {
     pub data_dir: Option<PathBuf>,
     /// The shared outbound HTTP client; `None` = the connector makes one with default settings.
     pub http: Option<HttpClient>,
+    /// What the server may fetch on someone else's say ([`Egress`](crate::egress::Egress)): clients' `jwks_uri`s
+    /// at the resident, and every call of a key manager added at run time.
+    pub egress: crate::egress::Egress,
 }
 
 impl std::fmt::Debug for BuildContext {
@@ -54,6 +57,7 @@ impl std::fmt::Debug for BuildContext {
             .field("public_url", &self.public_url)
             .field("listen_url", &self.listen_url)
             .field("data_dir", &self.data_dir)
+            .field("egress", &self.egress)
             .finish_non_exhaustive()
     }
 }

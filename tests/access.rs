@@ -99,7 +99,11 @@ async fn world(url: &str, foreign_url: &str) -> World {
         .with_admin_tokens(tokens.clone())
         .with_key_manager_builder(keymanager::service::key_managers::KeyManagerBuilder {
             registry,
-            context: Default::default(),
+            context: keymanager::registry::BuildContext {
+                // The providers here are wiremock servers on this machine.
+                egress: keymanager::egress::Egress::AllowPrivate,
+                ..Default::default()
+            },
             sealing: Arc::new(
                 keymanager::secret_box::SecretBox::from_text(&format!(
                     "k1:{}",

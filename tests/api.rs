@@ -1159,7 +1159,11 @@ async fn key_managers_are_managed_at_run_time() {
         let service = KeyService::new(kms, store).with_key_manager_builder(
             keymanager::service::key_managers::KeyManagerBuilder {
                 registry,
-                context: Default::default(),
+                context: keymanager::registry::BuildContext {
+                    // The providers here are wiremock servers on this machine.
+                    egress: keymanager::egress::Egress::AllowPrivate,
+                    ..Default::default()
+                },
                 sealing: Arc::new(keymanager::secret_box::SecretBox::from_text(&format!("k1:{key}")).unwrap()),
                 wrap: Arc::new(|set: &KeyManagers| set.clone()),
             },

@@ -93,6 +93,7 @@ pub(crate) async fn build(
         listen_url,
         data_dir: Some(data_dir.to_path_buf()),
         http: None,
+        egress: keymanager::egress::Egress::from_setting(config.server.allow_private_fetches),
     };
     let registry = registry();
     registry.check(config)?;

@@ -27,7 +27,7 @@ fn a_key_manager_added_on_one_node_is_used_on_the_other() {
     let config = dir_a.path().join("keymanager.toml");
     std::fs::write(
         &config,
-        format!("[database]\nurl = \"{url}\"\n\n[gateway]\nproxy = \"nginx\"\ndefault = \"authenticated\"\n\n[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n"),
+        format!("[database]\nurl = \"{url}\"\n\n[server]\nallow_private_fetches = true\n\n[gateway]\nproxy = \"nginx\"\ndefault = \"authenticated\"\n\n[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n"),
     )
     .unwrap();
     // Both nodes seal and open with the same key.

@@ -138,10 +138,11 @@ pub(super) async fn create_application(
 }
 
 pub(super) async fn discover_key_manager(
+    State(s): State<ApiState>,
     _: Caller,
     ApiJson(body): ApiJson<DiscoverDto>,
 ) -> Answer<Json<DiscoveredDto>> {
-    let p = crate::service::discover::propose(&body.url).await?;
+    let p = crate::service::discover::propose(&body.url, s.service.egress()).await?;
     let list = |l: &Option<Vec<String>>| l.clone().unwrap_or_default();
     Ok(Json(DiscoveredDto {
         kind: "oidc".into(),

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 pub use crate::error_dialect::{ErrorDialect, ErrorFields, OAuthErrors};
 pub use backoff::retry_after;
+pub(crate) use response::url_for_logs;
 pub use response::HttpResponse;
 
 use crate::{Error, Result};
@@ -81,6 +82,8 @@ pub struct HttpClient {
     policy: Arc<HttpPolicy>,
     dialect: Arc<dyn ErrorDialect>,
     label: Arc<str>,
+    /// Set on clients that fetch on someone else's say: every URL and resolved address passes it.
+    egress: Option<crate::egress::Egress>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -92,11 +95,26 @@ impl std::fmt::Debug for HttpClient {
 impl HttpClient {
     /// A client with these limits.
     pub fn new(policy: HttpPolicy) -> Result<Self> {
-        let client = reqwest::Client::builder()
+        Self::build(policy, None)
+    }
+
+    /// A client for fetches made on someone else's say (a client's `jwks_uri`, a key manager added at run time, a
+    /// discovery URL): every URL and every resolved address passes the [egress guard](crate::egress), and no
+    /// redirect is followed.
+    pub fn guarded(policy: HttpPolicy, egress: crate::egress::Egress) -> Result<Self> {
+        Self::build(policy, Some(egress))
+    }
+
+    fn build(policy: HttpPolicy, egress: Option<crate::egress::Egress>) -> Result<Self> {
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.request_timeout)
             .user_agent(policy.user_agent.clone())
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(guard) = egress {
+            builder = builder.dns_resolver(guard.resolver());
+        }
+        let client = builder
             .build()
             .map_err(|e| Error::transport(format!("cannot build the HTTP client: {e}")))?;
         Ok(HttpClient {
@@ -104,7 +122,13 @@ impl HttpClient {
             policy: Arc::new(policy),
             dialect: Arc::new(OAuthErrors),
             label: Arc::from("unnamed"),
+            egress,
         })
+    }
+
+    /// The egress guard of this client, when it has one.
+    pub fn egress(&self) -> Option<crate::egress::Egress> {
+        self.egress
     }
 
     /// The same client, its calls counted in the upstream metrics under this key manager's name.
@@ -152,6 +176,9 @@ impl HttpClient {
         let request = builder
             .build()
             .map_err(|e| Error::transport(format!("cannot build the request: {}", e.without_url())))?;
+        if let Some(guard) = self.egress {
+            guard.check_url(request.url())?;
+        }
         let method = request.method().clone();
         let url = response::url_for_logs(request.url());
         let retries = if idempotency == Idempotency::Idempotent {
@@ -230,6 +257,9 @@ impl HttpClient {
 
     async fn execute_once(&self, request: reqwest::Request, url: &str) -> Result<HttpResponse> {
         let map_err = |e: reqwest::Error| {
+            if let Some(refused) = crate::egress::refusal_in(&e) {
+                return refused;
+            }
             let timed_out = e.is_timeout();
             let message = format!("{url}: {}", crate::error::chain(&e.without_url()));
             if timed_out {

@@ -35,14 +35,18 @@ pub fn issuer_of(url: &str) -> Result<String> {
     Ok(issuer)
 }
 
-/// Read the provider's metadata and propose an `oidc` key manager for it.
-pub async fn propose(url: &str) -> Result<Proposal> {
+/// Read the provider's metadata and propose an `oidc` key manager for it; the fetch passes `egress` (the URL is
+/// the caller's say).
+pub async fn propose(url: &str, egress: crate::egress::Egress) -> Result<Proposal> {
     let issuer = issuer_of(url)?;
-    let http = HttpClient::new(HttpPolicy {
-        request_timeout: std::time::Duration::from_secs(10),
-        max_retries: 0,
-        ..HttpPolicy::default()
-    })?
+    let http = HttpClient::guarded(
+        HttpPolicy {
+            request_timeout: std::time::Duration::from_secs(10),
+            max_retries: 0,
+            ..HttpPolicy::default()
+        },
+        egress,
+    )?
     .with_metrics_label("discovery");
     let metadata = discover(&http, &issuer).await?;
     let mut settings = Map::new();

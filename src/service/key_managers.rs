@@ -123,6 +123,11 @@ impl KeyService {
         self
     }
 
+    /// What this service may fetch on someone else's say (the run-time builder's; without one, public only).
+    pub fn egress(&self) -> crate::egress::Egress {
+        self.builder.as_deref().map(|b| b.context.egress).unwrap_or_default()
+    }
+
     fn builder(&self) -> Result<&KeyManagerBuilder> {
         self.builder
             .as_deref()
@@ -160,7 +165,16 @@ impl KeyService {
             key_managers: vec![config.clone()],
             ..Default::default()
         };
-        let built = b.registry.build(&one, &b.context).await?;
+        // A key manager added at run time is someone's say, not the operator's file: every call it makes passes the
+        // egress guard.
+        let context = crate::registry::BuildContext {
+            http: Some(crate::http::HttpClient::guarded(
+                crate::http::HttpPolicy::default(),
+                b.context.egress,
+            )?),
+            ..b.context.clone()
+        };
+        let built = b.registry.build(&one, &context).await?;
         (b.wrap)(&built).get(&config.name)
     }
 

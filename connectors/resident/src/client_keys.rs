@@ -1,5 +1,8 @@
 //! Clients' public keys published at a `jwks_uri` (RFC 7591 §2), for `private_key_jwt`: read through the core HTTP
-//! kit (5 s, 64 KiB, one retry), kept for 5 minutes, read again sooner only for a `kid` they lack.
+//! kit behind the [egress guard](keymanager::egress) (5 s, 64 KiB, one retry, no redirect), kept for 5 minutes,
+//! read again sooner only for a `kid` they lack. A failed read is remembered as long as a successful one blocks a
+//! new read ([`JWKS_URI_REFETCH`]): whoever knows a client id cannot make the server fetch its `jwks_uri` more than
+//! once every 10 seconds, however many assertions they send.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,8 +18,11 @@ const JWKS_URI_TTL: Duration = Duration::from_secs(300);
 /// The shortest time between two reads of one `jwks_uri` when an assertion names a `kid` it does not hold.
 const JWKS_URI_REFETCH: Duration = Duration::from_secs(10);
 
-/// The keys of one `jwks_uri`, with when they were read.
-type ReadKeys = (Instant, Arc<Vec<Value>>);
+/// The most `jwks_uri` reads remembered.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// The last read of one `jwks_uri`: when, and the keys or why there were none.
+type ReadKeys = (Instant, std::result::Result<Arc<Vec<Value>>, Arc<str>>);
 
 /// Keys read from clients' `jwks_uri`s.
 pub(crate) struct ClientKeys {
@@ -25,14 +31,17 @@ pub(crate) struct ClientKeys {
 }
 
 impl ClientKeys {
-    pub fn new() -> Result<Self> {
-        let http = HttpClient::new(HttpPolicy {
-            request_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(3),
-            max_response_bytes: 64 * 1024,
-            max_retries: 1,
-            ..HttpPolicy::default()
-        })?
+    pub fn new(egress: keymanager::egress::Egress) -> Result<Self> {
+        let http = HttpClient::guarded(
+            HttpPolicy {
+                request_timeout: Duration::from_secs(5),
+                connect_timeout: Duration::from_secs(3),
+                max_response_bytes: 64 * 1024,
+                max_retries: 1,
+                ..HttpPolicy::default()
+            },
+            egress,
+        )?
         .with_metrics_label(crate::KIND);
         Ok(ClientKeys {
             http,
@@ -44,28 +53,52 @@ impl ClientKeys {
     /// at most every [`JWKS_URI_REFETCH`]).
     pub async fn at(&self, uri: &str, kid: Option<&str>, now: Instant) -> Result<Arc<Vec<Value>>> {
         let held = self.read.lock().unwrap_or_else(|p| p.into_inner()).get(uri).cloned();
-        if let Some((at, keys)) = &held {
-            let age = now.saturating_duration_since(*at);
-            let has_kid = kid.is_none_or(|k| keys.iter().any(|j| j.get("kid").and_then(Value::as_str) == Some(k)));
-            if age < JWKS_URI_TTL && (has_kid || age < JWKS_URI_REFETCH) {
-                return Ok(keys.clone());
+        if let Some((at, outcome)) = held {
+            let age = now.saturating_duration_since(at);
+            match outcome {
+                Ok(keys) => {
+                    let has_kid =
+                        kid.is_none_or(|k| keys.iter().any(|j| j.get("kid").and_then(Value::as_str) == Some(k)));
+                    if age < JWKS_URI_TTL && (has_kid || age < JWKS_URI_REFETCH) {
+                        return Ok(keys);
+                    }
+                }
+                Err(why) if age < JWKS_URI_REFETCH => {
+                    return Err(Error::transport(format!(
+                        "{why} (read again {} s after the failure at the earliest)",
+                        JWKS_URI_REFETCH.as_secs()
+                    )))
+                }
+                Err(_) => {}
             }
         }
+        let outcome = self.fetch(uri).await;
+        let mut read = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: a client holds one jwks_uri; past the bound the oldest reads are forgotten.
+        if read.len() >= MAX_REMEMBERED && !read.contains_key(uri) {
+            if let Some(oldest) = read.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone()) {
+                read.remove(&oldest);
+            }
+        }
+        let remembered = match &outcome {
+            Ok(keys) => Ok(keys.clone()),
+            Err(e) => Err(Arc::from(e.to_string())),
+        };
+        read.insert(uri.to_owned(), (now, remembered));
+        outcome
+    }
+
+    async fn fetch(&self, uri: &str) -> Result<Arc<Vec<Value>>> {
         let doc: Value = self
             .http
             .send_ok(self.http.get(uri), Idempotency::Idempotent)
             .await?
             .json()?;
-        let keys = Arc::new(
+        Ok(Arc::new(
             doc.get("keys")
                 .and_then(Value::as_array)
                 .cloned()
                 .ok_or_else(|| Error::malformed(uri.to_owned(), "keys", "the client's JWK Set has no keys"))?,
-        );
-        self.read
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(uri.to_owned(), (now, keys.clone()));
-        Ok(keys)
+        ))
     }
 }

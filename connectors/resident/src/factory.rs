@@ -35,6 +35,7 @@ impl ResidentFactory {
     /// Build the concrete key manager, e.g. to serve its HTTP face next to the registry's set.
     pub async fn build_resident(&self, config: &KeyManagerConfig, ctx: &BuildContext) -> Result<ResidentKeyManager> {
         let mut settings = ResidentSettings::from_config(config, ctx.public_url.as_deref())?;
+        settings.egress = ctx.egress;
         if let Some(listen) = &ctx.listen_url {
             settings = settings.with_derived_issuer(listen);
         }

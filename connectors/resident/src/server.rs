@@ -90,7 +90,7 @@ impl ResidentServer {
         let clients = ClientCache::new(std::time::Duration::from_secs(settings.client_cache_seconds));
         Ok(Arc::new(ResidentServer {
             login_guard: LoginGuard::new(settings.brute_force),
-            client_keys: crate::client_keys::ClientKeys::new()?,
+            client_keys: crate::client_keys::ClientKeys::new(settings.egress)?,
             issued: std::sync::OnceLock::new(),
             settings,
             store,
@@ -344,7 +344,17 @@ impl ResidentServer {
 
     /// The OpenID client metadata a spec carries in its `additional_properties`, checked.
     fn client_metadata(&self, spec: &ClientSpec) -> Result<ClientMetadata> {
-        ClientMetadata::parse(&spec.additional_properties, spec.public_client, &self.keys.algorithms())
+        let meta = ClientMetadata::parse(&spec.additional_properties, spec.public_client, &self.keys.algorithms())?;
+        if let Some(uri) = &meta.jwks_uri {
+            // The server will fetch it on the client's say: the egress guard decides now, and again at each fetch.
+            let url = url::Url::parse(uri)
+                .map_err(|e| Error::invalid_field("additional_properties.jwks_uri", e.to_string()))?;
+            self.settings
+                .egress
+                .check_url(&url)
+                .map_err(|e| Error::invalid_field("additional_properties.jwks_uri", e.to_string()))?;
+        }
+        Ok(meta)
     }
 
     /// Add a secret. Its plain value is in the answer, and nowhere else, ever.

@@ -61,6 +61,8 @@ pub struct ResidentSettings {
     pub user_profiles: std::collections::BTreeMap<String, keymanager::UserProfile>,
     /// Brute-force protection of the login page and the password grant.
     pub brute_force: BruteForceSettings,
+    /// What clients' `jwks_uri`s may point at ([`Egress`](keymanager::egress::Egress)); from the build context.
+    pub egress: keymanager::egress::Egress,
     /// How long a login session of the login page lasts (seconds): within it, a client's authorization request needs
     /// no new password (unless it asks for `prompt=login` or a shorter `max_age`).
     pub login_session_lifetime: u64,
@@ -114,6 +116,7 @@ impl Default for ResidentSettings {
             users: Vec::new(),
             user_profiles: Default::default(),
             brute_force: BruteForceSettings::default(),
+            egress: keymanager::egress::Egress::PublicOnly,
             login_session_lifetime: 8 * 3600,
         }
     }
@@ -296,6 +299,7 @@ impl ResidentSettings {
             users,
             user_profiles,
             brute_force,
+            egress: keymanager::egress::Egress::PublicOnly,
             login_session_lifetime: t.login_session_lifetime,
         })
     }

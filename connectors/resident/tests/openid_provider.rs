@@ -8,6 +8,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use axum::response::IntoResponse;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use common::flows::*;
@@ -515,12 +516,20 @@ async fn private_key_jwt_authenticates_with_the_clients_own_key(h: Harness) {
     // Keys published at a jwks_uri (read once, read again for an unknown kid).
     let (pair2, jwk2) = client_key("k2");
     let served = std::sync::Arc::new(std::sync::Mutex::new(json!({"keys": [jwk2]})));
-    let doc = served.clone();
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (doc, counted, fails) = (served.clone(), reads.clone(), failing.clone());
     let jwks_app = axum::Router::new().route(
         "/keys",
         axum::routing::get(move || {
-            let doc = doc.clone();
-            async move { axum::Json(doc.lock().unwrap().clone()) }
+            let (doc, counted, fails) = (doc.clone(), counted.clone(), fails.clone());
+            async move {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if fails.load(std::sync::atomic::Ordering::SeqCst) {
+                    return axum::http::StatusCode::BAD_GATEWAY.into_response();
+                }
+                axum::Json(doc.lock().unwrap().clone()).into_response()
+            }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -543,6 +552,33 @@ async fn private_key_jwt_authenticates_with_the_clients_own_key(h: Harness) {
     let rolled = json!({"iss": rid, "sub": rid, "aud": token_endpoint, "exp": now + 60, "jti": "r-2"});
     let (st, body) = with_assertion(&s, "/oauth2/token", &sign(&pair3, "k3", &rolled), &grant).await;
     assert_eq!(st, StatusCode::OK, "{body}");
+
+    // Review 2, finding 5: whoever knows the client id cannot make the server fetch its jwks_uri at will. Assertions
+    // naming unknown kids against a failing jwks_uri: one read (and its one retry) per refetch interval, the failure
+    // remembered in between.
+    failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    s.h.clock.advance(std::time::Duration::from_secs(11));
+    let before = reads.load(std::sync::atomic::Ordering::SeqCst);
+    let now = s.h.server.store().now();
+    let (pair9, _) = client_key("k9");
+    for i in 0..40 {
+        let claims = json!({"iss": rid, "sub": rid, "aud": token_endpoint, "exp": now + 60, "jti": format!("f-{i}")});
+        let (st, _) = with_assertion(&s, "/oauth2/token", &sign(&pair9, "k9", &claims), &grant).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    let fetched = reads.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(
+        (1..=2).contains(&fetched),
+        "40 assertions made {fetched} reads of the jwks_uri"
+    );
+    s.h.clock.advance(std::time::Duration::from_secs(11));
+    let claims = json!({"iss": rid, "sub": rid, "aud": token_endpoint, "exp": now + 60, "jti": "f-after"});
+    with_assertion(&s, "/oauth2/token", &sign(&pair9, "k9", &claims), &grant).await;
+    assert!(
+        reads.load(std::sync::atomic::Ordering::SeqCst) - before > fetched,
+        "read again after the interval"
+    );
+    failing.store(false, std::sync::atomic::Ordering::SeqCst);
 
     // Registration checks the keys: a private key, or none at all, is refused by name.
     let mut bad = machine_spec();

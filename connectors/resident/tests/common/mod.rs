@@ -77,6 +77,8 @@ pub fn settings() -> ResidentSettings {
         issuer: "http://127.0.0.1:9443".into(),
         audience: "http://127.0.0.1:9443".into(),
         max_secrets_per_client: Some(3),
+        // The tests' clients publish their keys on this machine.
+        egress: keymanager::egress::Egress::AllowPrivate,
         ..ResidentSettings::default()
     }
 }
