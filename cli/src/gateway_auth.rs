@@ -72,7 +72,7 @@ pub(crate) async fn runtime_key_managers(
     let service = rt
         .service
         .clone()
-        .with_key_manager_builder(setup::key_manager_builder(rt, sealing));
+        .with_key_manager_builder(setup::key_manager_builder(rt, Arc::new(sealing)));
     service.reload_key_managers().await?;
     Ok(Some(service))
 }

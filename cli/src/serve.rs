@@ -84,7 +84,8 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
     };
     // Key managers added at run time: built by the same registry, their secret settings sealed under the secret
     // key (KEYMANAGER_SECRET_KEY or DATA_DIR/secret-key), loaded now and again whenever a node announces a change.
-    let builder = setup::key_manager_builder(&runtime, keymanager::secret_box::SecretBox::load(Some(&data_dir))?);
+    let sealing = Arc::new(keymanager::secret_box::SecretBox::load(Some(&data_dir))?);
+    let builder = setup::key_manager_builder(&runtime, sealing.clone());
     let service = runtime
         .service
         .clone()
@@ -146,7 +147,13 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
                 let issuer = runtime.key_managers.get(&sign_in.key_manager)?.token_profile().issuer;
                 providers.push(crate::portal::Provider::external(sign_in, &issuer, &http).await?);
             }
-            app = app.merge(crate::portal::router(api.clone(), providers, &public_url, http));
+            app = app.merge(crate::portal::router(
+                api.clone(),
+                providers,
+                &public_url,
+                http,
+                sealing.clone(),
+            ));
             lines.push(format!("  portal:      {public_url}/portal"));
         }
         let purge_store = server.store().clone();

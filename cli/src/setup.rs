@@ -274,13 +274,13 @@ pub(crate) fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 /// sealing keys, and revocations made through them logged to the store (so validators on every node learn them).
 pub(crate) fn key_manager_builder(
     runtime: &Runtime,
-    sealing: keymanager::secret_box::SecretBox,
+    sealing: Arc<keymanager::secret_box::SecretBox>,
 ) -> keymanager::service::key_managers::KeyManagerBuilder {
     let sink = runtime.store.clone() as Arc<dyn RevocationSink>;
     keymanager::service::key_managers::KeyManagerBuilder {
         registry: registry(),
         context: runtime.context.clone(),
-        sealing: Arc::new(sealing),
+        sealing,
         wrap: Arc::new(move |set| keymanager::validation::record_revocations(set, vec![sink.clone()])),
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct Portal {
     /// Cookies only over TLS.
     secure: bool,
     sessions: session::Sessions,
+    /// Seals the cookies of sign-ins in progress (the server's secret key).
+    sealing: Arc<keymanager::secret_box::SecretBox>,
     /// For the token endpoints of other key managers.
     http: keymanager::http::HttpClient,
 }
@@ -220,6 +222,7 @@ pub(crate) fn router(
     providers: Vec<Provider>,
     public_url: &str,
     http: keymanager::http::HttpClient,
+    sealing: Arc<keymanager::secret_box::SecretBox>,
 ) -> Router {
     let csp =
         HeaderValue::from_str(&content_security_policy(&providers)).unwrap_or_else(|_| HeaderValue::from_static(CSP));
@@ -229,6 +232,7 @@ pub(crate) fn router(
         public_url: public_url.to_owned(),
         secure: public_url.starts_with("https://"),
         sessions: session::Sessions::default(),
+        sealing,
         http,
     });
     use handlers as h;

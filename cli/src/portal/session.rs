@@ -1,6 +1,12 @@
 //! Portal sessions: who is signed in in which browser. A session lives in this process (an opaque 256-bit id in an
 //! HttpOnly, SameSite=Lax cookie, Secure under TLS), holds the user's access and refresh tokens (never sent to the
 //! browser) and a CSRF token every form must carry.
+//!
+//! Nothing an anonymous caller does takes room here: a sign-in in progress (its `state`, PKCE verifier and
+//! provider) travels in its own browser's cookie, sealed (AES-256-GCM under the server's secret key, bound to its
+//! purpose) and dated, so a flood of `GET /portal/signin` fills no table. Sessions are capped per user
+//! ([`MAX_PER_USER`], the user's own oldest go first), and when the whole table is full the oldest session of the
+//! user holding the most goes: one user signing in again and again evicts only their own sessions.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,8 +24,12 @@ pub(super) const LOGIN_COOKIE: &str = "km_portal_login";
 const IDLE: Duration = Duration::from_secs(8 * 3600);
 /// A sign-in must come back within this long.
 const PENDING: Duration = Duration::from_secs(600);
-/// At most this many sessions and sign-ins in progress are kept; the oldest go first.
+/// At most this many sessions are kept.
 const MAX: usize = 10_000;
+/// At most this many sessions of one user; past it, that user's oldest goes.
+pub(super) const MAX_PER_USER: usize = 20;
+/// What a sealed sign-in cookie is bound to (a value sealed for anything else does not open as one).
+const PENDING_CONTEXT: &str = "portal sign-in in progress";
 
 /// 256 random bits, base64url; `None` when the system has no randomness to give.
 pub(super) fn random() -> Option<String> {
@@ -85,18 +95,53 @@ impl Session {
     }
 }
 
-/// A sign-in in progress: its PKCE verifier and where it signs in.
+/// A sign-in in progress: its `state`, PKCE verifier, where it signs in, and when it began (seconds since the
+/// epoch), as its sealed cookie carries it.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct Pending {
+    state: String,
     pub verifier: String,
     pub provider: String,
-    at: Instant,
+    at: u64,
 }
 
-/// The sessions and sign-ins of this process.
+impl Pending {
+    /// A sign-in beginning now.
+    pub fn new(state: String, verifier: String, provider: &str) -> Self {
+        Pending {
+            state,
+            verifier,
+            provider: provider.to_owned(),
+            at: unix_now(),
+        }
+    }
+
+    /// The cookie value: sealed, so the browser can neither read the verifier nor forge a sign-in.
+    pub fn seal(&self, sealing: &keymanager::secret_box::SecretBox) -> Option<String> {
+        let json = serde_json::to_string(self).ok()?;
+        sealing.seal(&json, PENDING_CONTEXT).ok()
+    }
+
+    /// The sign-in a cookie carries, when it opens, answers this `state` and is younger than [`PENDING`].
+    pub fn open(sealing: &keymanager::secret_box::SecretBox, cookie: &str, state: &str) -> Option<Pending> {
+        let json = sealing.open(cookie, PENDING_CONTEXT).ok()?;
+        let p: Pending = serde_json::from_str(&json).ok()?;
+        let fresh = unix_now().checked_sub(p.at).is_some_and(|age| age < PENDING.as_secs());
+        (fresh && p.state == state).then_some(p)
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The sessions of this process.
 #[derive(Default)]
 pub(super) struct Sessions {
     sessions: Mutex<HashMap<String, Session>>,
-    pending: Mutex<HashMap<String, Pending>>,
 }
 
 impl Sessions {
@@ -105,9 +150,26 @@ impl Sessions {
         let id = random()?;
         let mut all = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         all.retain(|_, s| s.last_used.elapsed() < IDLE);
+        let oldest_of = |all: &HashMap<String, Session>, user: &str| {
+            all.iter()
+                .filter(|(_, s)| s.user == user)
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(k, _)| k.clone())
+        };
+        if all.values().filter(|s| s.user == session.user).count() >= MAX_PER_USER {
+            if let Some(k) = oldest_of(&all, &session.user) {
+                all.remove(&k);
+            }
+        }
         if all.len() >= MAX {
-            if let Some(oldest) = all.iter().min_by_key(|(_, s)| s.last_used).map(|(k, _)| k.clone()) {
-                all.remove(&oldest);
+            // The user holding the most sessions gives one up: never someone with fewer than the newcomer's user.
+            let mut per_user: HashMap<&str, usize> = HashMap::new();
+            for s in all.values() {
+                *per_user.entry(s.user.as_str()).or_default() += 1;
+            }
+            let heaviest = per_user.into_iter().max_by_key(|(_, n)| *n).map(|(u, _)| u.to_owned());
+            if let Some(k) = heaviest.and_then(|u| oldest_of(&all, &u)) {
+                all.remove(&k);
             }
         }
         all.insert(id.clone(), session);
@@ -142,27 +204,15 @@ impl Sessions {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(id)
     }
 
-    /// Remember a sign-in in progress under its `state`.
-    pub fn begin(&self, state: &str, verifier: String, provider: &str) {
-        let mut all = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        all.retain(|_, p| p.at.elapsed() < PENDING);
-        if all.len() >= MAX {
-            return;
-        }
-        all.insert(
-            state.to_owned(),
-            Pending {
-                verifier,
-                provider: provider.to_owned(),
-                at: Instant::now(),
-            },
-        );
-    }
-
-    /// Take the sign-in in progress of this `state` (once).
-    pub fn finish(&self, state: &str) -> Option<Pending> {
-        let p = self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(state)?;
-        (p.at.elapsed() < PENDING).then_some(p)
+    /// How many sessions `user` holds.
+    #[cfg(test)]
+    fn count_of(&self, user: &str) -> usize {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|s| s.user == user)
+            .count()
     }
 }
 
@@ -224,5 +274,67 @@ mod tests {
         assert!(csrf_ok(&s, &s.csrf.clone()));
         assert!(!csrf_ok(&s, "forged"));
         assert!(!csrf_ok(&s, ""));
+    }
+
+    fn session(user: &str) -> Session {
+        Session::new(
+            user.into(),
+            false,
+            "resident".into(),
+            "t".into(),
+            Duration::from_secs(60),
+            None,
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn one_user_signing_in_again_and_again_evicts_only_their_own_sessions() {
+        let all = Sessions::default();
+        let alice = all.insert(session("alice")).unwrap();
+        let bob = all.insert(session("bob")).unwrap();
+        for _ in 0..500 {
+            all.insert(session("mallory")).unwrap();
+        }
+        assert_eq!(all.count_of("mallory"), MAX_PER_USER);
+        assert!(all.get(&alice).is_some() && all.get(&bob).is_some());
+    }
+
+    #[test]
+    fn a_sign_in_in_progress_lives_in_its_sealed_cookie() {
+        let key = format!("k1:{}", keymanager::secret_box::new_key().unwrap());
+        let sealing = keymanager::secret_box::SecretBox::from_text(&key).unwrap();
+        let cookie = Pending::new("st".into(), "verifier".into(), "resident")
+            .seal(&sealing)
+            .unwrap();
+        assert!(
+            !cookie.contains("verifier"),
+            "the verifier is not readable in the cookie"
+        );
+        let back = Pending::open(&sealing, &cookie, "st").unwrap();
+        assert_eq!(
+            (back.verifier.as_str(), back.provider.as_str()),
+            ("verifier", "resident")
+        );
+        assert!(
+            Pending::open(&sealing, &cookie, "other-state").is_none(),
+            "bound to its state"
+        );
+        let mut forged = cookie.clone();
+        forged.replace_range(forged.len() - 3.., "AAA");
+        assert!(Pending::open(&sealing, &forged, "st").is_none(), "altered");
+        let other =
+            keymanager::secret_box::SecretBox::from_text(&format!("k2:{}", keymanager::secret_box::new_key().unwrap()))
+                .unwrap();
+        assert!(Pending::open(&other, &cookie, "st").is_none(), "another key");
+        let stale = Pending {
+            at: unix_now() - PENDING.as_secs(),
+            ..Pending::new("st".into(), "v".into(), "r")
+        };
+        assert!(
+            Pending::open(&sealing, &stale.seal(&sealing).unwrap(), "st").is_none(),
+            "older than 10 minutes"
+        );
     }
 }

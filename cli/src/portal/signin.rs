@@ -247,7 +247,12 @@ pub(super) async fn signin(State(p): State<PortalState>, Query(q): Query<SignInQ
         Ok(u) => u,
         Err(_) => return pages::problem(StatusCode::INTERNAL_SERVER_ERROR, "The sign-in address is not a URL."),
     };
-    p.sessions.begin(&state, verifier, &provider.name);
+    let Some(pending) = session::Pending::new(state.clone(), verifier, &provider.name).seal(&p.sealing) else {
+        return pages::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server cannot sign you in now; try again.",
+        );
+    };
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &provider.client.id)
@@ -259,7 +264,7 @@ pub(super) async fn signin(State(p): State<PortalState>, Query(q): Query<SignInQ
     let mut resp = Redirect::to(url.as_str()).into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        session::set_cookie(session::LOGIN_COOKIE, Some(&state), p.secure),
+        session::set_cookie(session::LOGIN_COOKIE, Some(&pending), p.secure),
     );
     resp
 }
@@ -276,7 +281,7 @@ pub(super) struct Callback {
 pub(super) async fn callback(State(p): State<PortalState>, headers: HeaderMap, Query(cb): Query<Callback>) -> Response {
     let bound = session::cookie(&headers, session::LOGIN_COOKIE);
     let pending = match (&cb.state, &bound) {
-        (Some(s), Some(b)) if s == b => p.sessions.finish(s),
+        (Some(s), Some(b)) => session::Pending::open(&p.sealing, b, s),
         _ => None,
     };
     let Some((pending, provider)) = pending.and_then(|x| p.provider(&x.provider).map(|pr| (x, pr))) else {
