@@ -1263,6 +1263,41 @@ async fn key_managers_are_managed_at_run_time() {
     let rebuilt = published.borrow().get("kc").unwrap();
     assert!(!Arc::ptr_eq(&built, &rebuilt), "changed settings: rebuilt");
     assert_eq!(rebuilt.token_profile().issuer, "https://kc.example.com/realms/shop");
+    // Review 2, finding 8: the sealed secret goes only where it went: a new host needs the secret sent again, in
+    // the same change, whichever URL setting moves.
+    for moved in [
+        r#"{"settings": {"base_url": "https://attacker.example"}}"#,
+        r#"{"settings": {"base_url": "https://attacker.example", "admin_client_secret": "********"}}"#,
+    ] {
+        let (s, body) = call(&a, "PUT", "/api/key-managers/kc", Some(ADMIN), Some(moved)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{moved}: {body}");
+        assert_eq!(body["errors"][0]["field"], "settings.admin_client_secret", "{body}");
+    }
+    let (_, still) = call(&a, "GET", "/api/key-managers/kc", Some(ADMIN), None).await;
+    assert_eq!(
+        still["settings"]["base_url"], "https://kc.example.com",
+        "nothing changed: {still}"
+    );
+    let (s, body) = call(
+        &a,
+        "PUT",
+        "/api/key-managers/kc",
+        Some(ADMIN),
+        Some(r#"{"settings": {"base_url": "https://kc2.example.com", "admin_client_secret": "new-secret-for-kc2"}}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "with the secret sent again: {body}");
+    let (s, _) = call(
+        &a,
+        "PUT",
+        "/api/key-managers/kc",
+        Some(ADMIN),
+        Some(r#"{"settings": {"base_url": "https://kc.example.com", "admin_client_secret": "kc-admin-secret-value"}}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    b_service.reload_key_managers().await.unwrap();
+    let rebuilt = published.borrow().get("kc").unwrap();
     // Enabled: generating keys is tried at the provider (unreachable here); disabled: refused before it.
     let (_, app_body) = call(
         &a,

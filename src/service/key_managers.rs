@@ -148,6 +148,22 @@ impl KeyService {
             .collect())
     }
 
+    /// The settings of a connector type that say where its calls (and so its secrets) go: every `Url` setting,
+    /// whatever its name, so a URL setting added to a connector later is one too.
+    fn destination_fields(&self, kind: &str) -> Result<Vec<String>> {
+        let descriptor = self
+            .builder()?
+            .registry
+            .descriptor(kind)
+            .ok_or_else(|| Error::invalid_field("type", format!("unknown connector type `{kind}`")))?;
+        Ok(descriptor
+            .connection_settings
+            .iter()
+            .filter(|s| s.kind == crate::descriptor::SettingKind::Url)
+            .map(|s| s.name.clone())
+            .collect())
+    }
+
     /// Build a key manager from its table (checked against its connector's descriptor first: unknown fields,
     /// wrong types and missing required ones are refused by name, as `settings.FIELD`).
     async fn build_one(&self, config: &KeyManagerConfig) -> Result<Arc<dyn KeyManager>> {
@@ -461,6 +477,31 @@ impl KeyService {
         if let Some(settings) = &change.settings {
             let mut config = self.config_of(&stored)?;
             let secret = self.secret_fields(&stored.kind)?;
+            // Secrets kept from before go only where they went before: a change of destination must bring them
+            // again (review 2, finding 8).
+            let destinations = self.destination_fields(&stored.kind)?;
+            let moved: Vec<&String> = settings
+                .iter()
+                .filter(|(k, v)| destinations.contains(k) && config.settings.get(k.as_str()) != Some(v))
+                .map(|(k, _)| k)
+                .collect();
+            if let Some(first) = moved.first() {
+                let given = |k: &str| matches!(settings.get(k), Some(Value::String(v)) if v != HIDDEN);
+                let kept: Vec<&String> = secret
+                    .iter()
+                    .filter(|k| config.settings.contains_key(k.as_str()) && !given(k))
+                    .collect();
+                if let Some(missing) = kept.first() {
+                    let names = kept.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                    return Err(Error::invalid_field(
+                        format!("settings.{missing}"),
+                        format!(
+                            "changing `{first}` changes where this key manager's secrets are sent; send {names} again \
+                             in the same change"
+                        ),
+                    ));
+                }
+            }
             for (k, v) in settings {
                 match v {
                     Value::Null => {
