@@ -2,9 +2,15 @@
 //! AES-256-GCM (`aws-lc-rs`) under a key that never enters the database.
 //!
 //! The keys come from `KEYMANAGER_SECRET_KEY`, else from `DATA_DIR/secret-key` (created with one new random key,
-//! 0600, when missing): one or more `ID:KEY` entries (comma- or newline-separated; KEY is 32 bytes in base64url),
-//! the first sealing, every one opening. To rotate, put a new entry first and keep the old ones until everything
-//! sealed with them has been sealed again (a regenerated secret is sealed with the first key).
+//! 0600, when missing): one or more entries (comma- or newline-separated), each `KEY` or `ID:KEY` (KEY is 32 bytes
+//! in base64url), the first sealing, every one opening. To rotate, put a new entry first and keep the old ones
+//! until everything sealed with them has been sealed again (a regenerated secret is sealed with the first key).
+//!
+//! **A key is named by its fingerprint** ([`fingerprint`]: `f` and 12 hex digits of a SHA-256 of the key), and
+//! values are sealed under that name, so two nodes given different keys can never take each other's values for
+//! their own: a node that finds a value sealed under a name it lacks says which keys it needs
+//! ([`SecretBox::check_can_open`]). An `ID:KEY` entry of an earlier version (`k1:…`) still opens what was sealed
+//! under its ID; a fingerprint-shaped ID that is not the key's own is refused.
 //!
 //! A sealed value reads `v1.ID.NONCE.CIPHERTEXT` and is bound to its place (`context`, say the client and secret
 //! ids) as associated data, so a value copied to another row does not open.
@@ -23,16 +29,43 @@ pub const SECRET_KEY_ENV: &str = "KEYMANAGER_SECRET_KEY";
 /// The file in the data directory that holds the keys when the variable is not set.
 pub const SECRET_KEY_FILE: &str = "secret-key";
 
-/// The sealing keys. `Debug` shows their ids only.
+/// One key: its fingerprint, the id an earlier version's entry gave it (if any), the key.
+struct Key {
+    fingerprint: String,
+    legacy_id: Option<String>,
+    key: LessSafeKey,
+}
+
+impl Key {
+    fn named(&self, id: &str) -> bool {
+        self.fingerprint == id || self.legacy_id.as_deref() == Some(id)
+    }
+}
+
+/// The sealing keys. `Debug` shows their fingerprints only.
 pub struct SecretBox {
-    keys: Vec<(String, LessSafeKey)>,
+    keys: Vec<Key>,
 }
 
 impl std::fmt::Debug for SecretBox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ids: Vec<&str> = self.keys.iter().map(|(id, _)| id.as_str()).collect();
-        f.debug_struct("SecretBox").field("key_ids", &ids).finish()
+        f.debug_struct("SecretBox").field("key_ids", &self.key_ids()).finish()
     }
+}
+
+/// The name of a key: `f` and the first 12 hex digits of SHA-256 over a fixed label and the key's 32 bytes. Not
+/// reversible; the same key always has the same name on every node.
+pub fn fingerprint(key: &[u8]) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(b"keymanager secret key v1\0");
+    ctx.update(key);
+    let digest = ctx.finish();
+    let hex: String = digest.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("f{hex}")
+}
+
+fn looks_like_fingerprint(id: &str) -> bool {
+    id.len() == 13 && id.starts_with('f') && id[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn bad_keys(why: impl std::fmt::Display) -> Error {
@@ -42,34 +75,105 @@ fn bad_keys(why: impl std::fmt::Display) -> Error {
 }
 
 impl SecretBox {
-    /// Read keys from their text: `ID:KEY` entries, comma- or newline-separated, the first sealing.
+    /// Read keys from their text: `KEY` or `ID:KEY` entries, comma- or newline-separated, the first sealing.
     pub fn from_text(text: &str) -> Result<SecretBox> {
-        let mut keys: Vec<(String, LessSafeKey)> = Vec::new();
+        let mut keys: Vec<Key> = Vec::new();
         for entry in text.split([',', '\n']).map(str::trim).filter(|e| !e.is_empty()) {
-            let (id, key) = entry
-                .split_once(':')
-                .ok_or_else(|| bad_keys("holds an entry that is not ID:KEY"))?;
-            if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b)) {
-                return Err(bad_keys(
-                    "holds a key id that is not 1 to 32 letters, digits, `_` or `-`",
-                ));
+            let (id, key) = match entry.split_once(':') {
+                Some((id, key)) => (Some(id), key),
+                None => (None, entry),
+            };
+            if let Some(id) = id {
+                if id.is_empty()
+                    || id.len() > 32
+                    || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+                {
+                    return Err(bad_keys(
+                        "holds a key id that is not 1 to 32 letters, digits, `_` or `-`",
+                    ));
+                }
             }
-            if keys.iter().any(|(k, _)| k == id) {
-                return Err(bad_keys(format!("names key `{id}` twice")));
-            }
+            let shown = id.unwrap_or("(no id)");
             let bytes = URL_SAFE_NO_PAD
                 .decode(key)
-                .map_err(|_| bad_keys(format!("key `{id}` is not base64url")))?;
+                .map_err(|_| bad_keys(format!("key `{shown}` is not base64url")))?;
             if bytes.len() != 32 {
-                return Err(bad_keys(format!("key `{id}` is not 32 bytes")));
+                return Err(bad_keys(format!("key `{shown}` is not 32 bytes")));
+            }
+            let fp = fingerprint(&bytes);
+            let legacy_id = match id {
+                Some(id) if id == fp => None,
+                Some(id) if looks_like_fingerprint(id) => {
+                    return Err(bad_keys(format!(
+                        "names a key `{id}`, but that key's fingerprint is `{fp}`: a key's id is its fingerprint"
+                    )))
+                }
+                Some(id) => Some(id.to_owned()),
+                None => None,
+            };
+            if keys
+                .iter()
+                .any(|k| k.fingerprint == fp || legacy_id.as_deref().is_some_and(|l| k.named(l)))
+            {
+                return Err(bad_keys(format!(
+                    "names key `{}` twice",
+                    legacy_id.as_deref().unwrap_or(&fp)
+                )));
             }
             let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| bad_keys("cannot be used"))?;
-            keys.push((id.to_owned(), LessSafeKey::new(unbound)));
+            keys.push(Key {
+                fingerprint: fp,
+                legacy_id,
+                key: LessSafeKey::new(unbound),
+            });
         }
         if keys.is_empty() {
             return Err(bad_keys("holds no key"));
         }
         Ok(SecretBox { keys })
+    }
+
+    /// The names this node's keys answer to: each fingerprint, and an earlier version's id where one was given.
+    pub fn key_ids(&self) -> Vec<String> {
+        self.keys
+            .iter()
+            .flat_map(|k| std::iter::once(k.fingerprint.clone()).chain(k.legacy_id.clone()))
+            .collect()
+    }
+
+    /// A new key's entry, `FINGERPRINT:KEY`, for `KEYMANAGER_SECRET_KEY` or the key file.
+    pub fn new_entry() -> Result<String> {
+        let key = new_key()?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(&key)
+            .map_err(|_| Error::storage("a new key is not base64url"))?;
+        Ok(format!("{}:{key}", fingerprint(&bytes)))
+    }
+
+    /// Check, before serving, that this node opens what the store holds: `sealed` is one sample value per key id
+    /// found in the store, with its context. The error names every key id this node lacks (or holds under the
+    /// same name but with other bytes) and the ids it has, in one line.
+    pub fn check_can_open<'a>(&self, sealed: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<()> {
+        let mut missing: Vec<String> = Vec::new();
+        for (value, context) in sealed {
+            let id = value.split('.').nth(1).unwrap_or("?").to_owned();
+            if self.open(value, context).is_err() && !missing.contains(&id) {
+                missing.push(id);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(bad_keys(format!(
+            "cannot open what the store holds: it needs key(s) {}, and this node has {}; give every node the same \
+             {SECRET_KEY_ENV}",
+            missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+            self.key_ids()
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )))
     }
 
     /// The keys of this process: `KEYMANAGER_SECRET_KEY`, else `dir/secret-key`, created (0600, one new key) when
@@ -83,7 +187,7 @@ impl SecretBox {
         match std::fs::read_to_string(&path) {
             Ok(text) => SecretBox::from_text(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let text = format!("k1:{}\n", new_key()?);
+                let text = format!("{}\n", SecretBox::new_entry()?);
                 write_private(&path, &text)
                     .map_err(|e| bad_keys(format!("cannot be created at {}: {e}", path.display())))?;
                 tracing::info!(path = %path.display(), "created a secret key for retrievable secrets");
@@ -110,7 +214,9 @@ impl SecretBox {
 
     /// Seal `plain` for `context` with the first key.
     pub fn seal(&self, plain: &str, context: &str) -> Result<String> {
-        let (id, key) = &self.keys[0];
+        let Key {
+            fingerprint: id, key, ..
+        } = &self.keys[0];
         let mut nonce = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::storage("no randomness for a nonce"))?;
         let mut data = plain.as_bytes().to_vec();
@@ -136,10 +242,16 @@ impl SecretBox {
         else {
             return Err(Error::storage("a sealed secret is not in the v1 format"));
         };
-        let (_, key) =
-            self.keys.iter().find(|(k, _)| k == id).ok_or_else(|| {
-                Error::storage(format!("a secret is sealed with key `{id}`, which is not configured"))
-            })?;
+        let key = &self
+            .keys
+            .iter()
+            .find(|k| k.named(id))
+            .ok_or_else(|| {
+                bad_keys(format!(
+                    "does not hold key `{id}`, which a stored secret is sealed with"
+                ))
+            })?
+            .key;
         let nonce: [u8; NONCE_LEN] = URL_SAFE_NO_PAD
             .decode(nonce)
             .ok()
@@ -155,8 +267,9 @@ impl SecretBox {
                 &mut data,
             )
             .map_err(|_| {
-                Error::storage(format!(
-                    "a secret sealed with key `{id}` does not open (altered, or moved)"
+                bad_keys(format!(
+                    "does not open a secret sealed with key `{id}` (another key under that name, or the value was \
+                     altered or moved)"
                 ))
             })?;
         String::from_utf8(plain.to_vec()).map_err(|_| Error::storage("a sealed secret is not text"))
@@ -193,7 +306,11 @@ mod tests {
         let (k1, k2) = (new_key().unwrap(), new_key().unwrap());
         let old = SecretBox::from_text(&format!("k1:{k1}")).unwrap();
         let sealed = old.seal("s3cret-value", "client_secret:c1:s1").unwrap();
-        assert!(sealed.starts_with("v1.k1.") && !sealed.contains("s3cret"));
+        let fp1 = fingerprint(&URL_SAFE_NO_PAD.decode(&k1).unwrap());
+        assert!(
+            sealed.starts_with(&format!("v1.{fp1}.")) && !sealed.contains("s3cret"),
+            "{sealed}"
+        );
         assert_eq!(old.open(&sealed, "client_secret:c1:s1").unwrap(), "s3cret-value");
         assert!(
             old.open(&sealed, "client_secret:c2:s1").is_err(),
@@ -206,13 +323,14 @@ mod tests {
         // Rotation: a new first key seals, the old one still opens.
         let rotated = SecretBox::from_text(&format!("k2:{k2},k1:{k1}")).unwrap();
         assert_eq!(rotated.open(&sealed, "client_secret:c1:s1").unwrap(), "s3cret-value");
-        assert!(rotated.seal("x", "c").unwrap().starts_with("v1.k2."));
+        let fp2 = fingerprint(&URL_SAFE_NO_PAD.decode(&k2).unwrap());
+        assert!(rotated.seal("x", "c").unwrap().starts_with(&format!("v1.{fp2}.")));
         let without_old = SecretBox::from_text(&format!("k2:{k2}")).unwrap();
         let err = without_old
             .open(&sealed, "client_secret:c1:s1")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("k1") && !err.contains("s3cret"), "{err}");
+        assert!(err.contains(&fp1) && !err.contains("s3cret"), "{err}");
         assert!(!format!("{rotated:?}").contains(&k1), "Debug shows ids only");
         for bad in [
             "",
@@ -220,6 +338,8 @@ mod tests {
             "k1:short",
             "k 1:".to_owned().as_str(),
             &format!("k1:{k1},k1:{k2}"),
+            &format!("{k1},{k1}"),
+            &format!("f000000000000:{k1}"),
         ] {
             assert!(SecretBox::from_text(bad).is_err(), "{bad}");
         }
@@ -241,5 +361,40 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn keys_are_named_by_fingerprint_and_a_node_says_which_it_lacks() {
+        let (k1, k2) = (new_key().unwrap(), new_key().unwrap());
+        // Review 2, finding 9: two nodes given different keys under the same old-style id.
+        let a = SecretBox::from_text(&format!("k1:{k1}")).unwrap();
+        let b = SecretBox::from_text(&format!("k1:{k2}")).unwrap();
+        let sealed_by_a = a.seal("v", "ctx").unwrap();
+        assert!(b.open(&sealed_by_a, "ctx").is_err());
+        let err = b
+            .check_can_open([(sealed_by_a.as_str(), "ctx")])
+            .unwrap_err()
+            .to_string();
+        let fp_a = fingerprint(&URL_SAFE_NO_PAD.decode(&k1).unwrap());
+        let fp_b = fingerprint(&URL_SAFE_NO_PAD.decode(&k2).unwrap());
+        assert!(
+            err.contains(&fp_a) && err.contains(&fp_b),
+            "names the key it needs and the one it has: {err}"
+        );
+        assert_ne!(fp_a, fp_b);
+        assert!(a.check_can_open([(sealed_by_a.as_str(), "ctx")]).is_ok());
+        // An old value sealed under `k1` opens on the node whose `k1` is that key.
+        let legacy = sealed_by_a.replacen(&fp_a, "k1", 1);
+        assert_eq!(a.open(&legacy, "ctx").unwrap(), "v");
+        assert!(
+            b.check_can_open([(legacy.as_str(), "ctx")]).is_err(),
+            "another key named k1 does not pass"
+        );
+        // A generated entry is FINGERPRINT:KEY, and a bare key is named by its fingerprint too.
+        let entry = SecretBox::new_entry().unwrap();
+        let (id, key) = entry.split_once(':').unwrap();
+        assert_eq!(id, fingerprint(&URL_SAFE_NO_PAD.decode(key).unwrap()));
+        assert_eq!(SecretBox::from_text(key).unwrap().key_ids(), [id]);
+        assert_eq!(SecretBox::from_text(&entry).unwrap().key_ids(), [id]);
     }
 }

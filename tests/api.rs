@@ -1222,7 +1222,7 @@ async fn key_managers_are_managed_at_run_time() {
         .unwrap();
     let stored: String = sqlx::Row::get(&rows[0], 0);
     assert!(
-        !stored.contains("kc-admin-secret-value") && stored.contains("v1.k1."),
+        !stored.contains("kc-admin-secret-value") && stored.contains("v1.f"),
         "sealed at rest: {stored}"
     );
     // The other node sees it once it reloads (on PostgreSQL an announcement makes it reload).

@@ -69,10 +69,12 @@ pub(crate) async fn runtime_key_managers(
         );
         return Ok(None);
     };
+    let sealing = Arc::new(sealing);
     let service = rt
         .service
         .clone()
-        .with_key_manager_builder(setup::key_manager_builder(rt, Arc::new(sealing)));
+        .with_key_manager_builder(setup::key_manager_builder(rt, sealing.clone()));
+    setup::check_secret_key(rt, &service, &sealing).await?;
     service.reload_key_managers().await?;
     Ok(Some(service))
 }

@@ -91,6 +91,7 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         .clone()
         .with_admin_tokens(tokens.clone())
         .with_key_manager_builder(builder);
+    setup::check_secret_key(&runtime, &service, &sealing).await?;
     service.reload_key_managers().await?;
     let identity = api_identity(&config, &runtime)?;
     let identity_validator = identity.as_ref().map(|i| i.validator.clone());

@@ -300,3 +300,18 @@ pub(crate) fn on_key_manager_change(service: KeyService) -> keymanager::sql::cha
         }
     })
 }
+
+/// Refuse to serve with a secret key that cannot open what the store holds (review 2, finding 9): one line naming
+/// the key ids the store needs and those this node has, instead of a node that reports ready and answers 500.
+pub(crate) async fn check_secret_key(
+    runtime: &Runtime,
+    service: &keymanager::service::KeyService,
+    sealing: &keymanager::secret_box::SecretBox,
+) -> Result<(), Failure> {
+    let mut samples = service.sealed_samples().await?;
+    if let Some((_, resident)) = &runtime.resident {
+        samples.extend(resident.server().sealed_samples().await?);
+    }
+    sealing.check_can_open(samples.iter().map(|(v, c)| (v.as_str(), c.as_str())))?;
+    Ok(())
+}

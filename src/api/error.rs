@@ -98,6 +98,8 @@ impl From<Error> for ApiError {
             Error::Forbidden { .. } => (S::FORBIDDEN, "Forbidden"),
             Error::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "Rate Limited"),
             Error::Busy { .. } => (S::SERVICE_UNAVAILABLE, "Service Unavailable"),
+            // This node's setup (say, a secret key it lacks): not the caller's fault, not a crash.
+            Error::Configuration(_) => (S::SERVICE_UNAVAILABLE, "Not Configured"),
             Error::Timeout { .. } => (S::GATEWAY_TIMEOUT, "Key Manager Timeout"),
             Error::Upstream(_)
             | Error::MalformedResponse { .. }

@@ -123,6 +123,25 @@ impl KeyService {
         self
     }
 
+    /// One sealed setting per key id among the key managers stored, with its context, for
+    /// [`SecretBox::check_can_open`](crate::secret_box::SecretBox::check_can_open).
+    pub async fn sealed_samples(&self) -> Result<Vec<(String, String)>> {
+        let mut seen: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for km in self.store.list_key_managers().await? {
+            for (field, value) in &km.settings {
+                if let Value::String(v) = value {
+                    let id = v.split('.').nth(1).unwrap_or_default();
+                    if v.starts_with("v1.") && !seen.iter().any(|s| s == id) {
+                        seen.push(id.to_owned());
+                        out.push((v.clone(), sealing_context(&km.name, field)));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// What this service may fetch on someone else's say (the run-time builder's; without one, public only).
     pub fn egress(&self) -> crate::egress::Egress {
         self.builder.as_deref().map(|b| b.context.egress).unwrap_or_default()

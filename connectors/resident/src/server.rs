@@ -953,6 +953,20 @@ fn sealing_context(client_id: &str, secret_id: &str) -> String {
     format!("client_secret:{client_id}:{secret_id}")
 }
 
+impl ResidentServer {
+    /// One sealed secret per key id in the store, with its context, for
+    /// [`SecretBox::check_can_open`](keymanager::secret_box::SecretBox::check_can_open).
+    pub async fn sealed_samples(&self) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .store
+            .sealed_secret_samples()
+            .await?
+            .into_iter()
+            .map(|(client, secret, sealed)| (sealed, sealing_context(&client, &secret)))
+            .collect())
+    }
+}
+
 /// The generic view of a client row.
 pub fn to_oauth_client(r: &ClientRecord) -> OAuthClient {
     OAuthClient {

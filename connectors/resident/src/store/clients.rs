@@ -163,6 +163,28 @@ impl Store {
         tx.commit().await.map_err(db_err)
     }
 
+    /// One sealed secret per key it is sealed with (the key id is the value's second part): what a node must be
+    /// able to open before it serves. `(client_id, secret_id, sealed)`.
+    pub async fn sealed_secret_samples(&self) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT client_id, secret_id, sealed FROM km_client_secrets WHERE sealed IS NOT NULL ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut seen: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for r in &rows {
+            let (client_id, secret_id, sealed): (String, String, String) = (col(r, 0)?, col(r, 1)?, col(r, 2)?);
+            let id = sealed.split('.').nth(1).unwrap_or_default().to_owned();
+            if !seen.contains(&id) {
+                seen.push(id);
+                out.push((client_id, secret_id, sealed));
+            }
+        }
+        Ok(out)
+    }
+
     /// A client's secrets, oldest first.
     pub async fn list_secrets(&self, client_id: &str) -> Result<Vec<SecretRecord>> {
         let rows = sqlx::query(
