@@ -1370,3 +1370,55 @@ async fn key_managers_are_managed_at_run_time() {
     let (_, trail) = call(&a, "GET", "/api/audit?action=key_manager.update", Some(ADMIN), None).await;
     assert!(trail["pagination"]["total"].as_u64().unwrap() >= 2, "{trail}");
 }
+
+/// Review 2, finding 10: two administrators revoking each other's token at once cannot leave none: of two racing
+/// cross-revocations exactly one succeeds, whatever the interleaving, on both backends.
+async fn the_last_admin_token_survives_a_race_on(url: &str) {
+    use keymanager::service::admin_tokens::AdminTokens;
+    let store = SqlApplicationStore::connect(url, None).await.unwrap();
+    // Two handles, as two nodes would have.
+    let a = AdminTokens::load(store.pool().clone(), None).await.unwrap();
+    let b = AdminTokens::load(
+        SqlApplicationStore::connect(url, None).await.unwrap().pool().clone(),
+        None,
+    )
+    .await
+    .unwrap();
+    for round in 0..20 {
+        let (x, y) = (format!("x{round}"), format!("y{round}"));
+        a.create(&x, &keymanager::service::Audit::default()).await.unwrap();
+        a.create(&y, &keymanager::service::Audit::default()).await.unwrap();
+        // Leave exactly these two.
+        for t in a.list().await.unwrap() {
+            if t.name != x && t.name != y {
+                a.revoke(&t.name, &keymanager::service::Audit::default()).await.unwrap();
+            }
+        }
+        let audit = keymanager::service::Audit::default();
+        let (one, other) = tokio::join!(a.revoke(&x, &audit), b.revoke(&y, &audit));
+        let left = a.list().await.unwrap().len();
+        assert_eq!(left, 1, "round {round}: {one:?} / {other:?} left {left} tokens");
+        assert!(
+            one.is_ok() != other.is_ok(),
+            "round {round}: exactly one wins: {one:?} / {other:?}"
+        );
+        let lost = one.err().or(other.err()).unwrap();
+        assert!(
+            matches!(lost, Error::Conflict { .. }) || matches!(lost, Error::NotFound { .. }),
+            "{lost}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_admin_token_survives_a_race_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    the_last_admin_token_survives_a_race_on(&format!("sqlite://{}", dir.path().join("t.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_admin_token_survives_a_race_on_postgres() {
+    if let Some(url) = common::postgres_schema("km_race").await {
+        the_last_admin_token_survives_a_race_on(&url).await;
+    }
+}

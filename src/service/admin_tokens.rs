@@ -226,23 +226,34 @@ impl AdminTokens {
     }
 
     /// Revoke a token by name. The last stored token cannot be revoked unless a configured one remains, so the
-    /// management API never locks its administrators out.
+    /// management API never locks its administrators out: the count and the delete happen in one transaction that
+    /// first takes every token row (a write to each: row locks on PostgreSQL, the write lock on SQLite), so two
+    /// revocations racing each other cannot both see "another one remains" (review 2, finding 10).
     pub async fn revoke(&self, name: &str, audit: &Audit) -> Result<()> {
-        let all = self.list().await?;
-        if !all.iter().any(|t| t.name == name) {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query("UPDATE km_admin_tokens SET name = name")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let remaining: i64 = sqlx::query("SELECT COUNT(*) FROM km_admin_tokens")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)
+            .and_then(|r| col(&r, 0))?;
+        let deleted = sqlx::query("DELETE FROM km_admin_tokens WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if deleted == 0 {
             return Err(Error::not_found("admin token", name));
         }
-        if all.len() == 1 && self.configured.is_none() {
+        if remaining <= 1 && self.configured.is_none() {
             return Err(Error::conflict(format!(
                 "`{name}` is the last admin token; create another before revoking it"
             )));
         }
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        sqlx::query("DELETE FROM km_admin_tokens WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
         audit::append_pending(&mut tx, audit.to_write().as_ref()).await?;
         announce(&mut tx, &Change::AdminTokens).await?;
         tx.commit().await.map_err(db_err)?;
