@@ -201,6 +201,10 @@ fn init_logging(serving: bool, format: LogFormat) {
 }
 
 fn main() -> ExitCode {
+    // Every file and directory this process creates is its owner's alone (0600 / 0700), whatever path it was
+    // given: the data it writes holds signing keys, secret hashes and tokens.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
     let cli = Cli::parse();
     init_logging(
         matches!(cli.command, Command::Serve(_) | Command::GatewayAuth(_)),

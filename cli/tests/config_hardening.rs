@@ -275,3 +275,58 @@ fn control_characters_are_refused_in_names_and_descriptions() {
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\t'));
 }
+
+/// Review 2, finding 11: a database file named in `[database] url` is owner-only whatever its path (it holds the
+/// signing keys), so are the files beside it and everything else the server writes; an existing one that others
+/// can read is refused at start, as a loose admin-token file is.
+#[cfg(unix)]
+#[test]
+fn every_file_the_server_creates_is_private_and_a_loose_database_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let place = dir.path().join("elsewhere");
+    std::fs::create_dir(&place).unwrap();
+    std::fs::set_permissions(&place, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let db = place.join("km.db");
+    let config = dir.path().join("km.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n\n[[key_manager]]\nname = \"r\"\ntype = \"resident\"\n\
+             client_secret_storage = \"retrievable\"\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let served = common::serve_config(&config, &data, &[]);
+    // Something written, so the WAL exists.
+    let admin = common::admin_token(&data);
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/api/applications", served.base))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"name": "shop", "owner": "shop"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&place)
+        .unwrap()
+        .chain(std::fs::read_dir(&data).unwrap())
+    {
+        let path = entry.unwrap().path();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode & 0o077, 0, "{} is mode {mode:o}, want {want:o}", path.display());
+        checked.push(path.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    assert!(
+        checked.iter().any(|n| n == "km.db") && checked.iter().any(|n| n == "admin-token"),
+        "{checked:?}"
+    );
+    drop(served);
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, err) = serve_refuses(&config, &data);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("chmod 600") && err.contains("km.db"), "{err}");
+}

@@ -43,12 +43,73 @@ pub fn dialect(url: &str) -> Result<Dialect> {
     }
 }
 
-/// Open a pool: SQLite files are created when missing and run in WAL mode with `synchronous = FULL`, foreign
-/// keys on and a 10 s busy timeout.
+/// The file of a SQLite URL (`sqlite://PATH` or `sqlite:PATH`, query dropped); `None` for an in-memory database.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
+/// A SQLite database file holds signing keys and secret hashes, whatever path it was given: created owner-only
+/// (`0600`; SQLite gives its `-wal` and `-shm` files the database's mode), and an existing one that other users can
+/// read or write is refused, as ssh refuses a loose private key (review 2, finding 11).
+pub fn ensure_private_database_file(path: &std::path::Path) -> Result<()> {
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(Error::Configuration(
+                        ConfigError::new(format!(
+                            "the database file {shown} is accessible by other users (mode {mode:o}); it holds signing \
+                             keys and secret hashes. Run `chmod 600 {shown}` and start again"
+                        ))
+                        .at_field("database.url"),
+                    ));
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = meta;
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            match options.open(path) {
+                Ok(_) => Ok(()),
+                // Another process created it first: it is checked as an existing file.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => ensure_private_database_file(path),
+                Err(e) => Err(Error::Configuration(
+                    ConfigError::new(format!("cannot create the database file {shown}: {e}")).at_field("database.url"),
+                )),
+            }
+        }
+        Err(e) => Err(Error::Configuration(
+            ConfigError::new(format!("cannot read the database file {shown}: {e}")).at_field("database.url"),
+        )),
+    }
+}
+
+/// Open a pool: SQLite files are created when missing (owner-only, [`ensure_private_database_file`]) and run in
+/// WAL mode with `synchronous = FULL`, foreign keys on and a 10 s busy timeout.
 pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<(AnyPool, Dialect)> {
     sqlx::any::install_default_drivers();
     let dialect = dialect(url)?;
     let sqlite = dialect == Dialect::Sqlite;
+    if let Some(file) = sqlite.then(|| sqlite_file(url)).flatten() {
+        ensure_private_database_file(&file)?;
+    }
     let url = if sqlite && !url.contains('?') {
         format!("{url}?mode=rwc")
     } else {
