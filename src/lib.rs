@@ -83,8 +83,24 @@ pub mod gateway_kit {
 ///     post "/token" => token,
 /// }
 /// ```
+///
+/// With `families TYPE;` after the state, each route also names the shape its failures take (`as VARIANT`), and
+/// `ROUTE_FAMILIES` lists them in the order of `ROUTES`: the error-shaping layer reads the route's family from the
+/// table instead of guessing from the path.
 #[macro_export]
 macro_rules! route_table {
+    ($(#[$doc:meta])* $state:ty; families $family_ty:ty;
+     $( $method:ident $path:literal => $handler:path as $family:ident ),* $(,)?) => {
+        $(#[$doc])*
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// The error family of each route of [`ROUTES`], in the same order.
+        pub const ROUTE_FAMILIES: &[$family_ty] = &[$(<$family_ty>::$family),*];
+
+        fn routes() -> axum::Router<$state> {
+            axum::Router::new()$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
     ($(#[$doc:meta])* $state:ty; $( $method:ident $path:literal => $handler:path ),* $(,)?) => {
         $(#[$doc])*
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];

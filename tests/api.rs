@@ -777,6 +777,19 @@ async fn a_client_has_one_holder_and_a_missing_client_does_not_break_the_listing
         assert_eq!(s, StatusCode::CONFLICT, "{answer}");
         assert_error_shape(&answer, 409);
     }
+    // Review 2 (low): without the client's secret nobody learns whether it is held: the secret is checked first.
+    let mut guess = body.clone();
+    guess["consumerSecret"] = json!("a guess");
+    let (s, answer) = call(
+        &f.app,
+        "POST",
+        &format!("/api/applications/{second}/map-keys"),
+        Some(ADMIN),
+        Some(&guess.to_string()),
+    )
+    .await;
+    assert_ne!(s, StatusCode::CONFLICT, "{answer}");
+    assert!(!answer.to_string().contains("held"), "{answer}");
     // The store refuses it too, whatever the caller checked before (a race between two map-keys).
     let store = SqlApplicationStore::connect(&f.url, None).await.unwrap();
     let held = store
@@ -1420,5 +1433,34 @@ async fn the_last_admin_token_survives_a_race_on_sqlite() {
 async fn the_last_admin_token_survives_a_race_on_postgres() {
     if let Some(url) = common::postgres_schema("km_race").await {
         the_last_admin_token_survives_a_race_on(&url).await;
+    }
+}
+
+/// Review 2 (low): a method a route does not take is `405` with `Allow`, in the API's error shape, whoever asks
+/// (invented methods included), never a `401` that sends the caller to fix their token.
+#[tokio::test]
+async fn a_method_a_route_does_not_take_is_405_with_allow() {
+    let f = fixture().await;
+    for (method, path, allow) in [
+        ("PATCH", "/api/applications", "POST, GET"),
+        ("FOO", "/api/applications", "POST, GET"),
+        ("BREW", "/api/applications/x/map-keys", "POST"),
+        ("GET", "/api/key-managers/discover", "POST"),
+    ] {
+        for token in [None, Some(ADMIN)] {
+            let mut req = Request::builder().method(method).uri(path);
+            if let Some(t) = token {
+                req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+            }
+            let resp = f.app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(
+                resp.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} {token:?}"
+            );
+            assert_eq!(resp.headers()[header::ALLOW], allow, "{method} {path}");
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+            assert_error_shape(&serde_json::from_slice(&bytes).unwrap(), 405);
+        }
     }
 }

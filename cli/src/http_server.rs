@@ -116,13 +116,14 @@ enum Family {
 }
 
 impl Family {
+    /// From the resident's route table (each route names its family); other paths under the OAuth prefixes answer
+    /// as OAuth endpoints, the rest as the management API.
     fn of(path: &str) -> Family {
-        if path.starts_with("/oauth2/authorize") {
-            Family::Browser
-        } else if path.starts_with("/oauth2/") || path.starts_with("/.well-known/") {
-            Family::OAuth
-        } else {
-            Family::Management
+        match keymanager_resident::error_family(path) {
+            Some(keymanager_resident::ErrorFamily::Page) => Family::Browser,
+            Some(keymanager_resident::ErrorFamily::OAuth) => Family::OAuth,
+            None if path.starts_with("/oauth2/") || path.starts_with("/.well-known/") => Family::OAuth,
+            None => Family::Management,
         }
     }
 }
@@ -136,7 +137,8 @@ pub(crate) async fn request_timeout(limit: Duration, req: Request, next: Next) -
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => {
-            tracing::warn!(path = uri.path(), limit_s = limit.as_secs(), "request timed out");
+            // The family, not the path: a path is the caller's text, never logged at WARN.
+            tracing::warn!(family = ?family, limit_s = limit.as_secs(), "request timed out");
             timeout_answer(family)
         }
     }

@@ -390,13 +390,26 @@ impl ApiIdentity {
 /// The middleware: the route's rule, the caller, the scope, ownership and the audit record; or the refusal.
 pub(crate) async fn authorize(State(state): State<ApiState>, req: Request, next: Next) -> Response {
     let method = req.method().as_str().to_ascii_lowercase();
-    let Some(rule) = req
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|p| rule(&method, p.as_str()))
-    else {
-        tracing::error!(%method, "a management route has no access decision; refusing it");
-        return ApiError::unauthorized().into_response();
+    let matched = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let Some(rule) = matched.as_deref().and_then(|p| rule(&method, p)) else {
+        // A method the route does not take (any text a caller invents): 405 naming the ones it does. The method
+        // is never logged above debug, and never as the caller wrote it.
+        let allowed: Vec<String> = RULES
+            .iter()
+            .filter(|(_, p, _, _)| Some(*p) == matched.as_deref())
+            .map(|(m, _, _, _)| m.to_ascii_uppercase())
+            .collect();
+        if allowed.is_empty() {
+            tracing::error!(route = ?matched, "a management route has no access decision; refusing it");
+            return ApiError::unauthorized().into_response();
+        }
+        tracing::debug!(route = ?matched, "a method the route does not take");
+        let mut resp = ApiError::with_status(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method")
+            .into_response();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&allowed.join(", ")) {
+            resp.headers_mut().insert(header::ALLOW, v);
+        }
+        return resp;
     };
     if rule.access == Public {
         let mut req = req;

@@ -12,6 +12,12 @@ use url::{Host, Url};
 /// Longest redirect URI accepted, in bytes.
 pub const MAX_REDIRECT_URI_LENGTH: usize = 2000;
 
+/// A character RFC 3986 lets a URI carry unencoded: unreserved, reserved (gen-delims and sub-delims), or the `%`
+/// of a percent-encoding.
+fn is_uri_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c)
+}
+
 /// Whether a redirect URI presented in a request is the registered one: the same string (RFC 6749 §3.1.2.3, RFC 9700
 /// §4.1.3), or, for a loopback IP literal over plain http, the same but for the port, which a native app picks at
 /// run time (RFC 8252 §7.3: the server must allow any port).
@@ -60,6 +66,10 @@ pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
 /// assert!(check_redirect_uri("com.example.app:/oauth2redirect").is_ok());
 /// assert!(check_redirect_uri("http://app.example/cb").is_err());
 /// assert!(check_redirect_uri("https://*.example/cb").is_err());
+/// assert!(check_redirect_uri("https://app.example/cb?x=\"<script>").is_err());
+/// assert!(check_redirect_uri("https://app.example/caf\u{e9}").is_err());
+/// assert!(check_redirect_uri("https://app.example/caf%C3%A9").is_ok());
+/// assert!(check_redirect_uri("https://app.example/%zz").is_err());
 /// ```
 pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
     let shown = uri.escape_debug().take(200).collect::<String>();
@@ -70,6 +80,21 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
     }
     if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(format!("`{shown}` contains control characters or white space"));
+    }
+    // RFC 3986 §2: only unreserved and reserved characters and percent-encodings appear unencoded (an allowlist:
+    // `"`, `<`, `>`, `\`, `^`, `` ` ``, `{`, `|`, `}` and anything outside ASCII are refused).
+    if let Some(c) = uri.chars().find(|c| !is_uri_char(*c)) {
+        return Err(format!(
+            "`{shown}` contains `{}`, which a URI carries percent-encoded only (RFC 3986 §2)",
+            c.escape_debug()
+        ));
+    }
+    if uri
+        .split('%')
+        .skip(1)
+        .any(|rest| rest.len() < 2 || !rest.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit))
+    {
+        return Err(format!("`{shown}` has a % that is not followed by two hex digits"));
     }
     if uri.contains('*') {
         return Err(format!("`{shown}` contains a wildcard; register each URI exactly"));

@@ -386,6 +386,9 @@ impl KeyService {
         self.application(application_id).await?;
         let km = self.key_manager(key_manager)?;
         self.check_enabled(km.name())?;
+        // The client's own proof first: whether a client is held already is told only to whoever holds its secret
+        // (otherwise the answer reveals which client ids are mapped).
+        let client = km.map_client(client_id, client_secret).await?;
         if self
             .store
             .find_mapping_by_client(key_manager, client_id.as_str())
@@ -396,7 +399,6 @@ impl KeyService {
                 "client `{client_id}` of key manager `{key_manager}` is held by an application already"
             )));
         }
-        let client = km.map_client(client_id, client_secret).await?;
         let mapping = KeyMapping {
             id: uuid::Uuid::new_v4().to_string(),
             application_id: application_id.to_owned(),

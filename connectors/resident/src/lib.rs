@@ -58,7 +58,10 @@ pub use client_assertion::{CLIENT_ASSERTION_TYPE, MAX_ASSERTION_LIFETIME};
 pub use client_metadata::ClientMetadata;
 pub use factory::ResidentFactory;
 pub use grants::{AuthorizationRequest, AuthorizeError, CheckedRequest, Prompt};
-pub use http::{error_page, oauth_error, router, router_audited, AdminToken, RegistrationAudit, ROUTES};
+pub use http::{
+    error_family, error_page, oauth_error, router, router_audited, AdminToken, ErrorFamily, RegistrationAudit, ROUTES,
+    ROUTE_FAMILIES,
+};
 pub use key_manager::ResidentKeyManager;
 pub use keyring::KeyRing;
 pub use login_guard::BruteForceSettings;

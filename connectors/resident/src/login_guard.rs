@@ -24,7 +24,8 @@ pub const MAX_DELAY: Duration = Duration::from_secs(2);
 /// The delay each failure adds to the next failed answer.
 const DELAY_STEP: Duration = Duration::from_millis(200);
 
-/// Most names (or addresses) tracked at once; past it, entries that are neither locked nor recent are dropped.
+/// Most names (or addresses) tracked at once; past it, entries that are no longer recent are dropped, then the
+/// one whose last failure is oldest (a flood of new names cannot stop the counting of the next one).
 const MAX_TRACKED: usize = 100_000;
 
 /// Brute-force protection settings.
@@ -99,7 +100,14 @@ impl<K: std::hash::Hash + Eq + Clone> Counts<K> {
             self.records
                 .retain(|_, r| now.saturating_duration_since(r.last_failure) < forget);
             if self.records.len() >= MAX_TRACKED {
-                return (0, None);
+                let oldest = self
+                    .records
+                    .iter()
+                    .min_by_key(|(_, r)| (r.locked_until.is_some_and(|u| u > now), r.last_failure))
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    self.records.remove(&k);
+                }
             }
         }
         let record = self.records.entry(key.clone()).or_insert(Record {
@@ -173,13 +181,14 @@ impl LoginGuard {
                 let (n, lockout) = users.fail(&username.to_owned(), s.failures_per_user, s, now);
                 failures = n;
                 if let Some(lockout) = lockout {
+                    // The name is the caller's text: never at WARN (it goes to the debug line below).
                     tracing::warn!(
-                        username,
                         address = ?address,
                         failures = n,
                         lockout_s = lockout.as_secs(),
-                        "login locked out for this user name after repeated failures"
+                        "login locked out for a user name after repeated failures"
                     );
+                    tracing::debug!(username = %username.escape_debug(), "the user name locked out");
                 }
             }
         }
@@ -228,6 +237,23 @@ mod tests {
             } => d.as_secs(),
             other => panic!("{other}"),
         }
+    }
+
+    /// Review 2 (low): a full table evicts its oldest entry rather than stop counting new names.
+    #[test]
+    fn a_full_table_still_counts_a_new_name() {
+        let t = Instant::now();
+        let g = guard(2, 0);
+        for i in 0..MAX_TRACKED {
+            g.failed(&format!("flood{i}"), None, t);
+        }
+        let later = t + Duration::from_secs(1);
+        g.failed("victim", None, later);
+        g.failed("victim", None, later);
+        assert!(
+            g.check("victim", None, later).is_err(),
+            "the new name is counted and locked"
+        );
     }
 
     #[test]

@@ -226,6 +226,24 @@ async fn rp_initiated_logout_ends_the_session(h: Harness) {
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.location.is_none() && r.body.contains("not registered"), "{}", r.body);
+    // Review 2 (low): the end-session endpoint is a browser route: its errors are pages, not JSON wrapping a page.
+    assert!(
+        !r.body.trim_start().starts_with('{') && r.body.to_ascii_lowercase().contains("<html"),
+        "{}",
+        r.body
+    );
+    // Review 2 (low): no hint, no session: a registered URI is still not redirected to (RP-Initiated Logout §3).
+    let r = logout(
+        vec![
+            ("client_id", s.public.as_str()),
+            ("post_logout_redirect_uri", BYE),
+            ("state", "x"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.location.is_none() && r.body.contains("signed out"), "{}", r.body);
     let mut forged = id_token.to_owned();
     forged.pop();
     forged.push(if id_token.ends_with('A') { 'B' } else { 'A' });

@@ -110,10 +110,11 @@ pub fn oauth_error(status: StatusCode, code: &str, description: &str) -> Respons
 }
 
 /// Every failure of the OAuth endpoints in their family's shape, including those answered before a handler runs (a
-/// body over the limit, an undecodable path segment, a method the route lacks): the HTML error page on the browser
-/// endpoint `/oauth2/authorize`, RFC 6749 JSON on the others. Applied once, to the whole router.
+/// body over the limit, an undecodable path segment, a method the route lacks): the HTML error page on the routes
+/// the table marks [`Page`](super::ErrorFamily::Page), RFC 6749 JSON on the others. Applied once, to the whole
+/// router.
 pub(crate) async fn error_shape(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let browser = req.uri().path().starts_with("/oauth2/authorize");
+    let browser = super::error_family(req.uri().path()) == Some(super::ErrorFamily::Page);
     let resp = next.run(req).await;
     let status = resp.status();
     let content_type = resp

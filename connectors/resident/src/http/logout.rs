@@ -4,7 +4,9 @@
 //!
 //! With a valid `id_token_hint` for the browser's session (same `sid`), the client proves the logout was meant and
 //! it happens at once; otherwise the user confirms it on a page (a form with a CSRF token). A hint this server did not
-//! sign, or a redirect URI the client did not register, is shown as an error and never redirected to.
+//! sign, or a redirect URI the client did not register, is shown as an error and never redirected to; without a
+//! valid hint the user is never redirected at all (the signed-out page is shown). Errors are HTML pages, as the
+//! route table says of this route.
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -223,6 +225,9 @@ async fn end_session(app: &AppState, headers: &HeaderMap, form: &Form, posted: b
     if session.is_some() && !proven && !confirmed {
         return confirm_page(app, &req);
     }
+    // Only a valid hint earns a redirect (RP-Initiated Logout §3): without one, nobody proved the client asked for
+    // this logout, so the user sees the signed-out page and is sent nowhere.
+    let target = target.filter(|_| hint.is_some());
     let mut sids: Vec<String> = session.into_iter().map(|s| s.sid).collect();
     if let Some(sid) = hint.and_then(|h| h.sid).filter(|_| proven) {
         if !sids.contains(&sid) {

@@ -71,24 +71,53 @@ impl std::fmt::Debug for RegistrationAudit {
 
 keymanager::route_table! {
     /// Every route of the resident server, as (method, path): what [`router`] serves, walked by the tests that
-    /// check every failure's shape.
-    AppState;
-    get "/.well-known/oauth-authorization-server" => discovery::metadata,
-    get "/.well-known/openid-configuration" => discovery::metadata,
-    get "/oauth2/jwks" => discovery::jwks,
-    get "/oauth2/authorize" => authorize::show,
-    post "/oauth2/authorize" => authorize::submit,
-    post "/oauth2/token" => token::token,
-    post "/oauth2/introspect" => token::introspect,
-    post "/oauth2/revoke" => token::revoke,
-    get "/oauth2/userinfo" => userinfo::userinfo,
-    post "/oauth2/userinfo" => userinfo::userinfo,
-    get "/oauth2/logout" => logout::show,
-    post "/oauth2/logout" => logout::submit,
-    post "/oauth2/register" => registration::register,
-    get "/oauth2/register/{client_id}" => registration::read,
-    put "/oauth2/register/{client_id}" => registration::update,
-    delete "/oauth2/register/{client_id}" => registration::delete,
+    /// check every failure's shape; each names its error family ([`ErrorFamily`]).
+    AppState; families ErrorFamily;
+    get "/.well-known/oauth-authorization-server" => discovery::metadata as OAuth,
+    get "/.well-known/openid-configuration" => discovery::metadata as OAuth,
+    get "/oauth2/jwks" => discovery::jwks as OAuth,
+    get "/oauth2/authorize" => authorize::show as Page,
+    post "/oauth2/authorize" => authorize::submit as Page,
+    post "/oauth2/token" => token::token as OAuth,
+    post "/oauth2/introspect" => token::introspect as OAuth,
+    post "/oauth2/revoke" => token::revoke as OAuth,
+    get "/oauth2/userinfo" => userinfo::userinfo as OAuth,
+    post "/oauth2/userinfo" => userinfo::userinfo as OAuth,
+    get "/oauth2/logout" => logout::show as Page,
+    post "/oauth2/logout" => logout::submit as Page,
+    post "/oauth2/register" => registration::register as OAuth,
+    get "/oauth2/register/{client_id}" => registration::read as OAuth,
+    put "/oauth2/register/{client_id}" => registration::update as OAuth,
+    delete "/oauth2/register/{client_id}" => registration::delete as OAuth,
+}
+
+/// The shape a route's failures take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorFamily {
+    /// An HTML page: a route a browser is sent to (login, consent, logout).
+    Page,
+    /// RFC 6749 JSON: every other OAuth endpoint and the metadata.
+    OAuth,
+}
+
+/// The error family of a request path, from the route table: the family of the route whose template the path
+/// fits (any method), `None` for a path no route has.
+pub fn error_family(path: &str) -> Option<ErrorFamily> {
+    let fits = |template: &str| {
+        let (mut t, mut p) = (template.split('/'), path.split('/'));
+        loop {
+            match (t.next(), p.next()) {
+                (None, None) => return true,
+                (Some(ts), Some(ps)) if ts.starts_with('{') || ts == ps => continue,
+                _ => return false,
+            }
+        }
+    };
+    ROUTES
+        .iter()
+        .zip(ROUTE_FAMILIES)
+        .find(|((_, template), _)| fits(template))
+        .map(|(_, f)| *f)
 }
 
 /// The routes of the resident server. `admin` authorizes RFC 7591 registration (as the initial access token) and
