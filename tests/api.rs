@@ -1464,3 +1464,70 @@ async fn a_method_a_route_does_not_take_is_405_with_allow() {
         }
     }
 }
+
+/// Review 2 (low): one text check for every human-readable field: a bidirectional override (which can make
+/// `evil\u{202e}gpj.exe` read as `evilexe.jpg`) is refused in each, by name.
+#[tokio::test]
+async fn bidirectional_overrides_are_refused_in_every_human_readable_field() {
+    let f = fixture().await;
+    f.memory.keeps_secrets.store(true, Ordering::SeqCst);
+    let app = new_app(&f).await;
+    let (_, keys) = call(
+        &f.app,
+        "POST",
+        &format!("/api/applications/{app}/generate-keys"),
+        Some(ADMIN),
+        Some(r#"{"keyType":"production","keyManager":"memory"}"#),
+    )
+    .await;
+    let secrets = format!(
+        "/api/applications/{app}/oauth-keys/{}/secrets",
+        keys["keyMappingId"].as_str().unwrap()
+    );
+    let bad = "evil\u{202e}gpj.exe";
+    let cases: Vec<(&str, String, Value, &str)> = vec![
+        (
+            "POST",
+            "/api/applications".into(),
+            json!({"name": bad, "owner": "alice"}),
+            "name",
+        ),
+        (
+            "POST",
+            "/api/applications".into(),
+            json!({"name": "a", "owner": bad}),
+            "owner",
+        ),
+        (
+            "POST",
+            "/api/applications".into(),
+            json!({"name": "b", "owner": "alice", "description": bad}),
+            "description",
+        ),
+        (
+            "POST",
+            "/api/applications".into(),
+            json!({"name": "c", "owner": "alice", "attributes": {"tier": bad}}),
+            "attributes.tier",
+        ),
+        ("PUT", format!("/api/applications/{app}"), json!({"name": bad}), "name"),
+        (
+            "PUT",
+            format!("/api/applications/{app}"),
+            json!({"description": bad}),
+            "description",
+        ),
+        (
+            "PUT",
+            format!("/api/applications/{app}"),
+            json!({"attributes": {"x": bad}}),
+            "attributes.x",
+        ),
+        ("POST", secrets.clone(), json!({"description": bad}), "description"),
+    ];
+    for (method, path, body, field) in cases {
+        let (s, answer) = call(&f.app, method, &path, Some(ADMIN), Some(&body.to_string())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{method} {path} {body}: {answer}");
+        assert_eq!(answer["errors"][0]["field"], field, "{method} {path}: {answer}");
+    }
+}

@@ -19,14 +19,22 @@ enum Family {
     Browser,
 }
 
-fn family(path: &str) -> Family {
-    if path.starts_with("/api/") {
-        Family::Management
-    } else if path.starts_with("/oauth2/authorize") {
-        Family::Browser
-    } else {
-        Family::OAuth
-    }
+/// Every route with its family: the management API's, and the resident's as its route table declares them.
+fn routes() -> Vec<(&'static str, &'static str, Family)> {
+    let api = keymanager::api::ROUTES
+        .iter()
+        .map(|(m, p)| (*m, *p, Family::Management));
+    let resident = keymanager_resident::ROUTES
+        .iter()
+        .zip(keymanager_resident::ROUTE_FAMILIES)
+        .map(|((m, p), f)| {
+            let family = match f {
+                keymanager_resident::ErrorFamily::Page => Family::Browser,
+                keymanager_resident::ErrorFamily::OAuth => Family::OAuth,
+            };
+            (*m, *p, family)
+        });
+    api.chain(resident).collect()
 }
 
 /// Fill the `{param}` segments of a route path.
@@ -86,7 +94,6 @@ async fn every_route_answers_every_failure_in_its_familys_shape() {
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let routes = keymanager::api::ROUTES.iter().chain(keymanager_resident::ROUTES);
     let big = "x".repeat(keymanager::api::BODY_LIMIT + 10);
     let bodies: [(&str, &str); 6] = [
         ("application/json", "{"),
@@ -103,8 +110,7 @@ async fn every_route_answers_every_failure_in_its_familys_shape() {
         ("application/json", big.as_str()),
     ];
     let mut checked = 0;
-    for (method, path) in routes {
-        let fam = family(path);
+    for (method, path, fam) in routes() {
         let method: Method = method.to_ascii_uppercase().parse().unwrap();
         let targets = [
             fill(path, "%ff"),

@@ -71,6 +71,42 @@ pub fn check_text(field: &str, value: &str, max_chars: usize) -> Result<()> {
     Ok(())
 }
 
+/// The one rule for names people give to things they later type (admin tokens, users): 1 to 64 ASCII letters,
+/// digits, `.`, `_`, `-`, `@` or `+`, beginning with a letter or a digit (so never read as a command-line option,
+/// never markup, never two look-alike spellings). Where such names must be unique, they are unique in any letter
+/// case.
+///
+/// ```
+/// use keymanager::model::check_name;
+/// assert!(check_name("username", "alice@example.com").is_ok());
+/// assert!(check_name("name", "ci-deploy.2").is_ok());
+/// for bad in ["", "-rf", "<b>x</b>", "a b", "caf\u{e9}", "x\u{202e}y", &"a".repeat(65)] {
+///     assert!(check_name("name", bad).is_err(), "{bad}");
+/// }
+/// ```
+pub fn check_name(field: &str, value: &str) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.len() <= MAX_PLAIN_NAME_LENGTH
+        && value.as_bytes()[0].is_ascii_alphanumeric()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@' | b'+'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_field(
+            field,
+            format!(
+                "must be 1 to {MAX_PLAIN_NAME_LENGTH} letters, digits, `.`, `_`, `-`, `@` or `+`, beginning with a \
+                 letter or a digit"
+            ),
+        ))
+    }
+}
+
+/// The longest name [`check_name`] takes.
+pub const MAX_PLAIN_NAME_LENGTH: usize = 64;
+
 /// The Unicode bidirectional formatting characters (marks, embeddings, overrides, isolates).
 pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')

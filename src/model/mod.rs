@@ -27,8 +27,8 @@ pub use clock::{now, system_clock, Clock, ManualClock, SystemClock};
 pub use grant_type::GrantType;
 pub use ids::{ClientId, ClientSecret, Token};
 pub use limits::{
-    check_duration, check_text, is_bidi_control, seconds_after, MAX_DURATION_SECONDS, MAX_NAME_LENGTH,
-    MAX_REDIRECT_URIS, MAX_SCOPES,
+    check_duration, check_name, check_text, is_bidi_control, seconds_after, MAX_DURATION_SECONDS, MAX_NAME_LENGTH,
+    MAX_PLAIN_NAME_LENGTH, MAX_REDIRECT_URIS, MAX_SCOPES,
 };
 pub use redirect_uri::{check_redirect_uri, redirect_uri_matches, MAX_REDIRECT_URI_LENGTH};
 pub use request_path::{normalize_path, path_lowercase, PathRefusal};

@@ -169,20 +169,8 @@ impl AdminTokens {
     }
 
     async fn store(&self, name: &str, token: &str, audit: &Audit) -> Result<()> {
-        // The first character is a letter or a digit, so a name is never read as a command-line option.
-        if name.is_empty()
-            || name.len() > 64
-            || !name.as_bytes()[0].is_ascii_alphanumeric()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        {
-            return Err(Error::invalid_field(
-                "name",
-                "must be 1 to 64 letters, digits, `.`, `_` or `-`, beginning with a letter or a digit",
-            ));
-        }
-        if name == CONFIGURED {
+        crate::model::check_name("name", name)?;
+        if name.eq_ignore_ascii_case(CONFIGURED) {
             return Err(Error::invalid_field(
                 "name",
                 "`config` names the token from the configuration",
@@ -195,7 +183,11 @@ impl AdminTokens {
             .bind(now())
             .execute(&mut *tx)
             .await
-            .map_err(|e| conflict_or(e, || format!("an admin token named `{name}` exists already")))?;
+            .map_err(|e| {
+                conflict_or(e, || {
+                    format!("an admin token named `{name}` exists already (names are unique in any letter case)")
+                })
+            })?;
         audit::append_pending(&mut tx, audit.to_write().as_ref()).await?;
         announce(&mut tx, &Change::AdminTokens).await?;
         tx.commit().await.map_err(db_err)?;

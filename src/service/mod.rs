@@ -60,17 +60,13 @@ impl std::fmt::Debug for KeyService {
     }
 }
 
+/// A required human-readable field: not blank, and [the one text check](crate::model::check_text) (length, control
+/// characters, bidirectional overrides).
 fn check_text(field: &str, value: &str, max: usize) -> Result<()> {
     if value.trim().is_empty() {
         return Err(Error::invalid_field(field, "must not be empty"));
     }
-    if value.chars().count() > max {
-        return Err(Error::invalid_field(field, format!("must be at most {max} characters")));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(Error::invalid_field(field, "must not contain control characters"));
-    }
-    Ok(())
+    crate::model::check_text(field, value, max)
 }
 
 impl KeyService {
@@ -745,12 +741,7 @@ fn checked_application(
                 "an attribute name is 1 to 64 letters, digits, `.`, `_` or `-`",
             ));
         }
-        if v.chars().count() > 1000 || v.chars().any(char::is_control) {
-            return Err(Error::invalid_field(
-                format!("attributes.{k}"),
-                "a value is at most 1000 characters, without control characters",
-            ));
-        }
+        crate::model::check_text(&format!("attributes.{k}"), v, 1000)?;
     }
     Ok((name.trim().to_owned(), description.map(str::to_owned)))
 }

@@ -123,6 +123,11 @@ const SQLITE: Migrations = &[
         "key managers",
         include_str!("migrations/sqlite/1000009_key_managers.sql"),
     ),
+    (
+        1_000_010,
+        "admin token names unique in any case",
+        include_str!("migrations/sqlite/1000010_admin_token_names.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -169,6 +174,11 @@ const POSTGRES: Migrations = &[
         1_000_009,
         "key managers",
         include_str!("migrations/postgres/1000009_key_managers.sql"),
+    ),
+    (
+        1_000_010,
+        "admin token names unique in any case",
+        include_str!("migrations/postgres/1000010_admin_token_names.sql"),
     ),
 ];
 

@@ -46,12 +46,10 @@ pub trait ResourceOwnerAuthenticator: Send + Sync {
     async fn authenticate(&self, username: &str, password: &str) -> Result<Option<ResourceOwner>>;
 }
 
-/// Check a user name: 1 to 255 characters, none of them control characters, not only white space.
+/// Check a user name by the one name rule ([`check_name`](keymanager::model::check_name)): no markup, no look-alike
+/// spellings; unique in any letter case (the store's index).
 pub fn check_username(username: &str) -> Result<()> {
-    if username.trim().is_empty() {
-        return Err(Error::invalid_field("username", "must not be empty"));
-    }
-    keymanager::model::check_text("username", username, keymanager::model::MAX_NAME_LENGTH)
+    keymanager::model::check_name("username", username)
 }
 
 /// Users in the resident store.

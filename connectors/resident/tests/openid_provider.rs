@@ -135,7 +135,7 @@ async fn a_login_session_signs_the_user_in_again(h: Harness) {
     more.push(("prompt", "none"));
     let r = authorize_get(&s, &more, Some(&cookie)).await;
     assert!(param(r.location.as_ref().unwrap(), "code").is_some());
-    // The consent form without a session is the login page, never a code.
+    // The consent form without its session is refused, never a code: its token was bound to the session.
     let without = send(
         &s.app,
         Request::post("/oauth2/authorize")
@@ -146,7 +146,11 @@ async fn a_login_session_signs_the_user_in_again(h: Harness) {
     )
     .await;
     assert_eq!(without.status, StatusCode::BAD_REQUEST);
-    assert!(without.location.is_none() && without.body.contains("type=\"password\""));
+    assert!(
+        without.location.is_none() && without.body.contains("security token"),
+        "{}",
+        without.body
+    );
 
     // prompt=login, or a session older than max_age: the password again.
     let mut login_again = authorize_params(&s, "openid", &challenge);

@@ -10,12 +10,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::client_auth::Form;
 use super::AppState;
-use crate::crypto;
 use crate::grants::{redirect_with, AuthorizationRequest, AuthorizeError, CheckedRequest};
 use crate::login_session::{NextStep, SESSION_COOKIE};
 use crate::store::LoginSession;
 
-use super::pages::{error_page, escape, page, CSRF_COOKIE};
+use super::pages::{csrf_ok, error_page, escape, new_csrf, page};
 
 pub(crate) fn redirect(to: &str) -> Response {
     let mut resp = StatusCode::SEE_OTHER.into_response();
@@ -92,11 +91,12 @@ fn scope_list(checked: &CheckedRequest) -> String {
 /// The consent page of a signed-in user: allow or deny, or sign in as someone else (`prompt=login`).
 fn consent_page(
     app: &AppState,
+    headers: &HeaderMap,
     req: &AuthorizationRequest,
     checked: &CheckedRequest,
     session: &LoginSession,
 ) -> Response {
-    let csrf = crypto::random_token(24);
+    let csrf = new_csrf(headers);
     let mut again = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in request_params(req) {
         if let (Some(v), true) = (v, k != "prompt") {
@@ -186,12 +186,13 @@ fn unavailable(e: &keymanager::Error) -> Response {
 
 fn login_page(
     app: &AppState,
+    headers: &HeaderMap,
     req: &AuthorizationRequest,
     checked: &CheckedRequest,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let csrf = crypto::random_token(24);
+    let csrf = new_csrf(headers);
     let scopes = scope_list(checked);
     let alert = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
@@ -228,8 +229,8 @@ pub(crate) async fn show(State(app): State<AppState>, headers: HeaderMap, RawQue
     };
     let session = current_session(&app, &headers).await;
     match app.server.next_step(&checked, session).await {
-        Ok(Ok(NextStep::Login)) => login_page(&app, &req, &checked, None, StatusCode::OK),
-        Ok(Ok(NextStep::Consent(session))) => consent_page(&app, &req, &checked, &session),
+        Ok(Ok(NextStep::Login)) => login_page(&app, &headers, &req, &checked, None, StatusCode::OK),
+        Ok(Ok(NextStep::Consent(session))) => consent_page(&app, &headers, &req, &checked, &session),
         Ok(Ok(NextStep::Issue(session))) => issue_code(&app, &checked, &session, None).await,
         Ok(Err(refusal)) => refuse(&app, refusal),
         Err(e) => unavailable(&e),
@@ -280,12 +281,9 @@ pub(crate) async fn submit(
         Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
     };
     let field = |k: &str| form.get(k).ok().flatten().map(str::to_owned);
-    // CSRF: the form's token must equal the cookie set with the page.
-    let csrf_ok = match (field("csrf"), cookie(&headers, CSRF_COOKIE)) {
-        (Some(f), Some(c)) => aws_lc_rs::constant_time::verify_slices_are_equal(f.as_bytes(), c.as_bytes()).is_ok(),
-        _ => false,
-    };
-    if !csrf_ok {
+    // CSRF: the form's token must equal the cookie set with the page, and be bound to this browser's session.
+    let secure = app.server.settings().issuer.starts_with("https://");
+    if !csrf_ok(&headers, field("csrf").as_deref(), secure) {
         return error_page(
             StatusCode::BAD_REQUEST,
             "The form's security token is missing or stale. Go back to the application and start again.",
@@ -319,6 +317,7 @@ pub(crate) async fn submit(
             }
             Ok(Ok(_)) => login_page(
                 &app,
+                &headers,
                 &req,
                 &checked,
                 Some("Enter your username and password."),
@@ -334,6 +333,7 @@ pub(crate) async fn submit(
         Ok(None) => {
             return login_page(
                 &app,
+                &headers,
                 &req,
                 &checked,
                 Some("Wrong username or password."),
@@ -344,6 +344,7 @@ pub(crate) async fn submit(
             let wait = retry_after.map(|d| d.as_secs()).unwrap_or(60);
             let mut page = login_page(
                 &app,
+                &headers,
                 &req,
                 &checked,
                 Some(&format!("Too many failed sign-ins. Try again in {wait} seconds.")),

@@ -16,10 +16,9 @@ use serde_json::Value;
 
 use super::authorize::{cookie, hidden, redirect};
 use super::client_auth::Form;
-use super::pages::{error_page, page, CSRF_COOKIE};
+use super::pages::{csrf_ok, error_page, new_csrf, page};
 use super::AppState;
 use crate::client_metadata::ClientMetadata;
-use crate::crypto;
 use crate::grants::redirect_with;
 use crate::login_session::SESSION_COOKIE;
 use crate::server::ACCESS_TOKEN_TYP;
@@ -136,8 +135,8 @@ async fn post_logout_target(
 }
 
 /// The page that asks the user to confirm, carrying the request in hidden fields.
-fn confirm_page(app: &AppState, req: &LogoutRequest) -> Response {
-    let csrf = crypto::random_token(24);
+fn confirm_page(app: &AppState, headers: &HeaderMap, req: &LogoutRequest) -> Response {
+    let csrf = new_csrf(headers);
     let fields = [
         hidden("csrf", Some(&csrf)),
         hidden("id_token_hint", req.id_token_hint.as_deref()),
@@ -215,15 +214,12 @@ async fn end_session(app: &AppState, headers: &HeaderMap, form: &Form, posted: b
             None => h.subject == s.subject,
         },
     });
-    let confirmed = posted && form.get("confirm").ok().flatten() == Some("yes") && {
-        let sent = form.get("csrf").ok().flatten();
-        match (sent, cookie(headers, CSRF_COOKIE)) {
-            (Some(f), Some(c)) => aws_lc_rs::constant_time::verify_slices_are_equal(f.as_bytes(), c.as_bytes()).is_ok(),
-            _ => false,
-        }
-    };
+    let secure = app.server.settings().issuer.starts_with("https://");
+    let confirmed = posted
+        && form.get("confirm").ok().flatten() == Some("yes")
+        && csrf_ok(headers, form.get("csrf").ok().flatten(), secure);
     if session.is_some() && !proven && !confirmed {
-        return confirm_page(app, &req);
+        return confirm_page(app, headers, &req);
     }
     // Only a valid hint earns a redirect (RP-Initiated Logout §3): without one, nobody proved the client asked for
     // this logout, so the user sees the signed-out page and is sent nowhere.

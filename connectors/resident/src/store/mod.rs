@@ -63,6 +63,11 @@ const SQLITE: Migrations = &[
         "user grant index",
         include_str!("../../migrations/sqlite/0009_user_grant_index.sql"),
     ),
+    (
+        10,
+        "user names unique in any case",
+        include_str!("../../migrations/sqlite/0010_user_names.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -109,6 +114,11 @@ const POSTGRES: Migrations = &[
         9,
         "user grant index",
         include_str!("../../migrations/postgres/0009_user_grant_index.sql"),
+    ),
+    (
+        10,
+        "user names unique in any case",
+        include_str!("../../migrations/postgres/0010_user_names.sql"),
     ),
 ];
 
