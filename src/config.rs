@@ -116,6 +116,11 @@ pub struct ServerConfig {
     /// say (clients' `jwks_uri`, key managers added at run time, discovery); default `false`. For development and
     /// tests only: see [`egress`](crate::egress).
     pub allow_private_fetches: Option<bool>,
+    /// Changes a holder of an access token may make at once through the management API; default 50 (admin tokens
+    /// are not limited). From 1 to 100,000.
+    pub api_write_burst: Option<u32>,
+    /// Changes a second such a caller's quota refills by; default 10. From 1 to 100,000.
+    pub api_writes_per_second: Option<u32>,
 }
 
 /// `[portal]`: the Developer Portal `keymanager serve` offers at `/portal`.
@@ -584,6 +589,14 @@ impl Config {
         }
         if let Some(url) = &server.public_url {
             check_public_url(url).map_err(|m| ConfigError::new(m).at_field("server.public_url"))?;
+        }
+        for (field, value) in [
+            ("server.api_write_burst", server.api_write_burst),
+            ("server.api_writes_per_second", server.api_writes_per_second),
+        ] {
+            if value.is_some_and(|v| v == 0 || v > 100_000) {
+                return Err(ConfigError::new("must be from 1 to 100000").at_field(field));
+            }
         }
         if let Some(token) = &server.admin_token {
             use secrecy::ExposeSecret;

@@ -84,6 +84,10 @@ async fn user_token(
 }
 
 async fn world(url: &str, foreign_url: &str) -> World {
+    world_with(url, foreign_url, None).await
+}
+
+async fn world_with(url: &str, foreign_url: &str, write_quota: Option<keymanager::api::quota::QuotaSettings>) -> World {
     let home = resident(HOME, "http://home.test", url).await;
     let elsewhere = resident("elsewhere", "http://elsewhere.test", foreign_url).await;
     let mut kms = KeyManagers::default();
@@ -124,6 +128,8 @@ async fn world(url: &str, foreign_url: &str) -> World {
         ApiAuth {
             admin,
             identity: Some(identity),
+            // The route-table walk makes many changes as one developer; the quota has its own test.
+            write_quota,
         },
     );
     // Users: two developers and an administrator (role admin).
@@ -815,4 +821,61 @@ fn keycloak_settings() -> serde_json::Map<String, Value> {
     .as_object()
     .unwrap()
     .clone()
+}
+
+/// Review 2 (low): a developer cannot write audit rows without bound: past a burst, changes are `429` with
+/// `Retry-After`, audited once per run of refusals; another developer's quota is untouched; admin tokens are not
+/// limited; reads are not counted.
+#[tokio::test]
+async fn a_developers_changes_are_limited_and_the_refusal_audited_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, foreign) = (
+        format!("sqlite://{}", dir.path().join("q.db").display()),
+        format!("sqlite://{}", dir.path().join("f.db").display()),
+    );
+    let quota = keymanager::api::quota::QuotaSettings {
+        burst: 5,
+        per_second: 1,
+    };
+    let w = world_with(&url, &foreign, Some(quota)).await;
+    let create = |token: String, n: usize| {
+        let app = w.app.clone();
+        async move {
+            let body = if token == ADMIN {
+                json!({"name": format!("app-{n}"), "owner": "ops"})
+            } else {
+                json!({"name": format!("app-{n}")})
+            };
+            call(&app, "POST", "/api/applications", Some(&token), body).await
+        }
+    };
+    for n in 0..5 {
+        let (s, body, _) = create(w.alice.clone(), n).await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+    }
+    let before = audit_total(&w).await;
+    let (s, body, headers) = create(w.alice.clone(), 5).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(headers.get(header::RETRY_AFTER).is_some());
+    for n in 6..40 {
+        assert_eq!(create(w.alice.clone(), n).await.0, StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(audit_total(&w).await, before + 1, "the run of refusals is audited once");
+    let record = last_record(&w).await;
+    assert_eq!(record.outcome, keymanager::service::Outcome::Failure, "{record:?}");
+    assert!(
+        record.detail.as_deref().is_some_and(|d| d.starts_with("429")),
+        "{record:?}"
+    );
+    // Reads are not changes; another developer and the administrators are not limited by her.
+    let (s, _, _) = call(&w.app, "GET", "/api/applications", Some(&w.alice), Value::Null).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(create(w.bob.clone(), 100).await.0, StatusCode::CREATED);
+    for n in 200..260 {
+        assert_eq!(
+            create(ADMIN.to_owned(), n).await.0,
+            StatusCode::CREATED,
+            "admin tokens are not limited"
+        );
+    }
 }

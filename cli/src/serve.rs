@@ -107,6 +107,16 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         keymanager::api::ApiAuth {
             admin: verifier,
             identity: identity.map(|i| i.api),
+            write_quota: Some(keymanager::api::quota::QuotaSettings {
+                burst: config
+                    .server
+                    .api_write_burst
+                    .unwrap_or(keymanager::api::quota::WRITE_BURST),
+                per_second: config
+                    .server
+                    .api_writes_per_second
+                    .unwrap_or(keymanager::api::quota::WRITES_PER_SECOND),
+            }),
         },
     );
     let mut app = api.clone();

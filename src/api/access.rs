@@ -464,6 +464,26 @@ pub(crate) async fn authorize(State(state): State<ApiState>, req: Request, next:
         }
         _ => Audit::default(),
     };
+    // A change by a holder of an access token takes from their write quota (admin tokens are the operators').
+    if let (
+        Some(_),
+        Caller::User {
+            key_manager, subject, ..
+        },
+        Some(quota),
+    ) = (rule.action, &caller, &state.quota)
+    {
+        let who = format!("{key_manager}\u{0}{subject}");
+        if let super::quota::Decision::Refused { retry_after, first } = quota.take(&who, std::time::Instant::now()) {
+            let secs = retry_after.as_secs().max(1);
+            let refused =
+                ApiError::from(Error::rate_limited(Some(std::time::Duration::from_secs(secs)))).into_response();
+            if first {
+                return finish_audit(&state, &audit, refused).await;
+            }
+            return refused;
+        }
+    }
     let refusal = match (rule.access, caller.is_admin()) {
         (Admin, false) => Some(ApiError::insufficient_scope(SCOPE_ADMIN)),
         _ => match (&application_id, caller.visible_owner()) {

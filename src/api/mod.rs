@@ -21,6 +21,7 @@ mod error;
 mod handlers;
 pub mod health;
 mod paging;
+pub mod quota;
 
 use std::sync::Arc;
 
@@ -48,6 +49,8 @@ pub struct ApiAuth {
     pub admin: AdminVerifier,
     /// The key managers whose access tokens are accepted; `None`: admin tokens only.
     pub identity: Option<access::ApiIdentity>,
+    /// How many changes a holder of an access token may make ([`quota`]); `None`: unlimited.
+    pub write_quota: Option<quota::QuotaSettings>,
 }
 
 /// The routes' shared state.
@@ -55,6 +58,7 @@ pub struct ApiAuth {
 pub struct ApiState {
     service: KeyService,
     auth: ApiAuth,
+    quota: Option<Arc<quota::WriteQuota>>,
 }
 
 /// A JSON body; a malformed one is a 400 naming the field serde stopped at.
@@ -152,12 +156,20 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The management API's router, for admin tokens only.
 pub fn router(service: KeyService, admin: AdminVerifier) -> Router {
-    router_with(service, ApiAuth { admin, identity: None })
+    router_with(
+        service,
+        ApiAuth {
+            admin,
+            identity: None,
+            write_quota: None,
+        },
+    )
 }
 
 /// The management API's router, for the callers `auth` knows.
 pub fn router_with(service: KeyService, auth: ApiAuth) -> Router {
-    let state = ApiState { service, auth };
+    let quota = auth.write_quota.map(|q| Arc::new(quota::WriteQuota::new(q)));
+    let state = ApiState { service, auth, quota };
     routes()
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::authorize))
         .fallback(|| async {
