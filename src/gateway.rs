@@ -31,6 +31,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
+use crate::model::Challenge;
 use crate::validation::{Principal, TokenValidator, ValidationError};
 
 /// Requires a valid bearer token (and scopes) on every request of the wrapped service.
@@ -137,16 +138,12 @@ pub async fn authorize(
     Ok(principal)
 }
 
-fn quoted(s: &str) -> String {
-    s.replace(['"', '\\'], "'")
-}
-
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let (status, challenge, body) = match &self {
             Refusal::Missing => (
                 StatusCode::UNAUTHORIZED,
-                "Bearer realm=\"keymanager\"".to_owned(),
+                Challenge::bearer().to_string(),
                 "a bearer token is required".to_owned(),
             ),
             Refusal::Invalid(ValidationError::Unavailable(reason)) => {
@@ -159,18 +156,18 @@ impl IntoResponse for Refusal {
             }
             Refusal::Invalid(e) => (
                 StatusCode::UNAUTHORIZED,
-                format!(
-                    "Bearer realm=\"keymanager\", error=\"invalid_token\", error_description=\"{}\"",
-                    quoted(&e.to_string())
-                ),
+                Challenge::bearer()
+                    .error("invalid_token")
+                    .description(&e.to_string())
+                    .to_string(),
                 e.to_string(),
             ),
             Refusal::InsufficientScope(scopes) => (
                 StatusCode::FORBIDDEN,
-                format!(
-                    "Bearer realm=\"keymanager\", error=\"insufficient_scope\", scope=\"{}\"",
-                    quoted(&scopes.join(" "))
-                ),
+                Challenge::bearer()
+                    .error("insufficient_scope")
+                    .scope(&scopes.join(" "))
+                    .to_string(),
                 format!("the token needs scope {}", scopes.join(" ")),
             ),
         };

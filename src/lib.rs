@@ -87,8 +87,28 @@ pub mod gateway_kit {
 /// With `families TYPE;` after the state, each route also names the shape its failures take (`as VARIANT`), and
 /// `ROUTE_FAMILIES` lists them in the order of `ROUTES`: the error-shaping layer reads the route's family from the
 /// table instead of guessing from the path.
+///
+/// With `rules;` after the state, each route also carries who may call it and, for a change, the action its audit
+/// record names (`=> handler, Access [, "noun.verb"]`), and `ROUTE_RULES` lists `(method, path, access, action)`:
+/// a route cannot be declared without its rule.
 #[macro_export]
 macro_rules! route_table {
+    (@action) => { None };
+    (@action $action:literal) => { Some($action) };
+    ($(#[$doc:meta])* $state:ty; rules;
+     $( $method:ident $path:literal => $handler:path, $access:ident $(, $action:literal)? );* $(;)?) => {
+        $(#[$doc])*
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// Each route's rule, from the same entries as [`ROUTES`]: (method, path template, who may call it, the
+        /// action its audit record names for a change).
+        pub const ROUTE_RULES: &[(&str, &str, access::Access, Option<&str>)] =
+            &[$((stringify!($method), $path, $access, $crate::route_table!(@action $($action)?))),*];
+
+        fn routes() -> axum::Router<$state> {
+            axum::Router::new()$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
     ($(#[$doc:meta])* $state:ty; families $family_ty:ty;
      $( $method:ident $path:literal => $handler:path as $family:ident ),* $(,)?) => {
         $(#[$doc])*

@@ -7,8 +7,7 @@ use axum::Json;
 use super::dto::{ErrorDto, FieldErrorDto};
 use crate::Error;
 
-/// The challenge's scheme and realm.
-const REALM: &str = "Bearer realm=\"keymanager\"";
+use crate::model::Challenge;
 
 /// An error answer.
 #[derive(Debug)]
@@ -66,7 +65,7 @@ impl ApiError {
             "Unauthorized",
             "the bearer token is not an admin token nor a valid access token of a key manager this API accepts",
         );
-        e.challenge = Some(format!("{REALM}, error=\"invalid_token\""));
+        e.challenge = Some(Challenge::bearer().error("invalid_token").to_string());
         e
     }
 
@@ -77,7 +76,7 @@ impl ApiError {
             "Forbidden",
             format!("this route needs an access token with scope `{scope}`"),
         );
-        e.challenge = Some(format!("{REALM}, error=\"insufficient_scope\", scope=\"{scope}\""));
+        e.challenge = Some(Challenge::bearer().error("insufficient_scope").scope(scope).to_string());
         e
     }
 }
@@ -187,7 +186,7 @@ impl IntoResponse for ApiError {
         let mut resp = (self.status, Json(body)).into_response();
         let challenge = match (self.challenge, self.status) {
             (Some(c), _) => Some(c),
-            (None, StatusCode::UNAUTHORIZED) => Some(REALM.to_owned()),
+            (None, StatusCode::UNAUTHORIZED) => Some(Challenge::bearer().to_string()),
             _ => None,
         };
         if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {

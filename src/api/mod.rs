@@ -110,45 +110,53 @@ fn is_json_media_type(value: &str) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+use access::Access::{Admin, Apps, Public};
+
 crate::route_table! {
     /// Every route of the management API, as (method, path): what [`router`] serves and the OpenAPI document
-    /// describes.
-    ApiState;
-    get "/api/openapi.json" => handlers::openapi,
-    get "/api/key-managers" => handlers::key_managers,
-    post "/api/key-managers" => handlers::create_key_manager,
-    get "/api/key-managers/{keyManager}" => handlers::get_key_manager,
-    put "/api/key-managers/{keyManager}" => handlers::update_key_manager,
-    delete "/api/key-managers/{keyManager}" => handlers::delete_key_manager,
-    post "/api/key-managers/discover" => handlers::discover_key_manager,
-    post "/api/key-managers/{keyManager}/introspect" => handlers::introspect,
-    post "/api/key-managers/{keyManager}/revoke" => handlers::revoke,
-    get "/api/audit" => handlers::audit_trail,
-    get "/api/admin-tokens" => handlers::list_admin_tokens,
-    post "/api/admin-tokens" => handlers::create_admin_token,
-    delete "/api/admin-tokens/{name}" => handlers::revoke_admin_token,
-    get "/api/users" => handlers::list_users,
-    post "/api/users" => handlers::create_user,
-    put "/api/users/{username}" => handlers::update_user,
-    delete "/api/users/{username}" => handlers::delete_user,
-    post "/api/applications" => handlers::create_application,
-    get "/api/applications" => handlers::list_applications,
-    get "/api/applications/{applicationId}" => handlers::get_application,
-    put "/api/applications/{applicationId}" => handlers::update_application,
-    delete "/api/applications/{applicationId}" => handlers::delete_application,
-    put "/api/applications/{applicationId}/owner" => handlers::transfer_application,
-    post "/api/applications/{applicationId}/generate-keys" => handlers::generate_keys,
-    post "/api/applications/{applicationId}/map-keys" => handlers::map_keys,
-    get "/api/applications/{applicationId}/oauth-keys" => handlers::list_keys,
-    get "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::get_keys,
-    put "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::update_keys,
-    delete "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::delete_keys,
-    post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/generate-token" => handlers::generate_token,
+    /// describes. Each entry carries its access rule and audited action ([`ROUTE_RULES`]), so no route exists
+    /// without them.
+    ApiState; rules;
+    get "/api/openapi.json" => handlers::openapi, Public;
+    get "/api/key-managers" => handlers::key_managers, Apps;
+    post "/api/key-managers" => handlers::create_key_manager, Admin, "key_manager.create";
+    get "/api/key-managers/{keyManager}" => handlers::get_key_manager, Admin;
+    put "/api/key-managers/{keyManager}" => handlers::update_key_manager, Admin, "key_manager.update";
+    delete "/api/key-managers/{keyManager}" => handlers::delete_key_manager, Admin, "key_manager.delete";
+    post "/api/key-managers/discover" => handlers::discover_key_manager, Admin;
+    post "/api/key-managers/{keyManager}/introspect" => handlers::introspect, Admin;
+    post "/api/key-managers/{keyManager}/revoke" => handlers::revoke, Admin, "token.revoke";
+    get "/api/audit" => handlers::audit_trail, Admin;
+    get "/api/admin-tokens" => handlers::list_admin_tokens, Admin;
+    post "/api/admin-tokens" => handlers::create_admin_token, Admin, "admin_token.create";
+    delete "/api/admin-tokens/{name}" => handlers::revoke_admin_token, Admin, "admin_token.revoke";
+    get "/api/users" => handlers::list_users, Admin;
+    post "/api/users" => handlers::create_user, Admin, "user.create";
+    put "/api/users/{username}" => handlers::update_user, Admin, "user.update";
+    delete "/api/users/{username}" => handlers::delete_user, Admin, "user.delete";
+    post "/api/applications" => handlers::create_application, Apps, "application.create";
+    get "/api/applications" => handlers::list_applications, Apps;
+    get "/api/applications/{applicationId}" => handlers::get_application, Apps;
+    put "/api/applications/{applicationId}" => handlers::update_application, Apps, "application.update";
+    delete "/api/applications/{applicationId}" => handlers::delete_application, Apps, "application.delete";
+    put "/api/applications/{applicationId}/owner" => handlers::transfer_application, Admin, "application.transfer";
+    post "/api/applications/{applicationId}/generate-keys" => handlers::generate_keys, Apps, "keys.generate";
+    post "/api/applications/{applicationId}/map-keys" => handlers::map_keys, Apps, "keys.map";
+    get "/api/applications/{applicationId}/oauth-keys" => handlers::list_keys, Apps;
+    get "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::get_keys, Apps;
+    put "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::update_keys, Apps, "keys.update";
+    delete "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::delete_keys, Apps, "keys.delete";
+    post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/generate-token" => handlers::generate_token, Apps,
+        "token.generate";
     post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/regenerate-secret" => handlers::regenerate_secret,
-    get "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets" => handlers::list_secrets,
-    post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets" => handlers::create_secret,
-    post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/revoke-token" => handlers::revoke_token,
+        Apps, "secret.regenerate";
+    get "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets" => handlers::list_secrets, Apps;
+    post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets" => handlers::create_secret, Apps,
+        "secret.create";
+    post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/revoke-token" => handlers::revoke_token, Apps,
+        "token.revoke";
     delete "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets/{secretId}" => handlers::delete_secret,
+        Apps, "secret.delete";
 }
 
 /// The OpenAPI 3.1 document of the management API.

@@ -6,6 +6,7 @@
 mod audit;
 mod bearer;
 mod capabilities;
+mod challenge;
 mod client;
 mod clock;
 mod grant_type;
@@ -22,6 +23,7 @@ mod token_profile;
 pub use audit::{Actor, ActorKind, AuditRecord, AuditSink, Outcome};
 pub use bearer::bearer_token;
 pub use capabilities::Capabilities;
+pub use challenge::Challenge;
 pub use client::{ClientSpec, KeyType, OAuthClient, PkcePolicy, TokenEndpointAuthMethod};
 pub use clock::{now, system_clock, Clock, ManualClock, SystemClock};
 pub use grant_type::GrantType;

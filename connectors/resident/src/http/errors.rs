@@ -165,7 +165,9 @@ impl IntoResponse for OAuthError {
         let headers = resp.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(scheme) = self.challenge {
-            let value = format!("{scheme} realm=\"keymanager\", error=\"{}\"", self.code);
+            let value = keymanager::model::Challenge::scheme(scheme)
+                .error(&self.code)
+                .to_string();
             if let Ok(v) = HeaderValue::from_str(&value) {
                 headers.insert(header::WWW_AUTHENTICATE, v);
             }
