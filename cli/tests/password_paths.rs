@@ -7,6 +7,9 @@ mod common;
 
 use serde_json::{json, Value};
 
+/// One path that checks a password: (user, password) to the HTTP status.
+type PasswordPath<'a> = dyn Fn(&str, &str) -> u16 + 'a;
+
 #[test]
 fn failures_on_every_password_path_count_against_one_address() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,7 +65,7 @@ fn failures_on_every_password_path_count_against_one_address() {
             .status()
             .as_u16()
     };
-    let paths: [(&str, &dyn Fn(&str, &str) -> u16); 2] = [
+    let paths: [(&str, &PasswordPath); 2] = [
         ("management API generate-token", &through_api),
         ("token endpoint", &through_token_endpoint),
     ];
