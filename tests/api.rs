@@ -462,15 +462,31 @@ async fn generate_keys_then_token_secret_once_and_one_mapping_per_environment() 
         (s, token["accessToken"].as_str()),
         (StatusCode::OK, Some("token-of-client-1"))
     );
-    let (s, _) = call(
-        &f.app,
-        "POST",
-        &format!("/api/applications/{id}/oauth-keys/{mapping}/generate-token"),
-        Some(ADMIN),
-        Some(r#"{"consumerSecret":"wrong"}"#),
-    )
-    .await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A wrong consumer secret is a refusal of those keys, not of the caller: 400 invalid_client naming the
+    // field, and no challenge that would send the caller to fix their own token (issue 30, item 1).
+    let mut req = Request::builder()
+        .method("POST")
+        .uri(format!("/api/applications/{id}/oauth-keys/{mapping}/generate-token"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"));
+    req = req.header("x-test", "wrong-secret");
+    let resp = f
+        .app
+        .clone()
+        .oneshot(req.body(Body::from(r#"{"consumerSecret":"wrong"}"#)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.headers().get(header::WWW_AUTHENTICATE).is_none());
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+    let refused: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_error_shape(&refused, 400);
+    assert_eq!(refused["message"], "invalid_client", "{refused}");
+    assert_eq!(refused["errors"][0]["field"], "consumerSecret", "{refused}");
+    assert!(refused["description"]
+        .as_str()
+        .unwrap()
+        .contains("consumer secret was not accepted"));
     // Deleting the application deletes its generated clients.
     let (s, _) = call(&f.app, "DELETE", &format!("/api/applications/{id}"), Some(ADMIN), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);

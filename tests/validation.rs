@@ -283,6 +283,12 @@ async fn each_rejection_reason_has_its_own_error() {
     )
     .await;
     check("x".repeat(9000), ValidationError::TooLarge(8192)).await;
+    // Issue 30: `echo abc | keymanager validate` is told the token is malformed, not "not active".
+    check(
+        "abc".into(),
+        ValidationError::Malformed("not a JWT, and shorter than any opaque token (20 characters)".into()),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -368,7 +374,7 @@ async fn one_opaque_token_validated_1000_times_concurrently_is_introspected_once
         .mount(&s.server)
         .await;
     assert_eq!(
-        s.validator.validate("another-opaque").await.unwrap_err(),
+        s.validator.validate("another-opaque-token-value").await.unwrap_err(),
         ValidationError::Inactive
     );
     s.server.reset().await;
@@ -377,7 +383,7 @@ async fn one_opaque_token_validated_1000_times_concurrently_is_introspected_once
         .mount(&s.server)
         .await;
     assert!(matches!(
-        s.validator.validate("a-third-opaque").await.unwrap_err(),
+        s.validator.validate("a-third-opaque-token-value").await.unwrap_err(),
         ValidationError::Unavailable(_)
     ));
 }

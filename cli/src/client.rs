@@ -147,6 +147,19 @@ impl ApiClient {
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> Failure {
+        let chain = keymanager::error::chain(e);
+        // A TLS client meeting a plain-HTTP server reads its answer as a corrupt TLS record.
+        if self.base.starts_with("https://")
+            && (chain.contains("corrupt message")
+                || chain.contains("InvalidContentType")
+                || chain.contains("wrong version"))
+        {
+            return Failure::Refused(format!(
+                "the server at {} speaks plain HTTP, not HTTPS: use --server {}",
+                self.base,
+                self.base.replacen("https://", "http://", 1)
+            ));
+        }
         let how = if e.is_connect() {
             "cannot connect"
         } else if e.is_timeout() {
@@ -157,8 +170,7 @@ impl ApiClient {
         Failure::Refused(format!(
             "{how} to the keymanager server at {} ({}). Start it with `keymanager serve`, or point the CLI at \
              it with --server URL or KEYMANAGER_SERVER.",
-            self.base,
-            keymanager::error::chain(e)
+            self.base, chain
         ))
     }
 }

@@ -281,6 +281,28 @@ pub(super) async fn generate_keys(
     Ok(Json(KeyDto::from(&generated)))
 }
 
+/// The keys' own authentication failed at their key manager (a wrong consumer secret): a refusal of those keys,
+/// `400 invalid_client` naming `field`, never a `401` with a challenge, which would tell the caller their own
+/// credentials were wrong.
+fn keys_refused(field: &'static str) -> impl Fn(crate::Error) -> ApiError {
+    move |e| match e {
+        crate::Error::Unauthorized { .. } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            format!(
+                "the {} was not accepted by the key manager",
+                if field == "clientSecret" {
+                    "client secret"
+                } else {
+                    "consumer secret"
+                }
+            ),
+        )
+        .field(field, "not accepted"),
+        other => ApiError::from(other),
+    }
+}
+
 pub(super) async fn map_keys(
     State(s): State<ApiState>,
     caller: Caller,
@@ -301,7 +323,8 @@ pub(super) async fn map_keys(
             secret.as_ref(),
             &audit,
         )
-        .await?;
+        .await
+        .map_err(keys_refused("consumerSecret"))?;
     Ok(Json(KeyDto::from(&details)))
 }
 
@@ -400,7 +423,8 @@ pub(super) async fn generate_token(
             body.revoke_token.map(Token::new),
             address,
         )
-        .await?;
+        .await
+        .map_err(keys_refused("consumerSecret"))?;
     Ok(Json(TokenDto::from(&token)))
 }
 
@@ -487,7 +511,10 @@ pub(super) async fn revoke(
         client_id: ClientId::new(body.client_id),
         client_secret: body.client_secret.map(ClientSecret::new),
     };
-    s.service.revoke(&km, &request).await?;
+    s.service
+        .revoke(&km, &request)
+        .await
+        .map_err(keys_refused("clientSecret"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -504,7 +531,8 @@ pub(super) async fn revoke_token(
             Token::new(body.token),
             body.consumer_secret.map(ClientSecret::new),
         )
-        .await?;
+        .await
+        .map_err(keys_refused("consumerSecret"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

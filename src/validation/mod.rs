@@ -378,6 +378,9 @@ fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// The shortest string taken for a token (128 random bits in base64url are 22 characters).
+pub const MIN_TOKEN_LENGTH: usize = 20;
+
 impl TokenValidator {
     /// A validator for these key managers.
     pub fn new(key_managers: &KeyManagers, settings: ValidatorSettings) -> crate::Result<TokenValidator> {
@@ -556,6 +559,12 @@ impl TokenValidator {
         }
         let principal = if token.bytes().filter(|b| *b == b'.').count() == 2 {
             self.validate_jwt(token, hash).await?
+        } else if token.len() < MIN_TOKEN_LENGTH {
+            // Not a JWT, and shorter than any opaque token a key manager issues (128 random bits take 22
+            // characters): no token at all, rather than one introspection would call inactive.
+            return Err(ValidationError::Malformed(format!(
+                "not a JWT, and shorter than any opaque token ({MIN_TOKEN_LENGTH} characters)"
+            )));
         } else {
             self.introspect(token, &hash).await?
         };

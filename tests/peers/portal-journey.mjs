@@ -144,6 +144,14 @@ try {
   must(forged.status() === 403, `a forged form is refused (got ${forged.status()})`);
   step('a forged form is refused');
 
+  // Try it with a wrong secret: the message on the same page, still signed in (issue 30, item 1).
+  await page.getByLabel('Consumer secret').fill('not-the-secret');
+  await page.getByRole('button', { name: 'Generate token' }).click();
+  await page.getByText('consumer secret was not accepted').waitFor();
+  must(await page.getByRole('heading', { name: 'orders', level: 1 }).isVisible(), 'still on the application page');
+  must(await page.getByRole('button', { name: 'Sign out' }).isVisible(), 'still signed in');
+  step('a wrong secret on Try it is said on the same page');
+
   // Try it.
   await page.getByLabel('Consumer secret').fill(second);
   await page.getByRole('button', { name: 'Generate token' }).click();

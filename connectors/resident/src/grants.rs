@@ -358,6 +358,7 @@ impl ResidentServer {
                 expires_at: keymanager::model::seconds_after("refresh_token_lifetime", self.store.now(), lifetime)?,
                 sid: login.and_then(|l| l.sid).map(str::to_owned),
                 auth_time: login.and_then(|l| l.auth_time),
+                revoked_unused: false,
             })
             .await?;
         Ok(Token::new(token))
@@ -490,6 +491,8 @@ impl ResidentServer {
         let hash = crypto::hash(token.expose_secret());
         let record = match self.store().find_refresh(&hash).await? {
             Use::Invalid => return Err(invalid_grant("the refresh token is invalid or has expired")),
+            // Revoked, never used: not a replay (nothing more to revoke); say why it stopped working.
+            Use::Replayed(r) if r.revoked_unused => return Err(revoked_refresh(&r)),
             Use::Replayed(r) => return Err(self.replayed_refresh(&r.grant_id).await),
             Use::Fresh(r) => r,
         };
@@ -532,6 +535,8 @@ impl ResidentServer {
     }
 
     /// A refresh token presented again after it was rotated: revoke its family, and say so.
+    ///
+    /// (A refresh token revoked before any use is answered by [`revoked_refresh`] instead.)
     async fn replayed_refresh(&self, grant_id: &str) -> Error {
         match self.revoke_family(grant_id).await {
             Ok(()) => invalid_grant("the refresh token was used before; its whole family is revoked"),
@@ -596,5 +601,17 @@ pub fn redirect_with(uri: &str, params: &[(&str, Option<&str>)]) -> String {
             url.to_string()
         }
         Err(_) => uri.to_owned(),
+    }
+}
+
+/// A refresh token revoked before it was used: its sign-in session ended (a sign-out, the user changed or deleted),
+/// or its grant was revoked. Said as that, not as a replay.
+fn revoked_refresh(r: &crate::store::RefreshRecord) -> Error {
+    if r.sid.is_some() {
+        invalid_grant(
+            "the refresh token was revoked: its sign-in session ended (signed out, or the user changed); sign in again",
+        )
+    } else {
+        invalid_grant("the refresh token was revoked; sign in again")
     }
 }

@@ -289,6 +289,14 @@ async fn rp_initiated_logout_ends_the_session(h: Harness) {
     assert!(!active(&s, access).await, "the session's access token is revoked");
     let (st, refused) = refresh_public(&s, answer["refresh_token"].as_str().unwrap()).await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{refused}");
+    // Issue 30: said as what happened, not as a replay.
+    assert!(
+        refused["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sign-in session ended"),
+        "{refused}"
+    );
 
     // Without a hint the user confirms (a form with a CSRF token), then is signed out.
     let (cookie, answer) = sign_in(&s, "openid").await;

@@ -69,6 +69,9 @@ pub struct RefreshRecord {
     pub sid: Option<String>,
     /// When the user authenticated, when known.
     pub auth_time: Option<i64>,
+    /// Revoked before it was ever used (a sign-out, a user change, a revoked family), as opposed to used and
+    /// presented again; read from the store, `false` for a new record.
+    pub revoked_unused: bool,
 }
 
 /// Roles as stored: space-separated.
@@ -322,6 +325,7 @@ impl Store {
             expires_at: col(&r, 5)?,
             sid: col(&r, 8)?,
             auth_time: col(&r, 9)?,
+            revoked_unused: col::<Option<i64>>(&r, 6)?.is_none() && col::<Option<i64>>(&r, 7)?.is_some(),
         };
         if col::<Option<i64>>(&r, 6)?.is_some() || col::<Option<i64>>(&r, 7)?.is_some() {
             return Ok(Use::Replayed(record));
