@@ -1547,3 +1547,35 @@ async fn bidirectional_overrides_are_refused_in_every_human_readable_field() {
         assert_eq!(answer["errors"][0]["field"], field, "{method} {path}: {answer}");
     }
 }
+
+/// Issue 30 (item 4): a creation that failed records no application id (none was made).
+#[tokio::test]
+async fn a_failed_creation_names_no_application_in_the_trail() {
+    let f = fixture().await;
+    new_app(&f).await;
+    let (s, _) = call(
+        &f.app,
+        "POST",
+        "/api/applications",
+        Some(ADMIN),
+        Some(r#"{"name":"orders","owner":"alice"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let page = f
+        .store
+        .audit_records(&AuditQuery {
+            action: Some("application.create".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let failed: Vec<&AuditRecord> = page
+        .records
+        .iter()
+        .filter(|r| r.outcome == keymanager::service::Outcome::Failure)
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", page.records);
+    assert_eq!(failed[0].application_id, None, "{:?}", failed[0]);
+}

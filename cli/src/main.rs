@@ -15,6 +15,7 @@ mod metrics;
 mod observe;
 mod output;
 mod portal;
+mod process_metrics;
 mod serve;
 mod setup;
 mod tls;
@@ -24,29 +25,44 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `--version`: the version, the commit and the core features compiled in, on one line
+/// ("0.1.0 (commit abc123def456, features gateway,server,service,sql,validation)").
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("KEYMANAGER_GIT_COMMIT"),
+    ", features gateway,server,service,sql,validation)"
+);
+
 /// Hand out and check OAuth2 application keys through any key manager.
 #[derive(Debug, Parser)]
-#[command(name = "keymanager", version, about)]
+#[command(name = "keymanager", version = LONG_VERSION, about)]
 struct Cli {
     /// Configuration file; without one, the embedded default (resident key manager on SQLite) is used.
-    #[arg(long, global = true, env = "KEYMANAGER_CONFIG")]
+    #[arg(long, global = true, help_heading = "Global options", env = "KEYMANAGER_CONFIG")]
     config: Option<PathBuf>,
     /// Data directory [default: the config's [server] data_dir, else ./data].
-    #[arg(long, global = true, env = "KEYMANAGER_DATA_DIR")]
+    #[arg(long, global = true, help_heading = "Global options", env = "KEYMANAGER_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Print the management API's JSON shapes instead of text.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     json: bool,
     /// The server the management commands talk to [default: the config's public_url or listen, else
     /// http://127.0.0.1:9443].
-    #[arg(long, global = true, env = "KEYMANAGER_SERVER")]
+    #[arg(long, global = true, help_heading = "Global options", env = "KEYMANAGER_SERVER")]
     server: Option<String>,
     /// A file holding the admin token [default: KEYMANAGER_ADMIN_TOKEN, else the config's admin_token, else
     /// DATA_DIR/admin-token].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     token_file: Option<PathBuf>,
     /// Log format on stderr: text or json.
-    #[arg(long, global = true, env = "KEYMANAGER_LOG_FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "KEYMANAGER_LOG_FORMAT",
+        default_value = "text"
+    )]
     log_format: LogFormat,
 
     #[command(subcommand)]
@@ -132,10 +148,17 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff).
+    /// Print the manual page (roff) of the program or of one command, or write every page into a directory (one
+    /// per command, as git has: keymanager.1, keymanager-apps.1, keymanager-apps-create.1, …).
     ///
-    /// Example: keymanager man > /usr/local/share/man/man1/keymanager.1
-    Man,
+    /// Example: keymanager man --dir /usr/local/share/man/man1 ; keymanager man apps create | man -l -
+    Man {
+        /// The command whose page to print (`apps create`); none: the program's.
+        command: Vec<String>,
+        /// Write every page into this directory instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// How logs are written.
@@ -182,6 +205,47 @@ impl From<keymanager::error::ConfigError> for Failure {
     fn from(e: keymanager::error::ConfigError) -> Self {
         Failure::Usage(e.to_string())
     }
+}
+
+/// `keymanager man`: one page (the program's, or a command's), or every page into `dir`.
+fn man_pages(path: &[String], dir: Option<&std::path::Path>) -> Result<(), Failure> {
+    let root = <Cli as clap::CommandFactory>::command();
+    let render = |cmd: clap::Command| -> Result<Vec<u8>, Failure> {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .render(&mut page)
+            .map_err(|e| Failure::Refused(format!("cannot render the manual page: {e}")))?;
+        Ok(page)
+    };
+    if let Some(dir) = dir {
+        // Every command, named as git names its pages: the path of subcommand names joined by `-`.
+        let mut todo = vec![("keymanager".to_owned(), root)];
+        let mut written = 0;
+        while let Some((name, cmd)) = todo.pop() {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let sub_name = format!("{name}-{}", sub.get_name());
+                todo.push((sub_name.clone(), sub.clone().name(sub_name)));
+            }
+            let file = dir.join(format!("{name}.1"));
+            std::fs::write(&file, render(cmd.name(name.clone()))?)
+                .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", file.display())))?;
+            written += 1;
+        }
+        crate::output::line(&format!("wrote {written} manual pages into {}", dir.display()));
+        return Ok(());
+    }
+    let mut cmd = root;
+    let mut name = "keymanager".to_owned();
+    for part in path {
+        let sub = cmd
+            .find_subcommand(part)
+            .cloned()
+            .ok_or_else(|| Failure::Usage(format!("`{}` has no command `{part}`", name.replace('-', " "))))?;
+        name = format!("{name}-{part}");
+        cmd = sub.name(name.clone());
+    }
+    crate::output::raw(&render(cmd)?);
+    Ok(())
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default: `info` for `serve`, warnings for the other commands): text
@@ -257,14 +321,7 @@ fn main() -> ExitCode {
                 crate::output::raw(&script);
                 Ok(())
             }
-            Command::Man => {
-                let mut page = Vec::new();
-                clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                    .render(&mut page)
-                    .map_err(|e| Failure::Refused(format!("cannot render the manual page: {e}")))?;
-                crate::output::raw(&page);
-                Ok(())
-            }
+            Command::Man { command, dir } => man_pages(&command, dir.as_deref()),
         }
     });
     match result {

@@ -20,6 +20,7 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, args: ServeArgs) -> Result<(), Failure> {
+    crate::process_metrics::mark_start();
     let config = setup::load_config(config_file)?;
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::load(cert, key)?),
@@ -68,10 +69,18 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         let verb = if created { "generated into" } else { "imported from" };
         format!("`{}` {verb} {}", admin_tokens::INITIAL, path.display())
     } else {
-        format!(
-            "named admin tokens in the store (`keymanager admin-tokens list`); the first was written to {}",
-            data_dir.join("admin-token").display()
-        )
+        let file = data_dir.join("admin-token");
+        if file.is_file() {
+            format!(
+                "named admin tokens in the store (`keymanager admin-tokens list`); the first is in {}",
+                file.display()
+            )
+        } else {
+            // Another node made the store: its first token is in that node's data directory, not here.
+            "named admin tokens in the shared store (`keymanager admin-tokens list`); the first was written into \
+             the data directory of the node that created the store"
+                .to_owned()
+        }
     };
     tokens.spawn_reloader();
     let admin = {
@@ -255,10 +264,9 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
                 let (handle, pools) = (handle.clone(), pools.clone());
                 async move {
                     pools.sample();
-                    (
-                        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                        handle.render(),
-                    )
+                    let mut text = handle.render();
+                    text.push_str(&crate::process_metrics::render());
+                    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
                 }
             }),
         );

@@ -83,7 +83,9 @@ fn health_metrics_and_request_ids_on_a_running_server() {
         "{text}"
     );
     assert!(
-        text.contains(r#"keymanager_tokens_issued_total{key_manager="resident",grant="client_credentials"} 1"#),
+        text.contains(
+            r#"keymanager_tokens_issued_total{key_manager="Resident Key Manager",grant="client_credentials"} 1"#
+        ),
         "{text}"
     );
     assert!(
@@ -173,6 +175,15 @@ fn logs_are_json_on_request_and_plain_without_ansi_in_files() {
             let v: serde_json::Value = serde_json::from_str(probe).unwrap();
             assert_eq!(v["span"]["request_id"], "log-probe");
             assert_eq!(v["span"]["route"], "/health/live");
+            // Issue 30: latencies to the microsecond, never 2.6881909999999998.
+            let latency = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|v| v["span"]["request_id"] == "log-probe" && v["fields"]["latency_ms"].is_number())
+                .map(|v| v["fields"]["latency_ms"].to_string())
+                .unwrap_or_else(|| panic!("no request line with a latency: {text}"));
+            let decimals = latency.split_once('.').map(|(_, d)| d.len()).unwrap_or(0);
+            assert!(decimals <= 3, "{latency}");
         } else {
             assert!(probe.contains("request_id=log-probe"), "{probe}");
         }
@@ -231,4 +242,48 @@ fn invented_methods_and_paths_do_not_grow_the_metric_series() {
         "no caller's method or path is a label: {after:#?}"
     );
     assert!(after.iter().any(|s| s.contains("method=\"other\"")), "{after:#?}");
+}
+
+/// Issue 30: the standard process metrics and the build's version, commit and features, on `/metrics`.
+#[test]
+fn process_metrics_and_build_info_are_scraped() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = common::serve(dir.path());
+    let text = client()
+        .get(format!("{}/metrics", served.base))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_virtual_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    ] {
+        let value: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+            .parse()
+            .unwrap();
+        assert!(value > 0.0 || name == "process_cpu_seconds_total", "{name} = {value}");
+        assert!(text.contains(&format!("# TYPE {name} ")), "{name} has its type");
+    }
+    let build = text
+        .lines()
+        .find(|l| l.starts_with("keymanager_build_info{"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        build.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))) && build.ends_with(" 1"),
+        "{build}"
+    );
+    let version = std::process::Command::new(BIN).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        version.contains("commit ") && version.contains("features "),
+        "{version}"
+    );
 }

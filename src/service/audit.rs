@@ -48,15 +48,21 @@ impl Audit {
         self.edit(|r| r.application_id = Some(id.to_owned()));
     }
 
-    /// Add an id concerned, as `name=value`.
+    /// Add an id concerned, as `name=value` (once: a pair already named is not repeated).
     pub fn add_target(&self, name: &str, value: &str) {
         self.edit(|r| {
             let pair = format!("{name}={value}");
             r.target = Some(match r.target.take() {
+                Some(t) if t.split(", ").any(|p| p == pair) => t,
                 Some(t) => format!("{t}, {pair}"),
                 None => pair,
             });
         });
+    }
+
+    /// Forget the application concerned: a creation that failed made none.
+    pub fn clear_application(&self) {
+        self.edit(|r| r.application_id = None);
     }
 
     /// The record as it stands.
@@ -214,4 +220,28 @@ pub(crate) async fn purge_before(pool: &AnyPool, before: i64) -> Result<u64> {
         .await
         .map_err(db_err)?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_named_twice_is_recorded_once() {
+        let audit = Audit::new(AuditRecord::new(
+            crate::model::Actor {
+                kind: crate::model::ActorKind::AdminToken,
+                name: "ops".into(),
+                key_manager: None,
+            },
+            "user.update",
+        ));
+        audit.add_target("username", "alice");
+        audit.add_target("username", "alice");
+        audit.add_target("role", "admin");
+        assert_eq!(
+            audit.record().unwrap().target.as_deref(),
+            Some("username=alice, role=admin")
+        );
+    }
 }

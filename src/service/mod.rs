@@ -156,7 +156,11 @@ impl KeyService {
             attributes: attributes.clone(),
         };
         audit.set_application(&app.id);
-        self.store.insert_application(&app, audit.to_write().as_ref()).await?;
+        if let Err(e) = self.store.insert_application(&app, audit.to_write().as_ref()).await {
+            // The failure's record names no application: none was made.
+            audit.clear_application();
+            return Err(e);
+        }
         audit.mark_written();
         tracing::info!(application_id = %app.id, "created an application");
         Ok(app)

@@ -102,6 +102,13 @@ pub(crate) enum AppsCommand {
         #[arg(long)]
         sort_order: Option<String>,
     },
+    /// Show one application: its name, owner, description, attributes and keys.
+    ///
+    /// Example: keymanager apps show orders
+    Show {
+        /// Application id or name.
+        app: String,
+    },
     /// Delete an application and the clients generated for it.
     ///
     /// Example: keymanager apps delete orders
@@ -233,6 +240,36 @@ pub(crate) async fn apps(ctx: &Context, cmd: AppsCommand) -> Result<(), Failure>
                 .await?;
             print(ctx.json, &moved, |a| {
                 format!("application {} now belongs to {}", a.name, a.owner)
+            });
+        }
+        AppsCommand::Show { app } => {
+            let app = application(&api, &app).await?;
+            let keys: ListDto<KeyDto> = api
+                .get(&format!(
+                    "/api/applications/{}/oauth-keys",
+                    segment(&app.application_id)
+                ))
+                .await?;
+            #[derive(Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Shown<'a> {
+                #[serde(flatten)]
+                application: &'a ApplicationDto,
+                keys: &'a [KeyDto],
+            }
+            let shown = Shown {
+                application: &app,
+                keys: &keys.list,
+            };
+            print(ctx.json, &shown, |s| {
+                let mut out = show(s.application);
+                for k in s.keys {
+                    out.push_str(&format!(
+                        "keys\t{} {} at {} (consumer key {})\n",
+                        k.key_type, k.key_mapping_id, k.key_manager, k.consumer_key
+                    ));
+                }
+                out
             });
         }
         AppsCommand::Delete { app } => {

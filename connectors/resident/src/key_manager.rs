@@ -21,10 +21,10 @@ pub struct ResidentKeyManager {
 impl ResidentKeyManager {
     /// A key manager named `name` over a server.
     pub fn new(name: impl Into<String>, server: Arc<ResidentServer>) -> Self {
-        ResidentKeyManager {
-            name: name.into(),
-            server,
-        }
+        let name = name.into();
+        // Its metrics carry the key manager's configured name (the first one given, for a shared server).
+        let _ = server.metrics_name.set(name.clone());
+        ResidentKeyManager { name, server }
     }
 
     /// The server, e.g. to mount its HTTP face with [`crate::router`].

@@ -55,6 +55,8 @@ pub struct ResidentServer {
     pub(crate) client_keys: crate::client_keys::ClientKeys,
     /// The issued-tokens counters, one per grant, registered with the installed recorder on the first token.
     issued: std::sync::OnceLock<[metrics::Counter; 4]>,
+    /// The key manager's configured name, for the `key_manager` label of its metrics.
+    pub(crate) metrics_name: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for ResidentServer {
@@ -92,6 +94,7 @@ impl ResidentServer {
             login_guard: LoginGuard::new(settings.brute_force),
             client_keys: crate::client_keys::ClientKeys::new(settings.egress)?,
             issued: std::sync::OnceLock::new(),
+            metrics_name: std::sync::OnceLock::new(),
             settings,
             store,
             keys,
@@ -565,8 +568,9 @@ impl ResidentServer {
         let issued = self.mint_token(m).await;
         if issued.is_ok() {
             let counters = self.issued.get_or_init(|| {
+                let name = self.metrics_name.get().cloned().unwrap_or_else(|| crate::KIND.to_owned());
                 Issued::ALL.map(|g| {
-                    metrics::counter!("keymanager_tokens_issued_total", "key_manager" => crate::KIND, "grant" => g.label())
+                    metrics::counter!("keymanager_tokens_issued_total", "key_manager" => name.clone(), "grant" => g.label())
                 })
             });
             counters[grant as usize].increment(1);
