@@ -437,27 +437,50 @@ impl Config {
         Config::from_toml_str_with_env(text, source, |k| std::env::var(k).ok())
     }
 
-    /// Parse TOML text, reading `${VAR}` through `env`.
+    /// Parse TOML text, reading `${VAR}` through `env`: the first problem, if any (see
+    /// [`parse_collecting`](Self::parse_collecting) for all of them).
     pub fn from_toml_str_with_env(
         text: &str,
         source: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        let (config, problems) = Config::parse_collecting(text, source, env);
+        match problems.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(config),
+        }
+    }
+
+    /// Parse TOML text, reading `${VAR}` through `env`, and check it: the configuration read (a section or key
+    /// manager with a problem left at its default or out) and **every** problem, whatever section it is in, each
+    /// naming the file, the key manager and the field. `config check` lists them all; `serve` refuses the first.
+    pub fn parse_collecting(
+        text: &str,
+        source: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> (Config, Vec<ConfigError>) {
         let with_file = |e: ConfigError| match source {
             Some(p) => e.in_file(p),
             None => e,
         };
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            with_file(ConfigError::new(format!("invalid TOML: {}", e.message().trim())).at_toml_span(text, e.span()))
-        })?;
-
+        let mut problems: Vec<ConfigError> = Vec::new();
         let mut config = Config {
             source: source.map(Path::to_path_buf),
             ..Config::default()
         };
+        let mut table: toml::Table = match text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                let e: toml::de::Error = e;
+                problems.push(with_file(
+                    ConfigError::new(format!("invalid TOML: {}", e.message().trim())).at_toml_span(text, e.span()),
+                ));
+                return (config, problems);
+            }
+        };
         for key in table.keys() {
             if !["database", "server", "portal", "gateway", "key_manager"].contains(&key.as_str()) {
-                return Err(with_file(
+                problems.push(with_file(
                     ConfigError::new(
                         "unknown field; expected `database`, `server`, `portal`, `gateway` or `key_manager`",
                     )
@@ -465,87 +488,116 @@ impl Config {
                 ));
             }
         }
-        if let Some(mut db) = table.remove("database") {
-            interpolate(&mut db, "database", &env).map_err(with_file)?;
-            config.database = db.try_into().map_err(|e: toml::de::Error| {
-                with_file(ConfigError::new(e.message().trim().to_owned()).at_field("database"))
-            })?;
+        /// One section: interpolated, then read into its type; a problem is recorded and the default kept.
+        fn section<T: serde::de::DeserializeOwned + Default>(
+            table: &mut toml::Table,
+            name: &str,
+            env: &dyn Fn(&str) -> Option<String>,
+            problems: &mut Vec<ConfigError>,
+            with_file: &dyn Fn(ConfigError) -> ConfigError,
+        ) -> T {
+            let Some(mut value) = table.remove(name) else {
+                return T::default();
+            };
+            if let Err(e) = interpolate(&mut value, name, &env) {
+                problems.push(with_file(e));
+                return T::default();
+            }
+            match value.try_into() {
+                Ok(v) => v,
+                Err(e) => {
+                    let e: toml::de::Error = e;
+                    problems.push(with_file(
+                        ConfigError::new(e.message().trim().to_owned()).at_field(name),
+                    ));
+                    T::default()
+                }
+            }
         }
-        if let Some(mut server) = table.remove("server") {
-            interpolate(&mut server, "server", &env).map_err(with_file)?;
-            config.server = server.try_into().map_err(|e: toml::de::Error| {
-                with_file(ConfigError::new(e.message().trim().to_owned()).at_field("server"))
-            })?;
-        }
-        if let Some(mut portal) = table.remove("portal") {
-            interpolate(&mut portal, "portal", &env).map_err(with_file)?;
-            config.portal = portal.try_into().map_err(|e: toml::de::Error| {
-                with_file(ConfigError::new(e.message().trim().to_owned()).at_field("portal"))
-            })?;
-        }
-        if let Some(mut gateway) = table.remove("gateway") {
-            interpolate(&mut gateway, "gateway", &env).map_err(with_file)?;
-            config.gateway = gateway.try_into().map_err(|e: toml::de::Error| {
-                with_file(ConfigError::new(e.message().trim().to_owned()).at_field("gateway"))
-            })?;
-        }
+        config.database = section(&mut table, "database", &env, &mut problems, &with_file);
+        config.server = section(&mut table, "server", &env, &mut problems, &with_file);
+        config.portal = section(&mut table, "portal", &env, &mut problems, &with_file);
+        config.gateway = section(&mut table, "gateway", &env, &mut problems, &with_file);
         let list = match table.remove("key_manager") {
             None => Vec::new(),
             Some(toml::Value::Array(list)) => list,
             Some(_) => {
-                return Err(with_file(
+                problems.push(with_file(
                     ConfigError::new("must be an array of tables: write [[key_manager]]").at_field("key_manager"),
-                ))
+                ));
+                Vec::new()
             }
         };
         let mut names = HashSet::new();
         for (i, item) in list.into_iter().enumerate() {
             let toml::Value::Table(mut t) = item else {
-                return Err(with_file(
+                problems.push(with_file(
                     ConfigError::new("must be a table").at_field(format!("key_manager[{i}]")),
                 ));
+                continue;
             };
-            // Name first, so that every later error can name the key manager.
+            // Name first, so that every later problem can name the key manager.
             let label = format!("#{}", i + 1);
             let name = match t.remove("name") {
                 Some(mut v) => {
-                    interpolate(&mut v, "name", &env).map_err(|e| with_file(e.in_key_manager(&label)))?;
+                    if let Err(e) = interpolate(&mut v, "name", &env) {
+                        problems.push(with_file(e.in_key_manager(&label)));
+                        continue;
+                    }
                     match v {
                         toml::Value::String(s) if !s.trim().is_empty() => s,
                         _ => {
-                            return Err(with_file(
+                            problems.push(with_file(
                                 ConfigError::new("must be a non-empty string")
                                     .at_field("name")
                                     .in_key_manager(&label),
-                            ))
+                            ));
+                            continue;
                         }
                     }
                 }
                 None => {
-                    return Err(with_file(
+                    problems.push(with_file(
                         ConfigError::new("is required").at_field("name").in_key_manager(&label),
-                    ))
+                    ));
+                    continue;
                 }
             };
             let err = |field: &str, msg: &str| with_file(ConfigError::new(msg).at_field(field).in_key_manager(&name));
             if !names.insert(name.clone()) {
-                return Err(err("name", "duplicate key manager name; names must be unique"));
+                problems.push(err("name", "duplicate key manager name; names must be unique"));
+                continue;
             }
             let kind = match t.remove("type") {
                 Some(toml::Value::String(s)) if !s.trim().is_empty() => s,
-                Some(_) => return Err(err("type", "must be a non-empty string")),
-                None => return Err(err("type", "is required")),
+                Some(_) => {
+                    problems.push(err("type", "must be a non-empty string"));
+                    continue;
+                }
+                None => {
+                    problems.push(err("type", "is required"));
+                    continue;
+                }
             };
             let allow_insecure_http = match t.remove("allow_insecure_http") {
                 None => false,
                 Some(toml::Value::Boolean(b)) => b,
-                Some(_) => return Err(err("allow_insecure_http", "must be true or false")),
+                Some(_) => {
+                    problems.push(err("allow_insecure_http", "must be true or false"));
+                    false
+                }
             };
             let mut rest = toml::Value::Table(t);
-            interpolate(&mut rest, "", &env).map_err(|e| with_file(e.in_key_manager(&name)))?;
+            if let Err(e) = interpolate(&mut rest, "", &env) {
+                problems.push(with_file(e.in_key_manager(&name)));
+                continue;
+            }
             let settings = match serde_json::to_value(&rest) {
                 Ok(serde_json::Value::Object(m)) => m,
-                _ => return Err(err("", "cannot be represented as JSON")),
+                _ => {
+                    problems.push(err("", "cannot be represented as JSON"));
+                    continue;
+                }
             };
             config.key_managers.push(KeyManagerConfig {
                 name,
@@ -555,8 +607,8 @@ impl Config {
                 source: source.map(Path::to_path_buf),
             });
         }
-        config.validate().map_err(with_file)?;
-        Ok(config)
+        problems.extend(config.problems().into_iter().map(with_file));
+        (config, problems)
     }
 
     /// Check `[database]` and `[server]` as `keymanager serve` will use them: a pool size from 1 to
@@ -564,49 +616,72 @@ impl Config {
     /// that is `http(s)` with a host, an admin token of at least [`MIN_ADMIN_TOKEN_LENGTH`] characters, and TLS
     /// certificate and key together. Parsing runs it, so `config check` fails exactly when `serve` would.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.problems().into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem [`validate`](Self::validate) finds, in file order.
+    pub fn problems(&self) -> Vec<ConfigError> {
+        let mut out: Vec<ConfigError> = Vec::new();
         let db = &self.database;
         if let Some(n) = db.max_connections {
             if n == 0 || n > MAX_DATABASE_CONNECTIONS {
-                return Err(
+                out.push(
                     ConfigError::new(format!("must be from 1 to {MAX_DATABASE_CONNECTIONS}"))
                         .at_field("database.max_connections"),
                 );
             }
         }
         if let Some(url) = &db.url {
-            check_database_url(url).map_err(|m| ConfigError::new(m).at_field("database.url"))?;
+            if let Err(e) = check_database_url(url).map_err(|m| ConfigError::new(m).at_field("database.url")) {
+                out.push(e);
+            }
         }
         let server = &self.server;
         if let Some(listen) = &server.listen {
-            check_listen_address(listen).map_err(|m| ConfigError::new(m).at_field("server.listen"))?;
+            if let Err(e) = check_listen_address(listen).map_err(|m| ConfigError::new(m).at_field("server.listen")) {
+                out.push(e);
+            }
         }
         if let Some(listen) = &server.metrics_listen {
-            check_listen_address(listen).map_err(|m| ConfigError::new(m).at_field("server.metrics_listen"))?;
+            if let Err(e) =
+                check_listen_address(listen).map_err(|m| ConfigError::new(m).at_field("server.metrics_listen"))
+            {
+                out.push(e);
+            }
             if server.metrics == Some(false) {
-                return Err(ConfigError::new("metrics_listen needs metrics on; remove one of them")
-                    .at_field("server.metrics_listen"));
+                out.push(
+                    ConfigError::new("metrics_listen needs metrics on; remove one of them")
+                        .at_field("server.metrics_listen"),
+                );
             }
         }
         if let Some(url) = &server.public_url {
-            check_public_url(url).map_err(|m| ConfigError::new(m).at_field("server.public_url"))?;
+            if let Err(e) = check_public_url(url).map_err(|m| ConfigError::new(m).at_field("server.public_url")) {
+                out.push(e);
+            }
         }
         for (field, value) in [
             ("server.api_write_burst", server.api_write_burst),
             ("server.api_writes_per_second", server.api_writes_per_second),
         ] {
             if value.is_some_and(|v| v == 0 || v > 100_000) {
-                return Err(ConfigError::new("must be from 1 to 100000").at_field(field));
+                out.push(ConfigError::new("must be from 1 to 100000").at_field(field));
             }
         }
         if let Some(token) = &server.admin_token {
             use secrecy::ExposeSecret;
             let t = token.expose_secret();
             if t.chars().count() < MIN_ADMIN_TOKEN_LENGTH || t.chars().any(|c| c.is_control() || c.is_whitespace()) {
-                return Err(ConfigError::new(format!(
-                    "must be at least {MIN_ADMIN_TOKEN_LENGTH} characters without white space; leave it out to have \
-                     one generated into the data directory"
-                ))
-                .at_field("server.admin_token"));
+                out.push(
+                    ConfigError::new(format!(
+                        "must be at least {MIN_ADMIN_TOKEN_LENGTH} characters without white space; leave it out to \
+                         have one generated into the data directory"
+                    ))
+                    .at_field("server.admin_token"),
+                );
             }
         }
         for (field, value) in [
@@ -614,7 +689,7 @@ impl Config {
             ("server.request_timeout_seconds", server.request_timeout_seconds),
         ] {
             if value.is_some_and(|v| v == 0 || v > MAX_SERVER_TIMEOUT_SECONDS) {
-                return Err(
+                out.push(
                     ConfigError::new(format!("must be from 1 to {MAX_SERVER_TIMEOUT_SECONDS} seconds")).at_field(field),
                 );
             }
@@ -623,14 +698,16 @@ impl Config {
             .max_connections
             .is_some_and(|n| n == 0 || n > MAX_SERVER_CONNECTIONS)
         {
-            return Err(ConfigError::new(format!("must be from 1 to {MAX_SERVER_CONNECTIONS}"))
-                .at_field("server.max_connections"));
+            out.push(
+                ConfigError::new(format!("must be from 1 to {MAX_SERVER_CONNECTIONS}"))
+                    .at_field("server.max_connections"),
+            );
         }
         if server
             .audit_retention_days
             .is_some_and(|d| d == 0 || d > MAX_AUDIT_RETENTION_DAYS)
         {
-            return Err(
+            out.push(
                 ConfigError::new(format!("must be from 1 to {MAX_AUDIT_RETENTION_DAYS} days"))
                     .at_field("server.audit_retention_days"),
             );
@@ -640,42 +717,50 @@ impl Config {
             .leeway_seconds
             .is_some_and(|s| s > MAX_GATEWAY_LEEWAY_SECONDS)
         {
-            return Err(
+            out.push(
                 ConfigError::new(format!("must be at most {MAX_GATEWAY_LEEWAY_SECONDS} seconds"))
                     .at_field("gateway.leeway_seconds"),
             );
         }
         for (i, s) in self.portal.sign_in.iter().enumerate() {
             if !self.key_managers.iter().any(|k| k.name == s.key_manager) {
-                return Err(ConfigError::new(format!("no key manager is named `{}`", s.key_manager))
-                    .at_field(format!("portal.sign_in[{i}].key_manager")));
+                out.push(
+                    ConfigError::new(format!("no key manager is named `{}`", s.key_manager))
+                        .at_field(format!("portal.sign_in[{i}].key_manager")),
+                );
             }
             if let Some(bad) = s.scopes.iter().find(|x| !crate::model::is_valid_scope_token(x)) {
-                return Err(ConfigError::new(format!("`{bad}` is not a scope token"))
-                    .at_field(format!("portal.sign_in[{i}].scopes")));
+                out.push(
+                    ConfigError::new(format!("`{bad}` is not a scope token"))
+                        .at_field(format!("portal.sign_in[{i}].scopes")),
+                );
             }
         }
         for (i, r) in self.gateway.route.iter().enumerate() {
-            r.check()
-                .map_err(|m| ConfigError::new(m).at_field(format!("gateway.route[{i}]")))?;
+            if let Err(m) = r.check() {
+                out.push(ConfigError::new(m).at_field(format!("gateway.route[{i}]")));
+            }
         }
         for (i, name) in server.api_identity.iter().flatten().enumerate() {
             if !self.key_managers.iter().any(|k| &k.name == name) {
-                return Err(ConfigError::new(format!(
-                    "no key manager is named `{name}`; api_identity lists configured key managers"
-                ))
-                .at_field(format!("server.api_identity[{i}]")));
+                out.push(
+                    ConfigError::new(format!(
+                        "no key manager is named `{name}`; api_identity lists configured key managers"
+                    ))
+                    .at_field(format!("server.api_identity[{i}]")),
+                );
             }
         }
         match (&server.tls_cert, &server.tls_key) {
             (Some(_), None) => {
-                Err(ConfigError::new("tls_cert needs tls_key: set both or neither").at_field("server.tls_key"))
+                out.push(ConfigError::new("tls_cert needs tls_key: set both or neither").at_field("server.tls_key"))
             }
             (None, Some(_)) => {
-                Err(ConfigError::new("tls_key needs tls_cert: set both or neither").at_field("server.tls_cert"))
+                out.push(ConfigError::new("tls_key needs tls_cert: set both or neither").at_field("server.tls_cert"))
             }
-            _ => Ok(()),
+            _ => {}
         }
+        out
     }
 }
 

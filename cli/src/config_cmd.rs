@@ -1,8 +1,9 @@
 //! `keymanager config check [FILE]`: every problem of a configuration file at once.
 //!
-//! The file is the argument, else `--config` / `KEYMANAGER_CONFIG`. Every unset `${VAR}` is listed, and every key
-//! manager is checked on its own, so one bad table does not hide the next. Exit 0 when valid, 2 otherwise;
-//! `--json` prints `{file, valid, keyManagers, problems}`.
+//! The file is the argument, else `--config` / `KEYMANAGER_CONFIG`, else the embedded default (what `serve` runs
+//! without one). Every problem is listed in one pass, whatever section it is in: every unset `${VAR}`, every
+//! section's and every key manager's problems, so one bad value does not hide the next. Exit 0 when valid, 2
+//! otherwise; `--json` prints `{file, valid, warnings, keyManagers, problems}`.
 
 use std::path::{Path, PathBuf};
 
@@ -55,11 +56,14 @@ impl From<ConfigError> for Problem {
     }
 }
 
+/// What the report calls the embedded default.
+const EMBEDDED: &str = "(embedded default)";
+
 pub(crate) fn check(file: Option<&Path>, global: Option<&Path>, json: bool) -> Result<(), Failure> {
-    let file = file.or(global).ok_or_else(|| {
-        Failure::Usage("which file? give it as an argument, with --config, or in KEYMANAGER_CONFIG".into())
-    })?;
-    let (report, errors) = report(file)?;
+    let (report, errors) = match file.or(global) {
+        Some(file) => report(file)?,
+        None => embedded_report(),
+    };
     if json {
         print(true, &report, |_| String::new());
     } else if report.valid {
@@ -86,68 +90,96 @@ pub(crate) fn check(file: Option<&Path>, global: Option<&Path>, json: bool) -> R
     }
 }
 
+/// The name of the variable an "is not set" problem names.
+fn unset_variable(e: &ConfigError) -> Option<&str> {
+    e.message
+        .strip_prefix("environment variable `")
+        .and_then(|m| m.strip_suffix("` is not set"))
+}
+
 /// Every problem of the file, as a report and as the errors (which name the file, key manager and field).
 fn report(file: &Path) -> Result<(Report, Vec<ConfigError>), Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::Usage(format!("{}: cannot read the file: {e}", file.display())))?;
-    let mut errors = Vec::new();
     // Each unset variable is reported where it is used, then stood in for, and the file read again: so every one
-    // is listed, and the rest of the file is still checked.
+    // is listed, and the rest of the file (what the unset value hid) is still checked.
     let mut unset: Vec<String> = Vec::new();
-    let parsed = loop {
-        let attempt = Config::from_toml_str_with_env(&text, Some(file), |k| match std::env::var(k) {
+    let mut unset_errors: Vec<ConfigError> = Vec::new();
+    let (config, rest) = loop {
+        let (config, problems) = Config::parse_collecting(&text, Some(file), |k| match std::env::var(k) {
             Ok(v) => Some(v),
             Err(_) if unset.iter().any(|u| u == k) => Some(UNSET.to_owned()),
             Err(_) => None,
         });
-        match attempt {
-            Err(e) if e.message.starts_with("environment variable `") && e.message.ends_with("` is not set") => {
-                let var = e.message["environment variable `".len()..e.message.len() - "` is not set".len()].to_owned();
-                if unset.contains(&var) {
-                    break Err(e);
-                }
-                unset.push(var);
-                errors.push(e);
+        let new: Vec<ConfigError> = problems
+            .iter()
+            .filter(|e| unset_variable(e).is_some_and(|v| !unset.iter().any(|u| u == v)))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            break (config, problems);
+        }
+        for e in new {
+            if let Some(v) = unset_variable(&e) {
+                unset.push(v.to_owned());
             }
-            other => break other,
+            unset_errors.push(e);
         }
     };
+    let mut errors = unset_errors;
+    errors.extend(rest);
+    Ok(finish(file.to_path_buf(), config, errors, Some(file)))
+}
+
+/// The report of the embedded default (no file): what `serve` runs without one.
+fn embedded_report() -> (Report, Vec<ConfigError>) {
+    let config = Config {
+        key_managers: vec![keymanager::config::KeyManagerConfig::new(
+            setup::DEFAULT_KEY_MANAGER,
+            "resident",
+        )],
+        ..Config::default()
+    };
+    let errors = config.problems();
+    finish(PathBuf::from(EMBEDDED), config, errors, None)
+}
+
+/// Add every key manager's own problems (its connector's settings) and the warnings; make the report.
+fn finish(
+    file: PathBuf,
+    config: Config,
+    mut errors: Vec<ConfigError>,
+    source: Option<&Path>,
+) -> (Report, Vec<ConfigError>) {
+    let registry = setup::registry();
     let mut key_managers = Vec::new();
-    let mut warnings = Vec::new();
-    match parsed {
-        Err(e) => errors.push(e),
-        Ok(config) => {
-            warnings = config.warnings();
-            let registry = setup::registry();
-            for km in &config.key_managers {
-                if let Err(e) = registry.check_key_manager(km) {
-                    errors.push(e);
-                }
-                key_managers.push(KeyManagerLine {
-                    name: km.name.clone(),
-                    kind: km.kind.clone(),
-                });
-            }
-            if config.key_managers.is_empty() {
-                errors.push(
-                    ConfigError::new("no key manager is declared; add a [[key_manager]] table")
-                        .at_field("key_manager")
-                        .in_file(file),
-                );
-            }
+    for km in &config.key_managers {
+        if let Err(e) = registry.check_key_manager(km) {
+            errors.push(e);
         }
+        key_managers.push(KeyManagerLine {
+            name: km.name.clone(),
+            kind: km.kind.clone(),
+        });
+    }
+    if config.key_managers.is_empty() && !errors.iter().any(|e| e.field.as_deref() == Some("key_manager")) {
+        let e = ConfigError::new("no key manager is declared; add a [[key_manager]] table").at_field("key_manager");
+        errors.push(match source {
+            Some(f) => e.in_file(f),
+            None => e,
+        });
     }
     let problems = errors.iter().cloned().map(Problem::from).collect::<Vec<_>>();
-    Ok((
+    (
         Report {
-            file: file.to_path_buf(),
+            file,
             valid: problems.is_empty(),
-            warnings,
+            warnings: config.warnings(),
             key_managers,
             problems,
         },
         errors,
-    ))
+    )
 }
 
 #[cfg(test)]
@@ -188,5 +220,37 @@ mod tests {
             text[3].contains("\"r\"") && text[3].contains("signing_algorithm"),
             "{text:#?}"
         );
+    }
+
+    /// Issue 30: problems in different sections are all listed in one pass, and with no file the embedded
+    /// default is checked.
+    #[test]
+    fn every_problem_in_every_section_at_once_and_the_default_without_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("km.toml");
+        std::fs::write(
+            &file,
+            "bogus = 1\n[server]\nlisten = \"nowhere\"\nadmin_token = \"${KM_CHECK_UNSET_C}\"\n\n\
+             [gateway]\nleeway_seconds = 9999\n\n\
+             [[key_manager]]\nname = \"x\"\ntype = \"no-such-connector\"\n\n\
+             [[key_manager]]\nname = \"r\"\ntype = \"resident\"\nbogus_setting = 1\n",
+        )
+        .unwrap();
+        let (r, _) = report(&file).unwrap();
+        let fields: Vec<String> = r.problems.iter().map(|p| format!("{:?}", p.field)).collect();
+        let text = format!("{:#?}", r.problems);
+        for want in [
+            "bogus",
+            "server.listen",
+            "KM_CHECK_UNSET_C",
+            "gateway.leeway_seconds",
+            "no-such-connector",
+            "bogus_setting",
+        ] {
+            assert!(text.contains(want), "{want} missing: {fields:?}\n{text}");
+        }
+        let (embedded, _) = embedded_report();
+        assert!(embedded.valid, "{:?}", embedded.problems);
+        assert_eq!(embedded.key_managers.len(), 1);
     }
 }

@@ -12,9 +12,15 @@ const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/config/e
 fn version_prints_the_package_version() {
     let out = Command::new(BIN).arg("--version").output().unwrap();
     assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("keymanager {}", env!("CARGO_PKG_VERSION"))
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.trim()
+            .starts_with(&format!("keymanager {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(
+        text.contains("features gateway,server,service,sql,validation"),
+        "{text}"
     );
 }
 
@@ -210,14 +216,18 @@ fn config_check_reads_keymanager_config_and_lists_every_problem_as_json() {
     assert_eq!(problems[1]["field"], "introspection_client_id");
     assert_eq!(problems[2]["keyManager"], "r");
     assert_eq!(problems[2]["field"], "token_formt");
-    // Without a file anywhere, it says where it looks.
+    // Without a file anywhere, the embedded default (what `serve` runs) is checked (issue 30).
     let out = Command::new(BIN)
         .args(["config", "check"])
         .env_remove("KEYMANAGER_CONFIG")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("KEYMANAGER_CONFIG"));
+    assert_eq!(out.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("(embedded default): valid, 1 key manager(s)") && said.contains("Resident Key Manager"),
+        "{said}"
+    );
 }
 
 #[test]
