@@ -1105,13 +1105,11 @@ async fn the_application_lifecycle_on_postgres() {
     }
 }
 
-/// A provider that keeps no secret descriptions (as Okta): the key service keeps them beside the secrets it makes
-/// there, shows them in listings, forgets them with the secret; a description that cannot be kept undoes the secret.
-#[tokio::test]
-async fn descriptions_are_kept_for_providers_that_keep_none() {
-    let f = fixture().await;
+/// An application with production keys at the memory key manager, which keeps secrets: its id and the keys'
+/// secrets path.
+async fn app_with_secrets(f: &Fixture) -> (String, String, Value) {
     f.memory.keeps_secrets.store(true, Ordering::SeqCst);
-    let id = new_app(&f).await;
+    let id = new_app(f).await;
     let (s, keys) = call(
         &f.app,
         "POST",
@@ -1125,6 +1123,15 @@ async fn descriptions_are_kept_for_providers_that_keep_none() {
         "/api/applications/{id}/oauth-keys/{}/secrets",
         keys["keyMappingId"].as_str().unwrap()
     );
+    (id, secrets, keys)
+}
+
+/// A provider that keeps no secret descriptions (as Okta): the key service keeps them beside the secrets it makes
+/// there, shows them in listings, forgets them with the secret; a description that cannot be kept undoes the secret.
+#[tokio::test]
+async fn descriptions_are_kept_for_providers_that_keep_none() {
+    let f = fixture().await;
+    let (id, secrets, keys) = app_with_secrets(&f).await;
     let (s, made) = call(
         &f.app,
         "POST",
@@ -1486,20 +1493,7 @@ async fn a_method_a_route_does_not_take_is_405_with_allow() {
 #[tokio::test]
 async fn bidirectional_overrides_are_refused_in_every_human_readable_field() {
     let f = fixture().await;
-    f.memory.keeps_secrets.store(true, Ordering::SeqCst);
-    let app = new_app(&f).await;
-    let (_, keys) = call(
-        &f.app,
-        "POST",
-        &format!("/api/applications/{app}/generate-keys"),
-        Some(ADMIN),
-        Some(r#"{"keyType":"production","keyManager":"memory"}"#),
-    )
-    .await;
-    let secrets = format!(
-        "/api/applications/{app}/oauth-keys/{}/secrets",
-        keys["keyMappingId"].as_str().unwrap()
-    );
+    let (app, secrets, _) = app_with_secrets(&f).await;
     let bad = "evil\u{202e}gpj.exe";
     let cases: Vec<(&str, String, Value, &str)> = vec![
         (

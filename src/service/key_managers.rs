@@ -154,22 +154,17 @@ impl KeyService {
     }
 
     fn secret_fields(&self, kind: &str) -> Result<Vec<String>> {
-        let descriptor = self
-            .builder()?
-            .registry
-            .descriptor(kind)
-            .ok_or_else(|| Error::invalid_field("type", format!("unknown connector type `{kind}`")))?;
-        Ok(descriptor
-            .connection_settings
-            .iter()
-            .filter(|s| s.secret)
-            .map(|s| s.name.clone())
-            .collect())
+        self.settings_where(kind, |s| s.secret)
     }
 
     /// The settings of a connector type that say where its calls (and so its secrets) go: every `Url` setting,
     /// whatever its name, so a URL setting added to a connector later is one too.
     fn destination_fields(&self, kind: &str) -> Result<Vec<String>> {
+        self.settings_where(kind, |s| s.kind == crate::descriptor::SettingKind::Url)
+    }
+
+    /// The names of a connector type's settings that `which` picks.
+    fn settings_where(&self, kind: &str, which: impl Fn(&crate::descriptor::Setting) -> bool) -> Result<Vec<String>> {
         let descriptor = self
             .builder()?
             .registry
@@ -178,7 +173,7 @@ impl KeyService {
         Ok(descriptor
             .connection_settings
             .iter()
-            .filter(|s| s.kind == crate::descriptor::SettingKind::Url)
+            .filter(|s| which(s))
             .map(|s| s.name.clone())
             .collect())
     }

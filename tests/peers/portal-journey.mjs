@@ -70,8 +70,17 @@ try {
   // Alice, a developer.
   const alice = await person();
   let page = alice.page;
-  await page.goto(`${base}/portal`);
+  // The welcome page loads nothing that is missing (it once logged a 404 for the icon browsers ask for).
+  const missing = [];
+  const onResponse = (r) => { if (r.status() === 404) missing.push(r.url()); };
+  page.on('response', onResponse);
+  await page.goto(`${base}/portal`, { waitUntil: 'networkidle' });
   await page.getByRole('heading', { name: 'Developer Portal' }).waitFor();
+  const icon = await page.locator('link[rel="icon"]').getAttribute('href');
+  const iconAnswer = await page.request.get(`${base}${icon}`);
+  must(iconAnswer.status() === 200, `the page's icon is served (got ${iconAnswer.status()})`);
+  must(missing.length === 0, `the welcome page asked for nothing missing: ${missing.join(', ')}`);
+  page.off('response', onResponse);
   await look(page, '01-signed-out');
   await signIn(page, 'alice');
   must(await page.getByText('Signed in as').isVisible(), 'the header names the user');

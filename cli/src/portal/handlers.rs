@@ -793,6 +793,18 @@ pub(super) async fn css() -> Response {
         .into_response()
 }
 
+/// `GET /portal/static/favicon.svg`: the icon browsers ask every page for (without it, each page logs a 404).
+pub(super) async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("assets/favicon.svg"),
+    )
+        .into_response()
+}
+
 /// `GET /portal/static/portal.js`.
 pub(super) async fn js() -> Response {
     (

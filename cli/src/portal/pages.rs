@@ -52,6 +52,7 @@ fn page(title: &str, nav: Option<&Nav>, main: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · keymanager Developer Portal" }
                 link rel="stylesheet" href="/portal/static/portal.css";
+                link rel="icon" href="/portal/static/favicon.svg" type="image/svg+xml";
                 script src="/portal/static/portal.js" defer {}
             }
             body {
