@@ -788,7 +788,7 @@ pub(super) async fn audit(
 pub(super) async fn css() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("assets/portal.css"),
+        keymanager_resident::STYLESHEET,
     )
         .into_response()
 }

@@ -35,16 +35,25 @@ pub struct ClientMetadata {
     /// The JWS algorithm of the client's ID tokens: the server's configured one (the default) or `RS256`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<String>,
+    /// Where people read how the client uses their data (RFC 7591 §2), linked on the consent page; `https`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    /// Where people read the client's terms of service (RFC 7591 §2), linked on the consent page; `https`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
 }
 
 /// Every member of [`ClientMetadata`], classified for an update a client makes on its own authority (RFC 7592):
 /// what it may change without an administrator. A test fails when a member is added without a class here.
-pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 5] = [
+pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 7] = [
     ("post_logout_redirect_uris", SelfUpdate::Narrow),
     ("id_token_signed_response_alg", SelfUpdate::Free),
     ("token_endpoint_auth_method", SelfUpdate::Never),
     ("jwks", SelfUpdate::Never),
     ("jwks_uri", SelfUpdate::Never),
+    // Shown to people deciding whether to trust the client: an administrator's to change.
+    ("policy_uri", SelfUpdate::Never),
+    ("tos_uri", SelfUpdate::Never),
 ];
 
 /// What a client may do with one member of its metadata on its own authority.
@@ -93,7 +102,8 @@ impl ClientMetadata {
                     Error::invalid_field(
                         format!("additional_properties.{name}"),
                         "unknown field; the resident key manager takes post_logout_redirect_uris, \
-                             token_endpoint_auth_method, jwks, jwks_uri and id_token_signed_response_alg",
+                             token_endpoint_auth_method, jwks, jwks_uri, id_token_signed_response_alg, policy_uri \
+                             and tos_uri",
                     )
                 }
                 None => Error::invalid_field(format!("additional_properties.{path}"), inner),
@@ -132,6 +142,17 @@ impl ClientMetadata {
             check_redirect_uri(uri).map_err(|m| {
                 Error::invalid_field(format!("additional_properties.post_logout_redirect_uris[{i}]"), m)
             })?;
+        }
+        for (name, uri) in [("policy_uri", &self.policy_uri), ("tos_uri", &self.tos_uri)] {
+            let Some(uri) = uri else { continue };
+            // A page people open: https, and the same character rules as a redirect URI.
+            let ok = uri.starts_with("https://") && check_redirect_uri(uri).is_ok();
+            if !ok {
+                return Err(Error::invalid_field(
+                    field(name),
+                    "must be an https URL people can open",
+                ));
+            }
         }
         match (self.token_endpoint_auth_method, public) {
             (Some(TokenEndpointAuthMethod::None), false) => {
@@ -241,6 +262,8 @@ mod tests {
             jwks: Some(json!({})),
             jwks_uri: Some("x".into()),
             id_token_signed_response_alg: Some("RS256".into()),
+            policy_uri: Some("https://app.example.com/privacy".into()),
+            tos_uri: Some("https://app.example.com/terms".into()),
         };
         let mut ours: Vec<String> = serde_json::to_value(full)
             .unwrap()
@@ -341,6 +364,8 @@ mod tests {
             jwks: Some(serde_json::json!({"keys": []})),
             jwks_uri: Some("https://app.example.com/jwks".into()),
             id_token_signed_response_alg: Some("RS256".into()),
+            policy_uri: Some("https://app.example.com/privacy".into()),
+            tos_uri: Some("https://app.example.com/terms".into()),
         };
         let Value::Object(members) = serde_json::to_value(&all).unwrap() else {
             panic!("metadata serialises as an object")

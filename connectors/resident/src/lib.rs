@@ -60,7 +60,7 @@ pub use factory::ResidentFactory;
 pub use grants::{AuthorizationRequest, AuthorizeError, CheckedRequest, Prompt};
 pub use http::{
     error_family, error_page, oauth_error, router, router_audited, AdminToken, ErrorFamily, RegistrationAudit, ROUTES,
-    ROUTE_FAMILIES,
+    ROUTE_FAMILIES, STYLESHEET,
 };
 pub use key_manager::ResidentKeyManager;
 pub use keyring::KeyRing;

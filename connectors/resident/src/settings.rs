@@ -222,6 +222,11 @@ pub fn descriptor() -> ConnectorDescriptor {
             ),
             Setting::string("id_token_signed_response_alg", "JWS algorithm of its ID tokens")
                 .one_of(&["ES256", "RS256", "EdDSA"]),
+            Setting::url(
+                "policy_uri",
+                "Where people read how the application uses their data (shown at consent)",
+            ),
+            Setting::url("tos_uri", "The application's terms of service (shown at consent)"),
         ],
     }
 }

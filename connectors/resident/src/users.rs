@@ -29,14 +29,21 @@ impl ResourceOwner {
     /// `scopes` without those bound to a role this user lacks (RFC 6749 §3.3 lets a server grant fewer scopes than
     /// asked; the token response names the ones granted).
     pub fn allowed_scopes(&self, scopes: Vec<String>) -> Vec<String> {
-        scopes
-            .into_iter()
-            .filter(|s| match SCOPE_ROLES.iter().find(|(scope, _)| scope == s) {
-                Some((_, roles)) => self.roles.iter().any(|r| roles.contains(&r.as_str())),
-                None => true,
-            })
-            .collect()
+        scopes.into_iter().filter(|s| may_be_granted(&self.roles, s)).collect()
     }
+}
+
+/// Whether a user with `roles` may be granted `scope` ([`SCOPE_ROLES`]).
+pub fn may_be_granted(roles: &[String], scope: &str) -> bool {
+    match SCOPE_ROLES.iter().find(|(s, _)| *s == scope) {
+        Some((_, needed)) => roles.iter().any(|r| needed.contains(&r.as_str())),
+        None => true,
+    }
+}
+
+/// Whether `scope` is granted only to users with a role.
+pub fn needs_a_role(scope: &str) -> bool {
+    SCOPE_ROLES.iter().any(|(s, _)| *s == scope)
 }
 
 /// Checks a user's credentials.

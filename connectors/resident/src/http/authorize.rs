@@ -73,29 +73,93 @@ fn hidden_fields(req: &AuthorizationRequest) -> String {
     request_params(req).iter().map(|(k, v)| hidden(k, *v)).collect()
 }
 
-fn scope_list(checked: &CheckedRequest) -> String {
-    if checked.scopes.is_empty() {
-        "<p>It asks for no scopes.</p>".to_owned()
+/// What a scope means to a person: the description registered for it at this server, else the one the server
+/// knows for its own scopes, else the scope's name.
+fn scope_meaning(scope: &str, registered: &[keymanager::model::Scope]) -> String {
+    if let Some(d) = registered
+        .iter()
+        .find(|s| s.name == scope)
+        .and_then(|s| s.description.clone().or_else(|| s.display_name.clone()))
+    {
+        return d;
+    }
+    match scope {
+        "openid" => "Know who you are (your user id)",
+        "profile" => "See your name",
+        "email" => "See your email address",
+        "offline_access" => "Keep access while you are away",
+        "keymanager:apps" => "Manage your applications and their keys",
+        "keymanager:admin" => "Administer keymanager: every application, key manager and user",
+        other => other,
+    }
+    .to_owned()
+}
+
+/// The scopes asked for, as people read them: each one's meaning (and its name), only those the user can be
+/// granted (`roles`, once the user is known; before, the role-bound ones say so).
+async fn scope_list(app: &AppState, checked: &CheckedRequest, roles: Option<&[String]>) -> String {
+    let registered = app.server.store().list_scopes().await.unwrap_or_default();
+    let shown: Vec<&String> = checked
+        .scopes
+        .iter()
+        .filter(|s| roles.is_none_or(|r| crate::users::may_be_granted(r, s)))
+        .collect();
+    if shown.is_empty() {
+        return "<p>It asks for no access to your account beyond signing you in.</p>".to_owned();
+    }
+    let items: String = shown
+        .iter()
+        .map(|s| {
+            let role_note = if roles.is_none() && crate::users::needs_a_role(s) {
+                " <span class=\"hint\">(only if your account may)</span>"
+            } else {
+                ""
+            };
+            format!(
+                "<li>{}{role_note} <span class=\"hint\"><code>{}</code></span></li>",
+                escape(&scope_meaning(s, &registered)),
+                escape(s)
+            )
+        })
+        .collect();
+    format!("<p>It asks to:</p><ul class=\"scopes\">{items}</ul>")
+}
+
+/// Links to the client's privacy policy and terms, when it registered them.
+fn client_links(checked: &CheckedRequest) -> String {
+    let meta =
+        crate::client_metadata::ClientMetadata::of_record(&checked.client.additional_properties).unwrap_or_default();
+    let links: Vec<String> = [
+        ("Privacy policy", &meta.policy_uri),
+        ("Terms of service", &meta.tos_uri),
+    ]
+    .into_iter()
+    .filter_map(|(label, uri)| {
+        uri.as_ref()
+            .map(|u| format!("<a href=\"{}\" rel=\"noopener noreferrer\">{label}</a>", escape(u)))
+    })
+    .collect();
+    if links.is_empty() {
+        String::new()
     } else {
         format!(
-            "<p>It asks for:</p><ul>{}</ul>",
-            checked
-                .scopes
-                .iter()
-                .map(|s| format!("<li><code>{}</code></li>", escape(s)))
-                .collect::<String>()
+            "<p class=\"links\">{} of {}</p>",
+            links.join(" · "),
+            escape(&checked.client.name)
         )
     }
 }
 
 /// The consent page of a signed-in user: allow or deny, or sign in as someone else (`prompt=login`).
-fn consent_page(
+async fn consent_page(
     app: &AppState,
     headers: &HeaderMap,
     req: &AuthorizationRequest,
     checked: &CheckedRequest,
     session: &LoginSession,
 ) -> Response {
+    // Awaited first: neither `format!`'s arguments nor the serializer below may live across an await (not `Send`).
+    let scopes = scope_list(app, checked, Some(&session.roles)).await;
     let csrf = new_csrf(headers);
     let mut again = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in request_params(req) {
@@ -105,15 +169,14 @@ fn consent_page(
     }
     again.append_pair("prompt", "login");
     let body = format!(
-        "<h1>Allow access</h1><p>You are signed in as <strong>{user}</strong>.</p>\
-         <p><strong>{client}</strong> wants to access your account.</p>{scopes}\
-         <form method=\"post\" action=\"/oauth2/authorize\">{csrf_field}{fields}\
+        "<h1>Allow <strong>{client}</strong>?</h1><p>You are signed in as <strong>{user}</strong>.</p>{scopes}{links}\
+         <form method=\"post\" action=\"/oauth2/authorize\">{csrf_field}{fields}<div class=\"actions\">\
          <button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button>\
-         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button></div></form>\
          <p><a href=\"/oauth2/authorize?{again}\">Not {user}? Sign in as someone else</a></p>",
         user = escape(&session.username),
         client = escape(&checked.client.name),
-        scopes = scope_list(checked),
+        links = client_links(checked),
         csrf_field = hidden("csrf", Some(&csrf)),
         fields = hidden_fields(req),
         again = escape(&again.finish()),
@@ -184,7 +247,7 @@ fn unavailable(e: &keymanager::Error) -> Response {
     )
 }
 
-fn login_page(
+async fn login_page(
     app: &AppState,
     headers: &HeaderMap,
     req: &AuthorizationRequest,
@@ -193,18 +256,23 @@ fn login_page(
     status: StatusCode,
 ) -> Response {
     let csrf = new_csrf(headers);
-    let scopes = scope_list(checked);
+    let scopes = scope_list(app, checked, None).await;
     let alert = error
-        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .map(|e| format!("<div class=\"error-summary\" role=\"alert\"><p>{}</p></div>", escape(e)))
         .unwrap_or_default();
     let body = format!(
-        "<h1>Sign in</h1><p><strong>{client}</strong> wants to access your account.</p>{scopes}{alert}\
+        "<h1>Sign in</h1><p><strong>{client}</strong> asks you to sign in.</p>{alert}\
          <form method=\"post\" action=\"/oauth2/authorize\">{csrf_field}{fields}\
-         <label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus{hint}>\
-         <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <div class=\"field\"><label for=\"username\">Username</label>\
+         <input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus{hint}></div>\
+         <div class=\"field\"><label for=\"password\">Password</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></div>\
+         {scopes}{links}<div class=\"actions\">\
          <button type=\"submit\" name=\"decision\" value=\"approve\">Sign in and allow</button>\
-         <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button></form>",
+         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\" formnovalidate>Deny</button>\
+         </div></form>",
         client = escape(&checked.client.name),
+        links = client_links(checked),
         hint = req
             .login_hint
             .as_deref()
@@ -229,8 +297,8 @@ pub(crate) async fn show(State(app): State<AppState>, headers: HeaderMap, RawQue
     };
     let session = current_session(&app, &headers).await;
     match app.server.next_step(&checked, session).await {
-        Ok(Ok(NextStep::Login)) => login_page(&app, &headers, &req, &checked, None, StatusCode::OK),
-        Ok(Ok(NextStep::Consent(session))) => consent_page(&app, &headers, &req, &checked, &session),
+        Ok(Ok(NextStep::Login)) => login_page(&app, &headers, &req, &checked, None, StatusCode::OK).await,
+        Ok(Ok(NextStep::Consent(session))) => consent_page(&app, &headers, &req, &checked, &session).await,
         Ok(Ok(NextStep::Issue(session))) => issue_code(&app, &checked, &session, None).await,
         Ok(Err(refusal)) => refuse(&app, refusal),
         Err(e) => unavailable(&e),
@@ -315,14 +383,17 @@ pub(crate) async fn submit(
                 }
                 issue_code(&app, &checked, &session, None).await
             }
-            Ok(Ok(_)) => login_page(
-                &app,
-                &headers,
-                &req,
-                &checked,
-                Some("Enter your username and password."),
-                StatusCode::BAD_REQUEST,
-            ),
+            Ok(Ok(_)) => {
+                login_page(
+                    &app,
+                    &headers,
+                    &req,
+                    &checked,
+                    Some("Enter your username and password."),
+                    StatusCode::BAD_REQUEST,
+                )
+                .await
+            }
             Ok(Err(refusal)) => refuse(&app, refusal),
             Err(e) => unavailable(&e),
         };
@@ -339,6 +410,7 @@ pub(crate) async fn submit(
                 Some("Wrong username or password."),
                 StatusCode::UNAUTHORIZED,
             )
+            .await
         }
         Err(keymanager::Error::RateLimited { retry_after, .. }) => {
             let wait = retry_after.map(|d| d.as_secs()).unwrap_or(60);
@@ -349,7 +421,8 @@ pub(crate) async fn submit(
                 &checked,
                 Some(&format!("Too many failed sign-ins. Try again in {wait} seconds.")),
                 StatusCode::TOO_MANY_REQUESTS,
-            );
+            )
+            .await;
             page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
             return page;
         }

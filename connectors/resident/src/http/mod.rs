@@ -32,7 +32,7 @@ use crate::server::ResidentServer;
 
 pub use client_auth::AdminToken;
 pub use errors::oauth_error;
-pub use pages::error_page;
+pub use pages::{error_page, STYLESHEET};
 
 /// The client's address, when the server that accepted the connection recorded it (`ConnectInfo`).
 pub(crate) fn client_address(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {

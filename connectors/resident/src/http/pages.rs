@@ -1,4 +1,10 @@
-//! The HTML the browser endpoint serves: one page shell (no scripts, no framing, no caching) and its error page.
+//! The HTML the browser endpoint serves: one page shell (no scripts, no framing, no caching) and its error page,
+//! styled with the one stylesheet the Developer Portal uses too ([`STYLESHEET`]), so signing in looks like the
+//! product it belongs to. The stylesheet is inlined (the page's CSP allows inline styles, never scripts).
+
+/// The stylesheet of every page people see: the login, consent and logout pages here, and the Developer Portal
+/// (which serves it at `/portal/static/portal.css`). Readable at 375 px, visible focus, contrast at least 4.5:1.
+pub const STYLESHEET: &str = include_str!("keymanager.css");
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -69,11 +75,11 @@ pub(crate) fn escape(s: &str) -> String {
 /// A whole page: the shell, no-store, no framing, a CSP with no scripts, and the CSRF cookie when given.
 pub(crate) fn page(status: StatusCode, title: &str, body: String, csrf_cookie: Option<(&str, bool)>) -> Response {
     let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}}\
-         label{{display:block;margin-top:1rem;font-weight:600}}input{{width:100%;padding:.5rem;margin-top:.25rem;font-size:1rem;box-sizing:border-box}}\
-         button{{margin-top:1.5rem;margin-right:.5rem;padding:.6rem 1.2rem;font-size:1rem}}.error{{color:#a00000;font-weight:600}}</style></head>\
-         <body><main>{body}</main></body></html>",
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · keymanager</title>\
+         <style>{STYLESHEET}</style></head>\
+         <body><header class=\"top\"><span class=\"brand\">keymanager <span>{title}</span></span></header>\
+         <main id=\"main\" class=\"narrow\">{body}</main></body></html>",
         title = escape(title)
     );
     let mut resp = (status, Html(html)).into_response();

@@ -46,6 +46,8 @@ struct Metadata {
     jwks: Option<Value>,
     jwks_uri: Option<Value>,
     id_token_signed_response_alg: Option<Value>,
+    policy_uri: Option<Value>,
+    tos_uri: Option<Value>,
 }
 
 fn invalid_metadata(e: Error) -> OAuthError {
@@ -136,6 +138,8 @@ fn openid_metadata(meta: &Metadata) -> serde_json::Map<String, Value> {
         ("jwks", &meta.jwks),
         ("jwks_uri", &meta.jwks_uri),
         ("id_token_signed_response_alg", &meta.id_token_signed_response_alg),
+        ("policy_uri", &meta.policy_uri),
+        ("tos_uri", &meta.tos_uri),
     ] {
         if let Some(v) = value.as_ref().filter(|v| !v.is_null()) {
             out.insert(name.into(), v.clone());
