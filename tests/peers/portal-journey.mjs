@@ -132,7 +132,14 @@ try {
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   must(copied === first, 'the copy button copies the secret');
   await look(page, '05-secret-shown-once');
-  await page.getByRole('link', { name: 'I have copied it — continue' }).click();
+  // Post/Redirect/Get (issue 30): the secret page is a GET after a redirect; reloading it submits nothing again
+  // and shows the secret no more.
+  must(page.url() === `${base}/portal/shown`, `the secret is shown after a redirect (at ${page.url()})`);
+  const continueTo = await page.getByRole('link', { name: 'I have copied it — continue' }).getAttribute('href');
+  await page.reload();
+  must(page.url() === `${base}/portal/applications`, `a reload leads back to the applications (at ${page.url()})`);
+  must(!(await page.content()).includes(first), 'a reload shows the secret no more');
+  await page.goto(`${base}${continueTo}`);
   must(!(await page.content()).includes(first), 'the secret is never shown again');
   must(await page.getByText('required, S256 only').isVisible(), 'PKCE is required');
   await look(page, '06-keys');

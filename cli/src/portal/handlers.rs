@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::api::{Failure, Origin};
 use super::pages::{self, Form, KeyPanel, Nav};
-use super::session::{self, Session};
+use super::session::{self, Flash, Session};
 use super::PortalState;
 
 /// A form's fields, repeated names kept (checkboxes).
@@ -376,18 +376,16 @@ pub(super) async fn generate_keys(
     let path = format!("/api/applications/{}/generate-keys", seg(&app));
     match call::<KeyDto>(&p, &c, Method::POST, &path, Some(&body)).await {
         Ok(k) => match &k.consumer_secret {
-            Some(secret) => pages::render(
-                StatusCode::OK,
-                "Keys generated",
-                Some(&c.nav("applications")),
-                pages::secret_once(
-                    &back_to(&app, key_type),
-                    "Keys generated",
-                    Some(&k.consumer_key),
-                    secret,
-                    shows_secrets_again(&p, &c, &km).await,
-                ),
-            ),
+            Some(secret) => {
+                let flash = Flash::Secret {
+                    title: "Keys generated".into(),
+                    back: back_to(&app, key_type),
+                    consumer_key: Some(k.consumer_key.clone()),
+                    secret: secret.clone(),
+                    shown_again: shows_secrets_again(&p, &c, &km).await,
+                };
+                show_once(&p, &c, flash)
+            }
             None => Redirect::to(&back_to(&app, key_type)).into_response(),
         },
         Err(Failure::SignIn) => failed(Failure::SignIn),
@@ -477,18 +475,16 @@ pub(super) async fn create_secret(
         Err(e) => Err(e),
     };
     match created {
-        Ok(s) => pages::render(
-            StatusCode::CREATED,
-            "Secret added",
-            Some(&c.nav("applications")),
-            pages::secret_once(
-                &back_to(&app, key_type),
-                "Secret added",
-                None,
-                &s.secret_value,
-                shows_secrets_again(&p, &c, &k.key_manager).await,
-            ),
-        ),
+        Ok(s) => {
+            let flash = Flash::Secret {
+                title: "Secret added".into(),
+                back: back_to(&app, key_type),
+                consumer_key: None,
+                secret: s.secret_value.clone(),
+                shown_again: shows_secrets_again(&p, &c, &k.key_manager).await,
+            };
+            show_once(&p, &c, flash)
+        }
         Err(Failure::SignIn) => failed(Failure::SignIn),
         Err(e) => {
             // The API names `expiresIn`; the form asks for days.
@@ -545,18 +541,16 @@ pub(super) async fn regenerate(
     let path = format!("{}/regenerate-secret", keys_path(&app, &mapping));
     match call::<RegeneratedDto>(&p, &c, Method::POST, &path, None).await {
         Ok(r) => match r.consumer_secret {
-            Some(s) => pages::render(
-                StatusCode::OK,
-                "Secret regenerated",
-                Some(&c.nav("applications")),
-                pages::secret_once(
-                    &back_to(&app, key_type),
-                    "Secret regenerated",
-                    Some(&r.consumer_key),
-                    &s,
-                    shows_secrets_again(&p, &c, &k.key_manager).await,
-                ),
-            ),
+            Some(s) => {
+                let flash = Flash::Secret {
+                    title: "Secret regenerated".into(),
+                    back: back_to(&app, key_type),
+                    consumer_key: Some(r.consumer_key.clone()),
+                    secret: s,
+                    shown_again: shows_secrets_again(&p, &c, &k.key_manager).await,
+                };
+                show_once(&p, &c, flash)
+            }
             None => Redirect::to(&back_to(&app, key_type)).into_response(),
         },
         Err(e) => failed(e),
@@ -625,17 +619,15 @@ pub(super) async fn try_token(
         Err(e) => Err(e),
     };
     match issued {
-        Ok(t) => pages::render(
-            StatusCode::OK,
-            "Test token",
-            Some(&c.nav("applications")),
-            pages::token(
-                &back_to(&app, key_type),
-                &t.access_token,
-                claims(&t.access_token).as_ref(),
-                &t.token_scopes,
-                t.validity_time,
-            ),
+        Ok(t) => show_once(
+            &p,
+            &c,
+            Flash::Token {
+                back: back_to(&app, key_type),
+                access_token: t.access_token.clone(),
+                scopes: t.token_scopes.clone(),
+                validity: t.validity_time,
+            },
         ),
         Err(Failure::SignIn) => failed(Failure::SignIn),
         Err(e) => {
@@ -781,6 +773,47 @@ pub(super) async fn audit(
             pages::audit(&t, offset),
         ),
         Err(e) => failed(e),
+    }
+}
+
+/// Post/Redirect/Get: keep the page a successful form leads to in the session, once, and send the browser to
+/// `GET /portal/shown` (303): a reload shows nothing again and resubmits nothing.
+fn show_once(p: &PortalState, c: &Ctx, flash: Flash) -> Response {
+    p.sessions.set_flash(&c.id, flash);
+    Redirect::to("/portal/shown").into_response()
+}
+
+/// `GET /portal/shown`: the page a form led to, this once; after that, back to the applications.
+pub(super) async fn shown(State(p): State<PortalState>, headers: HeaderMap, origin: Origin) -> Response {
+    let c = match ctx(&p, &headers, origin) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    match p.sessions.take_flash(&c.id) {
+        Some(Flash::Secret {
+            title,
+            back,
+            consumer_key,
+            secret,
+            shown_again,
+        }) => pages::render(
+            StatusCode::OK,
+            &title,
+            Some(&c.nav("applications")),
+            pages::secret_once(&back, &title, consumer_key.as_deref(), &secret, shown_again),
+        ),
+        Some(Flash::Token {
+            back,
+            access_token,
+            scopes,
+            validity,
+        }) => pages::render(
+            StatusCode::OK,
+            "Test token",
+            Some(&c.nav("applications")),
+            pages::token(&back, &access_token, claims(&access_token).as_ref(), &scopes, validity),
+        ),
+        None => Redirect::to("/portal/applications").into_response(),
     }
 }
 

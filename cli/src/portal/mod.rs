@@ -244,6 +244,7 @@ pub(crate) fn router(
         .route("/portal/static/portal.css", get(h::css))
         .route("/portal/static/portal.js", get(h::js))
         .route("/portal/static/favicon.svg", get(h::favicon))
+        .route("/portal/shown", get(h::shown))
         .route("/portal/applications", get(h::applications).post(h::create_application))
         .route("/portal/applications/{app}", get(h::application))
         .route(

@@ -57,7 +57,38 @@ pub(super) struct Session {
     pub id_token: Option<String>,
     /// The CSRF token of this session's forms.
     pub csrf: String,
+    /// What the next `GET /portal/shown` shows, once (Post/Redirect/Get: a reload never resubmits a form).
+    flash: Option<Flash>,
     last_used: Instant,
+}
+
+/// A page a successful form leads to, shown once after its redirect: a secret shown once, or a test token.
+#[derive(Clone)]
+pub(super) enum Flash {
+    /// A new secret: (title, back link, consumer key, secret, whether the key manager shows it again).
+    Secret {
+        /// What happened ("Keys generated").
+        title: String,
+        /// Where "continue" goes.
+        back: String,
+        /// The consumer key, for new keys.
+        consumer_key: Option<String>,
+        /// The secret, this once.
+        secret: String,
+        /// Whether the key manager keeps secrets retrievable.
+        shown_again: bool,
+    },
+    /// A test token.
+    Token {
+        /// Where "back" goes.
+        back: String,
+        /// The token.
+        access_token: String,
+        /// Its scopes.
+        scopes: Vec<String>,
+        /// Its lifetime.
+        validity: Option<u64>,
+    },
 }
 
 impl std::fmt::Debug for Session {
@@ -90,6 +121,7 @@ impl Session {
             refresh_token,
             id_token,
             csrf: random()?,
+            flash: None,
             last_used: now,
         })
     }
@@ -197,6 +229,23 @@ impl Sessions {
                 s.refresh_token = refresh_token;
             }
         }
+    }
+
+    /// Keep what the next `GET /portal/shown` shows.
+    pub fn set_flash(&self, id: &str, flash: Flash) {
+        if let Some(s) = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).get_mut(id) {
+            s.flash = Some(flash);
+        }
+    }
+
+    /// Take what a redirect leads to show (once).
+    pub fn take_flash(&self, id: &str) -> Option<Flash> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(id)?
+            .flash
+            .take()
     }
 
     /// End a session; what it held.
