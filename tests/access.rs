@@ -323,6 +323,12 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
             .await
             .unwrap();
     }
+    if path == "/api/key-managers/{keyManager}/scopes/{scope}" {
+        w.home
+            .register_scope(&keymanager::model::Scope::new(format!("s-{n}")))
+            .await
+            .unwrap();
+    }
     if path == "/api/admin-tokens/{name}" {
         let (s, b, _) = call(
             &w.app,
@@ -359,7 +365,8 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
         .replace("{secretId}", &t.secret_id)
         .replace("{keyManager}", HOME)
         .replace("{username}", &format!("u-{n}"))
-        .replace("{name}", &format!("t-{n}"));
+        .replace("{name}", &format!("t-{n}"))
+        .replace("{scope}", &format!("s-{n}"));
     let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
         ("post", "introspect") => json!({"token": t.token}),
         ("post", "discover") => json!({"url": w.discovery.uri()}),
@@ -369,6 +376,7 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
         ("put", "{keyManager}") => json!({"enabled": false}),
         ("post", "revoke") => json!({"token": t.token, "clientId": t.client_id, "clientSecret": t.secret}),
         ("post", "admin-tokens") => json!({"name": format!("new-{n}")}),
+        ("post", "scopes") => json!({"name": format!("new-scope-{n}"), "description": "Read orders"}),
         ("post", "users") => json!({"username": format!("new-{n}"), "password": PASSWORD}),
         ("post", "applications") => json!({"name": format!("a-{n}"), "owner": "carol"}),
         ("put", "owner") => json!({"owner": "carol"}),

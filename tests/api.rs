@@ -611,7 +611,8 @@ async fn every_route_but_the_document_needs_the_admin_token() {
             .replace("{secretId}", "s")
             .replace("{keyManager}", "k")
             .replace("{username}", "u")
-            .replace("{name}", "n");
+            .replace("{name}", "n")
+            .replace("{scope}", "s");
         let method = method.to_uppercase();
         for token in [None, Some("wrong")] {
             let (s, body) = call(&f.app, &method, &concrete, token, Some("{}")).await;
@@ -651,7 +652,8 @@ async fn the_openapi_document_describes_exactly_the_real_routes() {
             .replace("{secretId}", "s")
             .replace("{keyManager}", "k")
             .replace("{username}", "u")
-            .replace("{name}", "n");
+            .replace("{name}", "n")
+            .replace("{scope}", "s");
         let (s, _) = call(&f.app, &method.to_uppercase(), &concrete, Some(ADMIN), Some("{}")).await;
         assert_ne!(s, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         if !path.contains('{') {

@@ -127,6 +127,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::UsersCommand,
     },
+    /// The scopes a key manager knows, and what each means to the people asked to grant it.
+    Scopes {
+        #[command(subcommand)]
+        command: commands::ScopesCommand,
+    },
     /// The management API's named admin tokens.
     AdminTokens {
         #[command(subcommand)]
@@ -308,6 +313,7 @@ fn main() -> ExitCode {
             Command::Validate => commands::validate(&ctx).await,
             Command::Users { command } => commands::users(&ctx, command).await,
             Command::AdminTokens { command } => commands::admin_tokens(&ctx, command).await,
+            Command::Scopes { command } => commands::scopes(&ctx, command).await,
             Command::Audit(args) => commands::audit(&ctx, args).await,
             Command::Completions { shell } => {
                 // Into memory first: the generator panics on a closed pipe, `raw` ignores one.

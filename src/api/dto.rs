@@ -129,6 +129,40 @@ pub struct UpdateKeyManagerDto {
     pub enabled: Option<bool>,
 }
 
+/// A scope a key manager knows: `GET` and `POST /api/key-managers/{keyManager}/scopes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScopeDto {
+    /// The scope token (RFC 6749 §3.3).
+    pub name: String,
+    /// What it lets an application do, in words people read on the consent page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// A short name for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+impl From<crate::model::Scope> for ScopeDto {
+    fn from(s: crate::model::Scope) -> Self {
+        ScopeDto {
+            name: s.name,
+            description: s.description,
+            display_name: s.display_name,
+        }
+    }
+}
+
+impl From<ScopeDto> for crate::model::Scope {
+    fn from(s: ScopeDto) -> Self {
+        crate::model::Scope {
+            name: s.name,
+            description: s.description,
+            display_name: s.display_name,
+        }
+    }
+}
+
 /// `POST /api/key-managers/discover`: where a provider's metadata is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

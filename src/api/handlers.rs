@@ -483,6 +483,38 @@ pub(super) async fn delete_secret(
     Ok(StatusCode::NO_CONTENT)
 }
 
+pub(super) async fn list_scopes(
+    State(s): State<ApiState>,
+    _: Caller,
+    Path(km): Path<String>,
+    Query(page): Query<PageParams>,
+) -> Answer<Json<ListDto<ScopeDto>>> {
+    let all: Vec<ScopeDto> = s.service.scopes(&km).await?.into_iter().map(ScopeDto::from).collect();
+    Ok(Json(page_of(all, &page)?))
+}
+
+pub(super) async fn create_scope(
+    State(s): State<ApiState>,
+    _: Caller,
+    audit: Audit,
+    Path(km): Path<String>,
+    ApiJson(body): ApiJson<ScopeDto>,
+) -> Answer<(StatusCode, Json<ScopeDto>)> {
+    audit.add_target("keyManager", &km);
+    audit.add_target("scope", &body.name);
+    let made = s.service.create_scope(&km, &body.into()).await?;
+    Ok((StatusCode::CREATED, Json(made.into())))
+}
+
+pub(super) async fn delete_scope(
+    State(s): State<ApiState>,
+    _: Caller,
+    Path((km, scope)): Path<(String, String)>,
+) -> Answer<StatusCode> {
+    s.service.delete_scope(&km, &scope).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub(super) async fn introspect(
     State(s): State<ApiState>,
     _: Caller,

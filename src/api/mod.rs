@@ -124,6 +124,9 @@ crate::route_table! {
     put "/api/key-managers/{keyManager}" => handlers::update_key_manager, Admin, "key_manager.update";
     delete "/api/key-managers/{keyManager}" => handlers::delete_key_manager, Admin, "key_manager.delete";
     post "/api/key-managers/discover" => handlers::discover_key_manager, Admin;
+    get "/api/key-managers/{keyManager}/scopes" => handlers::list_scopes, Apps;
+    post "/api/key-managers/{keyManager}/scopes" => handlers::create_scope, Admin, "scope.create";
+    delete "/api/key-managers/{keyManager}/scopes/{scope}" => handlers::delete_scope, Admin, "scope.delete";
     post "/api/key-managers/{keyManager}/introspect" => handlers::introspect, Admin;
     post "/api/key-managers/{keyManager}/revoke" => handlers::revoke, Admin, "token.revoke";
     get "/api/audit" => handlers::audit_trail, Admin;

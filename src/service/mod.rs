@@ -124,6 +124,30 @@ impl KeyService {
         self.key_manager(key_manager)?.introspect(token, hint).await
     }
 
+    /// The scopes a key manager knows, with what each means to people (its description).
+    pub async fn scopes(&self, key_manager: &str) -> Result<Vec<crate::model::Scope>> {
+        self.key_manager(key_manager)?.list_scopes().await
+    }
+
+    /// Register a scope with its description at a key manager (shown on its consent page).
+    pub async fn create_scope(&self, key_manager: &str, scope: &crate::model::Scope) -> Result<crate::model::Scope> {
+        if !crate::model::is_valid_scope_token(&scope.name) {
+            return Err(Error::invalid_field("name", "not a valid scope token (RFC 6749 §3.3)"));
+        }
+        if let Some(d) = &scope.description {
+            crate::model::check_text("description", d, 500)?;
+        }
+        if let Some(d) = &scope.display_name {
+            crate::model::check_text("displayName", d, 100)?;
+        }
+        self.key_manager(key_manager)?.register_scope(scope).await
+    }
+
+    /// Remove a scope from a key manager.
+    pub async fn delete_scope(&self, key_manager: &str, name: &str) -> Result<()> {
+        self.key_manager(key_manager)?.delete_scope(name).await
+    }
+
     /// Revoke a token (RFC 7009) at a key manager as the client it was issued to.
     pub async fn revoke(&self, key_manager: &str, request: &crate::model::RevocationRequest) -> Result<()> {
         self.key_manager(key_manager)?.revoke_token(request).await

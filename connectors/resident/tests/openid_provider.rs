@@ -784,7 +784,44 @@ async fn registration_takes_openid_client_metadata(h: Harness) {
     );
 }
 
+/// Issue 30: the login page says each scope in words: the description registered for it (through the key manager,
+/// as `keymanager scopes add` and the API do), else the server's own; it names the application and links its policy
+/// and terms when it registered them; it carries the product's stylesheet and no script.
+async fn the_login_page_says_what_is_asked_in_words(h: Harness) {
+    let s = setup(h).await;
+    s.h.km
+        .register_scope(&Scope {
+            name: "profile".into(),
+            description: Some("See the name on your badge".into()),
+            display_name: None,
+        })
+        .await
+        .unwrap();
+    let mut spec = ClientSpec::new("spa", KeyType::Sandbox)
+        .with_grant_types([GrantType::AuthorizationCode])
+        .with_redirect_uris([CB])
+        .with_scopes(["openid", "profile"])
+        .public();
+    spec.additional_properties
+        .insert("policy_uri".into(), json!("https://spa.example.com/privacy"));
+    s.h.km.update_client(&ClientId::new(&s.public), &spec).await.unwrap();
+    let (_, challenge) = pkce();
+    let r = authorize_get(&s, &authorize_params(&s, "openid profile", &challenge), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for want in [
+        "<strong>spa</strong> asks you to sign in",
+        "See the name on your badge",
+        "Know who you are",
+        "href=\"https://spa.example.com/privacy\"",
+        "--accent",
+    ] {
+        assert!(r.body.contains(want), "{want}: {}", r.body);
+    }
+    assert!(!r.body.contains("<script"), "{}", r.body);
+}
+
 on_both_backends!(
+    the_login_page_says_what_is_asked_in_words,
     a_login_session_signs_the_user_in_again,
     rp_initiated_logout_ends_the_session,
     private_key_jwt_authenticates_with_the_clients_own_key,
