@@ -223,6 +223,16 @@ try {
   await page.getByRole('link', { name: 'Key managers' }).click();
   await page.getByRole('heading', { name: 'Key managers' }).waitFor();
   await look(page, '09-key-managers');
+  // Scopes and what they mean to people, set through the portal (issue 30).
+  await page.getByRole('link', { name: 'Scopes of Resident Key Manager' }).click();
+  await page.getByRole('heading', { name: 'Scopes of Resident Key Manager' }).waitFor();
+  await page.getByLabel('Scope', { exact: false }).first().fill('orders:read');
+  await page.getByLabel('What it lets an application do').fill('Read your orders');
+  await page.getByRole('button', { name: 'Add scope' }).click();
+  await page.getByRole('cell', { name: 'Read your orders' }).waitFor();
+  must(page.url().endsWith('/portal/key-managers/Resident%20Key%20Manager/scopes'), `back on the list after adding (at ${page.url()})`);
+  await look(page, '09b-scopes');
+  await page.getByRole('link', { name: 'Back to the key managers' }).click();
   await page.getByRole('link', { name: 'Audit trail' }).click();
   await page.getByRole('heading', { name: 'Audit trail' }).waitFor();
   must(await page.getByText('application.create').first().isVisible(), 'the trail shows the creation');

@@ -776,6 +776,98 @@ pub(super) async fn audit(
     }
 }
 
+/// `GET /portal/key-managers/{km}/scopes`: a key manager's scopes and their descriptions (administrators).
+pub(super) async fn scopes(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Path(km): Path<String>,
+) -> Response {
+    let c = match ctx(&p, &headers, origin) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    scopes_page(&p, &c, &km, &Form::default()).await
+}
+
+async fn scopes_page(p: &PortalState, c: &Ctx, km: &str, form: &Form<'_>) -> Response {
+    let path = format!("/api/key-managers/{}/scopes?limit=500", seg(km));
+    match call::<ListDto<keymanager::api::dto::ScopeDto>>(p, c, Method::GET, &path, None).await {
+        Ok(l) => pages::render(
+            if form.failure.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            },
+            "Scopes",
+            Some(&c.nav("key-managers")),
+            pages::scopes(&c.nav("key-managers"), km, &l.list, form),
+        ),
+        Err(e) => failed(e),
+    }
+}
+
+/// `POST /portal/key-managers/{km}/scopes`: register a scope with its description, then back to the list.
+pub(super) async fn add_scope(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Path(km): Path<String>,
+    axum::Form(f): axum::Form<Fields>,
+) -> Response {
+    let c = match form_ctx(&p, &headers, origin, &f) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let body = keymanager::api::dto::ScopeDto {
+        name: one(&f, "name").trim().to_owned(),
+        description: Some(one(&f, "description").trim().to_owned()).filter(|d| !d.is_empty()),
+        display_name: None,
+    };
+    let path = format!("/api/key-managers/{}/scopes", seg(&km));
+    match call::<keymanager::api::dto::ScopeDto>(
+        &p,
+        &c,
+        Method::POST,
+        &path,
+        Some(&serde_json::to_value(&body).unwrap_or_default()),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&format!("/portal/key-managers/{}/scopes", seg(&km))).into_response(),
+        Err(Failure::SignIn) => failed(Failure::SignIn),
+        Err(e) => {
+            let form = Form {
+                failure: Some(&e),
+                values: vec![
+                    ("name", one(&f, "name").to_owned()),
+                    ("description", one(&f, "description").to_owned()),
+                ],
+            };
+            scopes_page(&p, &c, &km, &form).await
+        }
+    }
+}
+
+/// `POST /portal/key-managers/{km}/scopes/{scope}/remove`.
+pub(super) async fn remove_scope(
+    State(p): State<PortalState>,
+    headers: HeaderMap,
+    origin: Origin,
+    Path((km, scope)): Path<(String, String)>,
+    axum::Form(f): axum::Form<Fields>,
+) -> Response {
+    let c = match form_ctx(&p, &headers, origin, &f) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    let path = format!("/api/key-managers/{}/scopes/{}", seg(&km), seg(&scope));
+    match call::<serde_json::Value>(&p, &c, Method::DELETE, &path, None).await {
+        Ok(_) => Redirect::to(&format!("/portal/key-managers/{}/scopes", seg(&km))).into_response(),
+        Err(e) => failed(e),
+    }
+}
+
 /// Post/Redirect/Get: keep the page a successful form leads to in the session, once, and send the browser to
 /// `GET /portal/shown` (303): a reload shows nothing again and resubmits nothing.
 fn show_once(p: &PortalState, c: &Ctx, flash: Flash) -> Response {

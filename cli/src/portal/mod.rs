@@ -267,6 +267,8 @@ pub(crate) fn router(
         .route("/portal/applications/{app}/keys/{mapping}/token", post(h::try_token))
         .route("/portal/applications/{app}/keys/{mapping}/delete", post(h::delete_keys))
         .route("/portal/key-managers", get(h::key_managers))
+        .route("/portal/key-managers/{km}/scopes", get(h::scopes).post(h::add_scope))
+        .route("/portal/key-managers/{km}/scopes/{scope}/remove", post(h::remove_scope))
         .route("/portal/audit", get(h::audit))
         .layer(axum::middleware::map_response(move |resp| protect(resp, csp.clone())))
         .with_state(portal)

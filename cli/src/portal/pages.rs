@@ -159,6 +159,11 @@ fn text_field(
     }
 }
 
+/// A path segment, percent-encoded.
+fn seg(text: &str) -> String {
+    crate::client::segment(text)
+}
+
 fn csrf(nav: &Nav) -> Markup {
     html! { input type="hidden" name="csrf" value=(nav.csrf); }
 }
@@ -508,7 +513,12 @@ pub(super) fn key_managers(kms: &[KeyManagerDto]) -> Markup {
                 @for k in kms {
                     @let c = &k.capabilities;
                     tr {
-                        td { (k.name) }
+                        td {
+                            (k.name)
+                            @if c.scope_management {
+                                br; a href=(format!("/portal/key-managers/{}/scopes", seg(&k.name))) { "Scopes of " (k.name) }
+                            }
+                        }
                         td { (k.kind) }
                         td { (c.grant_types.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(", ")) }
                         td { ([
@@ -520,6 +530,46 @@ pub(super) fn key_managers(kms: &[KeyManagerDto]) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// A key manager's scopes and what each means to people (administrators): the descriptions its consent page shows.
+pub(super) fn scopes(nav: &Nav, key_manager: &str, scopes: &[keymanager::api::dto::ScopeDto], form: &Form) -> Markup {
+    let base = format!("/portal/key-managers/{}/scopes", seg(key_manager));
+    html! {
+        h1 { "Scopes of " (key_manager) }
+        p { "What an application may ask for, in the words people read when they are asked to allow it." }
+        @if scopes.is_empty() {
+            p { "No scope is registered yet: the consent page shows scope names, or the server's own words for its own scopes." }
+        } @else {
+            table tabindex="0" {
+                caption.visually-hidden { "Registered scopes" }
+                thead { tr { th scope="col" { "Scope" } th scope="col" { "Description" } th scope="col" { span.visually-hidden { "Actions" } } } }
+                tbody {
+                    @for s in scopes {
+                        tr {
+                            td { code { (s.name) } }
+                            td { (s.description.as_deref().unwrap_or("")) }
+                            td {
+                                form method="post" action=(format!("{base}/{}/remove", seg(&s.name))) {
+                                    (csrf(nav))
+                                    button.secondary type="submit" { "Remove " span.visually-hidden { (s.name) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Add a scope" }
+        form method="post" action=(base) {
+            (failure_summary(form))
+            (csrf(nav))
+            (text_field(form, "scope-name", "name", "Scope", "text", Some("A scope token, like orders:read"), true))
+            (text_field(form, "scope-description", "description", "What it lets an application do", "text", Some("Shown on the consent page, like: Read your orders"), true))
+            button type="submit" { "Add scope" }
+        }
+        p { a href="/portal/key-managers" { "Back to the key managers" } }
     }
 }
 
