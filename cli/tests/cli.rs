@@ -248,3 +248,45 @@ fn completions_and_the_manual_page_describe_every_command() {
         "{page}"
     );
 }
+
+/// Issue 30 (item 4), through the binary: an `https://` server address against a plain-HTTP server says so, and a
+/// string that is no token is called malformed, not "not active".
+#[test]
+fn messages_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = common::serve(dir.path());
+    let wrong = served.base.replacen("http://", "https://", 1);
+    let out = Command::new(BIN)
+        .args([
+            "--server",
+            &wrong,
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "apps",
+            "list",
+        ])
+        .env_remove("KEYMANAGER_CONFIG")
+        .env_remove("KEYMANAGER_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        said.contains("speaks plain HTTP, not HTTPS") && said.contains(&served.base),
+        "{said}"
+    );
+    let mut child = Command::new(BIN)
+        .args(["--data-dir", dir.path().to_str().unwrap(), "validate"])
+        .env_remove("KEYMANAGER_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"abc\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(said.contains("malformed") && !said.contains("not active"), "{said}");
+}
