@@ -1133,7 +1133,7 @@ async fn app_with_secrets(f: &Fixture) -> (String, String, Value) {
 #[tokio::test]
 async fn descriptions_are_kept_for_providers_that_keep_none() {
     let f = fixture().await;
-    let (id, secrets, keys) = app_with_secrets(&f).await;
+    let (_, secrets, keys) = app_with_secrets(&f).await;
     let (s, made) = call(
         &f.app,
         "POST",
