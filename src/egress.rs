@@ -90,7 +90,7 @@ impl Egress {
 }
 
 fn refused(url: &Url, why: &str) -> Error {
-    let shown = crate::http::url_for_logs(url);
+    let shown = crate::http::response::url_for_logs(url);
     Error::forbidden(format!(
         "the egress guard refuses to fetch {shown}: {why} (see [server] allow_private_fetches)"
     ))

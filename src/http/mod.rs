@@ -18,14 +18,13 @@
 
 mod backoff;
 
-mod response;
+pub(crate) mod response;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use crate::error_dialect::{ErrorDialect, ErrorFields, OAuthErrors};
 pub use backoff::retry_after;
-pub(crate) use response::url_for_logs;
 pub use response::HttpResponse;
 
 use crate::{Error, Result};

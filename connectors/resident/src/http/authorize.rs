@@ -14,7 +14,7 @@ use crate::grants::{redirect_with, AuthorizationRequest, AuthorizeError, Checked
 use crate::login_session::{NextStep, SESSION_COOKIE};
 use crate::store::LoginSession;
 
-use super::pages::{csrf_ok, error_page, escape, new_csrf, page};
+use super::pages::{cookie, csrf_ok, error_page, escape, new_csrf, page};
 
 pub(crate) fn redirect(to: &str) -> Response {
     let mut resp = StatusCode::SEE_OTHER.into_response();
@@ -326,15 +326,6 @@ fn authorization_request(form: &Form) -> Result<AuthorizationRequest, String> {
         max_age: field("max_age"),
         login_hint: field("login_hint"),
     })
-}
-
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(&format!("{name}=")).map(str::to_owned))
 }
 
 pub(crate) async fn submit(

@@ -14,9 +14,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::authorize::{cookie, hidden, redirect};
+use super::authorize::{hidden, redirect};
 use super::client_auth::Form;
-use super::pages::{csrf_ok, error_page, new_csrf, page};
+use super::pages::{cookie, csrf_ok, error_page, new_csrf, page};
 use super::AppState;
 use crate::client_metadata::ClientMetadata;
 use crate::grants::redirect_with;

@@ -26,7 +26,7 @@ pub(crate) fn csrf_cookie_name(secure: bool) -> &'static str {
 
 /// What a form token is bound to: the browser's login-session cookie as sent with the request (none yet: empty).
 fn binding(random: &str, headers: &axum::http::HeaderMap) -> String {
-    let session = super::authorize::cookie(headers, crate::login_session::SESSION_COOKIE).unwrap_or_default();
+    let session = cookie(headers, crate::login_session::SESSION_COOKIE).unwrap_or_default();
     let digest = aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         format!("km-csrf|{random}|{session}").as_bytes(),
@@ -48,7 +48,7 @@ pub(crate) fn new_csrf(headers: &axum::http::HeaderMap) -> String {
 /// Whether a form's token is the one its page set (the cookie, compared in constant time) and is bound to the
 /// login session this request carries.
 pub(crate) fn csrf_ok(headers: &axum::http::HeaderMap, sent: Option<&str>, secure: bool) -> bool {
-    let (Some(sent), Some(cookie)) = (sent, super::authorize::cookie(headers, csrf_cookie_name(secure))) else {
+    let (Some(sent), Some(cookie)) = (sent, cookie(headers, csrf_cookie_name(secure))) else {
         return false;
     };
     let same = aws_lc_rs::constant_time::verify_slices_are_equal(sent.as_bytes(), cookie.as_bytes()).is_ok();
@@ -116,6 +116,16 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
         ),
         None,
     )
+}
+
+/// The value of cookie `name` in a request (the one reader of cookies for every page here).
+pub(crate) fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(&format!("{name}=")).map(str::to_owned))
 }
 
 #[cfg(test)]
