@@ -39,7 +39,7 @@ pub(crate) fn render() -> String {
             // Fields after the command name (which is in parentheses and may hold spaces).
             let fields: Vec<&str> = stat
                 .rsplit_once(')')
-                .map(|(_, rest)| rest.split_whitespace().collect())
+                .map(|(_, rest)| rest.split_ascii_whitespace().collect())
                 .unwrap_or_default();
             let field = |n: usize| fields.get(n).and_then(|v| v.parse::<f64>().ok());
             // utime and stime are fields 14 and 15 of the line, 11 and 12 after the name and state.
@@ -78,7 +78,7 @@ pub(crate) fn render() -> String {
             let max = limits
                 .lines()
                 .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|l| l.split_ascii_whitespace().nth(3))
                 .and_then(|v| v.parse::<f64>().ok());
             if let Some(max) = max {
                 metric(

@@ -368,7 +368,7 @@ pub(super) async fn generate_keys(
         "keyManager": km,
         "grantTypesToBeSupported": all(&f, "grantTypesToBeSupported"),
         "callbackUrl": (!callback.is_empty()).then_some(callback),
-        "scopes": one(&f, "scopes").split_whitespace().collect::<Vec<_>>(),
+        "scopes": keymanager::model::scope_tokens(one(&f, "scopes")),
         "pkceMandatory": checked(&f, "pkceMandatory"),
         "pkceSupportPlain": checked(&f, "pkceSupportPlain"),
         "bypassClientCredentials": checked(&f, "bypassClientCredentials"),
@@ -604,7 +604,7 @@ pub(super) async fn try_token(
         Ok(validity) => {
             let body = json!({
                 "consumerSecret": (!secret.is_empty()).then_some(secret),
-                "scopes": one(&f, "scopes").split_whitespace().collect::<Vec<_>>(),
+                "scopes": keymanager::model::scope_tokens(one(&f, "scopes")),
                 "validityPeriod": validity,
             });
             call::<TokenDto>(

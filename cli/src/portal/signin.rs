@@ -146,9 +146,8 @@ impl Portal {
                 (sub, t.scope.clone())
             }
         };
-        let admin = scopes
-            .unwrap_or_default()
-            .split(' ')
+        let admin = keymanager::model::scope_tokens(&scopes.unwrap_or_default())
+            .iter()
             .any(|s| s == keymanager::api::access::SCOPE_ADMIN);
         let user = user.unwrap_or_else(|| format!("a user of {}", p.name));
         Session::new(
