@@ -198,14 +198,16 @@ fn the_whole_flow_over_http() {
             registered["client_secret"].as_str().unwrap(),
         );
         let map = format!("/api/applications/{other_id}/map-keys");
-        let (s, _) = api
+        let (s, refused) = api
             .call(
                 M::POST,
                 &map,
                 Some(json!({"consumerKey": legacy_id, "consumerSecret": "wrong", "keyType": "PRODUCTION"})),
             )
             .await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED, "a wrong secret does not map");
+        // The keys' refusal, not the caller's: 400 invalid_client naming the field (issue 30).
+        assert_eq!(s, StatusCode::BAD_REQUEST, "a wrong secret does not map: {refused}");
+        assert_eq!(refused["message"], "invalid_client", "{refused}");
         let (s, mapped) = api
             .call(
                 M::POST,
