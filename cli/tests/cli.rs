@@ -247,6 +247,31 @@ fn completions_and_the_manual_page_describe_every_command() {
         page.contains(".TH keymanager 1") && page.contains("completions"),
         "{page}"
     );
+    // Issue 30: one page per command, as git has, and each command's own page on request.
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["man", "--dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for page in [
+        "keymanager.1",
+        "keymanager-apps.1",
+        "keymanager-apps-show.1",
+        "keymanager-scopes-add.1",
+        "keymanager-config-check.1",
+    ] {
+        assert!(dir.path().join(page).is_file(), "{page}");
+    }
+    let out = Command::new(BIN).args(["man", "apps", "create"]).output().unwrap();
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH keymanager-apps-create 1"), "{page}");
+    // Each command's help keeps the global flags under their own heading, after its own options.
+    let out = Command::new(BIN).args(["apps", "create", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let (own, global) = help.split_once("Global options:").expect("a Global options heading");
+    assert!(own.contains("--owner") && !own.contains("--server"), "{help}");
+    assert!(global.contains("--server") && global.contains("--json"), "{help}");
 }
 
 /// Issue 30 (item 4), through the binary: an `https://` server address against a plain-HTTP server says so, and a

@@ -253,6 +253,17 @@ impl keymanager::UserDirectory for crate::ResidentServer {
 
 #[cfg(test)]
 mod decoy_tests {
+
+    #[test]
+    fn role_bound_scopes_are_granted_only_with_their_role() {
+        let none: Vec<String> = Vec::new();
+        let admin = vec!["admin".to_owned()];
+        assert!(!super::may_be_granted(&none, "keymanager:admin"));
+        assert!(super::may_be_granted(&admin, "keymanager:admin"));
+        assert!(super::may_be_granted(&none, "orders:read"));
+        assert!(super::needs_a_role("keymanager:admin") && !super::needs_a_role("keymanager:apps"));
+    }
+
     /// The decoy must cost what a real check costs, or timing tells which names exist.
     #[test]
     fn the_decoy_is_a_default_cost_argon2id_hash() {
