@@ -70,8 +70,8 @@ impl ResidentServer {
         let Some(allowed) = self.store.session_consent(&session.sid, &req.client.client_id).await? else {
             return Ok(false);
         };
-        let allowed: Vec<&str> = allowed.split_whitespace().collect();
-        Ok(req.scopes.iter().all(|s| allowed.contains(&s.as_str())))
+        let allowed = keymanager::model::scope_tokens(&allowed);
+        Ok(req.scopes.iter().all(|s| allowed.contains(s)))
     }
 
     /// Remember that the user allowed the request's client its scopes in this session (with what it allowed
@@ -81,7 +81,7 @@ impl ResidentServer {
             .store
             .session_consent(&session.sid, &req.client.client_id)
             .await?
-            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .map(|s| keymanager::model::scope_tokens(&s))
             .unwrap_or_default();
         for s in &req.scopes {
             if !scopes.contains(s) {

@@ -32,8 +32,9 @@ pub(crate) async fn userinfo(State(app): State<AppState>, headers: HeaderMap, bo
             .await
             .map_err(server_error)?
             .ok_or_else(|| OAuthError::invalid_token("the access token is not active"))?;
-        let scopes = active.claims.get("scope").and_then(Value::as_str).unwrap_or_default();
-        if !scopes.split(' ').any(|s| s == "openid") {
+        let granted =
+            keymanager::model::scope_tokens(active.claims.get("scope").and_then(Value::as_str).unwrap_or_default());
+        if !granted.iter().any(|s| s == "openid") {
             return Err(OAuthError {
                 challenge: Some("Bearer"),
                 ..OAuthError::new(
@@ -49,7 +50,6 @@ pub(crate) async fn userinfo(State(app): State<AppState>, headers: HeaderMap, bo
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let granted: Vec<String> = scopes.split(' ').map(str::to_owned).collect();
         let mut answer = app.server.user_claims(&sub, &granted).await.map_err(server_error)?;
         answer.insert("sub".into(), sub.into());
         Ok::<_, OAuthError>(([(header::CACHE_CONTROL, "no-store")], Json(Value::Object(answer))).into_response())
