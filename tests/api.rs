@@ -783,29 +783,28 @@ async fn a_client_has_one_holder_and_a_missing_client_does_not_break_the_listing
     let client = key["consumerKey"].as_str().unwrap().to_owned();
     let body = json!({"consumerKey": client, "consumerSecret": format!("{client}-secret"), "keyType": "SANDBOX",
         "keyManager": "memory"});
+    let map = |app: String, body: Value| {
+        let app_router = f.app.clone();
+        async move {
+            call(
+                &app_router,
+                "POST",
+                &format!("/api/applications/{app}/map-keys"),
+                Some(ADMIN),
+                Some(&body.to_string()),
+            )
+            .await
+        }
+    };
     for app in [&second, &first] {
-        let (s, answer) = call(
-            &f.app,
-            "POST",
-            &format!("/api/applications/{app}/map-keys"),
-            Some(ADMIN),
-            Some(&body.to_string()),
-        )
-        .await;
+        let (s, answer) = map(app.clone(), body.clone()).await;
         assert_eq!(s, StatusCode::CONFLICT, "{answer}");
         assert_error_shape(&answer, 409);
     }
     // Review 2 (low): without the client's secret nobody learns whether it is held: the secret is checked first.
     let mut guess = body.clone();
     guess["consumerSecret"] = json!("a guess");
-    let (s, answer) = call(
-        &f.app,
-        "POST",
-        &format!("/api/applications/{second}/map-keys"),
-        Some(ADMIN),
-        Some(&guess.to_string()),
-    )
-    .await;
+    let (s, answer) = map(second.clone(), guess).await;
     assert_ne!(s, StatusCode::CONFLICT, "{answer}");
     assert!(!answer.to_string().contains("held"), "{answer}");
     // The store refuses it too, whatever the caller checked before (a race between two map-keys).

@@ -162,19 +162,7 @@ fn a_server_that_is_not_running_gives_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("admin-token"), "t").unwrap();
     let base = format!("http://127.0.0.1:{}", common::free_port());
-    let out = Command::new(BIN)
-        .args([
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--server",
-            &base,
-            "apps",
-            "list",
-        ])
-        .env_remove("KEYMANAGER_CONFIG")
-        .env_remove("KEYMANAGER_ADMIN_TOKEN")
-        .output()
-        .unwrap();
+    let out = apps_list(&base, dir.path());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -281,19 +269,7 @@ fn messages_say_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(dir.path());
     let wrong = served.base.replacen("http://", "https://", 1);
-    let out = Command::new(BIN)
-        .args([
-            "--server",
-            &wrong,
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "apps",
-            "list",
-        ])
-        .env_remove("KEYMANAGER_CONFIG")
-        .env_remove("KEYMANAGER_ADMIN_TOKEN")
-        .output()
-        .unwrap();
+    let out = apps_list(&wrong, dir.path());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -314,4 +290,21 @@ fn messages_say_what_is_wrong() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(said.contains("malformed") && !said.contains("not active"), "{said}");
+}
+
+/// `keymanager apps list` against `server`, with the admin token of `data_dir`.
+fn apps_list(server: &str, data_dir: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .args([
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            "--server",
+            server,
+            "apps",
+            "list",
+        ])
+        .env_remove("KEYMANAGER_CONFIG")
+        .env_remove("KEYMANAGER_ADMIN_TOKEN")
+        .output()
+        .unwrap()
 }
