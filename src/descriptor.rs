@@ -198,7 +198,7 @@ fn with_defaults(values: &Map<String, Value>, settings: &[Setting]) -> Value {
     Value::Object(filled)
 }
 
-mod introspect {
+pub(crate) mod introspect {
     //! The field names of a `Deserialize` struct, read from what it asks a deserializer for.
 
     use serde::de::{self, Deserializer, Visitor};
@@ -229,7 +229,7 @@ mod introspect {
         }
     }
 
-    pub(super) fn struct_fields<T: serde::de::DeserializeOwned>() -> Result<Vec<&'static str>, String> {
+    pub(crate) fn struct_fields<T: serde::de::DeserializeOwned>() -> Result<Vec<&'static str>, String> {
         let mut out = Vec::new();
         let _ = T::deserialize(Fields(&mut out));
         if out.is_empty() {

@@ -20,6 +20,7 @@
 #[cfg(feature = "server")]
 pub mod api;
 pub mod config;
+pub mod config_reference;
 pub mod descriptor;
 pub mod egress;
 pub mod error;

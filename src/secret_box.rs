@@ -156,7 +156,7 @@ impl SecretBox {
     pub fn check_can_open<'a>(&self, sealed: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<()> {
         let mut missing: Vec<String> = Vec::new();
         for (value, context) in sealed {
-            let id = value.split('.').nth(1).unwrap_or("?").to_owned();
+            let id = Self::key_id_of(value).unwrap_or("?").to_owned();
             if self.open(value, context).is_err() && !missing.contains(&id) {
                 missing.push(id);
             }
@@ -210,6 +210,37 @@ impl SecretBox {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(bad_keys(format!("cannot be read from {}: {e}", path.display()))),
         }
+    }
+
+    /// The name of the key that seals: the first one's fingerprint.
+    pub fn sealing_key_id(&self) -> &str {
+        &self.keys[0].fingerprint
+    }
+
+    /// The key id a sealed value names (`v1.ID.…`), or `None` when it is not a sealed value.
+    ///
+    /// ```
+    /// use keymanager::secret_box::SecretBox;
+    /// assert_eq!(SecretBox::key_id_of("v1.f0123456789ab.bm9uY2U.ZGF0YQ"), Some("f0123456789ab"));
+    /// assert_eq!(SecretBox::key_id_of("plain text"), None);
+    /// assert_eq!(SecretBox::key_id_of("v1..x.y"), None);
+    /// ```
+    pub fn key_id_of(sealed: &str) -> Option<&str> {
+        let mut parts = sealed.split('.');
+        match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("v1"), Some(id), Some(_), Some(_), None) if !id.is_empty() => Some(id),
+            _ => None,
+        }
+    }
+
+    /// `sealed` opened and sealed again under the first key, or `None` when the first key sealed it already (for
+    /// `keymanager secret-key rotate`).
+    pub fn reseal(&self, sealed: &str, context: &str) -> Result<Option<String>> {
+        if Self::key_id_of(sealed).is_some_and(|id| self.keys[0].named(id)) {
+            return Ok(None);
+        }
+        let plain = self.open(sealed, context)?;
+        self.seal(&plain, context).map(Some)
     }
 
     /// Seal `plain` for `context` with the first key.

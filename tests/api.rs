@@ -235,6 +235,14 @@ impl ApplicationStore for Flaky {
     async fn list_key_managers(&self) -> Result<Vec<keymanager::service::StoredKeyManager>> {
         self.inner.list_key_managers().await
     }
+    async fn swap_key_manager_settings(
+        &self,
+        name: &str,
+        expected: &serde_json::Map<String, serde_json::Value>,
+        new: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<bool> {
+        self.inner.swap_key_manager_settings(name, expected, new).await
+    }
     async fn put_key_manager(
         &self,
         km: &keymanager::service::StoredKeyManager,

@@ -14,6 +14,24 @@ use serde::Serialize;
 use crate::output::print;
 use crate::{setup, Failure};
 
+/// `keymanager config reference`: Markdown, or with `--json` the sections and connector descriptors.
+pub(crate) fn reference(json: bool) {
+    let registry = setup::registry();
+    let connectors: Vec<_> = registry.kinds().iter().filter_map(|k| registry.descriptor(k)).collect();
+    if json {
+        print(
+            true,
+            &serde_json::json!({
+                "sections": keymanager::config_reference::sections(),
+                "keyManagerTypes": connectors,
+            }),
+            |_| String::new(),
+        );
+    } else {
+        crate::output::raw(keymanager::config_reference::markdown(&connectors).as_bytes());
+    }
+}
+
 /// A stand-in for an unset variable, so the rest of the file is still checked (it passes URL and string checks).
 const UNSET: &str = "https://unset.invalid";
 

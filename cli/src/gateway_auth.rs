@@ -114,7 +114,7 @@ pub(crate) async fn run(
     };
     keymanager::sql::changes::spawn_listener(&rt.database_url, subscribers);
     let app = auth
-        .merge(keymanager::api::health::router(checks))
+        .merge(keymanager::api::health::router(checks, crate::process_metrics::BUILD))
         .layer(axum::middleware::from_fn(crate::observe::observe));
     {
         use std::io::Write;

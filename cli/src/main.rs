@@ -13,6 +13,7 @@ mod gateway_auth;
 mod http_server;
 mod metrics;
 mod observe;
+mod operations;
 mod output;
 mod portal;
 mod process_metrics;
@@ -146,6 +147,36 @@ enum Command {
     ///
     /// Example: keymanager --config keymanager.toml gateway-auth --listen 127.0.0.1:9444
     GatewayAuth(gateway_auth::GatewayAuthArgs),
+    /// The secret key that seals retrievable secrets and run-time key managers' credentials: generate, status,
+    /// rotate (on the store directly).
+    SecretKey {
+        #[command(subcommand)]
+        command: operations::SecretKeyCommand,
+    },
+    /// Back up the SQLite database to a new FILE while the server serves (a consistent snapshot). For PostgreSQL use
+    /// pg_dump. Keep the secret key with the backup.
+    ///
+    /// Example: keymanager backup /var/backups/keymanager-$(date +%F).db
+    Backup {
+        /// The backup file to create (never overwritten).
+        file: PathBuf,
+    },
+    /// Restore a backup into an empty data directory (the server stopped).
+    ///
+    /// Example: keymanager --data-dir /var/lib/keymanager restore /var/backups/keymanager-2026-12-06.db
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
+    /// Apply the database migrations this version needs (a start does too), or with --check say what it would
+    /// apply, changing nothing.
+    ///
+    /// Example: keymanager migrate --check
+    Migrate {
+        /// Say what would be applied; apply nothing.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print a shell completion script.
     ///
     /// Example: keymanager completions bash > /etc/bash_completion.d/keymanager
@@ -184,6 +215,11 @@ enum ConfigCommand {
         /// The file to check [default: --config, else KEYMANAGER_CONFIG].
         file: Option<PathBuf>,
     },
+    /// Print the configuration reference (Markdown): every setting of every section and of every key manager type,
+    /// with its type, default and meaning, from the descriptions `config check` checks against.
+    ///
+    /// Example: keymanager config reference > docs/configuration.md
+    Reference,
 }
 
 /// A failure and the exit code it maps to.
@@ -302,6 +338,12 @@ fn main() -> ExitCode {
             Command::Config {
                 command: ConfigCommand::Check { file },
             } => config_cmd::check(file.as_deref(), cli.config.as_deref(), cli.json),
+            Command::Config {
+                command: ConfigCommand::Reference,
+            } => {
+                config_cmd::reference(cli.json);
+                Ok(())
+            }
             Command::KeyManagers { command } => commands::key_managers(&ctx, command).await,
             Command::Apps { command } => commands::apps(&ctx, command).await,
             Command::Keys { command } => commands::keys(&ctx, command).await,
@@ -315,6 +357,10 @@ fn main() -> ExitCode {
             Command::AdminTokens { command } => commands::admin_tokens(&ctx, command).await,
             Command::Scopes { command } => commands::scopes(&ctx, command).await,
             Command::Audit(args) => commands::audit(&ctx, args).await,
+            Command::SecretKey { command } => operations::secret_key(&ctx, command).await,
+            Command::Backup { file } => operations::backup(&ctx, &file).await,
+            Command::Restore { file } => operations::restore(&ctx, &file).await,
+            Command::Migrate { check } => operations::migrate(&ctx, check).await,
             Command::Completions { shell } => {
                 // Into memory first: the generator panics on a closed pipe, `raw` ignores one.
                 let mut script = Vec::new();

@@ -244,7 +244,7 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
             server: resident.server().clone(),
         }));
     }
-    app = app.merge(keymanager::api::health::router(checks));
+    app = app.merge(keymanager::api::health::router(checks, crate::process_metrics::BUILD));
     lines.push(format!(
         "  health:      {public_url}/health/live, {public_url}/health/ready"
     ));

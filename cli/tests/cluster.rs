@@ -32,10 +32,7 @@ fn haproxy() -> Option<PathBuf> {
         .map(PathBuf::from)
         .find(|p| p.exists());
     if found.is_none() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI must run the cluster test: .ci/run installs haproxy");
-        }
-        eprintln!("skipping: haproxy is not installed (apt-get install haproxy)");
+        common::missing("HAProxy", "apt-get install haproxy; .ci/run installs it");
     }
     found
 }
@@ -58,8 +55,7 @@ fn node(config: &Path, dir: &Path, port: u16) -> common::Served {
 
 #[test]
 fn three_nodes_behind_haproxy_survive_a_killed_node() {
-    let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") else {
-        eprintln!("skipping: KEYMANAGER_TEST_POSTGRES_URL is not set");
+    let Some(base) = common::postgres_base() else {
         return;
     };
     let Some(haproxy_bin) = haproxy() else { return };

@@ -18,6 +18,14 @@ fn health_metrics_and_request_ids_on_a_running_server() {
     let http = client();
     let live = http.get(format!("{base}/health/live")).send().unwrap();
     assert_eq!(live.status(), 200);
+    let live: serde_json::Value = live.json().unwrap();
+    assert_eq!(live["version"], env!("CARGO_PKG_VERSION"), "{live}");
+    let version = std::process::Command::new(BIN).arg("--version").output().unwrap();
+    let commit = live["commit"].as_str().unwrap();
+    assert!(
+        String::from_utf8_lossy(&version.stdout).contains(&format!("commit {commit}")),
+        "/health/live and --version name one commit: {live}"
+    );
     let ready: serde_json::Value = http.get(format!("{base}/health/ready")).send().unwrap().json().unwrap();
     assert_eq!(ready["status"], "ready", "{ready}");
     let names: Vec<&str> = ready["checks"]

@@ -14,8 +14,7 @@ use serde_json::{json, Value};
 
 #[test]
 fn a_node_survives_a_database_outage_and_recovers_by_itself() {
-    let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") else {
-        eprintln!("skipping: KEYMANAGER_TEST_POSTGRES_URL is not set");
+    let Some(base) = common::postgres_base() else {
         return;
     };
     let parsed = url::Url::parse(&base).unwrap();

@@ -13,8 +13,7 @@ const BOUND: Duration = Duration::from_millis(250);
 
 #[test]
 fn a_change_on_one_node_applies_on_the_other_at_once() {
-    let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") else {
-        eprintln!("skipping: KEYMANAGER_TEST_POSTGRES_URL is not set");
+    let Some(base) = common::postgres_base() else {
         return;
     };
     let url = common::postgres_schema(&base, "km_push", None);

@@ -15,8 +15,7 @@ use serde_json::{json, Value};
 
 #[test]
 fn a_key_manager_added_on_one_node_is_used_on_the_other() {
-    let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") else {
-        eprintln!("skipping: KEYMANAGER_TEST_POSTGRES_URL is not set");
+    let Some(base) = common::postgres_base() else {
         return;
     };
     let Some(peer) = oidc_peer::start_provider() else {

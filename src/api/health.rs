@@ -23,6 +23,27 @@ pub trait ReadinessCheck: Send + Sync {
 #[derive(Clone)]
 pub struct HealthState {
     checks: Arc<Vec<Arc<dyn ReadinessCheck>>>,
+    build: Build,
+}
+
+/// What `GET /health/live` says of the running build, so an operator can tell which version answers.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Build {
+    /// The release (`0.1.0`).
+    pub version: &'static str,
+    /// The git commit it was built from (`unknown` outside a git checkout).
+    pub commit: &'static str,
+}
+
+/// `GET /health/live`'s answer.
+#[derive(Debug, Serialize)]
+pub struct LivenessDto {
+    /// Always `live`.
+    pub status: &'static str,
+    /// The release.
+    pub version: &'static str,
+    /// The git commit.
+    pub commit: &'static str,
 }
 
 /// One check's outcome.
@@ -53,15 +74,20 @@ crate::route_table! {
     get "/health/ready" => ready,
 }
 
-/// The health routes over these checks.
-pub fn router(checks: Vec<Arc<dyn ReadinessCheck>>) -> axum::Router {
+/// The health routes over these checks, `/health/live` naming `build`.
+pub fn router(checks: Vec<Arc<dyn ReadinessCheck>>, build: Build) -> axum::Router {
     routes().with_state(HealthState {
         checks: Arc::new(checks),
+        build,
     })
 }
 
-async fn live() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "live"}))
+async fn live(State(s): State<HealthState>) -> Json<LivenessDto> {
+    Json(LivenessDto {
+        status: "live",
+        version: s.build.version,
+        commit: s.build.commit,
+    })
 }
 
 async fn ready(State(s): State<HealthState>) -> (StatusCode, Json<ReadinessDto>) {
@@ -121,6 +147,11 @@ mod tests {
     use axum::http::Request;
     use tower::ServiceExt;
 
+    const BUILD: Build = Build {
+        version: "9.8.7",
+        commit: "abc1234",
+    };
+
     struct Fixed(&'static str, Result<(), String>);
 
     #[async_trait]
@@ -149,7 +180,7 @@ mod tests {
             Arc::new(Fixed("store", Ok(()))),
             Arc::new(Fixed("signing keys", Err("none loaded".into()))),
         ];
-        let app = router(checks);
+        let app = router(checks, BUILD);
         let (s, body) = get(app.clone(), "/health/ready").await;
         assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["status"], "not ready");
@@ -158,7 +189,11 @@ mod tests {
         assert_eq!(body["checks"][0]["ready"], true);
         let (s, body) = get(app, "/health/live").await;
         assert_eq!((s, body["status"].as_str()), (StatusCode::OK, Some("live")));
-        let (s, _) = get(router(vec![Arc::new(Fixed("store", Ok(())))]), "/health/ready").await;
+        assert_eq!(
+            (body["version"].as_str(), body["commit"].as_str()),
+            (Some("9.8.7"), Some("abc1234"))
+        );
+        let (s, _) = get(router(vec![Arc::new(Fixed("store", Ok(())))], BUILD), "/health/ready").await;
         assert_eq!(s, StatusCode::OK);
     }
 }

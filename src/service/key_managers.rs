@@ -112,6 +112,14 @@ pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15
 /// Secret settings are write-only: this stands for them.
 pub const HIDDEN: &str = "********";
 
+/// The settings that hold a sealed value, with their field names.
+fn sealed_settings(settings: &Map<String, Value>) -> impl Iterator<Item = (&str, &str)> {
+    settings.iter().filter_map(|(field, value)| {
+        let text = value.as_str()?;
+        SecretBox::key_id_of(text).map(|_| (field.as_str(), text))
+    })
+}
+
 fn sealing_context(name: &str, field: &str) -> String {
     format!("key_manager:{name}:{field}")
 }
@@ -129,17 +137,73 @@ impl KeyService {
         let mut seen: Vec<String> = Vec::new();
         let mut out = Vec::new();
         for km in self.store.list_key_managers().await? {
-            for (field, value) in &km.settings {
-                if let Value::String(v) = value {
-                    let id = v.split('.').nth(1).unwrap_or_default();
-                    if v.starts_with("v1.") && !seen.iter().any(|s| s == id) {
-                        seen.push(id.to_owned());
-                        out.push((v.clone(), sealing_context(&km.name, field)));
-                    }
+            for (field, sealed) in sealed_settings(&km.settings) {
+                if let Some(id) = SecretBox::key_id_of(sealed).filter(|id| !seen.iter().any(|s| s == id)) {
+                    seen.push(id.to_owned());
+                    out.push((sealed.to_owned(), sealing_context(&km.name, field)));
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Where the stored key managers hold values `sealing`'s first key did not seal (`key_manager:NAME:FIELD`).
+    pub async fn sealed_not_under(&self, sealing: &SecretBox) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for km in self.store.list_key_managers().await? {
+            for (field, sealed) in sealed_settings(&km.settings) {
+                if SecretBox::key_id_of(sealed) != Some(sealing.sealing_key_id()) {
+                    out.push(sealing_context(&km.name, field));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Seal every stored key manager's sealed settings again under `sealing`'s first key (`keymanager secret-key
+    /// rotate`). Safe beside a serving node: each key manager's settings are swapped only if nobody changed them
+    /// since they were read (else read again, up to 5 times); resumable: what the first key sealed is left as it is.
+    /// Returns how many values were sealed again.
+    pub async fn reseal_key_managers(&self, sealing: &SecretBox) -> Result<usize> {
+        let mut resealed = 0;
+        for name in self.store.list_key_managers().await?.into_iter().map(|km| km.name) {
+            let mut attempts = 0;
+            loop {
+                let Some(km) = self
+                    .store
+                    .list_key_managers()
+                    .await?
+                    .into_iter()
+                    .find(|k| k.name == name)
+                else {
+                    break; // removed meanwhile
+                };
+                let mut settings = km.settings.clone();
+                let mut changed = 0;
+                for (field, sealed) in sealed_settings(&km.settings) {
+                    if let Some(new) = sealing.reseal(sealed, &sealing_context(&km.name, field))? {
+                        settings.insert(field.to_owned(), Value::String(new));
+                        changed += 1;
+                    }
+                }
+                if changed == 0
+                    || self
+                        .store
+                        .swap_key_manager_settings(&name, &km.settings, &settings)
+                        .await?
+                {
+                    resealed += changed;
+                    break;
+                }
+                attempts += 1;
+                if attempts >= 5 {
+                    return Err(Error::conflict(format!(
+                        "key manager `{name}` kept changing while its settings were sealed again; run the rotation again"
+                    )));
+                }
+            }
+        }
+        Ok(resealed)
     }
 
     /// What this service may fetch on someone else's say (the run-time builder's; without one, public only).

@@ -23,7 +23,7 @@ pub use model::{
     Application, ApplicationOrder, ApplicationPage, ApplicationQuery, GenerateKeys, GeneratedKeys, KeyDetails,
     KeyMapping, KeyOrigin, KeyState, StoredKeyManager, UpdateKeys,
 };
-pub use store::{ApplicationStore, SqlApplicationStore};
+pub use store::{ApplicationStore, SqlApplicationStore, MIGRATIONS};
 
 use crate::model::{
     AccessToken, ClientId, ClientSecret, ClientSpec, GrantType, IssuedSecret, KeyType, OAuthClient, PkcePolicy,

@@ -52,6 +52,15 @@ pub trait ApplicationStore: Send + Sync {
     /// Add a key manager (`Conflict` when the name is taken) or, with `replace`, change one (`NotFound` when it is
     /// gone), with the change's audit record; other nodes are told.
     async fn put_key_manager(&self, km: &StoredKeyManager, replace: bool, audit: Option<&AuditRecord>) -> Result<()>;
+    /// Replace a key manager's settings with `new` only if they still equal `expected`; `false` when someone changed
+    /// them meanwhile (or the key manager is gone). Nobody is told: what the settings mean does not change (the
+    /// secret key's rotation seals the same values again).
+    async fn swap_key_manager_settings(
+        &self,
+        name: &str,
+        expected: &serde_json::Map<String, serde_json::Value>,
+        new: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<bool>;
     /// Remove a key manager and, with `with_mappings`, the key mappings that point to it, with the change's audit
     /// record; other nodes are told.
     async fn delete_key_manager(&self, name: &str, with_mappings: bool, audit: Option<&AuditRecord>) -> Result<()>;
@@ -76,6 +85,13 @@ pub trait ApplicationStore: Send + Sync {
     /// Drop audit records older than `before` (seconds since the epoch); how many went.
     async fn purge_audit(&self, before: i64) -> Result<u64>;
 }
+
+/// This component's migrations, for `keymanager migrate --check`.
+pub const MIGRATIONS: sql::MigrationSet = sql::MigrationSet {
+    component: "key service",
+    sqlite: SQLITE,
+    postgres: POSTGRES,
+};
 
 const SQLITE: Migrations = &[
     (
@@ -472,6 +488,39 @@ impl ApplicationStore for SqlApplicationStore {
         audit::append_pending(&mut tx, audit).await?;
         crate::sql::changes::announce(&mut tx, &crate::sql::changes::Change::KeyManagers).await?;
         tx.commit().await.map_err(db_err)
+    }
+
+    async fn swap_key_manager_settings(
+        &self,
+        name: &str,
+        expected: &serde_json::Map<String, serde_json::Value>,
+        new: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let Some(row) = sqlx::query("SELECT settings FROM km_key_managers WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+        else {
+            return Ok(false);
+        };
+        let stored: String = col(&row, 0)?;
+        let current: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&stored)
+            .map_err(|e| Error::storage(format!("a key manager's settings do not read: {e}")))?;
+        if &current != expected {
+            return Ok(false);
+        }
+        let swapped = sqlx::query("UPDATE km_key_managers SET settings = $3 WHERE name = $1 AND settings = $2")
+            .bind(name)
+            .bind(&stored)
+            .bind(serde_json::Value::Object(new.clone()).to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        tx.commit().await.map_err(db_err)?;
+        Ok(swapped == 1)
     }
 
     async fn delete_key_manager(&self, name: &str, with_mappings: bool, audit: Option<&AuditRecord>) -> Result<()> {

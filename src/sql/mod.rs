@@ -191,6 +191,54 @@ pub async fn migrate(pool: &AnyPool, migrations: Migrations) -> Result<()> {
         .map_err(|e| Error::storage(format!("migrations: {e}")))
 }
 
+/// A component's migrations for both dialects, named, for `keymanager migrate --check`.
+#[derive(Debug, Clone, Copy)]
+pub struct MigrationSet {
+    /// The component (`key service`, `resident key manager`, …).
+    pub component: &'static str,
+    /// Its SQLite migrations.
+    pub sqlite: Migrations,
+    /// Its PostgreSQL migrations.
+    pub postgres: Migrations,
+}
+
+impl MigrationSet {
+    /// The list for `dialect`.
+    pub fn for_dialect(&self, dialect: Dialect) -> Migrations {
+        match dialect {
+            Dialect::Sqlite => self.sqlite,
+            Dialect::Postgres => self.postgres,
+        }
+    }
+}
+
+/// What the database has applied: `(version, description, success)` from sqlx's `_sqlx_migrations` table, none when
+/// the table does not exist yet (a new database). Reads only.
+pub async fn applied_migrations(pool: &AnyPool) -> Result<Vec<(i64, String, bool)>> {
+    let rows = match sqlx::query(
+        "SELECT version, description, CAST(CASE WHEN success THEN 1 ELSE 0 END AS BIGINT) FROM _sqlx_migrations \
+         ORDER BY version",
+    )
+    .fetch_all(pool)
+    .await
+    {
+        Ok(rows) => rows,
+        Err(sqlx::Error::Database(d)) if d.message().contains("_sqlx_migrations") => return Ok(Vec::new()),
+        Err(e) => return Err(db_err(e)),
+    };
+    rows.iter()
+        .map(|r| Ok((col(r, 0)?, col(r, 1)?, col::<i64>(r, 2)? != 0)))
+        .collect()
+}
+
+/// The migrations of `set` that `migrate` would apply to a database that has applied `applied`, in order.
+pub fn pending_migrations(set: Migrations, applied: &[(i64, String, bool)]) -> Vec<(i64, &'static str)> {
+    set.iter()
+        .filter(|(v, _, _)| !applied.iter().any(|(a, _, ok)| a == v && *ok))
+        .map(|(v, d, _)| (*v, *d))
+        .collect()
+}
+
 /// A database error as the core error a caller can act on: a constraint that a concurrent change broke (a unique
 /// or foreign-key violation) is a `Conflict`, so a race answers 409 rather than 500; anything else is a storage
 /// error. The database's own text goes to the log only.

@@ -61,6 +61,13 @@ impl RegistrationStore for MemoryRegistrations {
     }
 }
 
+/// This component's migrations, for `keymanager migrate --check`.
+pub const MIGRATIONS: sql::MigrationSet = sql::MigrationSet {
+    component: "client registrations (oidc connector)",
+    sqlite: SQLITE,
+    postgres: POSTGRES,
+};
+
 const SQLITE: Migrations = &[(
     2_000_001,
     "client registrations",

@@ -1,13 +1,13 @@
 //! Shared by the core's integration tests.
 #![allow(dead_code)]
 
+#[path = "../support/missing.rs"]
+pub mod missing;
+
 /// A fresh schema on the PostgreSQL of `KEYMANAGER_TEST_POSTGRES_URL` and the URL that selects it; `None` (the test
 /// skips, saying so) when the variable is not set.
 pub async fn postgres_schema(prefix: &str) -> Option<String> {
-    let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") else {
-        eprintln!("skipping the PostgreSQL run: KEYMANAGER_TEST_POSTGRES_URL is not set");
-        return None;
-    };
+    let base = missing::postgres_base()?;
     sqlx::any::install_default_drivers();
     let schema = format!(
         "{prefix}_{}_{}",

@@ -2,6 +2,9 @@
 //! crates, which include this file with `#[path]`.
 #![allow(dead_code)]
 
+#[path = "../support/missing.rs"]
+mod missing;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -60,10 +63,10 @@ fn start(interactive: bool) -> Option<Provider> {
         .output()
         .is_ok_and(|o| o.status.success());
     if !node_ok || !peers.join("node_modules/oidc-provider").exists() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI must run the oidc-provider tests: install node and run `npm ci` in tests/peers");
-        }
-        eprintln!("skipping: node or tests/peers/node_modules is missing (scripts/test installs them)");
+        missing::missing(
+            "node or the npm peers in tests/peers/node_modules",
+            "scripts/test installs them",
+        );
         return None;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")

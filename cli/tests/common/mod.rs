@@ -9,6 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "../../../tests/support/missing.rs"]
+pub mod missing;
+#[allow(unused_imports)]
+pub use missing::{missing, postgres_base};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_keymanager");
 
 /// A running `keymanager serve`, killed on drop.
@@ -247,10 +252,10 @@ pub fn browser_peers(packages: &[&str]) -> Option<std::path::PathBuf> {
     if ready {
         return Some(dir);
     }
-    if std::env::var_os("CI").is_some() {
-        panic!("CI must run the browser tests: .ci/run installs chromium, scripts/test the npm peers");
-    }
-    eprintln!("skipping: chromium, node or tests/peers/node_modules is missing");
+    missing(
+        "chromium, node or the npm peers in tests/peers/node_modules",
+        ".ci/run installs chromium, scripts/test the npm peers",
+    );
     None
 }
 

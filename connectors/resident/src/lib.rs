@@ -69,7 +69,7 @@ pub use login_session::{NextStep, SESSION_COOKIE};
 pub use server::{AuthenticatedClient, ResidentServer, ACCESS_TOKEN_TYP};
 pub use settings::{descriptor, ResidentSettings, SecretStorage, TokenFormat, KIND};
 pub use signing::{Algorithm, SigningKey};
-pub use store::{ClientRecord, LoginSession, SecretRecord, Store};
+pub use store::{ClientRecord, LoginSession, SecretRecord, Store, MIGRATIONS};
 pub use users::{ResourceOwner, ResourceOwnerAuthenticator};
 
 use keymanager::model::{Capabilities, GrantType};

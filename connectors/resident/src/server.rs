@@ -969,6 +969,33 @@ impl ResidentServer {
             .map(|(client, secret, sealed)| (sealed, sealing_context(&client, &secret)))
             .collect())
     }
+
+    /// Where retrievable secrets are that `sealing`'s first key did not seal (`client_secret:CLIENT:SECRET`).
+    pub async fn sealed_not_under(&self, sealing: &keymanager::secret_box::SecretBox) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .sealed_secrets_not_under(sealing.sealing_key_id())
+            .await?
+            .into_iter()
+            .map(|(client, secret, _)| sealing_context(&client, &secret))
+            .collect())
+    }
+
+    /// Seal every retrievable secret again under `sealing`'s first key (`keymanager secret-key rotate`): one row at
+    /// a time, each swapped only if it still holds what was read, so it is safe beside serving nodes and resumable
+    /// (a secret the first key sealed is not touched). Returns how many were sealed again.
+    pub async fn reseal_secrets(&self, sealing: &keymanager::secret_box::SecretBox) -> Result<usize> {
+        let mut resealed = 0;
+        for (client, secret, sealed) in self.store.sealed_secrets_not_under(sealing.sealing_key_id()).await? {
+            if let Some(new) = sealing.reseal(&sealed, &sealing_context(&client, &secret))? {
+                // A secret deleted or regenerated meanwhile is sealed under the first key already, or gone.
+                if self.store.swap_sealed_secret(&client, &secret, &sealed, &new).await? {
+                    resealed += 1;
+                }
+            }
+        }
+        Ok(resealed)
+    }
 }
 
 /// The generic view of a client row.

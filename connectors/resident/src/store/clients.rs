@@ -163,6 +163,35 @@ impl Store {
         tx.commit().await.map_err(db_err)
     }
 
+    /// Every sealed secret not sealed under `key_id`: `(client_id, secret_id, sealed)`.
+    pub async fn sealed_secrets_not_under(&self, key_id: &str) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT client_id, secret_id, sealed FROM km_client_secrets WHERE sealed IS NOT NULL AND sealed NOT LIKE $1 \
+             ORDER BY created_at, secret_id",
+        )
+        .bind(format!("v1.{key_id}.%"))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| Ok((col(r, 0)?, col(r, 1)?, col(r, 2)?))).collect()
+    }
+
+    /// Replace a secret's sealed value with `new` only if it still reads `old`; `false` when it changed or is gone.
+    pub async fn swap_sealed_secret(&self, client_id: &str, secret_id: &str, old: &str, new: &str) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE km_client_secrets SET sealed = $4 WHERE client_id = $1 AND secret_id = $2 AND sealed = $3",
+        )
+        .bind(client_id)
+        .bind(secret_id)
+        .bind(old)
+        .bind(new)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     /// One sealed secret per key it is sealed with (the key id is the value's second part): what a node must be
     /// able to open before it serves. `(client_id, secret_id, sealed)`.
     pub async fn sealed_secret_samples(&self) -> Result<Vec<(String, String, String)>> {
@@ -176,7 +205,9 @@ impl Store {
         let mut out = Vec::new();
         for r in &rows {
             let (client_id, secret_id, sealed): (String, String, String) = (col(r, 0)?, col(r, 1)?, col(r, 2)?);
-            let id = sealed.split('.').nth(1).unwrap_or_default().to_owned();
+            let id = keymanager::secret_box::SecretBox::key_id_of(&sealed)
+                .unwrap_or_default()
+                .to_owned();
             if !seen.contains(&id) {
                 seen.push(id);
                 out.push((client_id, secret_id, sealed));

@@ -21,6 +21,13 @@ use keymanager::sql::{self, Migrations};
 use keymanager::{Error, Result};
 use sqlx::AnyPool;
 
+/// This component's migrations, for `keymanager migrate --check`.
+pub const MIGRATIONS: sql::MigrationSet = sql::MigrationSet {
+    component: "resident key manager",
+    sqlite: SQLITE,
+    postgres: POSTGRES,
+};
+
 const SQLITE: Migrations = &[
     (1, "resident", include_str!("../../migrations/sqlite/0001_resident.sql")),
     (

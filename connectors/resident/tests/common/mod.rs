@@ -2,6 +2,9 @@
 //! one schema per test so tests run in parallel).
 #![allow(dead_code)]
 
+#[path = "../../../../tests/support/missing.rs"]
+pub mod missing;
+
 pub mod flows;
 
 use std::sync::Arc;
@@ -25,10 +28,7 @@ pub async fn sqlite_url() -> (String, tempfile::TempDir) {
 
 /// A fresh PostgreSQL schema's URL, or `None` (and a note) without `KEYMANAGER_TEST_POSTGRES_URL`.
 pub async fn postgres_url() -> Option<String> {
-    let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") else {
-        eprintln!("skipping the PostgreSQL run: KEYMANAGER_TEST_POSTGRES_URL is not set");
-        return None;
-    };
+    let base = missing::postgres_base()?;
     sqlx::any::install_default_drivers();
     let schema = format!("km_test_{}", uuidish());
     let pool = sqlx::AnyPool::connect(&base)

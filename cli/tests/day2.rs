@@ -1,0 +1,489 @@
+//! Day-2 operations through the CLI against real servers, on SQLite and (when `KEYMANAGER_TEST_POSTGRES_URL` is
+//! set) PostgreSQL: the secret key rotated while a node serves, a backup taken under write load and restored with
+//! every acknowledged write, secret and token, and `migrate --check`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+
+/// `keymanager --json ARGS` with this data directory, configuration and environment: (exit code, JSON, all text).
+fn km(
+    dir: &Path,
+    config: Option<&Path>,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (i32, Value, String) {
+    let mut cmd = Command::new(common::BIN);
+    cmd.args(["--json", "--data-dir"]).arg(dir);
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    let mut child = cmd
+        .args(args)
+        .env_remove("KEYMANAGER_CONFIG")
+        .env_remove("KEYMANAGER_ADMIN_TOKEN")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_str(&stdout).unwrap_or(Value::Null),
+        stdout + &stderr,
+    )
+}
+
+/// The databases to run on: SQLite in `dir`, and a fresh PostgreSQL schema when one is configured.
+fn databases(dir: &Path, prefix: &str) -> Vec<String> {
+    let mut out = vec![format!("sqlite://{}", dir.join("shared.db").display())];
+    if let Ok(base) = std::env::var("KEYMANAGER_TEST_POSTGRES_URL") {
+        out.push(common::postgres_schema(&base, prefix, None));
+    } else {
+        common::missing("PostgreSQL", "set KEYMANAGER_TEST_POSTGRES_URL for the PostgreSQL half");
+    }
+    out
+}
+
+fn write_config(dir: &Path, database_url: &str) -> std::path::PathBuf {
+    let config = dir.join("keymanager.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"{database_url}\"\n\n[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n\
+             client_secret_storage = \"retrievable\"\n"
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn fingerprint(entry: &str) -> String {
+    entry.split_once(':').unwrap().0.to_owned()
+}
+
+/// A key in `keymanager secret-key generate`'s shape, from the command itself.
+fn generated_entry(dir: &Path) -> String {
+    let out = Command::new(common::BIN)
+        .args(["secret-key", "generate"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let entry = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (id, key) = entry.split_once(':').unwrap();
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(key).unwrap();
+    assert_eq!(bytes.len(), 32, "{dir:?}");
+    assert_eq!(
+        id,
+        keymanager::secret_box::fingerprint(&bytes),
+        "the id is the key's fingerprint"
+    );
+    entry
+}
+
+#[test]
+fn the_secret_key_is_rotated_while_a_node_serves_and_then_the_old_key_can_go() {
+    for (n, url) in databases(&tempfile::tempdir().unwrap().keep(), "km_secret_rotate")
+        .iter()
+        .enumerate()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let config = write_config(d, url);
+        let (old, new) = (generated_entry(d), generated_entry(d));
+        assert_ne!(old, new);
+        let served = common::serve_config(&config, d, &[("KEYMANAGER_SECRET_KEY", &old)]);
+        let base = served.base.clone();
+        let admin = common::admin_token(d);
+        let on_server = |args: &[&str]| {
+            let mut all = vec!["--server", base.as_str()];
+            all.extend_from_slice(args);
+            let (code, json, text) = km(d, Some(&config), &[], &all, None);
+            assert_eq!(code, 0, "{args:?}: {text}");
+            json
+        };
+        on_server(&["apps", "create", "billing", "--owner", "alice"]);
+        let keys = on_server(&["keys", "generate", "--app", "billing", "--key-type", "production"]);
+        let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
+        let made = reqwest::blocking::Client::new()
+            .post(format!("{base}/api/key-managers"))
+            .bearer_auth(&admin)
+            .json(
+                &json!({"name": "kc", "type": "keycloak", "settings": {"base_url": "https://kc.example.com",
+                "realm": "acme", "admin_client_id": "km-admin", "admin_client_secret": "kc-admin-secret-value"}}),
+            )
+            .send()
+            .unwrap();
+        assert_eq!(made.status(), 201, "{}", made.text().unwrap());
+        drop(served);
+
+        // Every node gets the new entry first (the old after it), then the rotation runs while they serve.
+        let both = format!("{new},{old}");
+        let served = common::serve_config(&config, d, &[("KEYMANAGER_SECRET_KEY", &both)]);
+        let base = served.base.clone();
+        let on_server = |args: &[&str]| {
+            let mut all = vec!["--server", base.as_str()];
+            all.extend_from_slice(args);
+            let (code, json, text) = km(d, Some(&config), &[], &all, None);
+            assert_eq!(code, 0, "{args:?}: {text}");
+            json
+        };
+        let (code, status, text) = km(
+            d,
+            Some(&config),
+            &[("KEYMANAGER_SECRET_KEY", &both)],
+            &["secret-key", "status"],
+            None,
+        );
+        assert_eq!(code, 0, "{text}");
+        assert_eq!(status["sealingKey"], fingerprint(&new).as_str(), "{status}");
+        assert!(
+            status["storeNeeds"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(fingerprint(&old))),
+            "{status}"
+        );
+        assert_eq!(status["missing"], json!([]), "{status}");
+        let places: Vec<&str> = status["toReseal"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let client_id = keys["consumerKey"].as_str().unwrap();
+        assert!(places.contains(&"key_manager:kc:admin_client_secret"), "{status}");
+        assert!(
+            places
+                .iter()
+                .any(|p| p.starts_with(&format!("client_secret:{client_id}:"))),
+            "{status}"
+        );
+        let secrets = places.iter().filter(|p| p.starts_with("client_secret:")).count() as u64;
+        assert!(
+            !text.contains(&secret) && !text.contains("kc-admin-secret-value"),
+            "{text}"
+        );
+
+        // While the node serves.
+        let (code, rotated, text) = km(
+            d,
+            Some(&config),
+            &[("KEYMANAGER_SECRET_KEY", &both)],
+            &["secret-key", "rotate"],
+            None,
+        );
+        assert_eq!(code, 0, "{text}");
+        assert_eq!(
+            (
+                rotated["keyManagerSettings"].as_u64(),
+                rotated["clientSecrets"].as_u64()
+            ),
+            (Some(1), Some(secrets)),
+            "{rotated}"
+        );
+        let (_, again, _) = km(
+            d,
+            Some(&config),
+            &[("KEYMANAGER_SECRET_KEY", &both)],
+            &["secret-key", "rotate"],
+            None,
+        );
+        assert_eq!(
+            (again["keyManagerSettings"].as_u64(), again["clientSecrets"].as_u64()),
+            (Some(0), Some(0)),
+            "resumable: {again}"
+        );
+        // The serving node answers for what it holds, before and after.
+        let shown = on_server(&["keys", "show", "--app", "billing"]);
+        assert_eq!(shown["list"][0]["consumerSecret"], secret.as_str(), "{shown}");
+        drop(served);
+
+        // The new key alone opens everything; the old alone no longer does, and says which key it lacks.
+        let (code, status, text) = km(
+            d,
+            Some(&config),
+            &[("KEYMANAGER_SECRET_KEY", &new)],
+            &["secret-key", "status"],
+            None,
+        );
+        assert_eq!(code, 0, "{text}");
+        assert_eq!(status["storeNeeds"], json!([fingerprint(&new)]), "{status}");
+        let (code, _, text) = km(
+            d,
+            Some(&config),
+            &[("KEYMANAGER_SECRET_KEY", &old)],
+            &["secret-key", "status"],
+            None,
+        );
+        assert_eq!(code, 1, "{text}");
+        assert!(text.contains(&format!("lacks key(s) {}", fingerprint(&new))), "{text}");
+        let node = common::serve_config(&config, d, &[("KEYMANAGER_SECRET_KEY", &new)]);
+        let (code, shown, text) = km(
+            d,
+            Some(&config),
+            &[],
+            &["--server", &node.base, "keys", "show", "--app", "billing"],
+            None,
+        );
+        assert_eq!(code, 0, "{text}");
+        assert_eq!(
+            shown["list"][0]["consumerSecret"],
+            secret.as_str(),
+            "backend {n}: {shown}"
+        );
+        let kc = reqwest::blocking::Client::new()
+            .get(format!("{}/api/key-managers/kc", node.base))
+            .bearer_auth(&admin)
+            .send()
+            .unwrap();
+        assert_eq!(kc.status(), 200, "the sealed setting opens with the new key");
+    }
+}
+
+#[test]
+fn a_backup_taken_under_write_load_restores_every_acknowledged_write_secret_and_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = d.join("keymanager.toml");
+    std::fs::write(
+        &config,
+        "[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\nclient_secret_storage = \"retrievable\"\n",
+    )
+    .unwrap();
+    let served = common::serve_config(&config, d, &[]);
+    let base = served.base.clone();
+    let admin = common::admin_token(d);
+    let run = |dir: &Path, base: &str, args: &[&str], stdin: Option<&str>| {
+        let mut all = vec!["--server", base];
+        all.extend_from_slice(args);
+        let (code, json, text) = km(dir, Some(&config), &[("KEYMANAGER_ADMIN_TOKEN", &admin)], &all, stdin);
+        assert_eq!(code, 0, "{args:?}: {text}");
+        json
+    };
+    run(d, &base, &["apps", "create", "orders", "--owner", "alice"], None);
+    let keys = run(
+        d,
+        &base,
+        &["keys", "generate", "--app", "orders", "--key-type", "production"],
+        None,
+    );
+    let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
+    let token = run(
+        d,
+        &base,
+        &["token", "--app", "orders", "--key-type", "production"],
+        Some(&format!("{secret}\n")),
+    );
+    let token = token["accessToken"].as_str().unwrap().to_owned();
+
+    // Writers keep creating applications while the backup is taken.
+    let stop = Arc::new(AtomicBool::new(false));
+    let backup_started = Arc::new(AtomicBool::new(false));
+    let acknowledged_before: Arc<Mutex<Vec<String>>> = Arc::default();
+    let writer = {
+        let (stop, started, acked, base, admin) = (
+            stop.clone(),
+            backup_started.clone(),
+            acknowledged_before.clone(),
+            base.clone(),
+            admin.clone(),
+        );
+        std::thread::spawn(move || {
+            let http = reqwest::blocking::Client::new();
+            let mut i = 0;
+            let mut total = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let name = format!("load-{i}");
+                i += 1;
+                let before = !started.load(Ordering::SeqCst);
+                let r = http
+                    .post(format!("{base}/api/applications"))
+                    .bearer_auth(&admin)
+                    .json(&json!({"name": name, "owner": "load"}))
+                    .send()
+                    .unwrap();
+                assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+                total += 1;
+                if before {
+                    acked.lock().unwrap().push(name);
+                }
+            }
+            total
+        })
+    };
+    common::until("writes are flowing", || acknowledged_before.lock().unwrap().len() >= 5);
+    let file = d.join("backup.db");
+    backup_started.store(true, Ordering::SeqCst);
+    let (code, _, text) = km(d, Some(&config), &[], &["backup", file.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Keep the secret key with it"), "{text}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    stop.store(true, Ordering::SeqCst);
+    let total = writer.join().unwrap();
+    let acked = acknowledged_before.lock().unwrap().clone();
+    assert!(
+        total > acked.len(),
+        "writes went on during the backup ({total} in all, {} before)",
+        acked.len()
+    );
+    let (code, _, text) = km(d, Some(&config), &[], &["backup", file.to_str().unwrap()], None);
+    assert_eq!(code, 2, "never overwrites: {text}");
+    drop(served);
+
+    // Restore into an empty data directory, with the secret key kept beside the backup.
+    let restored = tempfile::tempdir().unwrap();
+    let r = restored.path();
+    let (code, _, text) = km(r, Some(&config), &[], &["restore", file.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{text}");
+    let (code, _, text) = km(r, Some(&config), &[], &["restore", file.to_str().unwrap()], None);
+    assert_eq!(code, 2, "only into an empty data directory: {text}");
+    std::fs::copy(d.join("secret-key"), r.join("secret-key")).unwrap();
+    // The admin tokens are in the store (hashed): the one from before works.
+    let node = common::serve_config(&config, r, &[]);
+    let mut names: Vec<String> = Vec::new();
+    loop {
+        let page: Value = reqwest::blocking::Client::new()
+            .get(format!(
+                "{}/api/applications?limit=500&offset={}",
+                node.base,
+                names.len()
+            ))
+            .bearer_auth(&admin)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let list = page["list"].as_array().unwrap_or_else(|| panic!("{page}"));
+        if list.is_empty() {
+            break;
+        }
+        names.extend(list.iter().filter_map(|a| a["name"].as_str().map(String::from)));
+    }
+    for name in acked.iter().map(String::as_str).chain(["orders"]) {
+        assert!(
+            names.iter().any(|n| n == name),
+            "{name} was acknowledged before the backup began: {names:?}"
+        );
+    }
+    let shown = run(r, &node.base, &["keys", "show", "--app", "orders"], None);
+    assert_eq!(
+        shown["list"][0]["consumerSecret"],
+        secret.as_str(),
+        "the retrievable secret opens"
+    );
+    let (code, principal, text) = km(r, Some(&config), &[], &["validate"], Some(&format!("{token}\n")));
+    assert_eq!(
+        code, 0,
+        "a token from before the backup is valid after the restore: {text}"
+    );
+    assert_eq!(principal["clientId"], keys["consumerKey"], "{principal}");
+    run(
+        r,
+        &node.base,
+        &["token", "--app", "orders", "--key-type", "production"],
+        Some(&format!("{secret}\n")),
+    );
+
+    // Not a backup; PostgreSQL is pg_dump's.
+    let junk = d.join("junk.db");
+    std::fs::write(&junk, "not a database").unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, text) = km(
+        empty.path(),
+        Some(&config),
+        &[],
+        &["restore", junk.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("is not a keymanager backup"), "{text}");
+    assert_eq!(
+        std::fs::read_dir(empty.path()).unwrap().count(),
+        0,
+        "nothing left behind"
+    );
+    let pg = d.join("pg.toml");
+    std::fs::write(
+        &pg,
+        "[database]\nurl = \"postgres://km@127.0.0.1:1/km\"\n\n[[key_manager]]\nname = \"r\"\ntype = \"resident\"\n",
+    )
+    .unwrap();
+    let (code, _, text) = km(d, Some(&pg), &[], &["backup", d.join("x.db").to_str().unwrap()], None);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("pg_dump"), "{text}");
+}
+
+#[test]
+fn migrate_check_says_what_a_start_would_apply_and_refuses_a_newer_database() {
+    for url in databases(&tempfile::tempdir().unwrap().keep(), "km_migrate_check") {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let config = write_config(d, &url);
+        let (code, fresh, text) = km(d, Some(&config), &[], &["migrate", "--check"], None);
+        if url.starts_with("sqlite:") {
+            assert_eq!(code, 2, "no database yet: {text}");
+        } else {
+            assert_eq!(code, 0, "{text}");
+            assert!(
+                !fresh[0]["pending"].as_array().unwrap().is_empty(),
+                "a new schema needs everything: {fresh}"
+            );
+            assert_eq!(fresh[0]["applied"], 0);
+        }
+        let (code, _, text) = km(d, Some(&config), &[], &["migrate"], None);
+        assert_eq!(code, 0, "{text}");
+        let (code, done, text) = km(d, Some(&config), &[], &["migrate", "--check"], None);
+        assert_eq!(code, 0, "{text}");
+        for component in done.as_array().unwrap() {
+            assert_eq!(component["pending"], json!([]), "{done}");
+        }
+        assert!(
+            done[1]["applied"].as_u64().unwrap() > 0,
+            "the resident's tables: {done}"
+        );
+
+        // A newer version's migration in the table: refused, naming it; nothing applied by the check.
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+            let checksum = if url.starts_with("sqlite:") {
+                "X'00'"
+            } else {
+                "decode('00', 'hex')"
+            };
+            sqlx::query(&format!(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES (999999999, 'from the future', TRUE, {checksum}, 0)"
+            ))
+            .execute(&pool)
+            .await
+            .unwrap();
+        });
+        let (code, _, text) = km(d, Some(&config), &[], &["migrate", "--check"], None);
+        assert_eq!(code, 1, "{text}");
+        assert!(
+            text.contains("999999999") && text.contains("newer keymanager"),
+            "{text}"
+        );
+    }
+}
