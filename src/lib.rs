@@ -39,6 +39,7 @@ pub mod secret_box;
 pub mod secret_policy;
 #[cfg(feature = "service")]
 pub mod service;
+pub mod signing_keys;
 #[cfg(feature = "sql")]
 pub mod sql;
 pub mod user_directory;

@@ -133,6 +133,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::ScopesCommand,
     },
+    /// The resident key manager's signing keys: list, rotate (published before they sign), retire (administrators).
+    SigningKeys {
+        #[command(subcommand)]
+        command: commands::SigningKeysCommand,
+    },
     /// The management API's named admin tokens.
     AdminTokens {
         #[command(subcommand)]
@@ -355,6 +360,7 @@ fn main() -> ExitCode {
             Command::Validate => commands::validate(&ctx).await,
             Command::Users { command } => commands::users(&ctx, command).await,
             Command::AdminTokens { command } => commands::admin_tokens(&ctx, command).await,
+            Command::SigningKeys { command } => commands::signing_keys(&ctx, command).await,
             Command::Scopes { command } => commands::scopes(&ctx, command).await,
             Command::Audit(args) => commands::audit(&ctx, args).await,
             Command::SecretKey { command } => operations::secret_key(&ctx, command).await,

@@ -44,17 +44,36 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
     let bound = listener
         .local_addr()
         .map_err(|e| Failure::Refused(format!("cannot read the bound address: {e}")))?;
+    // Listening on every address (0.0.0.0, [::]) names no address a client can use: this host's loopback stands in
+    // until [server] public_url says which (a container's usual case).
+    let reachable = match bound.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, bound.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, bound.port()))
+        }
+        _ => bound,
+    };
+    if reachable != bound && config.server.public_url.is_none() {
+        tracing::warn!(
+            listen = %bound,
+            public_url = %format!("{scheme}://{reachable}"),
+            "listening on every address without [server] public_url: the issuer and the links the server gives are \
+             this loopback address; set public_url to the address clients use"
+        );
+    }
     let public_url = config
         .server
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("{scheme}://{bound}"))
+        .unwrap_or_else(|| format!("{scheme}://{reachable}"))
         .trim_end_matches('/')
         .to_owned();
     let runtime = setup::build(
         &config,
         &data_dir,
-        Some(format!("{scheme}://{bound}")),
+        Some(format!("{scheme}://{reachable}")),
         setup::Access::Write,
     )
     .await?;
@@ -176,6 +195,7 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
             ));
             lines.push(format!("  portal:      {public_url}/portal"));
         }
+        server.spawn_scheduled_rotation();
         let purge_store = server.store().clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(600));

@@ -118,7 +118,9 @@ pub(crate) async fn build(
         keymanager::validation::record_revocations(&key_managers, vec![store.clone() as Arc<dyn RevocationSink>]);
     let mut service = KeyService::new(key_managers.clone(), store.clone());
     if let Some((_, resident)) = &resident {
-        service = service.with_users(resident.server().clone());
+        service = service
+            .with_users(resident.server().clone())
+            .with_signing_keys(resident.server().clone());
     }
     Ok(Runtime {
         key_managers,

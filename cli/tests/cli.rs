@@ -308,3 +308,41 @@ fn apps_list(server: &str, data_dir: &std::path::Path) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// `docs/configuration.md` is `keymanager config reference`'s output: a setting added to a section or a connector
+/// without regenerating it fails here.
+#[test]
+fn the_configuration_reference_in_docs_is_the_generated_one() {
+    let out = Command::new(common::BIN)
+        .args(["config", "reference"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md");
+    let committed = std::fs::read_to_string(path).unwrap();
+    assert!(
+        generated == committed,
+        "docs/configuration.md is stale: run `cargo run -p keymanager-cli -- config reference > docs/configuration.md`"
+    );
+    for table in [
+        "[server]",
+        "[database]",
+        "[portal]",
+        "[gateway]",
+        "[[gateway.route]]",
+        "type = \"resident\"",
+        "type = \"okta\"",
+    ] {
+        assert!(
+            generated.contains(&format!("## `{table}`")),
+            "{table} is in the reference"
+        );
+    }
+    let json = Command::new(common::BIN)
+        .args(["--json", "config", "reference"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(v["keyManagerTypes"].as_array().unwrap().len() >= 4, "{v}");
+}

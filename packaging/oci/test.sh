@@ -16,7 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-packaging/oci/stage-rootfs.sh "$bin" "$work/context/rootfs"
+packaging/oci/stage-rootfs.sh "$bin" "$work/context"
 cp packaging/oci/Containerfile.rootfs "$work/context/Containerfile"
 podman build --pull=never --quiet -t localhost/keymanager:ci "$work/context" >/dev/null
 size=$(podman image inspect --format '{{.Size}}' localhost/keymanager:ci)
@@ -28,8 +28,8 @@ echo "image localhost/keymanager:ci: $((size / 1024)) KiB, user $user, command $
 cid=$(podman create localhost/keymanager:ci)
 podman export "$cid" -o "$work/image.tar"
 mkdir "$work/root"
-tar -C "$work/root" -xf "$work/image.tar"
-[ "$(stat -c '%u %a' "$work/root/var/lib/keymanager")" = "10001 700" ] || { echo "the data volume is not the user's" >&2; exit 1; }
+tar --numeric-owner -C "$work/root" -xf "$work/image.tar"
+[ "$(stat -c '%u' "$work/root/var/lib/keymanager")" = "10001" ] || { echo "the data volume is not the user's" >&2; exit 1; }
 chroot --userspec="$user" "$work/root" "${command[@]}" >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
@@ -46,7 +46,8 @@ done
 ready=$(curl -fsS http://127.0.0.1:9443/health/ready)
 echo "ready inside the image's root file system: $ready"
 echo "$ready" | grep -q '"status":"ready"'
-[ "$(stat -c '%u' "$work/root/var/lib/keymanager/keymanager.db")" = "10001" ]
+[ "$(stat -c '%u %a' "$work/root/var/lib/keymanager/data")" = "10001 700" ] || { echo "the data directory is not the user's alone" >&2; exit 1; }
+[ "$(stat -c '%u' "$work/root/var/lib/keymanager/data/keymanager.db")" = "10001" ]
 kill -TERM "$pid"
 wait "$pid" || true
 pid=""

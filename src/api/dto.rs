@@ -745,6 +745,19 @@ impl From<crate::UserInfo> for UserDto {
     }
 }
 
+/// `POST /api/signing-keys/rotate`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateSigningKeysDto {
+    /// Seconds between publishing the new keys and their first signature; default: the key manager's
+    /// `signing_key_pre_publication`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pre_publish_seconds: Option<u64>,
+    /// Seconds the old keys stay published after they stop signing; default: the longest token lifetime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retire_after_seconds: Option<u64>,
+}
+
 /// `POST /api/admin-tokens`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -648,6 +648,47 @@ pub(super) async fn list_admin_tokens(
     Ok(Json(page_of(s.service.admin_tokens()?.list().await?, &page)?))
 }
 
+pub(super) async fn list_signing_keys(
+    State(s): State<ApiState>,
+    _: Caller,
+) -> Answer<Json<ListDto<crate::signing_keys::SigningKeyInfo>>> {
+    let list = s.service.signing_keys()?.list_signing_keys().await?;
+    Ok(Json(ListDto::new(list)))
+}
+
+pub(super) async fn rotate_signing_keys(
+    State(s): State<ApiState>,
+    _: Caller,
+    audit: Audit,
+    ApiJson(body): ApiJson<crate::api::dto::RotateSigningKeysDto>,
+) -> Answer<Json<ListDto<crate::signing_keys::SigningKeyInfo>>> {
+    let list = s
+        .service
+        .signing_keys()?
+        .rotate_signing_keys(crate::signing_keys::KeyRotation {
+            pre_publish_seconds: body.pre_publish_seconds,
+            retire_after_seconds: body.retire_after_seconds,
+        })
+        .await?;
+    for key in list
+        .iter()
+        .filter(|k| k.phase == crate::signing_keys::SigningKeyPhase::Published)
+    {
+        audit.add_target("kid", &key.kid);
+    }
+    Ok(Json(ListDto::new(list)))
+}
+
+pub(super) async fn retire_signing_key(
+    State(s): State<ApiState>,
+    _: Caller,
+    audit: Audit,
+    Path(kid): Path<String>,
+) -> Answer<Json<crate::signing_keys::SigningKeyInfo>> {
+    audit.add_target("kid", &kid);
+    Ok(Json(s.service.signing_keys()?.retire_signing_key(&kid).await?))
+}
+
 pub(super) async fn create_admin_token(
     State(s): State<ApiState>,
     _: Caller,

@@ -133,6 +133,9 @@ crate::route_table! {
     get "/api/admin-tokens" => handlers::list_admin_tokens, Admin;
     post "/api/admin-tokens" => handlers::create_admin_token, Admin, "admin_token.create";
     delete "/api/admin-tokens/{name}" => handlers::revoke_admin_token, Admin, "admin_token.revoke";
+    get "/api/signing-keys" => handlers::list_signing_keys, Admin;
+    post "/api/signing-keys/rotate" => handlers::rotate_signing_keys, Admin, "signing_key.rotate";
+    post "/api/signing-keys/{kid}/retire" => handlers::retire_signing_key, Admin, "signing_key.retire";
     get "/api/users" => handlers::list_users, Admin;
     post "/api/users" => handlers::create_user, Admin, "user.create";
     put "/api/users/{username}" => handlers::update_user, Admin, "user.update";

@@ -49,6 +49,7 @@ pub struct KeyService {
     builder: Option<Arc<key_managers::KeyManagerBuilder>>,
     store: Arc<dyn ApplicationStore>,
     users: Option<Arc<dyn crate::UserDirectory>>,
+    signing_keys: Option<Arc<dyn crate::signing_keys::SigningKeyAdmin>>,
     admin_tokens: Option<Arc<admin_tokens::AdminTokens>>,
 }
 
@@ -84,6 +85,7 @@ impl KeyService {
             builder: None,
             store,
             users: None,
+            signing_keys: None,
             admin_tokens: None,
         }
     }
@@ -112,6 +114,19 @@ impl KeyService {
         self.users
             .as_deref()
             .ok_or_else(|| Error::unsupported("users (no resident key manager is configured; users belong to it)"))
+    }
+
+    /// Administer these signing keys too (the resident key manager's).
+    pub fn with_signing_keys(mut self, keys: Arc<dyn crate::signing_keys::SigningKeyAdmin>) -> Self {
+        self.signing_keys = Some(keys);
+        self
+    }
+
+    /// The signing keys, or `Unsupported` when no key manager here signs tokens with keys of its own.
+    pub fn signing_keys(&self) -> Result<&dyn crate::signing_keys::SigningKeyAdmin> {
+        self.signing_keys.as_deref().ok_or_else(|| {
+            Error::unsupported("signing keys (no resident key manager is configured; the signing keys are its own)")
+        })
     }
 
     /// Introspect a token at a key manager (RFC 7662), as the server's own management client.

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use keymanager::{Error, Result};
 use serde_json::Value;
 
+use keymanager::signing_keys::{SigningKeyInfo as KeyState, SigningKeyPhase as KeyPhase};
+
 use crate::signing::{Algorithm, SigningKey};
 use crate::store::{SigningKeyRecord, Store};
 
@@ -18,6 +20,10 @@ const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 
 struct Ring {
     current: Arc<SigningKey>,
+    /// When a key starts or stops signing next (seconds since the epoch): the ring is rebuilt then.
+    next_change: Option<i64>,
+    /// The keys as stored, for listing.
+    records: Vec<KeyState>,
     /// The current key of each algorithm in use (the configured one first).
     current_by_alg: Vec<Arc<SigningKey>>,
     by_kid: HashMap<String, Arc<SigningKey>>,
@@ -87,10 +93,12 @@ impl KeyRing {
         algorithms(self.alg)
     }
 
-    /// The loaded keys, reloaded first when stale (a failed reload keeps the loaded ones, and says so).
+    /// The loaded keys, reloaded first when stale or when a key starts or stops signing (a failed reload keeps the
+    /// loaded ones, and says so).
     async fn fresh(&self) -> Arc<Ring> {
         let snap = self.snapshot();
-        if self.store.clock().instant().saturating_duration_since(snap.loaded) < REFRESH_AFTER {
+        let changed = snap.next_change.is_some_and(|at| self.store.now() >= at);
+        if !changed && self.store.clock().instant().saturating_duration_since(snap.loaded) < REFRESH_AFTER {
             return snap;
         }
         match build(&self.store, self.alg, self.keep_retired_for).await {
@@ -127,17 +135,55 @@ impl KeyRing {
         Ok(found)
     }
 
-    /// Start signing with new keys (one per algorithm in use); the old ones stay in the JWKS until their last token
-    /// has expired. Returns the `kid` of the configured algorithm's new key.
+    /// Start signing with new keys (one per algorithm in use) at once; the old ones stay in the JWKS until their
+    /// last token has expired. Returns the `kid` of the configured algorithm's new key.
     pub async fn rotate(&self) -> Result<String> {
+        self.rotate_with(0, None).await
+    }
+
+    /// Rotate: the new keys are published now and sign `pre_publish_seconds` later; the old ones sign until then
+    /// and stay published `retire_after_seconds` more (`None`: the longest token lifetime). Returns the configured
+    /// algorithm's new `kid`.
+    pub async fn rotate_with(&self, pre_publish_seconds: u64, retire_after_seconds: Option<u64>) -> Result<String> {
         let records = algorithms(self.alg)
             .into_iter()
             .map(|alg| new_record(&self.store, alg))
             .collect::<Result<Vec<_>>>()?;
         let kid = records[0].kid.clone();
-        self.store.rotate_signing_key(&records, self.keep_retired_for).await?;
+        let activates_at = self.store.now().saturating_add(seconds(pre_publish_seconds));
+        let keep_for = retire_after_seconds.map(seconds).unwrap_or(self.keep_retired_for);
+        self.store.rotate_signing_key(&records, activates_at, keep_for).await?;
+        tracing::info!(kid = %kid, activates_at, keep_for, "rotated the signing keys");
         self.replace(build(&self.store, self.alg, self.keep_retired_for).await?);
         Ok(kid)
+    }
+
+    /// Take a key out of the JWKS now: tokens it signed stop validating (a compromised key). The key that signs now
+    /// is refused while no other key of its algorithm signs: rotate first. `NotFound` for an unknown `kid`.
+    pub async fn retire(&self, kid: &str) -> Result<KeyState> {
+        self.refresh().await?;
+        let snap = self.snapshot();
+        let Some(key) = snap.records.iter().find(|k| k.kid == kid).cloned() else {
+            return Err(Error::not_found("signing key", kid));
+        };
+        if key.phase == KeyPhase::Signing {
+            return Err(Error::conflict(format!(
+                "signing key {kid} signs the tokens issued now; rotate first (`keymanager signing-keys rotate \
+                 --pre-publish 0` for an emergency), then retire it"
+            )));
+        }
+        if !self.store.retire_signing_key(kid).await? {
+            return Err(Error::not_found("signing key", kid));
+        }
+        tracing::warn!(kid = %kid, "retired a signing key: tokens it signed no longer validate");
+        self.replace(build(&self.store, self.alg, self.keep_retired_for).await?);
+        Ok(key)
+    }
+
+    /// Every key in the JWKS and its phase, newest first (reloaded first).
+    pub async fn list(&self) -> Result<Vec<KeyState>> {
+        self.refresh().await?;
+        Ok(self.snapshot().records.clone())
     }
 
     /// The JWKS document (RFC 7517): every key that may still have signed an unexpired token.
@@ -161,6 +207,11 @@ impl KeyRing {
     }
 }
 
+/// Seconds as the store keeps them (saturating: a caller's huge value means "for ever", not an overflow).
+fn seconds(s: u64) -> i64 {
+    i64::try_from(s).unwrap_or(i64::MAX)
+}
+
 /// The algorithms a ring configured for `alg` signs with: `alg`, then RS256 when that is another.
 fn algorithms(alg: Algorithm) -> Vec<Algorithm> {
     if alg == Algorithm::Rs256 {
@@ -179,6 +230,7 @@ fn new_record(store: &Store, alg: Algorithm) -> Result<SigningKeyRecord> {
         alg: alg.as_str().into(),
         private_key: pkcs8,
         created_at: store.now(),
+        activates_at: None,
         retired_at: None,
         expires_at: None,
     })
@@ -186,9 +238,9 @@ fn new_record(store: &Store, alg: Algorithm) -> Result<SigningKeyRecord> {
 
 async fn build(store: &Store, alg: Algorithm, keep_retired_for: i64) -> Result<Ring> {
     let mut records = store.signing_keys().await?;
-    let has_current = |records: &[SigningKeyRecord], a: Algorithm| {
-        records.iter().any(|r| r.retired_at.is_none() && r.alg == a.as_str())
-    };
+    let now = store.now();
+    let has_current =
+        |records: &[SigningKeyRecord], a: Algorithm| records.iter().any(|r| r.signs_at(now) && r.alg == a.as_str());
     let wanted = algorithms(alg);
     if !has_current(&records, alg) {
         // A new configured algorithm (or a new store): a rollover of every key in use.
@@ -196,7 +248,7 @@ async fn build(store: &Store, alg: Algorithm, keep_retired_for: i64) -> Result<R
             .iter()
             .map(|a| new_record(store, *a))
             .collect::<Result<Vec<_>>>()?;
-        store.rotate_signing_key(&fresh, keep_retired_for).await?;
+        store.rotate_signing_key(&fresh, now, keep_retired_for).await?;
         records = store.signing_keys().await?;
     } else if let Some(missing) = wanted.iter().find(|a| !has_current(&records, **a)) {
         // A store from before RS256 was kept beside the configured algorithm.
@@ -211,8 +263,8 @@ async fn build(store: &Store, alg: Algorithm, keep_retired_for: i64) -> Result<R
             continue;
         };
         let key = Arc::new(SigningKey::from_pkcs8(r.kid.clone(), key_alg, &r.private_key)?);
-        // Records come newest first: the first unretired key of each algorithm in use signs.
-        if r.retired_at.is_none() && wanted.contains(&key_alg) && !current_by_alg.iter().any(|k| k.alg() == key_alg) {
+        // Records come newest first: the newest key of each algorithm in use that signs now, signs.
+        if r.signs_at(now) && wanted.contains(&key_alg) && !current_by_alg.iter().any(|k| k.alg() == key_alg) {
             current_by_alg.push(key.clone());
         }
         by_kid.insert(r.kid.clone(), key);
@@ -223,8 +275,34 @@ async fn build(store: &Store, alg: Algorithm, keep_retired_for: i64) -> Result<R
         .filter(|k| k.alg() == alg)
         .cloned()
         .ok_or_else(|| Error::storage("no current signing key after creating one"))?;
+    let next_change = records
+        .iter()
+        .flat_map(|r| [r.activates_at, r.retired_at])
+        .flatten()
+        .filter(|at| *at > now)
+        .min();
+    let states = records
+        .iter()
+        .map(|r| KeyState {
+            kid: r.kid.clone(),
+            alg: r.alg.clone(),
+            phase: if r.signs_at(now) && current_by_alg.iter().any(|k| k.kid() == r.kid) {
+                KeyPhase::Signing
+            } else if r.pending_at(now) {
+                KeyPhase::Published
+            } else {
+                KeyPhase::Verifying
+            },
+            created_at: r.created_at,
+            activates_at: r.activates_at,
+            retired_at: r.retired_at,
+            expires_at: r.expires_at,
+        })
+        .collect();
     Ok(Ring {
         current,
+        next_change,
+        records: states,
         current_by_alg,
         by_kid,
         loaded: store.clock().instant(),

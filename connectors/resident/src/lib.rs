@@ -51,6 +51,7 @@ mod password_hashing;
 mod server;
 mod settings;
 mod signing;
+mod signing_key_admin;
 mod store;
 mod users;
 

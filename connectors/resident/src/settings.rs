@@ -66,6 +66,11 @@ pub struct ResidentSettings {
     /// How long a login session of the login page lasts (seconds): within it, a client's authorization request needs
     /// no new password (unless it asks for `prompt=login` or a shorter `max_age`).
     pub login_session_lifetime: u64,
+    /// Seconds a rotation publishes the new signing keys before they sign (`signing_key_pre_publication`).
+    pub signing_key_pre_publication: u64,
+    /// Rotate the signing keys when the newest is this many seconds old (`signing_key_rotate_every`); `None`: only
+    /// when asked.
+    pub signing_key_rotate_every: Option<u64>,
 }
 
 impl std::fmt::Debug for ResidentSettings {
@@ -86,6 +91,8 @@ impl std::fmt::Debug for ResidentSettings {
             // Who has configured claims, not the claims (personal data).
             .field("user_profiles", &self.user_profiles.keys().collect::<Vec<_>>())
             .field("login_session_lifetime", &self.login_session_lifetime)
+            .field("signing_key_pre_publication", &self.signing_key_pre_publication)
+            .field("signing_key_rotate_every", &self.signing_key_rotate_every)
             .field(
                 "database_url",
                 &self
@@ -118,9 +125,16 @@ impl Default for ResidentSettings {
             brute_force: BruteForceSettings::default(),
             egress: keymanager::egress::Egress::PublicOnly,
             login_session_lifetime: 8 * 3600,
+            signing_key_pre_publication: DEFAULT_SIGNING_KEY_PRE_PUBLICATION,
+            signing_key_rotate_every: None,
         }
     }
 }
+
+/// Default `signing_key_pre_publication`: five minutes, longer than a JWKS is commonly cached.
+pub const DEFAULT_SIGNING_KEY_PRE_PUBLICATION: u64 = 300;
+/// The longest `signing_key_pre_publication` (and `--pre-publish`): a week.
+pub const MAX_SIGNING_KEY_PRE_PUBLICATION: u64 = 7 * 86_400;
 
 /// The longest `lockout_seconds` and `max_lockout_seconds`: a day.
 pub const MAX_LOCKOUT_SECONDS: u64 = 86_400;
@@ -180,6 +194,15 @@ pub fn descriptor() -> ConnectorDescriptor {
             "How long a sign-in at the login page lasts for later authorizations (seconds)",
         )
         .default_value(8 * 3600),
+        Setting::integer(
+            "signing_key_pre_publication",
+            "Seconds a rotation publishes new signing keys in the JWKS before they sign",
+        )
+        .default_value(DEFAULT_SIGNING_KEY_PRE_PUBLICATION),
+        Setting::integer(
+            "signing_key_rotate_every",
+            "Rotate the signing keys when the newest is this many seconds old (unset: only when asked)",
+        ),
         Setting::string("database_url", "Database URL (defaults to [database] url)").secret(),
         Setting::new(
             "users",
@@ -260,6 +283,26 @@ impl ResidentSettings {
         ] {
             check_duration(k, v).map_err(|e| km.error(Some(k), e.to_string()))?;
         }
+        if t.signing_key_pre_publication > MAX_SIGNING_KEY_PRE_PUBLICATION {
+            return Err(km.error(
+                Some("signing_key_pre_publication"),
+                format!("must be from 0 (sign at once) to {MAX_SIGNING_KEY_PRE_PUBLICATION} seconds (a week)"),
+            ));
+        }
+        if let Some(every) = t.signing_key_rotate_every {
+            let least = t
+                .signing_key_pre_publication
+                .saturating_add(t.max_access_token_lifetime);
+            if every < least || check_duration("signing_key_rotate_every", every).is_err() {
+                return Err(km.error(
+                    Some("signing_key_rotate_every"),
+                    format!(
+                        "must be at least signing_key_pre_publication + max_access_token_lifetime ({least} s), so \
+                         no more than two keys of an algorithm are published at once, and at most 10 years"
+                    ),
+                ));
+            }
+        }
         if t.client_cache_seconds > MAX_CLIENT_CACHE_SECONDS {
             return Err(km.error(
                 Some("client_cache_seconds"),
@@ -299,6 +342,8 @@ impl ResidentSettings {
             max_secrets_per_client: secrets.max_per_client,
             client_secret_storage: secrets.storage,
             secret_box: None,
+            signing_key_pre_publication: t.signing_key_pre_publication,
+            signing_key_rotate_every: t.signing_key_rotate_every,
             client_cache_seconds: t.client_cache_seconds,
             database_url: t.database_url.map(|u| u.expose_secret().to_owned()),
             users,
@@ -375,6 +420,8 @@ struct ResidentTable {
     lockout_seconds: u64,
     max_lockout_seconds: u64,
     login_session_lifetime: u64,
+    signing_key_pre_publication: u64,
+    signing_key_rotate_every: Option<u64>,
     database_url: Option<Token>,
     users: Option<Vec<Token>>,
     user_profiles: Option<serde_json::Map<String, serde_json::Value>>,

@@ -390,6 +390,113 @@ async fn jwks_after_rotation_verifies_old_and_new_tokens(h: Harness) {
     assert!(node2.introspect(old.access_token.expose_secret()).await.unwrap().active);
 }
 
+/// Issue 27: a rotation publishes the new keys before they sign, the old ones sign until then and verify until
+/// their tokens have expired; `retire` takes one out at once (tokens it signed stop verifying) and refuses the key
+/// that signs now. Time moves on the harness's clock.
+async fn a_rotation_publishes_before_it_signs_and_a_retired_key_verifies_nothing(h: Harness) {
+    use keymanager::signing_keys::{KeyRotation, SigningKeyAdmin, SigningKeyPhase};
+    let (id, secret) = registered(&h).await;
+    let request = TokenRequest::client_credentials(id.clone(), secret.clone());
+    let issue = || h.km.issue_token(&request);
+    let kid_of = |t: &AccessToken| {
+        use base64::Engine;
+        let head = t.access_token.expose_secret().split('.').next().unwrap().to_owned();
+        let head: serde_json::Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(head).unwrap()).unwrap();
+        head["kid"].as_str().unwrap().to_owned()
+    };
+    let before = issue().await.unwrap();
+    let old_kid = kid_of(&before);
+    let admin: &dyn SigningKeyAdmin = h.server.as_ref();
+    let keys = admin
+        .rotate_signing_keys(KeyRotation {
+            pre_publish_seconds: Some(120),
+            retire_after_seconds: Some(600),
+        })
+        .await
+        .unwrap();
+    let new = keys
+        .iter()
+        .find(|k| k.phase == SigningKeyPhase::Published && k.alg == "ES256")
+        .expect("the new key is published, not signing")
+        .clone();
+    let published: Vec<String> = h.server.keys().jwks().await.unwrap()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        published.contains(&new.kid),
+        "in the JWKS before it signs: {published:?}"
+    );
+    assert_eq!(
+        kid_of(&issue().await.unwrap()),
+        old_kid,
+        "the old key signs during the pre-publication"
+    );
+    let refused = admin.retire_signing_key(&old_kid).await.unwrap_err();
+    assert!(
+        matches!(refused, Error::Conflict { .. }),
+        "the signing key is not retired: {refused}"
+    );
+    assert!(matches!(
+        admin.retire_signing_key("no-such-kid").await.unwrap_err(),
+        Error::NotFound { .. }
+    ));
+
+    h.clock.advance(std::time::Duration::from_secs(121));
+    let after = issue().await.unwrap();
+    assert_eq!(kid_of(&after), new.kid, "the new key signs once activated");
+    let listed = admin.list_signing_keys().await.unwrap();
+    let phase = |kid: &str| listed.iter().find(|k| k.kid == kid).map(|k| k.phase);
+    assert_eq!(phase(&new.kid), Some(SigningKeyPhase::Signing));
+    assert_eq!(phase(&old_kid), Some(SigningKeyPhase::Verifying));
+    assert!(
+        h.km.introspect(&before.access_token, None).await.unwrap().active,
+        "old tokens still verify"
+    );
+
+    admin.retire_signing_key(&old_kid).await.unwrap();
+    assert!(
+        !h.km.introspect(&before.access_token, None).await.unwrap().active,
+        "retired: its tokens do not"
+    );
+    assert!(h.km.introspect(&after.access_token, None).await.unwrap().active);
+    assert!(!h.server.keys().jwks().await.unwrap().to_string().contains(&old_kid));
+    // Another node on the same store (and the same clock) sees the same: the new key signs, the retired one is gone.
+    let store = keymanager_resident::Store::connect(&h.url, None)
+        .await
+        .unwrap()
+        .with_clock(h.clock.clone());
+    let node2 = keymanager_resident::ResidentServer::open(common::settings(), store)
+        .await
+        .unwrap();
+    assert!(
+        !node2
+            .introspect(before.access_token.expose_secret())
+            .await
+            .unwrap()
+            .active
+    );
+    assert!(
+        node2
+            .introspect(after.access_token.expose_secret())
+            .await
+            .unwrap()
+            .active
+    );
+    // A huge pre-publication is refused by name, never overflowed.
+    let err = admin
+        .rotate_signing_keys(KeyRotation {
+            pre_publish_seconds: Some(u64::MAX),
+            retire_after_seconds: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("prePublishSeconds"), "{err}");
+}
+
 /// Verify an ES256 JWT with the JWK of its `kid`, using aws-lc-rs directly.
 fn verify_with_jwks(token: &str, jwks: &serde_json::Value) -> bool {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -500,6 +607,7 @@ on_both_backends!(
     tokens_scopes_and_lifetimes,
     introspection_of_expired_revoked_and_foreign_tokens,
     jwks_after_rotation_verifies_old_and_new_tokens,
+    a_rotation_publishes_before_it_signs_and_a_retired_key_verifies_nothing,
     scopes_are_managed,
     opaque_tokens_introspect_and_revoke,
 );

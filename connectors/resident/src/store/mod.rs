@@ -75,6 +75,11 @@ const SQLITE: Migrations = &[
         "user names unique in any case",
         include_str!("../../migrations/sqlite/0010_user_names.sql"),
     ),
+    (
+        11,
+        "signing key activation",
+        include_str!("../../migrations/sqlite/0011_signing_key_activation.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -126,6 +131,11 @@ const POSTGRES: Migrations = &[
         10,
         "user names unique in any case",
         include_str!("../../migrations/postgres/0010_user_names.sql"),
+    ),
+    (
+        11,
+        "signing key activation",
+        include_str!("../../migrations/postgres/0011_signing_key_activation.sql"),
     ),
 ];
 

@@ -97,12 +97,26 @@ pub struct SigningKeyRecord {
     pub alg: String,
     /// PKCS#8 DER.
     pub private_key: Vec<u8>,
-    /// Creation time.
+    /// Creation time (from then on it is in the JWKS).
     pub created_at: i64,
-    /// When it stopped signing.
+    /// When it starts signing (`None`: from its creation): a rotation publishes a key before it signs.
+    pub activates_at: Option<i64>,
+    /// When it stops (or stopped) signing.
     pub retired_at: Option<i64>,
     /// When it leaves the JWKS.
     pub expires_at: Option<i64>,
+}
+
+impl SigningKeyRecord {
+    /// Whether it may sign at `now`: activated, and not yet retired.
+    pub fn signs_at(&self, now: i64) -> bool {
+        self.activates_at.is_none_or(|a| a <= now) && self.retired_at.is_none_or(|r| r > now)
+    }
+
+    /// Whether it will sign later: published, not yet activated (and not retired before it began).
+    pub fn pending_at(&self, now: i64) -> bool {
+        self.activates_at.is_some_and(|a| a > now) && self.retired_at.is_none_or(|r| r > now)
+    }
 }
 
 impl std::fmt::Debug for SigningKeyRecord {
@@ -111,6 +125,7 @@ impl std::fmt::Debug for SigningKeyRecord {
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
             .field("retired_at", &self.retired_at)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()

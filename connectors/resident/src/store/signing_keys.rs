@@ -11,7 +11,7 @@ impl Store {
     /// Every signing key not yet past its JWKS expiry, newest first.
     pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
         let rows = sqlx::query(
-            "SELECT kid, alg, private_key, created_at, retired_at, expires_at FROM km_signing_keys \
+            "SELECT kid, alg, private_key, created_at, retired_at, expires_at, activates_at FROM km_signing_keys \
              WHERE expires_at IS NULL OR expires_at > $1 ORDER BY created_at DESC, kid DESC",
         )
         .bind(self.now())
@@ -30,48 +30,54 @@ impl Store {
                     created_at: col(r, 3)?,
                     retired_at: col(r, 4)?,
                     expires_at: col(r, 5)?,
+                    activates_at: col(r, 6)?,
                 })
             })
             .collect()
     }
 
-    /// Store new signing keys (one per algorithm in use) and retire the current ones of any algorithm: they stop
-    /// signing now and leave the JWKS `keep_for` seconds later, when the last token they signed has expired.
-    pub async fn rotate_signing_key(&self, new: &[SigningKeyRecord], keep_for: i64) -> Result<()> {
-        self.store_signing_keys(new, Some(keep_for)).await
+    /// Store new signing keys (one per algorithm in use), signing from `activates_at`, and retire the keys that sign
+    /// until then: they stop signing at `activates_at` and leave the JWKS `keep_for` seconds later, when the last
+    /// token they signed has expired. Keys already set to retire keep their time.
+    pub async fn rotate_signing_key(&self, new: &[SigningKeyRecord], activates_at: i64, keep_for: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query("UPDATE km_signing_keys SET retired_at = $1, expires_at = $2 WHERE retired_at IS NULL")
+            .bind(activates_at)
+            .bind(activates_at.saturating_add(keep_for))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        insert_signing_keys(&mut tx, new, Some(activates_at)).await?;
+        keymanager::sql::changes::announce(&mut tx, &keymanager::sql::changes::Change::SigningKeys).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     /// Store a new signing key beside the current ones (an algorithm that had none), retiring nothing.
     pub async fn add_signing_key(&self, new: &SigningKeyRecord) -> Result<()> {
-        self.store_signing_keys(std::slice::from_ref(new), None).await
-    }
-
-    async fn store_signing_keys(&self, new: &[SigningKeyRecord], retire_for: Option<i64>) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let at = self.now();
-        if let Some(keep_for) = retire_for {
-            sqlx::query("UPDATE km_signing_keys SET retired_at = $1, expires_at = $2 WHERE retired_at IS NULL")
-                .bind(at)
-                .bind(at.saturating_add(keep_for))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        for key in new {
-            sqlx::query(
-                "INSERT INTO km_signing_keys (kid, alg, private_key, created_at, retired_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, NULL, NULL)",
-            )
-            .bind(&key.kid)
-            .bind(&key.alg)
-            .bind(STANDARD.encode(&key.private_key))
-            .bind(key.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
+        insert_signing_keys(&mut tx, std::slice::from_ref(new), None).await?;
         keymanager::sql::changes::announce(&mut tx, &keymanager::sql::changes::Change::SigningKeys).await?;
         tx.commit().await.map_err(db_err)
+    }
+
+    /// Take a key out of the JWKS now (it stops signing too): tokens it signed no longer validate. `false` when
+    /// there is no such key (or it is gone already).
+    pub async fn retire_signing_key(&self, kid: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let at = self.now();
+        let n = sqlx::query(
+            "UPDATE km_signing_keys SET retired_at = CASE WHEN retired_at IS NULL OR retired_at > $2 THEN $2 \
+             ELSE retired_at END, expires_at = $2 WHERE kid = $1 AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .bind(kid)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        keymanager::sql::changes::announce(&mut tx, &keymanager::sql::changes::Change::SigningKeys).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(n == 1)
     }
 
     /// Delete what has expired: opaque tokens, revocation entries, retired signing keys, login sessions (and their
@@ -101,4 +107,26 @@ impl Store {
             .rows_affected();
         Ok(n)
     }
+}
+
+async fn insert_signing_keys(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    new: &[SigningKeyRecord],
+    activates_at: Option<i64>,
+) -> Result<()> {
+    for key in new {
+        sqlx::query(
+            "INSERT INTO km_signing_keys (kid, alg, private_key, created_at, retired_at, expires_at, activates_at) \
+             VALUES ($1, $2, $3, $4, NULL, NULL, $5)",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(STANDARD.encode(&key.private_key))
+        .bind(key.created_at)
+        .bind(activates_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
 }
