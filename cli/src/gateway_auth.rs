@@ -35,6 +35,7 @@ pub(crate) fn validator(config: &Config, rt: &setup::Runtime) -> Result<Arc<Toke
             .with_revocation_feed(rt.store.clone()),
     );
     validator.spawn_revocation_poller();
+    setup::follow_signing_keys(rt, &validator);
     Ok(validator)
 }
 
@@ -112,7 +113,16 @@ pub(crate) async fn run(
         }
         None => "not followed (no secret key)",
     };
-    keymanager::sql::changes::spawn_listener(&rt.database_url, subscribers);
+    if let Some((_, resident)) = &rt.resident {
+        // Rotated and retired signing keys apply here at once (push), or within a poll (SQLite).
+        let server = resident.server().clone();
+        subscribers.push(Arc::new(move |c: &keymanager::sql::changes::Change| server.apply(c)));
+    }
+    if keymanager::sql::changes::spawn_listener(&rt.database_url, subscribers).is_none() {
+        if let Some((_, resident)) = &rt.resident {
+            resident.server().spawn_signing_key_poller(setup::SIGNING_KEY_POLL);
+        }
+    }
     let app = auth
         .merge(keymanager::api::health::router(checks, crate::process_metrics::BUILD))
         .layer(axum::middleware::from_fn(crate::observe::observe));

@@ -244,6 +244,9 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
     subscribers.push(setup::on_key_manager_change(reloadable.clone()));
     if keymanager::sql::changes::spawn_listener(&runtime.database_url, subscribers).is_some() {
         lines.push("  changes:     pushed between nodes (PostgreSQL LISTEN/NOTIFY), polled as a fallback".into());
+    } else if let Some((_, resident)) = &runtime.resident {
+        // SQLite: other processes on the file (gateway-auth, another node) rotate keys too.
+        resident.server().spawn_signing_key_poller(setup::SIGNING_KEY_POLL);
     }
     lines.push(match config.gateway.proxy {
         Some(proxy) => format!(
@@ -395,6 +398,7 @@ fn api_identity(config: &keymanager::config::Config, runtime: &setup::Runtime) -
         .with_revocation_feed(runtime.store.clone());
     let validator = Arc::new(validator);
     validator.spawn_revocation_poller();
+    setup::follow_signing_keys(runtime, &validator);
     Ok(Some(Identity {
         api: keymanager::api::access::ApiIdentity::new(validator.clone(), names.clone()),
         names,

@@ -62,6 +62,27 @@ pub(crate) struct Runtime {
     pub context: BuildContext,
 }
 
+/// Tell `validator` whenever the resident key manager's signing keys change (rotated or retired here, announced by
+/// another node, or found by polling): it fetches them again and checks validated tokens again, so a retired key's
+/// tokens are refused at once.
+pub(crate) fn follow_signing_keys(runtime: &Runtime, validator: &Arc<keymanager::validation::TokenValidator>) {
+    let Some((name, resident)) = &runtime.resident else {
+        return;
+    };
+    let mut changes = resident.server().keys().watch();
+    let validator = Arc::downgrade(validator);
+    let name = name.clone();
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            let Some(validator) = validator.upgrade() else { return };
+            validator.signing_keys_changed(&name);
+        }
+    });
+}
+
+/// How often a process without push (SQLite) looks for signing keys another process rotated or retired.
+pub(crate) const SIGNING_KEY_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Whether a command may create the data directory and database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {

@@ -487,3 +487,166 @@ fn migrate_check_says_what_a_start_would_apply_and_refuses_a_newer_database() {
         );
     }
 }
+
+/// Signing keys as an operation, through the CLI and the API, on every node and at `gateway-auth` (two servers and a
+/// gateway on one store): a token from before a rotation validates after it everywhere, new tokens are signed by the
+/// new key, the key that signs now cannot be retired, and once the old key is retired its token is refused
+/// everywhere. Both changes are audited.
+#[test]
+fn a_rotation_reaches_every_node_and_the_gateway_and_a_retired_key_is_refused_everywhere() {
+    for url in databases(&tempfile::tempdir().unwrap().keep(), "km_signing_keys") {
+        let work = tempfile::tempdir().unwrap();
+        let config = work.path().join("keymanager.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\nurl = \"{url}\"\n\n[gateway]\nproxy = \"nginx\"\ndefault = \"authenticated\"\n\n\
+                 [[key_manager]]\nname = \"resident\"\ntype = \"resident\"\nsigning_key_pre_publication = 0\n"
+            ),
+        )
+        .unwrap();
+        let (dir_a, dir_b, dir_g) = (work.path().join("a"), work.path().join("b"), work.path().join("g"));
+        let key = generated_entry(work.path());
+        let env = [("KEYMANAGER_SECRET_KEY", key.as_str())];
+        let a = common::serve_config(&config, &dir_a, &env);
+        let b = common::serve_config(&config, &dir_b, &env);
+        let listen_g = format!("127.0.0.1:{}", common::free_port());
+        let g = common::serve_with_env(
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--data-dir",
+                dir_g.to_str().unwrap(),
+                "gateway-auth",
+                "--listen",
+                &listen_g,
+            ],
+            &env,
+        );
+        let admin = common::admin_token(&dir_a);
+        let cli = |base: &str, args: &[&str], stdin: Option<&str>| {
+            let mut all = vec!["--server", base];
+            all.extend_from_slice(args);
+            let (code, json, text) = km(
+                &dir_a,
+                Some(&config),
+                &[("KEYMANAGER_ADMIN_TOKEN", &admin)],
+                &all,
+                stdin,
+            );
+            (code, json, text)
+        };
+        let ok = |base: &str, args: &[&str], stdin: Option<&str>| {
+            let (code, json, text) = cli(base, args, stdin);
+            assert_eq!(code, 0, "{args:?}: {text}");
+            json
+        };
+        ok(&a.base, &["apps", "create", "orders", "--owner", "ops"], None);
+        let keys = ok(
+            &a.base,
+            &["keys", "generate", "--app", "orders", "--key-type", "production"],
+            None,
+        );
+        let secret = format!("{}\n", keys["consumerSecret"].as_str().unwrap());
+        let token = |base: &str| {
+            ok(
+                base,
+                &["token", "--app", "orders", "--key-type", "production"],
+                Some(&secret),
+            )["accessToken"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let kid = |t: &str| {
+            use base64::Engine;
+            let head = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t.split('.').next().unwrap())
+                .unwrap();
+            serde_json::from_slice::<Value>(&head).unwrap()["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let before = token(&a.base);
+        let old_kid = kid(&before);
+        let http = reqwest::blocking::Client::new();
+        let gates = [a.base.clone(), b.base.clone(), g.base.clone()];
+        for gate in &gates {
+            assert_eq!(common::gateway_status(&http, gate, &before), 200, "{gate}");
+        }
+
+        let listed = ok(&b.base, &["signing-keys", "list"], None);
+        assert!(
+            listed["list"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kid"] == old_kid.as_str() && k["phase"] == "signing"),
+            "{listed}"
+        );
+        let rotated = ok(
+            &a.base,
+            &["signing-keys", "rotate", "--pre-publish", "0", "--retire-after", "1h"],
+            None,
+        );
+        let new_kid = rotated["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["phase"] == "signing" && k["alg"] == "ES256")
+            .unwrap_or_else(|| panic!("{rotated}"))["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_ne!(new_kid, old_kid);
+        // Node B signs with the new key at once (push propagation), and every gateway takes both tokens.
+        common::until("B signs with the new key", || kid(&token(&b.base)) == new_kid);
+        let after = token(&b.base);
+        for gate in &gates {
+            assert_eq!(
+                common::gateway_status(&http, gate, &before),
+                200,
+                "a token from before the rotation, at {gate}"
+            );
+            assert_eq!(
+                common::gateway_status(&http, gate, &after),
+                200,
+                "a token from after, at {gate}"
+            );
+        }
+
+        // The key that signs now is refused by name; the old one goes, through the API.
+        let (code, _, text) = cli(&b.base, &["signing-keys", "retire", &new_kid], None);
+        assert_eq!(code, 1, "{text}");
+        assert!(text.contains("rotate first"), "{text}");
+        let retired = http
+            .post(format!("{}/api/signing-keys/{old_kid}/retire", b.base))
+            .bearer_auth(&admin)
+            .send()
+            .unwrap();
+        assert_eq!(retired.status(), 200, "{}", retired.text().unwrap());
+        for gate in &gates {
+            common::until(&format!("{gate} refuses the retired key's token"), || {
+                common::gateway_status(&http, gate, &before) == 401
+            });
+            assert_eq!(common::gateway_status(&http, gate, &after), 200, "{gate}");
+        }
+        for action in ["signing_key.rotate", "signing_key.retire"] {
+            let audit: Value = http
+                .get(format!("{}/api/audit?action={action}", a.base))
+                .bearer_auth(&admin)
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            assert!(
+                !audit["list"].as_array().unwrap().is_empty(),
+                "{action} is audited: {audit}"
+            );
+        }
+        // Only administrators.
+        let anonymous = http.get(format!("{}/api/signing-keys", a.base)).send().unwrap();
+        assert_eq!(anonymous.status(), 401);
+    }
+}

@@ -1,5 +1,6 @@
 //! One key manager's signing keys, fetched once and kept; an unknown `kid` refetches at most once per interval,
-//! however many requests carry it.
+//! however many requests carry it. Told that the keys changed ([`JwksCache::mark_stale`]: a rotation or a retired
+//! key), the next lookup fetches them again whatever it asks for, so a retired key stops verifying at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -27,6 +28,8 @@ pub(crate) struct Key {
 struct Loaded {
     keys: HashMap<String, Arc<Key>>,
     fetched: Option<Instant>,
+    /// The key manager said its keys changed: fetch before trusting these.
+    stale: bool,
 }
 
 pub(crate) struct JwksCache {
@@ -162,9 +165,20 @@ impl JwksCache {
             loaded: RwLock::new(Arc::new(Loaded {
                 keys: HashMap::new(),
                 fetched: None,
+                stale: false,
             })),
             refetch: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The keys changed at the key manager: the next lookup fetches them again, whatever `kid` it asks for.
+    pub fn mark_stale(&self) {
+        let mut w = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        *w = Arc::new(Loaded {
+            keys: w.keys.clone(),
+            fetched: w.fetched,
+            stale: true,
+        });
     }
 
     fn snapshot(&self) -> Arc<Loaded> {
@@ -179,18 +193,20 @@ impl JwksCache {
         http: &HttpClient,
         clock: &dyn Clock,
     ) -> Result<Arc<Key>, ValidationError> {
-        if let Some(k) = self.snapshot().keys.get(kid) {
+        let snap = self.snapshot();
+        if let (Some(k), false) = (snap.keys.get(kid), snap.stale) {
             return Ok(k.clone());
         }
         let _guard = self.refetch.lock().await;
         // Another request may have refetched while this one waited.
         let snap = self.snapshot();
-        if let Some(k) = snap.keys.get(kid) {
+        if let (Some(k), false) = (snap.keys.get(kid), snap.stale) {
             return Ok(k.clone());
         }
-        if snap
-            .fetched
-            .is_some_and(|at| clock.instant().saturating_duration_since(at) < self.refetch_interval)
+        if !snap.stale
+            && snap
+                .fetched
+                .is_some_and(|at| clock.instant().saturating_duration_since(at) < self.refetch_interval)
         {
             return Err(ValidationError::UnknownKey(kid.to_owned()));
         }
@@ -203,6 +219,7 @@ impl JwksCache {
                 *w = Arc::new(Loaded {
                     keys: snap.keys.clone(),
                     fetched: Some(clock.instant()),
+                    stale: snap.stale,
                 });
                 return Err(e);
             }
@@ -211,6 +228,7 @@ impl JwksCache {
         *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Loaded {
             keys,
             fetched: Some(clock.instant()),
+            stale: false,
         });
         found.ok_or_else(|| ValidationError::UnknownKey(kid.to_owned()))
     }

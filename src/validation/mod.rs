@@ -440,6 +440,31 @@ impl TokenValidator {
         tracing::info!(key_managers = ?gone, "the validator forgot the tokens of key managers that left or changed");
     }
 
+    /// `key_manager`'s signing keys changed (rotated, or one retired): its keys are fetched again before the next
+    /// token is checked, and tokens already validated for it are checked again, so a retired key's tokens are
+    /// refused at once.
+    pub fn signing_keys_changed(&self, key_manager: &str) {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut known = false;
+        for issuer in keys.issuers.iter().filter(|i| i.km.name() == key_manager) {
+            issuer.jwks.mark_stale();
+            known = true;
+        }
+        if !known {
+            return;
+        }
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.seen.retain(|p| p.key_manager != key_manager);
+        self.flights
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, f| !matches!(f.get(), Some((Ok(p), _)) if p.key_manager == key_manager));
+        tracing::info!(
+            key_manager,
+            "signing keys changed: fetching them again, checking validated tokens again"
+        );
+    }
+
     /// Answer for the key managers `changes` names, now and whenever it changes (for example
     /// `KeyService::watch_key_managers`), until the validator is dropped or the sender is.
     pub fn follow_key_managers(

@@ -33,6 +33,10 @@ struct Ring {
 /// The key ring.
 pub struct KeyRing {
     store: Store,
+    /// The table's version when the ring was last built ([`Store::signing_keys_version`]).
+    version: std::sync::Mutex<Option<String>>,
+    /// Counts the changes of the published keys or their phases, for those who cache them ([`KeyRing::watch`]).
+    changes: tokio::sync::watch::Sender<u64>,
     alg: Algorithm,
     keep_retired_for: i64,
     ring: RwLock<Arc<Ring>>,
@@ -51,6 +55,8 @@ impl KeyRing {
     pub async fn load(store: Store, alg: Algorithm, keep_retired_for: i64) -> Result<KeyRing> {
         let ring = build(&store, alg, keep_retired_for).await?;
         Ok(KeyRing {
+            version: std::sync::Mutex::new(store.signing_keys_version().await.ok()),
+            changes: tokio::sync::watch::Sender::new(0),
             store,
             alg,
             keep_retired_for,
@@ -66,10 +72,22 @@ impl KeyRing {
     }
 
     fn replace(&self, ring: Ring) {
-        match self.ring.write() {
-            Ok(mut r) => *r = Arc::new(ring),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
+        let changed = {
+            let mut slot = self.ring.write().unwrap_or_else(|p| p.into_inner());
+            let changed = slot.records != ring.records;
+            *slot = Arc::new(ring);
+            changed
+        };
+        if changed {
+            self.changes.send_modify(|n| *n = n.wrapping_add(1));
         }
+    }
+
+    /// A receiver that sees a change whenever the published keys or their phases change here: a rotation or
+    /// retirement made here, announced by another node, or found by polling. Validators that cache this key
+    /// manager's keys drop them then.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The key that signs now, of the configured algorithm.
@@ -118,6 +136,22 @@ impl KeyRing {
         let ring = build(&self.store, self.alg, self.keep_retired_for).await?;
         self.replace(ring);
         Ok(())
+    }
+
+    /// Reload when the stored keys changed since the last look (another process rotated or retired one): the
+    /// fallback of a node that gets no push (SQLite). Whether it reloaded.
+    pub async fn refresh_if_changed(&self) -> Result<bool> {
+        let now = self.store.signing_keys_version().await?;
+        let changed = {
+            let mut seen = self.version.lock().unwrap_or_else(|p| p.into_inner());
+            let changed = seen.as_deref() != Some(now.as_str());
+            *seen = Some(now);
+            changed
+        };
+        if changed {
+            self.refresh().await?;
+        }
+        Ok(changed)
     }
 
     /// The key with this `kid`, reloading once when it is unknown.

@@ -63,6 +63,22 @@ impl ResidentServer {
         });
     }
 
+    /// Without push between nodes (SQLite), look at the stored keys every `period` and reload them when another
+    /// process changed them, so a rotation or retirement elsewhere applies here within `period`.
+    pub fn spawn_signing_key_poller(self: &Arc<Self>, period: Duration) {
+        let server = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                let Some(server) = server.upgrade() else { return };
+                if let Err(e) = server.keys.refresh_if_changed().await {
+                    tracing::warn!(error = %e, "cannot look at the signing keys; trying again");
+                }
+            }
+        });
+    }
+
     /// Rotate when the newest key is `every` seconds old; whether it did.
     pub async fn rotate_when_due(&self, every: u64) -> Result<bool> {
         let newest = self.keys.list().await?.iter().map(|k| k.created_at).max();

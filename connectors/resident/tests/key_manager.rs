@@ -497,6 +497,24 @@ async fn a_rotation_publishes_before_it_signs_and_a_retired_key_verifies_nothing
     assert!(err.to_string().contains("prePublishSeconds"), "{err}");
 }
 
+/// `signing_key_rotate_every`: nothing happens before the newest key is that old; then one rotation, published
+/// before it signs (the configured pre-publication), and not another until the new key is that old in turn.
+async fn scheduled_rotation_runs_when_the_newest_key_is_due(h: Harness) {
+    use keymanager::signing_keys::{SigningKeyAdmin, SigningKeyPhase};
+    let every = 86_400;
+    assert!(!h.server.rotate_when_due(every).await.unwrap(), "a new key is not due");
+    h.clock.advance(std::time::Duration::from_secs(every + 1));
+    assert!(h.server.rotate_when_due(every).await.unwrap());
+    let keys = h.server.list_signing_keys().await.unwrap();
+    let pre_publication = h.server.settings().signing_key_pre_publication;
+    assert_eq!(
+        keys.iter().filter(|k| k.phase == SigningKeyPhase::Published).count() > 0,
+        pre_publication > 0,
+        "{keys:?}"
+    );
+    assert!(!h.server.rotate_when_due(every).await.unwrap(), "once per period");
+}
+
 /// Verify an ES256 JWT with the JWK of its `kid`, using aws-lc-rs directly.
 fn verify_with_jwks(token: &str, jwks: &serde_json::Value) -> bool {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -608,6 +626,7 @@ on_both_backends!(
     introspection_of_expired_revoked_and_foreign_tokens,
     jwks_after_rotation_verifies_old_and_new_tokens,
     a_rotation_publishes_before_it_signs_and_a_retired_key_verifies_nothing,
+    scheduled_rotation_runs_when_the_newest_key_is_due,
     scopes_are_managed,
     opaque_tokens_introspect_and_revoke,
 );

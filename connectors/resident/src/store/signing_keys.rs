@@ -36,6 +36,24 @@ impl Store {
             .collect()
     }
 
+    /// A cheap summary of the signing keys' table that changes whenever a key is added, retired or removed: what a
+    /// node without push (SQLite) polls to learn another process's rotation.
+    pub async fn signing_keys_version(&self) -> Result<String> {
+        let row = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(MAX(created_at), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(COALESCE(expires_at, 0)), 0) AS BIGINT) FROM km_signing_keys",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(format!(
+            "{}:{}:{}",
+            col::<i64>(&row, 0)?,
+            col::<i64>(&row, 1)?,
+            col::<i64>(&row, 2)?
+        ))
+    }
+
     /// Store new signing keys (one per algorithm in use), signing from `activates_at`, and retire the keys that sign
     /// until then: they stop signing at `activates_at` and leave the JWKS `keep_for` seconds later, when the last
     /// token they signed has expired. Keys already set to retire keep their time.
