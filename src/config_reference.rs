@@ -1,6 +1,6 @@
 //! The configuration reference, from the code: every setting of `[server]`, `[database]`, `[portal]` and
 //! `[gateway]` described once here (type, default, meaning) and every connector's settings from its own
-//! [`ConnectorDescriptor`](crate::descriptor::ConnectorDescriptor). `keymanager config reference` prints it;
+//! [`crate::descriptor::ConnectorDescriptor`]. `keymanager config reference` prints it;
 //! `docs/configuration.md` is that output. A test proves each section lists exactly the fields its type
 //! deserializes, so a new setting cannot go undescribed.
 

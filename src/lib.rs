@@ -16,6 +16,7 @@
 //!   configuration, the registry of built key managers, the token validator and the axum layer.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "server")]
 pub mod api;

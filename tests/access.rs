@@ -786,29 +786,39 @@ async fn a_change_whose_record_cannot_be_written_is_not_acknowledged() {
     assert_eq!(keys["list"][0]["keyState"], "CLIENT_MISSING", "{keys}");
 }
 
-/// Retention: records older than the retention go, newer ones stay.
+/// Retention: records older than the retention go, newer ones stay. Time moves on the one clock the store, the
+/// service and the audit records share (nothing is back-dated, nothing sleeps).
 #[tokio::test]
 async fn the_trail_keeps_records_for_the_retention_only() {
     use keymanager::service::{Actor, AuditRecord};
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("km.db").display());
-    let store = Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap());
+    let clock = keymanager::model::ManualClock::new();
+    let store = Arc::new(
+        SqlApplicationStore::connect(&url, None)
+            .await
+            .unwrap()
+            .with_clock(clock.clone()),
+    );
     let service = KeyService::new(KeyManagers::default(), store);
     let actor = Actor {
         kind: ActorKind::AdminToken,
         name: "ops".into(),
         key_manager: None,
     };
-    for (age_days, action) in [(400, "old.change"), (2, "recent.change")] {
-        let mut r = AuditRecord::new(actor.clone(), action);
-        r.time -= age_days * 86_400;
-        service.append_audit(&r).await.unwrap();
-    }
-    let purged = service
-        .purge_audit(std::time::Duration::from_secs(365 * 86_400))
+    let day = std::time::Duration::from_secs(86_400);
+    service
+        .append_audit(&AuditRecord::at(actor.clone(), "old.change", service.now()))
         .await
         .unwrap();
-    assert_eq!(purged, 1);
+    clock.advance(day * 398);
+    service
+        .append_audit(&AuditRecord::at(actor.clone(), "recent.change", service.now()))
+        .await
+        .unwrap();
+    clock.advance(day * 2);
+    let purged = service.purge_audit(day * 365).await.unwrap();
+    assert_eq!(purged, 1, "400 days old by the service's clock");
     let left = service
         .audit_trail(&AuditQuery {
             limit: 10,

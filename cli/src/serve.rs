@@ -79,7 +79,12 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
     .await?;
     // Named admin tokens, kept hashed in the key service's store; the first one is generated into the data
     // directory on first start (or imported from it, for a data directory made before named tokens).
-    let tokens = AdminTokens::load(runtime.store.pool().clone(), config.server.admin_token.as_ref()).await?;
+    let tokens = AdminTokens::load_with_clock(
+        runtime.store.pool().clone(),
+        config.server.admin_token.as_ref(),
+        keymanager::service::ApplicationStore::clock(runtime.store.as_ref()),
+    )
+    .await?;
     let admin_note = if config.server.admin_token.is_some() {
         "from the configuration (plus any named admin tokens in the store)".to_owned()
     } else if tokens.is_empty().await? {

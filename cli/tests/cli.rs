@@ -346,3 +346,27 @@ fn the_configuration_reference_in_docs_is_the_generated_one() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert!(v["keyManagerTypes"].as_array().unwrap().len() >= 4, "{v}");
 }
+
+/// Listening on every address (a container's `0.0.0.0`) without `public_url`: the server starts, its issuer is the
+/// loopback address (a client can reach that, unlike 0.0.0.0), and it says to set `public_url`.
+#[test]
+fn serve_on_every_address_without_a_public_url_names_a_reachable_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let served = common::serve_with(&[
+        "serve",
+        "--listen",
+        &format!("0.0.0.0:{port}"),
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let base = format!("http://127.0.0.1:{port}");
+    let discovery: serde_json::Value = reqwest::blocking::get(format!("{base}/.well-known/openid-configuration"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(discovery["issuer"], base.as_str(), "{discovery}");
+    let ready = reqwest::blocking::get(format!("{base}/health/ready")).unwrap();
+    assert_eq!(ready.status(), 200);
+    drop(served);
+}

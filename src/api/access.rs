@@ -1,6 +1,6 @@
 //! Who may call what: the one place the management API decides. Every route of [`ROUTES`](super::ROUTES) has a
 //! [`Rule`] in [`RULES`]: who may call it ([`Access`]) and, for a change, the action its audit record names. The
-//! middleware [`authorize`] applies it before any handler runs:
+//! middleware `authorize` applies it before any handler runs:
 //!
 //! 1. the caller: an admin token, or an access token of a key manager in `[server] api_identity`
 //!    ([`ApiIdentity`]), else `401`;
@@ -345,7 +345,7 @@ pub(crate) async fn authorize(State(state): State<ApiState>, req: Request, next:
     let application_id = param("applicationId");
     let audit = match (rule.action, caller.actor()) {
         (Some(action), Some(actor)) => {
-            let mut record = AuditRecord::new(actor, action);
+            let mut record = AuditRecord::at(actor, action, state.service.now());
             record.application_id = application_id.clone();
             record.request_id = parts
                 .headers

@@ -106,11 +106,16 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    /// A record of `action` by `actor` now, to be completed.
+    /// A record of `action` by `actor` now (by the system clock), to be completed.
     pub fn new(actor: Actor, action: impl Into<String>) -> Self {
+        Self::at(actor, action, super::now())
+    }
+
+    /// A record of `action` by `actor` at `time` (seconds since the epoch, from the service's clock).
+    pub fn at(actor: Actor, action: impl Into<String>, time: i64) -> Self {
         AuditRecord {
             id: None,
-            time: super::now(),
+            time,
             actor,
             action: action.into(),
             application_id: None,

@@ -83,7 +83,7 @@ impl fmt::Display for PathRefusal {
 
 impl std::error::Error for PathRefusal {}
 
-/// The path every upstream reads, or why there is none (see the [module](self) for what is refused).
+/// The path every upstream reads, or why there is none (the module documentation says what is refused).
 pub fn normalize_path(raw: &str) -> Result<String, PathRefusal> {
     let path = raw.split('?').next().unwrap_or_default();
     if !path.starts_with('/') {

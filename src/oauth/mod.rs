@@ -1,6 +1,6 @@
 //! The client side of OAuth 2.0 endpoints, shared by connectors, on the `oauth2` crate: token grants (RFC 6749
 //! §4–§6, PKCE RFC 7636), token introspection (RFC 7662) and revocation (RFC 7009). `oauth2` builds each request and
-//! reads each answer; the core HTTP kit sends it ([`kit_client`]), so its timeouts, limits, retries and redaction
+//! reads each answer; the core HTTP kit sends it (`kit_client`), so its timeouts, limits, retries and redaction
 //! apply. Reading RFC 7591 client metadata is [`registration`]; finding a server's metadata is [`discovery`]
 //! (`openidconnect`'s provider metadata types, RFC 8414 as the fallback).
 //!

@@ -15,7 +15,6 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::AnyPool;
 
 use super::audit::{self, Audit};
-use crate::model::now;
 use crate::sql::changes::{announce, Change};
 use crate::sql::{col, conflict_or, db_err};
 use crate::{Error, Result};
@@ -47,6 +46,7 @@ pub struct AdminTokens {
     configured: Option<String>,
     /// Name → last use written.
     touched: Mutex<HashMap<String, i64>>,
+    clock: Arc<dyn crate::model::Clock>,
 }
 
 impl std::fmt::Debug for AdminTokens {
@@ -76,11 +76,21 @@ fn generate() -> Result<String> {
 impl AdminTokens {
     /// The tokens of the store behind `pool`, plus the configured one when given.
     pub async fn load(pool: AnyPool, configured: Option<&SecretString>) -> Result<Arc<AdminTokens>> {
+        Self::load_with_clock(pool, configured, crate::model::system_clock()).await
+    }
+
+    /// [`AdminTokens::load`], reading time (creation, last use) from `clock`.
+    pub async fn load_with_clock(
+        pool: AnyPool,
+        configured: Option<&SecretString>,
+        clock: Arc<dyn crate::model::Clock>,
+    ) -> Result<Arc<AdminTokens>> {
         let tokens = Arc::new(AdminTokens {
             pool,
             hashes: RwLock::new(HashMap::new()),
             configured: configured.map(|t| hash(t.expose_secret())),
             touched: Mutex::new(HashMap::new()),
+            clock,
         });
         tokens.reload().await?;
         Ok(tokens)
@@ -128,7 +138,7 @@ impl AdminTokens {
 
     /// Record a use, at most once a minute per token, without holding up the request.
     fn touch(&self, name: &str) {
-        let at = now();
+        let at = self.clock.now();
         {
             let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
             if touched.get(name).is_some_and(|last| at - last < TOUCH_EVERY) {
@@ -180,7 +190,7 @@ impl AdminTokens {
         sqlx::query("INSERT INTO km_admin_tokens (name, token_hash, created_at) VALUES ($1, $2, $3)")
             .bind(name)
             .bind(hash(token))
-            .bind(now())
+            .bind(self.clock.now())
             .execute(&mut *tx)
             .await
             .map_err(|e| {

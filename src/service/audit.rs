@@ -4,7 +4,7 @@
 //! A change the key service keeps in its own store is written in the same transaction as its record
 //! ([`Audit::to_write`] hands the store the record; the store marks it written). A change made only at a key manager
 //! (a secret, a token) has its record appended once the key manager acknowledged it; a failure has a record with
-//! [`Outcome::Failure`]. Records are never updated (the table refuses it); [`purge_before`] drops old ones for the
+//! [`Outcome::Failure`]. Records are never updated (the table refuses it); `purge_before` drops old ones for the
 //! retention.
 
 use std::sync::atomic::{AtomicBool, Ordering};

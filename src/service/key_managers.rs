@@ -506,7 +506,7 @@ impl KeyService {
             source: None,
         };
         let km = self.build_one(&config).await?;
-        let at = super::store::now();
+        let at = self.now();
         let stored = StoredKeyManager {
             name: new.name.clone(),
             kind: new.kind.clone(),
@@ -595,7 +595,7 @@ impl KeyService {
             let km = self.build_one(&config).await?;
             stored.settings = self.sealed(&config)?;
             stored.enabled = change.enabled.unwrap_or(stored.enabled);
-            stored.updated_at = super::store::now();
+            stored.updated_at = self.now();
             self.store
                 .put_key_manager(&stored, true, audit.to_write().as_ref())
                 .await?;
@@ -610,7 +610,7 @@ impl KeyService {
             })?;
         } else if let Some(enabled) = change.enabled {
             stored.enabled = enabled;
-            stored.updated_at = super::store::now();
+            stored.updated_at = self.now();
             self.store
                 .put_key_manager(&stored, true, audit.to_write().as_ref())
                 .await?;

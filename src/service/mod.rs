@@ -116,6 +116,11 @@ impl KeyService {
             .ok_or_else(|| Error::unsupported("users (no resident key manager is configured; users belong to it)"))
     }
 
+    /// The time now, by the store's clock (one injected clock for the service, its store and its audit trail).
+    pub fn now(&self) -> i64 {
+        self.store.clock().now()
+    }
+
     /// Administer these signing keys too (the resident key manager's).
     pub fn with_signing_keys(mut self, keys: Arc<dyn crate::signing_keys::SigningKeyAdmin>) -> Self {
         self.signing_keys = Some(keys);
@@ -190,7 +195,7 @@ impl KeyService {
             id: uuid::Uuid::new_v4().to_string(),
             name,
             owner: owner.trim().to_owned(),
-            created_at: store::now(),
+            created_at: self.now(),
             description,
             attributes: attributes.clone(),
         };
@@ -253,7 +258,7 @@ impl KeyService {
     /// Drop audit records older than `retention`; how many went.
     pub async fn purge_audit(&self, retention: std::time::Duration) -> Result<u64> {
         let age = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
-        self.store.purge_audit(store::now().saturating_sub(age)).await
+        self.store.purge_audit(self.now().saturating_sub(age)).await
     }
 
     /// One application by id.
@@ -359,7 +364,7 @@ impl KeyService {
             client_id: client.client_id.to_string(),
             state: KeyState::Completed,
             origin: KeyOrigin::Generated,
-            created_at: store::now(),
+            created_at: self.now(),
         };
         audit.add_target("keyMappingId", &mapping.id);
         if let Err(stored) = self.store.insert_mapping(&mapping, audit.to_write().as_ref()).await {
@@ -446,7 +451,7 @@ impl KeyService {
             client_id: client.client_id.to_string(),
             state: KeyState::Completed,
             origin: KeyOrigin::Mapped,
-            created_at: store::now(),
+            created_at: self.now(),
         };
         audit.add_target("keyMappingId", &mapping.id);
         self.store.insert_mapping(&mapping, audit.to_write().as_ref()).await?;

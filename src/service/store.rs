@@ -1,6 +1,8 @@
 //! Where applications and key mappings are kept: the [`ApplicationStore`] trait and its SQL implementation on
 //! SQLite or PostgreSQL (the same database as the resident key manager).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
@@ -9,6 +11,7 @@ use super::audit::{self, AuditPage, AuditQuery, AuditRecord};
 use super::model::{
     Application, ApplicationOrder, ApplicationPage, ApplicationQuery, KeyMapping, KeyOrigin, KeyState, StoredKeyManager,
 };
+use crate::model::Clock;
 use crate::sql::{self, col, conflict_or, db_err, Dialect, Migrations};
 use crate::{Error, Result};
 
@@ -18,6 +21,11 @@ pub trait ApplicationStore: Send + Sync {
     /// Whether the store answers (a readiness probe); `Ok` by default.
     async fn ping(&self) -> Result<()> {
         Ok(())
+    }
+    /// The clock every time this store and the key service over it record is read from (injected; the system's
+    /// by default).
+    fn clock(&self) -> Arc<dyn Clock> {
+        crate::model::system_clock()
     }
     /// Add an application, with the change's audit record when given (one transaction); `Conflict` when its owner
     /// has one of that name.
@@ -198,18 +206,27 @@ const POSTGRES: Migrations = &[
     ),
 ];
 
-pub(crate) use crate::model::now;
-
 /// [`ApplicationStore`] on SQLite (`sqlite://FILE`) or PostgreSQL (`postgres://…`).
 #[derive(Clone)]
 pub struct SqlApplicationStore {
     pool: AnyPool,
+    clock: Arc<dyn Clock>,
 }
 
 impl SqlApplicationStore {
     /// The pool, for readiness probes and pool metrics.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Read time from `clock` (tests move a [`ManualClock`](crate::model::ManualClock) instead of sleeping).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now()
     }
 }
 
@@ -224,7 +241,10 @@ impl SqlApplicationStore {
     pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<Self> {
         let (pool, dialect) = sql::connect(url, max_connections).await?;
         sql::migrate(&pool, if dialect == Dialect::Sqlite { SQLITE } else { POSTGRES }).await?;
-        Ok(SqlApplicationStore { pool })
+        Ok(SqlApplicationStore {
+            pool,
+            clock: crate::model::system_clock(),
+        })
     }
 }
 
@@ -286,6 +306,10 @@ const MAPPING_COLUMNS: &str =
 
 #[async_trait]
 impl ApplicationStore for SqlApplicationStore {
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err)?;
         Ok(())
@@ -697,7 +721,7 @@ impl ApplicationStore for SqlApplicationStore {
         .bind(key_manager)
         .bind(client_id)
         .bind(reason)
-        .bind(now())
+        .bind(self.now())
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -708,7 +732,7 @@ impl ApplicationStore for SqlApplicationStore {
 mod revocation_log {
     use async_trait::async_trait;
 
-    use super::{now, SqlApplicationStore};
+    use super::SqlApplicationStore;
     use crate::model::{RevocationFeed, RevocationSink, Revoked};
     use crate::sql::changes::{announce, Change};
     use crate::sql::{col, db_err};
@@ -726,7 +750,7 @@ mod revocation_log {
             .bind(key_manager)
             .bind(entry)
             .bind(revoked.expires_at())
-            .bind(now())
+            .bind(self.now())
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -742,7 +766,7 @@ mod revocation_log {
                 "SELECT key_manager, entry FROM km_revoked_tokens WHERE created_at >= $1 AND expires_at > $2",
             )
             .bind(since)
-            .bind(now())
+            .bind(self.now())
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;

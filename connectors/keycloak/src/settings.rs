@@ -105,7 +105,7 @@ pub struct KeycloakSettings {
     pub jwks_uri: String,
     /// Audience.
     pub audience: Option<String>,
-    /// Hashed or retrievable secrets, and how many a client may hold (at most [`MAX_SECRETS`]).
+    /// Hashed or retrievable secrets, and how many a client may hold (at most two: the current secret and one rotated one).
     pub secrets: SecretPolicy,
 }
 

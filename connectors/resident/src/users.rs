@@ -17,7 +17,7 @@ pub struct ResourceOwner {
     pub subject: String,
     /// Login name.
     pub username: String,
-    /// Roles, which decide the role-bound scopes the user may be granted ([`SCOPE_ROLES`]).
+    /// Roles, which decide the role-bound scopes the user may be granted (`keymanager:admin` needs the role `admin`).
     pub roles: Vec<String>,
 }
 
