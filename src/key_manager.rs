@@ -36,7 +36,9 @@ pub trait KeyManager: Send + Sync {
         Err(Error::unsupported("update_client"))
     }
 
-    /// Read a client (never with its secret).
+    /// Read a client. Its secret is in the answer only where the key manager keeps secrets retrievable
+    /// (`client_secret_storage = "retrievable"`, sealed at the resident, read back from Okta or Keycloak); with hashed
+    /// secrets (the default) `client_secret` is always `None`: the secret was shown once, at creation.
     async fn get_client(&self, client_id: &ClientId) -> Result<OAuthClient>;
 
     /// Delete a client.
