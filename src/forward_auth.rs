@@ -243,7 +243,7 @@ async fn check(State(fa): State<ForwardAuth>, req: Request) -> Response {
 
 /// `200` with the identity headers (a value that is not a valid header value is left out).
 fn identity(p: &Principal) -> Response {
-    let scopes = p.scopes.join(" ");
+    let scopes = p.scopes.to_string();
     let key_type = p.key_type.map(|k| k.to_string());
     let values = [
         p.client_id.as_deref(),

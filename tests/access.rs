@@ -80,7 +80,7 @@ async fn user_token(
         })
         .await
         .unwrap();
-    (t.access_token.expose_secret().to_owned(), t.scopes)
+    (t.access_token.expose_secret().to_owned(), t.scopes.into_vec())
 }
 
 async fn world(url: &str, foreign_url: &str) -> World {
@@ -100,6 +100,7 @@ async fn world_with(url: &str, foreign_url: &str, write_quota: Option<keymanager
     registry.register(Arc::new(keymanager_keycloak::KeycloakFactory));
     let service = KeyService::new(kms.clone(), store.clone())
         .with_users(home.server().clone())
+        .with_signing_keys(home.server().clone())
         .with_admin_tokens(tokens.clone())
         .with_key_manager_builder(keymanager::service::key_managers::KeyManagerBuilder {
             registry,
@@ -354,6 +355,26 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
             .await
             .unwrap();
     }
+    // A key that signed nothing this world holds, to retire: two rotations at once, the first new key retired.
+    let kid = if path == "/api/signing-keys/{kid}/retire" {
+        use keymanager::signing_keys::{KeyRotation, SigningKeyAdmin};
+        let keys = w.service.signing_keys().unwrap();
+        let now = KeyRotation {
+            pre_publish_seconds: Some(0),
+            retire_after_seconds: None,
+        };
+        let first = keys.rotate_signing_keys(now).await.unwrap();
+        let kid = first
+            .iter()
+            .find(|k| k.phase == keymanager::signing_keys::SigningKeyPhase::Signing && k.alg == "ES256")
+            .unwrap()
+            .kid
+            .clone();
+        keys.rotate_signing_keys(now).await.unwrap();
+        kid
+    } else {
+        String::new()
+    };
     let concrete = if path == "/api/key-managers/{keyManager}" {
         format!("/api/key-managers/{run_time}")
     } else {
@@ -366,7 +387,8 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
         .replace("{keyManager}", HOME)
         .replace("{username}", &format!("u-{n}"))
         .replace("{name}", &format!("t-{n}"))
-        .replace("{scope}", &format!("s-{n}"));
+        .replace("{scope}", &format!("s-{n}"))
+        .replace("{kid}", &kid);
     let body = match (method, path.rsplit('/').next().unwrap_or_default()) {
         ("post", "introspect") => json!({"token": t.token}),
         ("post", "discover") => json!({"url": w.discovery.uri()}),
@@ -376,6 +398,7 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
         ("put", "{keyManager}") => json!({"enabled": false}),
         ("post", "revoke") => json!({"token": t.token, "clientId": t.client_id, "clientSecret": t.secret}),
         ("post", "admin-tokens") => json!({"name": format!("new-{n}")}),
+        ("post", "rotate") => json!({"prePublishSeconds": 0}),
         ("post", "scopes") => json!({"name": format!("new-scope-{n}"), "description": "Read orders"}),
         ("post", "users") => json!({"username": format!("new-{n}"), "password": PASSWORD}),
         ("post", "applications") => json!({"name": format!("a-{n}"), "owner": "carol"}),

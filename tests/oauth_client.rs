@@ -65,7 +65,7 @@ async fn each_grant_sends_the_rfc_6749_form_and_reads_the_answer() {
             grant: Grant::RefreshToken {
                 refresh_token: Token::new("old"),
             },
-            scopes: vec!["a".into()],
+            scopes: ["a"].into_iter().collect(),
             validity: None,
             client_address: None,
         },
@@ -76,7 +76,7 @@ async fn each_grant_sends_the_rfc_6749_form_and_reads_the_answer() {
                 username: "alice".into(),
                 password: Token::new("pw 1"),
             },
-            scopes: vec!["a".into()],
+            scopes: ["a"].into_iter().collect(),
             validity: None,
             client_address: None,
         },
@@ -88,7 +88,7 @@ async fn each_grant_sends_the_rfc_6749_form_and_reads_the_answer() {
                 redirect_uri: Some("https://app.example/cb".into()),
                 code_verifier: Some(Token::new("v3rifier")),
             },
-            scopes: vec![],
+            scopes: Default::default(),
             validity: None,
             client_address: None,
         },
@@ -143,7 +143,7 @@ async fn client_secret_post_and_granted_scopes() {
     .unwrap();
     assert_eq!(
         (token.scopes, token.token_type.as_str()),
-        (vec!["a".to_owned()], "Bearer")
+        (["a"].into_iter().collect::<keymanager::model::Scopes>(), "Bearer")
     );
 }
 

@@ -64,7 +64,7 @@ proptest! {
             key_type: KeyType::Production,
             grant_types: grants.iter().map(|g| { let Ok(g) = g.parse::<GrantType>(); g }).collect(),
             redirect_uris: uris,
-            scopes,
+            scopes: scopes.into(),
             public_client: public,
             pkce: PkcePolicy::default(),
             access_token_lifetime: access,

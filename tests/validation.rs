@@ -354,7 +354,7 @@ async fn one_opaque_token_validated_1000_times_concurrently_is_introspected_once
     for t in tasks {
         let p = t.await.unwrap().unwrap();
         assert_eq!(
-            (p.client_id.as_deref(), p.scopes.as_slice()),
+            (p.client_id.as_deref(), &p.scopes[..]),
             (Some("0oa1"), &["orders:read".to_owned()][..])
         );
     }
@@ -465,7 +465,7 @@ async fn resident_tokens_validate_and_revocations_from_another_node_arrive() {
                 key_manager: "Resident Key Manager".into(),
                 grant_types: vec![GrantType::ClientCredentials],
                 callback_url: None,
-                scopes: vec!["orders:read".into()],
+                scopes: ["orders:read"].into_iter().collect(),
                 validity_time: None,
                 pkce_mandatory: false,
                 pkce_support_plain: false,

@@ -317,7 +317,7 @@ pub struct GenerateKeysDto {
     pub callback_url: Option<String>,
     /// Allowed scopes.
     #[serde(default)]
-    pub scopes: Vec<String>,
+    pub scopes: crate::model::Scopes,
     /// Lifetime of the first token, seconds.
     pub validity_time: Option<u64>,
     /// PKCE required.
@@ -347,7 +347,7 @@ pub struct UpdateKeysDto {
     pub callback_url: Option<String>,
     /// Allowed scopes.
     #[serde(default)]
-    pub scopes: Vec<String>,
+    pub scopes: crate::model::Scopes,
     /// PKCE required.
     #[serde(default)]
     pub pkce_mandatory: bool,
@@ -385,7 +385,7 @@ pub struct TokenDto {
     /// Lifetime, seconds.
     pub validity_time: Option<u64>,
     /// Granted scopes.
-    pub token_scopes: Vec<String>,
+    pub token_scopes: crate::model::Scopes,
 }
 
 impl From<&AccessToken> for TokenDto {
@@ -423,7 +423,7 @@ pub struct KeyDto {
     /// Redirect URI.
     pub callback_url: Option<String>,
     /// Allowed scopes.
-    pub scopes: Vec<String>,
+    pub scopes: crate::model::Scopes,
     /// PKCE required.
     pub pkce_mandatory: bool,
     /// PKCE `plain` allowed.
@@ -480,7 +480,7 @@ impl KeyDto {
                 key_origin: mapping.origin.as_str().into(),
                 supported_grant_types: Vec::new(),
                 callback_url: None,
-                scopes: Vec::new(),
+                scopes: crate::model::Scopes::new(),
                 pkce_mandatory: false,
                 pkce_support_plain: false,
                 bypass_client_credentials: false,
@@ -518,7 +518,7 @@ pub struct GenerateTokenDto {
     pub validity_period: Option<u64>,
     /// Scopes.
     #[serde(default)]
-    pub scopes: Vec<String>,
+    pub scopes: crate::model::Scopes,
     /// `client_credentials` (the default), or `password` (for testing, with `username` and `password`).
     pub grant_type: Option<String>,
     /// The user, for the password grant.
@@ -799,7 +799,7 @@ mod tests {
         let token = TokenDto {
             access_token: S.into(),
             validity_time: Some(1),
-            token_scopes: vec![],
+            token_scopes: Default::default(),
         };
         let shown = [
             format!("{token:?}"),

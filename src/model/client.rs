@@ -8,7 +8,7 @@ use url::Url;
 
 use super::{
     check_duration, check_redirect_uri, check_text, is_valid_scope_token, Capabilities, ClientId, ClientSecret,
-    GrantType, MAX_NAME_LENGTH, MAX_REDIRECT_URIS, MAX_SCOPES,
+    GrantType, Scopes, MAX_NAME_LENGTH, MAX_REDIRECT_URIS, MAX_SCOPES,
 };
 use crate::{Error, Result};
 
@@ -117,7 +117,7 @@ pub struct ClientSpec {
     pub redirect_uris: Vec<String>,
     /// Scopes the client may request.
     #[serde(default)]
-    pub scopes: Vec<String>,
+    pub scopes: Scopes,
     /// A public client: no secret, `token_endpoint_auth_method = none`.
     #[serde(default)]
     pub public_client: bool,
@@ -143,7 +143,7 @@ impl ClientSpec {
             key_type,
             grant_types: vec![GrantType::ClientCredentials],
             redirect_uris: Vec::new(),
-            scopes: Vec::new(),
+            scopes: Scopes::new(),
             public_client: false,
             pkce: PkcePolicy::default(),
             access_token_lifetime: None,
@@ -473,7 +473,7 @@ pub struct OAuthClient {
     pub redirect_uris: Vec<String>,
     /// Allowed scopes.
     #[serde(default)]
-    pub scopes: Vec<String>,
+    pub scopes: Scopes,
     /// Whether this is a public client.
     #[serde(default)]
     pub public_client: bool,

@@ -91,3 +91,128 @@ pub fn scope_tokens(text: &str) -> Vec<String> {
     }
     out
 }
+
+/// Scope tokens in their order, each once: what a client may ask for, what a token grants. Read from text only by
+/// [`parse_scope`] ([`Scopes::parse`], for what this program accepts) or [`scope_tokens`] ([`Scopes::from_peer`], for
+/// what another server says); printed space-joined as RFC 6749 §3.3 spells a `scope` value ([`Display`]); in JSON a
+/// list of strings, as the management API writes it. It reads as a slice of tokens.
+///
+/// ```
+/// use keymanager::model::Scopes;
+/// let s = Scopes::parse("openid orders:read openid").unwrap();
+/// assert_eq!(s.to_string(), "openid orders:read");
+/// assert!(s.contains("orders:read"));
+/// assert_eq!(serde_json::to_string(&s).unwrap(), r#"["openid","orders:read"]"#);
+/// assert_eq!(Scopes::from_peer(" a  b a").to_string(), "a b");
+/// assert!(Scopes::parse("a  b").is_err());
+/// ```
+///
+/// [`Display`]: std::fmt::Display
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Scopes(Vec<String>);
+
+impl Scopes {
+    /// No scope.
+    pub fn new() -> Self {
+        Scopes(Vec::new())
+    }
+
+    /// A `scope` value this program accepts ([`parse_scope`]'s rules).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        parse_scope(text).map(Scopes)
+    }
+
+    /// A `scope` value another server sent ([`scope_tokens`]' leniency).
+    pub fn from_peer(text: &str) -> Self {
+        Scopes(scope_tokens(text))
+    }
+
+    /// Whether `scope` is among them.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.iter().any(|s| s == scope)
+    }
+
+    /// Add a scope at the end unless it is there already.
+    pub fn push(&mut self, scope: impl Into<String>) {
+        let scope = scope.into();
+        if !self.contains(&scope) {
+            self.0.push(scope);
+        }
+    }
+
+    /// The tokens.
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Scopes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
+impl std::ops::Deref for Scopes {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl<S: Into<String>> FromIterator<S> for Scopes {
+    /// Each token once, in its first place (not checked: built from values already parsed or declared).
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut out = Scopes::new();
+        for s in iter {
+            out.push(s);
+        }
+        out
+    }
+}
+
+impl From<Vec<String>> for Scopes {
+    fn from(v: Vec<String>) -> Self {
+        v.into_iter().collect()
+    }
+}
+
+impl From<Scopes> for Vec<String> {
+    fn from(s: Scopes) -> Self {
+        s.0
+    }
+}
+
+impl IntoIterator for Scopes {
+    type Item = String;
+    type IntoIter = std::vec::IntoIter<String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Scopes {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for Scopes {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.0.len() == N && self.0.iter().zip(other).all(|(a, b)| a == b)
+    }
+}
+
+impl PartialEq<Vec<String>> for Scopes {
+    fn eq(&self, other: &Vec<String>) -> bool {
+        &self.0 == other
+    }
+}
+
+impl PartialEq<Vec<&str>> for Scopes {
+    fn eq(&self, other: &Vec<&str>) -> bool {
+        self.0.len() == other.len() && self.0.iter().zip(other).all(|(a, b)| a == b)
+    }
+}

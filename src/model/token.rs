@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ClientId, ClientSecret, Token};
+use super::{ClientId, ClientSecret, Scopes, Token};
 
 /// How the token is to be granted.
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ pub struct TokenRequest {
     /// The grant.
     pub grant: Grant,
     /// Requested scopes; empty = the client's defaults.
-    pub scopes: Vec<String>,
+    pub scopes: Scopes,
     /// Requested lifetime in seconds, bounded by the client's maximum; `None` = the default.
     pub validity: Option<u64>,
     /// The network address of whoever sent the request, when known: a key manager that checks a password (the
@@ -66,7 +66,7 @@ impl TokenRequest {
             client_id: client_id.into(),
             client_secret: Some(secret),
             grant: Grant::ClientCredentials,
-            scopes: Vec::new(),
+            scopes: Scopes::new(),
             validity: None,
             client_address: None,
         }
@@ -95,7 +95,7 @@ pub struct AccessToken {
     /// Lifetime in seconds.
     pub expires_in: Option<u64>,
     /// Granted scopes.
-    pub scopes: Vec<String>,
+    pub scopes: Scopes,
     /// A refresh token, when one was issued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<Token>,
@@ -144,7 +144,7 @@ pub struct TokenInfo {
     pub active: bool,
     /// Granted scopes.
     #[serde(default)]
-    pub scopes: Vec<String>,
+    pub scopes: Scopes,
     /// The client the token was issued to.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -203,7 +203,7 @@ impl TokenInfo {
         };
         TokenInfo {
             active: claims.get("active").and_then(|v| v.as_bool()).unwrap_or(false),
-            scopes,
+            scopes: scopes.into(),
             client_id: s("client_id"),
             username: s("username"),
             token_type: s("token_type"),
@@ -248,7 +248,7 @@ mod tests {
                 username: "u".into(),
                 password: Token::new("the-password"),
             },
-            scopes: vec![],
+            scopes: Default::default(),
             validity: None,
             client_address: None,
         };
@@ -262,7 +262,7 @@ mod tests {
             access_token: Token::new("the-token"),
             token_type: "Bearer".into(),
             expires_in: Some(1),
-            scopes: vec![],
+            scopes: Default::default(),
             refresh_token: Some(Token::new("the-refresh")),
             id_token: None,
         };

@@ -157,7 +157,7 @@ pub fn access_token(answer: &TokenAnswer, requested: &[String]) -> AccessToken {
         expires_in: answer.expires_in().map(|d| d.as_secs()),
         scopes: match answer.scopes() {
             Some(s) => s.iter().map(|s| s.to_string()).collect(),
-            None => requested.to_vec(),
+            None => requested.iter().cloned().collect(),
         },
         refresh_token: answer.refresh_token().map(|r| Token::new(r.secret())),
         id_token: answer.extra_fields().id_token.clone().map(Token::new),

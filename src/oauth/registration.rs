@@ -38,7 +38,7 @@ pub fn client_from_metadata(body: &Value, keep: &[&str]) -> Result<OAuthClient> 
             })
             .collect(),
         redirect_uris: list("redirect_uris"),
-        scopes: crate::model::scope_tokens(&text("scope").unwrap_or_default()),
+        scopes: crate::model::Scopes::from_peer(&text("scope").unwrap_or_default()),
         public_client: text("token_endpoint_auth_method").as_deref() == Some("none"),
         pkce: Default::default(),
         access_token_lifetime: None,

@@ -589,7 +589,7 @@ impl KeyService {
         mapping_id: &str,
         client_secret: Option<ClientSecret>,
         grant: crate::model::Grant,
-        scopes: Vec<String>,
+        scopes: crate::model::Scopes,
         validity: Option<u64>,
         revoke: Option<Token>,
         client_address: Option<std::net::IpAddr>,

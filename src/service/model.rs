@@ -133,7 +133,7 @@ pub struct GenerateKeys {
     /// The redirect URI, for the grants that need one.
     pub callback_url: Option<String>,
     /// Scopes the client may request.
-    pub scopes: Vec<String>,
+    pub scopes: crate::model::Scopes,
     /// Lifetime of the first token, seconds.
     pub validity_time: Option<u64>,
     /// PKCE required.
@@ -179,7 +179,7 @@ pub struct UpdateKeys {
     /// The redirect URI.
     pub callback_url: Option<String>,
     /// Scopes the client may request.
-    pub scopes: Vec<String>,
+    pub scopes: crate::model::Scopes,
     /// PKCE required.
     pub pkce_mandatory: bool,
     /// PKCE `plain` allowed.

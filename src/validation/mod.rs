@@ -60,7 +60,7 @@ pub struct Principal {
     /// The key type of that mapping.
     pub key_type: Option<KeyType>,
     /// Granted scopes.
-    pub scopes: Vec<String>,
+    pub scopes: crate::model::Scopes,
     /// Subject (the user, or the client for client_credentials).
     pub subject: Option<String>,
     /// Audiences.
@@ -634,7 +634,7 @@ impl TokenValidator {
             client_id,
             application_id,
             key_type,
-            scopes,
+            scopes: scopes.into(),
             subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
             audience: strings(claims.get("aud")),
             expires_at: claims.get("exp").and_then(Value::as_i64),

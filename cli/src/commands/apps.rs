@@ -366,7 +366,7 @@ struct ExportedKeys {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     callback_url: Option<String>,
     #[serde(default)]
-    scopes: Vec<String>,
+    scopes: keymanager::model::Scopes,
     #[serde(default)]
     pkce_mandatory: bool,
     #[serde(default)]

@@ -117,7 +117,7 @@ fn print_key(json: bool, key: &KeyDto) {
             ),
             ("grant types", k.supported_grant_types.join(", ")),
             ("callback url", k.callback_url.clone().unwrap_or_default()),
-            ("scopes", k.scopes.join(" ")),
+            ("scopes", k.scopes.to_string()),
             ("origin", k.key_origin.clone()),
             ("state", k.key_state.clone()),
             (
@@ -168,7 +168,7 @@ pub(crate) async fn keys(ctx: &Context, cmd: KeysCommand) -> Result<(), Failure>
                 key_manager: Some(key_manager),
                 grant_types_to_be_supported: grants,
                 callback_url,
-                scopes: list(&scopes),
+                scopes: list(&scopes).into(),
                 validity_time: validity,
                 pkce_mandatory,
                 pkce_support_plain,

@@ -32,7 +32,7 @@ pub(crate) async fn token(ctx: &Context, args: TokenArgs) -> Result<(), Failure>
     let api = ctx.api()?;
     let (app, key) = args.which.resolve(&api).await?;
     let mut body = GenerateTokenDto {
-        scopes: list(&args.scopes),
+        scopes: list(&args.scopes).into(),
         validity_period: args.validity,
         ..GenerateTokenDto::default()
     };

@@ -625,7 +625,7 @@ pub(super) async fn try_token(
             Flash::Token {
                 back: back_to(&app, key_type),
                 access_token: t.access_token.clone(),
-                scopes: t.token_scopes.clone(),
+                scopes: t.token_scopes.to_vec(),
                 validity: t.validity_time,
             },
         ),

@@ -187,11 +187,13 @@ pub(crate) async fn client(
     let spec = ClientSpec {
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         redirect_uris: vec![redirect],
-        scopes: vec![
-            "openid".into(),
-            keymanager::api::access::SCOPE_APPS.into(),
-            keymanager::api::access::SCOPE_ADMIN.into(),
-        ],
+        scopes: [
+            "openid",
+            keymanager::api::access::SCOPE_APPS,
+            keymanager::api::access::SCOPE_ADMIN,
+        ]
+        .into_iter()
+        .collect(),
         pkce: PkcePolicy {
             required: true,
             allow_plain: false,

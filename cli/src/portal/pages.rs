@@ -309,7 +309,7 @@ fn keys(nav: &Nav, base: &str, k: &KeyDto, secrets: &[SecretDto], km: &KeyManage
             dt { "Consumer key" } dd { (copyable(&format!("key-{id}"), &k.consumer_key, "consumer key")) }
             dt { "Grant types" } dd { (k.supported_grant_types.join(", ")) }
             dt { "Callback URL" } dd { (k.callback_url.as_deref().unwrap_or("none")) }
-            dt { "Scopes" } dd { @if k.scopes.is_empty() { "none" } @else { (k.scopes.join(" ")) } }
+            dt { "Scopes" } dd { @if k.scopes.is_empty() { "none" } @else { (k.scopes.to_string()) } }
             dt { "PKCE" } dd { @if k.pkce_mandatory { "required" } @else { "optional" } @if k.pkce_support_plain { ", plain allowed" } @else { ", S256 only" } }
             dt { "Client type" } dd { @if k.bypass_client_credentials { "public (no secret)" } @else { "confidential" } }
             // Only a key manager with retrievable secrets answers one here.

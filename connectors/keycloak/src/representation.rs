@@ -159,7 +159,7 @@ pub fn representation(spec: &ClientSpec, client_id: &str, with_scopes: bool) -> 
         web_origins: Vec::new(),
         attributes,
         client_authenticator_type: (!spec.public_client).then(|| "client-secret".into()),
-        optional_client_scopes: with_scopes.then(|| spec.scopes.clone()),
+        optional_client_scopes: with_scopes.then(|| spec.scopes.to_vec()),
     }
 }
 
@@ -217,7 +217,7 @@ pub fn client_from(rep: &ClientRepresentation) -> OAuthClient {
         name: rep.name.clone().unwrap_or_default(),
         grant_types: grants,
         redirect_uris: rep.redirect_uris.clone(),
-        scopes: rep.optional_client_scopes.clone().unwrap_or_default(),
+        scopes: rep.optional_client_scopes.clone().unwrap_or_default().into(),
         public_client: rep.public_client,
         pkce,
         access_token_lifetime: rep.number(TOKEN_LIFESPAN).and_then(|v| u64::try_from(v).ok()),

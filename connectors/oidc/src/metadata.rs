@@ -20,7 +20,7 @@ pub fn request_body(spec: &ClientSpec, client_id: Option<&str>) -> Value {
     if let Some(obj) = body.as_object_mut() {
         // RFC 7591 §2: `scope` is optional; an empty one is refused by some providers (oidc-provider).
         if !spec.scopes.is_empty() {
-            obj.insert("scope".into(), spec.scopes.join(" ").into());
+            obj.insert("scope".into(), spec.scopes.to_string().into());
         }
         for (k, v) in &spec.additional_properties {
             obj.insert(k.clone(), v.clone());

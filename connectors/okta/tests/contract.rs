@@ -520,7 +520,7 @@ async fn token_introspection_and_revocation_at_the_custom_authorization_server()
         .await
         .unwrap();
     assert_eq!(
-        (token.expires_in, token.scopes.as_slice()),
+        (token.expires_in, &token.scopes[..]),
         (Some(3600), &["orders.read".to_owned()][..])
     );
 

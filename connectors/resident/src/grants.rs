@@ -7,7 +7,7 @@
 //!   issued from it (its grant family).
 //! - A refresh token is replaced on every use; presenting a replaced one revokes the whole family.
 
-use keymanager::model::{redirect_uri_matches, AccessToken, GrantType, Token, TokenRequest};
+use keymanager::model::{redirect_uri_matches, AccessToken, GrantType, Scopes, Token, TokenRequest};
 use keymanager::{Error, Result};
 use url::Url;
 
@@ -58,7 +58,7 @@ pub struct CheckedRequest {
     /// Whether the request named it (then the code exchange must name it too, RFC 6749 §4.1.3).
     pub redirect_uri_sent: bool,
     /// Granted scopes.
-    pub scopes: Vec<String>,
+    pub scopes: keymanager::model::Scopes,
     /// `state`, to send back.
     pub state: Option<String>,
     /// PKCE challenge and method.
@@ -271,7 +271,7 @@ impl ResidentServer {
                 grant_id: crypto::random_token(16),
                 client_id: req.client.client_id.clone(),
                 redirect_uri: req.redirect_uri_sent.then(|| req.redirect_uri.clone()),
-                scope: owner.allowed_scopes(req.scopes.clone()).join(" "),
+                scope: owner.allowed_scopes(req.scopes.clone()).to_string(),
                 subject: owner.subject.clone(),
                 code_challenge,
                 code_challenge_method,
@@ -582,8 +582,8 @@ impl ResidentServer {
 }
 
 /// A scope string this server stored itself; one that no longer parses is a storage fault.
-fn parse_stored_scope(text: &str) -> Result<Vec<String>> {
-    keymanager::model::parse_scope(text).map_err(|m| Error::storage(format!("a stored scope is malformed: {m}")))
+fn parse_stored_scope(text: &str) -> Result<Scopes> {
+    Scopes::parse(text).map_err(|m| Error::storage(format!("a stored scope is malformed: {m}")))
 }
 
 /// `uri` with query parameters added (those that are `Some`).

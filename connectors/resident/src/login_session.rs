@@ -77,19 +77,17 @@ impl ResidentServer {
     /// Remember that the user allowed the request's client its scopes in this session (with what it allowed
     /// before).
     pub async fn record_consent(&self, session: &LoginSession, req: &CheckedRequest) -> Result<()> {
-        let mut scopes: Vec<String> = self
+        let mut scopes = self
             .store
             .session_consent(&session.sid, &req.client.client_id)
             .await?
-            .map(|s| keymanager::model::scope_tokens(&s))
+            .map(|s| keymanager::model::Scopes::from_peer(&s))
             .unwrap_or_default();
         for s in &req.scopes {
-            if !scopes.contains(s) {
-                scopes.push(s.clone());
-            }
+            scopes.push(s.clone());
         }
         self.store
-            .record_consent(&session.sid, &req.client.client_id, &scopes.join(" "))
+            .record_consent(&session.sid, &req.client.client_id, &scopes.to_string())
             .await
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use keymanager::model::{
     check_duration, mask_secret, seconds_after, AccessToken, ClientId, ClientSpec, Grant, GrantType, IssuedSecret,
-    OAuthClient, SecretInfo, SecretSpec, SecretStatus, Token, TokenInfo, TokenRequest,
+    OAuthClient, Scopes, SecretInfo, SecretSpec, SecretStatus, Token, TokenInfo, TokenRequest,
 };
 use keymanager::{Error, Result};
 use serde_json::{json, Value};
@@ -584,7 +584,7 @@ impl ResidentServer {
         let iat = self.store.now();
         let exp = seconds_after("validity", iat, lifetime)?;
         let jti = crypto::random_token(16);
-        let scope = m.scopes.join(" ");
+        let scope = m.scopes.to_string();
         let token = match self.settings.token_format {
             TokenFormat::Jwt => {
                 let mut claims = json!({
@@ -884,7 +884,7 @@ pub(crate) struct Mint<'a> {
     pub client: &'a ClientRecord,
     pub secret_id: Option<&'a str>,
     pub subject: &'a str,
-    pub scopes: Vec<String>,
+    pub scopes: keymanager::model::Scopes,
     pub grant_id: Option<&'a str>,
     pub validity: Option<u64>,
     pub refresh: bool,
@@ -919,22 +919,16 @@ pub fn introspection_answer(mut claims: serde_json::Map<String, Value>) -> Token
     TokenInfo::from_claims(claims)
 }
 
-pub(crate) fn granted_scopes(client: &ClientRecord, requested: &[String]) -> Result<Vec<String>> {
+pub(crate) fn granted_scopes(client: &ClientRecord, requested: &[String]) -> Result<Scopes> {
     if requested.is_empty() {
         return Ok(client.scopes.clone());
     }
-    let mut out: Vec<String> = Vec::with_capacity(requested.len());
-    for s in requested {
-        if !client.scopes.contains(s) {
-            return Err(Error::invalid_scope(format!(
-                "scope `{s}` is not allowed for this client"
-            )));
-        }
-        if !out.contains(s) {
-            out.push(s.clone());
-        }
+    if let Some(s) = requested.iter().find(|s| !client.scopes.contains(s)) {
+        return Err(Error::invalid_scope(format!(
+            "scope `{s}` is not allowed for this client"
+        )));
     }
-    Ok(out)
+    Ok(requested.iter().cloned().collect())
 }
 
 fn secret_info(r: &SecretRecord, at: i64) -> SecretInfo {

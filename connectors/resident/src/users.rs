@@ -28,7 +28,7 @@ pub const SCOPE_ROLES: &[(&str, &[&str])] = &[("keymanager:admin", &["admin"])];
 impl ResourceOwner {
     /// `scopes` without those bound to a role this user lacks (RFC 6749 §3.3 lets a server grant fewer scopes than
     /// asked; the token response names the ones granted).
-    pub fn allowed_scopes(&self, scopes: Vec<String>) -> Vec<String> {
+    pub fn allowed_scopes(&self, scopes: keymanager::model::Scopes) -> keymanager::model::Scopes {
         scopes.into_iter().filter(|s| may_be_granted(&self.roles, s)).collect()
     }
 }

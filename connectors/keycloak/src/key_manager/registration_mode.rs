@@ -41,7 +41,7 @@ impl KeycloakKeyManager {
                 vec![]
             },
             token_endpoint_auth_method: spec.token_endpoint_auth_method().as_str(),
-            scope: spec.scopes.join(" "),
+            scope: spec.scopes.to_string(),
         }
     }
 

@@ -110,7 +110,7 @@ fn parse_metadata(body: &[u8]) -> Result<(Metadata, ClientSpec), OAuthError> {
             .clone()
             .unwrap_or_else(|| vec![GrantType::AuthorizationCode]),
         redirect_uris: meta.redirect_uris.clone(),
-        scopes: keymanager::model::parse_scope(meta.scope.as_deref().unwrap_or_default()).map_err(|m| {
+        scopes: keymanager::model::Scopes::parse(meta.scope.as_deref().unwrap_or_default()).map_err(|m| {
             OAuthError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_client_metadata",
@@ -166,7 +166,7 @@ fn client_json(app: &AppState, r: &ClientRecord) -> Value {
         "redirect_uris": c.redirect_uris,
         "grant_types": c.grant_types,
         "token_endpoint_auth_method": method.as_str(),
-        "scope": c.scopes.join(" "),
+        "scope": c.scopes.to_string(),
         "key_type": r.key_type,
         "access_token_lifetime": c.access_token_lifetime,
         "pkce_required": c.pkce.required,

@@ -121,9 +121,9 @@ async fn issue(
         }
     };
     let scopes = match form.get("scope")? {
-        Some(text) => keymanager::model::parse_scope(text)
+        Some(text) => keymanager::model::Scopes::parse(text)
             .map_err(|why| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", why))?,
-        None => Vec::new(),
+        None => keymanager::model::Scopes::new(),
     };
     let request = TokenRequest {
         client_id: who.client.client_id.clone().into(),
@@ -138,7 +138,7 @@ async fn issue(
         "access_token": token.access_token.expose_secret(),
         "token_type": token.token_type,
         "expires_in": token.expires_in,
-        "scope": token.scopes.join(" "),
+        "scope": token.scopes.to_string(),
     });
     if let Some(obj) = body.as_object_mut() {
         if let Some(r) = &token.refresh_token {

@@ -16,7 +16,7 @@ pub struct ClientRecord {
     /// Redirect URIs.
     pub redirect_uris: Vec<String>,
     /// Allowed scopes.
-    pub scopes: Vec<String>,
+    pub scopes: keymanager::model::Scopes,
     /// Public client.
     pub public_client: bool,
     /// PKCE policy.
