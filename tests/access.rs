@@ -357,7 +357,7 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
     }
     // A key that signed nothing this world holds, to retire: two rotations at once, the first new key retired.
     let kid = if path == "/api/signing-keys/{kid}/retire" {
-        use keymanager::signing_keys::{KeyRotation, SigningKeyAdmin};
+        use keymanager::signing_keys::KeyRotation;
         let keys = w.service.signing_keys().unwrap();
         let now = KeyRotation {
             pre_publish_seconds: Some(0),

@@ -226,9 +226,4 @@ fn bearer_token(target: &Target, config: &Config, data_dir: &Path) -> Result<(Se
     Ok((SecretString::from(text.trim().to_owned()), true))
 }
 
-/// A path segment, percent-encoded.
-pub(crate) fn segment(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
+pub(crate) use keymanager_server::path_segment as segment;

@@ -9,17 +9,10 @@
 mod client;
 mod commands;
 mod config_cmd;
-mod gateway_auth;
-mod http_server;
-mod metrics;
-mod observe;
 mod operations;
 mod output;
-mod portal;
-mod process_metrics;
-mod serve;
-mod setup;
-mod tls;
+
+pub(crate) use keymanager_server::{setup, Failure};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,16 +21,14 @@ use clap::{Parser, Subcommand};
 
 /// `--version`: the version, the commit and the core features compiled in, on one line
 /// ("0.1.0 (commit abc123def456, features gateway,server,service,sql,validation)").
-const LONG_VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("KEYMANAGER_GIT_COMMIT"),
-    ", features gateway,server,service,sql,validation)"
-);
+fn long_version() -> &'static str {
+    use keymanager_server::build::{COMMIT, FEATURES, VERSION};
+    Box::leak(format!("{VERSION} (commit {COMMIT}, features {FEATURES})").into_boxed_str())
+}
 
 /// Hand out and check OAuth2 application keys through any key manager.
 #[derive(Debug, Parser)]
-#[command(name = "keymanager", version = LONG_VERSION, about)]
+#[command(name = "keymanager", version, about)]
 struct Cli {
     /// Configuration file; without one, the embedded default (resident key manager on SQLite) is used.
     #[arg(long, global = true, help_heading = "Global options", env = "KEYMANAGER_CONFIG")]
@@ -75,7 +66,7 @@ enum Command {
     /// Run the server: the management API, health, metrics and the resident key manager's OAuth endpoints.
     ///
     /// Example: keymanager serve --listen 127.0.0.1:9443
-    Serve(serve::ServeArgs),
+    Serve(ServeArgs),
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -151,7 +142,7 @@ enum Command {
     /// process that only validates tokens, at /gateway/auth, with the configuration's [[gateway.route]] rules.
     ///
     /// Example: keymanager --config keymanager.toml gateway-auth --listen 127.0.0.1:9444
-    GatewayAuth(gateway_auth::GatewayAuthArgs),
+    GatewayAuth(GatewayAuthArgs),
     /// The secret key that seals retrievable secrets and run-time key managers' credentials: generate, status,
     /// rotate (on the store directly).
     SecretKey {
@@ -227,30 +218,20 @@ enum ConfigCommand {
     Reference,
 }
 
-/// A failure and the exit code it maps to.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// Bad usage or configuration: exit 2.
-    Usage(String),
-    /// A refused operation: exit 1.
-    Refused(String),
-    /// Bad configuration already reported on stdout: exit 2.
-    Reported,
+/// `keymanager serve`'s arguments.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on [default: the config's [server] listen, else 127.0.0.1:9443].
+    #[arg(long)]
+    listen: Option<String>,
 }
 
-impl From<keymanager::Error> for Failure {
-    fn from(e: keymanager::Error) -> Self {
-        match e {
-            keymanager::Error::Configuration(c) => Failure::Usage(c.to_string()),
-            other => Failure::Refused(other.to_string()),
-        }
-    }
-}
-
-impl From<keymanager::error::ConfigError> for Failure {
-    fn from(e: keymanager::error::ConfigError) -> Self {
-        Failure::Usage(e.to_string())
-    }
+/// `keymanager gateway-auth`'s arguments.
+#[derive(Debug, clap::Args)]
+struct GatewayAuthArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9444")]
+    listen: String,
 }
 
 /// `keymanager man`: one page (the program's, or a command's), or every page into `dir`.
@@ -315,7 +296,13 @@ fn main() -> ExitCode {
     // given: the data it writes holds signing keys, secret hashes and tokens.
     #[cfg(unix)]
     rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command()
+        .version(long_version())
+        .get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     init_logging(
         matches!(cli.command, Command::Serve(_) | Command::GatewayAuth(_)),
         cli.log_format,
@@ -338,8 +325,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(cli.config.as_deref(), cli.data_dir.as_deref(), args).await,
-            Command::GatewayAuth(args) => gateway_auth::run(cli.config.as_deref(), cli.data_dir.as_deref(), args).await,
+            Command::Serve(args) => {
+                keymanager_server::serve::run(cli.config.as_deref(), cli.data_dir.as_deref(), args.listen).await
+            }
+            Command::GatewayAuth(args) => {
+                keymanager_server::gateway_auth::run(cli.config.as_deref(), cli.data_dir.as_deref(), &args.listen).await
+            }
             Command::Config {
                 command: ConfigCommand::Check { file },
             } => config_cmd::check(file.as_deref(), cli.config.as_deref(), cli.json),

@@ -2,6 +2,8 @@
 //! crates, which include this file with `#[path]`.
 #![allow(dead_code)]
 
+// Some including tests load it through their `common` module too: one small file, loaded twice, on purpose.
+#[allow(clippy::duplicate_mod)]
 #[path = "../support/missing.rs"]
 mod missing;
 

@@ -17,7 +17,7 @@ pub(crate) async fn validate(ctx: &Context) -> Result<(), Failure> {
     let validator = TokenValidator::new(&rt.key_managers, ValidatorSettings::default())?
         .with_applications(Arc::new(rt.service.clone()))
         .with_revocation_feed(rt.store.clone());
-    if let Some(service) = crate::gateway_auth::runtime_key_managers(&rt, &dir).await? {
+    if let Some(service) = keymanager_server::gateway_auth::runtime_key_managers(&rt, &dir).await? {
         validator.set_key_managers(&service.watch_key_managers().borrow());
     }
     validator.poll_revocations().await;

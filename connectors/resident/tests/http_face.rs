@@ -587,7 +587,7 @@ async fn a_client_cannot_widen_itself_through_rfc7592(h: Harness) {
         )
         .await
         .unwrap();
-    assert!(widened.scopes.contains(&"admin".to_owned()));
+    assert!(widened.scopes.contains("admin"));
 }
 
 on_both_backends!(

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
 use keymanager::api::health::{ReadinessCheck, StoreCheck};
 use keymanager::config::Config;
 use keymanager::forward_auth::ForwardAuth;
@@ -14,17 +13,9 @@ use keymanager::validation::{TokenValidator, ValidatorSettings};
 
 use crate::{http_server, setup, Failure};
 
-/// `keymanager gateway-auth`.
-#[derive(Debug, Args)]
-pub(crate) struct GatewayAuthArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:9444")]
-    listen: String,
-}
-
 /// The validator gateways are answered with: every configured key manager, the configured leeway, application
 /// lookups and the store's revocation feed (polled in the background).
-pub(crate) fn validator(config: &Config, rt: &setup::Runtime) -> Result<Arc<TokenValidator>, Failure> {
+pub fn validator(config: &Config, rt: &setup::Runtime) -> Result<Arc<TokenValidator>, Failure> {
     let mut settings = ValidatorSettings::default();
     if let Some(s) = config.gateway.leeway_seconds {
         settings.leeway = Duration::from_secs(s);
@@ -40,14 +31,14 @@ pub(crate) fn validator(config: &Config, rt: &setup::Runtime) -> Result<Arc<Toke
 }
 
 /// The `/gateway/auth` routes, and the validator behind them (for the change listener).
-pub(crate) fn router(config: &Config, rt: &setup::Runtime) -> Result<(axum::Router, Arc<TokenValidator>), Failure> {
+pub fn router(config: &Config, rt: &setup::Runtime) -> Result<(axum::Router, Arc<TokenValidator>), Failure> {
     let validator = validator(config, rt)?;
     let router = ForwardAuth::new(validator.clone(), &config.gateway)?.router();
     Ok((router, validator))
 }
 
 /// A subscriber that polls a validator's revocation feeds when a revocation is announced (or may have been missed).
-pub(crate) fn on_revocation(validator: Arc<TokenValidator>) -> Subscriber {
+pub fn on_revocation(validator: Arc<TokenValidator>) -> Subscriber {
     Arc::new(move |c: &Change| {
         if matches!(c, Change::Revocation | Change::CatchUp) {
             let v = validator.clone();
@@ -59,7 +50,7 @@ pub(crate) fn on_revocation(validator: Arc<TokenValidator>) -> Subscriber {
 /// The key service of a process that only validates, loaded with the key managers added at run time, when their
 /// sealed settings can be opened here (`KEYMANAGER_SECRET_KEY` or `DATA_DIR/secret-key`; none is created). `None`,
 /// said in the log, when there is no key: then only the configuration's key managers are validated.
-pub(crate) async fn runtime_key_managers(
+pub async fn runtime_key_managers(
     rt: &setup::Runtime,
     data_dir: &Path,
 ) -> Result<Option<keymanager::service::KeyService>, Failure> {
@@ -81,11 +72,7 @@ pub(crate) async fn runtime_key_managers(
 }
 
 /// `keymanager gateway-auth --listen ADDR`: forward auth and health only.
-pub(crate) async fn run(
-    config_file: Option<&Path>,
-    data_dir: Option<&Path>,
-    args: GatewayAuthArgs,
-) -> Result<(), Failure> {
+pub async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, listen: &str) -> Result<(), Failure> {
     let config = setup::load_config(config_file)?;
     let Some(proxy) = config.gateway.proxy else {
         return Err(Failure::Usage(
@@ -95,9 +82,9 @@ pub(crate) async fn run(
     };
     let data_dir = setup::data_dir(data_dir, &config);
     let rt = setup::build(&config, &data_dir, None, setup::Access::ReadOnly).await?;
-    let listener = tokio::net::TcpListener::bind(&args.listen)
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| Failure::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+        .map_err(|e| Failure::Usage(format!("cannot listen on {listen}: {e}")))?;
     let bound = listener
         .local_addr()
         .map_err(|e| Failure::Refused(format!("cannot read the bound address: {e}")))?;

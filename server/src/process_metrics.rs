@@ -19,16 +19,16 @@ pub(crate) fn mark_start() {
 }
 
 /// The version, the git commit it was built from, and the core features compiled in.
-pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The commit (`unknown` outside a git checkout).
-pub(crate) const COMMIT: &str = env!("KEYMANAGER_GIT_COMMIT");
+pub const COMMIT: &str = env!("KEYMANAGER_GIT_COMMIT");
 /// The build, as `/health/live` says it.
 pub(crate) const BUILD: keymanager::api::health::Build = keymanager::api::health::Build {
     version: VERSION,
     commit: COMMIT,
 };
 /// The core features the binary is built with.
-pub(crate) const FEATURES: &str = "gateway,server,service,sql,validation";
+pub const FEATURES: &str = "gateway,server,service,sql,validation";
 
 /// The lines to append to `/metrics`.
 pub(crate) fn render() -> String {

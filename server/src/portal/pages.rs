@@ -161,7 +161,7 @@ fn text_field(
 
 /// A path segment, percent-encoded.
 fn seg(text: &str) -> String {
-    crate::client::segment(text)
+    crate::path_segment(text)
 }
 
 fn csrf(nav: &Nav) -> Markup {

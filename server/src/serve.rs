@@ -4,7 +4,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
 use keymanager_resident::AdminToken;
 
 use keymanager::api::health::{ReadinessCheck, StoreCheck};
@@ -12,14 +11,10 @@ use keymanager::service::admin_tokens::{self, AdminTokens};
 
 use crate::{http_server, setup, Failure};
 
-#[derive(Debug, Args)]
-pub(crate) struct ServeArgs {
-    /// Address to listen on [default: the config's [server] listen, else 127.0.0.1:9443].
-    #[arg(long)]
-    listen: Option<String>,
-}
-
-pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, args: ServeArgs) -> Result<(), Failure> {
+/// Serve until SIGINT or SIGTERM: the configuration `config_file` (else the embedded default), the data directory
+/// `data_dir` (else the configuration's, else `./data`), listening on `listen` (else `[server] listen`, else
+/// `127.0.0.1:9443`). What `keymanager serve` runs; an application may run it too.
+pub async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, listen: Option<String>) -> Result<(), Failure> {
     crate::process_metrics::mark_start();
     let config = setup::load_config(config_file)?;
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
@@ -32,8 +27,7 @@ pub(crate) async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, arg
         }
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let listen = args
-        .listen
+    let listen = listen
         .or(config.server.listen.clone())
         .unwrap_or_else(|| setup::DEFAULT_LISTEN.to_owned());
     let data_dir = setup::data_dir(data_dir, &config);

@@ -14,12 +14,12 @@ use keymanager_resident::{ResidentFactory, ResidentKeyManager};
 use crate::Failure;
 
 /// The name of the embedded default's key manager.
-pub(crate) const DEFAULT_KEY_MANAGER: &str = "Resident Key Manager";
+pub const DEFAULT_KEY_MANAGER: &str = "Resident Key Manager";
 /// Default listen address.
-pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:9443";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9443";
 
 /// The connector types this binary links.
-pub(crate) fn registry() -> ConnectorRegistry {
+pub fn registry() -> ConnectorRegistry {
     let mut r = ConnectorRegistry::new();
     r.register(Arc::new(ResidentFactory));
     r.register(Arc::new(keymanager_oidc::OidcFactory));
@@ -29,7 +29,7 @@ pub(crate) fn registry() -> ConnectorRegistry {
 }
 
 /// The configuration file's content, or the embedded default: one resident key manager.
-pub(crate) fn load_config(file: Option<&Path>) -> Result<Config, Failure> {
+pub fn load_config(file: Option<&Path>) -> Result<Config, Failure> {
     let config = match file {
         Some(f) => Config::load(f)?,
         None => Config {
@@ -42,17 +42,19 @@ pub(crate) fn load_config(file: Option<&Path>) -> Result<Config, Failure> {
 }
 
 /// The data directory: the flag, else `[server] data_dir`, else `./data`.
-pub(crate) fn data_dir(flag: Option<&Path>, config: &Config) -> PathBuf {
+pub fn data_dir(flag: Option<&Path>, config: &Config) -> PathBuf {
     flag.map(Path::to_path_buf)
         .or_else(|| config.server.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from("data"))
 }
 
 /// Everything a command works with.
-pub(crate) struct Runtime {
+pub struct Runtime {
+    /// The configuration's key managers, their revocations recorded for every node's validators.
     pub key_managers: KeyManagers,
     /// The resident key manager, when one is configured (its HTTP face is served).
     pub resident: Option<(String, ResidentKeyManager)>,
+    /// The key service over them and the store.
     pub service: KeyService,
     /// The key service's store, also the log of revocations made through this library.
     pub store: Arc<SqlApplicationStore>,
@@ -65,7 +67,7 @@ pub(crate) struct Runtime {
 /// Tell `validator` whenever the resident key manager's signing keys change (rotated or retired here, announced by
 /// another node, or found by polling): it fetches them again and checks validated tokens again, so a retired key's
 /// tokens are refused at once.
-pub(crate) fn follow_signing_keys(runtime: &Runtime, validator: &Arc<keymanager::validation::TokenValidator>) {
+pub fn follow_signing_keys(runtime: &Runtime, validator: &Arc<keymanager::validation::TokenValidator>) {
     let Some((name, resident)) = &runtime.resident else {
         return;
     };
@@ -81,11 +83,11 @@ pub(crate) fn follow_signing_keys(runtime: &Runtime, validator: &Arc<keymanager:
 }
 
 /// How often a process without push (SQLite) looks for signing keys another process rotated or retired.
-pub(crate) const SIGNING_KEY_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+pub const SIGNING_KEY_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Whether a command may create the data directory and database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Access {
+pub enum Access {
     /// It changes things: create what is missing.
     Write,
     /// It only reads: a missing data directory or database is an error, never created.
@@ -93,7 +95,7 @@ pub(crate) enum Access {
 }
 
 /// Build the key managers and the key service on the configured database (default: SQLite in `data_dir`).
-pub(crate) async fn build(
+pub async fn build(
     config: &Config,
     data_dir: &Path,
     listen_url: Option<String>,
@@ -155,7 +157,7 @@ pub(crate) async fn build(
 
 /// Create the data directory, owner-only, when it does not exist. An existing directory keeps its mode (it may be
 /// shared on purpose); one that others can read or enter gets a warning, since it holds signing keys.
-pub(crate) fn ensure_data_dir(dir: &Path) -> Result<(), Failure> {
+pub fn ensure_data_dir(dir: &Path) -> Result<(), Failure> {
     match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => {
             warn_if_open_to_others(dir, &m);
@@ -213,7 +215,7 @@ fn existing_database_url(dir: &Path) -> Result<String, Failure> {
 
 /// The SQLite URL of the data directory's database, created owner-only (it holds signing keys and secret
 /// hashes; SQLite gives its `-wal` and `-shm` files the same mode).
-pub(crate) fn default_database_url(dir: &Path) -> Result<String, Failure> {
+pub fn default_database_url(dir: &Path) -> Result<String, Failure> {
     let path = dir.join("keymanager.db");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(false);
@@ -229,7 +231,7 @@ pub(crate) fn default_database_url(dir: &Path) -> Result<String, Failure> {
 }
 
 /// The admin token in `DIR/admin-token`, generated once (mode 0600) when the file does not exist.
-pub(crate) fn admin_token_file(dir: &Path) -> Result<(String, PathBuf, bool), Failure> {
+pub fn admin_token_file(dir: &Path) -> Result<(String, PathBuf, bool), Failure> {
     let path = dir.join("admin-token");
     refuse_loose_token_file(&path)?;
     match std::fs::read_to_string(&path) {
@@ -277,7 +279,7 @@ fn refuse_loose_token_file(path: &Path) -> Result<(), Failure> {
 }
 
 /// Write a file readable by its owner only, atomically (a temporary file, synced, then renamed).
-pub(crate) fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+pub fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -295,7 +297,7 @@ pub(crate) fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 
 /// How a server builds key managers added at run time: the built-in connectors, the runtime's build context, these
 /// sealing keys, and revocations made through them logged to the store (so validators on every node learn them).
-pub(crate) fn key_manager_builder(
+pub fn key_manager_builder(
     runtime: &Runtime,
     sealing: Arc<keymanager::secret_box::SecretBox>,
 ) -> keymanager::service::key_managers::KeyManagerBuilder {
@@ -310,7 +312,7 @@ pub(crate) fn key_manager_builder(
 
 /// A subscriber that reloads the run-time key managers when another node announces a change (or one may have been
 /// missed).
-pub(crate) fn on_key_manager_change(service: KeyService) -> keymanager::sql::changes::Subscriber {
+pub fn on_key_manager_change(service: KeyService) -> keymanager::sql::changes::Subscriber {
     Arc::new(move |c: &keymanager::sql::changes::Change| {
         use keymanager::sql::changes::Change;
         if matches!(c, Change::KeyManagers | Change::CatchUp) {
@@ -326,7 +328,7 @@ pub(crate) fn on_key_manager_change(service: KeyService) -> keymanager::sql::cha
 
 /// Refuse to serve with a secret key that cannot open what the store holds (review 2, finding 9): one line naming
 /// the key ids the store needs and those this node has, instead of a node that reports ready and answers 500.
-pub(crate) async fn check_secret_key(
+pub async fn check_secret_key(
     runtime: &Runtime,
     service: &keymanager::service::KeyService,
     sealing: &keymanager::secret_box::SecretBox,
