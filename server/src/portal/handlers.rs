@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use keymanager::api::dto::{
-    ApplicationDto, AuditListDto, CreatedSecretDto, ErrorDto, FieldErrorDto, KeyDto, KeyManagerDto, ListDto,
-    RegeneratedDto, SecretDto, TokenDto,
+    ApplicationDto, AuditListDto, CreateApplicationDto, CreateSecretDto, CreatedSecretDto, ErrorDto, FieldErrorDto,
+    GenerateKeysDto, GenerateTokenDto, KeyDto, KeyManagerDto, ListDto, RegeneratedDto, SecretDto, TokenDto,
 };
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::api::{Failure, Origin};
 use super::pages::{self, Form, KeyPanel, Nav};
@@ -130,10 +130,26 @@ async fn call<T: serde::de::DeserializeOwned>(
     p.api((&c.id, &c.session), &c.origin, method, path, body).await
 }
 
+/// Send a typed body (a management-API DTO).
+async fn send<T: serde::de::DeserializeOwned, B: serde::Serialize>(
+    p: &PortalState,
+    c: &Ctx,
+    method: Method,
+    path: &str,
+    body: &B,
+) -> Result<T, Failure> {
+    let body = serde_json::to_value(body).map_err(|e| local("body", &format!("cannot be written: {e}")))?;
+    call(p, c, method, path, Some(&body)).await
+}
+
+/// A scope field as typed in a form: RFC 6749 §3.3 tokens, separated by spaces (extra spaces forgiven).
+fn scopes_field(f: &Fields) -> Result<keymanager::model::Scopes, Failure> {
+    let text = one(f, "scopes").split_whitespace().collect::<Vec<_>>().join(" ");
+    keymanager::model::Scopes::parse(&text).map_err(|why| local("scopes", &why))
+}
+
 fn seg(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+    crate::path_segment(text)
 }
 
 // ----- pages -----
@@ -228,11 +244,13 @@ pub(super) async fn create_application(
         Err(r) => return r.into_response(),
     };
     let description = one(&f, "description");
-    let mut body = json!({"name": one(&f, "name")});
-    if !description.is_empty() {
-        body["description"] = description.into();
-    }
-    match call::<ApplicationDto>(&p, &c, Method::POST, "/api/applications", Some(&body)).await {
+    let body = CreateApplicationDto {
+        name: one(&f, "name").to_owned(),
+        owner: None,
+        description: Some(description.to_owned()).filter(|d| !d.is_empty()),
+        attributes: Default::default(),
+    };
+    match send::<ApplicationDto, _>(&p, &c, Method::POST, "/api/applications", &body).await {
         Ok(app) => Redirect::to(&format!("/portal/applications/{}", seg(&app.application_id))).into_response(),
         Err(Failure::SignIn) => failed(Failure::SignIn),
         Err(e) => {
@@ -363,18 +381,27 @@ pub(super) async fn generate_keys(
     let key_type = key_type_of(Some(one(&f, "keyType")));
     let km = one(&f, "keyManager").to_owned();
     let callback = one(&f, "callbackUrl");
-    let body = json!({
-        "keyType": key_type.to_ascii_uppercase(),
-        "keyManager": km,
-        "grantTypesToBeSupported": all(&f, "grantTypesToBeSupported"),
-        "callbackUrl": (!callback.is_empty()).then_some(callback),
-        "scopes": keymanager::model::scope_tokens(one(&f, "scopes")),
-        "pkceMandatory": checked(&f, "pkceMandatory"),
-        "pkceSupportPlain": checked(&f, "pkceSupportPlain"),
-        "bypassClientCredentials": checked(&f, "bypassClientCredentials"),
-    });
     let path = format!("/api/applications/{}/generate-keys", seg(&app));
-    match call::<KeyDto>(&p, &c, Method::POST, &path, Some(&body)).await {
+    let answer = match scopes_field(&f) {
+        Ok(scopes) => {
+            let body = GenerateKeysDto {
+                key_type: key_type.to_ascii_uppercase(),
+                key_manager: Some(km.clone()),
+                grant_types_to_be_supported: all(&f, "grantTypesToBeSupported"),
+                callback_url: Some(callback.to_owned()).filter(|c| !c.is_empty()),
+                scopes,
+                validity_time: None,
+                pkce_mandatory: checked(&f, "pkceMandatory"),
+                pkce_support_plain: checked(&f, "pkceSupportPlain"),
+                bypass_client_credentials: checked(&f, "bypassClientCredentials"),
+                additional_properties: Default::default(),
+                generate_token: false,
+            };
+            send::<KeyDto, _>(&p, &c, Method::POST, &path, &body).await
+        }
+        Err(e) => Err(e),
+    };
+    match answer {
         Ok(k) => match &k.consumer_secret {
             Some(secret) => {
                 let flash = Flash::Secret {
@@ -461,14 +488,16 @@ pub(super) async fn create_secret(
     };
     let created = match expires_in {
         Ok(expires_in) => {
-            let body =
-                json!({"description": (!description.is_empty()).then_some(description), "expiresIn": expires_in});
-            call::<CreatedSecretDto>(
+            let body = CreateSecretDto {
+                description: Some(description.to_owned()).filter(|d| !d.is_empty()),
+                expires_in,
+            };
+            send::<CreatedSecretDto, _>(
                 &p,
                 &c,
                 Method::POST,
                 &format!("{}/secrets", keys_path(&app, &mapping)),
-                Some(&body),
+                &body,
             )
             .await
         }
@@ -600,19 +629,20 @@ pub(super) async fn try_token(
             .ok_or_else(|| local("validityPeriod", "a whole number of seconds from 1 to 31536000")),
     };
     let secret = one(&f, "consumerSecret");
-    let issued = match validity {
-        Ok(validity) => {
-            let body = json!({
-                "consumerSecret": (!secret.is_empty()).then_some(secret),
-                "scopes": keymanager::model::scope_tokens(one(&f, "scopes")),
-                "validityPeriod": validity,
-            });
-            call::<TokenDto>(
+    let issued = match validity.and_then(|validity| Ok((validity, scopes_field(&f)?))) {
+        Ok((validity, scopes)) => {
+            let body = GenerateTokenDto {
+                consumer_secret: Some(secret.to_owned()).filter(|s| !s.is_empty()),
+                validity_period: validity,
+                scopes,
+                ..Default::default()
+            };
+            send::<TokenDto, _>(
                 &p,
                 &c,
                 Method::POST,
                 &format!("{}/generate-token", keys_path(&app, &mapping)),
-                Some(&body),
+                &body,
             )
             .await
         }
