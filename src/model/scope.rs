@@ -123,6 +123,18 @@ impl Scopes {
         parse_scope(text).map(Scopes)
     }
 
+    /// Scopes a person typed into a form: the tokens may be separated by any run of white space, and each must be a
+    /// valid scope token ([`parse_scope`]'s other rules).
+    ///
+    /// ```
+    /// use keymanager::model::Scopes;
+    /// assert_eq!(Scopes::typed(" openid\torders:read  ").unwrap().to_string(), "openid orders:read");
+    /// assert!(Scopes::typed("a \"b\"").is_err());
+    /// ```
+    pub fn typed(text: &str) -> Result<Self, String> {
+        Self::parse(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+
     /// A `scope` value another server sent ([`scope_tokens`]' leniency).
     pub fn from_peer(text: &str) -> Self {
         Scopes(scope_tokens(text))

@@ -142,10 +142,9 @@ async fn send<T: serde::de::DeserializeOwned, B: serde::Serialize>(
     call(p, c, method, path, Some(&body)).await
 }
 
-/// A scope field as typed in a form: RFC 6749 §3.3 tokens, separated by spaces (extra spaces forgiven).
+/// The form's scope field, as a person typed it ([`keymanager::model::Scopes::typed`]).
 fn scopes_field(f: &Fields) -> Result<keymanager::model::Scopes, Failure> {
-    let text = one(f, "scopes").split_whitespace().collect::<Vec<_>>().join(" ");
-    keymanager::model::Scopes::parse(&text).map_err(|why| local("scopes", &why))
+    keymanager::model::Scopes::typed(one(f, "scopes")).map_err(|why| local("scopes", &why))
 }
 
 fn seg(text: &str) -> String {

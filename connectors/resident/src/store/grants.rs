@@ -75,7 +75,7 @@ pub struct RefreshRecord {
 }
 
 /// Roles as stored: space-separated.
-fn roles(text: &str) -> Vec<String> {
+pub(super) fn roles(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_owned).collect()
 }
 

@@ -62,7 +62,7 @@ impl Store {
                 sid: col(&r, 1)?,
                 subject: col(&r, 2)?,
                 username: col(&r, 3)?,
-                roles: col::<String>(&r, 4)?.split_whitespace().map(str::to_owned).collect(),
+                roles: super::grants::roles(&col::<String>(&r, 4)?),
                 auth_time: col(&r, 5)?,
                 expires_at: col(&r, 6)?,
             })
