@@ -64,13 +64,63 @@ pub async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, listen: Op
         .unwrap_or_else(|| format!("{scheme}://{reachable}"))
         .trim_end_matches('/')
         .to_owned();
-    let runtime = setup::build(
-        &config,
-        &data_dir,
-        Some(format!("{scheme}://{reachable}")),
-        setup::Access::Write,
-    )
-    .await?;
+    let Built {
+        router: app,
+        mut banner,
+    } = app(&config, &data_dir, &public_url, &format!("{scheme}://{reachable}")).await?;
+    banner.push(format!(
+        "keymanager {} listening on {scheme}://{bound}",
+        env!("CARGO_PKG_VERSION")
+    ));
+    // The banner must never stop the server: a closed stdout (a supervisor that went away) is ignored.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out
+            .write_all((banner.join("\n") + "\n").as_bytes())
+            .and_then(|_| out.flush());
+    }
+    let limits = http_server::Limits::from_config(&config.server);
+    let app = app
+        .layer(axum::middleware::from_fn(move |req, next| {
+            http_server::request_timeout(limits.request_timeout, req, next)
+        }))
+        .layer(axum::middleware::from_fn(crate::observe::observe));
+    match tls {
+        Some(config) => {
+            let listener = crate::tls::TlsListener::new(listener, config)
+                .map_err(|e| Failure::Refused(format!("cannot start TLS: {e}")))?;
+            http_server::serve(listener, app, limits, http_server::shutdown()).await
+        }
+        None => http_server::serve(listener, app, limits, http_server::shutdown()).await,
+    }
+    Ok(())
+}
+
+/// What [`app`] builds: the routes, and the lines `keymanager serve` prints about them.
+pub struct Built {
+    /// Every route `keymanager serve` answers (the management API, health, metrics unless they have a listener of
+    /// their own, the portal, forward auth, the resident's OAuth endpoints), without the request timeout and access
+    /// log layers `run` adds: an application that embeds them adds its own.
+    pub router: axum::Router,
+    /// What is served where, one line each.
+    pub banner: Vec<String>,
+}
+
+/// Build everything `keymanager serve` serves from `config`, with its state in `data_dir`, as an axum `Router` an
+/// application can merge into its own and serve itself. `public_url` is the address clients use (the resident's
+/// issuer); `listen_url` an address this process itself answers on. Background work (admin-token and key-manager
+/// reloads, signing-key changes, the audit purge, a metrics listener of its own) is spawned on the current Tokio
+/// runtime.
+pub async fn app(
+    config: &keymanager::config::Config,
+    data_dir: &Path,
+    public_url: &str,
+    listen_url: &str,
+) -> Result<Built, Failure> {
+    let public_url = public_url.to_owned();
+    let data_dir = data_dir.to_path_buf();
+    let runtime = setup::build(config, &data_dir, Some(listen_url.to_owned()), setup::Access::Write).await?;
     // Named admin tokens, kept hashed in the key service's store; the first one is generated into the data
     // directory on first start (or imported from it, for a data directory made before named tokens).
     let tokens = AdminTokens::load_with_clock(
@@ -313,33 +363,10 @@ pub async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, listen: Op
         }
     }
     lines.push(format!("  admin token: {admin_note}"));
-    lines.push(format!(
-        "keymanager {} listening on {scheme}://{bound}",
-        env!("CARGO_PKG_VERSION")
-    ));
-    // The banner must never stop the server: a closed stdout (a supervisor that went away) is ignored.
-    {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = out
-            .write_all((lines.join("\n") + "\n").as_bytes())
-            .and_then(|_| out.flush());
-    }
-    let limits = http_server::Limits::from_config(&config.server);
-    let app = app
-        .layer(axum::middleware::from_fn(move |req, next| {
-            http_server::request_timeout(limits.request_timeout, req, next)
-        }))
-        .layer(axum::middleware::from_fn(crate::observe::observe));
-    match tls {
-        Some(config) => {
-            let listener = crate::tls::TlsListener::new(listener, config)
-                .map_err(|e| Failure::Refused(format!("cannot start TLS: {e}")))?;
-            http_server::serve(listener, app, limits, http_server::shutdown()).await
-        }
-        None => http_server::serve(listener, app, limits, http_server::shutdown()).await,
-    }
-    Ok(())
+    Ok(Built {
+        router: app,
+        banner: lines,
+    })
 }
 
 /// The resident key manager is ready: its store answers and a signing key is loaded.
