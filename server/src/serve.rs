@@ -170,14 +170,14 @@ pub async fn app(
         .with_key_manager_builder(builder);
     setup::check_secret_key(&runtime, &service, &sealing).await?;
     service.reload_key_managers().await?;
-    let identity = api_identity(&config, &runtime)?;
+    let identity = api_identity(config, &runtime)?;
     let identity_validator = identity.as_ref().map(|i| i.validator.clone());
     let identity_names: Vec<String> = identity.as_ref().map(|i| i.names.clone()).unwrap_or_default();
     let callers = match &identity {
         Some(i) => format!("admin tokens and access tokens of {}", i.names.join(", ")),
         None => "admin tokens only".to_owned(),
     };
-    spawn_audit_purge(&service, &config);
+    spawn_audit_purge(&service, config);
     let reloadable = service.clone();
     let api = keymanager::api::router_with(
         service,
@@ -262,7 +262,7 @@ pub async fn app(
         ));
     }
     // Forward auth for gateways in any language.
-    let (forward_auth, gateway_validator) = crate::gateway_auth::router(&config, &runtime)?;
+    let (forward_auth, gateway_validator) = crate::gateway_auth::router(config, &runtime)?;
     // It answers for the key managers added at run time too, and forgets disabled and removed ones.
     gateway_validator.follow_key_managers(reloadable.watch_key_managers());
     reloadable.spawn_key_manager_poller(keymanager::service::key_managers::POLL_INTERVAL);
