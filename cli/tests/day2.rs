@@ -51,6 +51,15 @@ fn km(
     )
 }
 
+/// `keymanager --server BASE ARGS`, which must succeed: its JSON.
+fn ok_at(dir: &Path, config: &Path, env: &[(&str, &str)], base: &str, args: &[&str], stdin: Option<&str>) -> Value {
+    let mut all = vec!["--server", base];
+    all.extend_from_slice(args);
+    let (code, json, text) = km(dir, Some(config), env, &all, stdin);
+    assert_eq!(code, 0, "{args:?}: {text}");
+    json
+}
+
 /// The databases to run on: SQLite in `dir`, and a fresh PostgreSQL schema when one is configured.
 fn databases(dir: &Path, prefix: &str) -> Vec<String> {
     let mut out = vec![format!("sqlite://{}", dir.join("shared.db").display())];
@@ -110,16 +119,19 @@ fn the_secret_key_is_rotated_while_a_node_serves_and_then_the_old_key_can_go() {
         let config = write_config(d, url);
         let (old, new) = (generated_entry(d), generated_entry(d));
         assert_ne!(old, new);
+        let secret_key = |key: &str, command: &str| {
+            km(
+                d,
+                Some(&config),
+                &[("KEYMANAGER_SECRET_KEY", key)],
+                &["secret-key", command],
+                None,
+            )
+        };
         let served = common::serve_config(&config, d, &[("KEYMANAGER_SECRET_KEY", &old)]);
         let base = served.base.clone();
         let admin = common::admin_token(d);
-        let on_server = |args: &[&str]| {
-            let mut all = vec!["--server", base.as_str()];
-            all.extend_from_slice(args);
-            let (code, json, text) = km(d, Some(&config), &[], &all, None);
-            assert_eq!(code, 0, "{args:?}: {text}");
-            json
-        };
+        let on_server = |args: &[&str]| ok_at(d, &config, &[], &base, args, None);
         on_server(&["apps", "create", "billing", "--owner", "alice"]);
         let keys = on_server(&["keys", "generate", "--app", "billing", "--key-type", "production"]);
         let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
@@ -139,20 +151,8 @@ fn the_secret_key_is_rotated_while_a_node_serves_and_then_the_old_key_can_go() {
         let both = format!("{new},{old}");
         let served = common::serve_config(&config, d, &[("KEYMANAGER_SECRET_KEY", &both)]);
         let base = served.base.clone();
-        let on_server = |args: &[&str]| {
-            let mut all = vec!["--server", base.as_str()];
-            all.extend_from_slice(args);
-            let (code, json, text) = km(d, Some(&config), &[], &all, None);
-            assert_eq!(code, 0, "{args:?}: {text}");
-            json
-        };
-        let (code, status, text) = km(
-            d,
-            Some(&config),
-            &[("KEYMANAGER_SECRET_KEY", &both)],
-            &["secret-key", "status"],
-            None,
-        );
+        let on_server = |args: &[&str]| ok_at(d, &config, &[], &base, args, None);
+        let (code, status, text) = secret_key(&both, "status");
         assert_eq!(code, 0, "{text}");
         assert_eq!(status["sealingKey"], fingerprint(&new).as_str(), "{status}");
         assert!(
@@ -184,13 +184,7 @@ fn the_secret_key_is_rotated_while_a_node_serves_and_then_the_old_key_can_go() {
         );
 
         // While the node serves.
-        let (code, rotated, text) = km(
-            d,
-            Some(&config),
-            &[("KEYMANAGER_SECRET_KEY", &both)],
-            &["secret-key", "rotate"],
-            None,
-        );
+        let (code, rotated, text) = secret_key(&both, "rotate");
         assert_eq!(code, 0, "{text}");
         assert_eq!(
             (
@@ -200,13 +194,7 @@ fn the_secret_key_is_rotated_while_a_node_serves_and_then_the_old_key_can_go() {
             (Some(1), Some(secrets)),
             "{rotated}"
         );
-        let (_, again, _) = km(
-            d,
-            Some(&config),
-            &[("KEYMANAGER_SECRET_KEY", &both)],
-            &["secret-key", "rotate"],
-            None,
-        );
+        let (_, again, _) = secret_key(&both, "rotate");
         assert_eq!(
             (again["keyManagerSettings"].as_u64(), again["clientSecrets"].as_u64()),
             (Some(0), Some(0)),
@@ -218,22 +206,10 @@ fn the_secret_key_is_rotated_while_a_node_serves_and_then_the_old_key_can_go() {
         drop(served);
 
         // The new key alone opens everything; the old alone no longer does, and says which key it lacks.
-        let (code, status, text) = km(
-            d,
-            Some(&config),
-            &[("KEYMANAGER_SECRET_KEY", &new)],
-            &["secret-key", "status"],
-            None,
-        );
+        let (code, status, text) = secret_key(&new, "status");
         assert_eq!(code, 0, "{text}");
         assert_eq!(status["storeNeeds"], json!([fingerprint(&new)]), "{status}");
-        let (code, _, text) = km(
-            d,
-            Some(&config),
-            &[("KEYMANAGER_SECRET_KEY", &old)],
-            &["secret-key", "status"],
-            None,
-        );
+        let (code, _, text) = secret_key(&old, "status");
         assert_eq!(code, 1, "{text}");
         assert!(text.contains(&format!("lacks key(s) {}", fingerprint(&new))), "{text}");
         let node = common::serve_config(&config, d, &[("KEYMANAGER_SECRET_KEY", &new)]);
@@ -273,11 +249,7 @@ fn a_backup_taken_under_write_load_restores_every_acknowledged_write_secret_and_
     let base = served.base.clone();
     let admin = common::admin_token(d);
     let run = |dir: &Path, base: &str, args: &[&str], stdin: Option<&str>| {
-        let mut all = vec!["--server", base];
-        all.extend_from_slice(args);
-        let (code, json, text) = km(dir, Some(&config), &[("KEYMANAGER_ADMIN_TOKEN", &admin)], &all, stdin);
-        assert_eq!(code, 0, "{args:?}: {text}");
-        json
+        ok_at(dir, &config, &[("KEYMANAGER_ADMIN_TOKEN", &admin)], base, args, stdin)
     };
     run(d, &base, &["apps", "create", "orders", "--owner", "alice"], None);
     let keys = run(
@@ -524,23 +496,13 @@ fn a_rotation_reaches_every_node_and_the_gateway_and_a_retired_key_is_refused_ev
             &env,
         );
         let admin = common::admin_token(&dir_a);
+        let as_admin = [("KEYMANAGER_ADMIN_TOKEN", admin.as_str())];
         let cli = |base: &str, args: &[&str], stdin: Option<&str>| {
             let mut all = vec!["--server", base];
             all.extend_from_slice(args);
-            let (code, json, text) = km(
-                &dir_a,
-                Some(&config),
-                &[("KEYMANAGER_ADMIN_TOKEN", &admin)],
-                &all,
-                stdin,
-            );
-            (code, json, text)
+            km(&dir_a, Some(&config), &as_admin, &all, stdin)
         };
-        let ok = |base: &str, args: &[&str], stdin: Option<&str>| {
-            let (code, json, text) = cli(base, args, stdin);
-            assert_eq!(code, 0, "{args:?}: {text}");
-            json
-        };
+        let ok = |base: &str, args: &[&str], stdin: Option<&str>| ok_at(&dir_a, &config, &as_admin, base, args, stdin);
         ok(&a.base, &["apps", "create", "orders", "--owner", "ops"], None);
         let keys = ok(
             &a.base,
