@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use keymanager::gateway::{Authenticated, BearerAuthLayer};
-use keymanager::model::{ClientSpec, KeyType, TokenRequest};
-use keymanager::registry::KeyManagers;
-use keymanager::validation::{TokenValidator, ValidatorSettings};
-use keymanager::KeyManager;
+use keymanager::gateway_kit::gateway::{Authenticated, BearerAuthLayer};
+use keymanager::gateway_kit::model::{ClientSpec, KeyType, TokenRequest};
+use keymanager::gateway_kit::KeyManager;
+use keymanager::gateway_kit::KeyManagers;
+use keymanager::gateway_kit::{TokenValidator, ValidatorSettings};
 use keymanager_resident::{ResidentKeyManager, ResidentServer, ResidentSettings, Store};
 
 /// The upstream route: it only runs for requests with a valid token carrying `orders:read`.

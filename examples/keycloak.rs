@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use keymanager::http::{HttpClient, HttpPolicy};
-use keymanager::model::{ClientSecret, ClientSpec, KeyType, RevocationRequest, TokenRequest};
-use keymanager::sql::registrations::MemoryRegistrations;
-use keymanager::KeyManager;
+use keymanager::gateway_kit::model::{ClientSecret, ClientSpec, KeyType, RevocationRequest, TokenRequest};
+use keymanager::gateway_kit::KeyManager;
+use keymanager::gateway_kit::{HttpClient, HttpPolicy};
+use keymanager_keycloak::MemoryRegistrations;
 use keymanager_keycloak::{KeycloakKeyManager, KeycloakSettings, Mode};
 
 #[tokio::main]

@@ -11,9 +11,9 @@
 
 use std::sync::Arc;
 
-use keymanager::http::{HttpClient, HttpPolicy};
-use keymanager::model::{ClientSecret, ClientSpec, KeyType, RevocationRequest, Token, TokenRequest};
-use keymanager::KeyManager;
+use keymanager::gateway_kit::model::{ClientSecret, ClientSpec, KeyType, RevocationRequest, Token, TokenRequest};
+use keymanager::gateway_kit::KeyManager;
+use keymanager::gateway_kit::{HttpClient, HttpPolicy};
 use keymanager_oidc::{MemoryRegistrations, OidcKeyManager, OidcSettings};
 
 #[tokio::main]

@@ -6,9 +6,11 @@
 //! policy admitting client_credentials). Here, against a mock server serving Okta's own bodies from
 //! `fixtures/okta`: `cargo run --example okta -- --mock`.
 
-use keymanager::http::{HttpClient, HttpPolicy};
-use keymanager::model::{ClientSecret, ClientSpec, KeyType, RevocationRequest, SecretSpec, Token, TokenRequest};
-use keymanager::KeyManager;
+use keymanager::gateway_kit::model::{
+    ClientSecret, ClientSpec, KeyType, RevocationRequest, SecretSpec, Token, TokenRequest,
+};
+use keymanager::gateway_kit::KeyManager;
+use keymanager::gateway_kit::{HttpClient, HttpPolicy};
 use keymanager_okta::{OktaKeyManager, OktaSettings};
 
 #[tokio::main]

@@ -3,8 +3,8 @@
 //!
 //! Run it with `cargo run --example resident`.
 
-use keymanager::model::{ClientSpec, KeyType, RevocationRequest, SecretSpec, TokenRequest};
-use keymanager::KeyManager;
+use keymanager::gateway_kit::model::{ClientSpec, KeyType, RevocationRequest, SecretSpec, TokenRequest};
+use keymanager::gateway_kit::KeyManager;
 use keymanager_resident::{ResidentKeyManager, ResidentServer, ResidentSettings, Store};
 
 #[tokio::main]

@@ -114,7 +114,7 @@ pub struct ServerConfig {
     pub audit_retention_days: Option<u32>,
     /// Let the server fetch loopback, private, link-local and plain-`http` URLs when it fetches on someone else's
     /// say (clients' `jwks_uri`, key managers added at run time, discovery); default `false`. For development and
-    /// tests only: see [`egress`](crate::egress).
+    /// tests only: see `egress`.
     pub allow_private_fetches: Option<bool>,
     /// Changes a holder of an access token may make at once through the management API; default 50 (admin tokens
     /// are not limited). From 1 to 100,000.
@@ -294,17 +294,17 @@ fn prefix_on_boundary(prefix: &str, path: &str) -> bool {
 }
 
 /// An HTTP method as a gateway names it: 1 to 32 ASCII letters.
-pub fn is_method_token(m: &str) -> bool {
+pub(crate) fn is_method_token(m: &str) -> bool {
     !m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
 /// The longest `[gateway] leeway_seconds`.
-pub const MAX_GATEWAY_LEEWAY_SECONDS: u64 = 600;
+pub(crate) const MAX_GATEWAY_LEEWAY_SECONDS: u64 = 600;
 
 /// Default `[server] audit_retention_days`.
 pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
 /// The longest `[server] audit_retention_days` (100 years).
-pub const MAX_AUDIT_RETENTION_DAYS: u32 = 36_500;
+pub(crate) const MAX_AUDIT_RETENTION_DAYS: u32 = 36_500;
 
 /// Default `[server] header_read_timeout_seconds`.
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 10;
@@ -313,9 +313,9 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
 /// Default `[server] max_connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// The longest `[server]` timeout accepted, in seconds.
-pub const MAX_SERVER_TIMEOUT_SECONDS: u64 = 3600;
+pub(crate) const MAX_SERVER_TIMEOUT_SECONDS: u64 = 3600;
 /// The largest `[server] max_connections`.
-pub const MAX_SERVER_CONNECTIONS: usize = 100_000;
+pub(crate) const MAX_SERVER_CONNECTIONS: usize = 100_000;
 
 /// One `[[key_manager]]` table. `Debug` lists the settings' names, never their values (they hold secrets).
 #[derive(Clone)]
@@ -612,8 +612,8 @@ impl Config {
     }
 
     /// Check `[database]` and `[server]` as `keymanager serve` will use them: a pool size from 1 to
-    /// [`MAX_DATABASE_CONNECTIONS`], a `sqlite:` or `postgres:` URL, a listen address `HOST:PORT`, a public URL
-    /// that is `http(s)` with a host, an admin token of at least [`MIN_ADMIN_TOKEN_LENGTH`] characters, and TLS
+    /// `MAX_DATABASE_CONNECTIONS`, a `sqlite:` or `postgres:` URL, a listen address `HOST:PORT`, a public URL
+    /// that is `http(s)` with a host, an admin token of at least `MIN_ADMIN_TOKEN_LENGTH` characters, and TLS
     /// certificate and key together. Parsing runs it, so `config check` fails exactly when `serve` would.
     pub fn validate(&self) -> Result<(), ConfigError> {
         match self.problems().into_iter().next() {
@@ -765,10 +765,10 @@ impl Config {
 }
 
 /// The largest `[database] max_connections`.
-pub const MAX_DATABASE_CONNECTIONS: u32 = 1000;
+pub(crate) const MAX_DATABASE_CONNECTIONS: u32 = 1000;
 
 /// The shortest admin token accepted in the configuration (the generated one has 43 characters, 256 bits).
-pub const MIN_ADMIN_TOKEN_LENGTH: usize = 32;
+pub(crate) const MIN_ADMIN_TOKEN_LENGTH: usize = 32;
 
 /// Put each configured override in place of the endpoint a connector derived (a trailing `/` dropped).
 pub fn override_endpoints<'a>(overrides: impl IntoIterator<Item = (Option<String>, &'a mut String)>) {
@@ -780,7 +780,7 @@ pub fn override_endpoints<'a>(overrides: impl IntoIterator<Item = (Option<String
 }
 
 /// A database URL this program can open: `sqlite:…` or `postgres:`/`postgresql:…`.
-pub fn check_database_url(url: &str) -> Result<(), String> {
+pub(crate) fn check_database_url(url: &str) -> Result<(), String> {
     let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
     match scheme.as_deref() {
         Some("sqlite" | "postgres" | "postgresql") => Ok(()),
@@ -815,7 +815,7 @@ pub fn check_listen_address(listen: &str) -> Result<(), String> {
 }
 
 /// A public base URL: `http` or `https`, with a host, without query or fragment.
-pub fn check_public_url(text: &str) -> Result<(), String> {
+pub(crate) fn check_public_url(text: &str) -> Result<(), String> {
     let url = url::Url::parse(text).map_err(|e| format!("`{}` is not a URL: {e}", text.escape_debug()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err(format!(

@@ -122,7 +122,7 @@ pub struct ConnectorDescriptor {
     pub application_properties: Vec<Setting>,
 }
 
-/// Read a table into a connector's typed settings `T`: checked by [`validate_settings`] (unknown fields, types,
+/// Read a table into a connector's typed settings `T`: checked by `validate_settings` (unknown fields, types,
 /// required fields, URL schemes), the declared defaults filled in, then deserialized. The [`Setting`] list is the
 /// one source of names, defaults and secret flags; [`check_settings_type`] in a connector's tests proves that `T`
 /// declares the same fields. Returns the offending key and what is wrong.
@@ -241,7 +241,7 @@ pub(crate) mod introspect {
 
 /// Check `values` against `settings`: unknown keys, missing required ones, types, allowed values and URL schemes.
 /// Returns the offending key and what is wrong.
-pub fn validate_settings(
+pub(crate) fn validate_settings(
     values: &Map<String, Value>,
     settings: &[Setting],
     allow_insecure_http: bool,
@@ -316,7 +316,7 @@ pub fn validate_settings(
 /// Check an endpoint URL: `https://`, or `http://` on a loopback host (or anywhere with `allow_insecure_http`).
 ///
 /// ```
-/// use keymanager::descriptor::check_endpoint_url;
+/// use keymanager::connector_kit::check_endpoint_url;
 /// assert!(check_endpoint_url("https://dev-1.okta.com", false).is_ok());
 /// assert!(check_endpoint_url("http://127.0.0.1:8080", false).is_ok());
 /// assert!(check_endpoint_url("http://idp.example.com", false).is_err());

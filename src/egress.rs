@@ -97,7 +97,7 @@ fn refused(url: &Url, why: &str) -> Error {
 }
 
 /// Only global unicast addresses (the IANA special-purpose registries, read as an allowlist).
-pub fn is_global(ip: IpAddr) -> bool {
+pub(crate) fn is_global(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => is_global_v4(a),
         IpAddr::V6(a) => is_global_v6(a),

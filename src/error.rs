@@ -555,7 +555,7 @@ impl fmt::Display for ProviderError {
 }
 
 /// Replace the values of secret-bearing fields, at any depth, with `"[REDACTED]"`.
-pub fn redact_json(value: &mut serde_json::Value) {
+pub(crate) fn redact_json(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             for (k, v) in map.iter_mut() {

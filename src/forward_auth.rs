@@ -14,7 +14,7 @@
 //! **The rules** ([`RouteRule`], `[[gateway.route]]`): the longest `path_prefix` (on a segment boundary, in any
 //! letter case unless `case_sensitive`) whose `methods` include the method decides which `scopes` the token needs,
 //! all of them. A path no rule covers follows `[gateway] default` ([`UncoveredPaths`]): refused (`deny`, the
-//! default) or any valid token (`authenticated`). `200` carries the identity headers ([`IDENTITY_HEADERS`]); a
+//! default) or any valid token (`authenticated`). `200` carries the identity headers (`IDENTITY_HEADERS`); a
 //! refusal is the RFC 6750 answer of [`Refusal`](crate::gateway::Refusal): `401` (no or invalid token), `403`
 //! (`insufficient_scope`, or a path closed by `deny`), `503`.
 
@@ -33,7 +33,7 @@ use axum::routing::any;
 use axum::Router;
 
 /// The headers a `200` carries, for the gateway to pass upstream.
-pub const IDENTITY_HEADERS: [&str; 6] = [
+pub(crate) const IDENTITY_HEADERS: [&str; 6] = [
     "x-auth-client-id",
     "x-auth-subject",
     "x-auth-scopes",
@@ -43,11 +43,11 @@ pub const IDENTITY_HEADERS: [&str; 6] = [
 ];
 
 /// The path forward auth is served under (Envoy appends the original path to it).
-pub const FORWARD_AUTH_PATH: &str = "/gateway/auth";
+pub(crate) const FORWARD_AUTH_PATH: &str = "/gateway/auth";
 
 /// The original request a gateway asks about.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OriginalRequest {
+pub(crate) struct OriginalRequest {
     /// The method, upper-case.
     pub method: String,
     /// The path as [`normalize_path`] reads it.
@@ -57,7 +57,7 @@ pub struct OriginalRequest {
 /// Why a forward-auth request is refused before any token is looked at (`400`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum BadForwardRequest {
+pub(crate) enum BadForwardRequest {
     /// `[gateway] proxy` is not set.
     #[error("forward auth is off: set [gateway] proxy = \"nginx\", \"traefik\" or \"envoy\"")]
     NoProxy,
@@ -87,7 +87,7 @@ pub enum BadForwardRequest {
 }
 
 /// The original request `proxy` asks about, from its headers only (or Envoy's request line).
-pub fn original_request(
+pub(crate) fn original_request(
     proxy: Option<ProxyKind>,
     method: &Method,
     path: &str,
@@ -199,7 +199,12 @@ impl ForwardAuth {
 }
 
 /// The longest rule covering `method` on `path` decides; with none, `uncovered`.
-pub fn requirement<'a>(rules: &'a [RouteRule], uncovered: UncoveredPaths, method: &str, path: &str) -> Requirement<'a> {
+pub(crate) fn requirement<'a>(
+    rules: &'a [RouteRule],
+    uncovered: UncoveredPaths,
+    method: &str,
+    path: &str,
+) -> Requirement<'a> {
     match rules
         .iter()
         .filter(|r| r.covers(method, path))

@@ -16,16 +16,17 @@
 //!   configuration, the registry of built key managers, the token validator and the axum layer.
 
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "server")]
 pub mod api;
 pub mod config;
 pub mod config_reference;
-pub mod descriptor;
-pub mod egress;
+mod descriptor;
+mod egress;
 pub mod error;
-pub mod error_dialect;
+mod error_dialect;
 #[cfg(feature = "gateway")]
 pub mod forward_auth;
 #[cfg(feature = "gateway")]
@@ -36,41 +37,66 @@ pub mod model;
 pub mod oauth;
 pub mod registry;
 #[cfg(any(feature = "service", feature = "validation"))]
-pub mod secret_box;
-pub mod secret_policy;
+mod secret_box;
+mod secret_policy;
 #[cfg(feature = "service")]
 pub mod service;
-pub mod signing_keys;
+mod signing_keys;
 #[cfg(feature = "sql")]
 pub mod sql;
-pub mod user_directory;
+mod user_directory;
 #[cfg(feature = "validation")]
 pub mod validation;
 
 pub use error::{Error, Result};
 
-/// What a connector author needs, in one place (the same items as their home modules).
+/// What a connector author needs, in one place: every in-tree connector imports the core through this door alone.
+///
+/// The vocabulary modules ([`model`], [`oauth`], [`http`], `sql`) come whole; the rest is the items a connector
+/// uses: its descriptor and settings, the factory and build context, the secret policy and secret box, the egress
+/// guard, the signing-key administration a provider with its own keys implements, and the JWK reader.
 pub mod connector_kit {
-    pub use crate::descriptor::{check_settings_type, ConnectorDescriptor, Setting, SettingKind};
-    pub use crate::error::{ConfigError, ProviderError};
+    pub use crate::config::{override_endpoints, redact_url_password, KeyManagerConfig};
+    pub use crate::descriptor::{
+        check_endpoint_url, check_settings_type, read_settings, ConnectorDescriptor, Setting, SettingKind,
+    };
+    pub use crate::egress::Egress;
+    pub use crate::error::{chain, ConfigError, ProviderError};
     pub use crate::error_dialect::{ErrorDialect, ErrorFields, OAuthErrorBody, OAuthErrors};
     pub use crate::http::{HttpClient, HttpPolicy, HttpResponse, Idempotency};
-    pub use crate::registry::{BuildContext, ConnectorFactory};
+    pub use crate::registry::{BuildContext, ConnectorFactory, KeyManagers};
+    #[cfg(any(feature = "service", feature = "validation"))]
+    pub use crate::secret_box::{new_key, SecretBox};
     pub use crate::secret_policy::{SecretPolicy, SecretSettings, SecretStorage};
+    pub use crate::signing_keys::{KeyRotation, SigningKeyAdmin, SigningKeyInfo, SigningKeyPhase};
     #[cfg(feature = "sql")]
     pub use crate::sql;
-    pub use crate::{config::KeyManagerConfig, model, oauth, Error, KeyManager, Result};
+    pub use crate::user_directory::{NewUser, UserChange, UserDirectory, UserInfo, UserProfile};
+    #[cfg(feature = "validation")]
+    pub use crate::validation::jwk_public_key;
+    pub use crate::{http, model, oauth, route_table, Error, KeyManager, Result};
 }
 
-/// What a gateway author needs, in one place (the same items as their home modules).
+/// What a gateway author needs, in one place: the examples import the core through this door alone.
 pub mod gateway_kit {
-    pub use crate::config::Config;
+    pub use crate::config::{Config, KeyManagerConfig};
     #[cfg(feature = "gateway")]
     pub use crate::gateway;
-    pub use crate::registry::{ConnectorRegistry, KeyManagers};
+    pub use crate::http::{HttpClient, HttpPolicy};
+    pub use crate::registry::{BuildContext, ConnectorFactory, ConnectorRegistry, KeyManagers};
     #[cfg(feature = "validation")]
     pub use crate::validation::{Principal, TokenValidator, ValidationError, ValidatorSettings};
-    pub use crate::{Error, KeyManager, Result};
+    pub use crate::{model, Error, KeyManager, Result};
+}
+
+/// What the server and the command line compose beyond the two kits: the secret box that seals stored secrets,
+/// the egress guard, signing-key administration and the connector descriptors they list.
+pub mod server_kit {
+    pub use crate::descriptor::ConnectorDescriptor;
+    pub use crate::egress::Egress;
+    #[cfg(any(feature = "service", feature = "validation"))]
+    pub use crate::secret_box::{fingerprint, new_key, SecretBox, SECRET_KEY_ENV, SECRET_KEY_FILE};
+    pub use crate::signing_keys::{KeyRotation, SigningKeyAdmin, SigningKeyInfo, SigningKeyPhase};
 }
 
 /// A route table: one list of `method "path" => handler` lines makes both `pub const ROUTES: &[(&str, &str)]`

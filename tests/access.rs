@@ -106,13 +106,13 @@ async fn world_with(url: &str, foreign_url: &str, write_quota: Option<keymanager
             registry,
             context: keymanager::registry::BuildContext {
                 // The providers here are wiremock servers on this machine.
-                egress: keymanager::egress::Egress::AllowPrivate,
+                egress: keymanager::server_kit::Egress::AllowPrivate,
                 ..Default::default()
             },
             sealing: Arc::new(
-                keymanager::secret_box::SecretBox::from_text(&format!(
+                keymanager::server_kit::SecretBox::from_text(&format!(
                     "k1:{}",
-                    keymanager::secret_box::new_key().unwrap()
+                    keymanager::server_kit::new_key().unwrap()
                 ))
                 .unwrap(),
             ),
@@ -357,7 +357,7 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
     }
     // A key that signed nothing this world holds, to retire: two rotations at once, the first new key retired.
     let kid = if path == "/api/signing-keys/{kid}/retire" {
-        use keymanager::signing_keys::KeyRotation;
+        use keymanager::server_kit::KeyRotation;
         let keys = w.service.signing_keys().unwrap();
         let now = KeyRotation {
             pre_publish_seconds: Some(0),
@@ -366,7 +366,7 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
         let first = keys.rotate_signing_keys(now).await.unwrap();
         let kid = first
             .iter()
-            .find(|k| k.phase == keymanager::signing_keys::SigningKeyPhase::Signing && k.alg == "ES256")
+            .find(|k| k.phase == keymanager::server_kit::SigningKeyPhase::Signing && k.alg == "ES256")
             .unwrap()
             .kid
             .clone();

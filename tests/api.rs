@@ -13,7 +13,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use keymanager::api::{router, ROUTES};
 use keymanager::config::KeyManagerConfig;
-use keymanager::descriptor::{ConnectorDescriptor, Setting};
+use keymanager::connector_kit::{ConnectorDescriptor, Setting};
 use keymanager::model::*;
 use keymanager::registry::{BuildContext, ConnectorFactory, KeyManagers};
 use keymanager::service::{
@@ -1195,7 +1195,7 @@ async fn descriptions_are_kept_for_providers_that_keep_none() {
 async fn key_managers_are_managed_at_run_time() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("ks.db").display());
-    let key = keymanager::secret_box::new_key().unwrap();
+    let key = keymanager::server_kit::new_key().unwrap();
     let node = |store: Arc<SqlApplicationStore>| {
         let mut kms = KeyManagers::default();
         kms.insert(Arc::new(Memory::default()), &MemoryFactory).unwrap();
@@ -1206,10 +1206,10 @@ async fn key_managers_are_managed_at_run_time() {
                 registry,
                 context: keymanager::registry::BuildContext {
                     // The providers here are wiremock servers on this machine.
-                    egress: keymanager::egress::Egress::AllowPrivate,
+                    egress: keymanager::server_kit::Egress::AllowPrivate,
                     ..Default::default()
                 },
-                sealing: Arc::new(keymanager::secret_box::SecretBox::from_text(&format!("k1:{key}")).unwrap()),
+                sealing: Arc::new(keymanager::server_kit::SecretBox::from_text(&format!("k1:{key}")).unwrap()),
                 wrap: Arc::new(|set: &KeyManagers| set.clone()),
             },
         );

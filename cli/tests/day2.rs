@@ -102,7 +102,7 @@ fn generated_entry(dir: &Path) -> String {
     assert_eq!(bytes.len(), 32, "{dir:?}");
     assert_eq!(
         id,
-        keymanager::secret_box::fingerprint(&bytes),
+        keymanager::server_kit::fingerprint(&bytes),
         "the id is the key's fingerprint"
     );
     entry

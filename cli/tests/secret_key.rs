@@ -63,7 +63,7 @@ fn a_node_without_the_clusters_secret_key_refuses_to_start_and_says_which_it_nee
     let said = String::from_utf8_lossy(&refused.stderr);
     let fp = |k: &str| {
         use base64::Engine;
-        keymanager::secret_box::fingerprint(
+        keymanager::server_kit::fingerprint(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(k.split_once(':').unwrap().1)
                 .unwrap(),

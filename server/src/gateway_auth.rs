@@ -54,7 +54,7 @@ pub async fn runtime_key_managers(
     rt: &setup::Runtime,
     data_dir: &Path,
 ) -> Result<Option<keymanager::service::KeyService>, Failure> {
-    let Some(sealing) = keymanager::secret_box::SecretBox::load_existing(Some(data_dir))? else {
+    let Some(sealing) = keymanager::server_kit::SecretBox::load_existing(Some(data_dir))? else {
         tracing::warn!(
             "no secret key (KEYMANAGER_SECRET_KEY or DATA_DIR/secret-key): key managers added at run time are not \
              validated here"

@@ -161,7 +161,7 @@ pub async fn app(
     };
     // Key managers added at run time: built by the same registry, their secret settings sealed under the secret
     // key (KEYMANAGER_SECRET_KEY or DATA_DIR/secret-key), loaded now and again whenever a node announces a change.
-    let sealing = Arc::new(keymanager::secret_box::SecretBox::load(Some(&data_dir))?);
+    let sealing = Arc::new(keymanager::server_kit::SecretBox::load(Some(&data_dir))?);
     let builder = setup::key_manager_builder(&runtime, sealing.clone());
     let service = runtime
         .service

@@ -116,7 +116,7 @@ pub async fn build(
         listen_url,
         data_dir: Some(data_dir.to_path_buf()),
         http: None,
-        egress: keymanager::egress::Egress::from_setting(config.server.allow_private_fetches),
+        egress: keymanager::server_kit::Egress::from_setting(config.server.allow_private_fetches),
     };
     let registry = registry();
     registry.check(config)?;
@@ -299,7 +299,7 @@ pub fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 /// sealing keys, and revocations made through them logged to the store (so validators on every node learn them).
 pub fn key_manager_builder(
     runtime: &Runtime,
-    sealing: Arc<keymanager::secret_box::SecretBox>,
+    sealing: Arc<keymanager::server_kit::SecretBox>,
 ) -> keymanager::service::key_managers::KeyManagerBuilder {
     let sink = runtime.store.clone() as Arc<dyn RevocationSink>;
     keymanager::service::key_managers::KeyManagerBuilder {
@@ -331,7 +331,7 @@ pub fn on_key_manager_change(service: KeyService) -> keymanager::sql::changes::S
 pub async fn check_secret_key(
     runtime: &Runtime,
     service: &keymanager::service::KeyService,
-    sealing: &keymanager::secret_box::SecretBox,
+    sealing: &keymanager::server_kit::SecretBox,
 ) -> Result<(), Failure> {
     let mut samples = service.sealed_samples().await?;
     if let Some((_, resident)) = &runtime.resident {

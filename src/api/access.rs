@@ -32,7 +32,7 @@ pub const SCOPE_APPS: &str = "keymanager:apps";
 /// The scope that lets a caller do everything an admin token can.
 pub const SCOPE_ADMIN: &str = "keymanager:admin";
 /// Scopes under this prefix are the management API's own: only an administrator may give them to a client.
-pub const RESERVED_SCOPE_PREFIX: &str = "keymanager:";
+pub(crate) const RESERVED_SCOPE_PREFIX: &str = "keymanager:";
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,7 @@ pub fn access(method: &str, path: &str) -> Option<Access> {
 /// The address the request came from (the connection's peer), when the server knows it: what a password check
 /// counts failures against. Every route that checks a password takes it.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ClientAddress(pub Option<std::net::IpAddr>);
+pub(crate) struct ClientAddress(pub Option<std::net::IpAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
@@ -94,7 +94,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
 
 /// Who is calling, as the middleware established it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
+pub(crate) enum Caller {
     /// Anyone, on a public route.
     Anonymous,
     /// An administrator, by the name of the admin token presented (`config` for `[server] admin_token`).
@@ -119,12 +119,12 @@ pub enum Caller {
 
 impl Caller {
     /// Whether the caller may act on every application and administer the server.
-    pub fn is_admin(&self) -> bool {
+    pub(crate) fn is_admin(&self) -> bool {
         matches!(self, Caller::Admin { .. } | Caller::User { admin: true, .. })
     }
 
     /// The owner name the caller's own applications carry; `None` for an admin token (it owns none).
-    pub fn owner(&self) -> Option<&str> {
+    pub(crate) fn owner(&self) -> Option<&str> {
         match self {
             Caller::User { owner, .. } => Some(owner),
             _ => None,
@@ -132,7 +132,7 @@ impl Caller {
     }
 
     /// Whose applications the caller sees: `None` for all (an administrator), else only its own.
-    pub fn visible_owner(&self) -> Option<&str> {
+    pub(crate) fn visible_owner(&self) -> Option<&str> {
         match self.is_admin() {
             true => None,
             false => self.owner(),
@@ -140,7 +140,7 @@ impl Caller {
     }
 
     /// The caller as an audit record names it; `None` for an anonymous one.
-    pub fn actor(&self) -> Option<Actor> {
+    pub(crate) fn actor(&self) -> Option<Actor> {
         match self {
             Caller::Anonymous => None,
             Caller::Admin { token } => Some(Actor {

@@ -340,7 +340,7 @@ pub struct GenerateKeysDto {
 /// `PUT /api/applications/{applicationId}/oauth-keys/{keyMappingId}`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateKeysDto {
+pub(crate) struct UpdateKeysDto {
     /// Grant types.
     pub grant_types_to_be_supported: Vec<String>,
     /// Redirect URI.

@@ -21,7 +21,7 @@ pub trait ReadinessCheck: Send + Sync {
 
 /// The checks, shared by the routes.
 #[derive(Clone)]
-pub struct HealthState {
+pub(crate) struct HealthState {
     checks: Arc<Vec<Arc<dyn ReadinessCheck>>>,
     build: Build,
 }
@@ -37,7 +37,7 @@ pub struct Build {
 
 /// `GET /health/live`'s answer.
 #[derive(Debug, Serialize)]
-pub struct LivenessDto {
+pub(crate) struct LivenessDto {
     /// Always `live`.
     pub status: &'static str,
     /// The release.
@@ -48,7 +48,7 @@ pub struct LivenessDto {
 
 /// One check's outcome.
 #[derive(Debug, Serialize)]
-pub struct CheckDto {
+pub(crate) struct CheckDto {
     /// What was checked.
     pub name: String,
     /// Whether it passed.
@@ -60,7 +60,7 @@ pub struct CheckDto {
 
 /// `GET /health/ready`'s answer.
 #[derive(Debug, Serialize)]
-pub struct ReadinessDto {
+pub(crate) struct ReadinessDto {
     /// `ready` or `not ready`.
     pub status: &'static str,
     /// Each check.

@@ -55,7 +55,7 @@ pub struct ApiAuth {
 
 /// The routes' shared state.
 #[derive(Clone)]
-pub struct ApiState {
+pub(crate) struct ApiState {
     service: KeyService,
     auth: ApiAuth,
     quota: Option<Arc<quota::WriteQuota>>,
@@ -166,7 +166,7 @@ crate::route_table! {
 }
 
 /// The OpenAPI 3.1 document of the management API.
-pub const OPENAPI: &str = include_str!("openapi.json");
+pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 
 /// The management API's router, for admin tokens only.
 pub fn router(service: KeyService, admin: AdminVerifier) -> Router {

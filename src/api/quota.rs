@@ -5,7 +5,7 @@
 //! [`WRITES_PER_SECOND`]; `[server] api_write_burst` and `api_writes_per_second`), for the holders of access
 //! tokens; admin tokens (the operators) are not limited. A change past the quota is `429` with
 //! `Retry-After`, and the first refusal of a run is audited (one record, not one per refused request). The buckets
-//! live in this process and are bounded ([`MAX_CALLERS`]); behind several nodes each counts its own.
+//! live in this process and are bounded (`MAX_CALLERS`); behind several nodes each counts its own.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,7 +34,7 @@ impl Default for QuotaSettings {
     }
 }
 /// Most callers tracked; past it, the bucket idle longest is forgotten (a forgotten caller starts full).
-pub const MAX_CALLERS: usize = 10_000;
+pub(crate) const MAX_CALLERS: usize = 10_000;
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -46,7 +46,7 @@ struct Bucket {
 
 /// What the quota says of one change.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Within the quota.
     Allowed,
     /// Over it: wait this long; `first` when it is the first refusal of a run (to audit).
@@ -60,14 +60,14 @@ pub enum Decision {
 
 /// The buckets of every caller.
 #[derive(Debug, Default)]
-pub struct WriteQuota {
+pub(crate) struct WriteQuota {
     settings: QuotaSettings,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
 
 impl WriteQuota {
     /// Buckets of this size.
-    pub fn new(settings: QuotaSettings) -> Self {
+    pub(crate) fn new(settings: QuotaSettings) -> Self {
         WriteQuota {
             settings,
             buckets: Mutex::default(),
@@ -75,7 +75,7 @@ impl WriteQuota {
     }
 
     /// Take one change from `caller`'s bucket at `now`.
-    pub fn take(&self, caller: &str, now: Instant) -> Decision {
+    pub(crate) fn take(&self, caller: &str, now: Instant) -> Decision {
         let mut all = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if all.len() >= MAX_CALLERS && !all.contains_key(caller) {
             if let Some(idle) = all.iter().min_by_key(|(_, b)| b.at).map(|(k, _)| k.clone()) {

@@ -98,7 +98,7 @@ impl HttpClient {
     }
 
     /// A client for fetches made on someone else's say (a client's `jwks_uri`, a key manager added at run time, a
-    /// discovery URL): every URL and every resolved address passes the [egress guard](crate::egress), and no
+    /// discovery URL): every URL and every resolved address passes the egress guard, and no
     /// redirect is followed.
     pub fn guarded(policy: HttpPolicy, egress: crate::egress::Egress) -> Result<Self> {
         Self::build(policy, Some(egress))

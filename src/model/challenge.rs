@@ -18,7 +18,7 @@
 use std::fmt;
 
 /// The realm every challenge names.
-pub const REALM: &str = "keymanager";
+pub(super) const REALM: &str = "keymanager";
 
 /// A challenge: scheme, realm, and the RFC 6750 parameters that apply.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //!
 //! Checking a token is a lookup in memory ([`AdminTokens::verify`], synchronous, so every face of the server can use
 //! it); the set is reloaded from the store when this process changes it and every few seconds, so a token created or
-//! revoked on another node applies here within [`RELOAD_EVERY`].
+//! revoked on another node applies here within `RELOAD_EVERY`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -20,7 +20,7 @@ use crate::sql::{col, conflict_or, db_err};
 use crate::{Error, Result};
 
 /// How often the set is reloaded from the store.
-pub const RELOAD_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const RELOAD_EVERY: Duration = Duration::from_secs(5);
 
 /// A last use is written at most this often per token (seconds).
 const TOUCH_EVERY: i64 = 60;
@@ -56,7 +56,7 @@ impl std::fmt::Debug for AdminTokens {
 }
 
 /// The name of the token from `[server] admin_token`.
-pub const CONFIGURED: &str = "config";
+pub(crate) const CONFIGURED: &str = "config";
 
 /// The name of the token `serve` generates into the data directory on first start.
 pub const INITIAL: &str = "initial";
@@ -110,7 +110,7 @@ impl AdminTokens {
         Ok(())
     }
 
-    /// Reload every [`RELOAD_EVERY`] until the returned task is dropped with the runtime.
+    /// Reload every `RELOAD_EVERY` until the returned task is dropped with the runtime.
     pub fn spawn_reloader(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let tokens = Arc::downgrade(self);
         tokio::spawn(async move {

@@ -18,7 +18,7 @@ pub struct Proposal {
 
 /// The issuer a URL names: the URL itself, or the issuer of a well-known metadata URL (OpenID Discovery §4,
 /// RFC 8414 §3.1).
-pub fn issuer_of(url: &str) -> Result<String> {
+pub(crate) fn issuer_of(url: &str) -> Result<String> {
     let parsed = crate::descriptor::check_endpoint_url(url, false).map_err(|m| Error::invalid_field("url", m))?;
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(Error::invalid_field("url", "an issuer has no query or fragment"));
@@ -66,7 +66,8 @@ pub async fn propose(url: &str, egress: crate::egress::Egress) -> Result<Proposa
 }
 
 /// The proposal as a `[[key_manager]]` table, `name` and the secrets left for the operator.
-pub fn as_toml(p: &Proposal) -> String {
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) fn as_toml(p: &Proposal) -> String {
     let mut out = String::from("[[key_manager]]\nname = \"CHANGE-ME\"\ntype = \"oidc\"\n");
     for (k, v) in &p.settings {
         if let Some(text) = v.as_str() {

@@ -110,7 +110,7 @@ pub struct KeyManagerView {
 pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Secret settings are write-only: this stands for them.
-pub const HIDDEN: &str = "********";
+pub(crate) const HIDDEN: &str = "********";
 
 /// The settings that hold a sealed value, with their field names.
 fn sealed_settings(settings: &Map<String, Value>) -> impl Iterator<Item = (&str, &str)> {

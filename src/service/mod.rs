@@ -761,7 +761,7 @@ pub struct ApplicationChange {
 }
 
 /// The most attributes an application may carry.
-pub const MAX_ATTRIBUTES: usize = 50;
+pub(crate) const MAX_ATTRIBUTES: usize = 50;
 
 /// An application's name and description, trimmed and checked, with its attributes checked: names of 1 to 64
 /// letters, digits, `.`, `_` or `-`, values of at most 1000 characters without control characters, at most

@@ -19,7 +19,7 @@ use crate::Result;
 pub const RETRY_AT_MOST: Duration = Duration::from_secs(1);
 
 /// The channel every node listens on.
-pub const CHANNEL: &str = "keymanager_changes";
+pub(crate) const CHANNEL: &str = "keymanager_changes";
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -257,7 +257,7 @@ pub fn db_err(e: sqlx::Error) -> Error {
 }
 
 /// The `Retry-After` of an answer given while the database is unavailable.
-pub const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
+pub(crate) const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Whether a database error means the database cannot be used now, rather than that this request was wrong: no
 /// connection to be had, a lost connection, a full disk, a lock held too long (SQLite), a server shutting down or

@@ -159,7 +159,7 @@ fn parse(doc: serde_json::Value) -> Result<HashMap<String, Arc<Key>>, Validation
 }
 
 impl JwksCache {
-    pub fn new(refetch_interval: Duration) -> Self {
+    pub(super) fn new(refetch_interval: Duration) -> Self {
         JwksCache {
             refetch_interval,
             loaded: RwLock::new(Arc::new(Loaded {
@@ -172,7 +172,7 @@ impl JwksCache {
     }
 
     /// The keys changed at the key manager: the next lookup fetches them again, whatever `kid` it asks for.
-    pub fn mark_stale(&self) {
+    pub(super) fn mark_stale(&self) {
         let mut w = self.loaded.write().unwrap_or_else(|p| p.into_inner());
         *w = Arc::new(Loaded {
             keys: w.keys.clone(),
@@ -186,7 +186,7 @@ impl JwksCache {
     }
 
     /// The key with this `kid`; a miss refetches the set at most once per interval.
-    pub async fn key(
+    pub(super) async fn key(
         &self,
         kid: &str,
         km: &dyn KeyManager,

@@ -379,7 +379,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 /// The shortest string taken for a token (128 random bits in base64url are 22 characters).
-pub const MIN_TOKEN_LENGTH: usize = 20;
+pub(crate) const MIN_TOKEN_LENGTH: usize = 20;
 
 impl TokenValidator {
     /// A validator for these key managers.

@@ -42,14 +42,14 @@ pub(crate) struct Facts<'a> {
 }
 
 impl Revocations {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Revocations {
             state: RwLock::default(),
             empty: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
-    pub fn add(&self, key_manager: &str, r: &Revoked) {
+    pub(super) fn add(&self, key_manager: &str, r: &Revoked) {
         let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
         match r {
             Revoked::Jti { jti, expires_at } => {
@@ -91,11 +91,11 @@ impl Revocations {
     }
 
     /// Whether no revocation was ever recorded (the common case: nothing to look up).
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.empty.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    pub fn is_revoked(&self, f: &Facts<'_>) -> bool {
+    pub(super) fn is_revoked(&self, f: &Facts<'_>) -> bool {
         if self.is_empty() {
             return false;
         }
@@ -125,7 +125,7 @@ impl Revocations {
     }
 
     /// Drop entries whose tokens have all expired.
-    pub fn purge(&self, now: i64) {
+    pub(super) fn purge(&self, now: i64) {
         let mut s = self.state.write().unwrap_or_else(|p| p.into_inner());
         s.jtis.retain(|_, exp| *exp > now);
         s.hashes.retain(|_, exp| *exp > now);

@@ -13,14 +13,14 @@ pub(crate) struct TtlCache<K, V> {
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
-    pub fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize) -> Self {
         TtlCache {
             inner: quick_cache::sync::Cache::new(capacity.max(1)),
         }
     }
 
     /// The value, if its deadline is after `now`.
-    pub fn get(&self, key: &K, now: Instant) -> Option<V> {
+    pub(super) fn get(&self, key: &K, now: Instant) -> Option<V> {
         let (value, until) = self.inner.get(key)?;
         if until > now {
             Some(value)
@@ -30,22 +30,22 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
-    pub fn insert(&self, key: K, value: V, until: Instant) {
+    pub(super) fn insert(&self, key: K, value: V, until: Instant) {
         self.inner.insert(key, (value, until));
     }
 
     /// Forget one entry.
-    pub fn remove(&self, key: &K) {
+    pub(super) fn remove(&self, key: &K) {
         self.inner.remove(key);
     }
 
     /// Keep only the entries whose value passes `keep`.
-    pub fn retain(&self, keep: impl Fn(&V) -> bool) {
+    pub(super) fn retain(&self, keep: impl Fn(&V) -> bool) {
         self.inner.retain(|_, (v, _)| keep(v));
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.inner.len()
     }
 }

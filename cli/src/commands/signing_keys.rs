@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 use keymanager::api::dto::{ListDto, RotateSigningKeysDto};
-use keymanager::signing_keys::SigningKeyInfo;
+use keymanager::server_kit::SigningKeyInfo;
 
 use super::Context;
 use crate::client::segment;

@@ -47,7 +47,7 @@ pub(crate) async fn backup(ctx: &Context, file: &Path) -> Result<(), Failure> {
          secrets and key managers' credentials do not open without it.",
         source.display(),
         file.display(),
-        dir.join(keymanager::secret_box::SECRET_KEY_FILE).display()
+        dir.join(keymanager::server_kit::SECRET_KEY_FILE).display()
     ));
     Ok(())
 }

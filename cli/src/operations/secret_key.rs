@@ -3,7 +3,7 @@
 //! the first key. Works on the store directly (no server needed; safe while one serves).
 
 use clap::Subcommand;
-use keymanager::secret_box::{SecretBox, SECRET_KEY_ENV, SECRET_KEY_FILE};
+use keymanager::server_kit::{SecretBox, SECRET_KEY_ENV, SECRET_KEY_FILE};
 use serde::Serialize;
 
 use crate::commands::Context;

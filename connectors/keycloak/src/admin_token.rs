@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use keymanager::http::HttpClient;
-use keymanager::model::{ClientSecret, Token, TokenEndpointAuthMethod, TokenRequest};
-use keymanager::{Error, Result};
+use keymanager::connector_kit::http::HttpClient;
+use keymanager::connector_kit::model::{ClientSecret, Token, TokenEndpointAuthMethod, TokenRequest};
+use keymanager::connector_kit::{Error, Result};
 
 /// The cache.
 pub(crate) struct AdminTokens {
@@ -36,7 +36,7 @@ impl AdminTokens {
         // client_secret_post, as Keycloak's admin clients are usually set up; the grant goes through the core's
         // OAuth client (the `oauth2` crate over the HTTP kit).
         let request = TokenRequest::client_credentials(self.client_id.as_str(), self.client_secret.clone());
-        let answer = keymanager::oauth::request_token_as(
+        let answer = keymanager::connector_kit::oauth::request_token_as(
             http,
             &self.endpoint,
             &request,

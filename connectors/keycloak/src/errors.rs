@@ -1,6 +1,6 @@
 //! Keycloak's error answers: how its bodies read, and a 404 refined into the resource it was about.
 
-use keymanager::Error;
+use keymanager::connector_kit::Error;
 use serde_json::Value;
 
 /// A 404 named for what it was about (`client`, `scope`) and its id.
@@ -31,11 +31,11 @@ struct ErrorRepresentation {
     error_description: Option<String>,
 }
 
-impl keymanager::http::ErrorDialect for KeycloakErrors {
-    fn fields(&self, body: &Value) -> keymanager::http::ErrorFields {
+impl keymanager::connector_kit::http::ErrorDialect for KeycloakErrors {
+    fn fields(&self, body: &Value) -> keymanager::connector_kit::http::ErrorFields {
         use serde::Deserialize;
         let parsed = ErrorRepresentation::deserialize(body).unwrap_or_default();
-        keymanager::http::ErrorFields {
+        keymanager::connector_kit::http::ErrorFields {
             code: parsed.error,
             message: parsed.error_description.or(parsed.error_message),
             causes: Vec::new(),

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keymanager::config::KeyManagerConfig;
-use keymanager::descriptor::ConnectorDescriptor;
-use keymanager::http::{HttpClient, HttpPolicy};
-use keymanager::registry::{BuildContext, ConnectorFactory};
-use keymanager::sql::registrations::{MemoryRegistrations, RegistrationStore, SqlRegistrations};
-use keymanager::{KeyManager, Result};
+use keymanager::connector_kit::http::{HttpClient, HttpPolicy};
+use keymanager::connector_kit::sql::registrations::{MemoryRegistrations, RegistrationStore, SqlRegistrations};
+use keymanager::connector_kit::ConnectorDescriptor;
+use keymanager::connector_kit::KeyManagerConfig;
+use keymanager::connector_kit::{BuildContext, ConnectorFactory};
+use keymanager::connector_kit::{KeyManager, Result};
 
 use crate::{KeycloakKeyManager, KeycloakSettings};
 
@@ -22,7 +22,7 @@ impl ConnectorFactory for KeycloakFactory {
         crate::settings::descriptor()
     }
 
-    fn check(&self, config: &KeyManagerConfig) -> std::result::Result<(), keymanager::error::ConfigError> {
+    fn check(&self, config: &KeyManagerConfig) -> std::result::Result<(), keymanager::connector_kit::ConfigError> {
         KeycloakSettings::from_config(config).map(|_| ())
     }
 

@@ -16,5 +16,7 @@ mod settings;
 
 pub use factory::KeycloakFactory;
 pub use key_manager::{KeycloakKeyManager, CURRENT_SECRET, ROTATED_SECRET};
+/// Where a key manager keeps the client ids it registered (in memory for a library user, SQL for the server).
+pub use keymanager::connector_kit::sql::registrations::{MemoryRegistrations, RegistrationStore, SqlRegistrations};
 pub use representation::{client_from, client_id_for, representation};
 pub use settings::{descriptor, KeycloakSettings, Mode, KIND};

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use keymanager::model::{ClientId, ClientSpec, GrantType, OAuthClient, PkcePolicy};
+use keymanager::connector_kit::model::{ClientId, ClientSpec, GrantType, OAuthClient, PkcePolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
 /// A `clientId` for a new client: the name as a slug, with a suffix that keeps it unique.
@@ -230,7 +230,7 @@ pub fn client_from(rep: &ClientRepresentation) -> OAuthClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keymanager::model::KeyType;
+    use keymanager::connector_kit::model::KeyType;
 
     #[test]
     fn client_ids_are_slugs_with_a_suffix() {

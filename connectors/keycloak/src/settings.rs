@@ -1,10 +1,10 @@
 //! The Keycloak connector's settings (`type = "keycloak"` tables).
 
-use keymanager::config::KeyManagerConfig;
-use keymanager::descriptor::{ConnectorDescriptor, Setting};
-use keymanager::error::ConfigError;
-use keymanager::model::{ClientSecret, Token};
-use keymanager::secret_policy::{SecretPolicy, SecretSettings};
+use keymanager::connector_kit::model::{ClientSecret, Token};
+use keymanager::connector_kit::ConfigError;
+use keymanager::connector_kit::KeyManagerConfig;
+use keymanager::connector_kit::{ConnectorDescriptor, Setting};
+use keymanager::connector_kit::{SecretPolicy, SecretSettings};
 use serde::Deserialize;
 
 /// Keycloak keeps at most two secrets per client: the current one and, during a rotation, the previous one.
@@ -168,7 +168,7 @@ impl KeycloakSettings {
         )? {
             out.introspection_client = Some(pair);
         }
-        keymanager::config::override_endpoints([
+        keymanager::connector_kit::override_endpoints([
             (t.admin_url, &mut out.admin_url),
             (t.admin_token_endpoint, &mut out.admin_token_endpoint),
             (t.registration_endpoint, &mut out.registration_endpoint),
@@ -223,6 +223,6 @@ mod tests {
 
     #[test]
     fn the_settings_type_matches_the_descriptor() {
-        keymanager::descriptor::check_settings_type::<KeycloakTable>(&descriptor().connection_settings).unwrap();
+        keymanager::connector_kit::check_settings_type::<KeycloakTable>(&descriptor().connection_settings).unwrap();
     }
 }

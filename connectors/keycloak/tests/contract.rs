@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use keymanager::connector_kit::{SecretPolicy, SecretStorage};
 use keymanager::http::{HttpClient, HttpPolicy};
 use keymanager::model::*;
-use keymanager::secret_policy::{SecretPolicy, SecretStorage};
 use keymanager::sql::registrations::{MemoryRegistrations, RegistrationStore};
 use keymanager::{Error, KeyManager};
 use keymanager_keycloak::{KeycloakKeyManager, KeycloakSettings, Mode};

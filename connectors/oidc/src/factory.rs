@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keymanager::config::KeyManagerConfig;
-use keymanager::descriptor::ConnectorDescriptor;
-use keymanager::http::{HttpClient, HttpPolicy};
-use keymanager::registry::{BuildContext, ConnectorFactory};
-use keymanager::{KeyManager, Result};
+use keymanager::connector_kit::http::{HttpClient, HttpPolicy};
+use keymanager::connector_kit::ConnectorDescriptor;
+use keymanager::connector_kit::KeyManagerConfig;
+use keymanager::connector_kit::{BuildContext, ConnectorFactory};
+use keymanager::connector_kit::{KeyManager, Result};
 
 use crate::{OidcKeyManager, OidcSettings};
-use keymanager::sql::registrations::{MemoryRegistrations, RegistrationStore, SqlRegistrations};
+use keymanager::connector_kit::sql::registrations::{MemoryRegistrations, RegistrationStore, SqlRegistrations};
 
 /// Builds oidc key managers. Discovery runs at build time: an unreachable issuer is a clear start-up error.
 #[derive(Debug, Default, Clone, Copy)]
@@ -22,7 +22,7 @@ impl ConnectorFactory for OidcFactory {
         crate::settings::descriptor()
     }
 
-    fn check(&self, config: &KeyManagerConfig) -> std::result::Result<(), keymanager::error::ConfigError> {
+    fn check(&self, config: &KeyManagerConfig) -> std::result::Result<(), keymanager::connector_kit::ConfigError> {
         OidcSettings::from_config(config).map(|_| ())
     }
 

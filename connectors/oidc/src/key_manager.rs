@@ -3,18 +3,18 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keymanager::http::{HttpClient, Idempotency};
-use keymanager::model::*;
-use keymanager::oauth::{self, EndpointAuth};
-use keymanager::secret_policy::SecretStorage;
-use keymanager::{Error, KeyManager, Result};
+use keymanager::connector_kit::http::{HttpClient, Idempotency};
+use keymanager::connector_kit::model::*;
+use keymanager::connector_kit::oauth::{self, EndpointAuth};
+use keymanager::connector_kit::SecretStorage;
+use keymanager::connector_kit::{Error, KeyManager, Result};
 use serde_json::Value;
 
 use crate::discovery::Metadata;
 use crate::metadata::request_body;
 use crate::settings::OidcSettings;
-use keymanager::oauth::registration::client_from_metadata;
-use keymanager::sql::registrations::{Registration, RegistrationStore};
+use keymanager::connector_kit::oauth::registration::client_from_metadata;
+use keymanager::connector_kit::sql::registrations::{Registration, RegistrationStore};
 
 /// The oidc key manager.
 pub struct OidcKeyManager {

@@ -26,5 +26,7 @@ mod settings;
 pub use discovery::{discover, well_known_urls, Metadata};
 pub use factory::OidcFactory;
 pub use key_manager::OidcKeyManager;
-pub use keymanager::sql::registrations::{MemoryRegistrations, Registration, RegistrationStore, SqlRegistrations};
+pub use keymanager::connector_kit::sql::registrations::{
+    MemoryRegistrations, Registration, RegistrationStore, SqlRegistrations,
+};
 pub use settings::{descriptor, OidcSettings, KIND};

@@ -1,6 +1,6 @@
-//! The RFC 7591 request body for a client spec (answers are read by `keymanager::oauth::registration`).
+//! The RFC 7591 request body for a client spec (answers are read by `keymanager::connector_kit::oauth::registration`).
 
-use keymanager::model::{ClientSpec, GrantType};
+use keymanager::connector_kit::model::{ClientSpec, GrantType};
 use serde_json::{json, Value};
 
 /// The RFC 7591 §2 request body for a spec (`client_id` added for RFC 7592 updates).

@@ -1,10 +1,10 @@
 //! The oidc connector's settings (`type = "oidc"` tables).
 
-use keymanager::config::KeyManagerConfig;
-use keymanager::descriptor::{ConnectorDescriptor, Setting, SettingKind};
-use keymanager::error::ConfigError;
-use keymanager::model::{ClientSecret, Token};
-use keymanager::secret_policy::SecretStorage;
+use keymanager::connector_kit::model::{ClientSecret, Token};
+use keymanager::connector_kit::ConfigError;
+use keymanager::connector_kit::KeyManagerConfig;
+use keymanager::connector_kit::SecretStorage;
+use keymanager::connector_kit::{ConnectorDescriptor, Setting, SettingKind};
 use serde::Deserialize;
 
 /// The `type` of oidc key managers.
@@ -167,6 +167,6 @@ mod tests {
 
     #[test]
     fn the_settings_type_matches_the_descriptor() {
-        keymanager::descriptor::check_settings_type::<OidcTable>(&descriptor().connection_settings).unwrap();
+        keymanager::connector_kit::check_settings_type::<OidcTable>(&descriptor().connection_settings).unwrap();
     }
 }

@@ -197,7 +197,7 @@ async fn retrievable_secrets_are_read_back_through_rfc_7592() {
     let Some(provider) = start_provider() else { return };
     let registrations = Arc::new(MemoryRegistrations::default());
     let mut s = settings(&provider.issuer);
-    s.client_secret_storage = keymanager::secret_policy::SecretStorage::Retrievable;
+    s.client_secret_storage = keymanager::connector_kit::SecretStorage::Retrievable;
     let http = HttpClient::new(HttpPolicy::default()).unwrap();
     let km = OidcKeyManager::connect("idp", s, http, registrations.clone())
         .await

@@ -4,12 +4,12 @@
 //! Only the fields the connector sends or reads are typed. The Apps API `Application`, which must be sent back
 //! whole on `PUT`, keeps every other field in `rest`.
 
-use keymanager::model::GrantType;
+use keymanager::connector_kit::model::GrantType;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// `oauth.Client`: the dynamic client registration body (`/oauth2/v1/clients`) as the connector sends it.
-/// Okta's answer is read by the core's RFC 7591 parser, `keymanager::oauth::registration`.
+/// Okta's answer is read by the core's RFC 7591 parser, `keymanager::connector_kit::oauth::registration`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct OidcClient {
     /// Only on update (Okta's `PUT` repeats it).

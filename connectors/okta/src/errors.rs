@@ -1,8 +1,8 @@
 //! Okta's two error shapes (`errorCode` / `errorSummary` / `errorCauses`, and OAuth `error`), refined into the
 //! core kinds.
 
-use keymanager::http::{ErrorDialect, ErrorFields, OAuthErrors};
-use keymanager::Error;
+use keymanager::connector_kit::http::{ErrorDialect, ErrorFields, OAuthErrors};
+use keymanager::connector_kit::Error;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -64,7 +64,7 @@ pub fn refine(e: Error, resource: &str, id: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keymanager::error::ProviderError;
+    use keymanager::connector_kit::ProviderError;
 
     fn okta(status: u16, file: &str) -> Error {
         let path = format!("{}/../../fixtures/okta/examples/{file}", env!("CARGO_MANIFEST_DIR"));

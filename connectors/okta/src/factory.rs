@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keymanager::config::KeyManagerConfig;
-use keymanager::descriptor::ConnectorDescriptor;
-use keymanager::http::{HttpClient, HttpPolicy};
-use keymanager::registry::{BuildContext, ConnectorFactory};
-use keymanager::{KeyManager, Result};
+use keymanager::connector_kit::http::{HttpClient, HttpPolicy};
+use keymanager::connector_kit::ConnectorDescriptor;
+use keymanager::connector_kit::KeyManagerConfig;
+use keymanager::connector_kit::{BuildContext, ConnectorFactory};
+use keymanager::connector_kit::{KeyManager, Result};
 
 use crate::{OktaKeyManager, OktaSettings};
 
@@ -21,7 +21,7 @@ impl ConnectorFactory for OktaFactory {
         crate::settings::descriptor()
     }
 
-    fn check(&self, config: &KeyManagerConfig) -> std::result::Result<(), keymanager::error::ConfigError> {
+    fn check(&self, config: &KeyManagerConfig) -> std::result::Result<(), keymanager::connector_kit::ConfigError> {
         OktaSettings::from_config(config).map(|_| ())
     }
 

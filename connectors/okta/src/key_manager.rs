@@ -14,10 +14,10 @@
 //! (`access_denied` / `invalid_scope`).
 
 use async_trait::async_trait;
-use keymanager::http::{HttpClient, HttpResponse, Idempotency};
-use keymanager::model::*;
-use keymanager::oauth::{self, EndpointAuth};
-use keymanager::{Error, KeyManager, Result};
+use keymanager::connector_kit::http::{HttpClient, HttpResponse, Idempotency};
+use keymanager::connector_kit::model::*;
+use keymanager::connector_kit::oauth::{self, EndpointAuth};
+use keymanager::connector_kit::{Error, KeyManager, Result};
 use reqwest::Method;
 use serde_json::Value;
 

@@ -1,10 +1,10 @@
 //! The Okta connector's settings (`type = "okta"` tables).
 
-use keymanager::config::KeyManagerConfig;
-use keymanager::descriptor::{ConnectorDescriptor, Setting};
-use keymanager::error::ConfigError;
-use keymanager::model::{ClientSecret, Token};
-use keymanager::secret_policy::{SecretPolicy, SecretSettings};
+use keymanager::connector_kit::model::{ClientSecret, Token};
+use keymanager::connector_kit::ConfigError;
+use keymanager::connector_kit::KeyManagerConfig;
+use keymanager::connector_kit::{ConnectorDescriptor, Setting};
+use keymanager::connector_kit::{SecretPolicy, SecretSettings};
 use serde::Deserialize;
 
 use crate::errors::MAX_SECRETS;
@@ -109,7 +109,7 @@ impl OktaSettings {
             ("introspection_client_id", t.introspection_client_id),
             ("introspection_client_secret", t.introspection_client_secret),
         )?;
-        keymanager::config::override_endpoints([
+        keymanager::connector_kit::override_endpoints([
             (t.management_url, &mut out.management_url),
             (t.issuer, &mut out.issuer),
             (t.token_endpoint, &mut out.token_endpoint),
@@ -159,6 +159,6 @@ mod tests {
 
     #[test]
     fn the_settings_type_matches_the_descriptor() {
-        keymanager::descriptor::check_settings_type::<OktaTable>(&descriptor().connection_settings).unwrap();
+        keymanager::connector_kit::check_settings_type::<OktaTable>(&descriptor().connection_settings).unwrap();
     }
 }

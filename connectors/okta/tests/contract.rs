@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use keymanager::connector_kit::{SecretPolicy, SecretStorage};
 use keymanager::http::{HttpClient, HttpPolicy};
 use keymanager::model::*;
-use keymanager::secret_policy::{SecretPolicy, SecretStorage};
 use keymanager::{Error, KeyManager};
 use keymanager_okta::{OktaKeyManager, OktaSettings};
 use serde_json::{json, Value};

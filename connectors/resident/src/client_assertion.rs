@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use keymanager::{Error, Result};
+use keymanager::connector_kit::{Error, Result};
 use serde_json::Value;
 
 use crate::client_metadata::ClientMetadata;
@@ -73,7 +73,7 @@ impl ResidentServer {
         let verified = keys
             .iter()
             .filter(|k| kid.is_none_or(|want| k.get("kid").and_then(Value::as_str) == Some(want)))
-            .filter_map(keymanager::validation::jwk_public_key)
+            .filter_map(keymanager::connector_kit::jwk_public_key)
             .any(|(key_alg, key)| {
                 // RFC 9864 names Ed25519 signatures `Ed25519`; earlier clients say `EdDSA`.
                 (key_alg == alg || (key_alg == "EdDSA" && alg == "Ed25519"))

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use keymanager::http::{HttpClient, HttpPolicy, Idempotency};
-use keymanager::{Error, Result};
+use keymanager::connector_kit::http::{HttpClient, HttpPolicy, Idempotency};
+use keymanager::connector_kit::{Error, Result};
 use serde_json::Value;
 
 /// How long keys read from a `jwks_uri` are used before they are read again.
@@ -31,7 +31,7 @@ pub(crate) struct ClientKeys {
 }
 
 impl ClientKeys {
-    pub fn new(egress: keymanager::egress::Egress) -> Result<Self> {
+    pub fn new(egress: keymanager::connector_kit::Egress) -> Result<Self> {
         let http = HttpClient::guarded(
             HttpPolicy {
                 request_timeout: Duration::from_secs(5),

@@ -3,8 +3,8 @@
 //! tokens and where it may be sent after logout. One parser, used by registration, the management API's key
 //! generation and client authentication alike; any other property is refused by name.
 
-use keymanager::model::{check_redirect_uri, TokenEndpointAuthMethod};
-use keymanager::{Error, Result};
+use keymanager::connector_kit::model::{check_redirect_uri, TokenEndpointAuthMethod};
+use keymanager::connector_kit::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -67,7 +67,7 @@ pub enum SelfUpdate {
     Never,
 }
 
-/// The rule [`ClientSpec::check_self_update`](keymanager::model::ClientSpec::check_self_update) applies to the
+/// The rule [`ClientSpec::check_self_update`](keymanager::connector_kit::model::ClientSpec::check_self_update) applies to the
 /// resident's client metadata: by [`SELF_UPDATE_CLASSES`]; a member not listed is refused.
 pub fn self_update_rule(name: &str, wanted: Option<&Value>, held: Option<&Value>) -> std::result::Result<(), String> {
     let class = SELF_UPDATE_CLASSES
@@ -193,7 +193,7 @@ impl ClientMetadata {
                         "is a private key; register the public key only",
                     ));
                 }
-                if keymanager::validation::jwk_public_key(k).is_none() {
+                if keymanager::connector_kit::jwk_public_key(k).is_none() {
                     return Err(Error::invalid_field(
                         format!("additional_properties.jwks.keys[{i}]"),
                         "is not a public P-256, RSA (2048 bits or more) or Ed25519 key",

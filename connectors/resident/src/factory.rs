@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keymanager::config::KeyManagerConfig;
-use keymanager::descriptor::ConnectorDescriptor;
-use keymanager::registry::{BuildContext, ConnectorFactory};
-use keymanager::{KeyManager, Result};
+use keymanager::connector_kit::ConnectorDescriptor;
+use keymanager::connector_kit::KeyManagerConfig;
+use keymanager::connector_kit::{BuildContext, ConnectorFactory};
+use keymanager::connector_kit::{KeyManager, Result};
 
 use crate::settings::ResidentSettings;
 use crate::store::Store;
@@ -22,7 +22,7 @@ impl ConnectorFactory for ResidentFactory {
         crate::settings::descriptor()
     }
 
-    fn check(&self, config: &KeyManagerConfig) -> std::result::Result<(), keymanager::error::ConfigError> {
+    fn check(&self, config: &KeyManagerConfig) -> std::result::Result<(), keymanager::connector_kit::ConfigError> {
         ResidentSettings::from_config(config, None).map(|_| ())
     }
 
@@ -40,7 +40,7 @@ impl ResidentFactory {
             settings = settings.with_derived_issuer(listen);
         }
         if settings.client_secret_storage == crate::SecretStorage::Retrievable {
-            settings.secret_box = Some(Arc::new(keymanager::secret_box::SecretBox::load(
+            settings.secret_box = Some(Arc::new(keymanager::connector_kit::SecretBox::load(
                 ctx.data_dir.as_deref(),
             )?));
         }

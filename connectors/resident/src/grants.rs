@@ -7,8 +7,8 @@
 //!   issued from it (its grant family).
 //! - A refresh token is replaced on every use; presenting a replaced one revokes the whole family.
 
-use keymanager::model::{redirect_uri_matches, AccessToken, GrantType, Scopes, Token, TokenRequest};
-use keymanager::{Error, Result};
+use keymanager::connector_kit::model::{redirect_uri_matches, AccessToken, GrantType, Scopes, Token, TokenRequest};
+use keymanager::connector_kit::{Error, Result};
 use url::Url;
 
 use crate::crypto;
@@ -58,7 +58,7 @@ pub struct CheckedRequest {
     /// Whether the request named it (then the code exchange must name it too, RFC 6749 §4.1.3).
     pub redirect_uri_sent: bool,
     /// Granted scopes.
-    pub scopes: keymanager::model::Scopes,
+    pub scopes: keymanager::connector_kit::model::Scopes,
     /// `state`, to send back.
     pub state: Option<String>,
     /// PKCE challenge and method.
@@ -203,7 +203,7 @@ impl ResidentServer {
             ),
             Some(_) => return Err(fail("invalid_request", "max_age must be a number of seconds")),
         };
-        let requested = keymanager::model::parse_scope(req.scope.as_deref().unwrap_or_default())
+        let requested = keymanager::connector_kit::model::parse_scope(req.scope.as_deref().unwrap_or_default())
             .map_err(|m| fail("invalid_scope", &m))?;
         let scopes = granted_scopes(&client, &requested).map_err(|e| fail("invalid_scope", &e.to_string()))?;
         let challenge = match req.code_challenge.as_deref().filter(|c| !c.is_empty()) {
@@ -298,7 +298,7 @@ impl ResidentServer {
 
     /// Add a resident user (argon2id); returns its subject.
     pub async fn add_user(&self, username: &str, password: &str) -> Result<String> {
-        let user = keymanager::NewUser {
+        let user = keymanager::connector_kit::NewUser {
             username: username.to_owned(),
             password: password.to_owned(),
             roles: Vec::new(),
@@ -355,7 +355,11 @@ impl ResidentServer {
                 client_id: client.client_id.clone(),
                 subject: subject.to_owned(),
                 scope: scope.to_owned(),
-                expires_at: keymanager::model::seconds_after("refresh_token_lifetime", self.store.now(), lifetime)?,
+                expires_at: keymanager::connector_kit::model::seconds_after(
+                    "refresh_token_lifetime",
+                    self.store.now(),
+                    lifetime,
+                )?,
                 sid: login.and_then(|l| l.sid).map(str::to_owned),
                 auth_time: login.and_then(|l| l.auth_time),
                 revoked_unused: false,
@@ -369,7 +373,8 @@ impl ResidentServer {
             .settings()
             .refresh_token_lifetime
             .max(self.settings().max_access_token_lifetime);
-        let until = keymanager::model::seconds_after("refresh_token_lifetime", self.store.now(), longest)?;
+        let until =
+            keymanager::connector_kit::model::seconds_after("refresh_token_lifetime", self.store.now(), longest)?;
         self.store().revoke_grant(grant_id, until).await?;
         tracing::warn!(
             grant_id,

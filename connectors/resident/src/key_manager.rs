@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keymanager::model::{
+use keymanager::connector_kit::model::{
     AccessToken, Capabilities, ClientId, ClientSecret, ClientSpec, IssuedSecret, OAuthClient, RevocationRequest, Scope,
     ScopeClaim, SecretInfo, SecretSpec, Token, TokenInfo, TokenProfile, TokenRequest, TokenTypeHint,
 };
-use keymanager::{Error, KeyManager, Result};
+use keymanager::connector_kit::{Error, KeyManager, Result};
 
 use crate::server::{to_oauth_client, ResidentServer, ACCESS_TOKEN_TYP};
 
@@ -125,7 +125,7 @@ impl KeyManager for ResidentKeyManager {
     }
 
     async fn register_scope(&self, scope: &Scope) -> Result<Scope> {
-        if !keymanager::model::is_valid_scope_token(&scope.name) {
+        if !keymanager::connector_kit::model::is_valid_scope_token(&scope.name) {
             return Err(Error::invalid_field("name", "not a valid scope token (RFC 6749 §3.3)"));
         }
         self.server.store().insert_scope(scope).await?;
@@ -144,7 +144,7 @@ impl KeyManager for ResidentKeyManager {
         Ok(Some(self.server.keys().jwks().await?))
     }
 
-    async fn revocations_since(&self, since: i64) -> Result<Option<Vec<keymanager::model::Revoked>>> {
+    async fn revocations_since(&self, since: i64) -> Result<Option<Vec<keymanager::connector_kit::model::Revoked>>> {
         Ok(Some(self.server.store().revocations_since(since).await?))
     }
 }

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use keymanager::{Error, Result};
+use keymanager::connector_kit::{Error, Result};
 use serde_json::Value;
 
-use keymanager::signing_keys::{SigningKeyInfo as KeyState, SigningKeyPhase as KeyPhase};
+use keymanager::connector_kit::{SigningKeyInfo as KeyState, SigningKeyPhase as KeyPhase};
 
 use crate::signing::{Algorithm, SigningKey};
 use crate::store::{SigningKeyRecord, Store};

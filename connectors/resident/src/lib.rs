@@ -17,9 +17,9 @@
 //!   dynamic client registration (RFC 7591 / 7592).
 //!
 //! ```no_run
-//! # async fn demo() -> keymanager::Result<()> {
-//! use keymanager::model::{ClientSpec, KeyType, TokenRequest};
-//! use keymanager::KeyManager;
+//! # async fn demo() -> keymanager::connector_kit::Result<()> {
+//! use keymanager::connector_kit::model::{ClientSpec, KeyType, TokenRequest};
+//! use keymanager::connector_kit::KeyManager;
 //! use keymanager_resident::{ResidentKeyManager, ResidentServer, ResidentSettings, Store};
 //!
 //! let store = Store::connect("sqlite://keymanager.db", None).await?;
@@ -73,7 +73,7 @@ pub use signing::{Algorithm, SigningKey};
 pub use store::{ClientRecord, LoginSession, SecretRecord, Store, MIGRATIONS};
 pub use users::{ResourceOwner, ResourceOwnerAuthenticator};
 
-use keymanager::model::{Capabilities, GrantType};
+use keymanager::connector_kit::model::{Capabilities, GrantType};
 
 /// What the resident key manager supports.
 pub fn capabilities(settings: &ResidentSettings) -> Capabilities {

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use keymanager::{Error, Result};
+use keymanager::connector_kit::{Error, Result};
 
 /// The longest delay added to a failed attempt's answer.
 pub const MAX_DELAY: Duration = Duration::from_secs(2);

@@ -7,8 +7,8 @@
 //! The browser holds a random cookie; the store keeps its SHA-256. The session's `sid` is a different random value,
 //! so an ID token never carries what would open the session.
 
-use keymanager::model::seconds_after;
-use keymanager::Result;
+use keymanager::connector_kit::model::seconds_after;
+use keymanager::connector_kit::Result;
 
 use crate::crypto;
 use crate::grants::{AuthorizeError, CheckedRequest};
@@ -70,7 +70,7 @@ impl ResidentServer {
         let Some(allowed) = self.store.session_consent(&session.sid, &req.client.client_id).await? else {
             return Ok(false);
         };
-        let allowed = keymanager::model::scope_tokens(&allowed);
+        let allowed = keymanager::connector_kit::model::scope_tokens(&allowed);
         Ok(req.scopes.iter().all(|s| allowed.contains(s)))
     }
 
@@ -81,7 +81,7 @@ impl ResidentServer {
             .store
             .session_consent(&session.sid, &req.client.client_id)
             .await?
-            .map(|s| keymanager::model::Scopes::from_peer(&s))
+            .map(|s| keymanager::connector_kit::model::Scopes::from_peer(&s))
             .unwrap_or_default();
         for s in &req.scopes {
             scopes.push(s.clone());

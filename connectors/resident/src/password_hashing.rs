@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use keymanager::{Error, Result};
+use keymanager::connector_kit::{Error, Result};
 use secrecy::zeroize::Zeroizing;
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 

@@ -1,9 +1,9 @@
 //! The resident key manager's settings (`type = "resident"` tables).
 
-use keymanager::config::KeyManagerConfig;
-use keymanager::descriptor::{ConnectorDescriptor, Setting, SettingKind};
-use keymanager::error::ConfigError;
-use keymanager::model::{check_duration, Token};
+use keymanager::connector_kit::model::{check_duration, Token};
+use keymanager::connector_kit::ConfigError;
+use keymanager::connector_kit::KeyManagerConfig;
+use keymanager::connector_kit::{ConnectorDescriptor, Setting, SettingKind};
 use serde::Deserialize;
 
 use crate::login_guard::BruteForceSettings;
@@ -21,7 +21,7 @@ pub enum TokenFormat {
 /// How client secrets are kept: `Hashed` (a SHA-256 hash only; shown once) or `Retrievable` (also sealed with
 /// AES-256-GCM under a key kept outside the database, so the keys' owner can read it again; the hash still
 /// authenticates).
-pub use keymanager::secret_policy::SecretStorage;
+pub use keymanager::connector_kit::SecretStorage;
 
 /// Settings of one resident key manager. `Debug` hides the database URL's password.
 #[derive(Clone)]
@@ -49,7 +49,7 @@ pub struct ResidentSettings {
     pub client_secret_storage: SecretStorage,
     /// The keys that seal retrievable secrets (`keymanager::secret_box`); loaded by the factory from
     /// `KEYMANAGER_SECRET_KEY` or the data directory when the storage is retrievable.
-    pub secret_box: Option<std::sync::Arc<keymanager::secret_box::SecretBox>>,
+    pub secret_box: Option<std::sync::Arc<keymanager::connector_kit::SecretBox>>,
     /// How long another node's change to a client or its secrets may take to reach this node's
     /// authentication cache (seconds; 0 = no cache). Changes made through this node apply at once.
     pub client_cache_seconds: u64,
@@ -58,11 +58,11 @@ pub struct ResidentSettings {
     /// Users declared in the configuration: (name, password), created or updated at start.
     pub users: Vec<(String, Token)>,
     /// OpenID Connect claims of configured users, by name (`user_profiles`), kept in step at start.
-    pub user_profiles: std::collections::BTreeMap<String, keymanager::UserProfile>,
+    pub user_profiles: std::collections::BTreeMap<String, keymanager::connector_kit::UserProfile>,
     /// Brute-force protection of the login page and the password grant.
     pub brute_force: BruteForceSettings,
-    /// What clients' `jwks_uri`s may point at ([`Egress`](keymanager::egress::Egress)); from the build context.
-    pub egress: keymanager::egress::Egress,
+    /// What clients' `jwks_uri`s may point at ([`Egress`](keymanager::connector_kit::Egress)); from the build context.
+    pub egress: keymanager::connector_kit::Egress,
     /// How long a login session of the login page lasts (seconds): within it, a client's authorization request needs
     /// no new password (unless it asks for `prompt=login` or a shorter `max_age`).
     pub login_session_lifetime: u64,
@@ -98,7 +98,7 @@ impl std::fmt::Debug for ResidentSettings {
                 &self
                     .database_url
                     .as_deref()
-                    .map(keymanager::config::redact_url_password),
+                    .map(keymanager::connector_kit::redact_url_password),
             )
             .finish()
     }
@@ -123,7 +123,7 @@ impl Default for ResidentSettings {
             users: Vec::new(),
             user_profiles: Default::default(),
             brute_force: BruteForceSettings::default(),
-            egress: keymanager::egress::Egress::PublicOnly,
+            egress: keymanager::connector_kit::Egress::PublicOnly,
             login_session_lifetime: 8 * 3600,
             signing_key_pre_publication: DEFAULT_SIGNING_KEY_PRE_PUBLICATION,
             signing_key_rotate_every: None,
@@ -164,7 +164,7 @@ pub fn descriptor() -> ConnectorDescriptor {
         Setting::integer("refresh_token_lifetime", "Default refresh-token lifetime (seconds)")
             .default_value(30 * 86_400),
     ];
-    connection_settings.extend(keymanager::secret_policy::SecretPolicy::settings(
+    connection_settings.extend(keymanager::connector_kit::SecretPolicy::settings(
         "sealed under KEYMANAGER_SECRET_KEY and shown again",
     ));
     connection_settings.extend([
@@ -318,9 +318,9 @@ impl ResidentSettings {
                 ),
             ));
         }
-        let secrets = keymanager::secret_policy::SecretPolicy::from_settings(
+        let secrets = keymanager::connector_kit::SecretPolicy::from_settings(
             km,
-            keymanager::secret_policy::SecretSettings {
+            keymanager::connector_kit::SecretSettings {
                 max_secrets_per_client: t.max_secrets_per_client,
                 multiple_secrets: t.multiple_secrets,
                 client_secret_storage: t.client_secret_storage.clone(),
@@ -349,7 +349,7 @@ impl ResidentSettings {
             users,
             user_profiles,
             brute_force,
-            egress: keymanager::egress::Egress::PublicOnly,
+            egress: keymanager::connector_kit::Egress::PublicOnly,
             login_session_lifetime: t.login_session_lifetime,
         })
     }
@@ -371,7 +371,7 @@ impl ResidentSettings {
 
     /// Agree with every process on `store` about the issuer: a configured one is recorded (and replaces an older
     /// record); otherwise the recorded one wins over this process's derived one, and the first process records its own.
-    pub(crate) async fn settle_issuer(mut self, store: &crate::Store) -> keymanager::Result<Self> {
+    pub(crate) async fn settle_issuer(mut self, store: &crate::Store) -> keymanager::connector_kit::Result<Self> {
         if self.issuer_configured {
             if store
                 .fact("issuer")
@@ -469,7 +469,7 @@ fn user_profiles(
     km: &KeyManagerConfig,
     table: serde_json::Map<String, serde_json::Value>,
     users: &[(String, Token)],
-) -> Result<std::collections::BTreeMap<String, keymanager::UserProfile>, ConfigError> {
+) -> Result<std::collections::BTreeMap<String, keymanager::connector_kit::UserProfile>, ConfigError> {
     let mut out = std::collections::BTreeMap::new();
     for (name, value) in table {
         let field = |f: &str| format!("user_profiles.{name}{f}");
@@ -477,13 +477,13 @@ fn user_profiles(
             return Err(km.error(Some(&field("")), format!("`{name}` is not one of the configured users")));
         }
         let p: ProfileTable = serde_json::from_value(value).map_err(|e| km.error(Some(&field("")), e.to_string()))?;
-        let profile = keymanager::UserProfile {
+        let profile = keymanager::connector_kit::UserProfile {
             name: p.name,
             email: p.email,
             email_verified: p.email_verified,
         };
         crate::users::check_profile(&profile).map_err(|e| match e {
-            keymanager::Error::InvalidRequest {
+            keymanager::connector_kit::Error::InvalidRequest {
                 field: Some(f),
                 message,
                 ..
@@ -523,7 +523,7 @@ mod tests {
 
     #[test]
     fn the_settings_type_matches_the_descriptor() {
-        keymanager::descriptor::check_settings_type::<ResidentTable>(&descriptor().connection_settings).unwrap();
+        keymanager::connector_kit::check_settings_type::<ResidentTable>(&descriptor().connection_settings).unwrap();
     }
 
     #[test]

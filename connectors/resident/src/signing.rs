@@ -7,7 +7,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use keymanager::{Error, Result};
+use keymanager::connector_kit::{Error, Result};
 use serde_json::{json, Value};
 
 /// A JWS algorithm the resident server signs with.

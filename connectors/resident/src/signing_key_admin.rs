@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use keymanager::signing_keys::{KeyRotation, SigningKeyAdmin, SigningKeyInfo};
-use keymanager::{Error, Result};
+use keymanager::connector_kit::{Error, Result};
+use keymanager::connector_kit::{KeyRotation, SigningKeyAdmin, SigningKeyInfo};
 
 use crate::settings::MAX_SIGNING_KEY_PRE_PUBLICATION;
 use crate::ResidentServer;
@@ -28,7 +28,7 @@ impl SigningKeyAdmin for ResidentServer {
             ));
         }
         if let Some(after) = rotation.retire_after_seconds {
-            keymanager::model::check_duration("retireAfterSeconds", after)?;
+            keymanager::connector_kit::model::check_duration("retireAfterSeconds", after)?;
         }
         self.keys
             .rotate_with(pre_publish, rotation.retire_after_seconds)

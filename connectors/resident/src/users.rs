@@ -5,7 +5,7 @@
 //! [`ResidentServer::with_authenticator`](crate::ResidentServer::with_authenticator).
 
 use async_trait::async_trait;
-use keymanager::{Error, Result};
+use keymanager::connector_kit::{Error, Result};
 
 use crate::password_hashing::{self, Admission};
 use crate::store::{Store, UserRecord};
@@ -28,7 +28,10 @@ pub const SCOPE_ROLES: &[(&str, &[&str])] = &[("keymanager:admin", &["admin"])];
 impl ResourceOwner {
     /// `scopes` without those bound to a role this user lacks (RFC 6749 §3.3 lets a server grant fewer scopes than
     /// asked; the token response names the ones granted).
-    pub fn allowed_scopes(&self, scopes: keymanager::model::Scopes) -> keymanager::model::Scopes {
+    pub fn allowed_scopes(
+        &self,
+        scopes: keymanager::connector_kit::model::Scopes,
+    ) -> keymanager::connector_kit::model::Scopes {
         scopes.into_iter().filter(|s| may_be_granted(&self.roles, s)).collect()
     }
 }
@@ -53,10 +56,10 @@ pub trait ResourceOwnerAuthenticator: Send + Sync {
     async fn authenticate(&self, username: &str, password: &str) -> Result<Option<ResourceOwner>>;
 }
 
-/// Check a user name by the one name rule ([`check_name`](keymanager::model::check_name)): no markup, no look-alike
+/// Check a user name by the one name rule ([`check_name`](keymanager::connector_kit::model::check_name)): no markup, no look-alike
 /// spellings; unique in any letter case (the store's index).
 pub fn check_username(username: &str) -> Result<()> {
-    keymanager::model::check_name("username", username)
+    keymanager::connector_kit::model::check_name("username", username)
 }
 
 /// Users in the resident store.
@@ -77,7 +80,7 @@ impl StoreUsers {
 
     /// Add a user with an argon2id hash of its password; returns its subject, which is its name (as WSO2's
     /// resident key manager does, so an application's owner reads as the user who owns it).
-    pub async fn add(&self, user: &keymanager::NewUser) -> Result<String> {
+    pub async fn add(&self, user: &keymanager::connector_kit::NewUser) -> Result<String> {
         check_username(&user.username)?;
         check_password(&user.password)?;
         check_roles(&user.roles)?;
@@ -121,12 +124,12 @@ fn check_password(password: &str) -> Result<()> {
 
 /// Check a user's OpenID Connect claims: a name of at most 200 characters, an e-mail address (`local@domain`) of at
 /// most 254.
-pub fn check_profile(profile: &keymanager::UserProfile) -> Result<()> {
+pub fn check_profile(profile: &keymanager::connector_kit::UserProfile) -> Result<()> {
     if let Some(name) = &profile.name {
-        keymanager::model::check_text("name", name, 200)?;
+        keymanager::connector_kit::model::check_text("name", name, 200)?;
     }
     if let Some(email) = &profile.email {
-        keymanager::model::check_text("email", email, 254)?;
+        keymanager::connector_kit::model::check_text("email", email, 254)?;
         let at = email.find('@').unwrap_or(0);
         if at == 0 || at + 1 >= email.len() || email.chars().any(char::is_whitespace) {
             return Err(Error::invalid_field(
@@ -147,7 +150,7 @@ impl StoreUsers {
             let configured = settings.user_profiles.get(name);
             match self.store.get_user(name).await? {
                 None => {
-                    let user = keymanager::NewUser {
+                    let user = keymanager::connector_kit::NewUser {
                         username: name.clone(),
                         password: password.expose_secret().to_owned(),
                         roles: Vec::new(),
@@ -161,8 +164,11 @@ impl StoreUsers {
                         // As through the API: a new password ends what the user was granted with the old one.
                         let hash = password_hashing::hash(password.expose_secret(), Admission::Wait).await?;
                         let longest = settings.max_access_token_lifetime.max(settings.refresh_token_lifetime);
-                        let until =
-                            keymanager::model::seconds_after("refresh_token_lifetime", self.store.now(), longest)?;
+                        let until = keymanager::connector_kit::model::seconds_after(
+                            "refresh_token_lifetime",
+                            self.store.now(),
+                            longest,
+                        )?;
                         let update = crate::store::UserUpdate {
                             password_hash: Some(hash),
                             ..Default::default()
@@ -203,20 +209,20 @@ impl ResourceOwnerAuthenticator for StoreUsers {
 
 /// The management API administers the resident's own users through this.
 #[async_trait::async_trait]
-impl keymanager::UserDirectory for crate::ResidentServer {
-    async fn add_user(&self, user: &keymanager::NewUser) -> keymanager::Result<String> {
+impl keymanager::connector_kit::UserDirectory for crate::ResidentServer {
+    async fn add_user(&self, user: &keymanager::connector_kit::NewUser) -> keymanager::connector_kit::Result<String> {
         StoreUsers::new(self.store().clone()).add(user).await
     }
 
-    async fn list_users(&self) -> keymanager::Result<Vec<keymanager::UserInfo>> {
+    async fn list_users(&self) -> keymanager::connector_kit::Result<Vec<keymanager::connector_kit::UserInfo>> {
         self.store().list_users().await
     }
 
     async fn update_user(
         &self,
         username: &str,
-        change: &keymanager::UserChange,
-    ) -> keymanager::Result<keymanager::UserInfo> {
+        change: &keymanager::connector_kit::UserChange,
+    ) -> keymanager::connector_kit::Result<keymanager::connector_kit::UserInfo> {
         if let Some(roles) = &change.roles {
             check_roles(roles)?;
         }
@@ -239,14 +245,14 @@ impl keymanager::UserDirectory for crate::ResidentServer {
             .store()
             .update_user(username, &update, self.revocation_horizon()?)
             .await?;
-        Ok(keymanager::UserInfo {
+        Ok(keymanager::connector_kit::UserInfo {
             username: u.username,
             roles: u.roles,
             profile: u.profile,
         })
     }
 
-    async fn delete_user(&self, username: &str) -> keymanager::Result<()> {
+    async fn delete_user(&self, username: &str) -> keymanager::connector_kit::Result<()> {
         self.store().delete_user(username, self.revocation_horizon()?).await
     }
 }

@@ -394,7 +394,7 @@ async fn jwks_after_rotation_verifies_old_and_new_tokens(h: Harness) {
 /// their tokens have expired; `retire` takes one out at once (tokens it signed stop verifying) and refuses the key
 /// that signs now. Time moves on the harness's clock.
 async fn a_rotation_publishes_before_it_signs_and_a_retired_key_verifies_nothing(h: Harness) {
-    use keymanager::signing_keys::{KeyRotation, SigningKeyAdmin, SigningKeyPhase};
+    use keymanager::server_kit::{KeyRotation, SigningKeyAdmin, SigningKeyPhase};
     let (id, secret) = registered(&h).await;
     let request = TokenRequest::client_credentials(id.clone(), secret.clone());
     let issue = || h.km.issue_token(&request);
@@ -500,7 +500,7 @@ async fn a_rotation_publishes_before_it_signs_and_a_retired_key_verifies_nothing
 /// `signing_key_rotate_every`: nothing happens before the newest key is that old; then one rotation, published
 /// before it signs (the configured pre-publication), and not another until the new key is that old in turn.
 async fn scheduled_rotation_runs_when_the_newest_key_is_due(h: Harness) {
-    use keymanager::signing_keys::{SigningKeyAdmin, SigningKeyPhase};
+    use keymanager::server_kit::{SigningKeyAdmin, SigningKeyPhase};
     let every = 86_400;
     assert!(!h.server.rotate_when_due(every).await.unwrap(), "a new key is not due");
     h.clock.advance(std::time::Duration::from_secs(every + 1));
@@ -635,8 +635,8 @@ on_both_backends!(
 /// `get_client`, and no secret is in the database in the clear (the files, or every column, scanned); a sealed value
 /// opens only with its key and in its row. With `multiple_secrets = false` a client holds one secret.
 async fn retrievable_secrets_are_sealed_and_shown_again(url: String, dir: Option<tempfile::TempDir>) {
-    let key = keymanager::secret_box::new_key().unwrap();
-    let sealing = std::sync::Arc::new(keymanager::secret_box::SecretBox::from_text(&format!("k1:{key}")).unwrap());
+    let key = keymanager::server_kit::new_key().unwrap();
+    let sealing = std::sync::Arc::new(keymanager::server_kit::SecretBox::from_text(&format!("k1:{key}")).unwrap());
     let needed = sealing.key_ids()[0].clone();
     let settings = keymanager_resident::ResidentSettings {
         client_secret_storage: keymanager_resident::SecretStorage::Retrievable,
@@ -700,7 +700,7 @@ async fn retrievable_secrets_are_sealed_and_shown_again(url: String, dir: Option
     let other = keymanager_resident::ResidentSettings {
         client_secret_storage: keymanager_resident::SecretStorage::Retrievable,
         secret_box: Some(std::sync::Arc::new(
-            keymanager::secret_box::SecretBox::from_text(&format!("k2:{}", keymanager::secret_box::new_key().unwrap()))
+            keymanager::server_kit::SecretBox::from_text(&format!("k2:{}", keymanager::server_kit::new_key().unwrap()))
                 .unwrap(),
         )),
         ..common::settings()

@@ -48,7 +48,7 @@ pub(crate) struct Portal {
     secure: bool,
     sessions: session::Sessions,
     /// Seals the cookies of sign-ins in progress (the server's secret key).
-    sealing: Arc<keymanager::secret_box::SecretBox>,
+    sealing: Arc<keymanager::server_kit::SecretBox>,
     /// For the token endpoints of other key managers.
     http: keymanager::http::HttpClient,
 }
@@ -224,7 +224,7 @@ pub(crate) fn router(
     providers: Vec<Provider>,
     public_url: &str,
     http: keymanager::http::HttpClient,
-    sealing: Arc<keymanager::secret_box::SecretBox>,
+    sealing: Arc<keymanager::server_kit::SecretBox>,
 ) -> Router {
     let csp =
         HeaderValue::from_str(&content_security_policy(&providers)).unwrap_or_else(|_| HeaderValue::from_static(CSP));

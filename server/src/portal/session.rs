@@ -149,13 +149,13 @@ impl Pending {
     }
 
     /// The cookie value: sealed, so the browser can neither read the verifier nor forge a sign-in.
-    pub fn seal(&self, sealing: &keymanager::secret_box::SecretBox) -> Option<String> {
+    pub fn seal(&self, sealing: &keymanager::server_kit::SecretBox) -> Option<String> {
         let json = serde_json::to_string(self).ok()?;
         sealing.seal(&json, PENDING_CONTEXT).ok()
     }
 
     /// The sign-in a cookie carries, when it opens, answers this `state` and is younger than [`PENDING`].
-    pub fn open(sealing: &keymanager::secret_box::SecretBox, cookie: &str, state: &str) -> Option<Pending> {
+    pub fn open(sealing: &keymanager::server_kit::SecretBox, cookie: &str, state: &str) -> Option<Pending> {
         let json = sealing.open(cookie, PENDING_CONTEXT).ok()?;
         let p: Pending = serde_json::from_str(&json).ok()?;
         let fresh = unix_now().checked_sub(p.at).is_some_and(|age| age < PENDING.as_secs());
@@ -343,8 +343,8 @@ mod tests {
 
     #[test]
     fn a_sign_in_in_progress_lives_in_its_sealed_cookie() {
-        let key = format!("k1:{}", keymanager::secret_box::new_key().unwrap());
-        let sealing = keymanager::secret_box::SecretBox::from_text(&key).unwrap();
+        let key = format!("k1:{}", keymanager::server_kit::new_key().unwrap());
+        let sealing = keymanager::server_kit::SecretBox::from_text(&key).unwrap();
         let cookie = Pending::new("st".into(), "verifier".into(), "resident")
             .seal(&sealing)
             .unwrap();
@@ -365,7 +365,7 @@ mod tests {
         forged.replace_range(forged.len() - 3.., "AAA");
         assert!(Pending::open(&sealing, &forged, "st").is_none(), "altered");
         let other =
-            keymanager::secret_box::SecretBox::from_text(&format!("k2:{}", keymanager::secret_box::new_key().unwrap()))
+            keymanager::server_kit::SecretBox::from_text(&format!("k2:{}", keymanager::server_kit::new_key().unwrap()))
                 .unwrap();
         assert!(Pending::open(&other, &cookie, "st").is_none(), "another key");
         let stale = Pending {

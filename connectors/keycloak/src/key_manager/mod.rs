@@ -16,11 +16,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use keymanager::http::{HttpClient, HttpResponse, Idempotency};
-use keymanager::model::*;
-use keymanager::oauth::{self, EndpointAuth};
-use keymanager::sql::registrations::{Registration, RegistrationStore};
-use keymanager::{Error, KeyManager, Result};
+use keymanager::connector_kit::http::{HttpClient, HttpResponse, Idempotency};
+use keymanager::connector_kit::model::*;
+use keymanager::connector_kit::oauth::{self, EndpointAuth};
+use keymanager::connector_kit::sql::registrations::{Registration, RegistrationStore};
+use keymanager::connector_kit::{Error, KeyManager, Result};
 use reqwest::Method;
 use serde_json::Value;
 

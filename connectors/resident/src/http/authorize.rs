@@ -75,7 +75,7 @@ fn hidden_fields(req: &AuthorizationRequest) -> String {
 
 /// What a scope means to a person: the description registered for it at this server, else the one the server
 /// knows for its own scopes, else the scope's name.
-fn scope_meaning(scope: &str, registered: &[keymanager::model::Scope]) -> String {
+fn scope_meaning(scope: &str, registered: &[keymanager::connector_kit::model::Scope]) -> String {
     if let Some(d) = registered
         .iter()
         .find(|s| s.name == scope)
@@ -239,7 +239,7 @@ async fn issue_code(
     }
 }
 
-fn unavailable(e: &keymanager::Error) -> Response {
+fn unavailable(e: &keymanager::connector_kit::Error) -> Response {
     tracing::error!(error = %e, "cannot read the login session's state");
     error_page(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -403,7 +403,7 @@ pub(crate) async fn submit(
             )
             .await
         }
-        Err(keymanager::Error::RateLimited { retry_after, .. }) => {
+        Err(keymanager::connector_kit::Error::RateLimited { retry_after, .. }) => {
             let wait = retry_after.map(|d| d.as_secs()).unwrap_or(60);
             let mut page = login_page(
                 &app,
@@ -417,7 +417,7 @@ pub(crate) async fn submit(
             page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
             return page;
         }
-        Err(keymanager::Error::Busy { retry_after, .. }) => {
+        Err(keymanager::connector_kit::Error::Busy { retry_after, .. }) => {
             let mut page = error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The server is busy. Try again in a moment.",
@@ -438,7 +438,7 @@ pub(crate) async fn submit(
     let started = async {
         let (cookie, session) = app.server.start_session(&owner).await?;
         app.server.record_consent(&session, &checked).await?;
-        Ok::<_, keymanager::Error>((cookie, session))
+        Ok::<_, keymanager::connector_kit::Error>((cookie, session))
     };
     match started.await {
         Ok((cookie, session)) => issue_code(&app, &checked, &session, Some(&cookie)).await,

@@ -13,7 +13,7 @@ pub(crate) enum Presented {
     /// A confidential client (Basic header or form body), with how it was sent.
     Secret {
         client_id: String,
-        secret: keymanager::model::ClientSecret,
+        secret: keymanager::connector_kit::model::ClientSecret,
     },
     /// A public client: `client_id` in the form and nothing else.
     Public { client_id: String },
@@ -22,7 +22,7 @@ pub(crate) enum Presented {
         /// The form's `client_id`, when sent.
         client_id: Option<String>,
         /// The JWT (`Debug` hides it).
-        assertion: keymanager::model::Token,
+        assertion: keymanager::connector_kit::model::Token,
     },
     /// Nothing.
     None,
@@ -47,7 +47,7 @@ pub(crate) fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, O
             }
             return Ok(Presented::Assertion {
                 client_id: form_id.map(str::to_owned),
-                assertion: keymanager::model::Token::new(assertion),
+                assertion: keymanager::connector_kit::model::Token::new(assertion),
             });
         }
         (Some(other), Some(_)) => {
@@ -199,7 +199,7 @@ impl AdminToken {
 
 /// The bearer token of an `Authorization: Bearer …` header.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    keymanager::model::bearer_token(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
+    keymanager::connector_kit::model::bearer_token(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }
 
 #[cfg(test)]

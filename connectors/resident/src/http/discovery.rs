@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
-use keymanager::oauth::discovery::{ExtraMetadata, OpenIdMetadata};
-use keymanager::Result;
+use keymanager::connector_kit::oauth::discovery::{ExtraMetadata, OpenIdMetadata};
+use keymanager::connector_kit::Result;
 use openidconnect::core::{
     CoreClaimName, CoreClientAuthMethod, CoreGrantType, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
     CoreSubjectIdentifierType,
@@ -45,7 +45,7 @@ pub(crate) fn document(app: &AppState) -> Result<OpenIdMetadata> {
     let base = &app.server.settings().issuer;
     let url = |path: &str| format!("{base}{path}");
     let bad = |e: openidconnect::url::ParseError| {
-        keymanager::Error::storage(format!("the issuer `{base}` does not make endpoint URLs: {e}"))
+        keymanager::connector_kit::Error::storage(format!("the issuer `{base}` does not make endpoint URLs: {e}"))
     };
     let algorithms: Vec<CoreJwsSigningAlgorithm> = app.server.keys().algorithms().into_iter().map(jws).collect();
     let secret_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];

@@ -3,7 +3,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use keymanager::Error;
+use keymanager::connector_kit::Error;
 use serde_json::json;
 
 /// An OAuth error answer.
@@ -165,7 +165,7 @@ impl IntoResponse for OAuthError {
         let headers = resp.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(scheme) = self.challenge {
-            let value = keymanager::model::Challenge::scheme(scheme)
+            let value = keymanager::connector_kit::model::Challenge::scheme(scheme)
                 .error(&self.code)
                 .to_string();
             if let Ok(v) = HeaderValue::from_str(&value) {

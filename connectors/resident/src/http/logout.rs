@@ -84,7 +84,7 @@ async fn hint(app: &AppState, token: &str) -> Result<Hint, Response> {
     })
 }
 
-fn unavailable(e: &keymanager::Error) -> Response {
+fn unavailable(e: &keymanager::connector_kit::Error) -> Response {
     tracing::error!(error = %e, "the end-session endpoint cannot reach its store");
     error_page(
         StatusCode::SERVICE_UNAVAILABLE,

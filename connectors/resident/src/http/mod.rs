@@ -56,7 +56,7 @@ pub(crate) struct AppState {
 #[derive(Clone)]
 pub struct RegistrationAudit {
     /// The trail.
-    pub sink: Arc<dyn keymanager::model::AuditSink>,
+    pub sink: Arc<dyn keymanager::connector_kit::model::AuditSink>,
     /// This key manager's name, for the records' actors.
     pub key_manager: String,
 }
@@ -69,7 +69,7 @@ impl std::fmt::Debug for RegistrationAudit {
     }
 }
 
-keymanager::route_table! {
+keymanager::connector_kit::route_table! {
     /// Every route of the resident server, as (method, path): what [`router`] serves, walked by the tests that
     /// check every failure's shape; each names its error family ([`ErrorFamily`]).
     AppState; families ErrorFamily;

@@ -5,10 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use keymanager::model::{
+use keymanager::connector_kit::model::{
     Actor, ActorKind, AuditRecord, ClientSpec, GrantType, KeyType, PkcePolicy, TokenEndpointAuthMethod,
 };
-use keymanager::Error;
+use keymanager::connector_kit::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -110,13 +110,15 @@ fn parse_metadata(body: &[u8]) -> Result<(Metadata, ClientSpec), OAuthError> {
             .clone()
             .unwrap_or_else(|| vec![GrantType::AuthorizationCode]),
         redirect_uris: meta.redirect_uris.clone(),
-        scopes: keymanager::model::Scopes::parse(meta.scope.as_deref().unwrap_or_default()).map_err(|m| {
-            OAuthError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_client_metadata",
-                format!("scope: {m}"),
-            )
-        })?,
+        scopes: keymanager::connector_kit::model::Scopes::parse(meta.scope.as_deref().unwrap_or_default()).map_err(
+            |m| {
+                OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_client_metadata",
+                    format!("scope: {m}"),
+                )
+            },
+        )?,
         public_client: public,
         pkce: PkcePolicy {
             required: meta.pkce_required,

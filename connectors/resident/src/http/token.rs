@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use keymanager::model::{Grant, Token, TokenRequest};
+use keymanager::connector_kit::model::{Grant, Token, TokenRequest};
 use serde_json::json;
 
 use super::client_auth::{bearer, presented, Form, Presented};
@@ -121,9 +121,9 @@ async fn issue(
         }
     };
     let scopes = match form.get("scope")? {
-        Some(text) => keymanager::model::Scopes::parse(text)
+        Some(text) => keymanager::connector_kit::model::Scopes::parse(text)
             .map_err(|why| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", why))?,
-        None => keymanager::model::Scopes::new(),
+        None => keymanager::connector_kit::model::Scopes::new(),
     };
     let request = TokenRequest {
         client_id: who.client.client_id.clone().into(),

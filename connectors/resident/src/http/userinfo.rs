@@ -32,8 +32,9 @@ pub(crate) async fn userinfo(State(app): State<AppState>, headers: HeaderMap, bo
             .await
             .map_err(server_error)?
             .ok_or_else(|| OAuthError::invalid_token("the access token is not active"))?;
-        let granted =
-            keymanager::model::scope_tokens(active.claims.get("scope").and_then(Value::as_str).unwrap_or_default());
+        let granted = keymanager::connector_kit::model::scope_tokens(
+            active.claims.get("scope").and_then(Value::as_str).unwrap_or_default(),
+        );
         if !granted.iter().any(|s| s == "openid") {
             return Err(OAuthError {
                 challenge: Some("Bearer"),

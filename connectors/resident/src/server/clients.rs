@@ -155,11 +155,11 @@ impl ResidentServer {
     }
 
     /// The sealing keys, when secrets are retrievable; a retrievable store without them is a configuration fault.
-    fn secret_box(&self) -> Result<Option<&keymanager::secret_box::SecretBox>> {
+    fn secret_box(&self) -> Result<Option<&keymanager::connector_kit::SecretBox>> {
         match self.settings.client_secret_storage {
             crate::SecretStorage::Hashed => Ok(None),
             crate::SecretStorage::Retrievable => self.settings.secret_box.as_deref().map(Some).ok_or_else(|| {
-                Error::Configuration(keymanager::error::ConfigError::new(
+                Error::Configuration(keymanager::connector_kit::ConfigError::new(
                     "client_secret_storage = \"retrievable\" needs the secret key (KEYMANAGER_SECRET_KEY or the data directory)",
                 ))
             }),
@@ -298,7 +298,7 @@ fn sealing_context(client_id: &str, secret_id: &str) -> String {
 
 impl ResidentServer {
     /// One sealed secret per key id in the store, with its context, for
-    /// [`SecretBox::check_can_open`](keymanager::secret_box::SecretBox::check_can_open).
+    /// [`SecretBox::check_can_open`](keymanager::connector_kit::SecretBox::check_can_open).
     pub async fn sealed_samples(&self) -> Result<Vec<(String, String)>> {
         Ok(self
             .store
@@ -310,7 +310,7 @@ impl ResidentServer {
     }
 
     /// Where retrievable secrets are that `sealing`'s first key did not seal (`client_secret:CLIENT:SECRET`).
-    pub async fn sealed_not_under(&self, sealing: &keymanager::secret_box::SecretBox) -> Result<Vec<String>> {
+    pub async fn sealed_not_under(&self, sealing: &keymanager::connector_kit::SecretBox) -> Result<Vec<String>> {
         Ok(self
             .store
             .sealed_secrets_not_under(sealing.sealing_key_id())
@@ -323,7 +323,7 @@ impl ResidentServer {
     /// Seal every retrievable secret again under `sealing`'s first key (`keymanager secret-key rotate`): one row at
     /// a time, each swapped only if it still holds what was read, so it is safe beside serving nodes and resumable
     /// (a secret the first key sealed is not touched). Returns how many were sealed again.
-    pub async fn reseal_secrets(&self, sealing: &keymanager::secret_box::SecretBox) -> Result<usize> {
+    pub async fn reseal_secrets(&self, sealing: &keymanager::connector_kit::SecretBox) -> Result<usize> {
         let mut resealed = 0;
         for (client, secret, sealed) in self.store.sealed_secrets_not_under(sealing.sealing_key_id()).await? {
             if let Some(new) = sealing.reseal(&sealed, &sealing_context(&client, &secret))? {

@@ -282,7 +282,7 @@ pub(crate) struct Mint<'a> {
     pub client: &'a ClientRecord,
     pub secret_id: Option<&'a str>,
     pub subject: &'a str,
-    pub scopes: keymanager::model::Scopes,
+    pub scopes: keymanager::connector_kit::model::Scopes,
     pub grant_id: Option<&'a str>,
     pub validity: Option<u64>,
     pub refresh: bool,

@@ -14,11 +14,11 @@ pub(crate) use minting::{granted_scopes, Issued, Mint, OpenId};
 
 use std::sync::Arc;
 
-use keymanager::model::{
+use keymanager::connector_kit::model::{
     check_duration, mask_secret, seconds_after, AccessToken, ClientId, ClientSpec, Grant, GrantType, IssuedSecret,
     OAuthClient, Scopes, SecretInfo, SecretSpec, SecretStatus, Token, TokenInfo, TokenRequest,
 };
-use keymanager::{Error, Result};
+use keymanager::connector_kit::{Error, Result};
 use serde_json::{json, Value};
 
 use crate::client_cache::ClientCache;
@@ -138,8 +138,8 @@ impl ResidentServer {
 
     /// Apply a change another node announced: forget a changed client, reload rotated signing keys; after missed
     /// announcements, both.
-    pub fn apply(self: &Arc<Self>, change: &keymanager::sql::changes::Change) {
-        use keymanager::sql::changes::Change;
+    pub fn apply(self: &Arc<Self>, change: &keymanager::connector_kit::sql::changes::Change) {
+        use keymanager::connector_kit::sql::changes::Change;
         match change {
             Change::Client(id) => {
                 tracing::debug!(client_id = %id, "another node changed a client");

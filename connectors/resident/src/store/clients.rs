@@ -1,8 +1,8 @@
 //! Clients and their secrets: created, changed and deleted each in one transaction that locks the client first.
 
-use keymanager::sql::changes::{announce, Change};
-use keymanager::sql::{col, db_err};
-use keymanager::{Error, Result};
+use keymanager::connector_kit::sql::changes::{announce, Change};
+use keymanager::connector_kit::sql::{col, db_err};
+use keymanager::connector_kit::{Error, Result};
 use sqlx::any::AnyRow;
 
 use super::*;
@@ -205,7 +205,7 @@ impl Store {
         let mut out = Vec::new();
         for r in &rows {
             let (client_id, secret_id, sealed): (String, String, String) = (col(r, 0)?, col(r, 1)?, col(r, 2)?);
-            let id = keymanager::secret_box::SecretBox::key_id_of(&sealed)
+            let id = keymanager::connector_kit::SecretBox::key_id_of(&sealed)
                 .unwrap_or_default()
                 .to_owned();
             if !seen.contains(&id) {
@@ -318,7 +318,7 @@ fn client_from_row(r: &AnyRow) -> Result<ClientRecord> {
         redirect_uris: json_list(&text(4)?, "redirect_uris")?,
         scopes: json_list(&text(5)?, "scopes")?,
         public_client: num(6)? != 0,
-        pkce: keymanager::model::PkcePolicy {
+        pkce: keymanager::connector_kit::model::PkcePolicy {
             required: num(7)? != 0,
             allow_plain: num(8)? != 0,
         },

@@ -1,7 +1,7 @@
 //! Users, authorization codes and refresh tokens: the store side of the user grants.
 
-use keymanager::sql::{col, conflict_or, db_err};
-use keymanager::Result;
+use keymanager::connector_kit::sql::{col, conflict_or, db_err};
+use keymanager::connector_kit::Result;
 
 use super::{insert_revocation, Revoked, Store};
 
@@ -17,7 +17,7 @@ pub struct UserRecord {
     /// Roles.
     pub roles: Vec<String>,
     /// OpenID Connect claims.
-    pub profile: keymanager::UserProfile,
+    pub profile: keymanager::connector_kit::UserProfile,
 }
 
 /// An authorization code, as stored (hashed).
@@ -118,7 +118,7 @@ impl Store {
     }
 
     /// Replace a user's OpenID Connect claims.
-    pub async fn set_profile(&self, username: &str, profile: &keymanager::UserProfile) -> Result<()> {
+    pub async fn set_profile(&self, username: &str, profile: &keymanager::connector_kit::UserProfile) -> Result<()> {
         sqlx::query("UPDATE km_users SET name = $2, email = $3, email_verified = $4 WHERE username = $1")
             .bind(username)
             .bind(profile.name.as_deref())
@@ -131,17 +131,17 @@ impl Store {
     }
 
     /// Every user with their roles, sorted by name.
-    pub async fn list_users(&self) -> Result<Vec<keymanager::UserInfo>> {
+    pub async fn list_users(&self) -> Result<Vec<keymanager::connector_kit::UserInfo>> {
         let rows = sqlx::query("SELECT username, roles, name, email, email_verified FROM km_users ORDER BY username")
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
         rows.iter()
             .map(|r| {
-                Ok(keymanager::UserInfo {
+                Ok(keymanager::connector_kit::UserInfo {
                     username: col(r, 0)?,
                     roles: roles(&col::<String>(r, 1)?),
-                    profile: keymanager::UserProfile {
+                    profile: keymanager::connector_kit::UserProfile {
                         name: col(r, 2)?,
                         email: col(r, 3)?,
                         email_verified: col::<i64>(r, 4)? != 0,
@@ -174,7 +174,7 @@ impl Store {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let before = get_user_in(&mut tx, username)
             .await?
-            .ok_or_else(|| keymanager::Error::not_found("user", username))?;
+            .ok_or_else(|| keymanager::connector_kit::Error::not_found("user", username))?;
         if let Some(hash) = &change.password_hash {
             sqlx::query("UPDATE km_users SET password_hash = $2 WHERE username = $1")
                 .bind(username)
@@ -207,7 +207,7 @@ impl Store {
         }
         let after = get_user_in(&mut tx, username)
             .await?
-            .ok_or_else(|| keymanager::Error::not_found("user", username))?;
+            .ok_or_else(|| keymanager::connector_kit::Error::not_found("user", username))?;
         tx.commit().await.map_err(db_err)?;
         Ok(after)
     }
@@ -392,7 +392,7 @@ async fn get_user_in(conn: &mut sqlx::AnyConnection, username: &str) -> Result<O
             subject: col(&r, 1)?,
             password_hash: col(&r, 2)?,
             roles: roles(&col::<String>(&r, 3)?),
-            profile: keymanager::UserProfile {
+            profile: keymanager::connector_kit::UserProfile {
                 name: col(&r, 4)?,
                 email: col(&r, 5)?,
                 email_verified: col::<i64>(&r, 6)? != 0,
@@ -409,7 +409,7 @@ async fn subject_of(conn: &mut sqlx::AnyConnection, username: &str) -> Result<St
         .fetch_optional(&mut *conn)
         .await
         .map_err(db_err)?
-        .ok_or_else(|| keymanager::Error::not_found("user", username))?;
+        .ok_or_else(|| keymanager::connector_kit::Error::not_found("user", username))?;
     col(&row, 0)
 }
 
@@ -421,7 +421,7 @@ pub struct UserUpdate {
     /// New roles.
     pub roles: Option<Vec<String>>,
     /// New OpenID Connect claims.
-    pub profile: Option<keymanager::UserProfile>,
+    pub profile: Option<keymanager::connector_kit::UserProfile>,
 }
 
 impl std::fmt::Debug for UserUpdate {

@@ -17,8 +17,8 @@ use tokens::insert_revocation;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keymanager::sql::{self, Migrations};
-use keymanager::{Error, Result};
+use keymanager::connector_kit::sql::{self, Migrations};
+use keymanager::connector_kit::{Error, Result};
 use sqlx::AnyPool;
 
 /// This component's migrations, for `keymanager migrate --check`.
@@ -140,7 +140,7 @@ const POSTGRES: Migrations = &[
 ];
 
 pub use grants::{CodeRecord, RefreshRecord, Use, UserRecord, UserUpdate};
-pub use keymanager::model::Revoked;
+pub use keymanager::connector_kit::model::Revoked;
 pub use records::{ClientRecord, SecretRecord, SigningKeyRecord, TokenRecord};
 pub use sessions::LoginSession;
 
@@ -153,7 +153,7 @@ pub enum Backend {
     Postgres,
 }
 
-use keymanager::model::Clock;
+use keymanager::connector_kit::model::Clock;
 use std::sync::Arc;
 
 fn json_list<T: serde::de::DeserializeOwned>(text: &str, column: &str) -> Result<T> {
@@ -186,7 +186,7 @@ impl Store {
         Ok(Store {
             pool,
             backend,
-            clock: keymanager::model::system_clock(),
+            clock: keymanager::connector_kit::model::system_clock(),
         })
     }
 
@@ -211,7 +211,7 @@ impl Store {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
             .await
-            .map_err(keymanager::sql::db_err)?;
+            .map_err(keymanager::connector_kit::sql::db_err)?;
         Ok(())
     }
 
@@ -221,8 +221,8 @@ impl Store {
             .bind(name)
             .fetch_optional(&self.pool)
             .await
-            .map_err(keymanager::sql::db_err)?;
-        row.map(|r| keymanager::sql::col(&r, 0)).transpose()
+            .map_err(keymanager::connector_kit::sql::db_err)?;
+        row.map(|r| keymanager::connector_kit::sql::col(&r, 0)).transpose()
     }
 
     /// Record a fact unless one is recorded already; the recorded value either way (the first writer wins, so
@@ -233,7 +233,7 @@ impl Store {
             .bind(value)
             .execute(&self.pool)
             .await
-            .map_err(keymanager::sql::db_err)?;
+            .map_err(keymanager::connector_kit::sql::db_err)?;
         Ok(self.fact(name).await?.unwrap_or_else(|| value.to_owned()))
     }
 
@@ -246,7 +246,7 @@ impl Store {
         .bind(value)
         .execute(&self.pool)
         .await
-        .map_err(keymanager::sql::db_err)?;
+        .map_err(keymanager::connector_kit::sql::db_err)?;
         Ok(())
     }
 
@@ -266,8 +266,12 @@ type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 impl Store {
     /// Announce a change to the other nodes on this store (PostgreSQL; nothing on SQLite), after a write that was
     /// not in a transaction of its own.
-    pub(crate) async fn announce(&self, change: &keymanager::sql::changes::Change) -> Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(keymanager::sql::db_err)?;
-        keymanager::sql::changes::announce(&mut conn, change).await
+    pub(crate) async fn announce(&self, change: &keymanager::connector_kit::sql::changes::Change) -> Result<()> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(keymanager::connector_kit::sql::db_err)?;
+        keymanager::connector_kit::sql::changes::announce(&mut conn, change).await
     }
 }

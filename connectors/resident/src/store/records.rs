@@ -1,6 +1,6 @@
 //! Rows as Rust values.
 
-use keymanager::model::{GrantType, KeyType, PkcePolicy};
+use keymanager::connector_kit::model::{GrantType, KeyType, PkcePolicy};
 
 /// A client row.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +16,7 @@ pub struct ClientRecord {
     /// Redirect URIs.
     pub redirect_uris: Vec<String>,
     /// Allowed scopes.
-    pub scopes: keymanager::model::Scopes,
+    pub scopes: keymanager::connector_kit::model::Scopes,
     /// Public client.
     pub public_client: bool,
     /// PKCE policy.

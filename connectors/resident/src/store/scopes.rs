@@ -1,7 +1,7 @@
 //! Scopes the server knows.
 
-use keymanager::sql::{col, db_err};
-use keymanager::{Error, Result};
+use keymanager::connector_kit::sql::{col, db_err};
+use keymanager::connector_kit::{Error, Result};
 
 use super::*;
 
@@ -9,7 +9,7 @@ impl Store {
     // ----- scopes -----
 
     /// Create a scope; `Conflict` when it exists.
-    pub async fn insert_scope(&self, scope: &keymanager::model::Scope) -> Result<()> {
+    pub async fn insert_scope(&self, scope: &keymanager::connector_kit::model::Scope) -> Result<()> {
         let res =
             sqlx::query("INSERT INTO km_scopes (name, description, display_name, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(&scope.name)
@@ -23,14 +23,14 @@ impl Store {
     }
 
     /// Every scope, by name.
-    pub async fn list_scopes(&self) -> Result<Vec<keymanager::model::Scope>> {
+    pub async fn list_scopes(&self) -> Result<Vec<keymanager::connector_kit::model::Scope>> {
         let rows = sqlx::query("SELECT name, description, display_name FROM km_scopes ORDER BY name")
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
         rows.iter()
             .map(|r| {
-                Ok(keymanager::model::Scope {
+                Ok(keymanager::connector_kit::model::Scope {
                     name: col(r, 0)?,
                     description: col(r, 1)?,
                     display_name: col(r, 2)?,

@@ -1,8 +1,8 @@
 //! Login sessions of the login page, the consents given in them, and the `jti`s of client assertions already
 //! accepted.
 
-use keymanager::sql::{col, db_err};
-use keymanager::Result;
+use keymanager::connector_kit::sql::{col, db_err};
+use keymanager::connector_kit::Result;
 
 use super::{insert_revocation, Revoked, Store};
 
@@ -194,7 +194,11 @@ impl Store {
         }
         if !grants.is_empty() {
             // Validators on every node poll the revocations now, not at their next interval.
-            keymanager::sql::changes::announce(tx, &keymanager::sql::changes::Change::Revocation).await?;
+            keymanager::connector_kit::sql::changes::announce(
+                tx,
+                &keymanager::connector_kit::sql::changes::Change::Revocation,
+            )
+            .await?;
         }
         Ok(())
     }

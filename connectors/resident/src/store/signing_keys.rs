@@ -1,7 +1,7 @@
 //! Signing keys, their rotation, and the purge of everything expired.
 
-use keymanager::sql::{col, db_err};
-use keymanager::{Error, Result};
+use keymanager::connector_kit::sql::{col, db_err};
+use keymanager::connector_kit::{Error, Result};
 
 use super::*;
 
@@ -66,7 +66,11 @@ impl Store {
             .await
             .map_err(db_err)?;
         insert_signing_keys(&mut tx, new, Some(activates_at)).await?;
-        keymanager::sql::changes::announce(&mut tx, &keymanager::sql::changes::Change::SigningKeys).await?;
+        keymanager::connector_kit::sql::changes::announce(
+            &mut tx,
+            &keymanager::connector_kit::sql::changes::Change::SigningKeys,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -74,7 +78,11 @@ impl Store {
     pub async fn add_signing_key(&self, new: &SigningKeyRecord) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         insert_signing_keys(&mut tx, std::slice::from_ref(new), None).await?;
-        keymanager::sql::changes::announce(&mut tx, &keymanager::sql::changes::Change::SigningKeys).await?;
+        keymanager::connector_kit::sql::changes::announce(
+            &mut tx,
+            &keymanager::connector_kit::sql::changes::Change::SigningKeys,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -93,7 +101,11 @@ impl Store {
         .await
         .map_err(db_err)?
         .rows_affected();
-        keymanager::sql::changes::announce(&mut tx, &keymanager::sql::changes::Change::SigningKeys).await?;
+        keymanager::connector_kit::sql::changes::announce(
+            &mut tx,
+            &keymanager::connector_kit::sql::changes::Change::SigningKeys,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(n == 1)
     }

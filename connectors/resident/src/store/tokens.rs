@@ -1,7 +1,7 @@
 //! Opaque tokens and revocations.
 
-use keymanager::sql::{col, db_err};
-use keymanager::{Error, Result};
+use keymanager::connector_kit::sql::{col, db_err};
+use keymanager::connector_kit::{Error, Result};
 
 use super::*;
 
@@ -92,7 +92,7 @@ impl Store {
     }
 
     /// Revocations recorded at or after `since` (epoch seconds), for validators.
-    pub async fn revocations_since(&self, since: i64) -> Result<Vec<keymanager::model::Revoked>> {
+    pub async fn revocations_since(&self, since: i64) -> Result<Vec<keymanager::connector_kit::model::Revoked>> {
         let rows = sqlx::query(
             "SELECT kind, client_id, secret_id, jti, issued_before, expires_at, grant_id FROM km_revocations \
              WHERE created_at >= $1 AND expires_at > $2",
@@ -187,7 +187,7 @@ pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revoked, created_at: 
             *expires_at,
         ),
         Revoked::TokenHash { .. } => {
-            return Err(keymanager::Error::invalid_field(
+            return Err(keymanager::connector_kit::Error::invalid_field(
                 "revocation",
                 "the resident store revokes tokens by jti, not by hash",
             ))
@@ -215,5 +215,6 @@ pub(crate) async fn insert_revocation(tx: &mut Tx<'_>, r: &Revoked, created_at: 
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;
-    keymanager::sql::changes::announce(tx, &keymanager::sql::changes::Change::Revocation).await
+    keymanager::connector_kit::sql::changes::announce(tx, &keymanager::connector_kit::sql::changes::Change::Revocation)
+        .await
 }

@@ -78,7 +78,7 @@ pub fn settings() -> ResidentSettings {
         audience: "http://127.0.0.1:9443".into(),
         max_secrets_per_client: Some(3),
         // The tests' clients publish their keys on this machine.
-        egress: keymanager::egress::Egress::AllowPrivate,
+        egress: keymanager::server_kit::Egress::AllowPrivate,
         ..ResidentSettings::default()
     }
 }
