@@ -232,6 +232,12 @@ struct GatewayAuthArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:9444")]
     listen: String,
+    /// Validate without a database: follow this key service's revocation events
+    /// (`https://KEYS.example/api/gateway/events`), presenting `KEYMANAGER_GATEWAY_TOKEN` (an access token with
+    /// `keymanager:gateway`, or an admin token). Only the configuration's key managers are validated; name them as
+    /// the key service does.
+    #[arg(long, value_name = "URL")]
+    events: Option<String>,
 }
 
 /// `keymanager man`: one page (the program's, or a command's), or every page into `dir`.
@@ -329,7 +335,13 @@ fn main() -> ExitCode {
                 keymanager_server::serve::run(cli.config.as_deref(), cli.data_dir.as_deref(), args.listen).await
             }
             Command::GatewayAuth(args) => {
-                keymanager_server::gateway_auth::run(cli.config.as_deref(), cli.data_dir.as_deref(), &args.listen).await
+                keymanager_server::gateway_auth::run(
+                    cli.config.as_deref(),
+                    cli.data_dir.as_deref(),
+                    &args.listen,
+                    args.events.as_deref(),
+                )
+                .await
             }
             Command::Config {
                 command: ConfigCommand::Check { file },

@@ -1,6 +1,7 @@
 //! Day-2 operations through the CLI against real servers, on SQLite and (when `KEYMANAGER_TEST_POSTGRES_URL` is
 //! set) PostgreSQL: the secret key rotated while a node serves, a backup taken under write load and restored with
-//! every acknowledged write, secret and token, and `migrate --check`.
+//! every acknowledged write, secret and token, `migrate --check`, signing-key rotation on every node, and a gateway
+//! without the database that follows the revocation events.
 
 mod common;
 
@@ -610,5 +611,131 @@ fn a_rotation_reaches_every_node_and_the_gateway_and_a_retired_key_is_refused_ev
         // Only administrators.
         let anonymous = http.get(format!("{}/api/signing-keys", a.base)).send().unwrap();
         assert_eq!(anonymous.status(), 401);
+    }
+}
+
+/// Revocation events for a gateway that shares no database with the key service (`gateway-auth --events`, issue
+/// 29 item 6): a token revoked through the management API is refused there within a second; it stays refused while
+/// the key service restarts (a token not revoked keeps working meanwhile); a restarted gateway refuses it again once
+/// it has caught up, and accepts nothing before (503). A `keymanager:apps`-only caller cannot follow the events.
+#[test]
+fn a_gateway_without_the_database_refuses_a_revoked_token_within_a_second() {
+    for url in databases(&tempfile::tempdir().unwrap().keep(), "km_gateway_events") {
+        let work = tempfile::tempdir().unwrap();
+        let config = write_config(work.path(), &url);
+        let dir_a = work.path().join("a");
+        let key = generated_entry(work.path());
+        let env = [("KEYMANAGER_SECRET_KEY", key.as_str())];
+        let listen_a = format!("127.0.0.1:{}", common::free_port());
+        let serve_args = [
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            dir_a.to_str().unwrap(),
+            "serve",
+            "--listen",
+            &listen_a,
+        ];
+        let a = common::serve_with_env(&serve_args, &env);
+        let admin = common::admin_token(&dir_a);
+        let as_admin = [("KEYMANAGER_ADMIN_TOKEN", admin.as_str())];
+        let ok = |args: &[&str], stdin: Option<&str>| ok_at(&dir_a, &config, &as_admin, &a.base, args, stdin);
+        ok(&["apps", "create", "orders", "--owner", "ops"], None);
+        let keys = ok(&["keys", "generate", "--app", "orders", "--key-type", "production"], None);
+        let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
+        let token = || {
+            ok(
+                &["token", "--app", "orders", "--key-type", "production"],
+                Some(&format!("{secret}\n")),
+            )["accessToken"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (revoked, kept) = (token(), token());
+
+        // The gateway: its own configuration, no database, the resident named as the key service names it.
+        let gateway_config = work.path().join("gateway.toml");
+        std::fs::write(
+            &gateway_config,
+            format!(
+                "[gateway]\nproxy = \"nginx\"\ndefault = \"authenticated\"\n\n[[key_manager]]\nname = \"resident\"\n\
+                 type = \"oidc\"\nissuer = \"{}\"\n",
+                a.base
+            ),
+        )
+        .unwrap();
+        let events = format!("{}/api/gateway/events", a.base);
+        let gateway = || {
+            let listen = format!("127.0.0.1:{}", common::free_port());
+            let dir = work.path().join("g");
+            common::serve_with_env(
+                &[
+                    "--config",
+                    gateway_config.to_str().unwrap(),
+                    "--data-dir",
+                    dir.to_str().unwrap(),
+                    "gateway-auth",
+                    "--listen",
+                    &listen,
+                    "--events",
+                    &events,
+                ],
+                &[("KEYMANAGER_GATEWAY_TOKEN", admin.as_str())],
+            )
+        };
+        let http = reqwest::blocking::Client::new();
+        let ready = |base: &str| {
+            http.get(format!("{base}/health/ready"))
+                .send()
+                .is_ok_and(|r| r.status() == 200)
+        };
+        let g = gateway();
+        common::until("the gateway caught up", || ready(&g.base));
+        assert!(!work.path().join("g").join("keymanager.db").exists(), "the gateway made no database");
+        assert_eq!(common::gateway_status(&http, &g.base, &revoked), 200);
+
+        let (code, _, text) = km(
+            &dir_a,
+            Some(&config),
+            &[("KEYMANAGER_ADMIN_TOKEN", admin.as_str()), ("KEYMANAGER_CLIENT_SECRET", secret.as_str())],
+            &["--server", &a.base, "revoke", "--app", "orders", "--key-type", "production"],
+            Some(&format!("{revoked}\n")),
+        );
+        assert_eq!(code, 0, "{text}");
+        let took = common::until("a revoked token refused at the remote gateway", || {
+            common::gateway_status(&http, &g.base, &revoked) == 401
+        });
+        assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+        assert_eq!(common::gateway_status(&http, &g.base, &kept), 200);
+
+        // The key service restarts: the gateway keeps refusing the revoked token, keeps serving the other.
+        drop(a);
+        assert_eq!(common::gateway_status(&http, &g.base, &revoked), 401);
+        assert_eq!(common::gateway_status(&http, &g.base, &kept), 200);
+        let a = common::serve_with_env(&serve_args, &env);
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        assert_eq!(common::gateway_status(&http, &g.base, &revoked), 401);
+
+        // The gateway restarts: nothing is accepted before it caught up, the revoked token is refused after.
+        drop(g);
+        let g = gateway();
+        let first = common::gateway_status(&http, &g.base, &revoked);
+        assert!(first == 503 || first == 401, "before catching up: {first}");
+        common::until("the restarted gateway caught up", || ready(&g.base));
+        assert_eq!(common::gateway_status(&http, &g.base, &revoked), 401);
+        assert_eq!(common::gateway_status(&http, &g.base, &kept), 200);
+
+        // Who may follow: an administrator or `keymanager:gateway`; nobody else.
+        let anonymous = http.get(&events).send().unwrap();
+        assert_eq!(anonymous.status(), 401);
+        let bad_id = http
+            .get(&events)
+            .bearer_auth(&admin)
+            .header("Last-Event-ID", "x")
+            .send()
+            .unwrap();
+        assert_eq!(bad_id.status(), 400);
+        drop(a);
     }
 }

@@ -71,8 +71,17 @@ pub async fn runtime_key_managers(
     Ok(Some(service))
 }
 
-/// `keymanager gateway-auth --listen ADDR`: forward auth and health only.
-pub async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, listen: &str) -> Result<(), Failure> {
+/// The environment variable that carries the credential `gateway-auth --events` presents.
+pub const GATEWAY_TOKEN_ENV: &str = "KEYMANAGER_GATEWAY_TOKEN";
+
+/// `keymanager gateway-auth --listen ADDR [--events URL]`: forward auth and health only; with `events`, without a
+/// database (see [`run_following`]).
+pub async fn run(
+    config_file: Option<&Path>,
+    data_dir: Option<&Path>,
+    listen: &str,
+    events: Option<&str>,
+) -> Result<(), Failure> {
     let config = setup::load_config(config_file)?;
     let Some(proxy) = config.gateway.proxy else {
         return Err(Failure::Usage(
@@ -80,6 +89,9 @@ pub async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, listen: &s
                 .into(),
         ));
     };
+    if let Some(events) = events {
+        return run_following(&config, listen, events).await;
+    }
     let data_dir = setup::data_dir(data_dir, &config);
     let rt = setup::build(&config, &data_dir, None, setup::Access::ReadOnly).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -120,6 +132,97 @@ pub async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, listen: &s
             out,
             "  forward auth: http://{bound}/gateway/auth (proxy {}, {} route rule(s), uncovered paths: {:?})\n  run-time key managers: {runtime_key_managers}\nkeymanager {} gateway-auth listening on http://{bound}",
             proxy.as_str(),
+            config.gateway.route.len(),
+            config.gateway.default,
+            env!("CARGO_PKG_VERSION")
+        )
+        .and_then(|_| out.flush());
+    }
+    http_server::serve(
+        listener,
+        app,
+        http_server::Limits::from_config(&config.server),
+        http_server::shutdown(),
+    )
+    .await;
+    Ok(())
+}
+
+/// Ready once the revocation events are caught up and while the stream is not silent.
+struct EventsCheck(Arc<TokenValidator>);
+
+#[async_trait::async_trait]
+impl ReadinessCheck for EventsCheck {
+    fn name(&self) -> String {
+        "revocation events".into()
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        match self.0.events_caught_up() {
+            true => Ok(()),
+            false => Err("not caught up with the key service's revocation events".into()),
+        }
+    }
+}
+
+/// `gateway-auth --events URL`: a gateway that shares no database with the key service. The configuration's key
+/// managers are built without one (the resident key manager lives in the key service's database: name it here as
+/// an `oidc` key manager with its issuer); revocations arrive from the key service's event stream, and until it has
+/// been caught up — or while it is silent — every token is refused (503), never accepted on a guess.
+pub async fn run_following(config: &Config, listen: &str, events: &str) -> Result<(), Failure> {
+    let url = url::Url::parse(events)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| Failure::Usage(format!("--events must be an http(s) URL, not `{events}`")))?;
+    let credential = std::env::var(GATEWAY_TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            Failure::Usage(format!(
+                "--events needs {GATEWAY_TOKEN_ENV}: an access token with keymanager:gateway, or an admin token"
+            ))
+        })?;
+    if let Some(km) = config.key_managers.iter().find(|k| k.kind == keymanager_resident::KIND) {
+        return Err(Failure::Usage(format!(
+            "key manager `{}`: gateway-auth --events has no database, and the resident key manager lives in the key \
+             service's; configure it here as type = \"oidc\" with the key service's issuer",
+            km.name
+        )));
+    }
+    let ctx = keymanager::gateway_kit::BuildContext {
+        database_url: None,
+        database_max_connections: None,
+        public_url: None,
+        listen_url: None,
+        data_dir: None,
+        http: None,
+        egress: keymanager::server_kit::Egress::from_setting(config.server.allow_private_fetches),
+    };
+    let key_managers = setup::registry().build(config, &ctx).await?;
+    let mut settings = ValidatorSettings::default();
+    if let Some(s) = config.gateway.leeway_seconds {
+        settings.leeway = Duration::from_secs(s);
+    }
+    let validator = Arc::new(TokenValidator::new(&key_managers, settings)?);
+    let _follower = validator.follow_events(url.clone(), credential);
+    validator.spawn_revocation_poller();
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Failure::Usage(format!("cannot listen on {listen}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Failure::Refused(format!("cannot read the bound address: {e}")))?;
+    let checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(EventsCheck(validator.clone()))];
+    let app = ForwardAuth::new(validator.clone(), &config.gateway)?
+        .router()
+        .merge(keymanager::api::health::router(checks, crate::process_metrics::BUILD))
+        .layer(axum::middleware::from_fn(crate::observe::observe));
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "  forward auth: http://{bound}/gateway/auth ({} route rule(s), uncovered paths: {:?})\n  revocation events: {url} (no database)\nkeymanager {} gateway-auth listening on http://{bound}",
             config.gateway.route.len(),
             config.gateway.default,
             env!("CARGO_PKG_VERSION")

@@ -31,6 +31,8 @@ use crate::Error;
 pub const SCOPE_APPS: &str = "keymanager:apps";
 /// The scope that lets a caller do everything an admin token can.
 pub const SCOPE_ADMIN: &str = "keymanager:admin";
+/// The scope that lets a gateway follow revocations (`GET /api/gateway/events`) and nothing else.
+pub const SCOPE_GATEWAY: &str = "keymanager:gateway";
 /// Scopes under this prefix are the management API's own: only an administrator may give them to a client.
 pub(crate) const RESERVED_SCOPE_PREFIX: &str = "keymanager:";
 
@@ -43,6 +45,8 @@ pub enum Access {
     Apps,
     /// An administrator: an admin token, or an access token with `keymanager:admin`.
     Admin,
+    /// A gateway following revocations: an access token with `keymanager:gateway`, or an administrator.
+    Gateway,
 }
 
 /// The decision for one route.
@@ -55,7 +59,7 @@ pub struct Rule {
     pub action: Option<&'static str>,
 }
 
-use Access::{Admin, Public};
+use Access::Public;
 
 /// Every route's rule: (method, path template, access, audited action), declared with the route itself in the one
 /// route table ([`ROUTE_RULES`](super::ROUTE_RULES)).
@@ -112,6 +116,10 @@ pub(crate) enum Caller {
         client: bool,
         /// Whether the token grants `keymanager:admin`.
         admin: bool,
+        /// Whether the token grants `keymanager:apps`.
+        apps: bool,
+        /// Whether the token grants `keymanager:gateway`.
+        gateway: bool,
         /// The owner name this caller's applications carry (see [`ApiIdentity::owner_of`]).
         owner: String,
     },
@@ -121,6 +129,25 @@ impl Caller {
     /// Whether the caller may act on every application and administer the server.
     pub(crate) fn is_admin(&self) -> bool {
         matches!(self, Caller::Admin { .. } | Caller::User { admin: true, .. })
+    }
+
+    /// Whether the caller may call a route of this kind (`Public` routes never ask): `Admin` only an
+    /// administrator, `Apps` a developer or an administrator, `Gateway` a gateway or an administrator. A token with
+    /// `keymanager:gateway` alone is no developer.
+    pub(crate) fn may(&self, access: Access) -> Result<(), ApiError> {
+        let (apps, gateway) = match self {
+            Caller::User { apps, gateway, .. } => (*apps, *gateway),
+            _ => (false, false),
+        };
+        match access {
+            Access::Public => Ok(()),
+            _ if self.is_admin() => Ok(()),
+            Access::Admin => Err(ApiError::insufficient_scope(SCOPE_ADMIN)),
+            Access::Apps if apps => Ok(()),
+            Access::Apps => Err(ApiError::insufficient_scope(SCOPE_APPS)),
+            Access::Gateway if gateway => Ok(()),
+            Access::Gateway => Err(ApiError::insufficient_scope(SCOPE_GATEWAY)),
+        }
     }
 
     /// The owner name the caller's own applications carry; `None` for an admin token (it owns none).
@@ -275,7 +302,9 @@ impl ApiIdentity {
             .ok_or_else(ApiError::invalid_token)?;
         let client = principal.client_id.as_deref() == Some(subject.as_str());
         let admin = principal.has_scope(SCOPE_ADMIN);
-        if !(admin || principal.has_scope(SCOPE_APPS)) {
+        let apps = principal.has_scope(SCOPE_APPS);
+        let gateway = principal.has_scope(SCOPE_GATEWAY);
+        if !(admin || apps || gateway) {
             // A valid token for something else: the caller is known, the scope is missing.
             return Err(ApiError::insufficient_scope(SCOPE_APPS));
         }
@@ -285,6 +314,8 @@ impl ApiIdentity {
             subject,
             client,
             admin,
+            apps,
+            gateway,
         })
     }
 }
@@ -386,9 +417,9 @@ pub(crate) async fn authorize(State(state): State<ApiState>, req: Request, next:
             return refused;
         }
     }
-    let refusal = match (rule.access, caller.is_admin()) {
-        (Admin, false) => Some(ApiError::insufficient_scope(SCOPE_ADMIN)),
-        _ => match (&application_id, caller.visible_owner()) {
+    let refusal = match caller.may(rule.access) {
+        Err(e) => Some(e),
+        Ok(()) => match (&application_id, caller.visible_owner()) {
             (Some(id), Some(own)) => match state.service.application(id).await {
                 Ok(app) if app.owner == own => None,
                 // Another owner's application answers exactly as a missing one.

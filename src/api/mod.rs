@@ -18,6 +18,7 @@
 pub mod access;
 pub mod dto;
 mod error;
+mod events;
 mod handlers;
 pub mod health;
 mod paging;
@@ -110,7 +111,7 @@ fn is_json_media_type(value: &str) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-use access::Access::{Admin, Apps, Public};
+use access::Access::{Admin, Apps, Gateway, Public};
 
 crate::route_table! {
     /// Every route of the management API, as (method, path): what [`router`] serves and the OpenAPI document
@@ -133,6 +134,7 @@ crate::route_table! {
     get "/api/admin-tokens" => handlers::list_admin_tokens, Admin;
     post "/api/admin-tokens" => handlers::create_admin_token, Admin, "admin_token.create";
     delete "/api/admin-tokens/{name}" => handlers::revoke_admin_token, Admin, "admin_token.revoke";
+    get "/api/gateway/events" => events::gateway_events, Gateway;
     get "/api/signing-keys" => handlers::list_signing_keys, Admin;
     post "/api/signing-keys/rotate" => handlers::rotate_signing_keys, Admin, "signing_key.rotate";
     post "/api/signing-keys/{kid}/retire" => handlers::retire_signing_key, Admin, "signing_key.retire";

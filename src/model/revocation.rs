@@ -78,3 +78,17 @@ impl Revoked {
         }
     }
 }
+
+/// One entry of the gateway event stream (`GET /api/gateway/events`): a revocation with its number in the log.
+/// Numbers only grow, so a gateway that reconnects asks for what came after the last one it saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayEvent {
+    /// The entry's number in the log (the Server-Sent Events `id`).
+    pub id: i64,
+    /// The key manager whose tokens it covers, by its configured name.
+    pub key_manager: String,
+    /// What is revoked: a token by its `jti` or the SHA-256 of its value (never the token), a grant, a secret or a
+    /// client.
+    pub revoked: Revoked,
+}

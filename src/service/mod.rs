@@ -245,6 +245,12 @@ impl KeyService {
         self.application(id).await
     }
 
+    /// The revocations logged after entry `after` that have not expired, oldest first, at most `limit`: what
+    /// `GET /api/gateway/events` streams to gateways that do not share the database.
+    pub async fn gateway_events(&self, after: i64, limit: u32) -> Result<Vec<crate::model::GatewayEvent>> {
+        self.store.gateway_events(after, limit).await
+    }
+
     /// A page of the audit trail, newest first.
     pub async fn audit_trail(&self, query: &AuditQuery) -> Result<AuditPage> {
         self.store.audit_records(query).await

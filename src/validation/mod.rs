@@ -15,6 +15,7 @@
 //! - A token already validated is answered from memory (its hash, then the revocation set): no network, no
 //!   database.
 
+mod events;
 mod introspection;
 mod jwks;
 mod jwt;
@@ -41,6 +42,7 @@ use crate::registry::KeyManagers;
 use crate::KeyManager;
 
 pub use crate::model::{RevocationFeed, RevocationSink};
+pub use events::STALE_AFTER as EVENTS_STALE_AFTER;
 pub use jwks::jwk_public_key;
 use jwks::JwksCache;
 pub use recording::{record_revocations, revoked_entry, RecordRevocations};
@@ -299,6 +301,8 @@ pub struct TokenValidator {
     polled_until: Mutex<i64>,
     clock: Arc<dyn Clock>,
     metrics: std::sync::OnceLock<ValidationMetrics>,
+    /// The revocation event stream followed, if any ([`follow_events`](Self::follow_events)).
+    following: std::sync::OnceLock<Arc<events::Following>>,
 }
 
 impl std::fmt::Debug for TokenValidator {
@@ -403,6 +407,7 @@ impl TokenValidator {
             polled_until: Mutex::new(0),
             clock: crate::model::system_clock(),
             metrics: std::sync::OnceLock::new(),
+            following: std::sync::OnceLock::new(),
             feeds: Vec::new(),
             settings,
             http,
@@ -535,6 +540,10 @@ impl TokenValidator {
 
     /// Validate a bearer token.
     pub async fn validate(&self, token: &str) -> Result<Arc<Principal>, ValidationError> {
+        // A gateway that follows revocation events and may have missed one trusts no token (fail closed).
+        if let Some(why) = self.following.get().and_then(|f| f.unsure()) {
+            return Err(ValidationError::Unavailable(why.into()));
+        }
         // A token already seen is answered without entering the (large) future of a first validation.
         let outcome = match self.remembered(token) {
             Ok(known) => known,

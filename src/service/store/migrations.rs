@@ -60,6 +60,11 @@ pub(super) const SQLITE: Migrations = &[
         "admin token names unique in any case",
         include_str!("../migrations/sqlite/1000010_admin_token_names.sql"),
     ),
+    (
+        1_000_011,
+        "gateway events",
+        include_str!("../migrations/sqlite/1000011_gateway_events.sql"),
+    ),
 ];
 pub(super) const POSTGRES: Migrations = &[
     (
@@ -111,5 +116,10 @@ pub(super) const POSTGRES: Migrations = &[
         1_000_010,
         "admin token names unique in any case",
         include_str!("../migrations/postgres/1000010_admin_token_names.sql"),
+    ),
+    (
+        1_000_011,
+        "gateway events",
+        include_str!("../migrations/postgres/1000011_gateway_events.sql"),
     ),
 ];

@@ -94,4 +94,10 @@ pub trait ApplicationStore: Send + Sync {
     async fn audit_records(&self, query: &AuditQuery) -> Result<AuditPage>;
     /// Drop audit records older than `before` (seconds since the epoch); how many went.
     async fn purge_audit(&self, before: i64) -> Result<u64>;
+    /// The revocations logged after entry `after`, oldest first, at most `limit`, leaving out those expired (the
+    /// gateway event stream); a store without a log says the operation is unsupported.
+    async fn gateway_events(&self, after: i64, limit: u32) -> Result<Vec<crate::model::GatewayEvent>> {
+        let _ = (after, limit);
+        Err(crate::Error::unsupported("gateway_events"))
+    }
 }

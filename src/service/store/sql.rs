@@ -20,6 +20,7 @@ use crate::{Error, Result};
 #[derive(Clone)]
 pub struct SqlApplicationStore {
     pool: AnyPool,
+    dialect: Dialect,
     clock: Arc<dyn Clock>,
 }
 
@@ -53,6 +54,7 @@ impl SqlApplicationStore {
         sql::migrate(&pool, if dialect == Dialect::Sqlite { SQLITE } else { POSTGRES }).await?;
         Ok(SqlApplicationStore {
             pool,
+            dialect,
             clock: crate::model::system_clock(),
         })
     }
@@ -517,6 +519,10 @@ impl ApplicationStore for SqlApplicationStore {
         audit::purge_before(&self.pool, before).await
     }
 
+    async fn gateway_events(&self, after: i64, limit: u32) -> Result<Vec<crate::model::GatewayEvent>> {
+        self.events_after(after, limit).await
+    }
+
     async fn record_orphan(&self, key_manager: &str, client_id: &str, reason: &str) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("DELETE FROM km_orphaned_clients WHERE key_manager = $1 AND client_id = $2")
@@ -543,7 +549,8 @@ mod revocation_log {
     use async_trait::async_trait;
 
     use super::SqlApplicationStore;
-    use crate::model::{RevocationFeed, RevocationSink, Revoked};
+    use crate::model::{GatewayEvent, RevocationFeed, RevocationSink, Revoked};
+    use crate::sql::Dialect;
     use crate::sql::changes::{announce, Change};
     use crate::sql::{col, db_err};
     use crate::{Error, Result};
@@ -552,15 +559,29 @@ mod revocation_log {
     impl RevocationSink for SqlApplicationStore {
         async fn record(&self, key_manager: &str, revoked: &Revoked) -> Result<()> {
             let entry = serde_json::to_string(revoked).map_err(|e| Error::storage(e.to_string()))?;
+            let now = self.now();
             let mut tx = self.pool.begin().await.map_err(db_err)?;
+            if self.dialect == Dialect::Postgres {
+                // Writers take turns, so entries become visible in the order of their numbers: a follower that
+                // read up to N never later finds a committed N-1 it skipped (SQLite writers take turns anyway).
+                sqlx::query("SELECT pg_advisory_xact_lock(7401100011)")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+            // The log is bounded by the tokens it covers: an entry goes once every token it names has expired.
+            sqlx::query("DELETE FROM km_gateway_events WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
             sqlx::query(
-                "INSERT INTO km_revoked_tokens (id, key_manager, entry, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO km_gateway_events (key_manager, entry, expires_at, created_at) VALUES ($1, $2, $3, $4)",
             )
-            .bind(uuid::Uuid::new_v4().to_string())
             .bind(key_manager)
             .bind(entry)
             .bind(revoked.expires_at())
-            .bind(self.now())
+            .bind(now)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -569,11 +590,40 @@ mod revocation_log {
         }
     }
 
+    impl SqlApplicationStore {
+        /// The unexpired entries after number `after`, oldest first, at most `limit`.
+        pub(super) async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<GatewayEvent>> {
+            let rows = sqlx::query(
+                "SELECT seq, key_manager, entry FROM km_gateway_events WHERE seq > $1 AND expires_at > $2 \
+                 ORDER BY seq LIMIT $3",
+            )
+            .bind(after)
+            .bind(self.now())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(GatewayEvent {
+                        id: col(r, 0)?,
+                        key_manager: col(r, 1)?,
+                        revoked: entry(&col::<String>(r, 2)?)?,
+                    })
+                })
+                .collect()
+        }
+    }
+
+    fn entry(text: &str) -> Result<Revoked> {
+        serde_json::from_str(text).map_err(|e| Error::storage(format!("a revocation log entry is not valid: {e}")))
+    }
+
     #[async_trait]
     impl RevocationFeed for SqlApplicationStore {
         async fn revoked_since(&self, since: i64) -> Result<Vec<(String, Revoked)>> {
             let rows = sqlx::query(
-                "SELECT key_manager, entry FROM km_revoked_tokens WHERE created_at >= $1 AND expires_at > $2",
+                "SELECT key_manager, entry FROM km_gateway_events WHERE created_at >= $1 AND expires_at > $2",
             )
             .bind(since)
             .bind(self.now())
@@ -583,10 +633,7 @@ mod revocation_log {
             rows.iter()
                 .map(|r| {
                     let km: String = col(r, 0)?;
-                    let entry: String = col(r, 1)?;
-                    let revoked = serde_json::from_str(&entry)
-                        .map_err(|e| Error::storage(format!("a revocation log entry is not valid: {e}")))?;
-                    Ok((km, revoked))
+                    Ok((km, entry(&col::<String>(r, 1)?)?))
                 })
                 .collect()
         }
