@@ -232,6 +232,13 @@ async fn call(
     };
     let resp = app.clone().oneshot(req.body(Body::from(text)).unwrap()).await.unwrap();
     let (status, headers) = (resp.status(), resp.headers().clone());
+    if headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+    {
+        // A stream that never ends (the gateway events): the status and headers are the answer.
+        return (status, Value::Null, headers);
+    }
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), headers)
 }
@@ -494,6 +501,13 @@ async fn whole_route_table(url: &str, foreign_url: &str) {
         if r.access == keymanager::api::access::Access::Admin {
             assert_eq!(s, StatusCode::FORBIDDEN, "{m} {path}: {b}");
             assert!(h[header::WWW_AUTHENTICATE].to_str().unwrap().contains(SCOPE_ADMIN));
+        } else if r.access == keymanager::api::access::Access::Gateway {
+            // A developer is no gateway.
+            assert_eq!(s, StatusCode::FORBIDDEN, "{m} {path}: {b}");
+            assert!(h[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .contains(keymanager::api::access::SCOPE_GATEWAY));
         } else if path.contains("{applicationId}") {
             assert_eq!(s, StatusCode::NOT_FOUND, "{m} {path}: {b}");
             // Exactly as a missing application: only the id differs.

@@ -641,7 +641,10 @@ fn a_gateway_without_the_database_refuses_a_revoked_token_within_a_second() {
         let as_admin = [("KEYMANAGER_ADMIN_TOKEN", admin.as_str())];
         let ok = |args: &[&str], stdin: Option<&str>| ok_at(&dir_a, &config, &as_admin, &a.base, args, stdin);
         ok(&["apps", "create", "orders", "--owner", "ops"], None);
-        let keys = ok(&["keys", "generate", "--app", "orders", "--key-type", "production"], None);
+        let keys = ok(
+            &["keys", "generate", "--app", "orders", "--key-type", "production"],
+            None,
+        );
         let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
         let token = || {
             ok(
@@ -692,14 +695,28 @@ fn a_gateway_without_the_database_refuses_a_revoked_token_within_a_second() {
         };
         let g = gateway();
         common::until("the gateway caught up", || ready(&g.base));
-        assert!(!work.path().join("g").join("keymanager.db").exists(), "the gateway made no database");
+        assert!(
+            !work.path().join("g").join("keymanager.db").exists(),
+            "the gateway made no database"
+        );
         assert_eq!(common::gateway_status(&http, &g.base, &revoked), 200);
 
         let (code, _, text) = km(
             &dir_a,
             Some(&config),
-            &[("KEYMANAGER_ADMIN_TOKEN", admin.as_str()), ("KEYMANAGER_CLIENT_SECRET", secret.as_str())],
-            &["--server", &a.base, "revoke", "--app", "orders", "--key-type", "production"],
+            &[
+                ("KEYMANAGER_ADMIN_TOKEN", admin.as_str()),
+                ("KEYMANAGER_CLIENT_SECRET", secret.as_str()),
+            ],
+            &[
+                "--server",
+                &a.base,
+                "revoke",
+                "--app",
+                "orders",
+                "--key-type",
+                "production",
+            ],
             Some(&format!("{revoked}\n")),
         );
         assert_eq!(code, 0, "{text}");

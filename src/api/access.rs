@@ -493,3 +493,37 @@ impl<S: Send + Sync> FromRequestParts<S> for Audit {
         Ok(parts.extensions.get::<Audit>().cloned().unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Access, Caller};
+
+    fn user(admin: bool, apps: bool, gateway: bool) -> Caller {
+        Caller::User {
+            key_manager: "resident".into(),
+            subject: "s".into(),
+            client: false,
+            admin,
+            apps,
+            gateway,
+            owner: "s".into(),
+        }
+    }
+
+    /// Each scope opens its own routes only: `keymanager:gateway` follows events and nothing else, a developer
+    /// does not follow events, an administrator (token or scope) may do all.
+    #[test]
+    fn each_scope_opens_its_own_routes_only() {
+        let admin_token = Caller::Admin { token: "config".into() };
+        let cases = [
+            (user(false, false, true), [true, false, false, true]),
+            (user(false, true, false), [true, true, false, false]),
+            (user(true, false, false), [true, true, true, true]),
+            (admin_token, [true, true, true, true]),
+        ];
+        for (caller, expected) in cases {
+            let got = [Access::Public, Access::Apps, Access::Admin, Access::Gateway].map(|a| caller.may(a).is_ok());
+            assert_eq!(got, expected, "{caller:?}");
+        }
+    }
+}

@@ -30,7 +30,12 @@ const BATCH: u32 = 500;
 pub(super) async fn gateway_events(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     let after = match headers.get("last-event-id") {
         None => 0,
-        Some(v) => match v.to_str().ok().and_then(|t| t.trim().parse::<i64>().ok()).filter(|n| *n >= 0) {
+        Some(v) => match v
+            .to_str()
+            .ok()
+            .and_then(|t| t.trim().parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+        {
             Some(n) => n,
             None => {
                 return ApiError::new(

@@ -153,7 +153,10 @@ async fn follow_once(
                 },
                 "caught-up" => {
                     if !state.caught_up.swap(true, Ordering::AcqRel) {
-                        tracing::info!(last_event = state.last_id.load(Ordering::Acquire), "revocation events caught up");
+                        tracing::info!(
+                            last_event = state.last_id.load(Ordering::Acquire),
+                            "revocation events caught up"
+                        );
                     }
                 }
                 _ => {}

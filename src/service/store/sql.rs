@@ -550,8 +550,8 @@ mod revocation_log {
 
     use super::SqlApplicationStore;
     use crate::model::{GatewayEvent, RevocationFeed, RevocationSink, Revoked};
-    use crate::sql::Dialect;
     use crate::sql::changes::{announce, Change};
+    use crate::sql::Dialect;
     use crate::sql::{col, db_err};
     use crate::{Error, Result};
 
