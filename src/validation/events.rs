@@ -43,6 +43,15 @@ impl Following {
         self.last_contact_ms.store(ms, Ordering::Relaxed);
     }
 
+    fn mark_caught_up(&self) {
+        if !self.caught_up.swap(true, Ordering::AcqRel) {
+            tracing::info!(
+                last_event = self.last_id.load(Ordering::Acquire),
+                "revocation events caught up"
+            );
+        }
+    }
+
     /// Why tokens cannot be trusted now, if they cannot.
     pub(super) fn unsure(&self) -> Option<&'static str> {
         if !self.caught_up.load(Ordering::Acquire) {
@@ -151,14 +160,7 @@ async fn follow_once(
                     }
                     Err(e) => tracing::warn!(error = %e, "a revocation event does not read; skipped"),
                 },
-                "caught-up" => {
-                    if !state.caught_up.swap(true, Ordering::AcqRel) {
-                        tracing::info!(
-                            last_event = state.last_id.load(Ordering::Acquire),
-                            "revocation events caught up"
-                        );
-                    }
-                }
+                "caught-up" => state.mark_caught_up(),
                 _ => {}
             }
         }
