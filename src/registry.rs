@@ -78,6 +78,17 @@ pub trait ConnectorFactory: Send + Sync {
 
     /// Build a key manager from its (already validated) table.
     async fn build(&self, config: &KeyManagerConfig, ctx: &BuildContext) -> Result<Arc<dyn KeyManager>>;
+
+    /// The settings of a key manager of this type for the provider whose discovery document this is, when this
+    /// connector knows that provider by its metadata (`key-managers discover` proposes it instead of `oidc`); the
+    /// operator adds the credentials. `None` (the default): not a provider this connector knows.
+    fn recognise(
+        &self,
+        metadata: &crate::oauth::discovery::ServerMetadata,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let _ = metadata;
+        None
+    }
 }
 
 /// The known connector types.
@@ -87,6 +98,17 @@ pub struct ConnectorRegistry {
 }
 
 impl ConnectorRegistry {
+    /// The first connector type (in name order) that knows the provider of this discovery document, and the
+    /// settings it proposes.
+    pub fn recognise(
+        &self,
+        metadata: &crate::oauth::discovery::ServerMetadata,
+    ) -> Option<(String, serde_json::Map<String, serde_json::Value>)> {
+        self.factories
+            .iter()
+            .find_map(|(kind, f)| f.recognise(metadata).map(|settings| (kind.clone(), settings)))
+    }
+
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()

@@ -1582,3 +1582,132 @@ async fn a_failed_creation_names_no_application_in_the_trail() {
     assert_eq!(failed.len(), 1, "{:?}", page.records);
     assert_eq!(failed[0].application_id, None, "{:?}", failed[0]);
 }
+
+/// An Auth0 key manager added at run time through the API, then an application's keys through it, all against a
+/// wiremock Auth0 serving `fixtures/auth0/`: generate keys (client + grant), a token for the API, a regenerated
+/// secret, the one-secret model refused by name, and the client and its grant deleted with the keys.
+#[tokio::test]
+async fn auth0_keys_through_the_management_api() {
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let auth0 = MockServer::start().await;
+    let fixture = |name: &str| -> Value {
+        let p = format!("{}/fixtures/auth0/responses/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    for (verb, route, status, body) in [
+        ("POST", "^/api/v2/clients$", 201, "create-client"),
+        ("POST", "^/api/v2/client-grants$", 201, "client-grant"),
+        ("GET", "^/api/v2/client-grants$", 200, "client-grants"),
+        ("POST", "/rotate-secret$", 200, "rotate-secret"),
+        ("POST", "^/oauth/token$", 200, "token-client-credentials"),
+    ] {
+        Mock::given(method(verb))
+            .and(path_regex(route))
+            .respond_with(ResponseTemplate::new(status).set_body_json(fixture(body)))
+            .mount(&auth0)
+            .await;
+    }
+    Mock::given(method("DELETE"))
+        .and(path_regex("^/api/v2/"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&auth0)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ks.db").display());
+    let key = keymanager::server_kit::new_key().unwrap();
+    let mut registry = keymanager::registry::ConnectorRegistry::new();
+    registry.register(Arc::new(keymanager_auth0::Auth0Factory));
+    let service = KeyService::new(
+        KeyManagers::default(),
+        Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap()),
+    )
+    .with_key_manager_builder(keymanager::service::key_managers::KeyManagerBuilder {
+        registry,
+        context: keymanager::registry::BuildContext {
+            egress: keymanager::server_kit::Egress::AllowPrivate,
+            ..Default::default()
+        },
+        sealing: Arc::new(keymanager::server_kit::SecretBox::from_text(&format!("k1:{key}")).unwrap()),
+        wrap: Arc::new(|set: &KeyManagers| set.clone()),
+    });
+    let app = router(service, Arc::new(|t: &str| (t == ADMIN).then(|| "test".to_owned())));
+    let settings = json!({"domain": "tenant.example", "base_url": auth0.uri(), "management_client_id": "mgmt-client",
+                          "management_client_secret": "mgmt-secret-value", "audience": "https://api.example.com/orders"});
+    let (s, made) = call(
+        &app,
+        "POST",
+        "/api/key-managers",
+        Some(ADMIN),
+        Some(&json!({"name": "auth0", "type": "auth0", "settings": settings}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    assert_eq!(made["settings"]["management_client_secret"], "********");
+    let (s, created) = call(
+        &app,
+        "POST",
+        "/api/applications",
+        Some(ADMIN),
+        Some(r#"{"name":"orders","owner":"alice"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["applicationId"].as_str().unwrap().to_owned();
+    let (s, keys) = call(
+        &app,
+        "POST",
+        &format!("/api/applications/{id}/generate-keys"),
+        Some(ADMIN),
+        Some(
+            &json!({"keyType": "PRODUCTION", "keyManager": "auth0", "grantTypesToBeSupported": ["client_credentials"],
+                    "scopes": ["read:orders"]})
+            .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{keys}");
+    assert_eq!(keys["consumerKey"], "AaiyAPdpYdesoKnqjj8HJqRn4T5titww");
+    let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
+    let mapping = keys["keyMappingId"].as_str().unwrap().to_owned();
+    let base = format!("/api/applications/{id}/oauth-keys/{mapping}");
+    let (s, token) = call(
+        &app,
+        "POST",
+        &format!("{base}/generate-token"),
+        Some(ADMIN),
+        Some(&json!({"consumerSecret": secret}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{token}");
+    let (s, rotated) = call(&app, "POST", &format!("{base}/regenerate-secret"), Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::OK, "{rotated}");
+    let (s, refused) = call(
+        &app,
+        "POST",
+        &format!("{base}/secrets"),
+        Some(ADMIN),
+        Some(r#"{"description":"second"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused.to_string().contains("one secret"), "{refused}");
+    let (s, body) = call(&app, "DELETE", &base, Some(ADMIN), None).await;
+    assert!(s.is_success(), "{body}");
+    let seen: Vec<String> = auth0
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    for call in [
+        "POST /api/v2/clients",
+        "POST /api/v2/client-grants",
+        "POST /api/v2/clients/AaiyAPdpYdesoKnqjj8HJqRn4T5titww/rotate-secret",
+        "DELETE /api/v2/client-grants/cgr_4pI9a42haOLLWnwq",
+        "DELETE /api/v2/clients/AaiyAPdpYdesoKnqjj8HJqRn4T5titww",
+    ] {
+        assert!(seen.iter().any(|c| c == call), "{call} in {seen:#?}");
+    }
+}

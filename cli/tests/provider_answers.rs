@@ -1,4 +1,4 @@
-//! Property test over what providers answer: every connector (Okta, Keycloak, OpenID) is pointed at a mock server
+//! Property test over what providers answer: every connector (Okta, Keycloak, Auth0, OpenID) is pointed at a mock server
 //! that answers every request with a status and a body drawn from the providers' own fixtures with values changed,
 //! fields dropped or the body garbled. Whatever arrives, each operation returns a value or a typed error, never a
 //! panic, and a 2xx body that is not JSON is `MalformedResponse`.
@@ -28,8 +28,11 @@ fn fixtures() -> Vec<Value> {
             if p.is_dir() {
                 dirs.push(p);
             } else if p.extension().is_some_and(|e| e == "json") {
-                if let Ok(v) = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()) {
-                    out.push(v);
+                // Answers only: the providers' API descriptions (OpenAPI documents) are not something they answer.
+                if let Ok(v) = serde_json::from_str::<Value>(&std::fs::read_to_string(&p).unwrap()) {
+                    if v.get("openapi").is_none() {
+                        out.push(v);
+                    }
                 }
             }
         }
@@ -122,6 +125,12 @@ fn config(kind: &str, base: &str) -> KeyManagerConfig {
             .with("api_token", "00aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789-_")
             .with("introspection_client_id", "0oaIntrospector")
             .with("introspection_client_secret", "introspector-secret"),
+        "auth0" => km
+            .with("domain", "tenant.example")
+            .with("base_url", base)
+            .with("management_client_id", "mgmt-client")
+            .with("management_client_secret", "mgmt-secret")
+            .with("audience", "https://api.example.com/orders"),
         "keycloak" => km
             .with("base_url", base)
             .with("realm", "demo")
@@ -135,6 +144,7 @@ fn factory(kind: &str) -> Arc<dyn ConnectorFactory> {
     match kind {
         "okta" => Arc::new(keymanager_okta::OktaFactory),
         "keycloak" => Arc::new(keymanager_keycloak::KeycloakFactory),
+        "auth0" => Arc::new(keymanager_auth0::Auth0Factory),
         _ => Arc::new(keymanager_oidc::OidcFactory),
     }
 }
@@ -183,7 +193,7 @@ fn every_connector_turns_any_provider_answer_into_a_value_or_a_typed_error() {
         failure_persistence: None,
         ..Config::default()
     });
-    let kinds = prop::sample::select(vec!["okta", "keycloak", "oidc"]);
+    let kinds = prop::sample::select(vec!["okta", "keycloak", "oidc", "auth0"]);
     let malformed_seen = std::sync::atomic::AtomicUsize::new(0);
     runner
         .run(&(kinds, status(), body(fixtures)), |(kind, status, body)| {

@@ -144,14 +144,26 @@ pub(super) async fn discover_key_manager(
 ) -> Answer<Json<DiscoveredDto>> {
     let p = crate::service::discover::propose(&body.url, s.service.egress()).await?;
     let list = |l: &Option<Vec<String>>| l.clone().unwrap_or_default();
+    // A connector that knows this provider proposes its own type; else the standards-based `oidc` one.
+    let (kind, config_toml, settings) = match s.service.recognise_provider(&p.metadata) {
+        Some((kind, settings, missing)) => {
+            let toml = crate::service::discover::as_toml_for(&kind, &settings, &missing);
+            (kind, toml, settings)
+        }
+        None => (
+            "oidc".to_owned(),
+            crate::service::discover::as_toml(&p),
+            p.settings.clone(),
+        ),
+    };
     Ok(Json(DiscoveredDto {
-        kind: "oidc".into(),
+        kind,
         openid: p.metadata.openid,
         grant_types: list(&p.metadata.grant_types_supported),
         code_challenge_methods: list(&p.metadata.code_challenge_methods_supported),
         token_endpoint_auth_methods: list(&p.metadata.token_endpoint_auth_methods_supported),
-        config_toml: crate::service::discover::as_toml(&p),
-        settings: p.settings,
+        config_toml,
+        settings,
     }))
 }
 

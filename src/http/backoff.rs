@@ -16,9 +16,9 @@ pub(crate) fn jittered(policy: &HttpPolicy, attempt: u32) -> Duration {
     half + half.mul_f64(fastrand::f64())
 }
 
-/// How long the provider asks us to wait: `Retry-After` (seconds or HTTP date), or on a 429 Okta's
-/// `X-Rate-Limit-Reset` (epoch seconds, measured against the response's `Date` as Okta's SDKs do, plus one
-/// second).
+/// How long the provider asks us to wait: `Retry-After` (seconds or HTTP date), or on a 429 the reset time of the
+/// rate-limit window — `X-Rate-Limit-Reset` (Okta) or `X-RateLimit-Reset` (Auth0, GitHub), epoch seconds — measured
+/// against the response's `Date` as the providers' SDKs do, plus one second.
 pub fn retry_after(headers: &HeaderMap, status: u16) -> Option<Duration> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(v) = text("retry-after") {
@@ -30,9 +30,9 @@ pub fn retry_after(headers: &HeaderMap, status: u16) -> Option<Duration> {
         }
     }
     if status == 429 {
-        let reset = headers
-            .get_all("x-rate-limit-reset")
+        let reset = ["x-rate-limit-reset", "x-ratelimit-reset"]
             .iter()
+            .flat_map(|name| headers.get_all(*name).iter())
             .filter_map(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
             .min()?;
         let now = text("date")

@@ -96,33 +96,48 @@ pub async fn request_token_as(
     request: &TokenRequest,
     method: TokenEndpointAuthMethod,
 ) -> Result<AccessToken> {
+    request_token_with(http, endpoint, request, method, &[]).await
+}
+
+/// [`request_token_as`], with extra form parameters a provider asks for beside the grant's own (an `audience`, an
+/// RFC 8707 `resource`). Parameters the grant sets itself cannot be overridden this way.
+pub async fn request_token_with(
+    http: &HttpClient,
+    endpoint: &str,
+    request: &TokenRequest,
+    method: TokenEndpointAuthMethod,
+    extra: &[(&str, &str)],
+) -> Result<AccessToken> {
     let c = client(request.client_id.as_str(), request.client_secret.as_ref(), method)
         .set_token_uri(oauth2::TokenUrl::from_url(endpoint_url(endpoint)?));
     let kit = KitClient::new(http, Idempotency::NonIdempotent);
     let scopes = || request.scopes.iter().cloned().map(Scope::new);
     let answer = match &request.grant {
         Grant::ClientCredentials => {
-            c.exchange_client_credentials()
-                .add_scopes(scopes())
-                .request_async(&kit)
-                .await
+            let mut exchange = c.exchange_client_credentials().add_scopes(scopes());
+            for (k, v) in extra {
+                exchange = exchange.add_extra_param(*k, *v);
+            }
+            exchange.request_async(&kit).await
         }
         Grant::RefreshToken { refresh_token } => {
             let token = oauth2::RefreshToken::new(refresh_token.expose_secret().to_owned());
-            c.exchange_refresh_token(&token)
-                .add_scopes(scopes())
-                .request_async(&kit)
-                .await
+            let mut exchange = c.exchange_refresh_token(&token).add_scopes(scopes());
+            for (k, v) in extra {
+                exchange = exchange.add_extra_param(*k, *v);
+            }
+            exchange.request_async(&kit).await
         }
         Grant::Password { username, password } => {
             let (user, pass) = (
                 oauth2::ResourceOwnerUsername::new(username.clone()),
                 oauth2::ResourceOwnerPassword::new(password.expose_secret().to_owned()),
             );
-            c.exchange_password(&user, &pass)
-                .add_scopes(scopes())
-                .request_async(&kit)
-                .await
+            let mut exchange = c.exchange_password(&user, &pass).add_scopes(scopes());
+            for (k, v) in extra {
+                exchange = exchange.add_extra_param(*k, *v);
+            }
+            exchange.request_async(&kit).await
         }
         Grant::AuthorizationCode {
             code,
@@ -137,6 +152,9 @@ pub async fn request_token_as(
             }
             if let Some(v) = code_verifier {
                 exchange = exchange.set_pkce_verifier(oauth2::PkceCodeVerifier::new(v.expose_secret().to_owned()));
+            }
+            for (k, v) in extra {
+                exchange = exchange.add_extra_param(*k, *v);
             }
             exchange.request_async(&kit).await
         }

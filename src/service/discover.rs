@@ -68,16 +68,35 @@ pub async fn propose(url: &str, egress: crate::egress::Egress) -> Result<Proposa
 /// The proposal as a `[[key_manager]]` table, `name` and the secrets left for the operator.
 #[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) fn as_toml(p: &Proposal) -> String {
-    let mut out = String::from("[[key_manager]]\nname = \"CHANGE-ME\"\ntype = \"oidc\"\n");
-    for (k, v) in &p.settings {
-        if let Some(text) = v.as_str() {
-            out.push_str(&format!("{k} = {}\n", Value::String(text.to_owned())));
-        }
-    }
+    let mut out = table("oidc", &p.settings);
     out.push_str(
         "# initial_access_token = \"${INITIAL_ACCESS_TOKEN}\"   # for RFC 7591 registration, where required\n",
     );
     out.push_str("# introspection_client_id = \"…\"\n# introspection_client_secret = \"${INTROSPECTION_SECRET}\"\n");
+    out
+}
+
+/// A connector's own proposal as a `[[key_manager]]` table: its settings, then each required one left to the
+/// operator as a commented line.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) fn as_toml_for(kind: &str, settings: &Map<String, Value>, missing: &[String]) -> String {
+    let mut out = table(kind, settings);
+    for name in missing {
+        out.push_str(&format!("# {name} = \"…\"   # required\n"));
+    }
+    out
+}
+
+fn table(kind: &str, settings: &Map<String, Value>) -> String {
+    let mut out = format!(
+        "[[key_manager]]\nname = \"CHANGE-ME\"\ntype = {}\n",
+        Value::String(kind.to_owned())
+    );
+    for (k, v) in settings {
+        if let Some(text) = v.as_str() {
+            out.push_str(&format!("{k} = {}\n", Value::String(text.to_owned())));
+        }
+    }
     out
 }
 

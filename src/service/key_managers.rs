@@ -227,6 +227,27 @@ impl KeyService {
         self.settings_where(kind, |s| s.kind == crate::descriptor::SettingKind::Url)
     }
 
+    /// The connector type that knows the provider of this discovery document, its proposed settings and the
+    /// descriptor's required settings the proposal leaves to the operator; `None` when only `oidc` fits.
+    pub fn recognise_provider(
+        &self,
+        metadata: &crate::oauth::discovery::ServerMetadata,
+    ) -> Option<(String, serde_json::Map<String, serde_json::Value>, Vec<String>)> {
+        let registry = &self.builder().ok()?.registry;
+        let (kind, settings) = registry.recognise(metadata)?;
+        let missing = registry
+            .descriptor(&kind)
+            .map(|d| {
+                d.connection_settings
+                    .iter()
+                    .filter(|s| s.required && !settings.contains_key(&s.name))
+                    .map(|s| s.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some((kind, settings, missing))
+    }
+
     /// The names of a connector type's settings that `which` picks.
     fn settings_where(&self, kind: &str, which: impl Fn(&crate::descriptor::Setting) -> bool) -> Result<Vec<String>> {
         let descriptor = self
