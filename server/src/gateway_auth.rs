@@ -122,29 +122,13 @@ pub async fn run(
             resident.server().spawn_signing_key_poller(setup::SIGNING_KEY_POLL);
         }
     }
-    let app = auth
-        .merge(keymanager::api::health::router(checks, crate::process_metrics::BUILD))
-        .layer(axum::middleware::from_fn(crate::observe::observe));
-    {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "  forward auth: http://{bound}/gateway/auth (proxy {}, {} route rule(s), uncovered paths: {:?})\n  run-time key managers: {runtime_key_managers}\nkeymanager {} gateway-auth listening on http://{bound}",
-            proxy.as_str(),
-            config.gateway.route.len(),
-            config.gateway.default,
-            env!("CARGO_PKG_VERSION")
-        )
-        .and_then(|_| out.flush());
-    }
-    http_server::serve(
-        listener,
-        app,
-        http_server::Limits::from_config(&config.server),
-        http_server::shutdown(),
-    )
-    .await;
+    let banner = format!(
+        "  forward auth: http://{bound}/gateway/auth (proxy {}, {} route rule(s), uncovered paths: {:?})\n  run-time key managers: {runtime_key_managers}",
+        proxy.as_str(),
+        config.gateway.route.len(),
+        config.gateway.default,
+    );
+    serve(&config, listener, auth, checks, &banner).await;
     Ok(())
 }
 
@@ -213,18 +197,33 @@ pub async fn run_following(config: &Config, listen: &str, events: &str) -> Resul
         .local_addr()
         .map_err(|e| Failure::Refused(format!("cannot read the bound address: {e}")))?;
     let checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(EventsCheck(validator.clone()))];
-    let app = ForwardAuth::new(validator.clone(), &config.gateway)?
-        .router()
+    let auth = ForwardAuth::new(validator.clone(), &config.gateway)?.router();
+    let banner = format!(
+        "  forward auth: http://{bound}/gateway/auth ({} route rule(s), uncovered paths: {:?})\n  revocation events: {url} (no database)",
+        config.gateway.route.len(),
+        config.gateway.default,
+    );
+    serve(config, listener, auth, checks, &banner).await;
+    Ok(())
+}
+
+/// Serve forward auth and health on `listener` until shutdown, after printing `banner` and the listening line.
+async fn serve(
+    config: &Config,
+    listener: tokio::net::TcpListener,
+    auth: axum::Router,
+    checks: Vec<Arc<dyn ReadinessCheck>>,
+    banner: &str,
+) {
+    let app = auth
         .merge(keymanager::api::health::router(checks, crate::process_metrics::BUILD))
         .layer(axum::middleware::from_fn(crate::observe::observe));
-    {
+    if let Ok(bound) = listener.local_addr() {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
-            "  forward auth: http://{bound}/gateway/auth ({} route rule(s), uncovered paths: {:?})\n  revocation events: {url} (no database)\nkeymanager {} gateway-auth listening on http://{bound}",
-            config.gateway.route.len(),
-            config.gateway.default,
+            "{banner}\nkeymanager {} gateway-auth listening on http://{bound}",
             env!("CARGO_PKG_VERSION")
         )
         .and_then(|_| out.flush());
@@ -236,5 +235,4 @@ pub async fn run_following(config: &Config, listen: &str, events: &str) -> Resul
         http_server::shutdown(),
     )
     .await;
-    Ok(())
 }

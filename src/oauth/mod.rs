@@ -11,6 +11,7 @@ mod answers;
 pub mod discovery;
 mod kit_client;
 pub mod registration;
+mod token_cache;
 
 use std::borrow::Cow;
 
@@ -27,6 +28,7 @@ use crate::model::{
 };
 use crate::{Error, Result};
 pub use kit_client::KitClient;
+pub use token_cache::ClientCredentialsToken;
 
 /// How the connector authenticates at an introspection endpoint.
 #[derive(Debug, Clone)]

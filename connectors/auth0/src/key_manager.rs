@@ -19,7 +19,7 @@
 use async_trait::async_trait;
 use keymanager::connector_kit::http::{HttpClient, HttpResponse, Idempotency};
 use keymanager::connector_kit::model::*;
-use keymanager::connector_kit::oauth;
+use keymanager::connector_kit::oauth::{self, ClientCredentialsToken};
 use keymanager::connector_kit::{Error, KeyManager, Result};
 use reqwest::Method;
 use serde::Serialize;
@@ -30,7 +30,6 @@ use crate::bodies::{
     ResourceServerScope, ResourceServerScopes,
 };
 use crate::errors::refine;
-use crate::management_token::ManagementTokens;
 use crate::settings::{Auth0Settings, MAX_SECRETS};
 
 /// The Auth0 key manager.
@@ -38,7 +37,7 @@ pub struct Auth0KeyManager {
     name: String,
     settings: Auth0Settings,
     http: HttpClient,
-    tokens: ManagementTokens,
+    tokens: ClientCredentialsToken,
 }
 
 impl std::fmt::Debug for Auth0KeyManager {
@@ -143,12 +142,14 @@ impl Auth0KeyManager {
     /// A key manager over a tenant.
     pub fn new(name: impl Into<String>, settings: Auth0Settings, http: HttpClient) -> Self {
         let name = name.into();
-        let tokens = ManagementTokens::new(
+        let tokens = ClientCredentialsToken::new(
             settings.token_endpoint(),
-            settings.management_audience.clone(),
             settings.management_client_id.clone(),
             settings.management_client_secret.clone(),
-        );
+            TokenEndpointAuthMethod::ClientSecretPost,
+            "the management client",
+        )
+        .with_param("audience", &settings.management_audience);
         Auth0KeyManager {
             http: http
                 .with_error_dialect(std::sync::Arc::new(crate::errors::Auth0Errors))

@@ -12,7 +12,6 @@ mod bodies;
 mod errors;
 mod factory;
 mod key_manager;
-mod management_token;
 mod settings;
 
 pub use errors::Auth0Errors;

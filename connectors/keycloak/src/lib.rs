@@ -7,7 +7,6 @@
 
 #![warn(missing_docs)]
 
-mod admin_token;
 mod errors;
 mod factory;
 mod key_manager;

@@ -24,13 +24,13 @@ use keymanager::connector_kit::{Error, KeyManager, Result};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::admin_token::AdminTokens;
 use crate::errors::{refine, KeycloakErrors};
 use crate::representation::{
     client_from, client_id_for, representation, ClientRepresentation, ClientScopeRepresentation,
     CredentialRepresentation,
 };
 use crate::settings::{KeycloakSettings, Mode, MAX_SECRETS};
+use keymanager::connector_kit::oauth::ClientCredentialsToken as AdminTokens;
 
 mod admin_api;
 
@@ -85,6 +85,9 @@ impl KeycloakKeyManager {
                 settings.admin_token_endpoint.clone(),
                 client_id.clone(),
                 client_secret.clone(),
+                // client_secret_post, as Keycloak's admin clients are usually set up.
+                TokenEndpointAuthMethod::ClientSecretPost,
+                "the admin client",
             )),
             Mode::Registration { .. } => None,
         };
