@@ -1613,25 +1613,7 @@ async fn auth0_keys_through_the_management_api() {
         .respond_with(ResponseTemplate::new(204))
         .mount(&auth0)
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("ks.db").display());
-    let key = keymanager::server_kit::new_key().unwrap();
-    let mut registry = keymanager::registry::ConnectorRegistry::new();
-    registry.register(Arc::new(keymanager_auth0::Auth0Factory));
-    let service = KeyService::new(
-        KeyManagers::default(),
-        Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap()),
-    )
-    .with_key_manager_builder(keymanager::service::key_managers::KeyManagerBuilder {
-        registry,
-        context: keymanager::registry::BuildContext {
-            egress: keymanager::server_kit::Egress::AllowPrivate,
-            ..Default::default()
-        },
-        sealing: Arc::new(keymanager::server_kit::SecretBox::from_text(&format!("k1:{key}")).unwrap()),
-        wrap: Arc::new(|set: &KeyManagers| set.clone()),
-    });
-    let app = router(service, Arc::new(|t: &str| (t == ADMIN).then(|| "test".to_owned())));
+    let (app, _dir) = run_time_node(Arc::new(keymanager_auth0::Auth0Factory)).await;
     let settings = json!({"domain": "tenant.example", "base_url": auth0.uri(), "management_client_id": "mgmt-client",
                           "management_client_secret": "mgmt-secret-value", "audience": "https://api.example.com/orders"});
     let (s, made) = call(
@@ -1707,6 +1689,174 @@ async fn auth0_keys_through_the_management_api() {
         "POST /api/v2/clients/AaiyAPdpYdesoKnqjj8HJqRn4T5titww/rotate-secret",
         "DELETE /api/v2/client-grants/cgr_4pI9a42haOLLWnwq",
         "DELETE /api/v2/clients/AaiyAPdpYdesoKnqjj8HJqRn4T5titww",
+    ] {
+        assert!(seen.iter().any(|c| c == call), "{call} in {seen:#?}");
+    }
+}
+
+/// A management API whose only key managers are added at run time, of the type `factory` builds (the providers
+/// are wiremock servers on this machine).
+async fn run_time_node(factory: Arc<dyn ConnectorFactory>) -> (Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ks.db").display());
+    let key = keymanager::server_kit::new_key().unwrap();
+    let mut registry = keymanager::registry::ConnectorRegistry::new();
+    registry.register(factory);
+    let service = KeyService::new(
+        KeyManagers::default(),
+        Arc::new(SqlApplicationStore::connect(&url, None).await.unwrap()),
+    )
+    .with_key_manager_builder(keymanager::service::key_managers::KeyManagerBuilder {
+        registry,
+        context: keymanager::registry::BuildContext {
+            egress: keymanager::server_kit::Egress::AllowPrivate,
+            ..Default::default()
+        },
+        sealing: Arc::new(keymanager::server_kit::SecretBox::from_text(&format!("k1:{key}")).unwrap()),
+        wrap: Arc::new(|set: &KeyManagers| set.clone()),
+    });
+    (
+        router(service, Arc::new(|t: &str| (t == ADMIN).then(|| "test".to_owned()))),
+        dir,
+    )
+}
+
+/// An Entra ID key manager added at run time through the API, then an application's keys through it, against a
+/// wiremock Graph and identity platform serving `fixtures/entra/`: generate keys (application, service principal,
+/// secret, role grant), a token, a second secret with a description and expiry, one secret deleted by key id, and
+/// the application deleted with the keys.
+#[tokio::test]
+async fn entra_keys_through_the_management_api() {
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let entra = MockServer::start().await;
+    let fixture = |name: &str| -> Value {
+        let p = format!("{}/fixtures/entra/responses/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    for (verb, route, status, body) in [
+        ("POST", "/oauth2/v2.0/token$", 200, "token-client-credentials"),
+        ("GET", r"^/v1\.0/applications\(appId='d8f0", 200, "api-application"),
+        (
+            "GET",
+            r"^/v1\.0/servicePrincipals\(appId='d8f0",
+            200,
+            "api-service-principal",
+        ),
+        (
+            "GET",
+            r"^/v1\.0/applications\(appId='631a",
+            200,
+            "application-with-password",
+        ),
+        ("POST", r"^/v1\.0/applications$", 201, "create-application"),
+        ("POST", r"^/v1\.0/servicePrincipals$", 201, "create-service-principal"),
+        ("POST", "/addPassword$", 200, "add-password-second"),
+        ("POST", "/appRoleAssignedTo$", 201, "app-role-assignment"),
+    ] {
+        Mock::given(method(verb))
+            .and(path_regex(route))
+            .respond_with(ResponseTemplate::new(status).set_body_json(fixture(body)))
+            .mount(&entra)
+            .await;
+    }
+    for verb in ["DELETE", "POST"] {
+        Mock::given(method(verb))
+            .and(path_regex(
+                "(removePassword|appId='631a96bc-a705-4eda-9f99-fdaf9f54f6a2'\\))$",
+            ))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&entra)
+            .await;
+    }
+    let (app, _dir) = run_time_node(Arc::new(keymanager_entra::EntraFactory)).await;
+    let settings = json!({"tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47", "client_id": "mgmt-app",
+                          "client_secret": "mgmt-secret-value", "api_application": "d8f0a7b5-3c4e-4f5a-9b6c-7d8e9f0a1b2c",
+                          "graph_url": format!("{}/v1.0", entra.uri()), "login_url": entra.uri()});
+    let (s, made) = call(
+        &app,
+        "POST",
+        "/api/key-managers",
+        Some(ADMIN),
+        Some(&json!({"name": "entra", "type": "entra", "settings": settings}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    assert_eq!(made["settings"]["client_secret"], "********");
+    let (_, created) = call(
+        &app,
+        "POST",
+        "/api/applications",
+        Some(ADMIN),
+        Some(r#"{"name":"orders","owner":"alice"}"#),
+    )
+    .await;
+    let id = created["applicationId"].as_str().unwrap().to_owned();
+    let (s, keys) = call(
+        &app,
+        "POST",
+        &format!("/api/applications/{id}/generate-keys"),
+        Some(ADMIN),
+        Some(
+            &json!({"keyType": "PRODUCTION", "keyManager": "entra", "grantTypesToBeSupported": ["client_credentials"],
+                    "scopes": ["read:orders"]})
+            .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{keys}");
+    assert_eq!(keys["consumerKey"], "631a96bc-a705-4eda-9f99-fdaf9f54f6a2");
+    let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
+    let mapping = keys["keyMappingId"].as_str().unwrap().to_owned();
+    let base = format!("/api/applications/{id}/oauth-keys/{mapping}");
+    let (s, token) = call(
+        &app,
+        "POST",
+        &format!("{base}/generate-token"),
+        Some(ADMIN),
+        Some(&json!({"consumerSecret": secret}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{token}");
+    let (s, second) = call(
+        &app,
+        "POST",
+        &format!("{base}/secrets"),
+        Some(ADMIN),
+        Some(r#"{"description":"rotation","expiresIn":86400}"#),
+    )
+    .await;
+    assert!(s.is_success(), "{second}");
+    let (s, listed) = call(&app, "GET", &format!("{base}/secrets"), Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::OK, "{listed}");
+    assert!(
+        listed.to_string().contains("d1f8c7b3-4a2e-4f6b-9c8d-0e1f2a3b4c5d"),
+        "{listed}"
+    );
+    let (s, body) = call(
+        &app,
+        "DELETE",
+        &format!("{base}/secrets/d1f8c7b3-4a2e-4f6b-9c8d-0e1f2a3b4c5d"),
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert!(s.is_success(), "{body}");
+    let (s, body) = call(&app, "DELETE", &base, Some(ADMIN), None).await;
+    assert!(s.is_success(), "{body}");
+    let seen: Vec<String> = entra
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    for call in [
+        "POST /v1.0/applications",
+        "POST /v1.0/servicePrincipals",
+        "POST /v1.0/servicePrincipals/5d6e7f80-91a2-4b3c-8d4e-5f60718293a4/appRoleAssignedTo",
+        "POST /v1.0/applications/03ef14b0-ca33-4840-8f4f-d6e91916010e/removePassword",
+        "DELETE /v1.0/applications(appId='631a96bc-a705-4eda-9f99-fdaf9f54f6a2')",
     ] {
         assert!(seen.iter().any(|c| c == call), "{call} in {seen:#?}");
     }

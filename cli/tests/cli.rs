@@ -44,7 +44,7 @@ fn a_broken_config_names_file_key_manager_and_field_and_exits_2() {
         (
             "type = \"resident\"",
             "type = \"no-such-type\"",
-            "field `type`: unknown type `no-such-type`; known types: auth0, keycloak, oidc, okta, resident",
+            "field `type`: unknown type `no-such-type`; known types: auth0, entra, keycloak, oidc, okta, resident",
         ),
         (
             "token_format = \"jwt\"",

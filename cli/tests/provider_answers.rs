@@ -1,4 +1,4 @@
-//! Property test over what providers answer: every connector (Okta, Keycloak, Auth0, OpenID) is pointed at a mock server
+//! Property test over what providers answer: every connector (Okta, Keycloak, Auth0, Entra ID, OpenID) is pointed at a mock server
 //! that answers every request with a status and a body drawn from the providers' own fixtures with values changed,
 //! fields dropped or the body garbled. Whatever arrives, each operation returns a value or a typed error, never a
 //! panic, and a 2xx body that is not JSON is `MalformedResponse`.
@@ -131,6 +131,13 @@ fn config(kind: &str, base: &str) -> KeyManagerConfig {
             .with("management_client_id", "mgmt-client")
             .with("management_client_secret", "mgmt-secret")
             .with("audience", "https://api.example.com/orders"),
+        "entra" => km
+            .with("tenant_id", "72f988bf-86f1-41af-91ab-2d7cd011db47")
+            .with("client_id", "mgmt-app")
+            .with("client_secret", "mgmt-secret")
+            .with("api_application", "d8f0a7b5-3c4e-4f5a-9b6c-7d8e9f0a1b2c")
+            .with("graph_url", format!("{base}/v1.0").as_str())
+            .with("login_url", base),
         "keycloak" => km
             .with("base_url", base)
             .with("realm", "demo")
@@ -145,6 +152,7 @@ fn factory(kind: &str) -> Arc<dyn ConnectorFactory> {
         "okta" => Arc::new(keymanager_okta::OktaFactory),
         "keycloak" => Arc::new(keymanager_keycloak::KeycloakFactory),
         "auth0" => Arc::new(keymanager_auth0::Auth0Factory),
+        "entra" => Arc::new(keymanager_entra::EntraFactory),
         _ => Arc::new(keymanager_oidc::OidcFactory),
     }
 }
@@ -193,7 +201,7 @@ fn every_connector_turns_any_provider_answer_into_a_value_or_a_typed_error() {
         failure_persistence: None,
         ..Config::default()
     });
-    let kinds = prop::sample::select(vec!["okta", "keycloak", "oidc", "auth0"]);
+    let kinds = prop::sample::select(vec!["okta", "keycloak", "oidc", "auth0", "entra"]);
     let malformed_seen = std::sync::atomic::AtomicUsize::new(0);
     runner
         .run(&(kinds, status(), body(fixtures)), |(kind, status, body)| {

@@ -25,6 +25,7 @@ pub fn registry() -> ConnectorRegistry {
     r.register(Arc::new(keymanager_oidc::OidcFactory));
     r.register(Arc::new(keymanager_okta::OktaFactory));
     r.register(Arc::new(keymanager_auth0::Auth0Factory));
+    r.register(Arc::new(keymanager_entra::EntraFactory));
     r.register(Arc::new(keymanager_keycloak::KeycloakFactory));
     r
 }
