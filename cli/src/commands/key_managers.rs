@@ -29,7 +29,7 @@ pub(crate) enum KeyManagersCommand {
     Add {
         /// Its name.
         name: String,
-        /// Its connector type: oidc, okta or keycloak.
+        /// Its connector type: oidc, okta, keycloak, auth0 or entra (`keymanager config reference` lists their settings).
         #[arg(long = "type")]
         kind: String,
         #[command(flatten)]
