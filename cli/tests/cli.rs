@@ -370,3 +370,17 @@ fn serve_on_every_address_without_a_public_url_names_a_reachable_issuer() {
     assert_eq!(ready.status(), 200);
     drop(served);
 }
+
+/// A key id is base64url and may begin with `-` (`-q3…`): `signing-keys retire` takes it as the id, not as an
+/// option (it failed at random in CI when a generated kid did).
+#[test]
+fn a_key_id_that_begins_with_a_hyphen_is_an_id() {
+    let out = Command::new(BIN)
+        .args(["--server", "http://127.0.0.1:9", "signing-keys", "retire", "-q3xYzKid"])
+        .env("KEYMANAGER_ADMIN_TOKEN", "t")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("unexpected argument"), "{stderr}");
+    assert!(stderr.contains("127.0.0.1:9"), "it tried the server: {stderr}");
+}

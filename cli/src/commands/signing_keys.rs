@@ -34,7 +34,8 @@ pub(crate) enum SigningKeysCommand {
     ///
     /// Example: keymanager signing-keys retire 3f2a…
     Retire {
-        /// The key's id (kid).
+        /// The key's id (kid). Key ids are base64url and may begin with `-`: taken as given, never as an option.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }
