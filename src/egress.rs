@@ -11,7 +11,7 @@
 //! lifts both rules, for development and tests against peers on this machine.
 //!
 //! ```
-//! use keymanager::egress::Egress;
+//! use keymanager::connector_kit::Egress;
 //! let guard = Egress::PublicOnly;
 //! assert!(guard.check_url(&"https://idp.example.com/jwks".parse().unwrap()).is_ok());
 //! for refused in ["http://idp.example.com/jwks", "https://127.1/", "https://2130706433/", "https://[::1]/",

@@ -220,7 +220,7 @@ impl SecretBox {
     /// The key id a sealed value names (`v1.ID.…`), or `None` when it is not a sealed value.
     ///
     /// ```
-    /// use keymanager::secret_box::SecretBox;
+    /// use keymanager::connector_kit::SecretBox;
     /// assert_eq!(SecretBox::key_id_of("v1.f0123456789ab.bm9uY2U.ZGF0YQ"), Some("f0123456789ab"));
     /// assert_eq!(SecretBox::key_id_of("plain text"), None);
     /// assert_eq!(SecretBox::key_id_of("v1..x.y"), None);

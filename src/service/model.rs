@@ -197,7 +197,7 @@ pub struct StoredKeyManager {
     pub name: String,
     /// Connector type.
     pub kind: String,
-    /// Connector settings; those its descriptor marks secret are sealed strings (`keymanager::secret_box`).
+    /// Connector settings; those its descriptor marks secret are sealed strings (`keymanager::server_kit::SecretBox`).
     pub settings: serde_json::Map<String, serde_json::Value>,
     /// Whether it takes new keys and tokens.
     pub enabled: bool,
