@@ -1588,80 +1588,27 @@ async fn a_failed_creation_names_no_application_in_the_trail() {
 /// secret, the one-secret model refused by name, and the client and its grant deleted with the keys.
 #[tokio::test]
 async fn auth0_keys_through_the_management_api() {
-    use wiremock::matchers::{method, path_regex};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-    let auth0 = MockServer::start().await;
-    let fixture = |name: &str| -> Value {
-        let p = format!("{}/fixtures/auth0/responses/{name}.json", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-    };
-    for (verb, route, status, body) in [
-        ("POST", "^/api/v2/clients$", 201, "create-client"),
-        ("POST", "^/api/v2/client-grants$", 201, "client-grant"),
-        ("GET", "^/api/v2/client-grants$", 200, "client-grants"),
-        ("POST", "/rotate-secret$", 200, "rotate-secret"),
-        ("POST", "^/oauth/token$", 200, "token-client-credentials"),
-    ] {
-        Mock::given(method(verb))
-            .and(path_regex(route))
-            .respond_with(ResponseTemplate::new(status).set_body_json(fixture(body)))
-            .mount(&auth0)
-            .await;
-    }
-    Mock::given(method("DELETE"))
-        .and(path_regex("^/api/v2/"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&auth0)
-        .await;
+    let auth0 = mock_provider(
+        "auth0",
+        &[
+            ("POST", "^/api/v2/clients$", 201, "create-client"),
+            ("POST", "^/api/v2/client-grants$", 201, "client-grant"),
+            ("GET", "^/api/v2/client-grants$", 200, "client-grants"),
+            ("POST", "/rotate-secret$", 200, "rotate-secret"),
+            ("POST", "^/oauth/token$", 200, "token-client-credentials"),
+            ("DELETE", "^/api/v2/", 204, ""),
+        ],
+    )
+    .await;
     let (app, _dir) = run_time_node(Arc::new(keymanager_auth0::Auth0Factory)).await;
     let settings = json!({"domain": "tenant.example", "base_url": auth0.uri(), "management_client_id": "mgmt-client",
                           "management_client_secret": "mgmt-secret-value", "audience": "https://api.example.com/orders"});
-    let (s, made) = call(
+    let base = keys_with_a_token(
         &app,
-        "POST",
-        "/api/key-managers",
-        Some(ADMIN),
-        Some(&json!({"name": "auth0", "type": "auth0", "settings": settings}).to_string()),
+        ("auth0", settings, "management_client_secret"),
+        "AaiyAPdpYdesoKnqjj8HJqRn4T5titww",
     )
     .await;
-    assert_eq!(s, StatusCode::CREATED, "{made}");
-    assert_eq!(made["settings"]["management_client_secret"], "********");
-    let (s, created) = call(
-        &app,
-        "POST",
-        "/api/applications",
-        Some(ADMIN),
-        Some(r#"{"name":"orders","owner":"alice"}"#),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{created}");
-    let id = created["applicationId"].as_str().unwrap().to_owned();
-    let (s, keys) = call(
-        &app,
-        "POST",
-        &format!("/api/applications/{id}/generate-keys"),
-        Some(ADMIN),
-        Some(
-            &json!({"keyType": "PRODUCTION", "keyManager": "auth0", "grantTypesToBeSupported": ["client_credentials"],
-                    "scopes": ["read:orders"]})
-            .to_string(),
-        ),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{keys}");
-    assert_eq!(keys["consumerKey"], "AaiyAPdpYdesoKnqjj8HJqRn4T5titww");
-    let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
-    let mapping = keys["keyMappingId"].as_str().unwrap().to_owned();
-    let base = format!("/api/applications/{id}/oauth-keys/{mapping}");
-    let (s, token) = call(
-        &app,
-        "POST",
-        &format!("{base}/generate-token"),
-        Some(ADMIN),
-        Some(&json!({"consumerSecret": secret}).to_string()),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{token}");
     let (s, rotated) = call(&app, "POST", &format!("{base}/regenerate-secret"), Some(ADMIN), None).await;
     assert_eq!(s, StatusCode::OK, "{rotated}");
     let (s, refused) = call(
@@ -1676,13 +1623,7 @@ async fn auth0_keys_through_the_management_api() {
     assert!(refused.to_string().contains("one secret"), "{refused}");
     let (s, body) = call(&app, "DELETE", &base, Some(ADMIN), None).await;
     assert!(s.is_success(), "{body}");
-    let seen: Vec<String> = auth0
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.url.path()))
-        .collect();
+    let seen = seen_by(&auth0).await;
     for call in [
         "POST /api/v2/clients",
         "POST /api/v2/client-grants",
@@ -1692,6 +1633,98 @@ async fn auth0_keys_through_the_management_api() {
     ] {
         assert!(seen.iter().any(|c| c == call), "{call} in {seen:#?}");
     }
+}
+
+/// A wiremock provider answering each `(method, path regex, status, fixture)` with
+/// `fixtures/PROVIDER/responses/FIXTURE.json` (an empty fixture: no body).
+async fn mock_provider(provider: &str, routes: &[(&str, &str, u16, &str)]) -> wiremock::MockServer {
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    for (verb, route, status, body) in routes {
+        let mut answer = ResponseTemplate::new(*status);
+        if !body.is_empty() {
+            let p = format!(
+                "{}/fixtures/{provider}/responses/{body}.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            answer = answer.set_body_json(serde_json::from_str::<Value>(&std::fs::read_to_string(p).unwrap()).unwrap());
+        }
+        Mock::given(method(*verb))
+            .and(path_regex(*route))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+/// Every request `server` received, as `METHOD /path`.
+async fn seen_by(server: &wiremock::MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect()
+}
+
+/// Add a key manager `(kind, settings, its secret setting)` through the API (the secret answered hidden), create an
+/// application, generate production keys with `read:orders` there (client id `client`) and get a token with them:
+/// the keys' path.
+async fn keys_with_a_token(
+    app: &Router,
+    (kind, settings, secret_setting): (&str, Value, &str),
+    client: &str,
+) -> String {
+    let (s, made) = call(
+        app,
+        "POST",
+        "/api/key-managers",
+        Some(ADMIN),
+        Some(&json!({"name": kind, "type": kind, "settings": settings}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    assert_eq!(made["settings"][secret_setting], "********");
+    let (s, created) = call(
+        app,
+        "POST",
+        "/api/applications",
+        Some(ADMIN),
+        Some(r#"{"name":"orders","owner":"alice"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["applicationId"].as_str().unwrap().to_owned();
+    let (s, keys) = call(
+        app,
+        "POST",
+        &format!("/api/applications/{id}/generate-keys"),
+        Some(ADMIN),
+        Some(
+            &json!({"keyType": "PRODUCTION", "keyManager": kind, "grantTypesToBeSupported": ["client_credentials"],
+                    "scopes": ["read:orders"]})
+            .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{keys}");
+    assert_eq!(keys["consumerKey"], client);
+    let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
+    let mapping = keys["keyMappingId"].as_str().unwrap().to_owned();
+    let base = format!("/api/applications/{id}/oauth-keys/{mapping}");
+    let (s, token) = call(
+        app,
+        "POST",
+        &format!("{base}/generate-token"),
+        Some(ADMIN),
+        Some(&json!({"consumerSecret": secret}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{token}");
+    base
 }
 
 /// A management API whose only key managers are added at run time, of the type `factory` builds (the providers
@@ -1727,97 +1760,42 @@ async fn run_time_node(factory: Arc<dyn ConnectorFactory>) -> (Router, tempfile:
 /// the application deleted with the keys.
 #[tokio::test]
 async fn entra_keys_through_the_management_api() {
-    use wiremock::matchers::{method, path_regex};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-    let entra = MockServer::start().await;
-    let fixture = |name: &str| -> Value {
-        let p = format!("{}/fixtures/entra/responses/{name}.json", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-    };
-    for (verb, route, status, body) in [
-        ("POST", "/oauth2/v2.0/token$", 200, "token-client-credentials"),
-        ("GET", r"^/v1\.0/applications\(appId='d8f0", 200, "api-application"),
-        (
-            "GET",
-            r"^/v1\.0/servicePrincipals\(appId='d8f0",
-            200,
-            "api-service-principal",
-        ),
-        (
-            "GET",
-            r"^/v1\.0/applications\(appId='631a",
-            200,
-            "application-with-password",
-        ),
-        ("POST", r"^/v1\.0/applications$", 201, "create-application"),
-        ("POST", r"^/v1\.0/servicePrincipals$", 201, "create-service-principal"),
-        ("POST", "/addPassword$", 200, "add-password-second"),
-        ("POST", "/appRoleAssignedTo$", 201, "app-role-assignment"),
-    ] {
-        Mock::given(method(verb))
-            .and(path_regex(route))
-            .respond_with(ResponseTemplate::new(status).set_body_json(fixture(body)))
-            .mount(&entra)
-            .await;
-    }
-    for verb in ["DELETE", "POST"] {
-        Mock::given(method(verb))
-            .and(path_regex(
-                "(removePassword|appId='631a96bc-a705-4eda-9f99-fdaf9f54f6a2'\\))$",
-            ))
-            .respond_with(ResponseTemplate::new(204))
-            .mount(&entra)
-            .await;
-    }
+    let entra = mock_provider(
+        "entra",
+        &[
+            ("POST", "/oauth2/v2.0/token$", 200, "token-client-credentials"),
+            ("GET", r"^/v1\.0/applications\(appId='d8f0", 200, "api-application"),
+            (
+                "GET",
+                r"^/v1\.0/servicePrincipals\(appId='d8f0",
+                200,
+                "api-service-principal",
+            ),
+            (
+                "GET",
+                r"^/v1\.0/applications\(appId='631a",
+                200,
+                "application-with-password",
+            ),
+            ("POST", r"^/v1\.0/applications$", 201, "create-application"),
+            ("POST", r"^/v1\.0/servicePrincipals$", 201, "create-service-principal"),
+            ("POST", "/addPassword$", 200, "add-password-second"),
+            ("POST", "/appRoleAssignedTo$", 201, "app-role-assignment"),
+            ("POST", "/removePassword$", 204, ""),
+            ("DELETE", r"appId='631a96bc-a705-4eda-9f99-fdaf9f54f6a2'\)$", 204, ""),
+        ],
+    )
+    .await;
     let (app, _dir) = run_time_node(Arc::new(keymanager_entra::EntraFactory)).await;
     let settings = json!({"tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47", "client_id": "mgmt-app",
                           "client_secret": "mgmt-secret-value", "api_application": "d8f0a7b5-3c4e-4f5a-9b6c-7d8e9f0a1b2c",
                           "graph_url": format!("{}/v1.0", entra.uri()), "login_url": entra.uri()});
-    let (s, made) = call(
+    let base = keys_with_a_token(
         &app,
-        "POST",
-        "/api/key-managers",
-        Some(ADMIN),
-        Some(&json!({"name": "entra", "type": "entra", "settings": settings}).to_string()),
+        ("entra", settings, "client_secret"),
+        "631a96bc-a705-4eda-9f99-fdaf9f54f6a2",
     )
     .await;
-    assert_eq!(s, StatusCode::CREATED, "{made}");
-    assert_eq!(made["settings"]["client_secret"], "********");
-    let (_, created) = call(
-        &app,
-        "POST",
-        "/api/applications",
-        Some(ADMIN),
-        Some(r#"{"name":"orders","owner":"alice"}"#),
-    )
-    .await;
-    let id = created["applicationId"].as_str().unwrap().to_owned();
-    let (s, keys) = call(
-        &app,
-        "POST",
-        &format!("/api/applications/{id}/generate-keys"),
-        Some(ADMIN),
-        Some(
-            &json!({"keyType": "PRODUCTION", "keyManager": "entra", "grantTypesToBeSupported": ["client_credentials"],
-                    "scopes": ["read:orders"]})
-            .to_string(),
-        ),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{keys}");
-    assert_eq!(keys["consumerKey"], "631a96bc-a705-4eda-9f99-fdaf9f54f6a2");
-    let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
-    let mapping = keys["keyMappingId"].as_str().unwrap().to_owned();
-    let base = format!("/api/applications/{id}/oauth-keys/{mapping}");
-    let (s, token) = call(
-        &app,
-        "POST",
-        &format!("{base}/generate-token"),
-        Some(ADMIN),
-        Some(&json!({"consumerSecret": secret}).to_string()),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{token}");
     let (s, second) = call(
         &app,
         "POST",
@@ -1844,13 +1822,7 @@ async fn entra_keys_through_the_management_api() {
     assert!(s.is_success(), "{body}");
     let (s, body) = call(&app, "DELETE", &base, Some(ADMIN), None).await;
     assert!(s.is_success(), "{body}");
-    let seen: Vec<String> = entra
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.url.path()))
-        .collect();
+    let seen = seen_by(&entra).await;
     for call in [
         "POST /v1.0/applications",
         "POST /v1.0/servicePrincipals",
