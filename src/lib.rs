@@ -117,15 +117,26 @@ pub mod server_kit {
 /// `ROUTE_FAMILIES` lists them in the order of `ROUTES`: the error-shaping layer reads the route's family from the
 /// table instead of guessing from the path.
 ///
-/// With `rules;` after the state, each route also carries who may call it and, for a change, the action its audit
-/// record names (`=> handler, Access [, "noun.verb"]`), and `ROUTE_RULES` lists `(method, path, access, action)`:
-/// a route cannot be declared without its rule.
+/// With `rules;` after the state, each route also carries who may call it, for a change the action its audit
+/// record names, and what the OpenAPI document says of it: its doc comment (first line the summary), its query or
+/// header parameters (`params T`, a `utoipa::IntoParams`), its JSON body (`body T`) and its answer (`ok 200 json T`,
+/// `ok 204`, `ok 200 stream "text/event-stream"`). `ROUTE_RULES` lists `(method, path, access, action)` and
+/// `ROUTE_DOCS` the rest, both from the same entries: a route cannot be declared without its rule or its
+/// description. The invoking module has an `openapi` module in scope (the management API's).
 #[macro_export]
 macro_rules! route_table {
     (@action) => { None };
     (@action $action:literal) => { Some($action) };
+    (@some) => { None };
+    (@some $e:expr) => { Some($e) };
+    (@answer) => { openapi::Answer::Empty };
+    (@answer json $answer:ty) => { openapi::Answer::Json(openapi::schema_of::<$answer> as openapi::SchemaFn) };
+    (@answer stream $media:literal) => { openapi::Answer::Stream($media) };
     ($(#[$doc:meta])* $state:ty; rules;
-     $( $method:ident $path:literal => $handler:path, $access:ident $(, $action:literal)? );* $(;)?) => {
+     $( $(#[doc = $line:literal])*
+        $method:ident $path:literal => $handler:path, $access:ident
+        $(, audit $action:literal)? $(, params $params:ty)? $(, body $body:ty)?
+        , ok $status:literal $(stream $media:literal)? $(json $answer:ty)? );* $(;)?) => {
         $(#[$doc])*
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
@@ -133,6 +144,18 @@ macro_rules! route_table {
         /// action its audit record names for a change).
         pub const ROUTE_RULES: &[(&str, &str, access::Access, Option<&str>)] =
             &[$((stringify!($method), $path, $access, $crate::route_table!(@action $($action)?))),*];
+
+        /// Each route as the OpenAPI document describes it, from the same entries as [`ROUTES`].
+        pub(crate) const ROUTE_DOCS: &[openapi::RouteDoc] = &[$(openapi::RouteDoc {
+            method: stringify!($method),
+            path: $path,
+            access: $access,
+            text: concat!($($line, "\n"),*),
+            params: $crate::route_table!(@some $(openapi::params_of::<$params> as openapi::ParamsFn)?),
+            body: $crate::route_table!(@some $(openapi::schema_of::<$body> as openapi::SchemaFn)?),
+            status: $status,
+            answer: $crate::route_table!(@answer $(stream $media)? $(json $answer)?),
+        }),*];
 
         fn routes() -> axum::Router<$state> {
             axum::Router::new()$(.route($path, axum::routing::$method($handler)))*

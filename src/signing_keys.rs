@@ -10,6 +10,7 @@ use crate::Result;
 /// A signing key's place in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub enum SigningKeyPhase {
     /// In the JWKS, not signing yet (a rotation's pre-publication).
     Published,
@@ -22,6 +23,7 @@ pub enum SigningKeyPhase {
 /// One signing key, never its private part. Times are seconds since the epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct SigningKeyInfo {
     /// Key id (`kid`).
     pub kid: String,

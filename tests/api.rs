@@ -346,7 +346,9 @@ async fn call(app: &Router, method: &str, path: &str, token: Option<&str>, body:
     let status = resp.status();
     assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store", "{method} {path}");
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    common::openapi::check(method, path, status.as_u16(), &body);
+    (status, body)
 }
 
 async fn new_app(f: &Fixture) -> String {
@@ -488,6 +490,12 @@ async fn generate_keys_then_token_secret_once_and_one_mapping_per_environment() 
     assert!(resp.headers().get(header::WWW_AUTHENTICATE).is_none());
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
     let refused: Value = serde_json::from_slice(&bytes).unwrap();
+    common::openapi::check(
+        "POST",
+        &format!("/api/applications/{id}/oauth-keys/{mapping}/generate-token"),
+        400,
+        &refused,
+    );
     assert_error_shape(&refused, 400);
     assert_eq!(refused["message"], "invalid_client", "{refused}");
     assert_eq!(refused["errors"][0]["field"], "consumerSecret", "{refused}");
@@ -640,6 +648,29 @@ async fn the_openapi_document_describes_exactly_the_real_routes() {
     let (s, doc) = call(&f.app, "GET", "/api/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        &doc,
+        common::openapi::document(),
+        "the served document is the generated one"
+    );
+    // Each operation's security is its route's rule: an admin token or one of the scopes that opens it.
+    for (method, path, access, _) in keymanager::api::access::RULES {
+        let security = &doc["paths"][*path][*method]["security"];
+        let scopes: Vec<&str> = security
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|r| r.get("accessToken"))
+                    .filter_map(|s| s[0].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(scopes, access.scopes(), "{method} {path}");
+        let admin_token = security
+            .as_array()
+            .is_some_and(|all| all.iter().any(|r| r.get("adminToken").is_some()));
+        assert_eq!(admin_token, !access.scopes().is_empty(), "{method} {path}");
+    }
     let mut documented: Vec<(String, String)> = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in ["get", "post", "put", "delete", "patch"] {
@@ -1832,4 +1863,44 @@ async fn entra_keys_through_the_management_api() {
     ] {
         assert!(seen.iter().any(|c| c == call), "{call} in {seen:#?}");
     }
+}
+
+/// The answer check is strict: an undeclared member, a wrong type, a status the document does not list and a body
+/// on a bodiless answer all fail it; a conforming answer passes.
+#[test]
+fn the_answer_check_refuses_what_the_document_does_not_say() {
+    let app = json!({"applicationId": "a", "name": "orders", "owner": "alice", "createdTime": 1,
+        "attributes": {}});
+    let fails = |method: &'static str, path: &'static str, status: u16, body: Value| {
+        std::panic::catch_unwind(move || common::openapi::check(method, path, status, &body)).is_err()
+    };
+    std::fs::write(
+        std::env::temp_dir().join("keymanager-openapi.json"),
+        serde_json::to_string_pretty(common::openapi::document()).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        !fails("GET", "/api/applications/a", 200, app.clone()),
+        "a conforming answer"
+    );
+    let mut extra = app.clone();
+    extra["secretField"] = json!("x");
+    assert!(fails("GET", "/api/applications/a", 200, extra), "an undeclared member");
+    let mut wrong = app.clone();
+    wrong["name"] = json!(7);
+    assert!(fails("GET", "/api/applications/a", 200, wrong), "a wrong type");
+    assert!(
+        fails("DELETE", "/api/applications/a", 204, app),
+        "a body on a bodiless answer"
+    );
+    assert!(
+        fails("GET", "/api/applications", 302, Value::Null),
+        "a status the document does not list"
+    );
+    assert!(!fails(
+        "GET",
+        "/api/applications/a",
+        404,
+        json!({"code": 404, "message": "Not Found", "description": "no such application", "errors": []})
+    ));
 }

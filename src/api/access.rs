@@ -49,6 +49,20 @@ pub enum Access {
     Gateway,
 }
 
+impl Access {
+    /// The access-token scopes that open a route of this kind, the first the one a refusal names; an admin token
+    /// opens every route, and a `Public` route asks for nothing (empty). The access middleware decides by this list
+    /// and the OpenAPI document's `security` is written from it.
+    pub fn scopes(self) -> &'static [&'static str] {
+        match self {
+            Access::Public => &[],
+            Access::Apps => &[SCOPE_APPS, SCOPE_ADMIN],
+            Access::Admin => &[SCOPE_ADMIN],
+            Access::Gateway => &[SCOPE_GATEWAY, SCOPE_ADMIN],
+        }
+    }
+}
+
 /// The decision for one route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
@@ -135,18 +149,27 @@ impl Caller {
     /// administrator, `Apps` a developer or an administrator, `Gateway` a gateway or an administrator. A token with
     /// `keymanager:gateway` alone is no developer.
     pub(crate) fn may(&self, access: Access) -> Result<(), ApiError> {
-        let (apps, gateway) = match self {
-            Caller::User { apps, gateway, .. } => (*apps, *gateway),
-            _ => (false, false),
-        };
-        match access {
-            Access::Public => Ok(()),
-            _ if self.is_admin() => Ok(()),
-            Access::Admin => Err(ApiError::insufficient_scope(SCOPE_ADMIN)),
-            Access::Apps if apps => Ok(()),
-            Access::Apps => Err(ApiError::insufficient_scope(SCOPE_APPS)),
-            Access::Gateway if gateway => Ok(()),
-            Access::Gateway => Err(ApiError::insufficient_scope(SCOPE_GATEWAY)),
+        let scopes = access.scopes();
+        match scopes.first() {
+            None => Ok(()),
+            Some(_) if matches!(self, Caller::Admin { .. }) => Ok(()),
+            Some(_) if scopes.iter().any(|s| self.has_scope(s)) => Ok(()),
+            Some(needed) => Err(ApiError::insufficient_scope(needed)),
+        }
+    }
+
+    /// Whether the caller's access token grants this scope of the management API's own.
+    fn has_scope(&self, scope: &str) -> bool {
+        match self {
+            Caller::User {
+                admin, apps, gateway, ..
+            } => match scope {
+                SCOPE_ADMIN => *admin,
+                SCOPE_APPS => *apps,
+                SCOPE_GATEWAY => *gateway,
+                _ => false,
+            },
+            _ => false,
         }
     }
 

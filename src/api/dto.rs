@@ -34,6 +34,46 @@ pub struct ListDto<T> {
     pub pagination: Option<PaginationDto>,
 }
 
+/// Written out rather than derived: a list's schema is inlined where it is used (one `ListDto` component could not
+/// say what it lists), so it also records the component of what it lists.
+impl<T: utoipa::ToSchema> utoipa::PartialSchema for ListDto<T> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        use utoipa::openapi::Ref;
+        ObjectBuilder::new()
+            .property(
+                "count",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .description(Some("How many on this page.")),
+            )
+            .required("count")
+            .property("list", ArrayBuilder::new().items(Ref::from_schema_name(T::name())))
+            .required("list")
+            .property(
+                "pagination",
+                Ref::from_schema_name(<PaginationDto as utoipa::ToSchema>::name()),
+            )
+            .description(Some(
+                "One page of a list; `pagination` says where it is in the whole list.",
+            ))
+            .into()
+    }
+}
+
+impl<T: utoipa::ToSchema> utoipa::ToSchema for ListDto<T> {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        schemas.push((T::name().into_owned(), <T as utoipa::PartialSchema>::schema()));
+        T::schemas(schemas);
+        schemas.push((
+            <PaginationDto as utoipa::ToSchema>::name().into_owned(),
+            <PaginationDto as utoipa::PartialSchema>::schema(),
+        ));
+        PaginationDto::schemas(schemas);
+    }
+}
+
 impl<T> ListDto<T> {
     /// Wrap items: the whole list.
     pub fn new(list: Vec<T>) -> Self {
@@ -55,7 +95,7 @@ impl<T> ListDto<T> {
 }
 
 /// A configured key manager.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyManagerDto {
     /// Name.
@@ -97,7 +137,7 @@ impl From<&crate::service::key_managers::KeyManagerView> for KeyManagerDto {
 }
 
 /// `POST /api/key-managers`: a key manager to add at run time.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateKeyManagerDto {
     /// Its name (unique).
@@ -118,7 +158,7 @@ pub struct CreateKeyManagerDto {
 
 /// `PUT /api/key-managers/{keyManager}`: settings given replace the stored ones (a secret one left out, or sent as
 /// `********`, keeps its value; `null` removes one); `enabled` switches it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateKeyManagerDto {
     /// Settings to replace.
@@ -130,7 +170,7 @@ pub struct UpdateKeyManagerDto {
 }
 
 /// A scope a key manager knows: `GET` and `POST /api/key-managers/{keyManager}/scopes`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScopeDto {
     /// The scope token (RFC 6749 §3.3).
@@ -164,7 +204,7 @@ impl From<ScopeDto> for crate::model::Scope {
 }
 
 /// `POST /api/key-managers/discover`: where a provider's metadata is.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DiscoverDto {
     /// The issuer, or its well-known URL (`…/.well-known/openid-configuration`,
@@ -174,7 +214,7 @@ pub struct DiscoverDto {
 
 /// What discovery proposes: a key manager of type `oidc` for the provider, as WSO2's "import from well-known URL"
 /// does, with what the provider says it supports.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiscoveredDto {
     /// The connector type proposed.
@@ -195,7 +235,7 @@ pub struct DiscoveredDto {
 }
 
 /// `POST /api/applications`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApplicationDto {
     /// Name.
@@ -213,7 +253,7 @@ pub struct CreateApplicationDto {
 
 /// `PUT /api/applications/{applicationId}`: what is given is replaced (attributes all together); what is left out
 /// stays.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateApplicationDto {
     /// New name (unique per owner).
@@ -228,7 +268,7 @@ pub struct UpdateApplicationDto {
 }
 
 /// `PUT /api/applications/{applicationId}/owner`: give an application to another owner.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TransferApplicationDto {
     /// The new owner.
@@ -236,7 +276,7 @@ pub struct TransferApplicationDto {
 }
 
 /// A page of the audit trail, newest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditListDto {
     /// How many on this page.
@@ -248,7 +288,7 @@ pub struct AuditListDto {
 }
 
 /// A page's place in a list (WSO2's `pagination` object).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaginationDto {
     /// Items skipped.
@@ -266,7 +306,7 @@ pub struct PaginationDto {
 }
 
 /// An application.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationDto {
     /// Id.
@@ -303,7 +343,7 @@ fn default_grant_types() -> Vec<String> {
 }
 
 /// `POST /api/applications/{applicationId}/generate-keys`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenerateKeysDto {
     /// `PRODUCTION` or `SANDBOX` (any case).
@@ -338,7 +378,7 @@ pub struct GenerateKeysDto {
 }
 
 /// `PUT /api/applications/{applicationId}/oauth-keys/{keyMappingId}`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct UpdateKeysDto {
     /// Grant types.
@@ -363,7 +403,7 @@ pub(crate) struct UpdateKeysDto {
 }
 
 /// `POST /api/applications/{applicationId}/map-keys`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MapKeysDto {
     /// The existing client id.
@@ -377,7 +417,7 @@ pub struct MapKeysDto {
 }
 
 /// An access token as the API answers it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenDto {
     /// The token.
@@ -399,7 +439,7 @@ impl From<&AccessToken> for TokenDto {
 }
 
 /// An application's keys of one key type at one key manager.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyDto {
     /// Mapping id.
@@ -509,7 +549,7 @@ impl From<&GeneratedKeys> for KeyDto {
 }
 
 /// `POST …/generate-token`.
-#[derive(Default, Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenerateTokenDto {
     /// The client secret.
@@ -530,7 +570,7 @@ pub struct GenerateTokenDto {
 }
 
 /// `POST …/regenerate-secret`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegeneratedDto {
     /// The client id.
@@ -540,7 +580,7 @@ pub struct RegeneratedDto {
 }
 
 /// `POST …/secrets`.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSecretDto {
     /// Description.
@@ -550,7 +590,7 @@ pub struct CreateSecretDto {
 }
 
 /// A secret right after creation.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedSecretDto {
     /// Id.
@@ -578,7 +618,7 @@ impl From<&IssuedSecret> for CreatedSecretDto {
 }
 
 /// A secret as listed.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretDto {
     /// Id.
@@ -609,7 +649,7 @@ impl From<&SecretInfo> for SecretDto {
 }
 
 /// One field-level problem.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldErrorDto {
     /// The field.
     pub field: String,
@@ -618,7 +658,7 @@ pub struct FieldErrorDto {
 }
 
 /// Every error answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDto {
     /// The HTTP status.
     pub code: u16,
@@ -631,7 +671,7 @@ pub struct ErrorDto {
 }
 
 /// `POST /api/key-managers/{keyManager}/introspect`: a token to introspect (RFC 7662).
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IntrospectDto {
     /// The token.
@@ -640,8 +680,20 @@ pub struct IntrospectDto {
     pub token_type_hint: Option<crate::model::TokenTypeHint>,
 }
 
+/// The answer of `POST /api/key-managers/{keyManager}/introspect`: the key manager's (RFC 7662 §2.2), `active`
+/// and, for an active token, its claims as the key manager gave them.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IntrospectionDto {
+    /// Whether the token is active now.
+    pub active: bool,
+    /// The token's other claims (`scope`, `client_id`, `exp`, `sub`, …).
+    #[serde(flatten)]
+    #[schema(additional_properties)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
 /// `POST /api/key-managers/{keyManager}/revoke`: revoke a token as the client it was issued to (RFC 7009).
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevokeDto {
     /// The token.
@@ -655,7 +707,7 @@ pub struct RevokeDto {
 }
 
 /// `POST …/oauth-keys/{keyMappingId}/revoke-token`: revoke a token issued to these keys.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevokeTokenDto {
     /// The token.
@@ -665,7 +717,7 @@ pub struct RevokeTokenDto {
 }
 
 /// `POST /api/users`: a user of the resident key manager.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUserDto {
     /// Login name.
@@ -689,7 +741,7 @@ pub struct CreateUserDto {
 /// `PUT /api/users/{username}`: what changes (a field left out is kept). `name`, `email` and `emailVerified` go
 /// together: any of them replaces the user's OpenID Connect claims with those given. A new password or changed roles
 /// end the user's sessions and revoke the tokens of its grants.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateUserDto {
     /// A new password (hashed with argon2id; never stored or shown).
@@ -710,7 +762,7 @@ pub struct UpdateUserDto {
 }
 
 /// A user.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserDto {
     /// Login name.
@@ -746,7 +798,7 @@ impl From<crate::UserInfo> for UserDto {
 }
 
 /// `POST /api/signing-keys/rotate`.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateSigningKeysDto {
     /// Seconds between publishing the new keys and their first signature; default: the key manager's
@@ -759,7 +811,7 @@ pub struct RotateSigningKeysDto {
 }
 
 /// `POST /api/admin-tokens`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAdminTokenDto {
     /// Its name: 1 to 64 letters, digits, `.`, `_` or `-`, beginning with a letter or a digit.
@@ -767,7 +819,7 @@ pub struct CreateAdminTokenDto {
 }
 
 /// A new admin token, shown this once.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedAdminTokenDto {
     /// Its name.

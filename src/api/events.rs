@@ -27,6 +27,16 @@ pub(crate) const POLL: Duration = Duration::from_millis(250);
 /// Entries read from the log at a time.
 const BATCH: u32 = 500;
 
+/// The request headers this stream reads, for the OpenAPI document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub(super) struct EventsHeaders {
+    /// The number of the last event received: the stream resumes after it.
+    #[param(rename = "Last-Event-ID", minimum = 0)]
+    last_event_id: Option<i64>,
+}
+
 pub(super) async fn gateway_events(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     let after = match headers.get("last-event-id") {
         None => 0,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::access::{Caller, ClientAddress};
 use super::dto::*;
 use super::paging::{page_of, PageParams};
-use super::{ApiError, ApiJson, ApiState, OPENAPI};
+use super::{ApiError, ApiJson, ApiState};
 use crate::model::{ClientId, ClientSecret, Grant, KeyType, SecretSpec, Token};
 use crate::service::{grant_types, Audit, AuditQuery, GenerateKeys, UpdateKeys};
 
@@ -33,7 +33,10 @@ fn key_manager_or_first(state: &ApiState, name: Option<String>) -> Result<String
 }
 
 pub(super) async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        super::openapi::document_json(),
+    )
 }
 
 pub(super) async fn key_managers(
@@ -98,9 +101,11 @@ pub(super) async fn update_key_manager(
 }
 
 /// `DELETE /api/key-managers/{keyManager}`: `force=true` removes it with its key mappings.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct RemoveParams {
+    /// Remove it with its key mappings (the clients at the provider are left alone).
     #[serde(default)]
     force: bool,
 }
@@ -476,9 +481,11 @@ pub(super) async fn create_secret(
     Ok((StatusCode::CREATED, Json(CreatedSecretDto::from(&issued))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub(super) struct DeleteSecretQuery {
+    /// Also revoke the tokens issued with this secret, where the key manager can.
     #[serde(default)]
     revoke_tokens: bool,
 }
@@ -532,15 +539,18 @@ pub(super) async fn introspect(
     _: Caller,
     Path(km): Path<String>,
     ApiJson(body): ApiJson<IntrospectDto>,
-) -> Answer<Json<serde_json::Map<String, serde_json::Value>>> {
+) -> Answer<Json<IntrospectionDto>> {
     let info = s
         .service
         .introspect(&km, &Token::new(body.token), body.token_type_hint)
         .await?;
     // RFC 7662's shape: the answer's own claims, with `active`.
     let mut claims = info.claims;
-    claims.insert("active".into(), info.active.into());
-    Ok(Json(claims))
+    claims.remove("active");
+    Ok(Json(IntrospectionDto {
+        active: info.active,
+        claims,
+    }))
 }
 
 pub(super) async fn revoke(
@@ -730,17 +740,24 @@ pub(super) async fn revoke_admin_token(
 }
 
 /// `GET /api/audit`: filters and paging.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct AuditParams {
+    /// An admin token's name, a user's subject or a client id.
     actor: Option<String>,
+    /// The application concerned.
     application_id: Option<String>,
+    /// `noun.verb`, e.g. `application.create`.
     action: Option<String>,
     /// Seconds since the epoch, inclusive.
     since: Option<i64>,
     /// Seconds since the epoch, exclusive.
     until: Option<i64>,
+    /// Page size: 1 to 500 (25 by default).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// Items skipped (0 by default).
     offset: Option<u32>,
 }
 

@@ -21,6 +21,7 @@ mod error;
 mod events;
 mod handlers;
 pub mod health;
+pub mod openapi;
 mod paging;
 pub mod quota;
 
@@ -111,64 +112,157 @@ fn is_json_media_type(value: &str) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+use crate::service::admin_tokens::AdminTokenInfo;
+use crate::signing_keys::SigningKeyInfo;
 use access::Access::{Admin, Apps, Gateway, Public};
+use dto::{
+    ApplicationDto, AuditListDto, CreateAdminTokenDto, CreateApplicationDto, CreateKeyManagerDto, CreateSecretDto,
+    CreateUserDto, CreatedAdminTokenDto, CreatedSecretDto, DiscoverDto, DiscoveredDto, GenerateKeysDto,
+    GenerateTokenDto, IntrospectDto, IntrospectionDto, KeyDto, KeyManagerDto, ListDto, MapKeysDto, RegeneratedDto,
+    RevokeDto, RevokeTokenDto, RotateSigningKeysDto, ScopeDto, SecretDto, TokenDto, TransferApplicationDto,
+    UpdateApplicationDto, UpdateKeyManagerDto, UpdateKeysDto, UpdateUserDto, UserDto,
+};
+use paging::PageParams;
 
 crate::route_table! {
     /// Every route of the management API, as (method, path): what [`router`] serves and the OpenAPI document
-    /// describes. Each entry carries its access rule and audited action ([`ROUTE_RULES`]), so no route exists
-    /// without them.
+    /// describes. Each entry carries its access rule and audited action ([`ROUTE_RULES`]) and what the document says
+    /// of it (its doc comment, parameters, body and answer), so no route exists without them.
     ApiState; rules;
-    get "/api/openapi.json" => handlers::openapi, Public;
-    get "/api/key-managers" => handlers::key_managers, Apps;
-    post "/api/key-managers" => handlers::create_key_manager, Admin, "key_manager.create";
-    get "/api/key-managers/{keyManager}" => handlers::get_key_manager, Admin;
-    put "/api/key-managers/{keyManager}" => handlers::update_key_manager, Admin, "key_manager.update";
-    delete "/api/key-managers/{keyManager}" => handlers::delete_key_manager, Admin, "key_manager.delete";
-    post "/api/key-managers/discover" => handlers::discover_key_manager, Admin;
-    get "/api/key-managers/{keyManager}/scopes" => handlers::list_scopes, Apps;
-    post "/api/key-managers/{keyManager}/scopes" => handlers::create_scope, Admin, "scope.create";
-    delete "/api/key-managers/{keyManager}/scopes/{scope}" => handlers::delete_scope, Admin, "scope.delete";
-    post "/api/key-managers/{keyManager}/introspect" => handlers::introspect, Admin;
-    post "/api/key-managers/{keyManager}/revoke" => handlers::revoke, Admin, "token.revoke";
-    get "/api/audit" => handlers::audit_trail, Admin;
-    get "/api/admin-tokens" => handlers::list_admin_tokens, Admin;
-    post "/api/admin-tokens" => handlers::create_admin_token, Admin, "admin_token.create";
-    delete "/api/admin-tokens/{name}" => handlers::revoke_admin_token, Admin, "admin_token.revoke";
-    get "/api/gateway/events" => events::gateway_events, Gateway;
-    get "/api/signing-keys" => handlers::list_signing_keys, Admin;
-    post "/api/signing-keys/rotate" => handlers::rotate_signing_keys, Admin, "signing_key.rotate";
-    post "/api/signing-keys/{kid}/retire" => handlers::retire_signing_key, Admin, "signing_key.retire";
-    get "/api/users" => handlers::list_users, Admin;
-    post "/api/users" => handlers::create_user, Admin, "user.create";
-    put "/api/users/{username}" => handlers::update_user, Admin, "user.update";
-    delete "/api/users/{username}" => handlers::delete_user, Admin, "user.delete";
-    post "/api/applications" => handlers::create_application, Apps, "application.create";
-    get "/api/applications" => handlers::list_applications, Apps;
-    get "/api/applications/{applicationId}" => handlers::get_application, Apps;
-    put "/api/applications/{applicationId}" => handlers::update_application, Apps, "application.update";
-    delete "/api/applications/{applicationId}" => handlers::delete_application, Apps, "application.delete";
-    put "/api/applications/{applicationId}/owner" => handlers::transfer_application, Admin, "application.transfer";
-    post "/api/applications/{applicationId}/generate-keys" => handlers::generate_keys, Apps, "keys.generate";
-    post "/api/applications/{applicationId}/map-keys" => handlers::map_keys, Apps, "keys.map";
-    get "/api/applications/{applicationId}/oauth-keys" => handlers::list_keys, Apps;
-    get "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::get_keys, Apps;
-    put "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::update_keys, Apps, "keys.update";
-    delete "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::delete_keys, Apps, "keys.delete";
-    post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/generate-token" => handlers::generate_token, Apps,
-        "token.generate";
+    /// This document (OpenAPI 3.1), generated from the route table and the types.
+    get "/api/openapi.json" => handlers::openapi, Public, ok 200 json serde_json::Value;
+    /// List the configured key managers.
+    get "/api/key-managers" => handlers::key_managers, Apps, params PageParams, ok 200 json ListDto<KeyManagerDto>;
+    /// Add a key manager at run time.
+    ///
+    /// Stored, its secret settings sealed; applied on every node.
+    post "/api/key-managers" => handlers::create_key_manager, Admin, audit "key_manager.create",
+        body CreateKeyManagerDto, ok 201 json KeyManagerDto;
+    /// A key manager, with its settings (secrets hidden).
+    get "/api/key-managers/{keyManager}" => handlers::get_key_manager, Admin, ok 200 json KeyManagerDto;
+    /// Change a key manager added at run time, or enable or disable it.
+    put "/api/key-managers/{keyManager}" => handlers::update_key_manager, Admin, audit "key_manager.update",
+        body UpdateKeyManagerDto, ok 200 json KeyManagerDto;
+    /// Remove a key manager added at run time.
+    ///
+    /// `409` while key mappings point to it, unless `force=true`.
+    delete "/api/key-managers/{keyManager}" => handlers::delete_key_manager, Admin, audit "key_manager.delete",
+        params handlers::RemoveParams, ok 204;
+    /// Propose a key manager from a provider's well-known metadata (WSO2's import from a well-known URL).
+    post "/api/key-managers/discover" => handlers::discover_key_manager, Admin, body DiscoverDto,
+        ok 200 json DiscoveredDto;
+    /// The scopes a key manager knows, with their descriptions.
+    get "/api/key-managers/{keyManager}/scopes" => handlers::list_scopes, Apps, params PageParams,
+        ok 200 json ListDto<ScopeDto>;
+    /// Register a scope and what it means to people (administrators).
+    post "/api/key-managers/{keyManager}/scopes" => handlers::create_scope, Admin, audit "scope.create",
+        body ScopeDto, ok 201 json ScopeDto;
+    /// Remove a scope (administrators).
+    delete "/api/key-managers/{keyManager}/scopes/{scope}" => handlers::delete_scope, Admin, audit "scope.delete",
+        ok 204;
+    /// Introspect a token at a key manager (RFC 7662).
+    post "/api/key-managers/{keyManager}/introspect" => handlers::introspect, Admin, body IntrospectDto,
+        ok 200 json IntrospectionDto;
+    /// Revoke a token as the client it was issued to (RFC 7009).
+    post "/api/key-managers/{keyManager}/revoke" => handlers::revoke, Admin, audit "token.revoke", body RevokeDto,
+        ok 204;
+    /// The audit trail, newest first (administrators).
+    get "/api/audit" => handlers::audit_trail, Admin, params handlers::AuditParams, ok 200 json AuditListDto;
+    /// List the named admin tokens (never the tokens).
+    get "/api/admin-tokens" => handlers::list_admin_tokens, Admin, params PageParams,
+        ok 200 json ListDto<AdminTokenInfo>;
+    /// Create a named admin token, shown once.
+    post "/api/admin-tokens" => handlers::create_admin_token, Admin, audit "admin_token.create",
+        body CreateAdminTokenDto, ok 201 json CreatedAdminTokenDto;
+    /// Revoke an admin token (not the last one).
+    delete "/api/admin-tokens/{name}" => handlers::revoke_admin_token, Admin, audit "admin_token.revoke", ok 204;
+    /// Revocations as Server-Sent Events, for gateways that do not share the database.
+    ///
+    /// Each `revoked` event is one entry of the revocation log (`id` its number; `data` a `GatewayEvent`: the key
+    /// manager and what is revoked — a `jti`, the SHA-256 of a token's value, never a token —, a grant, a secret or
+    /// a client). Send `Last-Event-ID` after a reconnect to get what came after it; the backlog keeps every entry
+    /// whose tokens have not expired. One `caught-up` event follows the backlog; new entries follow within 250 ms; a
+    /// comment every 15 s keeps the connection open.
+    get "/api/gateway/events" => events::gateway_events, Gateway, params events::EventsHeaders,
+        ok 200 stream "text/event-stream";
+    /// The resident key manager's signing keys, newest first (never a private part).
+    get "/api/signing-keys" => handlers::list_signing_keys, Admin, ok 200 json ListDto<SigningKeyInfo>;
+    /// Rotate the signing keys.
+    ///
+    /// New keys are published now and sign after the pre-publication; the old ones stay published until their
+    /// tokens have expired.
+    post "/api/signing-keys/rotate" => handlers::rotate_signing_keys, Admin, audit "signing_key.rotate",
+        body RotateSigningKeysDto, ok 200 json ListDto<SigningKeyInfo>;
+    /// Take a key out of the JWKS now: tokens it signed stop validating.
+    ///
+    /// The key that signs now is refused (`409`: rotate first).
+    post "/api/signing-keys/{kid}/retire" => handlers::retire_signing_key, Admin, audit "signing_key.retire",
+        ok 200 json SigningKeyInfo;
+    /// List the resident key manager's users.
+    get "/api/users" => handlers::list_users, Admin, params PageParams, ok 200 json ListDto<UserDto>;
+    /// Add a user of the resident key manager (password hashed with argon2id).
+    post "/api/users" => handlers::create_user, Admin, audit "user.create", body CreateUserDto, ok 201 json UserDto;
+    /// Change a user of the resident key manager: password, roles, OpenID Connect claims.
+    ///
+    /// A new password or changed roles end the user's sessions and revoke its grants.
+    put "/api/users/{username}" => handlers::update_user, Admin, audit "user.update", body UpdateUserDto,
+        ok 200 json UserDto;
+    /// Delete a user.
+    delete "/api/users/{username}" => handlers::delete_user, Admin, audit "user.delete", ok 204;
+    /// Create an application.
+    post "/api/applications" => handlers::create_application, Apps, audit "application.create",
+        body CreateApplicationDto, ok 201 json ApplicationDto;
+    /// List applications (a developer sees their own).
+    get "/api/applications" => handlers::list_applications, Apps, params paging::ApplicationListParams,
+        ok 200 json ListDto<ApplicationDto>;
+    /// Get an application.
+    get "/api/applications/{applicationId}" => handlers::get_application, Apps, ok 200 json ApplicationDto;
+    /// Change an application's name, description or attributes.
+    put "/api/applications/{applicationId}" => handlers::update_application, Apps, audit "application.update",
+        body UpdateApplicationDto, ok 200 json ApplicationDto;
+    /// Delete an application and the clients generated for it.
+    delete "/api/applications/{applicationId}" => handlers::delete_application, Apps, audit "application.delete",
+        ok 204;
+    /// Give an application to another owner (administrators).
+    put "/api/applications/{applicationId}/owner" => handlers::transfer_application, Admin,
+        audit "application.transfer", body TransferApplicationDto, ok 200 json ApplicationDto;
+    /// Generate keys: register a client at a key manager.
+    post "/api/applications/{applicationId}/generate-keys" => handlers::generate_keys, Apps, audit "keys.generate",
+        body GenerateKeysDto, ok 200 json KeyDto;
+    /// Map an existing client to the application.
+    post "/api/applications/{applicationId}/map-keys" => handlers::map_keys, Apps, audit "keys.map", body MapKeysDto,
+        ok 200 json KeyDto;
+    /// List the application's keys.
+    get "/api/applications/{applicationId}/oauth-keys" => handlers::list_keys, Apps, params PageParams,
+        ok 200 json ListDto<KeyDto>;
+    /// Get keys.
+    get "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::get_keys, Apps,
+        ok 200 json KeyDto;
+    /// Change the client behind the keys.
+    put "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::update_keys, Apps,
+        audit "keys.update", body UpdateKeysDto, ok 200 json KeyDto;
+    /// Delete keys: a generated client is deleted at its key manager, a mapped one only unmapped.
+    delete "/api/applications/{applicationId}/oauth-keys/{keyMappingId}" => handlers::delete_keys, Apps,
+        audit "keys.delete", ok 204;
+    /// Issue an access token (client credentials, or the password grant for testing).
+    post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/generate-token" => handlers::generate_token,
+        Apps, audit "token.generate", body GenerateTokenDto, ok 200 json TokenDto;
+    /// Replace every secret with one new secret, shown once.
     post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/regenerate-secret" => handlers::regenerate_secret,
-        Apps, "secret.regenerate";
-    get "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets" => handlers::list_secrets, Apps;
+        Apps, audit "secret.regenerate", ok 200 json RegeneratedDto;
+    /// List secrets, masked.
+    get "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets" => handlers::list_secrets, Apps,
+        params PageParams, ok 200 json ListDto<SecretDto>;
+    /// Create a secret, its value shown once.
     post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets" => handlers::create_secret, Apps,
-        "secret.create";
+        audit "secret.create", body CreateSecretDto, ok 201 json CreatedSecretDto;
+    /// Revoke a token issued to these keys (RFC 7009).
     post "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/revoke-token" => handlers::revoke_token, Apps,
-        "token.revoke";
+        audit "token.revoke", body RevokeTokenDto, ok 204;
+    /// Delete a secret; tokens it issued stay valid unless `revokeTokens=true`.
     delete "/api/applications/{applicationId}/oauth-keys/{keyMappingId}/secrets/{secretId}" => handlers::delete_secret,
-        Apps, "secret.delete";
+        Apps, audit "secret.delete", params handlers::DeleteSecretQuery, ok 204;
 }
-
-/// The OpenAPI 3.1 document of the management API.
-pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 
 /// The management API's router, for admin tokens only.
 pub fn router(service: KeyService, admin: AdminVerifier) -> Router {

@@ -13,18 +13,26 @@ use super::error::ApiError;
 pub(crate) const PAGE: (u32, u32) = (25, 500);
 
 /// `limit` and `offset` of a list route.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PageParams {
+    /// Page size: 1 to 500 (25 by default).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// Items skipped (0 by default).
     pub offset: Option<u32>,
 }
 
 /// `GET /api/applications`: paging, search and order.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ApplicationListParams {
+    /// Page size: 1 to 500 (25 by default).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// Items skipped (0 by default).
     pub offset: Option<u32>,
     /// Text the name or description contains (any case).
     pub query: Option<String>,

@@ -10,6 +10,7 @@ use crate::Result;
 /// Who made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub enum ActorKind {
     /// An admin token, by its name.
     AdminToken,
@@ -43,6 +44,7 @@ impl ActorKind {
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Actor {
     /// What kind of caller.
     pub kind: ActorKind,
@@ -56,6 +58,7 @@ pub struct Actor {
 /// Whether a change was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub enum Outcome {
     /// Made and acknowledged.
     Success,
@@ -76,6 +79,7 @@ impl Outcome {
 /// One change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     /// Its id in the trail (ascending in time); `None` before it is stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,6 +11,7 @@ use super::GrantType;
 /// older or newer than itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Capabilities {
     /// Grant types it can register clients for; empty = any.
     pub grant_types: Vec<GrantType>,

@@ -100,6 +100,23 @@ impl<'de> Deserialize<'de> for GrantType {
     }
 }
 
+/// In the OpenAPI document: a string, one of the grant types this crate names or any other (kept as sent).
+#[cfg(feature = "server")]
+impl utoipa::PartialSchema for GrantType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some(
+                "An OAuth 2.0 grant type (RFC 6749 §4, RFC 8628, RFC 7523, RFC 8693), as registered.",
+            ))
+            .examples([serde_json::json!(GrantType::ClientCredentials.as_str())])
+            .into()
+    }
+}
+
+#[cfg(feature = "server")]
+impl utoipa::ToSchema for GrantType {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -110,6 +110,7 @@ pub fn scope_tokens(text: &str) -> Vec<String> {
 /// [`Display`]: std::fmt::Display
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Scopes(Vec<String>);
 
 impl Scopes {

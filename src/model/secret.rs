@@ -49,6 +49,7 @@ pub struct IssuedSecret {
 /// Whether a secret authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub enum SecretStatus {
     /// It authenticates.
     Active,

@@ -107,6 +107,7 @@ pub struct AccessToken {
 /// A hint of the token's type (RFC 7009 §2.1, RFC 7662 §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub enum TokenTypeHint {
     /// An access token.
     AccessToken,

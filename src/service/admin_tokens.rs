@@ -28,6 +28,7 @@ const TOUCH_EVERY: i64 = 60;
 /// An admin token as listed: never the token.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct AdminTokenInfo {
     /// Its name.
     pub name: String,

@@ -4,6 +4,8 @@
 #[path = "../support/missing.rs"]
 pub mod missing;
 
+pub mod openapi;
+
 /// A fresh schema on the PostgreSQL of `KEYMANAGER_TEST_POSTGRES_URL` and the URL that selects it; `None` (the test
 /// skips, saying so) when the variable is not set.
 pub async fn postgres_schema(prefix: &str) -> Option<String> {
