@@ -147,7 +147,7 @@ impl KeyManager for Memory {
             client_secret: Some(ClientSecret::new(format!("{id}-secret"))),
             name: spec.name.clone(),
             grant_types: spec.grant_types.clone(),
-            redirect_uris: spec.redirect_uris.clone(),
+            redirect_uris: spec.redirect_uri_strings(),
             scopes: spec.scopes.clone(),
             public_client: spec.public_client,
             pkce: spec.pkce,
@@ -530,6 +530,14 @@ async fn unknown_key_manager_missing_capability_and_bad_input_are_clear_4xx() {
         body["description"].as_str().unwrap().contains("configured: memory"),
         "{body}"
     );
+    // A callback URL the redirect URI policy refuses: 400 naming `callbackUrl`, before any key manager is asked.
+    for bad in ["http://app.example/cb", "https://a.example/cb#x", "javascript:alert(1)"] {
+        let body = json!({"keyType": "PRODUCTION", "keyManager": "memory",
+            "grantTypesToBeSupported": ["client_credentials"], "callbackUrl": bad});
+        let (s, body) = call(&f.app, "POST", &path, Some(ADMIN), Some(&body.to_string())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["errors"][0]["field"], "callbackUrl", "{bad}: {body}");
+    }
     // A grant type the test connector does not support.
     let (s, body) = call(&f.app, "POST", &path, Some(ADMIN), Some(
         r#"{"keyType":"PRODUCTION","keyManager":"memory","grantTypesToBeSupported":["authorization_code"],"callbackUrl":"https://a.example/cb"}"#)).await;

@@ -63,7 +63,7 @@ proptest! {
             name,
             key_type: KeyType::Production,
             grant_types: grants.iter().map(|g| { let Ok(g) = g.parse::<GrantType>(); g }).collect(),
-            redirect_uris: uris,
+            redirect_uris: uris.iter().filter_map(|u| u.parse().ok()).collect(),
             scopes: scopes.into(),
             public_client: public,
             pkce: PkcePolicy::default(),

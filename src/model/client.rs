@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{
-    check_duration, check_redirect_uri, check_text, is_valid_scope_token, Capabilities, ClientId, ClientSecret,
-    GrantType, Scopes, MAX_NAME_LENGTH, MAX_REDIRECT_URIS, MAX_SCOPES,
+    check_duration, check_text, is_valid_scope_token, Capabilities, ClientId, ClientSecret, GrantType, RedirectUri,
+    Scopes, MAX_NAME_LENGTH, MAX_REDIRECT_URIS, MAX_SCOPES,
 };
 use crate::{Error, Result};
 
@@ -112,9 +112,9 @@ pub struct ClientSpec {
     pub key_type: KeyType,
     /// Grant types the client may use.
     pub grant_types: Vec<GrantType>,
-    /// Redirect URIs (needed by `authorization_code` and `implicit`).
+    /// Redirect URIs (needed by `authorization_code` and `implicit`), each one the policy accepted.
     #[serde(default)]
-    pub redirect_uris: Vec<String>,
+    pub redirect_uris: Vec<RedirectUri>,
     /// Scopes the client may request.
     #[serde(default)]
     pub scopes: Scopes,
@@ -159,9 +159,14 @@ impl ClientSpec {
     }
 
     /// Replace the redirect URIs.
-    pub fn with_redirect_uris<S: Into<String>>(mut self, uris: impl IntoIterator<Item = S>) -> Self {
-        self.redirect_uris = uris.into_iter().map(Into::into).collect();
+    pub fn with_redirect_uris(mut self, uris: impl IntoIterator<Item = RedirectUri>) -> Self {
+        self.redirect_uris = uris.into_iter().collect();
         self
+    }
+
+    /// The redirect URIs as strings, for a provider's wire body.
+    pub fn redirect_uri_strings(&self) -> Vec<String> {
+        self.redirect_uris.iter().map(|u| u.as_str().to_owned()).collect()
     }
 
     /// Replace the allowed scopes.
@@ -237,10 +242,8 @@ impl ClientSpec {
             ));
         }
         for (i, uri) in self.redirect_uris.iter().enumerate() {
-            let field = format!("redirect_uris[{i}]");
-            check_redirect_uri(uri).map_err(|m| Error::invalid_field(&field, m))?;
             if self.redirect_uris[..i].contains(uri) {
-                return Err(Error::invalid_field(&field, "is listed twice"));
+                return Err(Error::invalid_field(format!("redirect_uris[{i}]"), "is listed twice"));
             }
         }
         if self.public_client && self.grant_types.contains(&GrantType::ClientCredentials) {
@@ -383,18 +386,22 @@ impl ClientSpec {
                 "a client cannot switch between public and confidential; register a new client",
             ));
         }
-        let origins: Vec<Option<String>> = current.redirect_uris.iter().map(|u| redirect_origin(u)).collect();
+        let origins: Vec<Option<String>> = current
+            .redirect_uris
+            .iter()
+            .map(|u| redirect_origin(u.as_str()))
+            .collect();
         for (i, uri) in redirect_uris.iter().enumerate() {
             if current.redirect_uris.contains(uri) {
                 continue;
             }
-            let origin = redirect_origin(uri);
+            let origin = redirect_origin(uri.as_str());
             if origin.is_none() || !origins.contains(&origin) {
                 return widen(
                     &format!("redirect_uris[{i}]"),
                     format!(
                         "`{}` is on an origin this client has not registered",
-                        uri.escape_debug()
+                        uri.as_str().escape_debug()
                     ),
                 );
             }
@@ -468,7 +475,8 @@ pub struct OAuthClient {
     pub name: String,
     /// Grant types.
     pub grant_types: Vec<GrantType>,
-    /// Redirect URIs.
+    /// Redirect URIs, as the provider holds them: not [`RedirectUri`]s, since a client made elsewhere (and mapped)
+    /// may hold one our policy refuses; a change to them goes through a [`ClientSpec`], which checks.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     /// Allowed scopes.
@@ -498,6 +506,26 @@ pub struct OAuthClient {
 mod tests {
     use super::*;
 
+    fn uri(text: &str) -> RedirectUri {
+        RedirectUri::parse(text).unwrap()
+    }
+
+    /// A spec read from JSON cannot carry a URI the policy refuses: deserializing is parsing.
+    #[test]
+    fn a_spec_with_a_refused_redirect_uri_does_not_deserialize() {
+        for bad in [
+            "not a uri",
+            "https://a.example/cb#frag",
+            "javascript:alert(1)",
+            "http://a.example/cb",
+        ] {
+            let json = serde_json::json!({"name": "web", "key_type": "PRODUCTION", "grant_types": ["authorization_code"],
+                "redirect_uris": [bad]});
+            let err = serde_json::from_value::<ClientSpec>(json).unwrap_err().to_string();
+            assert!(err.contains(&bad.escape_debug().to_string()), "{bad}: {err}");
+        }
+    }
+
     fn field_of(err: Error) -> String {
         match err {
             Error::InvalidRequest { field: Some(f), .. } => f,
@@ -519,20 +547,8 @@ mod tests {
             (
                 base.clone()
                     .with_grant_types([GrantType::AuthorizationCode])
-                    .with_redirect_uris(["not a uri"]),
-                "redirect_uris[0]",
-            ),
-            (
-                base.clone()
-                    .with_grant_types([GrantType::AuthorizationCode])
-                    .with_redirect_uris(["https://a.example/cb#frag"]),
-                "redirect_uris[0]",
-            ),
-            (
-                base.clone()
-                    .with_grant_types([GrantType::AuthorizationCode])
-                    .with_redirect_uris(["javascript:alert(1)"]),
-                "redirect_uris[0]",
+                    .with_redirect_uris([uri("https://a.example/cb"), uri("https://a.example/cb")]),
+                "redirect_uris[1]",
             ),
             (base.clone().public(), "grant_types"),
             (
@@ -554,7 +570,7 @@ mod tests {
     fn public_pkce_client_is_valid_and_checked_against_capabilities() {
         let spec = ClientSpec::new("spa", KeyType::Sandbox)
             .with_grant_types([GrantType::AuthorizationCode])
-            .with_redirect_uris(["https://spa.example/cb"])
+            .with_redirect_uris([uri("https://spa.example/cb")])
             .public()
             .with_pkce(PkcePolicy {
                 required: true,

@@ -32,7 +32,7 @@ pub use limits::{
     check_duration, check_name, check_text, is_bidi_control, seconds_after, MAX_DURATION_SECONDS, MAX_NAME_LENGTH,
     MAX_PLAIN_NAME_LENGTH, MAX_REDIRECT_URIS, MAX_SCOPES,
 };
-pub use redirect_uri::{check_redirect_uri, redirect_uri_matches, MAX_REDIRECT_URI_LENGTH};
+pub use redirect_uri::{check_redirect_uri, redirect_uri_matches, RedirectUri, MAX_REDIRECT_URI_LENGTH};
 pub use request_path::{normalize_path, path_lowercase, PathRefusal};
 pub use revocation::{GatewayEvent, RevocationFeed, RevocationSink, Revoked};
 pub use scope::{is_valid_scope_token, parse_scope, scope_tokens, Scope, Scopes};

@@ -132,6 +132,74 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
     }
 }
 
+/// A redirect URI that passed the policy ([`check_redirect_uri`]): the only ways to make one are
+/// [`RedirectUri::parse`] and deserializing, which parses. A model field of this type cannot hold a URI the policy
+/// refuses; it prints, serializes and compares as the string registered.
+///
+/// ```
+/// use keymanager::model::RedirectUri;
+/// let uri = RedirectUri::parse("http://127.0.0.1/callback").unwrap();
+/// assert_eq!(uri.as_str(), "http://127.0.0.1/callback");
+/// assert!(uri.matches("http://127.0.0.1:53127/callback"));
+/// assert!(RedirectUri::parse("http://app.example/cb").is_err());
+/// assert!(serde_json::from_str::<RedirectUri>(r#""https://app.example/cb#x""#).is_err());
+/// assert_eq!(serde_json::to_string(&uri).unwrap(), r#""http://127.0.0.1/callback""#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    /// Check `uri` against the policy; the error says what is wrong and names the URI (escaped).
+    pub fn parse(uri: &str) -> Result<Self, String> {
+        check_redirect_uri(uri)?;
+        Ok(RedirectUri(uri.to_owned()))
+    }
+
+    /// The URI as registered.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether a redirect URI presented in a request is this one ([`redirect_uri_matches`]).
+    pub fn matches(&self, presented: &str) -> bool {
+        redirect_uri_matches(&self.0, presented)
+    }
+}
+
+impl std::fmt::Display for RedirectUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for RedirectUri {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        RedirectUri::parse(s)
+    }
+}
+
+impl AsRef<str> for RedirectUri {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for RedirectUri {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RedirectUri {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        RedirectUri::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -335,7 +335,7 @@ impl KeyService {
             name: format!("{} {}", app.name, req.key_type),
             key_type: req.key_type,
             grant_types: req.grant_types.clone(),
-            redirect_uris: req.callback_url.iter().cloned().collect(),
+            redirect_uris: callback_uris(req.callback_url.as_deref())?,
             scopes: req.scopes.clone(),
             public_client: req.public_client,
             pkce: PkcePolicy {
@@ -545,7 +545,7 @@ impl KeyService {
             name: client.name.clone(),
             key_type: mapping.key_type,
             grant_types: req.grant_types.clone(),
-            redirect_uris: req.callback_url.iter().cloned().collect(),
+            redirect_uris: callback_uris(req.callback_url.as_deref())?,
             scopes: req.scopes.clone(),
             public_client: client.public_client,
             pkce: PkcePolicy {
@@ -798,4 +798,13 @@ fn checked_application(
         crate::model::check_text(&format!("attributes.{k}"), v, 1000)?;
     }
     Ok((name.trim().to_owned(), description.map(str::to_owned)))
+}
+
+/// The one redirect URI an application's keys carry (the platform's `callbackUrl`), checked by the policy; a
+/// refusal names `redirect_uris` (the API shows it as `callbackUrl`, one string).
+fn callback_uris(callback_url: Option<&str>) -> Result<Vec<crate::model::RedirectUri>> {
+    callback_url
+        .map(|u| crate::model::RedirectUri::parse(u).map_err(|m| Error::invalid_field("redirect_uris", m)))
+        .into_iter()
+        .collect()
 }

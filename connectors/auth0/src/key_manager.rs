@@ -87,7 +87,7 @@ pub(crate) fn client_body(spec: &ClientSpec) -> Result<ClientBody> {
             .map(str::to_owned),
         app_type: app_type(spec),
         grant_types: spec.grant_types.iter().map(|g| g.as_str().to_owned()).collect(),
-        callbacks: spec.redirect_uris.clone(),
+        callbacks: spec.redirect_uri_strings(),
         token_endpoint_auth_method: method.to_owned(),
         oidc_conformant: true,
     })
@@ -569,7 +569,7 @@ mod tests {
         let web = service
             .clone()
             .with_grant_types([GrantType::AuthorizationCode])
-            .with_redirect_uris(["https://a/cb"]);
+            .with_redirect_uris(["https://a/cb"].map(|u| u.parse().unwrap()));
         assert_eq!(app_type(&web), "regular_web");
         assert_eq!(app_type(&web.public()), "spa");
     }

@@ -344,7 +344,7 @@ async fn what_auth0_cannot_do_is_refused_by_name_without_a_call() {
     named(km.revoke_token(&revoke).await.unwrap_err(), "access token");
     let mut pkce = ClientSpec::new("web", KeyType::Production)
         .with_grant_types([GrantType::AuthorizationCode])
-        .with_redirect_uris(["https://app.example/cb"]);
+        .with_redirect_uris(["https://app.example/cb"].map(|u| u.parse().unwrap()));
     pkce.pkce.required = true;
     named(km.register_client(&pkce).await.unwrap_err(), "PKCE");
     assert!(!km.capabilities().multiple_secrets && !km.capabilities().introspection);

@@ -122,7 +122,7 @@ impl EntraKeyManager {
 
     fn application_body(&self, spec: &ClientSpec, roles: &[AppRole]) -> ApplicationBody {
         let uris = RedirectUris {
-            redirect_uris: spec.redirect_uris.clone(),
+            redirect_uris: spec.redirect_uri_strings(),
         };
         let (web, spa) = match spec.public_client {
             true => (RedirectUris::default(), uris),

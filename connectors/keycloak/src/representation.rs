@@ -155,7 +155,7 @@ pub fn representation(spec: &ClientSpec, client_id: &str, with_scopes: bool) -> 
         implicit_flow_enabled: has(GrantType::Implicit),
         direct_access_grants_enabled: has(GrantType::Password),
         service_accounts_enabled: has(GrantType::ClientCredentials),
-        redirect_uris: spec.redirect_uris.clone(),
+        redirect_uris: spec.redirect_uri_strings(),
         web_origins: Vec::new(),
         attributes,
         client_authenticator_type: (!spec.public_client).then(|| "client-secret".into()),
@@ -249,7 +249,7 @@ mod tests {
                 GrantType::RefreshToken,
                 GrantType::Password,
             ])
-            .with_redirect_uris(["https://app.example/cb"])
+            .with_redirect_uris(["https://app.example/cb"].map(|u| u.parse().unwrap()))
             .with_pkce(PkcePolicy {
                 required: true,
                 allow_plain: false,

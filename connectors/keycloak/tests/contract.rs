@@ -159,7 +159,7 @@ async fn register_through_the_admin_api_then_read_the_generated_secret() {
     // A public client with PKCE: no authenticator, S256 required.
     let spa = ClientSpec::new("spa", KeyType::Sandbox)
         .with_grant_types([GrantType::AuthorizationCode])
-        .with_redirect_uris(["https://spa.example/cb"])
+        .with_redirect_uris(["https://spa.example/cb"].map(|u| u.parse().unwrap()))
         .public()
         .with_pkce(PkcePolicy {
             required: true,
@@ -920,7 +920,7 @@ async fn registration_mode_keeps_the_registration_access_token_keycloak_replaces
     // What the registration service cannot express is refused before any call.
     let pkce = ClientSpec::new("spa", KeyType::Sandbox)
         .with_grant_types([GrantType::AuthorizationCode])
-        .with_redirect_uris(["https://spa.example/cb"])
+        .with_redirect_uris(["https://spa.example/cb"].map(|u| u.parse().unwrap()))
         .public()
         .with_pkce(PkcePolicy {
             required: true,
@@ -1039,14 +1039,14 @@ async fn every_admin_json_body_the_connector_sends_follows_keycloak_schemas() {
                 GrantType::Password,
                 GrantType::DeviceCode,
             ])
-            .with_redirect_uris(["https://app.example/cb"])
+            .with_redirect_uris(["https://app.example/cb"].map(|u| u.parse().unwrap()))
             .with_pkce(PkcePolicy {
                 required: true,
                 allow_plain: true,
             }),
         ClientSpec::new("spa", KeyType::Sandbox)
             .with_grant_types([GrantType::AuthorizationCode, GrantType::Implicit])
-            .with_redirect_uris(["https://spa.example/cb"])
+            .with_redirect_uris(["https://spa.example/cb"].map(|u| u.parse().unwrap()))
             .public(),
     ];
     for spec in &specs {

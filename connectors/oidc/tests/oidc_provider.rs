@@ -179,7 +179,7 @@ async fn registration_without_the_right_initial_access_token_is_refused() {
     // PKCE cannot be expressed in RFC 7591 metadata: refused clearly before any call.
     let pkce = ClientSpec::new("spa", KeyType::Sandbox)
         .with_grant_types([GrantType::AuthorizationCode])
-        .with_redirect_uris(["https://spa.example/cb"])
+        .with_redirect_uris(["https://spa.example/cb"].map(|u| u.parse().unwrap()))
         .with_pkce(PkcePolicy {
             required: true,
             allow_plain: false,

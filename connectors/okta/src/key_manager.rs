@@ -86,7 +86,7 @@ pub(crate) fn client_body(spec: &ClientSpec, client_id: Option<&str>) -> OidcCli
         application_type: application_type(spec),
         grant_types: spec.grant_types.clone(),
         response_types,
-        redirect_uris: spec.redirect_uris.clone(),
+        redirect_uris: spec.redirect_uri_strings(),
         token_endpoint_auth_method: spec.token_endpoint_auth_method().as_str(),
         client_uri: property("client_uri"),
         logo_uri: property("logo_uri"),
@@ -601,7 +601,7 @@ mod tests {
         let web = service
             .clone()
             .with_grant_types([GrantType::AuthorizationCode])
-            .with_redirect_uris(["https://a/cb"]);
+            .with_redirect_uris(["https://a/cb"].map(|u| u.parse().unwrap()));
         assert_eq!(application_type(&web), "web");
         assert_eq!(application_type(&web.public()), "browser");
     }

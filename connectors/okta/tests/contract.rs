@@ -82,7 +82,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 fn web_spec_with_pkce(name: &str) -> ClientSpec {
     ClientSpec::new(name, KeyType::Production)
         .with_grant_types([GrantType::AuthorizationCode])
-        .with_redirect_uris(["https://www.example.com/oauth2/redirectUri"])
+        .with_redirect_uris(["https://www.example.com/oauth2/redirectUri"].map(|u| u.parse().unwrap()))
         .with_pkce(PkcePolicy {
             required: true,
             allow_plain: false,
@@ -183,7 +183,7 @@ async fn get_update_delete_and_new_secret() {
 
     let spec = ClientSpec::new("Updated OAuth 2.0 client", KeyType::Production)
         .with_grant_types([GrantType::AuthorizationCode])
-        .with_redirect_uris(["https://www.example.com/oauth2/redirectUri"]);
+        .with_redirect_uris(["https://www.example.com/oauth2/redirectUri"].map(|u| u.parse().unwrap()));
     Mock::given(method("PUT"))
         .and(path(format!("/oauth2/v1/clients/{id}")))
         .and(ssws())

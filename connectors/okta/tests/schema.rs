@@ -219,14 +219,14 @@ async fn every_json_body_the_connector_sends_follows_okta_schemas() {
         ClientSpec::new("service", KeyType::Production),
         ClientSpec::new("web", KeyType::Production)
             .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
-            .with_redirect_uris(["https://app.example/cb"])
+            .with_redirect_uris(["https://app.example/cb"].map(|u| u.parse().unwrap()))
             .with_pkce(PkcePolicy {
                 required: true,
                 allow_plain: false,
             }),
         ClientSpec::new("spa", KeyType::Sandbox)
             .with_grant_types([GrantType::AuthorizationCode])
-            .with_redirect_uris(["https://spa.example/cb"])
+            .with_redirect_uris(["https://spa.example/cb"].map(|u| u.parse().unwrap()))
             .public(),
         with_props,
     ];

@@ -7,7 +7,7 @@
 //!   issued from it (its grant family).
 //! - A refresh token is replaced on every use; presenting a replaced one revokes the whole family.
 
-use keymanager::connector_kit::model::{redirect_uri_matches, AccessToken, GrantType, Scopes, Token, TokenRequest};
+use keymanager::connector_kit::model::{AccessToken, GrantType, Scopes, Token, TokenRequest};
 use keymanager::connector_kit::{Error, Result};
 use url::Url;
 
@@ -140,13 +140,13 @@ impl ResidentServer {
         // The redirect URI must be one registered, exactly (a loopback one on any port, RFC 8252 §7.3); with one
         // registered it may be left out.
         let redirect_uri = match req.redirect_uri.as_deref() {
-            Some(uri) if client.redirect_uris.iter().any(|r| redirect_uri_matches(r, uri)) => uri.to_owned(),
+            Some(uri) if client.redirect_uris.iter().any(|r| r.matches(uri)) => uri.to_owned(),
             Some(_) => {
                 return Err(AuthorizeError::Show(
                     "the redirect URI is not registered for this client".into(),
                 ))
             }
-            None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+            None if client.redirect_uris.len() == 1 => client.redirect_uris[0].to_string(),
             None => return Err(AuthorizeError::Show("redirect_uri is missing".into())),
         };
         let state = req.state.clone();
@@ -420,7 +420,7 @@ impl ResidentServer {
                     "is required: the authorization request carried one",
                 ));
             }
-            (None, Some(given)) if client.redirect_uris.iter().any(|r| redirect_uri_matches(r, given)) => {}
+            (None, Some(given)) if client.redirect_uris.iter().any(|r| r.matches(given)) => {}
             (None, Some(_)) => return Err(invalid_grant("redirect_uri is not registered for this client")),
             (None, None) => {}
         }

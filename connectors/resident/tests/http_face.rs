@@ -582,7 +582,7 @@ async fn a_client_cannot_widen_itself_through_rfc7592(h: Harness) {
             &ClientId::new(&id),
             &ClientSpec::new("partner", KeyType::Production)
                 .with_grant_types([GrantType::AuthorizationCode])
-                .with_redirect_uris(["https://partner.example/cb"])
+                .with_redirect_uris(["https://partner.example/cb"].map(|u| u.parse().unwrap()))
                 .with_scopes(["orders:read", "admin"]),
         )
         .await

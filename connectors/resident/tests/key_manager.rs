@@ -35,7 +35,7 @@ async fn client_lifecycle(h: Harness) {
     let changed = spec()
         .with_scopes(["orders:read"])
         .with_grant_types([GrantType::ClientCredentials, GrantType::AuthorizationCode])
-        .with_redirect_uris(["https://app.example/cb"])
+        .with_redirect_uris(["https://app.example/cb"].map(|u| u.parse().unwrap()))
         .with_pkce(PkcePolicy {
             required: true,
             allow_plain: false,
@@ -66,7 +66,7 @@ async fn client_lifecycle(h: Harness) {
     // Public clients have no secret and cannot use client_credentials.
     let public = ClientSpec::new("spa", KeyType::Sandbox)
         .with_grant_types([GrantType::AuthorizationCode])
-        .with_redirect_uris(["https://spa.example/cb"])
+        .with_redirect_uris(["https://spa.example/cb"].map(|u| u.parse().unwrap()))
         .public()
         .with_pkce(PkcePolicy {
             required: true,

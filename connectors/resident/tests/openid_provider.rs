@@ -197,7 +197,7 @@ async fn rp_initiated_logout_ends_the_session(h: Harness) {
     let s = setup(h).await;
     let mut spec = ClientSpec::new("spa", KeyType::Sandbox)
         .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
-        .with_redirect_uris([CB])
+        .with_redirect_uris([CB].map(|u| u.parse().unwrap()))
         .with_scopes(["openid", "offline_access"])
         .public();
     spec.additional_properties
@@ -676,7 +676,7 @@ async fn rs256_id_tokens_beside_the_configured_algorithm(h: Harness) {
 
     let mut spec = ClientSpec::new("spa", KeyType::Sandbox)
         .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
-        .with_redirect_uris([CB])
+        .with_redirect_uris([CB].map(|u| u.parse().unwrap()))
         .with_scopes(["openid", "profile", "email", "offline_access"])
         .public();
     spec.additional_properties
@@ -799,7 +799,7 @@ async fn the_login_page_says_what_is_asked_in_words(h: Harness) {
         .unwrap();
     let mut spec = ClientSpec::new("spa", KeyType::Sandbox)
         .with_grant_types([GrantType::AuthorizationCode])
-        .with_redirect_uris([CB])
+        .with_redirect_uris([CB].map(|u| u.parse().unwrap()))
         .with_scopes(["openid", "profile"])
         .public();
     spec.additional_properties

@@ -142,7 +142,7 @@ async fn pkce_rules(h: Harness) {
             .register_client(
                 &ClientSpec::new("legacy", KeyType::Sandbox)
                     .with_grant_types([GrantType::AuthorizationCode])
-                    .with_redirect_uris([CB])
+                    .with_redirect_uris([CB].map(|u| u.parse().unwrap()))
                     .public()
                     .with_pkce(PkcePolicy {
                         required: true,

@@ -159,7 +159,11 @@ pub(crate) async fn client(
     data_dir: &Path,
     public_url: &str,
 ) -> Result<PortalClient, Failure> {
-    let redirect = format!("{public_url}/portal/callback");
+    let redirect = keymanager::model::RedirectUri::parse(&format!("{public_url}/portal/callback")).map_err(|m| {
+        Failure::Usage(format!(
+            "[server] public_url cannot carry the portal's redirect URI: {m}"
+        ))
+    })?;
     let after_logout = serde_json::json!([format!("{public_url}/portal")]);
     let path = data_dir.join(CLIENT_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {

@@ -33,7 +33,7 @@ impl KeycloakKeyManager {
         ClientRegistration {
             client_id: client_id.map(str::to_owned),
             client_name: spec.name.clone(),
-            redirect_uris: spec.redirect_uris.clone(),
+            redirect_uris: spec.redirect_uri_strings(),
             grant_types: spec.grant_types.clone(),
             response_types: if spec.grant_types.contains(&GrantType::AuthorizationCode) {
                 vec!["code"]

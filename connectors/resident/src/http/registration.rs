@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keymanager::connector_kit::model::{
-    Actor, ActorKind, AuditRecord, ClientSpec, GrantType, KeyType, PkcePolicy, TokenEndpointAuthMethod,
+    Actor, ActorKind, AuditRecord, ClientSpec, GrantType, KeyType, PkcePolicy, RedirectUri, TokenEndpointAuthMethod,
 };
 use keymanager::connector_kit::Error;
 use serde::Deserialize;
@@ -109,7 +109,21 @@ fn parse_metadata(body: &[u8]) -> Result<(Metadata, ClientSpec), OAuthError> {
             .grant_types
             .clone()
             .unwrap_or_else(|| vec![GrantType::AuthorizationCode]),
-        redirect_uris: meta.redirect_uris.clone(),
+        // RFC 7591 §3.2.2: a redirect URI the policy refuses is `invalid_redirect_uri`, naming it.
+        redirect_uris: meta
+            .redirect_uris
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                RedirectUri::parse(u).map_err(|m| {
+                    OAuthError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_redirect_uri",
+                        format!("redirect_uris[{i}]: {m}"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
         scopes: keymanager::connector_kit::model::Scopes::parse(meta.scope.as_deref().unwrap_or_default()).map_err(
             |m| {
                 OAuthError::new(

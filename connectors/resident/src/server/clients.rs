@@ -344,7 +344,7 @@ pub fn to_oauth_client(r: &ClientRecord) -> OAuthClient {
         client_secret: None,
         name: r.name.clone(),
         grant_types: r.grant_types.clone(),
-        redirect_uris: r.redirect_uris.clone(),
+        redirect_uris: r.redirect_uris.iter().map(ToString::to_string).collect(),
         scopes: r.scopes.clone(),
         public_client: r.public_client,
         pkce: r.pkce,

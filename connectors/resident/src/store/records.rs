@@ -13,8 +13,8 @@ pub struct ClientRecord {
     pub key_type: KeyType,
     /// Grant types.
     pub grant_types: Vec<GrantType>,
-    /// Redirect URIs.
-    pub redirect_uris: Vec<String>,
+    /// Redirect URIs, each one the policy accepted (a stored one it refuses fails the read: closed).
+    pub redirect_uris: Vec<keymanager::connector_kit::model::RedirectUri>,
     /// Allowed scopes.
     pub scopes: keymanager::connector_kit::model::Scopes,
     /// Public client.

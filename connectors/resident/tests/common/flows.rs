@@ -77,7 +77,7 @@ pub async fn setup(h: Harness) -> Setup {
         h.km.register_client(
             &ClientSpec::new("spa", KeyType::Sandbox)
                 .with_grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
-                .with_redirect_uris([CB])
+                .with_redirect_uris([CB].map(|u| u.parse().unwrap()))
                 .with_scopes(["openid", "profile", "email", "offline_access"])
                 .public(),
         )
@@ -91,7 +91,7 @@ pub async fn setup(h: Harness) -> Setup {
                     GrantType::RefreshToken,
                     GrantType::Password,
                 ])
-                .with_redirect_uris([CB, "https://app.example/other"])
+                .with_redirect_uris([CB, "https://app.example/other"].map(|u| u.parse().unwrap()))
                 .with_scopes(["profile"]),
         )
         .await
