@@ -18,26 +18,141 @@ use super::pages::{self, Form, KeyPanel, Nav};
 use super::session::{self, Flash, Session};
 use super::PortalState;
 
-/// A form's fields, repeated names kept (checkboxes).
-type Fields = Vec<(String, String)>;
+/// An HTML form body (`application/x-www-form-urlencoded`) read into its type, repeated names (checkboxes) into a
+/// `Vec`; a body that does not fit is a `400` page.
+pub(super) struct HtmlForm<T>(pub T);
 
-fn one<'a>(f: &'a Fields, name: &str) -> &'a str {
-    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).unwrap_or("")
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for HtmlForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        serde_html_form::from_bytes(&bytes).map(HtmlForm).map_err(|e| {
+            pages::problem(
+                StatusCode::BAD_REQUEST,
+                &format!("This form could not be read ({e}). Go back, reload the page and try again."),
+            )
+        })
+    }
 }
 
-fn all(f: &Fields, name: &str) -> Vec<String> {
-    f.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+/// Every portal form carries the session's CSRF token.
+trait Csrf {
+    fn csrf(&self) -> &str;
 }
 
-fn checked(f: &Fields, name: &str) -> bool {
-    one(f, name) == "true"
+macro_rules! csrf_forms {
+    ($($form:ty),*) => {
+        $(impl Csrf for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })*
+    };
 }
 
-/// A form with only its CSRF token (sign out).
+csrf_forms!(
+    CsrfOnly,
+    NewApplication,
+    NewKeys,
+    NewSecret,
+    DeleteSecret,
+    TryToken,
+    NewScope
+);
+
+/// A form with only its CSRF token (sign out, regenerate, delete).
 #[derive(Deserialize)]
 pub(super) struct CsrfOnly {
     #[serde(default)]
     pub csrf: String,
+}
+
+/// `POST /portal/applications`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct NewApplication {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// `POST /portal/applications/{id}/generate-keys`: the checkboxes are present (`true`) or absent.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct NewKeys {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    key_type: String,
+    #[serde(default)]
+    key_manager: String,
+    #[serde(default)]
+    callback_url: String,
+    #[serde(default)]
+    scopes: String,
+    #[serde(default)]
+    grant_types_to_be_supported: Vec<String>,
+    #[serde(default)]
+    pkce_mandatory: bool,
+    #[serde(default)]
+    pkce_support_plain: bool,
+    #[serde(default)]
+    bypass_client_credentials: bool,
+}
+
+/// `POST /portal/applications/{id}/keys/{mapping}/secrets`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct NewSecret {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    description: String,
+    /// Days, as typed: checked here, so the refusal names this field.
+    #[serde(default)]
+    expires_in_days: String,
+}
+
+/// `POST /portal/applications/{id}/keys/{mapping}/secrets/{secret}/delete`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DeleteSecret {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    revoke_tokens: bool,
+}
+
+/// `POST /portal/applications/{id}/keys/{mapping}/token`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TryToken {
+    #[serde(default)]
+    csrf: String,
+    /// Seconds, as typed: checked here, so the refusal names this field.
+    #[serde(default)]
+    validity_period: String,
+    #[serde(default)]
+    consumer_secret: String,
+    #[serde(default)]
+    scopes: String,
+}
+
+/// `POST /portal/key-managers/{km}/scopes`.
+#[derive(Deserialize)]
+pub(super) struct NewScope {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
 }
 
 /// The signed-in caller of a page.
@@ -88,9 +203,9 @@ fn ctx(p: &PortalState, headers: &HeaderMap, origin: Origin) -> Result<Ctx, NoCt
 }
 
 /// The session, for a form whose CSRF token matches it.
-fn form_ctx(p: &PortalState, headers: &HeaderMap, origin: Origin, f: &Fields) -> Result<Ctx, NoCtx> {
+fn form_ctx(p: &PortalState, headers: &HeaderMap, origin: Origin, f: &impl Csrf) -> Result<Ctx, NoCtx> {
     let c = ctx(p, headers, origin)?;
-    if !session::csrf_ok(&c.session, one(f, "csrf")) {
+    if !session::csrf_ok(&c.session, f.csrf().trim()) {
         return Err(NoCtx::Forged);
     }
     Ok(c)
@@ -142,9 +257,9 @@ async fn send<T: serde::de::DeserializeOwned, B: serde::Serialize>(
     call(p, c, method, path, Some(&body)).await
 }
 
-/// The form's scope field, as a person typed it ([`keymanager::model::Scopes::typed`]).
-fn scopes_field(f: &Fields) -> Result<keymanager::model::Scopes, Failure> {
-    keymanager::model::Scopes::typed(one(f, "scopes")).map_err(|why| local("scopes", &why))
+/// A form's scope field, as a person typed it ([`keymanager::model::Scopes::typed`]).
+fn scopes_field(typed: &str) -> Result<keymanager::model::Scopes, Failure> {
+    keymanager::model::Scopes::typed(typed.trim()).map_err(|why| local("scopes", &why))
 }
 
 fn seg(text: &str) -> String {
@@ -236,15 +351,15 @@ pub(super) async fn create_application(
     State(p): State<PortalState>,
     headers: HeaderMap,
     origin: Origin,
-    axum::Form(f): axum::Form<Fields>,
+    HtmlForm(f): HtmlForm<NewApplication>,
 ) -> Response {
     let c = match form_ctx(&p, &headers, origin, &f) {
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };
-    let description = one(&f, "description");
+    let description = f.description.trim();
     let body = CreateApplicationDto {
-        name: one(&f, "name").to_owned(),
+        name: f.name.trim().to_owned(),
         owner: None,
         description: Some(description.to_owned()).filter(|d| !d.is_empty()),
         attributes: Default::default(),
@@ -256,7 +371,7 @@ pub(super) async fn create_application(
             let form = Form {
                 failure: Some(&e),
                 values: vec![
-                    ("name", one(&f, "name").to_owned()),
+                    ("name", f.name.trim().to_owned()),
                     ("description", description.to_owned()),
                 ],
             };
@@ -371,28 +486,28 @@ pub(super) async fn generate_keys(
     headers: HeaderMap,
     origin: Origin,
     Path(app): Path<String>,
-    axum::Form(f): axum::Form<Fields>,
+    HtmlForm(f): HtmlForm<NewKeys>,
 ) -> Response {
     let c = match form_ctx(&p, &headers, origin, &f) {
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };
-    let key_type = key_type_of(Some(one(&f, "keyType")));
-    let km = one(&f, "keyManager").to_owned();
-    let callback = one(&f, "callbackUrl");
+    let key_type = key_type_of(Some(f.key_type.trim()));
+    let km = f.key_manager.trim().to_owned();
+    let callback = f.callback_url.trim();
     let path = format!("/api/applications/{}/generate-keys", seg(&app));
-    let answer = match scopes_field(&f) {
+    let answer = match scopes_field(&f.scopes) {
         Ok(scopes) => {
             let body = GenerateKeysDto {
                 key_type: key_type.to_ascii_uppercase(),
                 key_manager: Some(km.clone()),
-                grant_types_to_be_supported: all(&f, "grantTypesToBeSupported"),
+                grant_types_to_be_supported: f.grant_types_to_be_supported.clone(),
                 callback_url: Some(callback.to_owned()).filter(|c| !c.is_empty()),
                 scopes,
                 validity_time: None,
-                pkce_mandatory: checked(&f, "pkceMandatory"),
-                pkce_support_plain: checked(&f, "pkceSupportPlain"),
-                bypass_client_credentials: checked(&f, "bypassClientCredentials"),
+                pkce_mandatory: f.pkce_mandatory,
+                pkce_support_plain: f.pkce_support_plain,
+                bypass_client_credentials: f.bypass_client_credentials,
                 additional_properties: Default::default(),
                 generate_token: false,
             };
@@ -420,7 +535,7 @@ pub(super) async fn generate_keys(
                 failure: Some(&e),
                 values: vec![
                     ("callbackUrl", callback.to_owned()),
-                    ("scopes", one(&f, "scopes").to_owned()),
+                    ("scopes", f.scopes.trim().to_owned()),
                 ],
             };
             application_page(&p, &c, &app, key_type, &form, Some(&km)).await
@@ -452,7 +567,7 @@ async fn keys_form(
     p: &PortalState,
     headers: &HeaderMap,
     origin: Origin,
-    f: &Fields,
+    f: &impl Csrf,
     app: &str,
     mapping: &str,
 ) -> Result<(Ctx, KeyDto), KeysRefusal> {
@@ -469,15 +584,15 @@ pub(super) async fn create_secret(
     headers: HeaderMap,
     origin: Origin,
     Path((app, mapping)): Path<(String, String)>,
-    axum::Form(f): axum::Form<Fields>,
+    HtmlForm(f): HtmlForm<NewSecret>,
 ) -> Response {
     let (c, k) = match keys_form(&p, &headers, origin, &f, &app, &mapping).await {
         Ok(found) => found,
         Err(r) => return r.into_response(),
     };
     let key_type = key_type_of(Some(&k.key_type));
-    let days = one(&f, "expiresInDays");
-    let description = one(&f, "description");
+    let days = f.expires_in_days.trim();
+    let description = f.description.trim();
     let expires_in = match days {
         "" => Ok(None),
         d => match d.parse::<u64>() {
@@ -534,7 +649,7 @@ pub(super) async fn delete_secret(
     headers: HeaderMap,
     origin: Origin,
     Path((app, mapping, secret)): Path<(String, String, String)>,
-    axum::Form(f): axum::Form<Fields>,
+    HtmlForm(f): HtmlForm<DeleteSecret>,
 ) -> Response {
     let (c, k) = match keys_form(&p, &headers, origin, &f, &app, &mapping).await {
         Ok(found) => found,
@@ -545,7 +660,7 @@ pub(super) async fn delete_secret(
         "{}/secrets/{}?revokeTokens={}",
         keys_path(&app, &mapping),
         seg(&secret),
-        checked(&f, "revokeTokens")
+        f.revoke_tokens
     );
     match call::<Value>(&p, &c, Method::DELETE, &path, None).await {
         Ok(_) => Redirect::to(&back_to(&app, key_type)).into_response(),
@@ -559,7 +674,7 @@ pub(super) async fn regenerate(
     headers: HeaderMap,
     origin: Origin,
     Path((app, mapping)): Path<(String, String)>,
-    axum::Form(f): axum::Form<Fields>,
+    HtmlForm(f): HtmlForm<CsrfOnly>,
 ) -> Response {
     let (c, k) = match keys_form(&p, &headers, origin, &f, &app, &mapping).await {
         Ok(found) => found,
@@ -610,14 +725,14 @@ pub(super) async fn try_token(
     headers: HeaderMap,
     origin: Origin,
     Path((app, mapping)): Path<(String, String)>,
-    axum::Form(f): axum::Form<Fields>,
+    HtmlForm(f): HtmlForm<TryToken>,
 ) -> Response {
     let (c, k) = match keys_form(&p, &headers, origin, &f, &app, &mapping).await {
         Ok(found) => found,
         Err(r) => return r.into_response(),
     };
     let key_type = key_type_of(Some(&k.key_type));
-    let validity = one(&f, "validityPeriod");
+    let validity = f.validity_period.trim();
     let validity = match validity {
         "" => Ok(None),
         v => v
@@ -627,8 +742,8 @@ pub(super) async fn try_token(
             .map(Some)
             .ok_or_else(|| local("validityPeriod", "a whole number of seconds from 1 to 31536000")),
     };
-    let secret = one(&f, "consumerSecret");
-    let issued = match validity.and_then(|validity| Ok((validity, scopes_field(&f)?))) {
+    let secret = f.consumer_secret.trim();
+    let issued = match validity.and_then(|validity| Ok((validity, scopes_field(&f.scopes)?))) {
         Ok((validity, scopes)) => {
             let body = GenerateTokenDto {
                 consumer_secret: Some(secret.to_owned()).filter(|s| !s.is_empty()),
@@ -663,8 +778,8 @@ pub(super) async fn try_token(
             let form = Form {
                 failure: Some(&e),
                 values: vec![
-                    ("scopes", one(&f, "scopes").to_owned()),
-                    ("validityPeriod", one(&f, "validityPeriod").to_owned()),
+                    ("scopes", f.scopes.trim().to_owned()),
+                    ("validityPeriod", f.validity_period.trim().to_owned()),
                 ],
             };
             application_page(&p, &c, &app, key_type, &form, Some(&k.key_manager)).await
@@ -678,7 +793,7 @@ pub(super) async fn delete_keys(
     headers: HeaderMap,
     origin: Origin,
     Path((app, mapping)): Path<(String, String)>,
-    axum::Form(f): axum::Form<Fields>,
+    HtmlForm(f): HtmlForm<CsrfOnly>,
 ) -> Response {
     let (c, k) = match keys_form(&p, &headers, origin, &f, &app, &mapping).await {
         Ok(found) => found,
@@ -731,7 +846,7 @@ pub(super) async fn delete_application(
     headers: HeaderMap,
     origin: Origin,
     Path(app): Path<String>,
-    axum::Form(f): axum::Form<Fields>,
+    HtmlForm(f): HtmlForm<CsrfOnly>,
 ) -> Response {
     let c = match form_ctx(&p, &headers, origin, &f) {
         Ok(c) => c,
@@ -842,35 +957,27 @@ pub(super) async fn add_scope(
     headers: HeaderMap,
     origin: Origin,
     Path(km): Path<String>,
-    axum::Form(f): axum::Form<Fields>,
+    HtmlForm(f): HtmlForm<NewScope>,
 ) -> Response {
     let c = match form_ctx(&p, &headers, origin, &f) {
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };
     let body = keymanager::api::dto::ScopeDto {
-        name: one(&f, "name").trim().to_owned(),
-        description: Some(one(&f, "description").trim().to_owned()).filter(|d| !d.is_empty()),
+        name: f.name.trim().to_owned(),
+        description: Some(f.description.trim().to_owned()).filter(|d| !d.is_empty()),
         display_name: None,
     };
     let path = format!("/api/key-managers/{}/scopes", seg(&km));
-    match call::<keymanager::api::dto::ScopeDto>(
-        &p,
-        &c,
-        Method::POST,
-        &path,
-        Some(&serde_json::to_value(&body).unwrap_or_default()),
-    )
-    .await
-    {
+    match send::<keymanager::api::dto::ScopeDto, _>(&p, &c, Method::POST, &path, &body).await {
         Ok(_) => Redirect::to(&format!("/portal/key-managers/{}/scopes", seg(&km))).into_response(),
         Err(Failure::SignIn) => failed(Failure::SignIn),
         Err(e) => {
             let form = Form {
                 failure: Some(&e),
                 values: vec![
-                    ("name", one(&f, "name").to_owned()),
-                    ("description", one(&f, "description").to_owned()),
+                    ("name", f.name.trim().to_owned()),
+                    ("description", f.description.trim().to_owned()),
                 ],
             };
             scopes_page(&p, &c, &km, &form).await
@@ -884,7 +991,7 @@ pub(super) async fn remove_scope(
     headers: HeaderMap,
     origin: Origin,
     Path((km, scope)): Path<(String, String)>,
-    axum::Form(f): axum::Form<Fields>,
+    HtmlForm(f): HtmlForm<CsrfOnly>,
 ) -> Response {
     let c = match form_ctx(&p, &headers, origin, &f) {
         Ok(c) => c,

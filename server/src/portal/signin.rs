@@ -354,7 +354,7 @@ pub(super) async fn callback(State(p): State<PortalState>, headers: HeaderMap, Q
 pub(super) async fn signout(
     State(p): State<PortalState>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<super::handlers::CsrfOnly>,
+    super::handlers::HtmlForm(form): super::handlers::HtmlForm<super::handlers::CsrfOnly>,
 ) -> Response {
     let id = session::cookie(&headers, session::COOKIE).unwrap_or_default();
     let Some(s) = p.sessions.get(&id) else {
