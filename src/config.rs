@@ -150,7 +150,7 @@ pub struct PortalSignIn {
     pub client_secret: SecretString,
     /// Scopes to ask for; default `openid keymanager:apps keymanager:admin`.
     #[serde(default)]
-    pub scopes: Vec<String>,
+    pub scopes: crate::model::Scopes,
 }
 
 impl std::fmt::Debug for PortalSignIn {
@@ -228,7 +228,7 @@ pub struct GatewayRoute {
     pub methods: Vec<String>,
     /// Scopes the token needs, all of them.
     #[serde(default)]
-    pub scopes: Vec<String>,
+    pub scopes: crate::model::Scopes,
     /// Match the prefix letter case exactly; default `false`: `/ORDERS` meets `/orders`'s rule, as case-insensitive
     /// upstreams read it.
     #[serde(default)]

@@ -115,8 +115,8 @@ pub enum Refusal {
     Missing,
     /// The token is not valid.
     Invalid(ValidationError),
-    /// The token lacks scopes.
-    InsufficientScope(Vec<String>),
+    /// The token lacks scopes: the scopes the resource needs.
+    InsufficientScope(crate::model::Scopes),
 }
 
 /// Validate the request's bearer token and check scopes.
@@ -133,7 +133,7 @@ pub async fn authorize(
     let principal = validator.validate(token).await.map_err(Refusal::Invalid)?;
     if let Some(missing) = scopes.iter().find(|s| !principal.has_scope(s)) {
         tracing::debug!(scope = %missing, "insufficient scope");
-        return Err(Refusal::InsufficientScope(scopes.to_vec()));
+        return Err(Refusal::InsufficientScope(scopes.iter().cloned().collect()));
     }
     Ok(principal)
 }
@@ -166,9 +166,9 @@ impl IntoResponse for Refusal {
                 StatusCode::FORBIDDEN,
                 Challenge::bearer()
                     .error("insufficient_scope")
-                    .scope(&scopes.join(" "))
+                    .scope(&scopes.to_string())
                     .to_string(),
-                format!("the token needs scope {}", scopes.join(" ")),
+                format!("the token needs scope {scopes}"),
             ),
         };
         let mut resp = (status, body).into_response();

@@ -769,7 +769,7 @@ pub(super) async fn try_token(
             Flash::Token {
                 back: back_to(&app, key_type),
                 access_token: t.access_token.clone(),
-                scopes: t.token_scopes.to_vec(),
+                scopes: t.token_scopes.clone(),
                 validity: t.validity_time,
             },
         ),

@@ -124,7 +124,7 @@ impl Provider {
         };
         let scopes = match sign_in.scopes.is_empty() {
             true => format!("openid {SCOPES}"),
-            false => sign_in.scopes.join(" "),
+            false => sign_in.scopes.to_string(),
         };
         Ok(Provider {
             name: sign_in.key_manager.clone(),

@@ -462,14 +462,14 @@ pub(super) fn token(
     back: &str,
     token: &str,
     claims: Option<&serde_json::Value>,
-    scopes: &[String],
+    scopes: &keymanager::model::Scopes,
     validity: Option<u64>,
 ) -> Markup {
     let pretty = claims.map(|c| serde_json::to_string_pretty(c).unwrap_or_default());
     html! {
         h1 { "Test token" }
         p { "Valid for " (validity.map(|v| format!("{v} seconds")).unwrap_or_else(|| "the key manager's default time".into()))
-            " with scopes " @if scopes.is_empty() { "none" } @else { code { (scopes.join(" ")) } } "." }
+            " with scopes " @if scopes.is_empty() { "none" } @else { code { (scopes) } } "." }
         h2 { "Access token" }
         p { (copyable("token-value", token, "access token")) }
         @match pretty {

@@ -85,7 +85,7 @@ pub(super) enum Flash {
         /// The token.
         access_token: String,
         /// Its scopes.
-        scopes: Vec<String>,
+        scopes: keymanager::model::Scopes,
         /// Its lifetime.
         validity: Option<u64>,
     },
