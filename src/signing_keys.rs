@@ -65,4 +65,7 @@ pub trait SigningKeyAdmin: Send + Sync {
     /// Take one key out of the JWKS now: tokens it signed stop validating. The key that signs now is refused
     /// (`Conflict`: rotate first); an unknown `kid` is `NotFound`.
     async fn retire_signing_key(&self, kid: &str) -> Result<SigningKeyInfo>;
+    /// Seconds within which every token signed now has expired (the longest token lifetime): how long gateways
+    /// must remember that a key was retired.
+    fn longest_token_lifetime(&self) -> u64;
 }

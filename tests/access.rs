@@ -100,7 +100,7 @@ async fn world_with(url: &str, foreign_url: &str, write_quota: Option<keymanager
     registry.register(Arc::new(keymanager_keycloak::KeycloakFactory));
     let service = KeyService::new(kms.clone(), store.clone())
         .with_users(home.server().clone())
-        .with_signing_keys(home.server().clone())
+        .with_signing_keys("home", home.server().clone())
         .with_admin_tokens(tokens.clone())
         .with_key_manager_builder(keymanager::service::key_managers::KeyManagerBuilder {
             registry,

@@ -1408,6 +1408,21 @@ async fn key_managers_are_managed_at_run_time() {
     let (s, body) = call(&a, "POST", &generate, Some(ADMIN), Some(keys_body)).await;
     assert_eq!(s, StatusCode::CONFLICT, "{body}");
     assert!(body["description"].as_str().unwrap().contains("disabled"), "{body}");
+    // Gateways without the database are told, in the same transaction: the log keeps one state per key manager,
+    // the latest.
+    let states = |events: Vec<keymanager::model::GatewayEvent>| -> Vec<(String, bool)> {
+        events
+            .into_iter()
+            .filter_map(|e| match e.notice {
+                Some(keymanager::model::GatewayNotice::KeyManagerState { enabled }) => Some((e.key_manager, enabled)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        states(a_service.gateway_events(0, 100).await.unwrap()),
+        [("kc".to_owned(), false)]
+    );
     // Disabled on the other node too once it reloads: no longer published to validators, the instance kept.
     b_service.reload_key_managers().await.unwrap();
     assert!(
@@ -1442,6 +1457,16 @@ async fn key_managers_are_managed_at_run_time() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = call(&a, "GET", "/api/key-managers/kc", Some(ADMIN), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    let events = a_service.gateway_events(0, 100).await.unwrap();
+    assert_eq!(
+        states(events.clone()),
+        [("kc".to_owned(), false)],
+        "removed: {events:?}"
+    );
+    assert!(
+        events.windows(2).all(|w| w[0].id < w[1].id),
+        "numbered in order: {events:?}"
+    );
     assert!(
         store.list_mappings(&app_id).await.unwrap().is_empty(),
         "forced: its mappings went"

@@ -878,3 +878,61 @@ async fn an_introspection_in_flight_does_not_outlive_its_key_manager() {
         ValidationError::NoIntrospection
     );
 }
+
+/// A gateway following the key service's events refuses the tokens of a key manager the key service says it no
+/// longer answers for (disabled or removed there), and accepts them again when it does (notices of signing keys are
+/// tested end to end in `cli/tests/day2.rs`).
+#[tokio::test]
+async fn a_key_manager_disabled_at_the_key_service_is_refused_by_a_following_gateway() {
+    let s = setup().await;
+    let token = s.es.sign_jwt("at+jwt", &claims(&s)).unwrap();
+    assert!(s.validator.validate(&token).await.is_ok());
+    let stream = |events: &[(&str, Value)]| {
+        let mut body = String::new();
+        for (kind, data) in events {
+            body.push_str(&format!("event: {kind}\nid: {}\ndata: {data}\n\n", data["id"]));
+        }
+        body.push_str("event: caught-up\ndata: 0\n\n");
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "text/event-stream")
+            .set_body_string(body)
+    };
+    let disabled = json!({"id": 1, "keyManager": "remote", "notice": {"kind": "key_manager_state", "enabled": false}});
+    let other = json!({"id": 2, "keyManager": "elsewhere", "notice": {"kind": "key_manager_state", "enabled": false}});
+    let enabled = json!({"id": 3, "keyManager": "remote", "notice": {"kind": "key_manager_state", "enabled": true}});
+    // The first connection brings the disabling; the stream ends, and the reconnection brings the enabling.
+    Mock::given(method("GET"))
+        .and(path("/events"))
+        .respond_with(stream(&[("notice", disabled), ("notice", other)]))
+        .up_to_n_times(1)
+        .mount(&s.server)
+        .await;
+    let follower = s.validator.follow_events(
+        format!("{}/events", s.server.uri()).parse().unwrap(),
+        "credential".into(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !s.validator.events_caught_up() {
+        assert!(std::time::Instant::now() < deadline, "never caught up");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        s.validator.validate(&token).await.unwrap_err(),
+        ValidationError::KeyManagerNotAnswered("remote".into())
+    );
+    assert_eq!(
+        s.validator.validate(&token).await.unwrap_err().reason(),
+        "key_manager_not_answered"
+    );
+    Mock::given(method("GET"))
+        .and(path("/events"))
+        .respond_with(stream(&[("notice", enabled)]))
+        .mount(&s.server)
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while s.validator.validate(&token).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "never enabled again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    follower.abort();
+}

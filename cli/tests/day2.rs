@@ -521,16 +521,6 @@ fn a_rotation_reaches_every_node_and_the_gateway_and_a_retired_key_is_refused_ev
                 .unwrap()
                 .to_owned()
         };
-        let kid = |t: &str| {
-            use base64::Engine;
-            let head = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(t.split('.').next().unwrap())
-                .unwrap();
-            serde_json::from_slice::<Value>(&head).unwrap()["kid"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        };
         let before = token(&a.base);
         let old_kid = kid(&before);
         let http = reqwest::blocking::Client::new();
@@ -743,6 +733,39 @@ fn a_gateway_without_the_database_refuses_a_revoked_token_within_a_second() {
         assert_eq!(common::gateway_status(&http, &g.base, &revoked), 401);
         assert_eq!(common::gateway_status(&http, &g.base, &kept), 200);
 
+        // A signing key retired at the key service: the remote gateway refuses what it signed within a second
+        // (a notice on the stream: it fetches the keys again), and accepts what the new key signs.
+        let old_kid = kid(&kept);
+        let ok = |args: &[&str], stdin: Option<&str>| ok_at(&dir_a, &config, &as_admin, &a.base, args, stdin);
+        let token = || {
+            ok(
+                &["token", "--app", "orders", "--key-type", "production"],
+                Some(&format!("{secret}\n")),
+            )["accessToken"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let rotated = ok(
+            &["signing-keys", "rotate", "--pre-publish", "0", "--retire-after", "1h"],
+            None,
+        );
+        assert!(rotated["list"].as_array().is_some_and(|l| l.len() > 1), "{rotated}");
+        let fresh = token();
+        assert_ne!(kid(&fresh), old_kid);
+        // Without a pre-publication the new key signs at once: the rotation's notice makes the gateway fetch it.
+        let took = common::until("a new key's token accepted at the remote gateway", || {
+            common::gateway_status(&http, &g.base, &fresh) == 200
+        });
+        assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+        assert_eq!(common::gateway_status(&http, &g.base, &kept), 200);
+        ok(&["signing-keys", "retire", &old_kid], None);
+        let took = common::until("a retired key's token refused at the remote gateway", || {
+            common::gateway_status(&http, &g.base, &kept) == 401
+        });
+        assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+        assert_eq!(common::gateway_status(&http, &g.base, &fresh), 200);
+
         // Who may follow: an administrator or `keymanager:gateway`; nobody else.
         let anonymous = http.get(&events).send().unwrap();
         assert_eq!(anonymous.status(), 401);
@@ -755,4 +778,16 @@ fn a_gateway_without_the_database_refuses_a_revoked_token_within_a_second() {
         assert_eq!(bad_id.status(), 400);
         drop(a);
     }
+}
+
+/// The `kid` of a JWT's header.
+fn kid(token: &str) -> String {
+    use base64::Engine;
+    let head = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').next().unwrap())
+        .unwrap();
+    serde_json::from_slice::<Value>(&head).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }

@@ -142,10 +142,10 @@ pub async fn build(
     let key_managers =
         keymanager::validation::record_revocations(&key_managers, vec![store.clone() as Arc<dyn RevocationSink>]);
     let mut service = KeyService::new(key_managers.clone(), store.clone());
-    if let Some((_, resident)) = &resident {
+    if let Some((name, resident)) = &resident {
         service = service
             .with_users(resident.server().clone())
-            .with_signing_keys(resident.server().clone());
+            .with_signing_keys(name, resident.server().clone());
     }
     Ok(Runtime {
         key_managers,

@@ -95,7 +95,8 @@ async fn next(mut f: Follow) -> Option<(Result<Event, Infallible>, Follow)> {
             let Ok(data) = serde_json::to_string(&entry) else {
                 continue;
             };
-            let event = Event::default().id(entry.id.to_string()).event("revoked").data(data);
+            let kind = if entry.notice.is_some() { "notice" } else { "revoked" };
+            let event = Event::default().id(entry.id.to_string()).event(kind).data(data);
             return Some((Ok(event), f));
         }
         if !f.live && !f.more {

@@ -686,7 +686,6 @@ pub(super) async fn rotate_signing_keys(
 ) -> Answer<Json<ListDto<crate::signing_keys::SigningKeyInfo>>> {
     let list = s
         .service
-        .signing_keys()?
         .rotate_signing_keys(crate::signing_keys::KeyRotation {
             pre_publish_seconds: body.pre_publish_seconds,
             retire_after_seconds: body.retire_after_seconds,
@@ -708,7 +707,7 @@ pub(super) async fn retire_signing_key(
     Path(kid): Path<String>,
 ) -> Answer<Json<crate::signing_keys::SigningKeyInfo>> {
     audit.add_target("kid", &kid);
-    Ok(Json(s.service.signing_keys()?.retire_signing_key(&kid).await?))
+    Ok(Json(s.service.retire_signing_key(&kid).await?))
 }
 
 pub(super) async fn create_admin_token(

@@ -178,10 +178,12 @@ crate::route_table! {
     delete "/api/admin-tokens/{name}" => handlers::revoke_admin_token, Admin, audit "admin_token.revoke", ok 204;
     /// Revocations as Server-Sent Events, for gateways that do not share the database.
     ///
-    /// Each `revoked` event is one entry of the revocation log (`id` its number; `data` a `GatewayEvent`: the key
-    /// manager and what is revoked — a `jti`, the SHA-256 of a token's value, never a token —, a grant, a secret or
-    /// a client). Send `Last-Event-ID` after a reconnect to get what came after it; the backlog keeps every entry
-    /// whose tokens have not expired. One `caught-up` event follows the backlog; new entries follow within 250 ms; a
+    /// Each event is one entry of the gateway log (`id` its number; `data` a `GatewayEvent` naming its key
+    /// manager). `event: revoked` carries what is revoked — a `jti`, the SHA-256 of a token's value (never a token),
+    /// a grant, a secret or a client; `event: notice` a change gateways must apply — a key manager the key service
+    /// no longer (or again) answers for, or its signing keys rotated or one retired. Send `Last-Event-ID` after a
+    /// reconnect to get what came after it; the backlog keeps every entry whose tokens have not expired, and each
+    /// key manager's latest state. One `caught-up` event follows the backlog; new entries follow within 250 ms; a
     /// comment every 15 s keeps the connection open.
     get "/api/gateway/events" => events::gateway_events, Gateway, params events::EventsHeaders,
         ok 200 stream "text/event-stream";

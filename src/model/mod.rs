@@ -34,7 +34,7 @@ pub use limits::{
 };
 pub use redirect_uri::{check_redirect_uri, redirect_uri_matches, RedirectUri, MAX_REDIRECT_URI_LENGTH};
 pub use request_path::{normalize_path, path_lowercase, PathRefusal};
-pub use revocation::{GatewayEvent, RevocationFeed, RevocationSink, Revoked};
+pub use revocation::{GatewayEntry, GatewayEvent, GatewayNotice, RevocationFeed, RevocationSink, Revoked};
 pub use scope::{is_valid_scope_token, parse_scope, scope_tokens, Scope, Scopes};
 pub use secret::{mask_secret, IssuedSecret, SecretInfo, SecretSpec, SecretStatus};
 pub use token::{AccessToken, Grant, RevocationRequest, TokenInfo, TokenRequest, TokenTypeHint};

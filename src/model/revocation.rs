@@ -79,16 +79,68 @@ impl Revoked {
     }
 }
 
-/// One entry of the gateway event stream (`GET /api/gateway/events`): a revocation with its number in the log.
-/// Numbers only grow, so a gateway that reconnects asks for what came after the last one it saw.
+/// What a gateway that does not share the key service's database is told besides revocations (the stream's
+/// `event: notice`): changes that make tokens it would accept no longer good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GatewayNotice {
+    /// The key service answers for the key manager again (`enabled: true`: added or enabled) or no longer
+    /// (`false`: disabled or removed). A gateway refuses every token of a key manager the key service does not
+    /// answer for, as the key service's own validators do. The latest state of each key manager stays in the log.
+    KeyManagerState {
+        /// Whether the key service answers for it.
+        enabled: bool,
+    },
+    /// The key manager's signing keys changed: rotated (new keys published), or one retired (`retired`, its key
+    /// id). A gateway fetches the keys (JWKS) again before the next token and checks the tokens it validated again,
+    /// so a new key's tokens pass at once and a retired key's are refused at once.
+    SigningKeys {
+        /// The key taken out, for a retirement.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retired: Option<String>,
+    },
+}
+
+/// What one entry of the gateway log says: a revocation, or a notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GatewayEntry {
+    /// A revocation.
+    Revoked(Revoked),
+    /// A notice.
+    Notice(GatewayNotice),
+}
+
+/// One entry of the gateway event stream (`GET /api/gateway/events`) with its number in the log. Numbers only grow,
+/// so a gateway that reconnects asks for what came after the last one it saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayEvent {
     /// The entry's number in the log (the Server-Sent Events `id`).
     pub id: i64,
-    /// The key manager whose tokens it covers, by its configured name.
+    /// The key manager it is about, by its configured name.
     pub key_manager: String,
-    /// What is revoked: a token by its `jti` or the SHA-256 of its value (never the token), a grant, a secret or a
-    /// client.
-    pub revoked: Revoked,
+    /// For `event: revoked`, what is revoked: a token by its `jti` or the SHA-256 of its value (never the token), a
+    /// grant, a secret or a client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Revoked>,
+    /// For `event: notice`, the notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<GatewayNotice>,
+}
+
+impl GatewayEvent {
+    /// An event for one log entry.
+    pub fn new(id: i64, key_manager: String, entry: GatewayEntry) -> Self {
+        let (revoked, notice) = match entry {
+            GatewayEntry::Revoked(r) => (Some(r), None),
+            GatewayEntry::Notice(n) => (None, Some(n)),
+        };
+        GatewayEvent {
+            id,
+            key_manager,
+            revoked,
+            notice,
+        }
+    }
 }

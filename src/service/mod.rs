@@ -49,7 +49,7 @@ pub struct KeyService {
     builder: Option<Arc<key_managers::KeyManagerBuilder>>,
     store: Arc<dyn ApplicationStore>,
     users: Option<Arc<dyn crate::UserDirectory>>,
-    signing_keys: Option<Arc<dyn crate::signing_keys::SigningKeyAdmin>>,
+    signing_keys: Option<(String, Arc<dyn crate::signing_keys::SigningKeyAdmin>)>,
     admin_tokens: Option<Arc<admin_tokens::AdminTokens>>,
 }
 
@@ -122,16 +122,76 @@ impl KeyService {
     }
 
     /// Administer these signing keys too (the resident key manager's).
-    pub fn with_signing_keys(mut self, keys: Arc<dyn crate::signing_keys::SigningKeyAdmin>) -> Self {
-        self.signing_keys = Some(keys);
+    pub fn with_signing_keys(mut self, key_manager: &str, keys: Arc<dyn crate::signing_keys::SigningKeyAdmin>) -> Self {
+        self.signing_keys = Some((key_manager.to_owned(), keys));
         self
     }
 
     /// The signing keys, or `Unsupported` when no key manager here signs tokens with keys of its own.
     pub fn signing_keys(&self) -> Result<&dyn crate::signing_keys::SigningKeyAdmin> {
-        self.signing_keys.as_deref().ok_or_else(|| {
+        self.signing_keys.as_ref().map(|(_, k)| k.as_ref()).ok_or_else(|| {
             Error::unsupported("signing keys (no resident key manager is configured; the signing keys are its own)")
         })
+    }
+
+    /// Rotate the signing keys ([`SigningKeyAdmin::rotate_signing_keys`]) and tell gateways that follow the event
+    /// stream: they fetch the keys again, so the new keys' tokens pass at once even without a pre-publication.
+    ///
+    /// [`SigningKeyAdmin::rotate_signing_keys`]: crate::signing_keys::SigningKeyAdmin::rotate_signing_keys
+    pub async fn rotate_signing_keys(
+        &self,
+        rotation: crate::signing_keys::KeyRotation,
+    ) -> Result<Vec<crate::signing_keys::SigningKeyInfo>> {
+        let (key_manager, keys) = self.signing_key_holder()?;
+        let list = keys.rotate_signing_keys(rotation).await?;
+        self.tell_gateways_signing_keys(key_manager, keys, None, "the keys are rotated")
+            .await?;
+        Ok(list)
+    }
+
+    /// Retire a signing key ([`SigningKeyAdmin::retire_signing_key`]) and tell gateways that follow the event
+    /// stream, for as long as a token the key signed may live: they fetch the keys again and refuse its tokens. The
+    /// key is out of the JWKS before the notice is logged, so a gateway that refetches on the notice never finds it.
+    ///
+    /// [`SigningKeyAdmin::retire_signing_key`]: crate::signing_keys::SigningKeyAdmin::retire_signing_key
+    pub async fn retire_signing_key(&self, kid: &str) -> Result<crate::signing_keys::SigningKeyInfo> {
+        let (key_manager, keys) = self.signing_key_holder()?;
+        let retired = keys.retire_signing_key(kid).await?;
+        self.tell_gateways_signing_keys(key_manager, keys, Some(kid), &format!("key `{kid}` is retired"))
+            .await?;
+        Ok(retired)
+    }
+
+    fn signing_key_holder(&self) -> Result<(&str, &dyn crate::signing_keys::SigningKeyAdmin)> {
+        let keys = self.signing_keys()?;
+        let name = self.signing_keys.as_ref().map(|(n, _)| n.as_str()).unwrap_or_default();
+        Ok((name, keys))
+    }
+
+    /// Log the notice that `key_manager`'s signing keys changed, kept as long as a token signed now may live.
+    async fn tell_gateways_signing_keys(
+        &self,
+        key_manager: &str,
+        keys: &dyn crate::signing_keys::SigningKeyAdmin,
+        retired: Option<&str>,
+        done: &str,
+    ) -> Result<()> {
+        let until = i64::try_from(keys.longest_token_lifetime())
+            .ok()
+            .and_then(|l| self.now().checked_add(l))
+            .unwrap_or(i64::MAX);
+        let notice = crate::model::GatewayNotice::SigningKeys {
+            retired: retired.map(str::to_owned),
+        };
+        self.store
+            .record_gateway_notice(key_manager, notice, until)
+            .await
+            .map_err(|e| {
+                Error::storage(format!(
+                    "{done}, but gateways that follow the event stream could not be told ({e}); they learn it when \
+                     they next fetch the keys"
+                ))
+            })
     }
 
     /// Introspect a token at a key manager (RFC 7662), as the server's own management client.

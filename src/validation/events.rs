@@ -11,7 +11,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::TokenValidator;
-use crate::model::GatewayEvent;
+use crate::model::{GatewayEvent, GatewayNotice};
 
 /// How long a followed stream may stay silent (no event, no keep-alive) before tokens are refused.
 pub const STALE_AFTER: Duration = Duration::from_secs(45);
@@ -21,6 +21,10 @@ const MAX_EVENT_BYTES: usize = 64 * 1024;
 /// Where a validator is in the event stream it follows.
 #[derive(Debug)]
 pub(super) struct Following {
+    /// The key managers the key service does not answer for now (disabled or removed there).
+    not_answered: std::sync::RwLock<std::collections::HashSet<String>>,
+    /// Whether `not_answered` has any: the validation path looks no further when it has none.
+    any_not_answered: AtomicBool,
     caught_up: AtomicBool,
     last_id: AtomicI64,
     /// Milliseconds after `started` of the last bytes read.
@@ -31,6 +35,8 @@ pub(super) struct Following {
 impl Following {
     fn new() -> Self {
         Following {
+            not_answered: Default::default(),
+            any_not_answered: AtomicBool::new(false),
             caught_up: AtomicBool::new(false),
             last_id: AtomicI64::new(0),
             last_contact_ms: AtomicI64::new(0),
@@ -50,6 +56,16 @@ impl Following {
                 "revocation events caught up"
             );
         }
+    }
+
+    /// Whether the key service does not answer for `key_manager` now.
+    pub(super) fn not_answered(&self, key_manager: &str) -> bool {
+        self.any_not_answered.load(Ordering::Acquire)
+            && self
+                .not_answered
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(key_manager)
     }
 
     /// Why tokens cannot be trusted now, if they cannot.
@@ -108,6 +124,27 @@ impl TokenValidator {
         })
     }
 
+    /// The key service answers for `key_manager` again (`answered`), or no longer (disabled or removed there): until
+    /// it does again, this validator refuses its tokens ([`ValidationError::KeyManagerNotAnswered`]), as the key
+    /// service's own validators do.
+    ///
+    /// [`ValidationError::KeyManagerNotAnswered`]: super::ValidationError::KeyManagerNotAnswered
+    pub fn key_manager_answered(&self, key_manager: &str, answered: bool) {
+        let Some(state) = self.following.get() else {
+            return;
+        };
+        let mut set = state.not_answered.write().unwrap_or_else(|p| p.into_inner());
+        let changed = if answered {
+            set.remove(key_manager)
+        } else {
+            set.insert(key_manager.to_owned())
+        };
+        state.any_not_answered.store(!set.is_empty(), Ordering::Release);
+        if changed {
+            tracing::info!(key_manager, answered, "the key service changed what it answers for");
+        }
+    }
+
     /// Whether the followed event stream has delivered its backlog (`true` when no stream is followed).
     pub fn events_caught_up(&self) -> bool {
         self.following.get().is_none_or(|f| f.unsure().is_none())
@@ -153,12 +190,24 @@ async fn follow_once(
         };
         for (kind, data) in events {
             match kind.as_str() {
-                "revoked" => match serde_json::from_str::<GatewayEvent>(&data) {
+                "revoked" | "notice" => match serde_json::from_str::<GatewayEvent>(&data) {
                     Ok(e) => {
-                        v.revoked(&e.key_manager, &e.revoked);
+                        if let Some(revoked) = &e.revoked {
+                            v.revoked(&e.key_manager, revoked);
+                        }
+                        match &e.notice {
+                            Some(GatewayNotice::KeyManagerState { enabled }) => {
+                                v.key_manager_answered(&e.key_manager, *enabled)
+                            }
+                            Some(GatewayNotice::SigningKeys { retired }) => {
+                                tracing::info!(key_manager = %e.key_manager, ?retired, "signing keys changed");
+                                v.signing_keys_changed(&e.key_manager);
+                            }
+                            None => {}
+                        }
                         state.last_id.fetch_max(e.id, Ordering::AcqRel);
                     }
-                    Err(e) => tracing::warn!(error = %e, "a revocation event does not read; skipped"),
+                    Err(e) => tracing::warn!(error = %e, "a gateway event does not read; skipped"),
                 },
                 "caught-up" => state.mark_caught_up(),
                 _ => {}

@@ -135,10 +135,14 @@ pub enum ValidationError {
     /// The JWKS or introspection endpoint failed; try again.
     #[error("cannot validate now: {0}")]
     Unavailable(String),
+    /// The key service this gateway follows no longer answers for the token's key manager (disabled or removed
+    /// there).
+    #[error("key manager `{0}` is disabled at the key service")]
+    KeyManagerNotAnswered(String),
 }
 
 /// The reasons, as [`ValidationError::reason`] names them, in the order of [`ValidationError::reason_index`].
-const REASONS: [&str; 17] = [
+const REASONS: [&str; 18] = [
     "malformed",
     "too_large",
     "unsigned",
@@ -156,6 +160,7 @@ const REASONS: [&str; 17] = [
     "revoked",
     "no_introspection",
     "unavailable",
+    "key_manager_not_answered",
 ];
 
 impl ValidationError {
@@ -183,6 +188,7 @@ impl ValidationError {
             ValidationError::Revoked => 14,
             ValidationError::NoIntrospection => 15,
             ValidationError::Unavailable(_) => 16,
+            ValidationError::KeyManagerNotAnswered(_) => 17,
         }
     }
 }
@@ -545,10 +551,15 @@ impl TokenValidator {
             return Err(ValidationError::Unavailable(why.into()));
         }
         // A token already seen is answered without entering the (large) future of a first validation.
-        let outcome = match self.remembered(token) {
+        let mut outcome = match self.remembered(token) {
             Ok(known) => known,
             Err(hash) => self.check(token, hash).await,
         };
+        if let (Ok(p), Some(f)) = (&outcome, self.following.get()) {
+            if f.not_answered(&p.key_manager) {
+                outcome = Err(ValidationError::KeyManagerNotAnswered(p.key_manager.clone()));
+            }
+        }
         let metrics = self.metrics.get_or_init(ValidationMetrics::register);
         match &outcome {
             Ok(_) => metrics.valid.increment(1),

@@ -51,6 +51,11 @@ impl std::fmt::Debug for KeyRing {
 }
 
 impl KeyRing {
+    /// How long (seconds) a key that stopped signing stays published: the longest token lifetime.
+    pub fn keep_retired_for(&self) -> i64 {
+        self.keep_retired_for
+    }
+
     /// Load the keys, creating the first one (of `alg`) when the store has none of it.
     pub async fn load(store: Store, alg: Algorithm, keep_retired_for: i64) -> Result<KeyRing> {
         let ring = build(&store, alg, keep_retired_for).await?;

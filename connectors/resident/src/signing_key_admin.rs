@@ -39,6 +39,10 @@ impl SigningKeyAdmin for ResidentServer {
     async fn retire_signing_key(&self, kid: &str) -> Result<SigningKeyInfo> {
         self.keys.retire(kid).await
     }
+
+    fn longest_token_lifetime(&self) -> u64 {
+        u64::try_from(self.keys.keep_retired_for()).unwrap_or(0)
+    }
 }
 
 impl ResidentServer {

@@ -100,4 +100,15 @@ pub trait ApplicationStore: Send + Sync {
         let _ = (after, limit);
         Err(crate::Error::unsupported("gateway_events"))
     }
+    /// Log a notice for gateways that do not share the database, until `expires_at`; a store without a log says
+    /// the operation is unsupported.
+    async fn record_gateway_notice(
+        &self,
+        key_manager: &str,
+        notice: crate::model::GatewayNotice,
+        expires_at: i64,
+    ) -> Result<()> {
+        let _ = (key_manager, notice, expires_at);
+        Err(crate::Error::unsupported("record_gateway_notice"))
+    }
 }

@@ -322,6 +322,7 @@ impl ApplicationStore for SqlApplicationStore {
             return Err(Error::not_found("key manager", &km.name));
         }
         audit::append_pending(&mut tx, audit).await?;
+        self.append_key_manager_state(&mut tx, &km.name, km.enabled).await?;
         crate::sql::changes::announce(&mut tx, &crate::sql::changes::Change::KeyManagers).await?;
         tx.commit().await.map_err(db_err)
     }
@@ -377,6 +378,7 @@ impl ApplicationStore for SqlApplicationStore {
             return Err(Error::not_found("key manager", name));
         }
         audit::append_pending(&mut tx, audit).await?;
+        self.append_key_manager_state(&mut tx, name, false).await?;
         crate::sql::changes::announce(&mut tx, &crate::sql::changes::Change::KeyManagers).await?;
         tx.commit().await.map_err(db_err)
     }
@@ -523,6 +525,15 @@ impl ApplicationStore for SqlApplicationStore {
         self.events_after(after, limit).await
     }
 
+    async fn record_gateway_notice(
+        &self,
+        key_manager: &str,
+        notice: crate::model::GatewayNotice,
+        expires_at: i64,
+    ) -> Result<()> {
+        SqlApplicationStore::record_gateway_notice(self, key_manager, notice, expires_at).await
+    }
+
     async fn record_orphan(&self, key_manager: &str, client_id: &str, reason: &str) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("DELETE FROM km_orphaned_clients WHERE key_manager = $1 AND client_id = $2")
@@ -549,43 +560,100 @@ mod revocation_log {
     use async_trait::async_trait;
 
     use super::SqlApplicationStore;
-    use crate::model::{GatewayEvent, RevocationFeed, RevocationSink, Revoked};
+    use crate::model::{GatewayEntry, GatewayEvent, GatewayNotice, RevocationFeed, RevocationSink, Revoked};
     use crate::sql::changes::{announce, Change};
     use crate::sql::Dialect;
     use crate::sql::{col, db_err};
     use crate::{Error, Result};
 
-    #[async_trait]
-    impl RevocationSink for SqlApplicationStore {
-        async fn record(&self, key_manager: &str, revoked: &Revoked) -> Result<()> {
-            let entry = serde_json::to_string(revoked).map_err(|e| Error::storage(e.to_string()))?;
+    /// How a key manager's state entry begins in the log (the notice's tag comes first in its JSON).
+    const STATE_ENTRY_PREFIX: &str = r#"{"kind":"key_manager_state""#;
+
+    impl SqlApplicationStore {
+        /// Append one entry to the log inside `tx`, until `expires_at`. A key manager's state replaces its earlier
+        /// state entries (the log keeps the latest, for good); other entries go once every token they name has
+        /// expired: the log stays bounded.
+        pub(super) async fn append_gateway_entry(
+            &self,
+            tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+            key_manager: &str,
+            entry: &GatewayEntry,
+            expires_at: i64,
+        ) -> Result<()> {
+            let text = serde_json::to_string(entry).map_err(|e| Error::storage(e.to_string()))?;
             let now = self.now();
-            let mut tx = self.pool.begin().await.map_err(db_err)?;
             if self.dialect == Dialect::Postgres {
                 // Writers take turns, so entries become visible in the order of their numbers: a follower that
                 // read up to N never later finds a committed N-1 it skipped (SQLite writers take turns anyway).
                 sqlx::query("SELECT pg_advisory_xact_lock(7401100011)")
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(db_err)?;
             }
-            // The log is bounded by the tokens it covers: an entry goes once every token it names has expired.
             sqlx::query("DELETE FROM km_gateway_events WHERE expires_at <= $1")
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(db_err)?;
+            if matches!(entry, GatewayEntry::Notice(GatewayNotice::KeyManagerState { .. })) {
+                debug_assert!(text.starts_with(STATE_ENTRY_PREFIX));
+                sqlx::query("DELETE FROM km_gateway_events WHERE key_manager = $1 AND entry LIKE $2")
+                    .bind(key_manager)
+                    .bind(format!("{STATE_ENTRY_PREFIX}%"))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+            }
             sqlx::query(
                 "INSERT INTO km_gateway_events (key_manager, entry, expires_at, created_at) VALUES ($1, $2, $3, $4)",
             )
             .bind(key_manager)
-            .bind(entry)
-            .bind(revoked.expires_at())
+            .bind(text)
+            .bind(expires_at)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db_err)?;
-            announce(&mut tx, &Change::Revocation).await?;
+            announce(tx, &Change::Revocation).await
+        }
+
+        /// Log a key manager's state (added or enabled: `true`; disabled or removed: `false`) inside `tx`, kept
+        /// until the next state replaces it.
+        pub(super) async fn append_key_manager_state(
+            &self,
+            tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+            key_manager: &str,
+            enabled: bool,
+        ) -> Result<()> {
+            let notice = GatewayEntry::Notice(GatewayNotice::KeyManagerState { enabled });
+            self.append_gateway_entry(tx, key_manager, &notice, i64::MAX).await
+        }
+
+        /// Record a notice for gateways, in a transaction of its own.
+        pub(super) async fn record_gateway_notice(
+            &self,
+            key_manager: &str,
+            notice: GatewayNotice,
+            expires_at: i64,
+        ) -> Result<()> {
+            let mut tx = self.pool.begin().await.map_err(db_err)?;
+            self.append_gateway_entry(&mut tx, key_manager, &GatewayEntry::Notice(notice), expires_at)
+                .await?;
+            tx.commit().await.map_err(db_err)
+        }
+    }
+
+    #[async_trait]
+    impl RevocationSink for SqlApplicationStore {
+        async fn record(&self, key_manager: &str, revoked: &Revoked) -> Result<()> {
+            let mut tx = self.pool.begin().await.map_err(db_err)?;
+            self.append_gateway_entry(
+                &mut tx,
+                key_manager,
+                &GatewayEntry::Revoked(revoked.clone()),
+                revoked.expires_at(),
+            )
+            .await?;
             tx.commit().await.map_err(db_err)
         }
     }
@@ -604,19 +672,13 @@ mod revocation_log {
             .await
             .map_err(db_err)?;
             rows.iter()
-                .map(|r| {
-                    Ok(GatewayEvent {
-                        id: col(r, 0)?,
-                        key_manager: col(r, 1)?,
-                        revoked: entry(&col::<String>(r, 2)?)?,
-                    })
-                })
+                .map(|r| Ok(GatewayEvent::new(col(r, 0)?, col(r, 1)?, entry(&col::<String>(r, 2)?)?)))
                 .collect()
         }
     }
 
-    fn entry(text: &str) -> Result<Revoked> {
-        serde_json::from_str(text).map_err(|e| Error::storage(format!("a revocation log entry is not valid: {e}")))
+    fn entry(text: &str) -> Result<GatewayEntry> {
+        serde_json::from_str(text).map_err(|e| Error::storage(format!("a gateway log entry is not valid: {e}")))
     }
 
     #[async_trait]
@@ -630,12 +692,15 @@ mod revocation_log {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-            rows.iter()
-                .map(|r| {
-                    let km: String = col(r, 0)?;
-                    Ok((km, entry(&col::<String>(r, 1)?)?))
-                })
-                .collect()
+            // Notices are for gateways without the database: validators here learn of those changes directly.
+            let mut out = Vec::new();
+            for r in &rows {
+                let km: String = col(r, 0)?;
+                if let GatewayEntry::Revoked(revoked) = entry(&col::<String>(r, 1)?)? {
+                    out.push((km, revoked));
+                }
+            }
+            Ok(out)
         }
     }
 }
