@@ -3,6 +3,9 @@
 //! once (as the validator now keeps it), (b) full `TokenValidator::validate` of a token never seen, (c) of a token
 //! already seen.
 //!
+//! And DPoP (RFC 9449) in one run: (p) one proof check alone, (d) a DPoP-bound token never seen with its proof,
+//! (e) a bound token already seen with a fresh proof, beside (a) the token's signature check alone.
+//!
 //! `cargo bench --bench validation --features validation`
 
 use std::future::Future;
@@ -163,5 +166,164 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// A key manager that signs DPoP-bound tokens with one ES256 key and publishes it (no HTTP).
+struct BoundIssuer {
+    key: keymanager_resident::SigningKey,
+}
+
+#[async_trait::async_trait]
+impl KeyManager for BoundIssuer {
+    fn name(&self) -> &str {
+        "issuer"
+    }
+    fn kind(&self) -> &str {
+        "resident"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+    fn token_profile(&self) -> TokenProfile {
+        TokenProfile {
+            issuer: "https://issuer.example".into(),
+            jwks_uri: None,
+            introspection_endpoint: None,
+            client_id_claim: "client_id".into(),
+            scope_claim: ScopeClaim::SpaceSeparated("scope".into()),
+            audience: None,
+            algorithms: vec!["ES256".into()],
+            access_token_typ: Some("at+jwt".into()),
+        }
+    }
+    async fn register_client(&self, _: &ClientSpec) -> keymanager::Result<OAuthClient> {
+        Err(keymanager::Error::unsupported("register_client"))
+    }
+    async fn get_client(&self, id: &ClientId) -> keymanager::Result<OAuthClient> {
+        Err(keymanager::Error::not_found("client", id.as_str()))
+    }
+    async fn delete_client(&self, id: &ClientId) -> keymanager::Result<()> {
+        Err(keymanager::Error::not_found("client", id.as_str()))
+    }
+    async fn issue_token(&self, _: &TokenRequest) -> keymanager::Result<AccessToken> {
+        Err(keymanager::Error::unsupported("issue_token"))
+    }
+    async fn jwks(&self) -> keymanager::Result<Option<serde_json::Value>> {
+        Ok(Some(serde_json::json!({"keys": [self.key.public_jwk()]})))
+    }
+}
+
+fn bench_dpop(c: &mut Criterion) {
+    use criterion::BatchSize;
+    use keymanager::model::TokenScheme;
+    use keymanager::validation::dpop::{check_proof, ProofContext, ProofKey, ReplayGuard};
+    use keymanager::validation::Presented;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (key, _) = keymanager_resident::SigningKey::generate(Algorithm::Es256).expect("key");
+    let jwk = key.public_jwk();
+    let issuer = Arc::new(BoundIssuer { key });
+    let client_key = ProofKey::es256().expect("proof key");
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs() as i64
+    };
+    let tokens: Vec<String> = (0..2000)
+        .map(|i| {
+            let t = now();
+            let claims = serde_json::json!({"iss": "https://issuer.example", "sub": "c1", "client_id": "c1",
+                "scope": "orders:read", "iat": t, "exp": t + 3600, "jti": format!("AT.{i}"),
+                "cnf": {"jkt": client_key.thumbprint()}});
+            issuer.key.sign_jwt("at+jwt", &claims).expect("token")
+        })
+        .collect();
+    let mut kms = KeyManagers::default();
+    kms.insert(issuer.clone(), &keymanager_resident::ResidentFactory)
+        .expect("insert");
+    let fresh = TokenValidator::new(
+        &kms,
+        ValidatorSettings {
+            max_cache_ttl: std::time::Duration::ZERO,
+            ..ValidatorSettings::default()
+        },
+    )
+    .expect("validator");
+    let seen = TokenValidator::new(&kms, ValidatorSettings::default()).expect("validator");
+    let uri = "https://api.example/orders";
+    rt.block_on(async {
+        for t in &tokens {
+            fresh.validate(t).await.expect("valid");
+        }
+        seen.validate(&tokens[0]).await.expect("valid");
+    });
+    let token = &tokens[0];
+    let (input, sig) = token.rsplit_once('.').expect("jwt");
+    let sig = B64.decode(sig).expect("sig");
+    let decode = |field: &str| B64.decode(jwk[field].as_str().expect("jwk field")).expect("base64url");
+    let mut point = vec![4u8];
+    point.extend(decode("x"));
+    point.extend(decode("y"));
+    let token_key = aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED, point);
+    let mut group = c.benchmark_group("DPoP_ES256");
+    // Each proof is used once: keep the runs short enough that the replay guard never fills.
+    group.warm_up_time(std::time::Duration::from_secs(1));
+    group.measurement_time(std::time::Duration::from_secs(3));
+    group.bench_function("a_token_signature_alone", |b| {
+        b.iter(|| assert!(token_key.verify(input.as_bytes(), &sig).is_ok()))
+    });
+    let guard = ReplayGuard::default();
+    group.bench_function("p_proof_check_alone", |b| {
+        b.iter_batched(
+            || client_key.proof("GET", uri, now(), Some(token)),
+            |proof| {
+                let request = ProofContext {
+                    method: "GET",
+                    uri,
+                    access_token: Some(token),
+                    nonce: None,
+                };
+                check_proof(&proof, &request, now(), &guard).expect("proof")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let mut i = 0;
+    group.bench_function("d_fresh_bound_token_with_proof", |b| {
+        b.iter_batched(
+            || {
+                i = (i + 1) % tokens.len();
+                (i, client_key.proof("GET", uri, now(), Some(&tokens[i])))
+            },
+            |(i, proof)| {
+                let presented = Presented {
+                    scheme: TokenScheme::Dpop,
+                    token: &tokens[i],
+                    proof: Some(&proof),
+                    method: "GET",
+                    uri: Some(uri),
+                };
+                now_or_block(&rt, fresh.validate_presented(&presented)).expect("valid")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("e_seen_bound_token_with_fresh_proof", |b| {
+        b.iter_batched(
+            || client_key.proof("GET", uri, now(), Some(token)),
+            |proof| {
+                let presented = Presented {
+                    scheme: TokenScheme::Dpop,
+                    token,
+                    proof: Some(&proof),
+                    method: "GET",
+                    uri: Some(uri),
+                };
+                now_or_block(&rt, seen.validate_presented(&presented)).expect("valid")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_dpop);
 criterion_main!(benches);

@@ -174,6 +174,10 @@ pub struct GatewayConfig {
     pub default: UncoveredPaths,
     /// Seconds of clock skew allowed on `exp`, `nbf` and `iat`; default 30.
     pub leeway_seconds: Option<u64>,
+    /// The scheme and authority clients call the APIs behind the proxy at (`https://api.example`): a DPoP proof
+    /// names it with the path (`htu`, RFC 9449). Without it, DPoP-bound tokens are refused (the proxy's headers do
+    /// not say it, and a `Host` a client sent is not trusted).
+    pub public_origin: Option<String>,
     /// `[[gateway.route]]`: which scopes requests under a path need.
     #[serde(default)]
     pub route: Vec<GatewayRoute>,
@@ -296,6 +300,26 @@ fn prefix_on_boundary(prefix: &str, path: &str) -> bool {
 /// An HTTP method as a gateway names it: 1 to 32 ASCII letters.
 pub(crate) fn is_method_token(m: &str) -> bool {
     !m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// `[gateway] public_origin`: an `http(s)://host[:port]` origin, nothing after it.
+///
+/// ```
+/// use keymanager::config::check_public_origin;
+/// assert!(check_public_origin("https://api.example").is_ok());
+/// assert!(check_public_origin("https://api.example:8443").is_ok());
+/// assert!(check_public_origin("https://api.example/v1").is_err());
+/// assert!(check_public_origin("api.example").is_err());
+/// ```
+pub fn check_public_origin(origin: &str) -> Result<(), String> {
+    let url = url::Url::parse(origin).map_err(|e| format!("`{origin}` is not an absolute URL: {e}"))?;
+    let bare = matches!(url.path(), "" | "/") && url.query().is_none() && url.fragment().is_none();
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() || !bare || !url.username().is_empty() {
+        return Err(format!(
+            "`{origin}` must be an origin: http(s)://host[:port], without a path"
+        ));
+    }
+    Ok(())
 }
 
 /// The longest `[gateway] leeway_seconds`.
@@ -721,6 +745,11 @@ impl Config {
                 ConfigError::new(format!("must be at most {MAX_GATEWAY_LEEWAY_SECONDS} seconds"))
                     .at_field("gateway.leeway_seconds"),
             );
+        }
+        if let Some(origin) = &self.gateway.public_origin {
+            if let Err(why) = check_public_origin(origin) {
+                out.push(ConfigError::new(why).at_field("gateway.public_origin"));
+            }
         }
         for (i, s) in self.portal.sign_in.iter().enumerate() {
             if !self.key_managers.iter().any(|k| k.name == s.key_manager) {

@@ -97,6 +97,7 @@ pub fn sections() -> Vec<Section> {
                     .one_of(&["deny", "authenticated"])
                     .default_value("deny"),
                 S::integer("leeway_seconds", "Seconds of clock skew allowed on exp, nbf and iat. At most 600.").default_value(30),
+                S::string("public_origin", "The scheme and authority clients call the APIs behind the proxy at (https://api.example): DPoP proofs name it with the path. Without it, DPoP-bound tokens are refused."),
                 S::new("route", "[[gateway.route]] tables: which scopes requests under a path need.", SettingKind::Object),
             ],
         },

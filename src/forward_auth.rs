@@ -154,6 +154,7 @@ pub enum Requirement<'a> {
 #[derive(Clone)]
 pub struct ForwardAuth {
     validator: Arc<TokenValidator>,
+    origin: Option<Arc<str>>,
     proxy: Option<ProxyKind>,
     uncovered: UncoveredPaths,
     rules: Arc<[RouteRule]>,
@@ -176,8 +177,16 @@ impl ForwardAuth {
             r.check()
                 .map_err(|m| ConfigError::new(m).at_field(format!("gateway.route[{i}]")))?;
         }
+        if let Some(origin) = &gateway.public_origin {
+            crate::config::check_public_origin(origin)
+                .map_err(|m| ConfigError::new(m).at_field("gateway.public_origin"))?;
+        }
         Ok(ForwardAuth {
             validator,
+            origin: gateway
+                .public_origin
+                .as_deref()
+                .map(|o| Arc::from(o.trim_end_matches('/'))),
             proxy: gateway.proxy,
             uncovered: gateway.default,
             rules: gateway.route.clone().into(),
@@ -237,7 +246,10 @@ async fn check(State(fa): State<ForwardAuth>, req: Request) -> Response {
                 .into_response()
         }
     };
-    match authorize(&fa.validator, scopes, req.headers()).await {
+    // A DPoP proof names the URI the client called: the configured origin and the original path.
+    let uri = fa.origin.as_ref().map(|o| format!("{o}{}", original.path));
+    let target = crate::gateway::RequestTarget::new(&original.method, uri.as_deref());
+    match authorize(&fa.validator, scopes, req.headers(), &target).await {
         Ok(p) => identity(&p),
         Err(r) => {
             tracing::debug!(refusal = ?r, "refused at the gateway");

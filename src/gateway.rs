@@ -1,9 +1,12 @@
-//! Gateway integration: a tower [`Layer`] that turns `Authorization: Bearer …` into a [`Principal`], and an axum
-//! extractor for handlers behind it.
+//! Gateway integration: a tower [`Layer`] that turns `Authorization: Bearer …` (RFC 6750) or `Authorization: DPoP …`
+//! with its `DPoP` proof (RFC 9449) into a [`Principal`], and an axum extractor for handlers behind it.
 //!
 //! Refusals follow RFC 6750 §3: no token → 401 with a bare `Bearer` challenge; an invalid token → 401
 //! `error="invalid_token"`; a valid token without a required scope → 403 `error="insufficient_scope"` naming the
-//! scopes; a key manager that cannot be reached → 503.
+//! scopes; a key manager that cannot be reached → 503. A token bound to a DPoP key presented as `Bearer`, a proof
+//! that fails, or a proof of another key → 401 with RFC 9449's `DPoP` challenge (`invalid_token`,
+//! `invalid_dpop_proof`; `algs` lists the proof algorithms). A proof names the URI the client called: behind a proxy
+//! or load balancer, give the layer the public origin ([`BearerAuthLayer::public_origin`]).
 //!
 //! ```no_run
 //! # fn demo(validator: std::sync::Arc<keymanager::validation::TokenValidator>) {
@@ -34,11 +37,12 @@ use tower::{Layer, Service};
 use crate::model::Challenge;
 use crate::validation::{Principal, TokenValidator, ValidationError};
 
-/// Requires a valid bearer token (and scopes) on every request of the wrapped service.
+/// Requires a valid bearer or DPoP-bound token (and scopes) on every request of the wrapped service.
 #[derive(Clone)]
 pub struct BearerAuthLayer {
     validator: Arc<TokenValidator>,
     scopes: Arc<[String]>,
+    origin: Option<Arc<str>>,
 }
 
 impl BearerAuthLayer {
@@ -47,7 +51,16 @@ impl BearerAuthLayer {
         BearerAuthLayer {
             validator,
             scopes: Arc::from(Vec::new()),
+            origin: None,
         }
+    }
+
+    /// The scheme and authority clients call this service at (`https://api.example`): a DPoP proof's `htu` is
+    /// checked against it and the request's path. Without it, only a request whose target is an absolute URI can
+    /// carry a DPoP-bound token; the others are refused (never guessed from `Host` or `X-Forwarded-*`).
+    pub fn public_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(Arc::from(origin.into().trim_end_matches('/')));
+        self
     }
 
     /// Also require every one of these scopes.
@@ -65,6 +78,7 @@ impl<S> Layer<S> for BearerAuthLayer {
             inner,
             validator: self.validator.clone(),
             scopes: self.scopes.clone(),
+            origin: self.origin.clone(),
         }
     }
 }
@@ -75,6 +89,7 @@ pub struct BearerAuth<S> {
     inner: S,
     validator: Arc<TokenValidator>,
     scopes: Arc<[String]>,
+    origin: Option<Arc<str>>,
 }
 
 impl<S> Service<Request<Body>> for BearerAuth<S>
@@ -96,8 +111,13 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let validator = self.validator.clone();
         let scopes = self.scopes.clone();
+        let uri = match &self.origin {
+            Some(origin) => Some(format!("{origin}{}", req.uri().path())),
+            None => req.uri().scheme().map(|_| req.uri().to_string()),
+        };
         Box::pin(async move {
-            match authorize(&validator, &scopes, req.headers()).await {
+            let request = RequestTarget::new(req.method().as_str(), uri.as_deref());
+            match authorize(&validator, &scopes, req.headers(), &request).await {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);
                     inner.call(req).await
@@ -119,18 +139,50 @@ pub enum Refusal {
     InsufficientScope(crate::model::Scopes),
 }
 
-/// Validate the request's bearer token and check scopes.
+/// What a token's request is, for a DPoP proof: its method and the absolute URI the client called (`None` when it
+/// cannot be known here).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTarget<'a> {
+    method: &'a str,
+    uri: Option<&'a str>,
+}
+
+impl<'a> RequestTarget<'a> {
+    /// A request's method and absolute URI.
+    pub fn new(method: &'a str, uri: Option<&'a str>) -> Self {
+        RequestTarget { method, uri }
+    }
+}
+
+/// Validate the request's token (`Bearer`, or `DPoP` with its proof) and check scopes.
 pub async fn authorize(
     validator: &TokenValidator,
     scopes: &[String],
     headers: &HeaderMap,
+    request: &RequestTarget<'_>,
 ) -> Result<Arc<Principal>, Refusal> {
-    let token = headers
+    let (scheme, token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(crate::model::bearer_token)
+        .and_then(crate::model::access_token)
         .ok_or(Refusal::Missing)?;
-    let principal = validator.validate(token).await.map_err(Refusal::Invalid)?;
+    // RFC 9449 §4.3 step 1: exactly one `DPoP` header.
+    let mut proofs = headers.get_all("dpop").iter();
+    let proof = match (proofs.next(), proofs.next()) {
+        (Some(one), None) => one.to_str().ok(),
+        _ => None,
+    };
+    let presented = crate::validation::Presented {
+        scheme,
+        token,
+        proof,
+        method: request.method,
+        uri: request.uri,
+    };
+    let principal = validator
+        .validate_presented(&presented)
+        .await
+        .map_err(Refusal::Invalid)?;
     if let Some(missing) = scopes.iter().find(|s| !principal.has_scope(s)) {
         tracing::debug!(scope = %missing, "insufficient scope");
         return Err(Refusal::InsufficientScope(scopes.iter().cloned().collect()));
@@ -154,6 +206,22 @@ impl IntoResponse for Refusal {
                     "the token cannot be validated now; try again".to_owned(),
                 )
             }
+            Refusal::Invalid(e @ (ValidationError::DpopBound | ValidationError::NotBoundToProofKey)) => (
+                StatusCode::UNAUTHORIZED,
+                Challenge::dpop()
+                    .error("invalid_token")
+                    .description(&e.to_string())
+                    .to_string(),
+                e.to_string(),
+            ),
+            Refusal::Invalid(ValidationError::Dpop(e)) => (
+                StatusCode::UNAUTHORIZED,
+                Challenge::dpop()
+                    .error(e.code())
+                    .description(&e.to_string())
+                    .to_string(),
+                e.to_string(),
+            ),
             Refusal::Invalid(e) => (
                 StatusCode::UNAUTHORIZED,
                 Challenge::bearer()

@@ -936,3 +936,179 @@ async fn a_key_manager_disabled_at_the_key_service_is_refused_by_a_following_gat
     }
     follower.abort();
 }
+
+/// Sender-constrained tokens (RFC 9449 §7): a token bound to a key (`cnf.jkt`) passes only as `DPoP` with a fresh
+/// proof of that key for this request, once; presented as `Bearer` it is refused, and so is an unbound token
+/// presented as `DPoP`.
+#[tokio::test]
+async fn a_dpop_bound_token_passes_only_with_a_proof_of_its_key() {
+    use keymanager::model::TokenScheme::{Bearer, Dpop};
+    use keymanager::validation::dpop::{DpopError, ProofKey};
+    use keymanager::validation::Presented;
+    let s = setup().await;
+    let key = ProofKey::es256().unwrap();
+    let mut bound_claims = claims(&s);
+    bound_claims["cnf"] = json!({"jkt": key.thumbprint()});
+    bound_claims["jti"] = json!("AT.bound");
+    let bound = s.es.sign_jwt("at+jwt", &bound_claims).unwrap();
+    let plain = s.es.sign_jwt("at+jwt", &claims(&s)).unwrap();
+    let uri = "https://api.example/orders";
+    let present = |scheme, token: &'static str, proof: Option<&'static str>| Presented {
+        scheme,
+        token,
+        proof,
+        method: "GET",
+        uri: Some(uri),
+    };
+    let leak = |t: String| -> &'static str { Box::leak(t.into_boxed_str()) };
+    let (bound, plain) = (leak(bound), leak(plain));
+    let proof = leak(key.proof("GET", uri, now(), Some(bound)));
+    let v = &s.validator;
+    assert_eq!(
+        v.validate_presented(&present(Bearer, plain, None))
+            .await
+            .unwrap()
+            .client_id
+            .as_deref(),
+        Some("0oa1")
+    );
+    assert_eq!(
+        v.validate_presented(&present(Bearer, bound, None)).await.unwrap_err(),
+        ValidationError::DpopBound
+    );
+    assert!(v.validate_presented(&present(Dpop, bound, Some(proof))).await.is_ok());
+    assert_eq!(
+        v.validate_presented(&present(Dpop, bound, Some(proof)))
+            .await
+            .unwrap_err(),
+        ValidationError::Dpop(DpopError::Replayed),
+        "a proof is used once"
+    );
+    let thief = ProofKey::es256().unwrap();
+    let stolen = leak(thief.proof("GET", uri, now(), Some(bound)));
+    assert_eq!(
+        v.validate_presented(&present(Dpop, bound, Some(stolen)))
+            .await
+            .unwrap_err(),
+        ValidationError::NotBoundToProofKey
+    );
+    let unbound = leak(key.proof("GET", uri, now(), Some(plain)));
+    assert_eq!(
+        v.validate_presented(&present(Dpop, plain, Some(unbound)))
+            .await
+            .unwrap_err(),
+        ValidationError::NotBoundToProofKey
+    );
+    let for_another_token = leak(key.proof("GET", uri, now(), Some(plain)));
+    assert_eq!(
+        v.validate_presented(&present(Dpop, bound, Some(for_another_token)))
+            .await
+            .unwrap_err(),
+        ValidationError::Dpop(DpopError::AccessTokenHash)
+    );
+    assert!(matches!(
+        v.validate_presented(&present(Dpop, bound, None)).await.unwrap_err(),
+        ValidationError::Dpop(DpopError::Malformed(_))
+    ));
+    let unknown_uri = Presented {
+        uri: None,
+        ..present(Dpop, bound, Some(leak(key.proof("GET", uri, now(), Some(bound)))))
+    };
+    assert!(matches!(
+        v.validate_presented(&unknown_uri).await.unwrap_err(),
+        ValidationError::Dpop(DpopError::Malformed(_))
+    ));
+}
+
+/// The tower layer and forward auth answer a DPoP refusal with RFC 9449's challenge, and pass a good proof.
+#[tokio::test]
+async fn the_gateway_layer_checks_dpop_against_its_public_origin() {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use keymanager::gateway::BearerAuthLayer;
+    use keymanager::validation::dpop::ProofKey;
+    use tower::ServiceExt;
+    let s = setup().await;
+    let key = ProofKey::es256().unwrap();
+    let mut bound_claims = claims(&s);
+    bound_claims["cnf"] = json!({"jkt": key.thumbprint()});
+    let bound = s.es.sign_jwt("at+jwt", &bound_claims).unwrap();
+    let app = axum::Router::new()
+        .route("/orders", axum::routing::get(|| async { "ok" }))
+        .layer(BearerAuthLayer::new(s.validator.clone()).public_origin("https://api.example"));
+    let ask = |auth: String, proof: Option<String>| {
+        let mut req = Request::get("/orders?page=2").header(header::AUTHORIZATION, auth);
+        if let Some(p) = proof {
+            req = req.header("dpop", p);
+        }
+        app.clone().oneshot(req.body(Body::empty()).unwrap())
+    };
+    let as_bearer = ask(format!("Bearer {bound}"), None).await.unwrap();
+    assert_eq!(as_bearer.status(), StatusCode::UNAUTHORIZED);
+    let challenge = as_bearer.headers()[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with("DPoP ")
+            && challenge.contains(r#"error="invalid_token""#)
+            && challenge.contains(r#"algs="ES256 RS256 EdDSA""#),
+        "{challenge}"
+    );
+    let wrong_place = key.proof("GET", "https://elsewhere.example/orders", now(), Some(&bound));
+    let refused = ask(format!("DPoP {bound}"), Some(wrong_place)).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.headers()[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .contains(r#"error="invalid_dpop_proof""#));
+    let good = key.proof("GET", "https://api.example/orders", now(), Some(&bound));
+    let passed = ask(format!("DPoP {bound}"), Some(good)).await.unwrap();
+    assert_eq!(passed.status(), StatusCode::OK);
+}
+
+/// Forward auth (nginx here) checks a proof against `[gateway] public_origin` and the original path; without the
+/// origin it cannot know the URI the client called, and refuses DPoP-bound tokens.
+#[tokio::test]
+async fn forward_auth_checks_dpop_against_the_configured_origin() {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use keymanager::config::{GatewayConfig, ProxyKind, UncoveredPaths};
+    use keymanager::forward_auth::ForwardAuth;
+    use keymanager::validation::dpop::ProofKey;
+    use tower::ServiceExt;
+    let s = setup().await;
+    let key = ProofKey::es256().unwrap();
+    let mut bound_claims = claims(&s);
+    bound_claims["cnf"] = json!({"jkt": key.thumbprint()});
+    let bound = s.es.sign_jwt("at+jwt", &bound_claims).unwrap();
+    let gate = |origin: Option<&str>| {
+        let config = GatewayConfig {
+            proxy: Some(ProxyKind::Nginx),
+            default: UncoveredPaths::Authenticated,
+            public_origin: origin.map(str::to_owned),
+            ..Default::default()
+        };
+        ForwardAuth::new(s.validator.clone(), &config).unwrap().router()
+    };
+    let ask = |app: axum::Router, proof: String| {
+        let req = Request::get("/gateway/auth")
+            .header("x-original-method", "POST")
+            .header("x-original-uri", "/orders/7?expand=items")
+            .header(header::AUTHORIZATION, format!("DPoP {bound}"))
+            .header("dpop", proof);
+        app.oneshot(req.body(Body::empty()).unwrap())
+    };
+    let proof = || key.proof("POST", "https://api.example/orders/7", now(), Some(&bound));
+    let passed = ask(gate(Some("https://api.example")), proof()).await.unwrap();
+    assert_eq!(passed.status(), StatusCode::OK);
+    let unknown = ask(gate(None), proof()).await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert!(unknown.headers()[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .contains("invalid_dpop_proof"));
+    let wrong_method = key.proof("GET", "https://api.example/orders/7", now(), Some(&bound));
+    let refused = ask(gate(Some("https://api.example")), wrong_method).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}

@@ -13,12 +13,20 @@
 //!     r#"Bearer realm="keymanager", error="invalid_token", error_description="a 'quoted' ' text""#
 //! );
 //! assert_eq!(Challenge::basic().error("invalid_client").to_string(), r#"Basic realm="keymanager", error="invalid_client""#);
+//! assert_eq!(
+//!     Challenge::dpop().error("invalid_dpop_proof").to_string(),
+//!     r#"DPoP realm="keymanager", error="invalid_dpop_proof", algs="ES256 RS256 EdDSA""#
+//! );
 //! ```
 
 use std::fmt;
 
 /// The realm every challenge names.
 pub(super) const REALM: &str = "keymanager";
+
+/// The JWS algorithms a DPoP proof may be signed with (RFC 9449 §5.1 `dpop_signing_alg_values_supported`, §7.1
+/// `algs`): the one list the proof checker, the challenges and the discovery document name.
+pub const DPOP_SIGNING_ALG_VALUES: [&str; 3] = ["ES256", "RS256", "EdDSA"];
 
 /// A challenge: scheme, realm, and the RFC 6750 parameters that apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +35,18 @@ pub struct Challenge {
     error: Option<String>,
     description: Option<String>,
     scope: Option<String>,
+    algs: bool,
 }
 
 impl Challenge {
+    /// `DPoP realm="keymanager", algs="ES256 RS256 EdDSA"` (RFC 9449 §7.1): the proof algorithms accepted.
+    pub fn dpop() -> Self {
+        Challenge {
+            algs: true,
+            ..Challenge::scheme("DPoP")
+        }
+    }
+
     /// `Bearer realm="keymanager"` (RFC 6750 §3).
     pub fn bearer() -> Self {
         Challenge::scheme("Bearer")
@@ -47,6 +64,7 @@ impl Challenge {
             error: None,
             description: None,
             scope: None,
+            algs: false,
         }
     }
 
@@ -80,10 +98,12 @@ fn quoted(s: &str) -> String {
 impl fmt::Display for Challenge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} realm=\"{REALM}\"", self.scheme)?;
+        let algs = self.algs.then(|| DPOP_SIGNING_ALG_VALUES.join(" "));
         for (name, value) in [
-            ("error", &self.error),
-            ("error_description", &self.description),
-            ("scope", &self.scope),
+            ("error", self.error.as_deref()),
+            ("error_description", self.description.as_deref()),
+            ("scope", self.scope.as_deref()),
+            ("algs", algs.as_deref()),
         ] {
             if let Some(v) = value {
                 write!(f, ", {name}=\"{}\"", quoted(v))?;

@@ -21,9 +21,9 @@ mod token;
 mod token_profile;
 
 pub use audit::{Actor, ActorKind, AuditRecord, AuditSink, Outcome};
-pub use bearer::bearer_token;
+pub use bearer::{access_token, bearer_token, TokenScheme};
 pub use capabilities::Capabilities;
-pub use challenge::Challenge;
+pub use challenge::{Challenge, DPOP_SIGNING_ALG_VALUES};
 pub use client::{ClientSpec, KeyType, OAuthClient, PkcePolicy, TokenEndpointAuthMethod};
 pub use clock::{now, system_clock, Clock, ManualClock, SystemClock};
 pub use grant_type::GrantType;

@@ -15,6 +15,7 @@
 //! - A token already validated is answered from memory (its hash, then the revocation set): no network, no
 //!   database.
 
+pub mod dpop;
 mod events;
 mod introspection;
 mod jwks;
@@ -139,10 +140,19 @@ pub enum ValidationError {
     /// there).
     #[error("key manager `{0}` is disabled at the key service")]
     KeyManagerNotAnswered(String),
+    /// The DPoP proof presented with the token is refused (RFC 9449 §4.3).
+    #[error("{0}")]
+    Dpop(dpop::DpopError),
+    /// A token bound to a DPoP key (`cnf.jkt`) was presented as a bearer token (RFC 9449 §7.2).
+    #[error("this token is bound to a key: present it with `Authorization: DPoP` and a DPoP proof")]
+    DpopBound,
+    /// The token is not bound to the key of the DPoP proof presented with it (RFC 9449 §6.1, §7.1).
+    #[error("the token is not bound to the DPoP proof's key")]
+    NotBoundToProofKey,
 }
 
 /// The reasons, as [`ValidationError::reason`] names them, in the order of [`ValidationError::reason_index`].
-const REASONS: [&str; 18] = [
+const REASONS: [&str; 21] = [
     "malformed",
     "too_large",
     "unsigned",
@@ -161,6 +171,9 @@ const REASONS: [&str; 18] = [
     "no_introspection",
     "unavailable",
     "key_manager_not_answered",
+    "invalid_dpop_proof",
+    "dpop_bound",
+    "not_bound_to_proof_key",
 ];
 
 impl ValidationError {
@@ -189,6 +202,9 @@ impl ValidationError {
             ValidationError::NoIntrospection => 15,
             ValidationError::Unavailable(_) => 16,
             ValidationError::KeyManagerNotAnswered(_) => 17,
+            ValidationError::Dpop(_) => 18,
+            ValidationError::DpopBound => 19,
+            ValidationError::NotBoundToProofKey => 20,
         }
     }
 }
@@ -309,6 +325,25 @@ pub struct TokenValidator {
     metrics: std::sync::OnceLock<ValidationMetrics>,
     /// The revocation event stream followed, if any ([`follow_events`](Self::follow_events)).
     following: std::sync::OnceLock<Arc<events::Following>>,
+    /// The DPoP proofs seen, each accepted once ([`validate_presented`](Self::validate_presented)).
+    proofs: dpop::ReplayGuard,
+}
+
+/// A token as a request presents it: the `Authorization` scheme, the token, the `DPoP` proof header if any, and the
+/// request's method and absolute URI (what a proof must name).
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// `Bearer` or `DPoP`.
+    pub scheme: crate::model::TokenScheme,
+    /// The access token.
+    pub token: &'a str,
+    /// The one `DPoP` header's value, if the request carried exactly one.
+    pub proof: Option<&'a str>,
+    /// The request's method.
+    pub method: &'a str,
+    /// The absolute URI the client sent the request to; `None` when it cannot be known (a DPoP token is then
+    /// refused: the proof cannot be checked).
+    pub uri: Option<&'a str>,
 }
 
 impl std::fmt::Debug for TokenValidator {
@@ -414,6 +449,7 @@ impl TokenValidator {
             clock: crate::model::system_clock(),
             metrics: std::sync::OnceLock::new(),
             following: std::sync::OnceLock::new(),
+            proofs: dpop::ReplayGuard::default(),
             feeds: Vec::new(),
             settings,
             http,
@@ -570,6 +606,43 @@ impl TokenValidator {
             }
         }
         outcome
+    }
+
+    /// Validate a token as the request presents it: [`validate`](Self::validate), then sender constraint (RFC 9449
+    /// §7). A token bound to a key (`cnf.jkt`) must come with `Authorization: DPoP` and a proof of that key for this
+    /// request (method, URI, `ath` of this token, fresh, used once); an unbound token must come as `Bearer`.
+    pub async fn validate_presented(&self, presented: &Presented<'_>) -> Result<Arc<Principal>, ValidationError> {
+        use crate::model::TokenScheme;
+        let principal = self.validate(presented.token).await?;
+        let bound = principal
+            .claims
+            .get("cnf")
+            .and_then(|c| c.get("jkt"))
+            .and_then(Value::as_str);
+        match (presented.scheme, bound) {
+            (TokenScheme::Bearer, None) => Ok(principal),
+            (TokenScheme::Bearer, Some(_)) => Err(ValidationError::DpopBound),
+            (TokenScheme::Dpop, bound) => {
+                let proof = presented.proof.ok_or(ValidationError::Dpop(dpop::DpopError::Malformed(
+                    "no single DPoP header",
+                )))?;
+                let uri = presented.uri.ok_or(ValidationError::Dpop(dpop::DpopError::Malformed(
+                    "the request's URI is not known here (configure the gateway's public origin)",
+                )))?;
+                let request = dpop::ProofContext {
+                    method: presented.method,
+                    uri,
+                    access_token: Some(presented.token),
+                    nonce: None,
+                };
+                let checked = dpop::check_proof(proof, &request, self.clock.now(), &self.proofs)
+                    .map_err(ValidationError::Dpop)?;
+                if bound != Some(checked.jkt.as_str()) {
+                    return Err(ValidationError::NotBoundToProofKey);
+                }
+                Ok(principal)
+            }
+        }
     }
 
     /// The answer for a token already seen (or one too large to look at); else the token's SHA-256, for

@@ -1,0 +1,507 @@
+//! DPoP proofs (RFC 9449): the one checker for every place a proof is presented with a sender-constrained access
+//! token (the tower layer, forward auth, `gateway-auth`), and the RFC 7638 thumbprint that binds a token to a key.
+//!
+//! A proof is accepted only when every check of RFC 9449 §4.3 passes, in this order: a compact JWS with `typ:
+//! dpop+jwt`, an asymmetric `alg` we verify (`ES256`, `RS256`, `EdDSA`) that is the public `jwk`'s own, a signature
+//! that verifies with that key, `jti`, `htm` equal to the request's method, `htu` equal to the request's URI without
+//! query and fragment (both read by the WHATWG URL parser, so case and default ports do not matter), `iat` within
+//! [`MAX_PROOF_AGE`] (and at most [`FUTURE_LEEWAY`] ahead), `ath` the SHA-256 of the access token presented with it,
+//! the server's `nonce` when it asks for one, and a `jti` not used before with this key ([`ReplayGuard`]). The
+//! caller then compares the proof's key thumbprint with the token's `cnf.jkt` (RFC 9449 §6.1).
+//!
+//! ```
+//! use keymanager::validation::dpop::{htu_of, jwk_thumbprint};
+//! // RFC 7638 §3.1's example key and thumbprint.
+//! let jwk = serde_json::json!({"kty": "RSA", "e": "AQAB", "alg": "RS256", "kid": "2011-04-29",
+//!     "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"});
+//! assert_eq!(jwk_thumbprint(&jwk).unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+//! assert_eq!(htu_of("HTTPS://API.example:443/orders?x=1#f").unwrap(), "https://api.example/orders");
+//! assert!(htu_of("/orders").is_err());
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{Map, Value};
+
+/// The `alg`s a proof may be signed with (listed in a `WWW-Authenticate: DPoP` challenge's `algs`).
+pub const DPOP_ALGORITHMS: [&str; 3] = crate::model::DPOP_SIGNING_ALG_VALUES;
+/// How old (seconds) a proof's `iat` may be.
+pub const MAX_PROOF_AGE: i64 = 60;
+/// How far (seconds) ahead of our clock a proof's `iat` may be.
+pub const FUTURE_LEEWAY: i64 = 30;
+/// The largest proof read, in bytes (an RSA-4096 key in the header fits well within it).
+pub const MAX_PROOF_BYTES: usize = 8 * 1024;
+/// How many proofs the replay guard remembers at once; beyond, proofs are refused until old ones age out.
+pub const MAX_REMEMBERED_PROOFS: usize = 200_000;
+
+/// Why a proof is refused (RFC 9449's `invalid_dpop_proof`, or `use_dpop_nonce`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DpopError {
+    /// Not a compact JWS we can read, or a member missing or of the wrong type.
+    #[error("the DPoP proof is malformed: {0}")]
+    Malformed(&'static str),
+    /// `typ` is not `dpop+jwt`.
+    #[error("the DPoP proof's typ is not dpop+jwt")]
+    Type,
+    /// `alg` is not one we verify, or not the key's.
+    #[error("the DPoP proof's alg is not ES256, RS256 or EdDSA for its key")]
+    Algorithm,
+    /// The `jwk` is not a public P-256, RSA or Ed25519 key.
+    #[error("the DPoP proof's jwk is not a public P-256, RSA (2048 bits or more) or Ed25519 key")]
+    Key,
+    /// The signature does not verify with the proof's own key.
+    #[error("the DPoP proof's signature does not verify")]
+    Signature,
+    /// `htm` is not the request's method.
+    #[error("the DPoP proof is for another method")]
+    Method,
+    /// `htu` is not the request's URI.
+    #[error("the DPoP proof is for another URI")]
+    Uri,
+    /// `iat` is too old or ahead of our clock.
+    #[error("the DPoP proof's iat is not within {MAX_PROOF_AGE} seconds of now")]
+    Time,
+    /// `ath` is missing or not the SHA-256 of the access token presented.
+    #[error("the DPoP proof's ath is not the hash of the access token")]
+    AccessTokenHash,
+    /// The server asked for a nonce and the proof does not carry it.
+    #[error("a DPoP nonce is required")]
+    UseNonce,
+    /// This `jti` was used before with this key.
+    #[error("the DPoP proof was used before")]
+    Replayed,
+    /// The replay guard is full: refused rather than unchecked.
+    #[error("too many DPoP proofs at once; try again")]
+    Busy,
+}
+
+impl DpopError {
+    /// The RFC 9449 error code: `use_dpop_nonce` or `invalid_dpop_proof`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DpopError::UseNonce => "use_dpop_nonce",
+            _ => "invalid_dpop_proof",
+        }
+    }
+}
+
+/// The request a proof must be for.
+#[derive(Debug, Clone, Copy)]
+pub struct ProofContext<'a> {
+    /// The HTTP method (any case).
+    pub method: &'a str,
+    /// The absolute URI the client sent the request to; query and fragment are ignored.
+    pub uri: &'a str,
+    /// The access token presented with the proof (a resource request): `ath` must be its hash. `None` at a token
+    /// endpoint.
+    pub access_token: Option<&'a str>,
+    /// The nonce the server requires, if it does.
+    pub nonce: Option<&'a str>,
+}
+
+/// A proof that passed: its key's thumbprint (compare with `cnf.jkt`) and its `jti`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedProof {
+    /// base64url(SHA-256) of the proof key's RFC 7638 members.
+    pub jkt: String,
+    /// The proof's id.
+    pub jti: String,
+    /// When it was made.
+    pub iat: i64,
+}
+
+/// The RFC 7638 thumbprint of a public P-256, RSA or Ed25519 JWK: base64url(SHA-256 of its required members,
+/// sorted, without white space); `None` for any other key.
+pub fn jwk_thumbprint(jwk: &Value) -> Option<String> {
+    let s = |name: &str| jwk.get(name).and_then(Value::as_str);
+    let canonical = match s("kty")? {
+        "EC" => serde_json::json!({"crv": s("crv")?, "kty": "EC", "x": s("x")?, "y": s("y")?}),
+        "RSA" => serde_json::json!({"e": s("e")?, "kty": "RSA", "n": s("n")?}),
+        "OKP" => serde_json::json!({"crv": s("crv")?, "kty": "OKP", "x": s("x")?}),
+        _ => return None,
+    };
+    // serde_json writes a `json!` object's members sorted by name (no `preserve_order`), without white space.
+    let text = canonical.to_string();
+    Some(URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())))
+}
+
+/// The `htu` of a request URI (RFC 9449 §4.3 step 9): absolute, without query and fragment, as the WHATWG URL
+/// parser writes it (scheme and host in lower case, a default port left out).
+pub fn htu_of(uri: &str) -> Result<String, DpopError> {
+    let mut url = url::Url::parse(uri).map_err(|_| DpopError::Malformed("htu is not an absolute URI"))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+        return Err(DpopError::Malformed("htu is not an http(s) URI"));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url.into())
+}
+
+/// base64url(SHA-256(access token)): a proof's `ath`.
+pub fn access_token_hash(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()))
+}
+
+/// Remembers the proofs seen (key thumbprint and `jti`) until they are too old to be accepted anyway, so each is
+/// used once in this process. Bounded: when full of proofs still young, new ones are refused ([`DpopError::Busy`]).
+#[derive(Debug, Default)]
+pub struct ReplayGuard {
+    seen: Mutex<HashMap<(String, String), i64>>,
+}
+
+impl ReplayGuard {
+    /// Record a proof's first use (`false`: used before, or the guard is full of young proofs).
+    fn first_use(&self, jkt: &str, jti: &str, iat: i64, now: i64) -> Result<(), DpopError> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= MAX_REMEMBERED_PROOFS {
+            seen.retain(|_, until| *until > now);
+            if seen.len() >= MAX_REMEMBERED_PROOFS {
+                return Err(DpopError::Busy);
+            }
+        }
+        let until = iat.saturating_add(MAX_PROOF_AGE).max(now.saturating_add(MAX_PROOF_AGE));
+        match seen.insert((jkt.to_owned(), jti.to_owned()), until) {
+            Some(earlier) if earlier > now => Err(DpopError::Replayed),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Check a proof for a request at time `now` (RFC 9449 §4.3), recording its `jti` in `replay`.
+pub fn check_proof(
+    proof: &str,
+    request: &ProofContext<'_>,
+    now: i64,
+    replay: &ReplayGuard,
+) -> Result<CheckedProof, DpopError> {
+    if proof.len() > MAX_PROOF_BYTES {
+        return Err(DpopError::Malformed("the proof is too large"));
+    }
+    let mut parts = proof.split('.');
+    let (Some(h), Some(c), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(DpopError::Malformed("not a compact JWS"));
+    };
+    let json = |part: &str| -> Result<Map<String, Value>, DpopError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| DpopError::Malformed("a part is not base64url"))?;
+        serde_json::from_slice(&bytes).map_err(|_| DpopError::Malformed("a part is not a JSON object"))
+    };
+    let header = json(h)?;
+    let claims = json(c)?;
+    if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
+        return Err(DpopError::Type);
+    }
+    let alg = header.get("alg").and_then(Value::as_str).ok_or(DpopError::Algorithm)?;
+    let jwk = header.get("jwk").ok_or(DpopError::Malformed("no jwk in the header"))?;
+    // RFC 9449 §4.3 step 7: the key must be public (no private member of any key type).
+    if ["d", "p", "q", "dp", "dq", "qi", "k"]
+        .iter()
+        .any(|m| jwk.get(m).is_some())
+    {
+        return Err(DpopError::Key);
+    }
+    let (key_alg, key) = super::jwk_public_key(jwk).ok_or(DpopError::Key)?;
+    if alg != key_alg || !DPOP_ALGORITHMS.contains(&alg) {
+        return Err(DpopError::Algorithm);
+    }
+    let signature = URL_SAFE_NO_PAD
+        .decode(sig)
+        .map_err(|_| DpopError::Malformed("the signature is not base64url"))?;
+    let signing_input = &proof[..h.len() + 1 + c.len()];
+    key.verify_sig(signing_input.as_bytes(), &signature)
+        .map_err(|_| DpopError::Signature)?;
+    let text = |name: &'static str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .ok_or(DpopError::Malformed(name))
+    };
+    let jti = text("jti")?;
+    if jti.is_empty() || jti.len() > 256 {
+        return Err(DpopError::Malformed("jti"));
+    }
+    if !text("htm")?.eq_ignore_ascii_case(request.method) {
+        return Err(DpopError::Method);
+    }
+    let htu = htu_of(text("htu")?).map_err(|_| DpopError::Uri)?;
+    if htu != htu_of(request.uri)? {
+        return Err(DpopError::Uri);
+    }
+    let iat = claims
+        .get("iat")
+        .and_then(Value::as_i64)
+        .ok_or(DpopError::Malformed("iat"))?;
+    if iat < now.saturating_sub(MAX_PROOF_AGE) || iat > now.saturating_add(FUTURE_LEEWAY) {
+        return Err(DpopError::Time);
+    }
+    if let Some(token) = request.access_token {
+        if claims.get("ath").and_then(Value::as_str) != Some(access_token_hash(token).as_str()) {
+            return Err(DpopError::AccessTokenHash);
+        }
+    }
+    if let Some(nonce) = request.nonce {
+        if claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
+            return Err(DpopError::UseNonce);
+        }
+    }
+    let jkt = jwk_thumbprint(jwk).ok_or(DpopError::Key)?;
+    replay.first_use(&jkt, jti, iat, now)?;
+    Ok(CheckedProof {
+        jkt,
+        jti: jti.to_owned(),
+        iat,
+    })
+}
+
+/// A client's DPoP key (RFC 9449 §4): it signs proofs that carry its public key, for a client of a key manager or
+/// an API that binds tokens to keys (and for tests and benchmarks of the checker).
+///
+/// ```
+/// use keymanager::validation::dpop::{check_proof, ProofContext, ProofKey, ReplayGuard};
+/// let key = ProofKey::es256().unwrap();
+/// let now = 1_800_000_000;
+/// let proof = key.proof("GET", "https://api.example/orders", now, Some("the-access-token"));
+/// let request = ProofContext { method: "GET", uri: "https://api.example/orders", access_token: Some("the-access-token"), nonce: None };
+/// let checked = check_proof(&proof, &request, now, &ReplayGuard::default()).unwrap();
+/// assert_eq!(checked.jkt, key.thumbprint());
+/// ```
+pub enum ProofKey {
+    /// P-256, signing ES256.
+    Es256(aws_lc_rs::signature::EcdsaKeyPair),
+    /// Ed25519, signing EdDSA.
+    EdDsa(aws_lc_rs::signature::Ed25519KeyPair),
+}
+
+impl std::fmt::Debug for ProofKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProofKey")
+            .field("alg", &self.alg())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProofKey {
+    /// A new P-256 key.
+    pub fn es256() -> Result<Self, aws_lc_rs::error::Unspecified> {
+        use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)?;
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+            .map(ProofKey::Es256)
+            .map_err(|_| aws_lc_rs::error::Unspecified)
+    }
+
+    /// A new Ed25519 key.
+    pub fn eddsa() -> Result<Self, aws_lc_rs::error::Unspecified> {
+        aws_lc_rs::signature::Ed25519KeyPair::generate().map(ProofKey::EdDsa)
+    }
+
+    /// The public key, as a JWK.
+    pub fn jwk(&self) -> Value {
+        use aws_lc_rs::signature::KeyPair;
+        match self {
+            ProofKey::Es256(k) => {
+                let point = k.public_key().as_ref();
+                let (x, y) = point
+                    .get(1..)
+                    .unwrap_or_default()
+                    .split_at(point.len().saturating_sub(1) / 2);
+                serde_json::json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(x),
+                                   "y": URL_SAFE_NO_PAD.encode(y)})
+            }
+            ProofKey::EdDsa(k) => {
+                serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(k.public_key().as_ref())})
+            }
+        }
+    }
+
+    /// The key's RFC 7638 thumbprint: what a token bound to it carries as `cnf.jkt`.
+    pub fn thumbprint(&self) -> String {
+        jwk_thumbprint(&self.jwk()).unwrap_or_default()
+    }
+
+    /// `ES256` or `EdDSA`.
+    pub fn alg(&self) -> &'static str {
+        match self {
+            ProofKey::Es256(_) => "ES256",
+            ProofKey::EdDsa(_) => "EdDSA",
+        }
+    }
+
+    /// A compact JWS of `header` and `claims`, signed with this key (`None` only if the system's random source
+    /// fails).
+    pub fn sign(&self, header: &Value, claims: &Value) -> Option<String> {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig = match self {
+            ProofKey::Es256(k) => k
+                .sign(&aws_lc_rs::rand::SystemRandom::new(), input.as_bytes())
+                .ok()?
+                .as_ref()
+                .to_vec(),
+            ProofKey::EdDsa(k) => k.sign(input.as_bytes()).as_ref().to_vec(),
+        };
+        Some(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+    }
+
+    /// A proof for a request (`method`, absolute `uri`) made at `iat`, for `access_token` when the request carries
+    /// one, with a fresh random `jti`.
+    pub fn proof(&self, method: &str, uri: &str, iat: i64, access_token: Option<&str>) -> String {
+        let mut jti = [0u8; 16];
+        // With no random source the jti is zeros: the checker refuses its second use, never accepts a forgery.
+        let _ = aws_lc_rs::rand::fill(&mut jti);
+        let mut claims = serde_json::json!({"jti": URL_SAFE_NO_PAD.encode(jti), "htm": method, "htu": uri, "iat": iat});
+        if let Some(t) = access_token {
+            claims["ath"] = serde_json::json!(access_token_hash(t));
+        }
+        let header = serde_json::json!({"typ": "dpop+jwt", "alg": self.alg(), "jwk": self.jwk()});
+        self.sign(&header, &claims).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 1_800_000_000;
+    const URI: &str = "https://api.example/orders";
+
+    fn at<'a>(uri: &'a str, token: Option<&'static str>) -> ProofContext<'a> {
+        ProofContext {
+            method: "GET",
+            uri,
+            access_token: token,
+            nonce: None,
+        }
+    }
+
+    #[test]
+    fn a_fresh_proof_passes_once_and_names_its_key() {
+        for key in [ProofKey::es256().unwrap(), ProofKey::eddsa().unwrap()] {
+            let guard = ReplayGuard::default();
+            let proof = key.proof("get", "https://API.example:443/orders", NOW - 5, Some("tok"));
+            let checked = check_proof(&proof, &at(&format!("{URI}?page=2"), Some("tok")), NOW, &guard).unwrap();
+            assert_eq!(checked.jkt, jwk_thumbprint(&key.jwk()).unwrap());
+            assert_eq!(
+                check_proof(&proof, &at(URI, Some("tok")), NOW, &guard),
+                Err(DpopError::Replayed),
+                "{}",
+                key.alg()
+            );
+        }
+    }
+
+    #[test]
+    fn every_rule_of_rfc_9449_refuses_by_name() {
+        let key = ProofKey::es256().unwrap();
+        let other = ProofKey::es256().unwrap();
+        let good_claims = json!({"jti": "j", "htm": "GET", "htu": URI, "iat": NOW, "ath": access_token_hash("tok")});
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk()});
+        let with = |h: Value, c: Value| key.sign(&h, &c).unwrap();
+        let claims_with = |name: &str, v: Value| {
+            let mut c = good_claims.clone();
+            c[name] = v;
+            c
+        };
+        let header_with = |name: &str, v: Value| {
+            let mut h = header.clone();
+            h[name] = v;
+            h
+        };
+        let mut private = key.jwk();
+        private["d"] = json!("AAAA");
+        let tampered = {
+            let p = with(header.clone(), good_claims.clone());
+            let mut parts: Vec<&str> = p.split('.').collect();
+            let changed = URL_SAFE_NO_PAD.encode(claims_with("htm", json!("POST")).to_string());
+            parts[1] = &changed;
+            parts.join(".")
+        };
+        let cases: Vec<(String, DpopError)> = vec![
+            ("a.b".into(), DpopError::Malformed("not a compact JWS")),
+            (
+                with(header_with("typ", json!("JWT")), good_claims.clone()),
+                DpopError::Type,
+            ),
+            (
+                with(header_with("alg", json!("HS256")), good_claims.clone()),
+                DpopError::Algorithm,
+            ),
+            (
+                with(header_with("alg", json!("RS256")), good_claims.clone()),
+                DpopError::Algorithm,
+            ),
+            (with(header_with("jwk", private), good_claims.clone()), DpopError::Key),
+            (
+                with(header_with("jwk", other.jwk()), good_claims.clone()),
+                DpopError::Signature,
+            ),
+            (tampered, DpopError::Signature),
+            (
+                with(header.clone(), claims_with("htm", json!("POST"))),
+                DpopError::Method,
+            ),
+            (
+                with(header.clone(), claims_with("htu", json!("https://api.example/other"))),
+                DpopError::Uri,
+            ),
+            (
+                with(header.clone(), claims_with("htu", json!("https://evil.example/orders"))),
+                DpopError::Uri,
+            ),
+            (
+                with(header.clone(), claims_with("iat", json!(NOW - MAX_PROOF_AGE - 1))),
+                DpopError::Time,
+            ),
+            (
+                with(header.clone(), claims_with("iat", json!(NOW + FUTURE_LEEWAY + 1))),
+                DpopError::Time,
+            ),
+            (
+                with(header.clone(), claims_with("ath", json!(access_token_hash("other")))),
+                DpopError::AccessTokenHash,
+            ),
+            (
+                with(header.clone(), claims_with("jti", json!(7))),
+                DpopError::Malformed("jti"),
+            ),
+        ];
+        for (i, (proof, expected)) in cases.into_iter().enumerate() {
+            let guard = ReplayGuard::default();
+            assert_eq!(
+                check_proof(&proof, &at(URI, Some("tok")), NOW, &guard),
+                Err(expected),
+                "case {i}"
+            );
+        }
+        // A nonce the server asked for.
+        let guard = ReplayGuard::default();
+        let request = ProofContext {
+            nonce: Some("n-1"),
+            ..at(URI, Some("tok"))
+        };
+        let proof = with(header.clone(), good_claims.clone());
+        assert_eq!(check_proof(&proof, &request, NOW, &guard), Err(DpopError::UseNonce));
+        assert_eq!(DpopError::UseNonce.code(), "use_dpop_nonce");
+        let proof = with(header.clone(), claims_with("nonce", json!("n-1")));
+        assert!(check_proof(&proof, &request, NOW, &guard).is_ok());
+    }
+
+    #[test]
+    fn a_proof_seen_again_after_it_aged_out_is_still_refused_by_its_iat() {
+        let key = ProofKey::es256().unwrap();
+        let guard = ReplayGuard::default();
+        let proof = key.proof("GET", URI, NOW, None);
+        assert!(check_proof(&proof, &at(URI, None), NOW, &guard).is_ok());
+        let later = NOW + MAX_PROOF_AGE + 1;
+        assert_eq!(check_proof(&proof, &at(URI, None), later, &guard), Err(DpopError::Time));
+    }
+}
