@@ -77,6 +77,7 @@ async fn user_token(
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             validity: None,
             client_address: None,
+            dpop_jkt: None,
         })
         .await
         .unwrap();

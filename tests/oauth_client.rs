@@ -68,6 +68,7 @@ async fn each_grant_sends_the_rfc_6749_form_and_reads_the_answer() {
             scopes: ["a"].into_iter().collect(),
             validity: None,
             client_address: None,
+            dpop_jkt: None,
         },
         TokenRequest {
             client_id: "app".into(),
@@ -79,6 +80,7 @@ async fn each_grant_sends_the_rfc_6749_form_and_reads_the_answer() {
             scopes: ["a"].into_iter().collect(),
             validity: None,
             client_address: None,
+            dpop_jkt: None,
         },
         TokenRequest {
             client_id: "spa".into(),
@@ -91,6 +93,7 @@ async fn each_grant_sends_the_rfc_6749_form_and_reads_the_answer() {
             scopes: Default::default(),
             validity: None,
             client_address: None,
+            dpop_jkt: None,
         },
     ];
     for request in &requests {

@@ -50,6 +50,10 @@ pub struct TokenRequest {
     /// The network address of whoever sent the request, when known: a key manager that checks a password (the
     /// `password` grant) counts failures per address as well as per user name. Every server path sets it.
     pub client_address: Option<std::net::IpAddr>,
+    /// Bind the access token to this DPoP key (RFC 9449 `cnf.jkt`, the key's RFC 7638 thumbprint): set by the
+    /// resident's token endpoint once it has checked the request's DPoP proof. A key manager that cannot bind
+    /// tokens refuses a request that asks it to.
+    pub dpop_jkt: Option<String>,
 }
 
 impl TokenRequest {
@@ -69,6 +73,7 @@ impl TokenRequest {
             scopes: Scopes::new(),
             validity: None,
             client_address: None,
+            dpop_jkt: None,
         }
     }
 
@@ -252,6 +257,7 @@ mod tests {
             scopes: Default::default(),
             validity: None,
             client_address: None,
+            dpop_jkt: None,
         };
         let rev = RevocationRequest {
             token: Token::new("the-token"),

@@ -447,6 +447,7 @@ impl KeyService {
                 scopes: req.scopes.clone(),
                 validity: req.validity_time,
                 client_address: None,
+                dpop_jkt: None,
             };
             match km.issue_token(&request).await {
                 Ok(t) => (Some(t), None),
@@ -680,6 +681,7 @@ impl KeyService {
             scopes,
             validity,
             client_address,
+            dpop_jkt: None,
         })
         .await
     }

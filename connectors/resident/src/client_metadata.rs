@@ -41,11 +41,20 @@ pub struct ClientMetadata {
     /// Where people read the client's terms of service (RFC 7591 §2), linked on the consent page; `https`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tos_uri: Option<String>,
+    /// RFC 9449 §5.2: every token request of the client must carry a DPoP proof, so each of its access tokens is
+    /// bound to a key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
+}
+
+/// Whether a stored client must prove a DPoP key at the token endpoint (`dpop_bound_access_tokens`).
+pub fn requires_dpop(client: &crate::store::ClientRecord) -> bool {
+    client.additional_properties.get("dpop_bound_access_tokens") == Some(&Value::Bool(true))
 }
 
 /// Every member of [`ClientMetadata`], classified for an update a client makes on its own authority (RFC 7592):
 /// what it may change without an administrator. A test fails when a member is added without a class here.
-pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 7] = [
+pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 8] = [
     ("post_logout_redirect_uris", SelfUpdate::Narrow),
     ("id_token_signed_response_alg", SelfUpdate::Free),
     ("token_endpoint_auth_method", SelfUpdate::Never),
@@ -54,6 +63,8 @@ pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 7] = [
     // Shown to people deciding whether to trust the client: an administrator's to change.
     ("policy_uri", SelfUpdate::Never),
     ("tos_uri", SelfUpdate::Never),
+    // Turning it off would unbind the client's tokens: an administrator's to change.
+    ("dpop_bound_access_tokens", SelfUpdate::Never),
 ];
 
 /// What a client may do with one member of its metadata on its own authority.
@@ -102,8 +113,8 @@ impl ClientMetadata {
                     Error::invalid_field(
                         format!("additional_properties.{name}"),
                         "unknown field; the resident key manager takes post_logout_redirect_uris, \
-                             token_endpoint_auth_method, jwks, jwks_uri, id_token_signed_response_alg, policy_uri \
-                             and tos_uri",
+                             token_endpoint_auth_method, jwks, jwks_uri, id_token_signed_response_alg, policy_uri, \
+                             tos_uri and dpop_bound_access_tokens",
                     )
                 }
                 None => Error::invalid_field(format!("additional_properties.{path}"), inner),
@@ -264,6 +275,7 @@ mod tests {
             id_token_signed_response_alg: Some("RS256".into()),
             policy_uri: Some("https://app.example.com/privacy".into()),
             tos_uri: Some("https://app.example.com/terms".into()),
+            dpop_bound_access_tokens: true,
         };
         let mut ours: Vec<String> = serde_json::to_value(full)
             .unwrap()
@@ -366,6 +378,7 @@ mod tests {
             id_token_signed_response_alg: Some("RS256".into()),
             policy_uri: Some("https://app.example.com/privacy".into()),
             tos_uri: Some("https://app.example.com/terms".into()),
+            dpop_bound_access_tokens: true,
         };
         let Value::Object(members) = serde_json::to_value(&all).unwrap() else {
             panic!("metadata serialises as an object")

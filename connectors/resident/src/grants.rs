@@ -463,6 +463,7 @@ impl ResidentServer {
             )
             .await?;
         self.mint(Mint {
+            dpop_jkt: request.dpop_jkt.as_deref(),
             grant: Issued::AuthorizationCode,
             client,
             secret_id: who.secret_id.as_deref(),
@@ -522,6 +523,7 @@ impl ResidentServer {
             Use::Replayed(r) => return Err(self.replayed_refresh(&r.grant_id).await),
         }
         self.mint(Mint {
+            dpop_jkt: request.dpop_jkt.as_deref(),
             grant: Issued::RefreshToken,
             client,
             secret_id: who.secret_id.as_deref(),
@@ -572,6 +574,7 @@ impl ResidentServer {
             .record_user_grant(&grant_id, &owner.subject, &client.client_id, self.revocation_horizon()?)
             .await?;
         self.mint(Mint {
+            dpop_jkt: request.dpop_jkt.as_deref(),
             grant: Issued::Password,
             client,
             secret_id: who.secret_id.as_deref(),

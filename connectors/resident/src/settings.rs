@@ -250,6 +250,10 @@ pub fn descriptor() -> ConnectorDescriptor {
                 "Where people read how the application uses their data (shown at consent)",
             ),
             Setting::url("tos_uri", "The application's terms of service (shown at consent)"),
+            Setting::boolean(
+                "dpop_bound_access_tokens",
+                "Every token request must carry a DPoP proof: each access token is bound to the client's key (RFC 9449)",
+            ),
         ],
     }
 }

@@ -590,7 +590,129 @@ async fn a_client_cannot_widen_itself_through_rfc7592(h: Harness) {
     assert!(widened.scopes.contains("admin"));
 }
 
+/// DPoP at the token endpoint (RFC 9449 §5): a proof binds the token to its key (`token_type: DPoP`, `cnf.jkt`),
+/// introspection says so, a proof is used once and only for this endpoint, a client registered with
+/// `dpop_bound_access_tokens` cannot get a token without one, and our own gateway validator then accepts the token
+/// only with a proof of that key.
+async fn dpop_binds_tokens_to_the_clients_key(h: Harness) {
+    use keymanager::validation::dpop::ProofKey;
+    use keymanager::validation::{Presented, TokenValidator, ValidationError, ValidatorSettings};
+    let app = app(&h);
+    let endpoint = "http://127.0.0.1:9443/oauth2/token";
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    let r = call(
+        &app,
+        Request::get("/.well-known/openid-configuration")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        r.json["dpop_signing_alg_values_supported"],
+        json!(["ES256", "RS256", "EdDSA"])
+    );
+    let (id, secret) = client(&h).await;
+    let key = ProofKey::es256().unwrap();
+    let with_proof = |proof: &str| {
+        let mut req = form("/oauth2/token", basic(&id, &secret), "grant_type=client_credentials");
+        req.headers_mut().insert("dpop", proof.parse().unwrap());
+        req
+    };
+    let proof = key.proof("POST", endpoint, now(), None);
+    let r = call(&app, with_proof(&proof)).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["token_type"], "DPoP");
+    let token = r.json["access_token"].as_str().unwrap().to_owned();
+    let payload: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(payload["cnf"]["jkt"], key.thumbprint());
+    // Used once; for this endpoint only.
+    let again = call(&app, with_proof(&proof)).await;
+    assert_eq!(
+        (again.status, again.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof"))
+    );
+    let elsewhere = key.proof("POST", "http://127.0.0.1:9443/oauth2/revoke", now(), None);
+    let r = call(&app, with_proof(&elsewhere)).await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof"))
+    );
+    // Introspection names the key.
+    let r = call(
+        &app,
+        form("/oauth2/introspect", basic(&id, &secret), &format!("token={token}")),
+    )
+    .await;
+    assert_eq!(
+        (r.json["active"].as_bool(), r.json["cnf"]["jkt"].as_str()),
+        (Some(true), Some(key.thumbprint().as_str()))
+    );
+    // Our gateway: only as DPoP with a proof of that key.
+    let mut kms = keymanager::registry::KeyManagers::default();
+    kms.insert(std::sync::Arc::new(h.km.clone()), &keymanager_resident::ResidentFactory)
+        .unwrap();
+    let validator = TokenValidator::new(&kms, ValidatorSettings::default()).unwrap();
+    let api = "https://api.example/orders";
+    let as_bearer = Presented {
+        scheme: TokenScheme::Bearer,
+        token: &token,
+        proof: None,
+        method: "GET",
+        uri: Some(api),
+    };
+    assert_eq!(
+        validator.validate_presented(&as_bearer).await.unwrap_err(),
+        ValidationError::DpopBound
+    );
+    let at_api = key.proof("GET", api, now(), Some(&token));
+    let as_dpop = Presented {
+        scheme: TokenScheme::Dpop,
+        proof: Some(&at_api),
+        ..as_bearer
+    };
+    assert!(validator.validate_presented(&as_dpop).await.is_ok());
+    // A client that must use DPoP gets nothing without a proof.
+    let mut spec = ClientSpec::new("bound", KeyType::Production).with_scopes(["orders:read"]);
+    spec.additional_properties
+        .insert("dpop_bound_access_tokens".into(), json!(true));
+    let bound = h.km.register_client(&spec).await.unwrap();
+    let (bid, bsecret) = (
+        bound.client_id.to_string(),
+        bound.client_secret.unwrap().expose_secret().to_owned(),
+    );
+    let r = call(
+        &app,
+        form("/oauth2/token", basic(&bid, &bsecret), "grant_type=client_credentials"),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof"))
+    );
+    let mut req = form("/oauth2/token", basic(&bid, &bsecret), "grant_type=client_credentials");
+    req.headers_mut()
+        .insert("dpop", key.proof("POST", endpoint, now(), None).parse().unwrap());
+    let r = call(&app, req).await;
+    assert_eq!(
+        (r.status, r.json["token_type"].as_str()),
+        (StatusCode::OK, Some("DPoP")),
+        "{}",
+        r.json
+    );
+}
+
 on_both_backends!(
+    dpop_binds_tokens_to_the_clients_key,
     a_client_cannot_widen_itself_through_rfc7592,
     discovery_and_jwks,
     client_credentials_with_each_auth_method,

@@ -66,6 +66,7 @@ pub(crate) fn document(app: &AppState) -> Result<OpenIdMetadata> {
             "none",
         ]),
         revocation_endpoint_auth_signing_alg_values_supported: Some(assertion_algorithms),
+        dpop_signing_alg_values_supported: strings(&keymanager::connector_kit::model::DPOP_SIGNING_ALG_VALUES),
     };
     let meta = OpenIdMetadata::new(
         IssuerUrl::new(base.clone()).map_err(bad)?,

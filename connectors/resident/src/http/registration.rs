@@ -48,6 +48,8 @@ struct Metadata {
     id_token_signed_response_alg: Option<Value>,
     policy_uri: Option<Value>,
     tos_uri: Option<Value>,
+    /// RFC 9449 §5.2: the client always uses DPoP at the token endpoint.
+    dpop_bound_access_tokens: Option<Value>,
 }
 
 fn invalid_metadata(e: Error) -> OAuthError {
@@ -156,6 +158,7 @@ fn openid_metadata(meta: &Metadata) -> serde_json::Map<String, Value> {
         ("id_token_signed_response_alg", &meta.id_token_signed_response_alg),
         ("policy_uri", &meta.policy_uri),
         ("tos_uri", &meta.tos_uri),
+        ("dpop_bound_access_tokens", &meta.dpop_bound_access_tokens),
     ] {
         if let Some(v) = value.as_ref().filter(|v| !v.is_null()) {
             out.insert(name.into(), v.clone());

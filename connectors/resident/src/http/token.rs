@@ -125,6 +125,7 @@ async fn issue(
             .map_err(|why| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", why))?,
         None => keymanager::connector_kit::model::Scopes::new(),
     };
+    let dpop_jkt = dpop_binding(app, headers, &who)?;
     let request = TokenRequest {
         client_id: who.client.client_id.clone().into(),
         client_secret: None,
@@ -132,6 +133,7 @@ async fn issue(
         scopes,
         validity: None,
         client_address: address,
+        dpop_jkt,
     };
     let token = app.server.issue_for(&who, &request).await?;
     let mut body = json!({
@@ -153,6 +155,45 @@ async fn issue(
         Json(body),
     )
         .into_response())
+}
+
+/// The DPoP key a token request proves (RFC 9449 §5): its `DPoP` header checked as a proof of `POST` to this token
+/// endpoint, once. A client registered with `dpop_bound_access_tokens` must send one (§5.2).
+fn dpop_binding(
+    app: &AppState,
+    headers: &HeaderMap,
+    who: &crate::server::AuthenticatedClient,
+) -> Result<Option<String>, OAuthError> {
+    use keymanager::connector_kit::dpop::{check_proof, ProofContext};
+    let refused = |code: &str, text: String| OAuthError::new(StatusCode::BAD_REQUEST, code, text);
+    let mut all = headers.get_all("dpop").iter();
+    let proof = match (all.next(), all.next()) {
+        (None, _) => None,
+        (Some(one), None) => Some(
+            one.to_str()
+                .map_err(|_| refused("invalid_dpop_proof", "the DPoP header is not a JWS".into()))?,
+        ),
+        (Some(_), Some(_)) => return Err(refused("invalid_dpop_proof", "send one DPoP header".into())),
+    };
+    let Some(proof) = proof else {
+        if crate::client_metadata::requires_dpop(&who.client) {
+            return Err(refused(
+                "invalid_dpop_proof",
+                "this client is registered with dpop_bound_access_tokens: send a DPoP proof".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let endpoint = format!("{}/oauth2/token", app.server.settings().issuer);
+    let request = ProofContext {
+        method: "POST",
+        uri: &endpoint,
+        access_token: None,
+        nonce: None,
+    };
+    check_proof(proof, &request, app.server.now(), app.server.dpop_proofs())
+        .map(|checked| Some(checked.jkt))
+        .map_err(|e| refused(e.code(), e.to_string()))
 }
 
 pub(crate) async fn introspect(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

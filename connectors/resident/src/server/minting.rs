@@ -50,6 +50,7 @@ impl ResidentServer {
         }
         let scopes = granted_scopes(client, &request.scopes)?;
         self.mint(Mint {
+            dpop_jkt: request.dpop_jkt.as_deref(),
             grant: Issued::ClientCredentials,
             client,
             secret_id: who.secret_id.as_deref(),
@@ -106,8 +107,18 @@ impl ResidentServer {
                     if let Some(g) = m.grant_id {
                         obj.insert("grant_id".into(), g.into());
                     }
+                    if let Some(jkt) = m.dpop_jkt {
+                        obj.insert("cnf".into(), json!({ "jkt": jkt }));
+                    }
                 }
                 self.keys.current().await?.sign_jwt(ACCESS_TOKEN_TYP, &claims)?
+            }
+            TokenFormat::Opaque if m.dpop_jkt.is_some() => {
+                // An opaque token's record has no room for the key: refused rather than issued unbound.
+                return Err(Error::invalid_grant(
+                    "invalid_dpop_proof",
+                    "this server binds only JWT access tokens to DPoP keys (access_token_format = \"jwt\")",
+                ));
             }
             TokenFormat::Opaque => {
                 let token = crypto::random_token(32);
@@ -128,7 +139,10 @@ impl ResidentServer {
                 token
             }
         };
-        let refresh_token = match (m.refresh, m.grant_id) {
+        // A public client's refresh token would have to be bound to its DPoP key too (RFC 9449 §5); this server
+        // does not bind refresh tokens yet, so a public client that proves a key gets none rather than an unbound one.
+        let refresh = m.refresh && !(client.public_client && m.dpop_jkt.is_some());
+        let refresh_token = match (refresh, m.grant_id) {
             (true, Some(grant_id)) => Some(
                 self.new_refresh_token(client, m.subject, &scope, grant_id, m.openid)
                     .await?,
@@ -146,7 +160,7 @@ impl ResidentServer {
         };
         Ok(AccessToken {
             access_token: Token::new(token),
-            token_type: "Bearer".into(),
+            token_type: if m.dpop_jkt.is_some() { "DPoP" } else { "Bearer" }.into(),
             expires_in: Some(lifetime),
             scopes: m.scopes,
             refresh_token,
@@ -288,6 +302,8 @@ pub(crate) struct Mint<'a> {
     pub refresh: bool,
     /// For the code and refresh grants: an ID token goes with the access token when `openid` was granted.
     pub openid: Option<OpenId<'a>>,
+    /// The DPoP key the access token is bound to (`cnf.jkt`, RFC 9449 §6.1), when the request proved one.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// What an ID token needs beyond the access token (OpenID Connect Core §2).

@@ -69,6 +69,8 @@ pub struct ResidentServer {
     issued: std::sync::OnceLock<[metrics::Counter; 4]>,
     /// The key manager's configured name, for the `key_manager` label of its metrics.
     pub(crate) metrics_name: std::sync::OnceLock<String>,
+    /// The DPoP proofs the token endpoint accepted, each once.
+    dpop_proofs: keymanager::connector_kit::dpop::ReplayGuard,
 }
 
 impl std::fmt::Debug for ResidentServer {
@@ -81,6 +83,16 @@ impl std::fmt::Debug for ResidentServer {
 }
 
 impl ResidentServer {
+    /// The DPoP proofs the token endpoint accepted (each once, for their lifetime).
+    pub(crate) fn dpop_proofs(&self) -> &keymanager::connector_kit::dpop::ReplayGuard {
+        &self.dpop_proofs
+    }
+
+    /// The time now, by the store's clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.store.now()
+    }
+
     /// Open a server on a store, loading (or creating) its signing key; users are the store's own.
     pub async fn open(settings: ResidentSettings, store: Store) -> Result<Arc<ResidentServer>> {
         let users = Arc::new(StoreUsers::new(store.clone()));
@@ -107,6 +119,7 @@ impl ResidentServer {
             client_keys: crate::client_keys::ClientKeys::new(settings.egress)?,
             issued: std::sync::OnceLock::new(),
             metrics_name: std::sync::OnceLock::new(),
+            dpop_proofs: Default::default(),
             settings,
             store,
             keys,
