@@ -67,8 +67,11 @@ fn echo_upstream() -> u16 {
 }
 
 fn start_nginx(dir: &Path, keymanager: &str, upstream: u16) -> (Nginx, u16) {
+    start_nginx_on(dir, keymanager, upstream, common::free_port())
+}
+
+fn start_nginx_on(dir: &Path, keymanager: &str, upstream: u16, port: u16) -> (Nginx, u16) {
     let bin = nginx_binary().unwrap();
-    let port = common::free_port();
     let example =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/gateways/nginx.conf")).unwrap();
     let km = keymanager.trim_start_matches("http://");
@@ -420,4 +423,65 @@ fn path_spellings(path: &str) -> Vec<String> {
     out.push(path.replacen('o', "%256F", 1));
     out.push(format!("{path}%00"));
     out
+}
+
+/// DPoP through a real nginx, with a real client library: openid-client gets a token bound to its key from the
+/// resident (a client registered with `dpop_bound_access_tokens`) and calls the upstream through nginx with a proof
+/// of `http://nginx/orders/7` (`[gateway] public_origin`); the same token as a bearer token is refused with the
+/// RFC 9449 challenge, which nginx passes on.
+#[test]
+fn openid_client_calls_through_nginx_with_a_dpop_bound_token() {
+    if nginx_binary().is_none() {
+        return;
+    }
+    let Some(peers) = common::npm_peers() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let config = dir.path().join("keymanager.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[gateway]\nproxy = \"nginx\"\npublic_origin = \"http://127.0.0.1:{port}\"\n\n\
+             [[gateway.route]]\npath_prefix = \"/orders\"\nscopes = [\"orders:read\"]\n\n\
+             [[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n"
+        ),
+    )
+    .unwrap();
+    let served = common::serve_config(&config, dir.path(), &[]);
+    let admin = common::admin_token(dir.path());
+    let registered: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/oauth2/register", served.base))
+        .bearer_auth(&admin)
+        .json(&json!({"client_name": "dpop interop", "grant_types": ["client_credentials"],
+                      "scope": "orders:read", "dpop_bound_access_tokens": true}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap();
+    let upstream = echo_upstream();
+    let (_nginx, port) = start_nginx_on(dir.path(), &served.base, upstream, port);
+    let out = Command::new("node")
+        .current_dir(&peers)
+        .arg("openid-client-dpop.mjs")
+        .args([
+            served.base.as_str(),
+            client_id,
+            registered["client_secret"].as_str().unwrap(),
+            "orders:read",
+            &format!("http://127.0.0.1:{port}/orders/7?page=2"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "node failed: {}", String::from_utf8_lossy(&out.stderr));
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["dpop_algs"], json!(["ES256", "RS256", "EdDSA"]), "{seen}");
+    assert_eq!(seen["token_type"], "dpop", "{seen}");
+    assert_eq!(seen["status"], 200, "{seen}");
+    assert_eq!(seen["seen"]["x-auth-client-id"], client_id, "{seen}");
+    assert_eq!(seen["bearer_status"], 401, "{seen}");
+    let challenge = seen["bearer_challenge"].as_str().unwrap_or_default();
+    assert!(challenge.starts_with("DPoP ") && challenge.contains("invalid_token"), "{seen}");
 }

@@ -7,19 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn peers() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/peers"));
-    let node_ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if node_ok && dir.join("node_modules/openid-client").exists() {
-        return Some(dir);
-    }
-    common::missing(
-        "node or the npm peers in tests/peers/node_modules",
-        "scripts/test installs them",
-    );
-    None
+    common::npm_peers()
 }
 
 #[test]

@@ -287,3 +287,21 @@ pub fn raw_request(addr: &str, method: &str, target: &str, headers: &[(&str, &st
     let _ = BufReader::new(stream).read_line(&mut line);
     line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
+
+/// The directory of the pinned npm peers (`tests/peers`), when node and its `node_modules` are there; else `None`,
+/// after saying what is missing.
+pub fn npm_peers() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/peers"));
+    let node_ok = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if node_ok && dir.join("node_modules/openid-client").exists() {
+        return Some(dir);
+    }
+    missing(
+        "node or the npm peers in tests/peers/node_modules",
+        "scripts/test installs them",
+    );
+    None
+}

@@ -125,7 +125,7 @@ async fn issue(
             .map_err(|why| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", why))?,
         None => keymanager::connector_kit::model::Scopes::new(),
     };
-    let dpop_jkt = dpop_binding(app, headers, &who)?;
+    let dpop_jkt = dpop_binding(app, headers)?;
     let request = TokenRequest {
         client_id: who.client.client_id.clone().into(),
         client_secret: None,
@@ -158,12 +158,8 @@ async fn issue(
 }
 
 /// The DPoP key a token request proves (RFC 9449 §5): its `DPoP` header checked as a proof of `POST` to this token
-/// endpoint, once. A client registered with `dpop_bound_access_tokens` must send one (§5.2).
-fn dpop_binding(
-    app: &AppState,
-    headers: &HeaderMap,
-    who: &crate::server::AuthenticatedClient,
-) -> Result<Option<String>, OAuthError> {
+/// endpoint, once.
+fn dpop_binding(app: &AppState, headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
     use keymanager::connector_kit::dpop::{check_proof, ProofContext};
     let refused = |code: &str, text: String| OAuthError::new(StatusCode::BAD_REQUEST, code, text);
     let mut all = headers.get_all("dpop").iter();
@@ -175,13 +171,8 @@ fn dpop_binding(
         ),
         (Some(_), Some(_)) => return Err(refused("invalid_dpop_proof", "send one DPoP header".into())),
     };
+    // A client that must use DPoP and sends no proof is refused where tokens are minted (`issue_for`).
     let Some(proof) = proof else {
-        if crate::client_metadata::requires_dpop(&who.client) {
-            return Err(refused(
-                "invalid_dpop_proof",
-                "this client is registered with dpop_bound_access_tokens: send a DPoP proof".into(),
-            ));
-        }
         return Ok(None);
     };
     let endpoint = format!("{}/oauth2/token", app.server.settings().issuer);

@@ -19,6 +19,13 @@ impl ResidentServer {
     /// Issue a token for a client that already authenticated, by any grant it may use. The password grant counts
     /// failures per user name and per [`TokenRequest::client_address`].
     pub async fn issue_for(&self, who: &AuthenticatedClient, request: &TokenRequest) -> Result<AccessToken> {
+        // Every path (the token endpoint, the key manager in-process) honours a client's DPoP requirement.
+        if request.dpop_jkt.is_none() && crate::client_metadata::requires_dpop(&who.client) {
+            return Err(Error::invalid_grant(
+                "invalid_dpop_proof",
+                "this client is registered with dpop_bound_access_tokens: its tokens are requested with a DPoP proof",
+            ));
+        }
         match &request.grant {
             Grant::ClientCredentials => self.client_credentials(who, request).await,
             Grant::AuthorizationCode {
