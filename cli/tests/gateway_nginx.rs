@@ -454,8 +454,10 @@ fn openid_client_calls_through_nginx_with_a_dpop_bound_token() {
     let registered: Value = reqwest::blocking::Client::new()
         .post(format!("{}/oauth2/register", served.base))
         .bearer_auth(&admin)
-        .json(&json!({"client_name": "dpop interop", "grant_types": ["client_credentials"],
-                      "scope": "orders:read", "dpop_bound_access_tokens": true}))
+        .json(
+            &json!({"client_name": "dpop interop", "grant_types": ["client_credentials"],
+                      "scope": "orders:read", "dpop_bound_access_tokens": true}),
+        )
         .send()
         .unwrap()
         .json()
@@ -475,7 +477,11 @@ fn openid_client_calls_through_nginx_with_a_dpop_bound_token() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "node failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["dpop_algs"], json!(["ES256", "RS256", "EdDSA"]), "{seen}");
     assert_eq!(seen["token_type"], "dpop", "{seen}");
@@ -483,5 +489,8 @@ fn openid_client_calls_through_nginx_with_a_dpop_bound_token() {
     assert_eq!(seen["seen"]["x-auth-client-id"], client_id, "{seen}");
     assert_eq!(seen["bearer_status"], 401, "{seen}");
     let challenge = seen["bearer_challenge"].as_str().unwrap_or_default();
-    assert!(challenge.starts_with("DPoP ") && challenge.contains("invalid_token"), "{seen}");
+    assert!(
+        challenge.starts_with("DPoP ") && challenge.contains("invalid_token"),
+        "{seen}"
+    );
 }

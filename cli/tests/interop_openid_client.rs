@@ -70,54 +70,64 @@ fn openid_client_completes_authorization_code_with_pkce_against_keymanager_serve
     let admin = common::admin_token(dir.path());
     let redirect = "https://app.example/callback";
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let registered: serde_json::Value = rt.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{}/oauth2/register", served.base))
-            .bearer_auth(&admin)
-            .json(
-                &serde_json::json!({"client_name": "spa", "grant_types": ["authorization_code", "refresh_token"],
-                "redirect_uris": [redirect], "token_endpoint_auth_method": "none", "scope": "openid profile offline_access"}),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
-    let out = Command::new("node")
-        .current_dir(&peers)
-        .args([
+    // Once the usual way; once by a client that must push its requests first (RFC 9126).
+    for par in [false, true] {
+        let registered: serde_json::Value =
+            rt.block_on(async {
+                reqwest::Client::new()
+                .post(format!("{}/oauth2/register", served.base))
+                .bearer_auth(&admin)
+                .json(&serde_json::json!({"client_name": "spa", "grant_types": ["authorization_code", "refresh_token"],
+                    "redirect_uris": [redirect], "token_endpoint_auth_method": "none",
+                    "scope": "openid profile offline_access", "require_pushed_authorization_requests": par}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+            });
+        let mut args = vec![
             "openid-client-code-flow.mjs",
             &served.base,
             registered["client_id"].as_str().unwrap(),
             redirect,
             "bob",
             "bob's long password",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "node failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(seen["scope"], "openid profile offline_access");
-    assert_eq!(seen["has_refresh_token"], true);
-    assert_eq!(seen["refreshed_rotates"], true);
-    // OpenID Connect: openid-client checked the ID token (iss, aud, exp, iat, nonce) before handing it over.
-    let claims = &seen["id_token_claims"];
-    assert_eq!(claims["sub"], "bob");
-    assert_eq!(claims["iss"], served.base.as_str());
-    assert_eq!(claims["aud"], registered["client_id"]);
-    assert_eq!(claims["azp"], registered["client_id"]);
-    assert!(
-        claims["nonce"].is_string() && claims["at_hash"].is_string() && claims["auth_time"].is_i64(),
-        "{claims}"
-    );
-    assert_eq!(seen["userinfo"]["sub"], "bob", "UserInfo speaks for the same user");
-    assert_eq!(seen["refreshed_id_token_sub"], "bob", "a refresh brings a new ID token");
+        ];
+        if par {
+            args.push("par");
+        }
+        let out = Command::new("node").current_dir(&peers).args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "node failed (par: {par}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(seen["pushed"], par, "{seen}");
+        if par {
+            assert_eq!(
+                seen["unpushed_status"], 400,
+                "a client that must push is refused a request it did not push"
+            );
+        }
+        assert_eq!(seen["scope"], "openid profile offline_access");
+        assert_eq!(seen["has_refresh_token"], true);
+        assert_eq!(seen["refreshed_rotates"], true);
+        // OpenID Connect: openid-client checked the ID token (iss, aud, exp, iat, nonce) before handing it over.
+        let claims = &seen["id_token_claims"];
+        assert_eq!(claims["sub"], "bob");
+        assert_eq!(claims["iss"], served.base.as_str());
+        assert_eq!(claims["aud"], registered["client_id"]);
+        assert_eq!(claims["azp"], registered["client_id"]);
+        assert!(
+            claims["nonce"].is_string() && claims["at_hash"].is_string() && claims["auth_time"].is_i64(),
+            "{claims}"
+        );
+        assert_eq!(seen["userinfo"]["sub"], "bob", "UserInfo speaks for the same user");
+        assert_eq!(seen["refreshed_id_token_sub"], "bob", "a refresh brings a new ID token");
+    }
 }
 
 /// `private_key_jwt` with keys made by `jose` (ES256, RS256, EdDSA): registered by RFC 7591 with the public JWK (no

@@ -2,11 +2,15 @@
 // serve, as a public client: it checks the ID token (iss, aud, exp, iat, nonce, azp), calls the UserInfo endpoint
 // for the same subject, and refreshes (a new ID token comes with the new access token).
 // The login form is posted with fetch, as a browser would (the cookie carries the CSRF token).
-// Usage: node openid-client-code-flow.mjs ISSUER CLIENT_ID REDIRECT_URI USERNAME PASSWORD
+// With a sixth argument `par`, the authorization request is pushed first (RFC 9126, openid-client's
+// buildAuthorizationUrlWithPAR) and the same request sent the usual way is tried too (a client that must push is
+// refused it).
+// Usage: node openid-client-code-flow.mjs ISSUER CLIENT_ID REDIRECT_URI USERNAME PASSWORD [par]
 // Prints what it observed as JSON; exits non-zero on failure.
 import * as client from 'openid-client';
 
-const [issuer, clientId, redirectUri, username, password] = process.argv.slice(2);
+const [issuer, clientId, redirectUri, username, password, mode] = process.argv.slice(2);
+const usePar = mode === 'par';
 const config = await client.discovery(new URL(issuer), clientId, undefined, client.None(), {
   execute: [client.allowInsecureRequests],
 });
@@ -14,10 +18,13 @@ const verifier = client.randomPKCECodeVerifier();
 const challenge = await client.calculatePKCECodeChallenge(verifier);
 const state = client.randomState();
 const nonce = client.randomNonce();
-const authUrl = client.buildAuthorizationUrl(config, {
+const params = {
   redirect_uri: redirectUri, scope: 'openid profile offline_access', code_challenge: challenge,
   code_challenge_method: 'S256', state, nonce,
-});
+};
+const unpushed = client.buildAuthorizationUrl(config, params);
+const authUrl = usePar ? await client.buildAuthorizationUrlWithPAR(config, params) : unpushed;
+const unpushedStatus = usePar ? (await fetch(unpushed)).status : null;
 
 const page = await fetch(authUrl);
 if (page.status !== 200) throw new Error(`authorization page: ${page.status}`);
@@ -48,6 +55,8 @@ console.log(JSON.stringify({
   token_type: tokens.token_type,
   scope: tokens.scope,
   has_refresh_token: typeof tokens.refresh_token === 'string',
+  pushed: authUrl.searchParams.has('request_uri') && !authUrl.searchParams.has('scope'),
+  unpushed_status: unpushedStatus,
   refreshed_rotates: refreshed.refresh_token !== tokens.refresh_token,
   id_token_claims: claims,
   userinfo,

@@ -45,6 +45,17 @@ pub struct ClientMetadata {
     /// bound to a key.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
+    /// RFC 9126 §6: the client's authorization requests must be pushed to `/oauth2/par` first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
+}
+
+/// Whether a stored client must push its authorization requests (`require_pushed_authorization_requests`).
+pub fn requires_par(client: &crate::store::ClientRecord) -> bool {
+    client
+        .additional_properties
+        .get("require_pushed_authorization_requests")
+        == Some(&Value::Bool(true))
 }
 
 /// Whether a stored client must prove a DPoP key at the token endpoint (`dpop_bound_access_tokens`).
@@ -54,7 +65,7 @@ pub fn requires_dpop(client: &crate::store::ClientRecord) -> bool {
 
 /// Every member of [`ClientMetadata`], classified for an update a client makes on its own authority (RFC 7592):
 /// what it may change without an administrator. A test fails when a member is added without a class here.
-pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 8] = [
+pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 9] = [
     ("post_logout_redirect_uris", SelfUpdate::Narrow),
     ("id_token_signed_response_alg", SelfUpdate::Free),
     ("token_endpoint_auth_method", SelfUpdate::Never),
@@ -65,6 +76,7 @@ pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 8] = [
     ("tos_uri", SelfUpdate::Never),
     // Turning it off would unbind the client's tokens: an administrator's to change.
     ("dpop_bound_access_tokens", SelfUpdate::Never),
+    ("require_pushed_authorization_requests", SelfUpdate::Never),
 ];
 
 /// What a client may do with one member of its metadata on its own authority.
@@ -114,7 +126,7 @@ impl ClientMetadata {
                         format!("additional_properties.{name}"),
                         "unknown field; the resident key manager takes post_logout_redirect_uris, \
                              token_endpoint_auth_method, jwks, jwks_uri, id_token_signed_response_alg, policy_uri, \
-                             tos_uri and dpop_bound_access_tokens",
+                             tos_uri, dpop_bound_access_tokens and require_pushed_authorization_requests",
                     )
                 }
                 None => Error::invalid_field(format!("additional_properties.{path}"), inner),
@@ -276,6 +288,7 @@ mod tests {
             policy_uri: Some("https://app.example.com/privacy".into()),
             tos_uri: Some("https://app.example.com/terms".into()),
             dpop_bound_access_tokens: true,
+            require_pushed_authorization_requests: true,
         };
         let mut ours: Vec<String> = serde_json::to_value(full)
             .unwrap()
@@ -379,6 +392,7 @@ mod tests {
             policy_uri: Some("https://app.example.com/privacy".into()),
             tos_uri: Some("https://app.example.com/terms".into()),
             dpop_bound_access_tokens: true,
+            require_pushed_authorization_requests: true,
         };
         let Value::Object(members) = serde_json::to_value(&all).unwrap() else {
             panic!("metadata serialises as an object")

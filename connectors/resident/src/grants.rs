@@ -21,8 +21,15 @@ use crate::users::{ResourceOwner, StoreUsers};
 /// How long an authorization code lives (RFC 6749 §4.1.2 recommends at most 10 minutes).
 pub const CODE_LIFETIME: i64 = 60;
 
+/// How long a pushed authorization request's `request_uri` may start an authorization (RFC 9126 §2.2): long enough
+/// to sign in, short enough to be of no use later.
+pub const PUSHED_REQUEST_LIFETIME: i64 = 300;
+
+/// The prefix of every `request_uri` this server hands out (RFC 9126 §2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
 /// The parameters of an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuthorizationRequest {
     /// `client_id`.
     pub client_id: Option<String>,
@@ -46,6 +53,9 @@ pub struct AuthorizationRequest {
     pub max_age: Option<String>,
     /// `login_hint` (Core §3.1.2.1): the user name to offer on the login page.
     pub login_hint: Option<String>,
+    /// The `request_uri` of a pushed request (RFC 9126 §4) these parameters were read from; never stored.
+    #[serde(skip)]
+    pub request_uri: Option<String>,
 }
 
 /// A request that passed every check.
@@ -69,6 +79,8 @@ pub struct CheckedRequest {
     pub prompt: Prompt,
     /// `max_age`: the longest time since the user authenticated that this request accepts (seconds).
     pub max_age: Option<i64>,
+    /// The `request_uri` of the pushed request it came from, used up when the code is issued.
+    pub pushed: Option<String>,
 }
 
 /// The values of `prompt` (OpenID Connect Core §3.1.2.1).
@@ -112,11 +124,79 @@ pub enum AuthorizeError {
     },
 }
 
+impl AuthorizeError {
+    /// What to tell a person or a client about the refusal.
+    pub fn into_text(self) -> String {
+        match self {
+            AuthorizeError::Show(m) => m,
+            AuthorizeError::Redirect { description, .. } => description,
+        }
+    }
+}
+
 fn pkce_text_ok(s: &str) -> bool {
     (43..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 impl ResidentServer {
+    /// Keep a pushed authorization request (RFC 9126 §2) of `client_id` after checking it as the authorization
+    /// endpoint would; answer its `request_uri` and how many seconds it lives.
+    pub async fn push_authorization(
+        &self,
+        client_id: &str,
+        mut req: AuthorizationRequest,
+    ) -> std::result::Result<(String, i64), AuthorizeError> {
+        req.client_id = Some(client_id.to_owned());
+        // Checked as if pushed already (a pushed request is what it will be).
+        req.request_uri = Some(String::new());
+        if let Err(e) = self.check_authorization(&req).await {
+            return Err(AuthorizeError::Show(e.into_text()));
+        }
+        req.request_uri = None;
+        let params = serde_json::to_string(&req)
+            .map_err(|e| AuthorizeError::Show(format!("the request cannot be kept: {e}")))?;
+        let uri = format!("{REQUEST_URI_PREFIX}{}", crate::crypto::random_token(32));
+        self.store()
+            .insert_pushed_request(
+                &crate::crypto::hash(&uri),
+                client_id,
+                &params,
+                self.store().now().saturating_add(PUSHED_REQUEST_LIFETIME),
+            )
+            .await
+            .map_err(|e| AuthorizeError::Show(format!("the server cannot keep the request now ({})", e.kind())))?;
+        Ok((uri, PUSHED_REQUEST_LIFETIME))
+    }
+
+    /// The pushed request `request_uri` of `client_id`, while it lives (RFC 9126 §4); its parameters replace any
+    /// sent beside it.
+    pub async fn pushed_authorization(
+        &self,
+        client_id: &str,
+        request_uri: &str,
+    ) -> std::result::Result<AuthorizationRequest, AuthorizeError> {
+        let gone = || AuthorizeError::Show("the pushed request is unknown, expired or used; push it again".into());
+        if !request_uri.starts_with(REQUEST_URI_PREFIX) {
+            return Err(gone());
+        }
+        let params = self
+            .store()
+            .find_pushed_request(&crate::crypto::hash(request_uri), client_id)
+            .await
+            .map_err(|e| AuthorizeError::Show(format!("the server cannot read the request now ({})", e.kind())))?
+            .ok_or_else(gone)?;
+        let mut req: AuthorizationRequest = serde_json::from_str(&params).map_err(|_| gone())?;
+        req.request_uri = Some(request_uri.to_owned());
+        Ok(req)
+    }
+
+    /// A pushed request's authorization was given: its `request_uri` starts no other.
+    pub async fn use_up_pushed(&self, request_uri: &str) -> Result<()> {
+        self.store()
+            .delete_pushed_request(&crate::crypto::hash(request_uri))
+            .await
+    }
+
     /// Check an authorization request against the client's registration and policy.
     pub async fn check_authorization(
         &self,
@@ -137,6 +217,14 @@ impl ResidentServer {
                 )))
             }
         };
+        // RFC 9126 §5, §6: where pushing is required, only a pushed request starts an authorization.
+        if req.request_uri.is_none()
+            && (self.settings().require_pushed_authorization_requests || crate::client_metadata::requires_par(&client))
+        {
+            return Err(AuthorizeError::Show(
+                "this client must push its authorization request to /oauth2/par first (RFC 9126)".into(),
+            ));
+        }
         // The redirect URI must be one registered, exactly (a loopback one on any port, RFC 8252 §7.3); with one
         // registered it may be left out.
         let redirect_uri = match req.redirect_uri.as_deref() {
@@ -245,6 +333,7 @@ impl ResidentServer {
             Some(_) => return Err(fail("invalid_request", "nonce must be 1 to 255 printable characters")),
         };
         Ok(CheckedRequest {
+            pushed: req.request_uri.clone(),
             client,
             redirect_uri_sent: req.redirect_uri.is_some(),
             redirect_uri,

@@ -71,6 +71,9 @@ pub struct ResidentSettings {
     /// Rotate the signing keys when the newest is this many seconds old (`signing_key_rotate_every`); `None`: only
     /// when asked.
     pub signing_key_rotate_every: Option<u64>,
+    /// Every client must push its authorization requests first (RFC 9126 `require_pushed_authorization_requests`);
+    /// a client may also be registered with it.
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl std::fmt::Debug for ResidentSettings {
@@ -93,6 +96,10 @@ impl std::fmt::Debug for ResidentSettings {
             .field("login_session_lifetime", &self.login_session_lifetime)
             .field("signing_key_pre_publication", &self.signing_key_pre_publication)
             .field("signing_key_rotate_every", &self.signing_key_rotate_every)
+            .field(
+                "require_pushed_authorization_requests",
+                &self.require_pushed_authorization_requests,
+            )
             .field(
                 "database_url",
                 &self
@@ -125,6 +132,7 @@ impl Default for ResidentSettings {
             brute_force: BruteForceSettings::default(),
             egress: keymanager::connector_kit::Egress::PublicOnly,
             login_session_lifetime: 8 * 3600,
+            require_pushed_authorization_requests: false,
             signing_key_pre_publication: DEFAULT_SIGNING_KEY_PRE_PUBLICATION,
             signing_key_rotate_every: None,
         }
@@ -203,6 +211,11 @@ pub fn descriptor() -> ConnectorDescriptor {
             "signing_key_rotate_every",
             "Rotate the signing keys when the newest is this many seconds old (unset: only when asked)",
         ),
+        Setting::boolean(
+            "require_pushed_authorization_requests",
+            "Every client must push its authorization requests to /oauth2/par first (RFC 9126)",
+        )
+        .default_value(false),
         Setting::string("database_url", "Database URL (defaults to [database] url)").secret(),
         Setting::new(
             "users",
@@ -250,6 +263,10 @@ pub fn descriptor() -> ConnectorDescriptor {
                 "Where people read how the application uses their data (shown at consent)",
             ),
             Setting::url("tos_uri", "The application's terms of service (shown at consent)"),
+            Setting::boolean(
+                "require_pushed_authorization_requests",
+                "Authorization requests must be pushed to /oauth2/par first (RFC 9126)",
+            ),
             Setting::boolean(
                 "dpop_bound_access_tokens",
                 "Every token request must carry a DPoP proof: each access token is bound to the client's key (RFC 9449)",
@@ -348,6 +365,7 @@ impl ResidentSettings {
             secret_box: None,
             signing_key_pre_publication: t.signing_key_pre_publication,
             signing_key_rotate_every: t.signing_key_rotate_every,
+            require_pushed_authorization_requests: t.require_pushed_authorization_requests,
             client_cache_seconds: t.client_cache_seconds,
             database_url: t.database_url.map(|u| u.expose_secret().to_owned()),
             users,
@@ -426,6 +444,7 @@ struct ResidentTable {
     login_session_lifetime: u64,
     signing_key_pre_publication: u64,
     signing_key_rotate_every: Option<u64>,
+    require_pushed_authorization_requests: bool,
     database_url: Option<Token>,
     users: Option<Vec<Token>>,
     user_profiles: Option<serde_json::Map<String, serde_json::Value>>,

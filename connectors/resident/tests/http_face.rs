@@ -711,7 +711,92 @@ async fn dpop_binds_tokens_to_the_clients_key(h: Harness) {
     );
 }
 
+/// Pushed authorization requests (RFC 9126): a client pushes its request (authenticated, checked as the
+/// authorization endpoint checks it) and gets a short-lived `request_uri` that only it can use, once; discovery
+/// names the endpoint.
+async fn pushed_authorization_requests(h: Harness) {
+    let app = app(&h);
+    let r = call(
+        &app,
+        Request::get("/.well-known/openid-configuration")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        r.json["pushed_authorization_request_endpoint"],
+        "http://127.0.0.1:9443/oauth2/par"
+    );
+    assert_eq!(r.json["require_pushed_authorization_requests"], false);
+    let web =
+        h.km.register_client(
+            &ClientSpec::new("web", KeyType::Production)
+                .with_grant_types([GrantType::AuthorizationCode])
+                .with_redirect_uris(["https://web.example/cb"].map(|u| u.parse().unwrap()))
+                .with_scopes(["openid"]),
+        )
+        .await
+        .unwrap();
+    let (id, secret) = (
+        web.client_id.to_string(),
+        web.client_secret.unwrap().expose_secret().to_owned(),
+    );
+    let (other, _) = client(&h).await;
+    let push = |body: &str| form("/oauth2/par", basic(&id, &secret), body);
+    let good = "response_type=code&redirect_uri=https%3A%2F%2Fweb.example%2Fcb&scope=openid&state=s1\
+                &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+    let r = call(&app, push(good)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let uri = r.json["request_uri"].as_str().unwrap().to_owned();
+    assert!(uri.starts_with("urn:ietf:params:oauth:request_uri:"), "{uri}");
+    assert_eq!(r.json["expires_in"], 300);
+    let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let authorize = |client: &str, request_uri: &str| {
+        Request::get(format!(
+            "/oauth2/authorize?client_id={}&request_uri={}",
+            enc(client),
+            enc(request_uri)
+        ))
+        .body(Body::empty())
+        .unwrap()
+    };
+    let page = app.clone().oneshot(authorize(&id, &uri)).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "the pushed request starts the login");
+    for (client_id, request_uri, why) in [
+        (other.as_str(), uri.as_str(), "another client's request"),
+        (
+            id.as_str(),
+            "urn:ietf:params:oauth:request_uri:made-up",
+            "an unknown request",
+        ),
+        (id.as_str(), "https://evil.example/request", "not ours"),
+    ] {
+        let r = app.clone().oneshot(authorize(client_id, request_uri)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{why}");
+    }
+    // Refused at the push: a request_uri inside, another client's id, a redirect URI not registered, no client.
+    for body in [
+        format!("{good}&request_uri={}", enc(&uri)),
+        format!("{good}&client_id={other}"),
+        good.replace("web.example%2Fcb", "evil.example%2Fcb"),
+    ] {
+        let r = call(&app, push(&body)).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request")),
+            "{body}"
+        );
+    }
+    let r = call(&app, form("/oauth2/par", None, good)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.json);
+    // Used up once its authorization is given.
+    h.server.use_up_pushed(&uri).await.unwrap();
+    let r = app.clone().oneshot(authorize(&id, &uri)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
 on_both_backends!(
+    pushed_authorization_requests,
     dpop_binds_tokens_to_the_clients_key,
     a_client_cannot_widen_itself_through_rfc7592,
     discovery_and_jwks,

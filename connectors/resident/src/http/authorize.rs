@@ -53,8 +53,9 @@ pub(crate) fn hidden(name: &str, value: Option<&str>) -> String {
 }
 
 /// The authorization request's parameters, as (name, value) pairs: carried through the login and consent forms.
-fn request_params(req: &AuthorizationRequest) -> [(&'static str, Option<&str>); 11] {
+fn request_params(req: &AuthorizationRequest) -> [(&'static str, Option<&str>); 12] {
     [
+        ("request_uri", req.request_uri.as_deref()),
         ("client_id", req.client_id.as_deref()),
         ("redirect_uri", req.redirect_uri.as_deref()),
         ("response_type", req.response_type.as_deref()),
@@ -221,6 +222,12 @@ async fn issue_code(
     session: &LoginSession,
     new_cookie: Option<&str>,
 ) -> Response {
+    // A pushed request starts one authorization: used up before its code exists.
+    if let Some(uri) = &checked.pushed {
+        if let Err(e) = app.server.use_up_pushed(uri).await {
+            return unavailable(&e);
+        }
+    }
     match app.server.create_code(checked, session).await {
         Ok(code) => {
             let mut resp = redirect(&app.server.code_redirect(checked, &code));
@@ -287,7 +294,7 @@ async fn login_page(
 
 pub(crate) async fn show(State(app): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let form = Form::parse(query.unwrap_or_default().as_bytes());
-    let req = match authorization_request(&form) {
+    let req = match authorization_request(&app, &form).await {
         Ok(req) => req,
         Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
     };
@@ -308,12 +315,29 @@ pub(crate) async fn show(State(app): State<AppState>, headers: HeaderMap, RawQue
 /// The authorization request a query or a posted form carries. RFC 6749 §3.1: no parameter may appear twice; a
 /// repeated one is refused with the message to show on the page, never redirected (which redirect URI to trust is
 /// unclear).
-fn authorization_request(form: &Form) -> Result<AuthorizationRequest, String> {
+///
+/// With `request_uri` (RFC 9126 §4) the parameters are the pushed request's, for the `client_id` sent beside it;
+/// any other parameter sent is ignored.
+pub(crate) async fn authorization_request(app: &AppState, form: &Form) -> Result<AuthorizationRequest, String> {
     if let Some(name) = form.repeated() {
         return Err(format!("parameter `{name}` is repeated"));
     }
     let field = |k: &str| form.get(k).ok().flatten().map(str::to_owned);
-    Ok(AuthorizationRequest {
+    if let Some(uri) = field("request_uri") {
+        let client_id = field("client_id").ok_or("client_id is missing")?;
+        return app
+            .server
+            .pushed_authorization(&client_id, &uri)
+            .await
+            .map_err(AuthorizeError::into_text);
+    }
+    Ok(parameters(form))
+}
+
+/// The parameters of an authorization request as a form or query spells them.
+pub(crate) fn parameters(form: &Form) -> AuthorizationRequest {
+    let field = |k: &str| form.get(k).ok().flatten().map(str::to_owned);
+    AuthorizationRequest {
         client_id: field("client_id"),
         redirect_uri: field("redirect_uri"),
         response_type: field("response_type"),
@@ -325,7 +349,8 @@ fn authorization_request(form: &Form) -> Result<AuthorizationRequest, String> {
         prompt: field("prompt"),
         max_age: field("max_age"),
         login_hint: field("login_hint"),
-    })
+        request_uri: None,
+    }
 }
 
 pub(crate) async fn submit(
@@ -335,7 +360,7 @@ pub(crate) async fn submit(
     body: Bytes,
 ) -> Response {
     let form = Form::parse(&body);
-    let req = match authorization_request(&form) {
+    let req = match authorization_request(&app, &form).await {
         Ok(req) => req,
         Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
     };

@@ -67,6 +67,8 @@ pub(crate) fn document(app: &AppState) -> Result<OpenIdMetadata> {
         ]),
         revocation_endpoint_auth_signing_alg_values_supported: Some(assertion_algorithms),
         dpop_signing_alg_values_supported: strings(&keymanager::connector_kit::model::DPOP_SIGNING_ALG_VALUES),
+        pushed_authorization_request_endpoint: Some(url("/oauth2/par")),
+        require_pushed_authorization_requests: Some(app.server.settings().require_pushed_authorization_requests),
     };
     let meta = OpenIdMetadata::new(
         IssuerUrl::new(base.clone()).map_err(bad)?,

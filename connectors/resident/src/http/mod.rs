@@ -19,6 +19,7 @@ mod discovery;
 mod errors;
 mod logout;
 mod pages;
+mod par;
 mod registration;
 mod token;
 mod userinfo;
@@ -79,6 +80,7 @@ keymanager::connector_kit::route_table! {
     get "/oauth2/authorize" => authorize::show as Page,
     post "/oauth2/authorize" => authorize::submit as Page,
     post "/oauth2/token" => token::token as OAuth,
+    post "/oauth2/par" => par::push as OAuth,
     post "/oauth2/introspect" => token::introspect as OAuth,
     post "/oauth2/revoke" => token::revoke as OAuth,
     get "/oauth2/userinfo" => userinfo::userinfo as OAuth,

@@ -50,6 +50,8 @@ struct Metadata {
     tos_uri: Option<Value>,
     /// RFC 9449 §5.2: the client always uses DPoP at the token endpoint.
     dpop_bound_access_tokens: Option<Value>,
+    /// RFC 9126 §6: the client pushes its authorization requests.
+    require_pushed_authorization_requests: Option<Value>,
 }
 
 fn invalid_metadata(e: Error) -> OAuthError {
@@ -159,6 +161,10 @@ fn openid_metadata(meta: &Metadata) -> serde_json::Map<String, Value> {
         ("policy_uri", &meta.policy_uri),
         ("tos_uri", &meta.tos_uri),
         ("dpop_bound_access_tokens", &meta.dpop_bound_access_tokens),
+        (
+            "require_pushed_authorization_requests",
+            &meta.require_pushed_authorization_requests,
+        ),
     ] {
         if let Some(v) = value.as_ref().filter(|v| !v.is_null()) {
             out.insert(name.into(), v.clone());

@@ -13,7 +13,7 @@ use super::errors::OAuthError;
 use super::AppState;
 use crate::server::AuthenticatedClient;
 
-fn form_content(headers: &HeaderMap) -> Result<(), OAuthError> {
+pub(super) fn form_content(headers: &HeaderMap) -> Result<(), OAuthError> {
     let ok = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -42,7 +42,7 @@ async fn confidential(
 }
 
 /// Authenticate any client: confidential with its secret or assertion, public with its `client_id` alone.
-async fn any_client(
+pub(super) async fn any_client(
     app: &AppState,
     headers: &HeaderMap,
     form: &Form,

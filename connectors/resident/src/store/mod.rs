@@ -7,6 +7,7 @@
 
 mod clients;
 mod grants;
+mod pushed_requests;
 mod records;
 mod scopes;
 mod sessions;
@@ -80,6 +81,11 @@ const SQLITE: Migrations = &[
         "signing key activation",
         include_str!("../../migrations/sqlite/0011_signing_key_activation.sql"),
     ),
+    (
+        12,
+        "pushed authorization requests",
+        include_str!("../../migrations/sqlite/0012_pushed_requests.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -136,6 +142,11 @@ const POSTGRES: Migrations = &[
         11,
         "signing key activation",
         include_str!("../../migrations/postgres/0011_signing_key_activation.sql"),
+    ),
+    (
+        12,
+        "pushed authorization requests",
+        include_str!("../../migrations/postgres/0012_pushed_requests.sql"),
     ),
 ];
 
