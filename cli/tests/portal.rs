@@ -20,7 +20,14 @@ fn developers_and_an_administrator_use_the_portal_in_chromium() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let served = common::serve(dir.path());
+    // Every authorization request must be pushed first (RFC 9126): the portal's own sign-in pushes its.
+    let config = dir.path().join("keymanager.toml");
+    std::fs::write(
+        &config,
+        "[[key_manager]]\nname = \"Resident Key Manager\"\ntype = \"resident\"\nrequire_pushed_authorization_requests = true\n",
+    )
+    .unwrap();
+    let served = common::serve_config(&config, dir.path(), &[]);
     for (name, roles) in [("alice", &[][..]), ("bob", &[][..]), ("root", &["admin"][..])] {
         common::add_user_with_roles(dir.path(), &served.base, name, PASSWORD, roles);
     }

@@ -97,6 +97,9 @@ pub struct ServerMetadata {
     pub userinfo_endpoint: Option<String>,
     /// RP-Initiated Logout.
     pub end_session_endpoint: Option<String>,
+    /// RFC 9126: where authorization requests are pushed.
+    #[serde(default)]
+    pub pushed_authorization_request_endpoint: Option<String>,
     /// Grant types.
     #[serde(default)]
     pub grant_types_supported: Option<Vec<String>>,
@@ -124,6 +127,7 @@ impl From<&OpenIdMetadata> for ServerMetadata {
             revocation_endpoint: extra.revocation_endpoint.clone(),
             userinfo_endpoint: m.userinfo_endpoint().map(|u| u.to_string()),
             end_session_endpoint: extra.end_session_endpoint.clone(),
+            pushed_authorization_request_endpoint: extra.pushed_authorization_request_endpoint.clone(),
             grant_types_supported: m
                 .grant_types_supported()
                 .map(|g| g.iter().map(|g| g.as_ref().to_owned()).collect()),

@@ -81,6 +81,8 @@ pub(crate) struct Endpoints {
     revocation_endpoint: Option<String>,
     /// RP-Initiated Logout 1.0, where the provider offers it: signing out of the portal ends the session there too.
     end_session_endpoint: Option<String>,
+    /// RFC 9126, where the provider offers it: the portal pushes its authorization requests there.
+    pushed_authorization_request_endpoint: Option<String>,
 }
 
 impl Provider {
@@ -121,6 +123,7 @@ impl Provider {
             token_endpoint,
             revocation_endpoint: meta.revocation_endpoint,
             end_session_endpoint: meta.end_session_endpoint,
+            pushed_authorization_request_endpoint: meta.pushed_authorization_request_endpoint,
         };
         let scopes = match sign_in.scopes.is_empty() {
             true => format!("openid {SCOPES}"),
@@ -342,6 +345,7 @@ mod tests {
                 token_endpoint: "https://idp.example/token".into(),
                 revocation_endpoint: None,
                 end_session_endpoint: end_session.map(str::to_owned),
+                pushed_authorization_request_endpoint: None,
             }),
         }
     }

@@ -43,6 +43,8 @@ enum Endpoint {
     Token,
     Introspection,
     Revocation,
+    /// RFC 9126.
+    PushedAuthorization,
 }
 
 impl Portal {
@@ -70,6 +72,7 @@ impl Portal {
                     Endpoint::Token => "/oauth2/token",
                     Endpoint::Introspection => "/oauth2/introspect",
                     Endpoint::Revocation => "/oauth2/revoke",
+                    Endpoint::PushedAuthorization => "/oauth2/par",
                 };
                 let req = Request::post(path)
                     .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -87,12 +90,13 @@ impl Portal {
                 let url = match endpoint {
                     Endpoint::Token => Some(&e.token_endpoint),
                     Endpoint::Revocation => e.revocation_endpoint.as_ref(),
+                    Endpoint::PushedAuthorization => e.pushed_authorization_request_endpoint.as_ref(),
                     Endpoint::Introspection => None,
                 };
                 let Some(url) = url else { return Ok(None) };
                 // Through the core HTTP kit: its timeouts and size limit; a code exchange is never retried.
                 let idempotency = match endpoint {
-                    Endpoint::Token => keymanager::http::Idempotency::NonIdempotent,
+                    Endpoint::Token | Endpoint::PushedAuthorization => keymanager::http::Idempotency::NonIdempotent,
                     _ => keymanager::http::Idempotency::Idempotent,
                 };
                 let request = self
@@ -252,14 +256,45 @@ pub(super) async fn signin(State(p): State<PortalState>, Query(q): Query<SignInQ
             "The server cannot sign you in now; try again.",
         );
     };
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &provider.client.id)
-        .append_pair("redirect_uri", &p.redirect_uri())
-        .append_pair("scope", &provider.scopes)
-        .append_pair("state", &state)
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
+    let redirect_uri = p.redirect_uri();
+    let params = [
+        ("response_type", "code"),
+        ("client_id", provider.client.id.as_str()),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("scope", provider.scopes.as_str()),
+        ("state", state.as_str()),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    // RFC 9126: where the provider takes pushed requests, the parameters go there (authenticated, out of the
+    // browser's reach) and the browser carries only the request_uri.
+    match p.post(provider, Endpoint::PushedAuthorization, &params).await {
+        Ok(None) => {
+            url.query_pairs_mut().extend_pairs(params);
+        }
+        Ok(Some((StatusCode::CREATED, body))) => {
+            let Some(request_uri) = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("request_uri").and_then(|u| u.as_str()).map(str::to_owned))
+            else {
+                return pages::problem(
+                    StatusCode::BAD_GATEWAY,
+                    "The sign-in service answered something unreadable.",
+                );
+            };
+            url.query_pairs_mut()
+                .append_pair("client_id", &provider.client.id)
+                .append_pair("request_uri", &request_uri);
+        }
+        other => {
+            let answer = other.map(|a| a.map(|(status, _)| status));
+            tracing::warn!(provider = %provider.name, ?answer, "pushing the sign-in request failed");
+            return pages::problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server cannot sign you in now; try again.",
+            );
+        }
+    }
     let mut resp = Redirect::to(url.as_str()).into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
