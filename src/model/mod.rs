@@ -37,5 +37,7 @@ pub use request_path::{normalize_path, path_lowercase, PathRefusal};
 pub use revocation::{GatewayEntry, GatewayEvent, GatewayNotice, RevocationFeed, RevocationSink, Revoked};
 pub use scope::{is_valid_scope_token, parse_scope, scope_tokens, Scope, Scopes};
 pub use secret::{mask_secret, IssuedSecret, SecretInfo, SecretSpec, SecretStatus};
-pub use token::{AccessToken, Grant, RevocationRequest, TokenInfo, TokenRequest, TokenTypeHint};
+pub use token::{
+    AccessToken, Grant, RevocationRequest, TokenInfo, TokenRequest, TokenTypeHint, ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE,
+};
 pub use token_profile::{ScopeClaim, TokenProfile};

@@ -32,7 +32,26 @@ pub enum Grant {
         /// The PKCE `code_verifier`.
         code_verifier: Option<Token>,
     },
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693 §2.1): a token the client received, for one with
+    /// a narrower audience and scope, naming the client as the party acting (`act`).
+    TokenExchange {
+        /// The token exchanged (`subject_token`).
+        subject_token: Token,
+        /// Its type (`subject_token_type`): `urn:ietf:params:oauth:token-type:access_token` or `…:jwt`.
+        subject_token_type: String,
+        /// The party acting, when not the client itself (`actor_token`).
+        actor_token: Option<Token>,
+        /// Its type (`actor_token_type`).
+        actor_token_type: Option<String>,
+        /// Where the new token will be used (`audience`).
+        audience: Option<String>,
+    },
 }
+
+/// RFC 8693 §3: the token type of an access token.
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// RFC 8693 §3: the token type of a JWT.
+pub const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
 
 /// A request for an access token.
 #[derive(Debug, Clone)]

@@ -141,6 +141,8 @@ pub async fn request_token_with(
             }
             exchange.request_async(&kit).await
         }
+        // `oauth2` has no token-exchange request (RFC 8693); no connector over this client offers it yet.
+        Grant::TokenExchange { .. } => return Err(Error::unsupported("token exchange (RFC 8693)")),
         Grant::AuthorizationCode {
             code,
             redirect_uri,

@@ -48,6 +48,19 @@ pub struct ClientMetadata {
     /// RFC 9126 §6: the client's authorization requests must be pushed to `/oauth2/par` first.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_pushed_authorization_requests: bool,
+    /// RFC 8693: the audiences the client may exchange tokens for (none by default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_exchange_audiences: Vec<String>,
+}
+
+/// The audiences a stored client may exchange tokens for (`token_exchange_audiences`).
+pub fn token_exchange_audiences(client: &crate::store::ClientRecord) -> Vec<String> {
+    client
+        .additional_properties
+        .get("token_exchange_audiences")
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 /// Whether a stored client must push its authorization requests (`require_pushed_authorization_requests`).
@@ -65,7 +78,7 @@ pub fn requires_dpop(client: &crate::store::ClientRecord) -> bool {
 
 /// Every member of [`ClientMetadata`], classified for an update a client makes on its own authority (RFC 7592):
 /// what it may change without an administrator. A test fails when a member is added without a class here.
-pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 9] = [
+pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 10] = [
     ("post_logout_redirect_uris", SelfUpdate::Narrow),
     ("id_token_signed_response_alg", SelfUpdate::Free),
     ("token_endpoint_auth_method", SelfUpdate::Never),
@@ -77,6 +90,8 @@ pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 9] = [
     // Turning it off would unbind the client's tokens: an administrator's to change.
     ("dpop_bound_access_tokens", SelfUpdate::Never),
     ("require_pushed_authorization_requests", SelfUpdate::Never),
+    // Where the client's exchanged tokens may be used: an administrator's policy.
+    ("token_exchange_audiences", SelfUpdate::Never),
 ];
 
 /// What a client may do with one member of its metadata on its own authority.
@@ -126,7 +141,8 @@ impl ClientMetadata {
                         format!("additional_properties.{name}"),
                         "unknown field; the resident key manager takes post_logout_redirect_uris, \
                              token_endpoint_auth_method, jwks, jwks_uri, id_token_signed_response_alg, policy_uri, \
-                             tos_uri, dpop_bound_access_tokens and require_pushed_authorization_requests",
+                             tos_uri, dpop_bound_access_tokens, require_pushed_authorization_requests and \
+                             token_exchange_audiences",
                     )
                 }
                 None => Error::invalid_field(format!("additional_properties.{path}"), inner),
@@ -289,6 +305,7 @@ mod tests {
             tos_uri: Some("https://app.example.com/terms".into()),
             dpop_bound_access_tokens: true,
             require_pushed_authorization_requests: true,
+            token_exchange_audiences: vec!["https://orders.example".into()],
         };
         let mut ours: Vec<String> = serde_json::to_value(full)
             .unwrap()
@@ -393,6 +410,7 @@ mod tests {
             tos_uri: Some("https://app.example.com/terms".into()),
             dpop_bound_access_tokens: true,
             require_pushed_authorization_requests: true,
+            token_exchange_audiences: vec!["https://orders.example".into()],
         };
         let Value::Object(members) = serde_json::to_value(&all).unwrap() else {
             panic!("metadata serialises as an object")

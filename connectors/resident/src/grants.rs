@@ -553,6 +553,7 @@ impl ResidentServer {
             .await?;
         self.mint(Mint {
             dpop_jkt: request.dpop_jkt.as_deref(),
+            exchange: None,
             grant: Issued::AuthorizationCode,
             client,
             secret_id: who.secret_id.as_deref(),
@@ -613,6 +614,7 @@ impl ResidentServer {
         }
         self.mint(Mint {
             dpop_jkt: request.dpop_jkt.as_deref(),
+            exchange: None,
             grant: Issued::RefreshToken,
             client,
             secret_id: who.secret_id.as_deref(),
@@ -664,6 +666,7 @@ impl ResidentServer {
             .await?;
         self.mint(Mint {
             dpop_jkt: request.dpop_jkt.as_deref(),
+            exchange: None,
             grant: Issued::Password,
             client,
             secret_id: who.secret_id.as_deref(),

@@ -83,6 +83,7 @@ pub fn capabilities(settings: &ResidentSettings) -> Capabilities {
             GrantType::AuthorizationCode,
             GrantType::RefreshToken,
             GrantType::Password,
+            GrantType::TokenExchange,
         ],
         update_client: true,
         map_existing_client: true,

@@ -263,6 +263,11 @@ pub fn descriptor() -> ConnectorDescriptor {
                 "Where people read how the application uses their data (shown at consent)",
             ),
             Setting::url("tos_uri", "The application's terms of service (shown at consent)"),
+            Setting::new(
+                "token_exchange_audiences",
+                "Audiences the client may exchange tokens for (RFC 8693); none by default",
+                SettingKind::StringList,
+            ),
             Setting::boolean(
                 "require_pushed_authorization_requests",
                 "Authorization requests must be pushed to /oauth2/par first (RFC 9126)",

@@ -795,7 +795,161 @@ async fn pushed_authorization_requests(h: Harness) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
+/// Token exchange (RFC 8693): a resource server registered for it exchanges a token it received for one with a
+/// narrower audience (from its own list) and scope, naming itself as the party acting; the subject stays, the expiry
+/// does not grow, and everything outside the policy is refused by name.
+async fn token_exchange_narrows_and_names_the_actor(h: Harness) {
+    let app = app(&h);
+    let r = call(
+        &app,
+        Request::get("/.well-known/openid-configuration")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(r.json["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("urn:ietf:params:oauth:grant-type:token-exchange")));
+    // The caller's token: orders:read and orders:write.
+    let caller = h
+        .km
+        .register_client(&ClientSpec::new("shop", KeyType::Production).with_scopes(["orders:read", "orders:write"]))
+        .await
+        .unwrap();
+    let (cid, csecret) = (
+        caller.client_id.to_string(),
+        caller.client_secret.unwrap().expose_secret().to_owned(),
+    );
+    let r = call(
+        &app,
+        form("/oauth2/token", basic(&cid, &csecret), "grant_type=client_credentials"),
+    )
+    .await;
+    let subject = r.json["access_token"].as_str().unwrap().to_owned();
+    // The resource server: may exchange, for one audience, and may hold orders:read only.
+    let mut spec = ClientSpec::new("orders-api", KeyType::Production)
+        .with_grant_types([GrantType::TokenExchange])
+        .with_scopes(["orders:read"]);
+    spec.additional_properties
+        .insert("token_exchange_audiences".into(), json!(["https://stock.example"]));
+    let rs = h.km.register_client(&spec).await.unwrap();
+    let (rid, rsecret) = (
+        rs.client_id.to_string(),
+        rs.client_secret.unwrap().expose_secret().to_owned(),
+    );
+    let exchange = |extra: &str| {
+        form(
+            "/oauth2/token",
+            basic(&rid, &rsecret),
+            &format!(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token={subject}\
+                 &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token{extra}"
+            ),
+        )
+    };
+    let r = call(&app, exchange("&audience=https%3A%2F%2Fstock.example")).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        r.json["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert_eq!(r.json["scope"], "orders:read", "narrowed to what both hold");
+    let decode = |t: &str| -> Value {
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let (before, after) = (decode(&subject), decode(r.json["access_token"].as_str().unwrap()));
+    assert_eq!(after["sub"], before["sub"], "the subject stays");
+    assert_eq!(after["aud"], "https://stock.example");
+    assert_eq!(after["act"], json!({"sub": rid}), "the resource server acts");
+    assert_eq!(after["client_id"], rid.as_str());
+    assert!(
+        after["exp"].as_i64() <= before["exp"].as_i64(),
+        "no longer than the token exchanged"
+    );
+    // Refused by name: an audience not listed, a scope the token does not carry, a token not ours or not active,
+    // a client not registered for the grant, an unknown token type.
+    for (extra, code) in [
+        ("&audience=https%3A%2F%2Fevil.example", "invalid_target"),
+        ("&scope=admin", "invalid_scope"),
+    ] {
+        let r = call(&app, exchange(extra)).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{extra}: {}",
+            r.json
+        );
+    }
+    let r = call(
+        &app,
+        form(
+            "/oauth2/token",
+            basic(&rid, &rsecret),
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=not-ours\
+             &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token",
+        ),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let r = call(
+        &app,
+        form(
+            "/oauth2/token",
+            basic(&cid, &csecret),
+            &format!(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token={subject}\
+                 &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token"
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client"))
+    );
+    let r = call(&app, exchange("")).await;
+    assert_eq!(r.status, 200, "no audience asked: the server's own");
+    let r = call(
+        &app,
+        form(
+            "/oauth2/token",
+            basic(&rid, &rsecret),
+            &format!(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token={subject}\
+                 &subject_token_type=urn%3Aexample%3Asaml"
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    // Once the token exchanged is revoked, it is exchanged no more.
+    let r = call(
+        &app,
+        form("/oauth2/revoke", basic(&cid, &csecret), &format!("token={subject}")),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = call(&app, exchange("")).await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
+
 on_both_backends!(
+    token_exchange_narrows_and_names_the_actor,
     pushed_authorization_requests,
     dpop_binds_tokens_to_the_clients_key,
     a_client_cannot_widen_itself_through_rfc7592,

@@ -87,6 +87,7 @@ pub(crate) fn document(app: &AppState) -> Result<OpenIdMetadata> {
         CoreGrantType::AuthorizationCode,
         CoreGrantType::RefreshToken,
         CoreGrantType::Password,
+        CoreGrantType::Extension("urn:ietf:params:oauth:grant-type:token-exchange".into()),
     ]))
     .set_response_modes_supported(Some(vec![CoreResponseMode::Query]))
     .set_scopes_supported(Some(

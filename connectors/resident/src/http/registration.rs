@@ -52,6 +52,8 @@ struct Metadata {
     dpop_bound_access_tokens: Option<Value>,
     /// RFC 9126 §6: the client pushes its authorization requests.
     require_pushed_authorization_requests: Option<Value>,
+    /// RFC 8693: the audiences the client may exchange tokens for.
+    token_exchange_audiences: Option<Value>,
 }
 
 fn invalid_metadata(e: Error) -> OAuthError {
@@ -165,6 +167,7 @@ fn openid_metadata(meta: &Metadata) -> serde_json::Map<String, Value> {
             "require_pushed_authorization_requests",
             &meta.require_pushed_authorization_requests,
         ),
+        ("token_exchange_audiences", &meta.token_exchange_audiences),
     ] {
         if let Some(v) = value.as_ref().filter(|v| !v.is_null()) {
             out.insert(name.into(), v.clone());
@@ -213,7 +216,7 @@ fn client_json(app: &AppState, r: &ClientRecord) -> Value {
 }
 
 /// The audit record of a registration change by `actor` on `client_id`, when this server keeps a trail.
-fn audit_record(
+pub(super) fn audit_record(
     app: &AppState,
     call: &Call,
     actor: Actor,
@@ -233,13 +236,13 @@ fn audit_record(
 
 /// Append a record of a change that was made; `Err` when it could not be kept (the change is then not
 /// acknowledged).
-async fn record_success(app: &AppState, record: Option<AuditRecord>) -> Result<(), OAuthError> {
+pub(super) async fn record_success(app: &AppState, record: Option<AuditRecord>) -> Result<(), OAuthError> {
     let (Some(audit), Some(record)) = (&app.audit, record) else {
         return Ok(());
     };
     audit.sink.append(&record).await.map_err(|e| {
         tracing::error!(error = %e, action = %record.action, target = ?record.target,
-            "a registration change could not be recorded in the audit trail");
+            "a change could not be recorded in the audit trail");
         let mut refusal = OAuthError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",

@@ -71,11 +71,12 @@ async fn authenticate(app: &AppState, presented: Presented, endpoint: &str) -> R
 
 pub(crate) async fn token(
     State(app): State<AppState>,
+    call: super::registration::Call,
     extensions: axum::http::Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match issue(&app, super::client_address(&extensions), &headers, &body).await {
+    match issue(&app, &call, super::client_address(&extensions), &headers, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -83,6 +84,7 @@ pub(crate) async fn token(
 
 async fn issue(
     app: &AppState,
+    call: &super::registration::Call,
     address: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     body: &[u8],
@@ -112,6 +114,24 @@ async fn issue(
             username: required("username")?,
             password: Token::new(required("password")?),
         },
+        "urn:ietf:params:oauth:grant-type:token-exchange" => {
+            // RFC 8693 §2.1: only access tokens are issued here.
+            if form
+                .get("requested_token_type")?
+                .is_some_and(|t| t != keymanager::connector_kit::model::ACCESS_TOKEN_TYPE)
+            {
+                return Err(OAuthError::invalid_request(
+                    "requested_token_type: this server issues access tokens only",
+                ));
+            }
+            Grant::TokenExchange {
+                subject_token: Token::new(required("subject_token")?),
+                subject_token_type: required("subject_token_type")?,
+                actor_token: form.get("actor_token")?.map(Token::new),
+                actor_token_type: form.get("actor_token_type")?.map(str::to_owned),
+                audience: form.get("audience")?.map(str::to_owned),
+            }
+        }
         other => {
             return Err(OAuthError::new(
                 StatusCode::BAD_REQUEST,
@@ -136,6 +156,24 @@ async fn issue(
         dpop_jkt,
     };
     let token = app.server.issue_for(&who, &request).await?;
+    if let Grant::TokenExchange { audience, .. } = &request.grant {
+        // An exchange is audited (the client, the audience; never a token) before its token is handed over.
+        let actor = keymanager::connector_kit::model::Actor {
+            kind: keymanager::connector_kit::model::ActorKind::Client,
+            name: who.client.client_id.clone(),
+            key_manager: None,
+        };
+        let mut record =
+            super::registration::audit_record(app, call, actor, "token.exchange", Some(&who.client.client_id));
+        if let Some(r) = record.as_mut() {
+            r.target = Some(format!(
+                "clientId={}, audience={}",
+                who.client.client_id,
+                audience.as_deref().unwrap_or(&app.server.settings().audience)
+            ));
+        }
+        super::registration::record_success(app, record).await?;
+    }
     let mut body = json!({
         "access_token": token.access_token.expose_secret(),
         "token_type": token.token_type,
@@ -148,6 +186,12 @@ async fn issue(
         }
         if let Some(i) = &token.id_token {
             obj.insert("id_token".into(), i.expose_secret().into());
+        }
+        if grant_type == "urn:ietf:params:oauth:grant-type:token-exchange" {
+            obj.insert(
+                "issued_token_type".into(),
+                keymanager::connector_kit::model::ACCESS_TOKEN_TYPE.into(),
+            );
         }
     }
     Ok((

@@ -38,6 +38,21 @@ impl ResidentServer {
             }
             Grant::RefreshToken { refresh_token } => self.refresh(who, refresh_token, request).await,
             Grant::Password { username, password } => self.password(who, username, password, request).await,
+            Grant::TokenExchange {
+                subject_token,
+                subject_token_type,
+                actor_token,
+                actor_token_type,
+                audience,
+            } => {
+                let exchange = super::token_exchange::Exchange {
+                    subject_token,
+                    subject_token_type,
+                    actor_token: actor_token.as_ref().zip(actor_token_type.as_deref()),
+                    audience: audience.as_deref(),
+                };
+                self.exchange(who, &exchange, request).await
+            }
             _ => Err(Error::invalid_grant(
                 "unsupported_grant_type",
                 "this grant type is not supported",
@@ -58,6 +73,7 @@ impl ResidentServer {
         let scopes = granted_scopes(client, &request.scopes)?;
         self.mint(Mint {
             dpop_jkt: request.dpop_jkt.as_deref(),
+            exchange: None,
             grant: Issued::ClientCredentials,
             client,
             secret_id: who.secret_id.as_deref(),
@@ -89,17 +105,25 @@ impl ResidentServer {
 
     async fn mint_token(&self, m: Mint<'_>) -> Result<AccessToken> {
         let client = m.client;
-        let lifetime = self.lifetime_for(client, m.validity)?;
         let iat = self.store.now();
+        let mut lifetime = self.lifetime_for(client, m.validity)?;
+        if let Some(x) = &m.exchange {
+            lifetime = lifetime.min(u64::try_from(x.not_after.saturating_sub(iat)).unwrap_or(0));
+        }
         let exp = seconds_after("validity", iat, lifetime)?;
         let jti = crypto::random_token(16);
         let scope = m.scopes.to_string();
         let token = match self.settings.token_format {
             TokenFormat::Jwt => {
+                let audience = m
+                    .exchange
+                    .as_ref()
+                    .and_then(|x| x.audience)
+                    .unwrap_or(&self.settings.audience);
                 let mut claims = json!({
                     "iss": self.settings.issuer,
                     "sub": m.subject,
-                    "aud": self.settings.audience,
+                    "aud": audience,
                     "exp": exp,
                     "iat": iat,
                     "nbf": iat,
@@ -117,8 +141,17 @@ impl ResidentServer {
                     if let Some(jkt) = m.dpop_jkt {
                         obj.insert("cnf".into(), json!({ "jkt": jkt }));
                     }
+                    if let Some(x) = &m.exchange {
+                        obj.insert("act".into(), x.act.clone());
+                    }
                 }
                 self.keys.current().await?.sign_jwt(ACCESS_TOKEN_TYP, &claims)?
+            }
+            TokenFormat::Opaque if m.exchange.is_some() => {
+                return Err(Error::invalid_grant(
+                    "invalid_request",
+                    "this server exchanges tokens for JWT access tokens only (access_token_format = \"jwt\")",
+                ));
             }
             TokenFormat::Opaque if m.dpop_jkt.is_some() => {
                 // An opaque token's record has no room for the key: refused rather than issued unbound.
@@ -277,14 +310,16 @@ pub(crate) enum Issued {
     AuthorizationCode,
     RefreshToken,
     Password,
+    TokenExchange,
 }
 
 impl Issued {
-    const ALL: [Issued; 4] = [
+    const ALL: [Issued; 5] = [
         Issued::ClientCredentials,
         Issued::AuthorizationCode,
         Issued::RefreshToken,
         Issued::Password,
+        Issued::TokenExchange,
     ];
 
     fn label(self) -> &'static str {
@@ -293,6 +328,7 @@ impl Issued {
             Issued::AuthorizationCode => "authorization_code",
             Issued::RefreshToken => "refresh_token",
             Issued::Password => "password",
+            Issued::TokenExchange => "token_exchange",
         }
     }
 }
@@ -311,6 +347,19 @@ pub(crate) struct Mint<'a> {
     pub openid: Option<OpenId<'a>>,
     /// The DPoP key the access token is bound to (`cnf.jkt`, RFC 9449 §6.1), when the request proved one.
     pub dpop_jkt: Option<&'a str>,
+    /// For a token exchange (RFC 8693): its audience, actor and latest expiry.
+    pub exchange: Option<Exchanged<'a>>,
+}
+
+/// What a token exchange (RFC 8693) sets on the token it issues.
+#[derive(Debug, Clone)]
+pub(crate) struct Exchanged<'a> {
+    /// `aud`: where the token will be used (the server's audience when none was asked for).
+    pub audience: Option<&'a str>,
+    /// `act`: the party acting, with the chain before it (RFC 8693 §4.1).
+    pub act: Value,
+    /// The new token expires no later than the token exchanged.
+    pub not_after: i64,
 }
 
 /// What an ID token needs beyond the access token (OpenID Connect Core §2).

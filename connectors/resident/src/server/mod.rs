@@ -7,6 +7,7 @@ mod client_auth;
 mod clients;
 mod introspection;
 mod minting;
+mod token_exchange;
 
 pub use clients::to_oauth_client;
 pub use introspection::introspection_answer;
@@ -66,7 +67,7 @@ pub struct ResidentServer {
     /// Keys read from clients' `jwks_uri`s, for `private_key_jwt`.
     pub(crate) client_keys: crate::client_keys::ClientKeys,
     /// The issued-tokens counters, one per grant, registered with the installed recorder on the first token.
-    issued: std::sync::OnceLock<[metrics::Counter; 4]>,
+    issued: std::sync::OnceLock<[metrics::Counter; 5]>,
     /// The key manager's configured name, for the `key_manager` label of its metrics.
     pub(crate) metrics_name: std::sync::OnceLock<String>,
     /// The DPoP proofs the token endpoint accepted, each once.
