@@ -38,21 +38,7 @@ impl ResidentServer {
             }
             Grant::RefreshToken { refresh_token } => self.refresh(who, refresh_token, request).await,
             Grant::Password { username, password } => self.password(who, username, password, request).await,
-            Grant::TokenExchange {
-                subject_token,
-                subject_token_type,
-                actor_token,
-                actor_token_type,
-                audience,
-            } => {
-                let exchange = super::token_exchange::Exchange {
-                    subject_token,
-                    subject_token_type,
-                    actor_token: actor_token.as_ref().zip(actor_token_type.as_deref()),
-                    audience: audience.as_deref(),
-                };
-                self.exchange(who, &exchange, request).await
-            }
+            Grant::TokenExchange { .. } => self.exchange(who, request).await,
             _ => Err(Error::invalid_grant(
                 "unsupported_grant_type",
                 "this grant type is not supported",

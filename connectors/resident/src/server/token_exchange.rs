@@ -12,11 +12,11 @@ use super::*;
 use keymanager::connector_kit::model::{ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE};
 
 /// A token-exchange request's parameters.
-pub(crate) struct Exchange<'a> {
-    pub subject_token: &'a Token,
-    pub subject_token_type: &'a str,
-    pub actor_token: Option<(&'a Token, &'a str)>,
-    pub audience: Option<&'a str>,
+struct Exchange<'a> {
+    subject_token: &'a Token,
+    subject_token_type: &'a str,
+    actor_token: Option<(&'a Token, &'a str)>,
+    audience: Option<&'a str>,
 }
 
 fn invalid_request(message: &str) -> Error {
@@ -24,13 +24,24 @@ fn invalid_request(message: &str) -> Error {
 }
 
 impl ResidentServer {
-    /// Exchange a token (RFC 8693 §2).
-    pub(crate) async fn exchange(
-        &self,
-        who: &AuthenticatedClient,
-        x: &Exchange<'_>,
-        request: &TokenRequest,
-    ) -> Result<AccessToken> {
+    /// Exchange a token (RFC 8693 §2): `request.grant` is [`Grant::TokenExchange`].
+    pub(crate) async fn exchange(&self, who: &AuthenticatedClient, request: &TokenRequest) -> Result<AccessToken> {
+        let Grant::TokenExchange {
+            subject_token,
+            subject_token_type,
+            actor_token,
+            actor_token_type,
+            audience,
+        } = &request.grant
+        else {
+            return Err(invalid_request("not a token-exchange request"));
+        };
+        let x = Exchange {
+            subject_token,
+            subject_token_type,
+            actor_token: actor_token.as_ref().zip(actor_token_type.as_deref()),
+            audience: audience.as_deref(),
+        };
         let client = &who.client;
         if client.public_client {
             return Err(unauthorized_client("a public client cannot exchange tokens"));
