@@ -16,23 +16,15 @@ fn openid_client_and_jose_work_against_keymanager_serve() {
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(dir.path());
     let admin = common::admin_token(dir.path());
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let registered: serde_json::Value = rt.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{}/oauth2/register", served.base))
-            .bearer_auth(&admin)
-            .json(&serde_json::json!({
-                "client_name": "openid-client interop",
-                "grant_types": ["client_credentials"],
-                "scope": "orders:read orders:write",
-            }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
+    let registered = common::register_client(
+        &served.base,
+        &admin,
+        &serde_json::json!({
+            "client_name": "openid-client interop",
+            "grant_types": ["client_credentials"],
+            "scope": "orders:read orders:write",
+        }),
+    );
     let client_id = registered["client_id"].as_str().unwrap();
     let out = Command::new("node")
         .current_dir(&peers)
@@ -69,24 +61,15 @@ fn openid_client_completes_authorization_code_with_pkce_against_keymanager_serve
     common::add_user(dir.path(), &served.base, "bob", "bob's long password");
     let admin = common::admin_token(dir.path());
     let redirect = "https://app.example/callback";
-    let rt = tokio::runtime::Runtime::new().unwrap();
     // Once the usual way; once by a client that must push its requests first (RFC 9126).
     for par in [false, true] {
-        let registered: serde_json::Value =
-            rt.block_on(async {
-                reqwest::Client::new()
-                .post(format!("{}/oauth2/register", served.base))
-                .bearer_auth(&admin)
-                .json(&serde_json::json!({"client_name": "spa", "grant_types": ["authorization_code", "refresh_token"],
-                    "redirect_uris": [redirect], "token_endpoint_auth_method": "none",
-                    "scope": "openid profile offline_access", "require_pushed_authorization_requests": par}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-            });
+        let registered = common::register_client(
+            &served.base,
+            &admin,
+            &serde_json::json!({"client_name": "spa", "grant_types": ["authorization_code", "refresh_token"],
+                "redirect_uris": [redirect], "token_endpoint_auth_method": "none",
+                "scope": "openid profile offline_access", "require_pushed_authorization_requests": par}),
+        );
         let mut args = vec![
             "openid-client-code-flow.mjs",
             &served.base,

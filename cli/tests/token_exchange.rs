@@ -13,14 +13,7 @@ fn a_token_exchange_is_answered_and_audited() {
     let admin = common::admin_token(dir.path());
     let http = reqwest::blocking::Client::new();
     let register = |body: Value| -> (String, String) {
-        let r: Value = http
-            .post(format!("{}/oauth2/register", served.base))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let r = common::register_client(&served.base, &admin, &body);
         (
             r["client_id"].as_str().unwrap().to_owned(),
             r["client_secret"].as_str().unwrap().to_owned(),

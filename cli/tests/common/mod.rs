@@ -305,3 +305,16 @@ pub fn npm_peers() -> Option<std::path::PathBuf> {
     );
     None
 }
+
+/// Register a client at the resident of the server at `base` (RFC 7591), with the admin token as the initial
+/// access token; the registration answer.
+pub fn register_client(base: &str, admin: &str, metadata: &serde_json::Value) -> serde_json::Value {
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{base}/oauth2/register"))
+        .bearer_auth(admin)
+        .json(metadata)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 201, "registration refused");
+    resp.json().unwrap()
+}

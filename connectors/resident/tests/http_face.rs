@@ -58,6 +58,26 @@ fn json_req(method: &str, path: &str, bearer: Option<&str>, body: Value) -> Requ
     b.body(Body::from(body.to_string())).unwrap()
 }
 
+/// Seconds since the epoch.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A JWT's claims (the signature is not looked at).
+fn payload(token: &str) -> Value {
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// An OAuth refusal: this status and this `error`.
+#[track_caller]
+fn refused(r: &Reply, status: StatusCode, code: &str) {
+    assert_eq!((r.status, r.json["error"].as_str()), (status, Some(code)), "{}", r.json);
+}
+
 fn app(h: &Harness) -> Router {
     router(h.server.clone(), AdminToken::new(ADMIN))
 }
@@ -131,10 +151,7 @@ async fn client_credentials_with_each_auth_method(h: Harness) {
         ),
     )
     .await;
-    assert_eq!(
-        (both.status, both.json["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_request"))
-    );
+    refused(&both, StatusCode::BAD_REQUEST, "invalid_request");
     let unsupported = call(
         &app,
         form("/oauth2/token", basic(&id, &secret), "grant_type=urn:example:nope"),
@@ -152,10 +169,7 @@ async fn client_credentials_with_each_auth_method(h: Harness) {
         ),
     )
     .await;
-    assert_eq!(
-        (bad_scope.status, bad_scope.json["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
-    );
+    refused(&bad_scope, StatusCode::BAD_REQUEST, "invalid_scope");
     let json_body = call(
         &app,
         Request::post("/oauth2/token")
@@ -324,10 +338,7 @@ async fn dynamic_registration_rfc7591_and_7592(h: Harness) {
         json_req("POST", "/oauth2/register", Some("wrong"), metadata.clone()),
     )
     .await;
-    assert_eq!(
-        (wrong.status, wrong.json["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
-    );
+    refused(&wrong, StatusCode::UNAUTHORIZED, "invalid_token");
     let bad = call(
         &app,
         json_req(
@@ -338,10 +349,7 @@ async fn dynamic_registration_rfc7591_and_7592(h: Harness) {
         ),
     )
     .await;
-    assert_eq!(
-        (bad.status, bad.json["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_redirect_uri"))
-    );
+    refused(&bad, StatusCode::BAD_REQUEST, "invalid_redirect_uri");
     let made = call(
         &app,
         json_req("POST", "/oauth2/register", Some(ADMIN), metadata.clone()),
@@ -545,12 +553,7 @@ async fn a_client_cannot_widen_itself_through_rfc7592(h: Harness) {
         } else {
             "invalid_client_metadata"
         };
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (StatusCode::BAD_REQUEST, Some(code)),
-            "{field} = {value}: {}",
-            r.json
-        );
+        refused(&r, StatusCode::BAD_REQUEST, code);
         let described = r.json["error_description"].as_str().unwrap_or_default();
         let named = match field {
             "pkce_required" | "pkce_allow_plain" => "pkce",
@@ -599,12 +602,6 @@ async fn dpop_binds_tokens_to_the_clients_key(h: Harness) {
     use keymanager::validation::{Presented, TokenValidator, ValidationError, ValidatorSettings};
     let app = app(&h);
     let endpoint = "http://127.0.0.1:9443/oauth2/token";
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-    };
     let r = call(
         &app,
         Request::get("/.well-known/openid-configuration")
@@ -628,25 +625,13 @@ async fn dpop_binds_tokens_to_the_clients_key(h: Harness) {
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["token_type"], "DPoP");
     let token = r.json["access_token"].as_str().unwrap().to_owned();
-    let payload: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(payload["cnf"]["jkt"], key.thumbprint());
+    assert_eq!(payload(&token)["cnf"]["jkt"], key.thumbprint());
     // Used once; for this endpoint only.
     let again = call(&app, with_proof(&proof)).await;
-    assert_eq!(
-        (again.status, again.json["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof"))
-    );
+    refused(&again, StatusCode::BAD_REQUEST, "invalid_dpop_proof");
     let elsewhere = key.proof("POST", "http://127.0.0.1:9443/oauth2/revoke", now(), None);
     let r = call(&app, with_proof(&elsewhere)).await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof"))
-    );
+    refused(&r, StatusCode::BAD_REQUEST, "invalid_dpop_proof");
     // Introspection names the key.
     let r = call(
         &app,
@@ -695,10 +680,7 @@ async fn dpop_binds_tokens_to_the_clients_key(h: Harness) {
         form("/oauth2/token", basic(&bid, &bsecret), "grant_type=client_credentials"),
     )
     .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof"))
-    );
+    refused(&r, StatusCode::BAD_REQUEST, "invalid_dpop_proof");
     let mut req = form("/oauth2/token", basic(&bid, &bsecret), "grant_type=client_credentials");
     req.headers_mut()
         .insert("dpop", key.proof("POST", endpoint, now(), None).parse().unwrap());
@@ -781,11 +763,7 @@ async fn pushed_authorization_requests(h: Harness) {
         good.replace("web.example%2Fcb", "evil.example%2Fcb"),
     ] {
         let r = call(&app, push(&body)).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("invalid_request")),
-            "{body}"
-        );
+        refused(&r, StatusCode::BAD_REQUEST, "invalid_request");
     }
     let r = call(&app, form("/oauth2/par", None, good)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.json);
@@ -855,15 +833,7 @@ async fn token_exchange_narrows_and_names_the_actor(h: Harness) {
         "urn:ietf:params:oauth:token-type:access_token"
     );
     assert_eq!(r.json["scope"], "orders:read", "narrowed to what both hold");
-    let decode = |t: &str| -> Value {
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(t.split('.').nth(1).unwrap())
-                .unwrap(),
-        )
-        .unwrap()
-    };
-    let (before, after) = (decode(&subject), decode(r.json["access_token"].as_str().unwrap()));
+    let (before, after) = (payload(&subject), payload(r.json["access_token"].as_str().unwrap()));
     assert_eq!(after["sub"], before["sub"], "the subject stays");
     assert_eq!(after["aud"], "https://stock.example");
     assert_eq!(after["act"], json!({"sub": rid}), "the resource server acts");
@@ -879,12 +849,7 @@ async fn token_exchange_narrows_and_names_the_actor(h: Harness) {
         ("&scope=admin", "invalid_scope"),
     ] {
         let r = call(&app, exchange(extra)).await;
-        assert_eq!(
-            (r.status, r.json["error"].as_str()),
-            (StatusCode::BAD_REQUEST, Some(code)),
-            "{extra}: {}",
-            r.json
-        );
+        refused(&r, StatusCode::BAD_REQUEST, code);
     }
     let r = call(
         &app,
@@ -896,10 +861,7 @@ async fn token_exchange_narrows_and_names_the_actor(h: Harness) {
         ),
     )
     .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    refused(&r, StatusCode::BAD_REQUEST, "invalid_grant");
     let r = call(
         &app,
         form(
@@ -912,10 +874,7 @@ async fn token_exchange_narrows_and_names_the_actor(h: Harness) {
         ),
     )
     .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("unauthorized_client"))
-    );
+    refused(&r, StatusCode::BAD_REQUEST, "unauthorized_client");
     let r = call(&app, exchange("")).await;
     assert_eq!(r.status, 200, "no audience asked: the server's own");
     let r = call(
@@ -930,10 +889,7 @@ async fn token_exchange_narrows_and_names_the_actor(h: Harness) {
         ),
     )
     .await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_request"))
-    );
+    refused(&r, StatusCode::BAD_REQUEST, "invalid_request");
     // Once the token exchanged is revoked, it is exchanged no more.
     let r = call(
         &app,
@@ -942,10 +898,7 @@ async fn token_exchange_narrows_and_names_the_actor(h: Harness) {
     .await;
     assert_eq!(r.status, 200);
     let r = call(&app, exchange("")).await;
-    assert_eq!(
-        (r.status, r.json["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    refused(&r, StatusCode::BAD_REQUEST, "invalid_grant");
 }
 
 on_both_backends!(

@@ -53,15 +53,7 @@ macro_rules! csrf_forms {
     };
 }
 
-csrf_forms!(
-    CsrfOnly,
-    NewApplication,
-    NewKeys,
-    NewSecret,
-    DeleteSecret,
-    TryToken,
-    NewScope
-);
+csrf_forms!(CsrfOnly, Named, NewKeys, NewSecret, DeleteSecret, TryToken);
 
 /// A form with only its CSRF token (sign out, regenerate, delete).
 #[derive(Deserialize)]
@@ -70,89 +62,58 @@ pub(super) struct CsrfOnly {
     pub csrf: String,
 }
 
-/// `POST /portal/applications`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct NewApplication {
-    #[serde(default)]
+/// A form that names something and says what it is: `POST /portal/applications` (an application),
+/// `POST /portal/key-managers/{km}/scopes` (a scope).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct Named {
     csrf: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     description: String,
 }
 
 /// `POST /portal/applications/{id}/generate-keys`: the checkboxes are present (`true`) or absent.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 pub(super) struct NewKeys {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     key_type: String,
-    #[serde(default)]
     key_manager: String,
-    #[serde(default)]
     callback_url: String,
-    #[serde(default)]
     scopes: String,
-    #[serde(default)]
     grant_types_to_be_supported: Vec<String>,
-    #[serde(default)]
     pkce_mandatory: bool,
-    #[serde(default)]
     pkce_support_plain: bool,
-    #[serde(default)]
     bypass_client_credentials: bool,
 }
 
 /// `POST /portal/applications/{id}/keys/{mapping}/secrets`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 pub(super) struct NewSecret {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     description: String,
     /// Days, as typed: checked here, so the refusal names this field.
-    #[serde(default)]
     expires_in_days: String,
 }
 
 /// `POST /portal/applications/{id}/keys/{mapping}/secrets/{secret}/delete`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 pub(super) struct DeleteSecret {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     revoke_tokens: bool,
 }
 
 /// `POST /portal/applications/{id}/keys/{mapping}/token`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 pub(super) struct TryToken {
-    #[serde(default)]
     csrf: String,
     /// Seconds, as typed: checked here, so the refusal names this field.
-    #[serde(default)]
     validity_period: String,
-    #[serde(default)]
     consumer_secret: String,
-    #[serde(default)]
     scopes: String,
-}
-
-/// `POST /portal/key-managers/{km}/scopes`.
-#[derive(Deserialize)]
-pub(super) struct NewScope {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    description: String,
 }
 
 /// The signed-in caller of a page.
@@ -351,7 +312,7 @@ pub(super) async fn create_application(
     State(p): State<PortalState>,
     headers: HeaderMap,
     origin: Origin,
-    HtmlForm(f): HtmlForm<NewApplication>,
+    HtmlForm(f): HtmlForm<Named>,
 ) -> Response {
     let c = match form_ctx(&p, &headers, origin, &f) {
         Ok(c) => c,
@@ -957,7 +918,7 @@ pub(super) async fn add_scope(
     headers: HeaderMap,
     origin: Origin,
     Path(km): Path<String>,
-    HtmlForm(f): HtmlForm<NewScope>,
+    HtmlForm(f): HtmlForm<Named>,
 ) -> Response {
     let c = match form_ctx(&p, &headers, origin, &f) {
         Ok(c) => c,
