@@ -1,8 +1,8 @@
 //! The management API's OpenAPI 3.1 document, derived — never written by hand — from the one route table
 //! (`ROUTE_DOCS`, written beside [`ROUTES`](super::ROUTES): method, path, who may call it, summary, parameters,
-//! body, answer) and from the types themselves (their `utoipa::ToSchema` and `utoipa::IntoParams` derives read the same serde attributes the
-//! wire uses, and the fields' doc comments). A route added to the table is in the document; a field added to a DTO
-//! is in its schema.
+//! body, answer) and from the types themselves (their `utoipa::ToSchema` and `utoipa::IntoParams` derives read the
+//! same serde attributes the wire uses, and the fields' doc comments). A route added to the table is in the
+//! document; a field added to a DTO is in its schema.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
