@@ -629,15 +629,18 @@ fn a_gateway_without_the_database_refuses_a_revoked_token_within_a_second() {
         let a = common::serve_with_env(&serve_args, &env);
         let admin = common::admin_token(&dir_a);
         let as_admin = [("KEYMANAGER_ADMIN_TOKEN", admin.as_str())];
-        let ok = |args: &[&str], stdin: Option<&str>| ok_at(&dir_a, &config, &as_admin, &a.base, args, stdin);
-        ok(&["apps", "create", "orders", "--owner", "ops"], None);
+        // Through the key service at `base` (it restarts below, on the same address).
+        let ok = |base: &str, args: &[&str], stdin: Option<&str>| ok_at(&dir_a, &config, &as_admin, base, args, stdin);
+        ok(&a.base, &["apps", "create", "orders", "--owner", "ops"], None);
         let keys = ok(
+            &a.base,
             &["keys", "generate", "--app", "orders", "--key-type", "production"],
             None,
         );
         let secret = keys["consumerSecret"].as_str().unwrap().to_owned();
-        let token = || {
+        let token = |base: &str| {
             ok(
+                base,
                 &["token", "--app", "orders", "--key-type", "production"],
                 Some(&format!("{secret}\n")),
             )["accessToken"]
@@ -645,7 +648,7 @@ fn a_gateway_without_the_database_refuses_a_revoked_token_within_a_second() {
                 .unwrap()
                 .to_owned()
         };
-        let (revoked, kept) = (token(), token());
+        let (revoked, kept) = (token(&a.base), token(&a.base));
 
         // The gateway: its own configuration, no database, the resident named as the key service names it.
         let gateway_config = work.path().join("gateway.toml");
@@ -736,22 +739,13 @@ fn a_gateway_without_the_database_refuses_a_revoked_token_within_a_second() {
         // A signing key retired at the key service: the remote gateway refuses what it signed within a second
         // (a notice on the stream: it fetches the keys again), and accepts what the new key signs.
         let old_kid = kid(&kept);
-        let ok = |args: &[&str], stdin: Option<&str>| ok_at(&dir_a, &config, &as_admin, &a.base, args, stdin);
-        let token = || {
-            ok(
-                &["token", "--app", "orders", "--key-type", "production"],
-                Some(&format!("{secret}\n")),
-            )["accessToken"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        };
         let rotated = ok(
+            &a.base,
             &["signing-keys", "rotate", "--pre-publish", "0", "--retire-after", "1h"],
             None,
         );
         assert!(rotated["list"].as_array().is_some_and(|l| l.len() > 1), "{rotated}");
-        let fresh = token();
+        let fresh = token(&a.base);
         assert_ne!(kid(&fresh), old_kid);
         // Without a pre-publication the new key signs at once: the rotation's notice makes the gateway fetch it.
         let took = common::until("a new key's token accepted at the remote gateway", || {
@@ -759,7 +753,7 @@ fn a_gateway_without_the_database_refuses_a_revoked_token_within_a_second() {
         });
         assert!(took < std::time::Duration::from_secs(1), "{took:?}");
         assert_eq!(common::gateway_status(&http, &g.base, &kept), 200);
-        ok(&["signing-keys", "retire", &old_kid], None);
+        ok(&a.base, &["signing-keys", "retire", &old_kid], None);
         let took = common::until("a retired key's token refused at the remote gateway", || {
             common::gateway_status(&http, &g.base, &kept) == 401
         });
