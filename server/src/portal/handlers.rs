@@ -14,107 +14,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::api::{Failure, Origin};
+use super::forms::{Csrf, CsrfOnly, DeleteSecret, HtmlForm, Named, NewKeys, NewSecret, TryToken};
 use super::pages::{self, Form, KeyPanel, Nav};
 use super::session::{self, Flash, Session};
 use super::PortalState;
-
-/// An HTML form body (`application/x-www-form-urlencoded`) read into its type, repeated names (checkboxes) into a
-/// `Vec`; a body that does not fit is a `400` page.
-pub(super) struct HtmlForm<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for HtmlForm<T> {
-    type Rejection = Response;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        serde_html_form::from_bytes(&bytes).map(HtmlForm).map_err(|e| {
-            pages::problem(
-                StatusCode::BAD_REQUEST,
-                &format!("This form could not be read ({e}). Go back, reload the page and try again."),
-            )
-        })
-    }
-}
-
-/// Every portal form carries the session's CSRF token.
-trait Csrf {
-    fn csrf(&self) -> &str;
-}
-
-macro_rules! csrf_forms {
-    ($($form:ty),*) => {
-        $(impl Csrf for $form {
-            fn csrf(&self) -> &str {
-                &self.csrf
-            }
-        })*
-    };
-}
-
-csrf_forms!(CsrfOnly, Named, NewKeys, NewSecret, DeleteSecret, TryToken);
-
-/// A form with only its CSRF token (sign out, regenerate, delete).
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    #[serde(default)]
-    pub csrf: String,
-}
-
-/// A form that names something and says what it is: `POST /portal/applications` (an application),
-/// `POST /portal/key-managers/{km}/scopes` (a scope).
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(super) struct Named {
-    csrf: String,
-    name: String,
-    description: String,
-}
-
-/// `POST /portal/applications/{id}/generate-keys`: the checkboxes are present (`true`) or absent.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub(super) struct NewKeys {
-    csrf: String,
-    key_type: String,
-    key_manager: String,
-    callback_url: String,
-    scopes: String,
-    grant_types_to_be_supported: Vec<String>,
-    pkce_mandatory: bool,
-    pkce_support_plain: bool,
-    bypass_client_credentials: bool,
-}
-
-/// `POST /portal/applications/{id}/keys/{mapping}/secrets`.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub(super) struct NewSecret {
-    csrf: String,
-    description: String,
-    /// Days, as typed: checked here, so the refusal names this field.
-    expires_in_days: String,
-}
-
-/// `POST /portal/applications/{id}/keys/{mapping}/secrets/{secret}/delete`.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub(super) struct DeleteSecret {
-    csrf: String,
-    revoke_tokens: bool,
-}
-
-/// `POST /portal/applications/{id}/keys/{mapping}/token`.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub(super) struct TryToken {
-    csrf: String,
-    /// Seconds, as typed: checked here, so the refusal names this field.
-    validity_period: String,
-    consumer_secret: String,
-    scopes: String,
-}
 
 /// The signed-in caller of a page.
 pub(super) struct Ctx {

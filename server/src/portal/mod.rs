@@ -5,6 +5,7 @@
 //! API and the CLI.
 
 mod api;
+mod forms;
 mod handlers;
 mod pages;
 mod session;

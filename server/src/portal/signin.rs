@@ -389,7 +389,7 @@ pub(super) async fn callback(State(p): State<PortalState>, headers: HeaderMap, Q
 pub(super) async fn signout(
     State(p): State<PortalState>,
     headers: HeaderMap,
-    super::handlers::HtmlForm(form): super::handlers::HtmlForm<super::handlers::CsrfOnly>,
+    super::forms::HtmlForm(form): super::forms::HtmlForm<super::forms::CsrfOnly>,
 ) -> Response {
     let id = session::cookie(&headers, session::COOKIE).unwrap_or_default();
     let Some(s) = p.sessions.get(&id) else {
