@@ -140,21 +140,22 @@ fn pkce_text_ok(s: &str) -> bool {
 
 impl ResidentServer {
     /// Keep a pushed authorization request (RFC 9126 §2) of `client_id` after checking it as the authorization
-    /// endpoint would; answer its `request_uri` and how many seconds it lives.
+    /// endpoint would; answer its `request_uri` and how many seconds it lives, or why the request is refused
+    /// (`Ok(Err(…))`); `Err` when the store cannot keep it now.
     pub async fn push_authorization(
         &self,
         client_id: &str,
         mut req: AuthorizationRequest,
-    ) -> std::result::Result<(String, i64), AuthorizeError> {
+    ) -> Result<std::result::Result<(String, i64), String>> {
         req.client_id = Some(client_id.to_owned());
         // Checked as if pushed already (a pushed request is what it will be).
         req.request_uri = Some(String::new());
         if let Err(e) = self.check_authorization(&req).await {
-            return Err(AuthorizeError::Show(e.into_text()));
+            return Ok(Err(e.into_text()));
         }
         req.request_uri = None;
-        let params = serde_json::to_string(&req)
-            .map_err(|e| AuthorizeError::Show(format!("the request cannot be kept: {e}")))?;
+        let params =
+            serde_json::to_string(&req).map_err(|e| Error::storage(format!("a request does not write: {e}")))?;
         let uri = format!("{REQUEST_URI_PREFIX}{}", crate::crypto::random_token(32));
         self.store()
             .insert_pushed_request(
@@ -163,9 +164,8 @@ impl ResidentServer {
                 &params,
                 self.store().now().saturating_add(PUSHED_REQUEST_LIFETIME),
             )
-            .await
-            .map_err(|e| AuthorizeError::Show(format!("the server cannot keep the request now ({})", e.kind())))?;
-        Ok((uri, PUSHED_REQUEST_LIFETIME))
+            .await?;
+        Ok(Ok((uri, PUSHED_REQUEST_LIFETIME)))
     }
 
     /// The pushed request `request_uri` of `client_id`, while it lives (RFC 9126 §4); its parameters replace any

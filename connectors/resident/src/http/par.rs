@@ -40,8 +40,8 @@ pub(crate) async fn push(State(app): State<AppState>, headers: HeaderMap, body: 
         let (request_uri, expires_in) = app
             .server
             .push_authorization(&who.client.client_id, req)
-            .await
-            .map_err(|e| OAuthError::invalid_request(e.into_text()))?;
+            .await?
+            .map_err(OAuthError::invalid_request)?;
         debug_assert_eq!(expires_in, PUSHED_REQUEST_LIFETIME);
         Ok::<_, OAuthError>(
             (
