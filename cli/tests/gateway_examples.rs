@@ -28,10 +28,10 @@ fn block_list(text: &str, key: &str) -> Option<Vec<String>> {
 }
 
 #[test]
-fn traefik_forwards_only_the_authorization_header_of_the_client() {
+fn traefik_forwards_only_the_authorization_and_dpop_headers_of_the_client() {
     let text = example("traefik.yml");
     let allowed = block_list(&text, "authRequestHeaders").expect("traefik.yml sets authRequestHeaders");
-    assert_eq!(allowed, ["Authorization"], "{text}");
+    assert_eq!(allowed, ["Authorization", "DPoP"], "{text}");
     assert!(
         text.contains("proxy = \"traefik\""),
         "the example names the proxy setting"
@@ -39,13 +39,16 @@ fn traefik_forwards_only_the_authorization_header_of_the_client() {
 }
 
 #[test]
-fn envoy_forwards_only_the_authorization_header_of_the_client() {
+fn envoy_forwards_only_the_authorization_and_dpop_headers_of_the_client() {
     let text = example("envoy.yaml");
     let line = text
         .lines()
         .find(|l| l.trim_start().starts_with("allowed_headers:"))
         .expect("envoy.yaml sets allowed_headers");
-    assert_eq!(line.trim(), "allowed_headers: { patterns: [{ exact: authorization }] }");
+    assert_eq!(
+        line.trim(),
+        "allowed_headers: { patterns: [{ exact: authorization }, { exact: dpop }] }"
+    );
     assert!(text.contains("path_prefix: /gateway/auth"));
     assert!(text.contains("proxy = \"envoy\""));
 }
