@@ -217,7 +217,8 @@ pub async fn app(
         lines.push(format!("  key manager: {name} (issuer {})", server.settings().issuer));
         if config.portal.enabled != Some(false) {
             let client = crate::portal::client(&server, &data_dir, &public_url).await?;
-            let mut providers = vec![crate::portal::Provider::resident(name, client, oauth)];
+            let push = server.settings().require_pushed_authorization_requests;
+            let mut providers = vec![crate::portal::Provider::resident(name, client, oauth, push)];
             let http = keymanager::http::HttpClient::new(keymanager::http::HttpPolicy {
                 request_timeout: Duration::from_secs(15),
                 ..keymanager::http::HttpPolicy::default()

@@ -100,6 +100,9 @@ pub struct ServerMetadata {
     /// RFC 9126: where authorization requests are pushed.
     #[serde(default)]
     pub pushed_authorization_request_endpoint: Option<String>,
+    /// RFC 9126: whether every authorization request must be pushed.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: Option<bool>,
     /// Grant types.
     #[serde(default)]
     pub grant_types_supported: Option<Vec<String>>,
@@ -128,6 +131,7 @@ impl From<&OpenIdMetadata> for ServerMetadata {
             userinfo_endpoint: m.userinfo_endpoint().map(|u| u.to_string()),
             end_session_endpoint: extra.end_session_endpoint.clone(),
             pushed_authorization_request_endpoint: extra.pushed_authorization_request_endpoint.clone(),
+            require_pushed_authorization_requests: extra.require_pushed_authorization_requests,
             grant_types_supported: m
                 .grant_types_supported()
                 .map(|g| g.iter().map(|g| g.as_ref().to_owned()).collect()),

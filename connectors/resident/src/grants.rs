@@ -25,6 +25,9 @@ pub const CODE_LIFETIME: i64 = 60;
 /// to sign in, short enough to be of no use later.
 pub const PUSHED_REQUEST_LIFETIME: i64 = 300;
 
+/// The most live pushed requests one client may hold (a bound on what pushing can write).
+pub const MAX_PUSHED_REQUESTS_PER_CLIENT: u64 = 1000;
+
 /// The prefix of every `request_uri` this server hands out (RFC 9126 §2.2).
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
@@ -163,6 +166,7 @@ impl ResidentServer {
                 client_id,
                 &params,
                 self.store().now().saturating_add(PUSHED_REQUEST_LIFETIME),
+                MAX_PUSHED_REQUESTS_PER_CLIENT,
             )
             .await?;
         Ok(Ok((uri, PUSHED_REQUEST_LIFETIME)))

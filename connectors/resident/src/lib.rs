@@ -58,7 +58,7 @@ mod users;
 pub use client_assertion::{CLIENT_ASSERTION_TYPE, MAX_ASSERTION_LIFETIME};
 pub use client_metadata::ClientMetadata;
 pub use factory::ResidentFactory;
-pub use grants::{AuthorizationRequest, AuthorizeError, CheckedRequest, Prompt};
+pub use grants::{AuthorizationRequest, AuthorizeError, CheckedRequest, Prompt, MAX_PUSHED_REQUESTS_PER_CLIENT};
 pub use http::{
     error_family, error_page, oauth_error, router, router_audited, AdminToken, ErrorFamily, RegistrationAudit, ROUTES,
     ROUTE_FAMILIES, STYLESHEET,

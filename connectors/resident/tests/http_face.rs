@@ -771,6 +771,15 @@ async fn pushed_authorization_requests(h: Harness) {
     h.server.use_up_pushed(&uri).await.unwrap();
     let r = app.clone().oneshot(authorize(&id, &uri)).await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Bounded: a client holds at most so many live pushed requests.
+    for _ in 0..keymanager_resident::MAX_PUSHED_REQUESTS_PER_CLIENT {
+        assert_eq!(call(&app, push(good)).await.status, StatusCode::CREATED);
+    }
+    refused(
+        &call(&app, push(good)).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+    );
 }
 
 /// Token exchange (RFC 8693): a resource server registered for it exchanges a token it received for one with a

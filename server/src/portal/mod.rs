@@ -64,6 +64,9 @@ pub(crate) struct Provider {
     /// Scopes asked for.
     scopes: String,
     way: Way,
+    /// Push the sign-in's authorization requests (RFC 9126) first: only where the provider requires it, since every
+    /// push is a row in the provider's store, and anyone can begin a sign-in.
+    push: bool,
 }
 
 /// How the portal reaches a provider's endpoints.
@@ -87,14 +90,16 @@ pub(crate) struct Endpoints {
 }
 
 impl Provider {
-    /// The resident key manager `name`, reached in-process through `oauth`.
-    pub(crate) fn resident(name: &str, client: PortalClient, oauth: Router) -> Provider {
+    /// The resident key manager `name`, reached in-process through `oauth`; `push` when it requires pushed
+    /// authorization requests.
+    pub(crate) fn resident(name: &str, client: PortalClient, oauth: Router, push: bool) -> Provider {
         Provider {
             name: name.to_owned(),
             label: "Sign in".into(),
             client,
             scopes: format!("openid {SCOPES}"),
             way: Way::Resident(oauth),
+            push,
         }
     }
 
@@ -119,6 +124,8 @@ impl Provider {
         else {
             return Err(problem("names no authorization or no token endpoint".into()));
         };
+        let push = meta.require_pushed_authorization_requests == Some(true)
+            && meta.pushed_authorization_request_endpoint.is_some();
         let endpoints = Endpoints {
             authorization_endpoint,
             token_endpoint,
@@ -142,6 +149,7 @@ impl Provider {
             },
             scopes,
             way: Way::External(endpoints),
+            push,
         })
     }
 }
@@ -348,6 +356,7 @@ mod tests {
                 end_session_endpoint: end_session.map(str::to_owned),
                 pushed_authorization_request_endpoint: None,
             }),
+            push: false,
         }
     }
 

@@ -266,9 +266,14 @@ pub(super) async fn signin(State(p): State<PortalState>, Query(q): Query<SignInQ
         ("code_challenge", challenge.as_str()),
         ("code_challenge_method", "S256"),
     ];
-    // RFC 9126: where the provider takes pushed requests, the parameters go there (authenticated, out of the
-    // browser's reach) and the browser carries only the request_uri.
-    match p.post(provider, Endpoint::PushedAuthorization, &params).await {
+    // RFC 9126: where the provider requires pushed requests, the parameters go there (authenticated, out of the
+    // browser's reach) and the browser carries only the request_uri. Not elsewhere: a push is a row in the
+    // provider's store, and anyone may begin a sign-in.
+    let pushed = match provider.push {
+        true => p.post(provider, Endpoint::PushedAuthorization, &params).await,
+        false => Ok(None),
+    };
+    match pushed {
         Ok(None) => {
             url.query_pairs_mut().extend_pairs(params);
         }

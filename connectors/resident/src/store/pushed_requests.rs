@@ -7,13 +7,15 @@ use keymanager::connector_kit::Result;
 use super::Store;
 
 impl Store {
-    /// Keep a pushed request (its parameters as JSON) until `expires_at`; requests already expired go first.
+    /// Keep a pushed request (its parameters as JSON) until `expires_at`; requests already expired go first. A
+    /// client holding `limit` live requests already is `Busy`: the table stays bounded.
     pub async fn insert_pushed_request(
         &self,
         request_hash: &str,
         client_id: &str,
         params: &str,
         expires_at: i64,
+        limit: u64,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("DELETE FROM km_pushed_requests WHERE expires_at <= $1")
@@ -21,6 +23,20 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        let held: i64 = col(
+            &sqlx::query("SELECT COUNT(*) FROM km_pushed_requests WHERE client_id = $1")
+                .bind(client_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?,
+            0,
+        )?;
+        if u64::try_from(held).unwrap_or(0) >= limit {
+            return Err(keymanager::connector_kit::Error::busy(
+                format!("client `{client_id}` holds {held} pushed requests; they expire within minutes"),
+                std::time::Duration::from_secs(60),
+            ));
+        }
         sqlx::query(
             "INSERT INTO km_pushed_requests (request_hash, client_id, params, expires_at) VALUES ($1, $2, $3, $4)",
         )
