@@ -300,6 +300,7 @@ fn bench_dpop(c: &mut Criterion) {
                     proof: Some(&proof),
                     method: "GET",
                     uri: Some(uri),
+                    client_certificate: None,
                 };
                 now_or_block(&rt, fresh.validate_presented(&presented)).expect("valid")
             },
@@ -316,6 +317,7 @@ fn bench_dpop(c: &mut Criterion) {
                     proof: Some(&proof),
                     method: "GET",
                     uri: Some(uri),
+                    client_certificate: None,
                 };
                 now_or_block(&rt, seen.validate_presented(&presented)).expect("valid")
             },

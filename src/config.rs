@@ -92,6 +92,14 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// Ask TLS clients for a certificate (optional for the client): the resident key manager then offers
+    /// `tls_client_auth` and `self_signed_tls_client_auth` and binds tokens to certificates (RFC 8705), and every
+    /// route sees the certificate. Needs `tls_cert`; default off.
+    #[serde(default)]
+    pub tls_client_certificates: bool,
+    /// The certificate authorities (PEM) whose client certificates `tls_client_auth` accepts; without it only
+    /// `self_signed_tls_client_auth` clients can authenticate with a certificate.
+    pub tls_client_ca: Option<PathBuf>,
     /// Seconds a client may take to send a request head (from connecting, or from its previous answer); default
     /// [`DEFAULT_HEADER_READ_TIMEOUT_SECONDS`]. A client that trickles its headers is disconnected.
     pub header_read_timeout_seconds: Option<u64>,
@@ -178,6 +186,11 @@ pub struct GatewayConfig {
     /// names it with the path (`htu`, RFC 9449). Without it, DPoP-bound tokens are refused (the proxy's headers do
     /// not say it, and a `Host` a client sent is not trusted).
     pub public_origin: Option<String>,
+    /// The header the proxy forwards the client's TLS certificate in, in its family's format (nginx:
+    /// `$ssl_client_escaped_cert`; Traefik: `passTLSClientCert` with `pem`, `X-Forwarded-Tls-Client-Cert`; Envoy:
+    /// `x-forwarded-client-cert` with the `cert` detail). The proxy must set it on every request (replacing a
+    /// client's own). Without it, certificate-bound tokens (RFC 8705) are refused.
+    pub client_certificate_header: Option<String>,
     /// `[[gateway.route]]`: which scopes requests under a path need.
     #[serde(default)]
     pub route: Vec<GatewayRoute>,
@@ -300,6 +313,35 @@ fn prefix_on_boundary(prefix: &str, path: &str) -> bool {
 /// An HTTP method as a gateway names it: 1 to 32 ASCII letters.
 pub(crate) fn is_method_token(m: &str) -> bool {
     !m.is_empty() && m.len() <= 32 && m.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// `[gateway] client_certificate_header`: a header name, and not one that carries the request itself.
+///
+/// ```
+/// use keymanager::config::check_client_certificate_header;
+/// assert!(check_client_certificate_header("X-SSL-Client-Cert").is_ok());
+/// assert!(check_client_certificate_header("x-forwarded-client-cert").is_ok());
+/// assert!(check_client_certificate_header("Authorization").is_err());
+/// assert!(check_client_certificate_header("bad header").is_err());
+/// ```
+pub fn check_client_certificate_header(name: &str) -> Result<(), String> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
+        return Err(format!("`{name}` is not a header name"));
+    }
+    let taken = [
+        "authorization",
+        "dpop",
+        "cookie",
+        "host",
+        "content-type",
+        "content-length",
+    ];
+    if taken.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "`{name}` carries the request itself, not a forwarded certificate"
+        ));
+    }
+    Ok(())
 }
 
 /// `[gateway] public_origin`: an `http(s)://host[:port]` origin, nothing after it.
@@ -746,6 +788,11 @@ impl Config {
                     .at_field("gateway.leeway_seconds"),
             );
         }
+        if let Some(name) = &self.gateway.client_certificate_header {
+            if let Err(why) = check_client_certificate_header(name) {
+                out.push(ConfigError::new(why).at_field("gateway.client_certificate_header"));
+            }
+        }
         if let Some(origin) = &self.gateway.public_origin {
             if let Err(why) = check_public_origin(origin) {
                 out.push(ConfigError::new(why).at_field("gateway.public_origin"));
@@ -788,6 +835,18 @@ impl Config {
                 out.push(ConfigError::new("tls_key needs tls_cert: set both or neither").at_field("server.tls_cert"))
             }
             _ => {}
+        }
+        if server.tls_client_certificates && server.tls_cert.is_none() {
+            out.push(
+                ConfigError::new("client certificates come in a TLS handshake: set tls_cert and tls_key")
+                    .at_field("server.tls_client_certificates"),
+            );
+        }
+        if server.tls_client_ca.is_some() && !server.tls_client_certificates {
+            out.push(
+                ConfigError::new("a client CA is used only when tls_client_certificates = true")
+                    .at_field("server.tls_client_ca"),
+            );
         }
         out
     }

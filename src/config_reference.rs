@@ -40,6 +40,8 @@ pub fn sections() -> Vec<Section> {
                     .secret(),
                 S::string("tls_cert", "TLS certificate chain (PEM file); with tls_key, serve HTTPS."),
                 S::string("tls_key", "TLS private key (PEM file)."),
+                S::boolean("tls_client_certificates", "Ask TLS clients for a certificate (optional for them): the resident key manager then offers tls_client_auth and self_signed_tls_client_auth and binds tokens to certificates (RFC 8705). Needs tls_cert; default false."),
+                S::string("tls_client_ca", "Certificate authorities (PEM file) whose client certificates tls_client_auth accepts; without it only self_signed_tls_client_auth clients authenticate with a certificate."),
                 S::integer("header_read_timeout_seconds", "Seconds a client may take to send a request head; a client that trickles its headers is disconnected. At most 3600.")
                     .default_value(DEFAULT_HEADER_READ_TIMEOUT_SECONDS),
                 S::integer("request_timeout_seconds", "Seconds from a request head to the end of its answer; past it the answer is 408. At most 3600.")
@@ -98,6 +100,7 @@ pub fn sections() -> Vec<Section> {
                     .default_value("deny"),
                 S::integer("leeway_seconds", "Seconds of clock skew allowed on exp, nbf and iat. At most 600.").default_value(30),
                 S::string("public_origin", "The scheme and authority clients call the APIs behind the proxy at (https://api.example): DPoP proofs name it with the path. Without it, DPoP-bound tokens are refused."),
+                S::string("client_certificate_header", "The header the proxy forwards the client's TLS certificate in, in its family's format (nginx: $ssl_client_escaped_cert; Traefik: passTLSClientCert with pem; Envoy: x-forwarded-client-cert with the cert detail). The proxy must set it on every request. Without it, certificate-bound tokens (RFC 8705) are refused."),
                 S::new("route", "[[gateway.route]] tables: which scopes requests under a path need.", SettingKind::Object),
             ],
         },

@@ -25,6 +25,7 @@ pub use crate::config::{GatewayConfig, GatewayRoute as RouteRule, ProxyKind, Unc
 use crate::error::ConfigError;
 use crate::gateway::authorize;
 use crate::model::{normalize_path, PathRefusal};
+use crate::validation::mtls::ClientCertificate;
 use crate::validation::{Principal, TokenValidator};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -155,6 +156,7 @@ pub enum Requirement<'a> {
 pub struct ForwardAuth {
     validator: Arc<TokenValidator>,
     origin: Option<Arc<str>>,
+    certificate_header: Option<HeaderName>,
     proxy: Option<ProxyKind>,
     uncovered: UncoveredPaths,
     rules: Arc<[RouteRule]>,
@@ -181,12 +183,25 @@ impl ForwardAuth {
             crate::config::check_public_origin(origin)
                 .map_err(|m| ConfigError::new(m).at_field("gateway.public_origin"))?;
         }
+        let certificate_header = match &gateway.client_certificate_header {
+            Some(name) => {
+                let field = || "gateway.client_certificate_header";
+                crate::config::check_client_certificate_header(name)
+                    .map_err(|m| ConfigError::new(m).at_field(field()))?;
+                Some(
+                    HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+                        .map_err(|e| ConfigError::new(e.to_string()).at_field(field()))?,
+                )
+            }
+            None => None,
+        };
         Ok(ForwardAuth {
             validator,
             origin: gateway
                 .public_origin
                 .as_deref()
                 .map(|o| Arc::from(o.trim_end_matches('/'))),
+            certificate_header,
             proxy: gateway.proxy,
             uncovered: gateway.default,
             rules: gateway.route.clone().into(),
@@ -248,7 +263,15 @@ async fn check(State(fa): State<ForwardAuth>, req: Request) -> Response {
     };
     // A DPoP proof names the URI the client called: the configured origin and the original path.
     let uri = fa.origin.as_ref().map(|o| format!("{o}{}", original.path));
-    let target = crate::gateway::RequestTarget::new(&original.method, uri.as_deref());
+    let certificate = match forwarded_certificate(&fa, req.headers()) {
+        Ok(c) => c,
+        Err(why) => {
+            tracing::debug!(%why, "a forward-auth request's client certificate header is refused");
+            return (StatusCode::BAD_REQUEST, why).into_response();
+        }
+    };
+    let target = crate::gateway::RequestTarget::new(&original.method, uri.as_deref())
+        .with_client_certificate(certificate.as_ref());
     match authorize(&fa.validator, scopes, req.headers(), &target).await {
         Ok(p) => identity(&p),
         Err(r) => {
@@ -256,6 +279,28 @@ async fn check(State(fa): State<ForwardAuth>, req: Request) -> Response {
             r.into_response()
         }
     }
+}
+
+/// The client certificate the configured proxy forwarded in `[gateway] client_certificate_header`, read in that
+/// proxy family's format; none when the header is not configured or the request came without a certificate.
+fn forwarded_certificate(fa: &ForwardAuth, headers: &HeaderMap) -> Result<Option<ClientCertificate>, String> {
+    let (Some(name), Some(proxy)) = (&fa.certificate_header, fa.proxy) else {
+        return Ok(None);
+    };
+    let mut values = headers.get_all(name).iter();
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Ok(None),
+        (Some(v), None) => v,
+        (Some(_), Some(_)) => return Err(format!("{name} came more than once")),
+    };
+    let text = value.to_str().map_err(|_| format!("{name} is not visible ASCII"))?;
+    if text.trim().is_empty() {
+        // nginx sends an empty value when the client presented no certificate.
+        return Ok(None);
+    }
+    ClientCertificate::from_forwarded(proxy, text)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// `200` with the identity headers (a value that is not a valid header value is left out).

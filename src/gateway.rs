@@ -6,7 +6,9 @@
 //! scopes; a key manager that cannot be reached → 503. A token bound to a DPoP key presented as `Bearer`, a proof
 //! that fails, or a proof of another key → 401 with RFC 9449's `DPoP` challenge (`invalid_token`,
 //! `invalid_dpop_proof`; `algs` lists the proof algorithms). A proof names the URI the client called: behind a proxy
-//! or load balancer, give the layer the public origin ([`BearerAuthLayer::public_origin`]).
+//! or load balancer, give the layer the public origin ([`BearerAuthLayer::public_origin`]). A token bound to a client
+//! certificate (`cnf.x5t#S256`, RFC 8705) passes only when the request's extensions hold that
+//! [`ClientCertificate`] (the TLS terminator puts it there; `keymanager serve` does), else 401 `invalid_token`.
 //!
 //! ```no_run
 //! # fn demo(validator: std::sync::Arc<keymanager::validation::TokenValidator>) {
@@ -35,6 +37,7 @@ use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
 use crate::model::Challenge;
+use crate::validation::mtls::ClientCertificate;
 use crate::validation::{Principal, TokenValidator, ValidationError};
 
 /// Requires a valid bearer or DPoP-bound token (and scopes) on every request of the wrapped service.
@@ -116,7 +119,10 @@ where
             None => req.uri().scheme().map(|_| req.uri().to_string()),
         };
         Box::pin(async move {
-            let request = RequestTarget::new(req.method().as_str(), uri.as_deref());
+            // The TLS terminator put the connection's client certificate here, if the client sent one.
+            let certificate = req.extensions().get::<ClientCertificate>().cloned();
+            let request =
+                RequestTarget::new(req.method().as_str(), uri.as_deref()).with_client_certificate(certificate.as_ref());
             match authorize(&validator, &scopes, req.headers(), &request).await {
                 Ok(principal) => {
                     req.extensions_mut().insert(principal);
@@ -145,12 +151,23 @@ pub enum Refusal {
 pub struct RequestTarget<'a> {
     method: &'a str,
     uri: Option<&'a str>,
+    certificate: Option<&'a ClientCertificate>,
 }
 
 impl<'a> RequestTarget<'a> {
     /// A request's method and absolute URI.
     pub fn new(method: &'a str, uri: Option<&'a str>) -> Self {
-        RequestTarget { method, uri }
+        RequestTarget {
+            method,
+            uri,
+            certificate: None,
+        }
+    }
+
+    /// The TLS client certificate the request came with (RFC 8705), if any.
+    pub fn with_client_certificate(mut self, certificate: Option<&'a ClientCertificate>) -> Self {
+        self.certificate = certificate;
+        self
     }
 }
 
@@ -178,6 +195,7 @@ pub async fn authorize(
         proof,
         method: request.method,
         uri: request.uri,
+        client_certificate: request.certificate,
     };
     let principal = validator
         .validate_presented(&presented)

@@ -45,6 +45,9 @@ pub struct BuildContext {
     /// What the server may fetch on someone else's say ([`Egress`](crate::egress::Egress)): clients' `jwks_uri`s
     /// at the resident, and every call of a key manager added at run time.
     pub egress: crate::egress::Egress,
+    /// This process's server asks TLS clients for certificates (`[server] tls_client_certificates`): a key manager
+    /// that authenticates clients may offer RFC 8705's methods and bind tokens to certificates.
+    pub client_certificates: bool,
 }
 
 impl std::fmt::Debug for BuildContext {
@@ -58,6 +61,7 @@ impl std::fmt::Debug for BuildContext {
             .field("listen_url", &self.listen_url)
             .field("data_dir", &self.data_dir)
             .field("egress", &self.egress)
+            .field("client_certificates", &self.client_certificates)
             .finish_non_exhaustive()
     }
 }

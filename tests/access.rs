@@ -78,6 +78,7 @@ async fn user_token(
             validity: None,
             client_address: None,
             dpop_jkt: None,
+            certificate_thumbprint: None,
         })
         .await
         .unwrap();

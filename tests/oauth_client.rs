@@ -69,6 +69,7 @@ async fn each_grant_sends_the_rfc_6749_form_and_reads_the_answer() {
             validity: None,
             client_address: None,
             dpop_jkt: None,
+            certificate_thumbprint: None,
         },
         TokenRequest {
             client_id: "app".into(),
@@ -81,6 +82,7 @@ async fn each_grant_sends_the_rfc_6749_form_and_reads_the_answer() {
             validity: None,
             client_address: None,
             dpop_jkt: None,
+            certificate_thumbprint: None,
         },
         TokenRequest {
             client_id: "spa".into(),
@@ -94,6 +96,7 @@ async fn each_grant_sends_the_rfc_6749_form_and_reads_the_answer() {
             validity: None,
             client_address: None,
             dpop_jkt: None,
+            certificate_thumbprint: None,
         },
     ];
     for request in &requests {

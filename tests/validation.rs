@@ -959,6 +959,7 @@ async fn a_dpop_bound_token_passes_only_with_a_proof_of_its_key() {
         proof,
         method: "GET",
         uri: Some(uri),
+        client_certificate: None,
     };
     let leak = |t: String| -> &'static str { Box::leak(t.into_boxed_str()) };
     let (bound, plain) = (leak(bound), leak(plain));
@@ -1111,4 +1112,183 @@ async fn forward_auth_checks_dpop_against_the_configured_origin() {
     let wrong_method = key.proof("GET", "https://api.example/orders/7", now(), Some(&bound));
     let refused = ask(gate(Some("https://api.example")), wrong_method).await.unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Certificate-bound tokens (RFC 8705 §3) at the tower layer: the TLS terminator's [`ClientCertificate`] in the
+/// request's extensions must be the one the token names; a confirmation the gateway cannot check is refused, never
+/// taken for an unbound token.
+#[tokio::test]
+async fn the_gateway_layer_passes_a_certificate_bound_token_only_with_its_certificate() {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use keymanager::gateway::BearerAuthLayer;
+    use keymanager::validation::mtls::ClientCertificate;
+    use tower::ServiceExt;
+    let s = setup().await;
+    let held = ClientCertificate::from_der(b"\x30\x03\x02\x01\x01".to_vec());
+    let other = ClientCertificate::from_der(b"\x30\x03\x02\x01\x02".to_vec());
+    let sign = |cnf: Value, jti: &str| {
+        let mut c = claims(&s);
+        c["cnf"] = cnf;
+        c["jti"] = json!(jti);
+        s.es.sign_jwt("at+jwt", &c).unwrap()
+    };
+    let bound = sign(json!({"x5t#S256": held.thumbprint()}), "AT.x5t");
+    let unknown = sign(json!({"jwk": {"kty": "EC"}}), "AT.jwk");
+    let app = axum::Router::new()
+        .route("/orders", axum::routing::get(|| async { "ok" }))
+        .layer(BearerAuthLayer::new(s.validator.clone()));
+    let ask = |token: &str, cert: Option<&ClientCertificate>| {
+        let mut req = Request::get("/orders")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        if let Some(c) = cert {
+            req.extensions_mut().insert(c.clone());
+        }
+        app.clone().oneshot(req)
+    };
+    assert_eq!(ask(&bound, Some(&held)).await.unwrap().status(), StatusCode::OK);
+    for (token, cert, want) in [
+        (&bound, Some(&other), ValidationError::NotBoundToCertificate),
+        (&bound, None, ValidationError::CertificateBound),
+    ] {
+        let refused = ask(token, cert).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{want:?}");
+        let challenge = refused.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().to_owned();
+        assert!(
+            challenge.starts_with("Bearer ") && challenge.contains("invalid_token"),
+            "{challenge}"
+        );
+        let presented = keymanager::validation::Presented {
+            scheme: keymanager::model::TokenScheme::Bearer,
+            token,
+            proof: None,
+            method: "GET",
+            uri: None,
+            client_certificate: cert,
+        };
+        assert_eq!(s.validator.validate_presented(&presented).await.unwrap_err(), want);
+    }
+    let refused = ask(&unknown, Some(&held)).await.unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::UNAUTHORIZED,
+        "an unknown confirmation method"
+    );
+}
+
+/// Forward auth reads the certificate only from `[gateway] client_certificate_header`, in the configured proxy's
+/// format: without the setting a bound token is refused whatever headers came; a malformed header is a `400`.
+#[tokio::test]
+async fn forward_auth_reads_the_certificate_from_the_configured_header_only() {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use base64::Engine;
+    use keymanager::config::{GatewayConfig, ProxyKind, UncoveredPaths};
+    use keymanager::forward_auth::ForwardAuth;
+    use keymanager::validation::mtls::ClientCertificate;
+    use tower::ServiceExt;
+    let s = setup().await;
+    let der = b"\x30\x03\x02\x01\x01".to_vec();
+    let held = ClientCertificate::from_der(der.clone());
+    let mut c = claims(&s);
+    c["cnf"] = json!({"x5t#S256": held.thumbprint()});
+    let bound = s.es.sign_jwt("at+jwt", &c).unwrap();
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        base64::engine::general_purpose::STANDARD.encode(&der)
+    );
+    let escaped: String = url::form_urlencoded::byte_serialize(pem.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    let gate = |proxy: ProxyKind, header_name: Option<&str>| {
+        let config = GatewayConfig {
+            proxy: Some(proxy),
+            default: UncoveredPaths::Authenticated,
+            client_certificate_header: header_name.map(str::to_owned),
+            ..Default::default()
+        };
+        ForwardAuth::new(s.validator.clone(), &config).unwrap().router()
+    };
+    let ask = |app: axum::Router, headers: Vec<(&'static str, String)>| {
+        let mut req = Request::get("/gateway/auth")
+            .header("x-original-method", "GET")
+            .header("x-original-uri", "/orders/7")
+            .header("x-forwarded-method", "GET")
+            .header("x-forwarded-uri", "/orders/7")
+            .header(header::AUTHORIZATION, format!("Bearer {bound}"));
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        app.oneshot(req.body(Body::empty()).unwrap())
+    };
+    let status = |r: axum::response::Response| r.status();
+    let nginx = || gate(ProxyKind::Nginx, Some("X-SSL-Client-Cert"));
+    assert_eq!(
+        status(
+            ask(nginx(), vec![("x-ssl-client-cert", escaped.clone())])
+                .await
+                .unwrap()
+        ),
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(
+            ask(
+                gate(ProxyKind::Nginx, None),
+                vec![("x-ssl-client-cert", escaped.clone())]
+            )
+            .await
+            .unwrap()
+        ),
+        StatusCode::UNAUTHORIZED,
+        "not configured: the header is not read"
+    );
+    assert_eq!(
+        status(
+            ask(nginx(), vec![("x-forwarded-tls-client-cert", escaped.clone())])
+                .await
+                .unwrap()
+        ),
+        StatusCode::UNAUTHORIZED,
+        "another header"
+    );
+    assert_eq!(
+        status(ask(nginx(), vec![("x-ssl-client-cert", "%zz".into())]).await.unwrap()),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        status(
+            ask(
+                nginx(),
+                vec![
+                    ("x-ssl-client-cert", escaped.clone()),
+                    ("x-ssl-client-cert", escaped.clone())
+                ]
+            )
+            .await
+            .unwrap()
+        ),
+        StatusCode::BAD_REQUEST,
+        "repeated"
+    );
+    let traefik_value: String =
+        url::form_urlencoded::byte_serialize(base64::engine::general_purpose::STANDARD.encode(&der).as_bytes())
+            .collect();
+    let traefik = gate(ProxyKind::Traefik, Some("X-Forwarded-Tls-Client-Cert"));
+    assert_eq!(
+        status(
+            ask(traefik, vec![("x-forwarded-tls-client-cert", traefik_value)])
+                .await
+                .unwrap()
+        ),
+        StatusCode::OK
+    );
+    let bad = GatewayConfig {
+        proxy: Some(ProxyKind::Nginx),
+        client_certificate_header: Some("Authorization".into()),
+        ..Default::default()
+    };
+    assert!(ForwardAuth::new(s.validator.clone(), &bad).is_err());
 }

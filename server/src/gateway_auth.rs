@@ -181,6 +181,7 @@ pub async fn run_following(config: &Config, listen: &str, events: &str) -> Resul
         data_dir: None,
         http: None,
         egress: keymanager::server_kit::Egress::from_setting(config.server.allow_private_fetches),
+        client_certificates: false,
     };
     let key_managers = setup::registry().build(config, &ctx).await?;
     let mut settings = ValidatorSettings::default();

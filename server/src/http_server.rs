@@ -4,7 +4,6 @@
 //! connections (past it, new connections wait in the kernel's backlog rather than take memory here).
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,7 +57,8 @@ const DRAIN: Duration = Duration::from_secs(10);
 /// [`DRAIN`]) and return.
 pub(crate) async fn serve<L>(mut listener: L, app: Router, limits: Limits, shutdown: impl Future<Output = ()>)
 where
-    L: axum::serve::Listener<Addr = SocketAddr>,
+    L: axum::serve::Listener,
+    L::Addr: Into<crate::tls::Peer>,
 {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -72,12 +72,20 @@ where
             c = listener.accept() => c,
             _ = &mut shutdown => break,
         };
+        let crate::tls::Peer {
+            address: peer,
+            certificate,
+        } = peer.into();
         let app = app.clone();
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
+                // The certificate the handshake proved, for every request of the connection (RFC 8705).
+                if let Some(c) = &certificate {
+                    req.extensions_mut().insert(c.clone());
+                }
                 app.clone().oneshot(req.map(Body::new))
             });
             let conn = hyper::server::conn::http1::Builder::new()

@@ -17,15 +17,7 @@ use crate::{http_server, setup, Failure};
 pub async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, listen: Option<String>) -> Result<(), Failure> {
     crate::process_metrics::mark_start();
     let config = setup::load_config(config_file)?;
-    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
-        (Some(cert), Some(key)) => Some(crate::tls::load(cert, key)?),
-        (None, None) => None,
-        _ => {
-            return Err(Failure::Usage(
-                "[server] tls_cert and tls_key go together: set both or neither".into(),
-            ))
-        }
-    };
+    let tls = crate::tls::load(&config.server)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listen = listen
         .or(config.server.listen.clone())
@@ -87,8 +79,8 @@ pub async fn run(config_file: Option<&Path>, data_dir: Option<&Path>, listen: Op
         }))
         .layer(axum::middleware::from_fn(crate::observe::observe));
     match tls {
-        Some(config) => {
-            let listener = crate::tls::TlsListener::new(listener, config)
+        Some(tls) => {
+            let listener = crate::tls::TlsListener::new(listener, tls)
                 .map_err(|e| Failure::Refused(format!("cannot start TLS: {e}")))?;
             http_server::serve(listener, app, limits, http_server::shutdown()).await
         }

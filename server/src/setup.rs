@@ -119,6 +119,7 @@ pub async fn build(
         data_dir: Some(data_dir.to_path_buf()),
         http: None,
         egress: keymanager::server_kit::Egress::from_setting(config.server.allow_private_fetches),
+        client_certificates: config.server.tls_client_certificates,
     };
     let registry = registry();
     registry.check(config)?;

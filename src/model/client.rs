@@ -77,6 +77,10 @@ pub enum TokenEndpointAuthMethod {
     PrivateKeyJwt,
     /// A public client: no secret.
     None,
+    /// Mutual TLS with a certificate a configured authority issued, naming the client (RFC 8705 §2.1).
+    TlsClientAuth,
+    /// Mutual TLS with a self-signed certificate the client registered (RFC 8705 §2.2).
+    SelfSignedTlsClientAuth,
 }
 
 impl TokenEndpointAuthMethod {
@@ -87,6 +91,8 @@ impl TokenEndpointAuthMethod {
             TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
             TokenEndpointAuthMethod::PrivateKeyJwt => "private_key_jwt",
             TokenEndpointAuthMethod::None => "none",
+            TokenEndpointAuthMethod::TlsClientAuth => "tls_client_auth",
+            TokenEndpointAuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 }

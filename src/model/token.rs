@@ -73,6 +73,10 @@ pub struct TokenRequest {
     /// resident's token endpoint once it has checked the request's DPoP proof. A key manager that cannot bind
     /// tokens refuses a request that asks it to.
     pub dpop_jkt: Option<String>,
+    /// Bind the access token to this TLS client certificate (RFC 8705 `cnf.x5t#S256`, the certificate's SHA-256
+    /// thumbprint): set by the resident's token endpoint from the request's connection. A key manager that cannot
+    /// bind tokens refuses a request that asks it to.
+    pub certificate_thumbprint: Option<String>,
 }
 
 impl TokenRequest {
@@ -93,6 +97,7 @@ impl TokenRequest {
             validity: None,
             client_address: None,
             dpop_jkt: None,
+            certificate_thumbprint: None,
         }
     }
 
@@ -277,6 +282,7 @@ mod tests {
             validity: None,
             client_address: None,
             dpop_jkt: None,
+            certificate_thumbprint: None,
         };
         let rev = RevocationRequest {
             token: Token::new("the-token"),

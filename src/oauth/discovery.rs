@@ -56,6 +56,9 @@ pub struct ExtraMetadata {
     /// RFC 9449 §5.1: the algorithms DPoP proofs may be signed with (the server binds tokens to keys).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_signing_alg_values_supported: Option<Vec<String>>,
+    /// RFC 8705 §3.3: the server binds access tokens to clients' TLS certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_certificate_bound_access_tokens: Option<bool>,
 }
 
 impl openidconnect::AdditionalProviderMetadata for ExtraMetadata {}

@@ -448,6 +448,7 @@ impl KeyService {
                 validity: req.validity_time,
                 client_address: None,
                 dpop_jkt: None,
+                certificate_thumbprint: None,
             };
             match km.issue_token(&request).await {
                 Ok(t) => (Some(t), None),
@@ -682,6 +683,7 @@ impl KeyService {
             validity,
             client_address,
             dpop_jkt: None,
+            certificate_thumbprint: None,
         })
         .await
     }

@@ -20,6 +20,7 @@ mod events;
 mod introspection;
 mod jwks;
 mod jwt;
+pub mod mtls;
 mod polling;
 mod recording;
 mod revocations;
@@ -149,10 +150,16 @@ pub enum ValidationError {
     /// The token is not bound to the key of the DPoP proof presented with it (RFC 9449 §6.1, §7.1).
     #[error("the token is not bound to the DPoP proof's key")]
     NotBoundToProofKey,
+    /// A token bound to a client certificate (`cnf.x5t#S256`) came on a request without one (RFC 8705 §3).
+    #[error("this token is bound to a client certificate: send the request over TLS with that certificate")]
+    CertificateBound,
+    /// The request's client certificate is not the one the token is bound to (RFC 8705 §3).
+    #[error("the token is not bound to the request's client certificate")]
+    NotBoundToCertificate,
 }
 
 /// The reasons, as [`ValidationError::reason`] names them, in the order of [`ValidationError::reason_index`].
-const REASONS: [&str; 21] = [
+const REASONS: [&str; 23] = [
     "malformed",
     "too_large",
     "unsigned",
@@ -174,6 +181,8 @@ const REASONS: [&str; 21] = [
     "invalid_dpop_proof",
     "dpop_bound",
     "not_bound_to_proof_key",
+    "certificate_bound",
+    "not_bound_to_certificate",
 ];
 
 impl ValidationError {
@@ -205,6 +214,8 @@ impl ValidationError {
             ValidationError::Dpop(_) => 18,
             ValidationError::DpopBound => 19,
             ValidationError::NotBoundToProofKey => 20,
+            ValidationError::CertificateBound => 21,
+            ValidationError::NotBoundToCertificate => 22,
         }
     }
 }
@@ -344,6 +355,9 @@ pub struct Presented<'a> {
     /// The absolute URI the client sent the request to; `None` when it cannot be known (a DPoP token is then
     /// refused: the proof cannot be checked).
     pub uri: Option<&'a str>,
+    /// The TLS client certificate the request came with, if any (RFC 8705: a token bound to a certificate passes
+    /// only with it).
+    pub client_certificate: Option<&'a mtls::ClientCertificate>,
 }
 
 impl std::fmt::Debug for TokenValidator {
@@ -608,17 +622,33 @@ impl TokenValidator {
         outcome
     }
 
-    /// Validate a token as the request presents it: [`validate`](Self::validate), then sender constraint (RFC 9449
-    /// §7). A token bound to a key (`cnf.jkt`) must come with `Authorization: DPoP` and a proof of that key for this
-    /// request (method, URI, `ath` of this token, fresh, used once); an unbound token must come as `Bearer`.
+    /// Validate a token as the request presents it: [`validate`](Self::validate), then its sender constraints.
+    /// A token bound to a key (`cnf.jkt`, RFC 9449 §7) must come with `Authorization: DPoP` and a proof of that key
+    /// for this request (method, URI, `ath` of this token, fresh, used once); an unbound token must come as
+    /// `Bearer`. A token bound to a certificate (`cnf.x5t#S256`, RFC 8705 §3) must come with that client
+    /// certificate. A token bound both ways needs both.
     pub async fn validate_presented(&self, presented: &Presented<'_>) -> Result<Arc<Principal>, ValidationError> {
         use crate::model::TokenScheme;
         let principal = self.validate(presented.token).await?;
-        let bound = principal
-            .claims
-            .get("cnf")
-            .and_then(|c| c.get("jkt"))
-            .and_then(Value::as_str);
+        let cnf = principal.claims.get("cnf");
+        // A confirmation this gateway cannot check is refused, never taken for an unbound token.
+        if let Some(cnf) = cnf {
+            let members = cnf
+                .as_object()
+                .ok_or(ValidationError::Malformed("cnf is not an object".into()))?;
+            if let Some(other) = members.keys().find(|k| !["jkt", mtls::X5T_S256].contains(&k.as_str())) {
+                return Err(ValidationError::Malformed(format!(
+                    "cnf member `{other}` is not a confirmation this gateway checks"
+                )));
+            }
+        }
+        if let Some(x5t) = cnf.and_then(|c| c.get(mtls::X5T_S256)) {
+            let held = presented.client_certificate.ok_or(ValidationError::CertificateBound)?;
+            if x5t.as_str() != Some(held.thumbprint()) {
+                return Err(ValidationError::NotBoundToCertificate);
+            }
+        }
+        let bound = cnf.and_then(|c| c.get("jkt")).and_then(Value::as_str);
         match (presented.scheme, bound) {
             (TokenScheme::Bearer, None) => Ok(principal),
             (TokenScheme::Bearer, Some(_)) => Err(ValidationError::DpopBound),

@@ -51,6 +51,25 @@ pub struct ClientMetadata {
     /// RFC 8693: the audiences the client may exchange tokens for (none by default).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub token_exchange_audiences: Vec<String>,
+    /// RFC 8705 §2.1.2, for `tls_client_auth`: the certificate's subject distinguished name (RFC 4514 text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// RFC 8705 §2.1.2, for `tls_client_auth`: a `dNSName` the certificate's SAN holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// RFC 8705 §2.1.2, for `tls_client_auth`: a `uniformResourceIdentifier` the certificate's SAN holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// RFC 8705 §2.1.2, for `tls_client_auth`: an `iPAddress` the certificate's SAN holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// RFC 8705 §2.1.2, for `tls_client_auth`: an `rfc822Name` the certificate's SAN holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_email: Option<String>,
+    /// RFC 8705 §3.4: every token request of the client must come over TLS with its certificate, and each access
+    /// token is bound to that certificate (`cnf.x5t#S256`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }
 
 /// The audiences a stored client may exchange tokens for (`token_exchange_audiences`).
@@ -76,9 +95,18 @@ pub fn requires_dpop(client: &crate::store::ClientRecord) -> bool {
     client.additional_properties.get("dpop_bound_access_tokens") == Some(&Value::Bool(true))
 }
 
+/// Whether a stored client's tokens must be bound to its TLS certificate
+/// (`tls_client_certificate_bound_access_tokens`).
+pub fn requires_certificate(client: &crate::store::ClientRecord) -> bool {
+    client
+        .additional_properties
+        .get("tls_client_certificate_bound_access_tokens")
+        == Some(&Value::Bool(true))
+}
+
 /// Every member of [`ClientMetadata`], classified for an update a client makes on its own authority (RFC 7592):
 /// what it may change without an administrator. A test fails when a member is added without a class here.
-pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 10] = [
+pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 16] = [
     ("post_logout_redirect_uris", SelfUpdate::Narrow),
     ("id_token_signed_response_alg", SelfUpdate::Free),
     ("token_endpoint_auth_method", SelfUpdate::Never),
@@ -92,7 +120,19 @@ pub const SELF_UPDATE_CLASSES: [(&str, SelfUpdate); 10] = [
     ("require_pushed_authorization_requests", SelfUpdate::Never),
     // Where the client's exchanged tokens may be used: an administrator's policy.
     ("token_exchange_audiences", SelfUpdate::Never),
+    // Which certificate authenticates the client, and whether its tokens are bound to it.
+    ("tls_client_auth_subject_dn", SelfUpdate::Never),
+    ("tls_client_auth_san_dns", SelfUpdate::Never),
+    ("tls_client_auth_san_uri", SelfUpdate::Never),
+    ("tls_client_auth_san_ip", SelfUpdate::Never),
+    ("tls_client_auth_san_email", SelfUpdate::Never),
+    ("tls_client_certificate_bound_access_tokens", SelfUpdate::Never),
 ];
+
+/// The names of every member of [`ClientMetadata`] (what registration reads and the management API accepts).
+pub fn member_names() -> impl Iterator<Item = &'static str> {
+    SELF_UPDATE_CLASSES.iter().map(|(name, _)| *name)
+}
 
 /// What a client may do with one member of its metadata on its own authority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,10 +179,10 @@ impl ClientMetadata {
                     let name = rest.split('`').next().unwrap_or_default();
                     Error::invalid_field(
                         format!("additional_properties.{name}"),
-                        "unknown field; the resident key manager takes post_logout_redirect_uris, \
-                             token_endpoint_auth_method, jwks, jwks_uri, id_token_signed_response_alg, policy_uri, \
-                             tos_uri, dpop_bound_access_tokens, require_pushed_authorization_requests and \
-                             token_exchange_audiences",
+                        format!(
+                            "unknown field; the resident key manager takes {}",
+                            member_names().collect::<Vec<_>>().join(", ")
+                        ),
                     )
                 }
                 None => Error::invalid_field(format!("additional_properties.{path}"), inner),
@@ -162,6 +202,33 @@ impl ClientMetadata {
     /// Whether the client authenticates with a signed JWT of its own key.
     pub fn uses_private_key_jwt(&self) -> bool {
         self.token_endpoint_auth_method == Some(TokenEndpointAuthMethod::PrivateKeyJwt)
+    }
+
+    /// Whether the client authenticates with a TLS client certificate (RFC 8705 §2).
+    pub fn uses_tls_client_auth(&self) -> bool {
+        matches!(
+            self.token_endpoint_auth_method,
+            Some(TokenEndpointAuthMethod::TlsClientAuth | TokenEndpointAuthMethod::SelfSignedTlsClientAuth)
+        )
+    }
+
+    /// Whether the client authenticates without a secret of ours (its own keys or certificate).
+    pub fn has_no_secret(&self) -> bool {
+        self.uses_private_key_jwt() || self.uses_tls_client_auth()
+    }
+
+    /// The one certificate attribute a `tls_client_auth` client registered (RFC 8705 §2.1.2), by its member name.
+    pub fn tls_client_auth_names(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("tls_client_auth_subject_dn", &self.tls_client_auth_subject_dn),
+            ("tls_client_auth_san_dns", &self.tls_client_auth_san_dns),
+            ("tls_client_auth_san_uri", &self.tls_client_auth_san_uri),
+            ("tls_client_auth_san_ip", &self.tls_client_auth_san_ip),
+            ("tls_client_auth_san_email", &self.tls_client_auth_san_email),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| v.as_deref().map(|v| (n, v)))
+        .collect()
     }
 
     /// The algorithm of the client's ID tokens, when it registered one.
@@ -249,6 +316,7 @@ impl ClientMetadata {
                 "private_key_jwt needs the client's keys: give jwks or jwks_uri",
             ));
         }
+        self.check_tls_client_auth()?;
         if let Some(alg) = &self.id_token_signed_response_alg {
             if !algorithms.iter().any(|a| a.as_str() == alg) {
                 let names: Vec<&str> = algorithms.iter().map(Algorithm::as_str).collect();
@@ -256,6 +324,53 @@ impl ClientMetadata {
                     field("id_token_signed_response_alg"),
                     format!("`{alg}` is not one this server signs with ({})", names.join(", ")),
                 ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ClientMetadata {
+    /// RFC 8705 §2.1.2: a `tls_client_auth` client names exactly one certificate attribute, and only such a client
+    /// names one; §2.2.2: a `self_signed_tls_client_auth` client registers its certificate in `jwks` (`x5c`).
+    fn check_tls_client_auth(&self) -> Result<()> {
+        let field = |name: &str| format!("additional_properties.{name}");
+        let names = self.tls_client_auth_names();
+        match self.token_endpoint_auth_method {
+            Some(TokenEndpointAuthMethod::TlsClientAuth) => {
+                if names.len() != 1 {
+                    return Err(Error::invalid_field(
+                        field("token_endpoint_auth_method"),
+                        "tls_client_auth needs exactly one of tls_client_auth_subject_dn, tls_client_auth_san_dns, \
+                         tls_client_auth_san_uri, tls_client_auth_san_ip and tls_client_auth_san_email",
+                    ));
+                }
+                for (name, value) in names {
+                    crate::client_certificate::check_registered(name, value)
+                        .map_err(|m| Error::invalid_field(field(name), m))?;
+                }
+            }
+            Some(TokenEndpointAuthMethod::SelfSignedTlsClientAuth) => {
+                let Some(jwks) = &self.jwks else {
+                    return Err(Error::invalid_field(
+                        field("token_endpoint_auth_method"),
+                        "self_signed_tls_client_auth needs the client's certificates in jwks (x5c)",
+                    ));
+                };
+                if crate::client_certificate::registered_certificates(jwks).is_empty() {
+                    return Err(Error::invalid_field(
+                        field("jwks"),
+                        "holds no certificate: give each key's x5c (RFC 8705 §2.2.2)",
+                    ));
+                }
+            }
+            _ => {
+                if let Some((name, _)) = names.first() {
+                    return Err(Error::invalid_field(
+                        field(name),
+                        "is for tls_client_auth clients (token_endpoint_auth_method)",
+                    ));
+                }
             }
         }
         Ok(())
@@ -306,6 +421,12 @@ mod tests {
             dpop_bound_access_tokens: true,
             require_pushed_authorization_requests: true,
             token_exchange_audiences: vec!["https://orders.example".into()],
+            tls_client_auth_subject_dn: Some("CN=orders".into()),
+            tls_client_auth_san_dns: Some("orders.example".into()),
+            tls_client_auth_san_uri: Some("spiffe://example/orders".into()),
+            tls_client_auth_san_ip: Some("10.0.0.1".into()),
+            tls_client_auth_san_email: Some("ops@example.org".into()),
+            tls_client_certificate_bound_access_tokens: true,
         };
         let mut ours: Vec<String> = serde_json::to_value(full)
             .unwrap()
@@ -397,6 +518,43 @@ mod tests {
     }
 
     #[test]
+    fn mutual_tls_clients_name_one_certificate_attribute() {
+        let err = |v: Value| field_of(parse(v, false).unwrap_err());
+        assert!(parse(
+            json!({"token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_san_dns": "orders.example"}),
+            false
+        )
+        .unwrap()
+        .uses_tls_client_auth());
+        assert_eq!(
+            err(json!({"token_endpoint_auth_method": "tls_client_auth"})),
+            "additional_properties.token_endpoint_auth_method",
+            "none named"
+        );
+        assert_eq!(
+            err(json!({"token_endpoint_auth_method": "tls_client_auth",
+                "tls_client_auth_san_dns": "a.example", "tls_client_auth_subject_dn": "CN=a"})),
+            "additional_properties.token_endpoint_auth_method",
+            "two named"
+        );
+        assert_eq!(
+            err(json!({"token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_san_ip": "nope"})),
+            "additional_properties.tls_client_auth_san_ip"
+        );
+        assert_eq!(
+            err(json!({"tls_client_auth_san_dns": "a.example"})),
+            "additional_properties.tls_client_auth_san_dns",
+            "only for tls_client_auth"
+        );
+        assert_eq!(
+            err(json!({"token_endpoint_auth_method": "self_signed_tls_client_auth"})),
+            "additional_properties.token_endpoint_auth_method",
+            "no jwks"
+        );
+    }
+
+    #[test]
     fn every_metadata_member_is_classified_for_self_updates() {
         // Every member set, named one by one: a new member fails to compile here until it is added, and then this
         // test fails until it is classified.
@@ -411,6 +569,12 @@ mod tests {
             dpop_bound_access_tokens: true,
             require_pushed_authorization_requests: true,
             token_exchange_audiences: vec!["https://orders.example".into()],
+            tls_client_auth_subject_dn: Some("CN=orders".into()),
+            tls_client_auth_san_dns: Some("orders.example".into()),
+            tls_client_auth_san_uri: Some("spiffe://example/orders".into()),
+            tls_client_auth_san_ip: Some("10.0.0.1".into()),
+            tls_client_auth_san_email: Some("ops@example.org".into()),
+            tls_client_certificate_bound_access_tokens: true,
         };
         let Value::Object(members) = serde_json::to_value(&all).unwrap() else {
             panic!("metadata serialises as an object")

@@ -36,6 +36,7 @@ impl ResidentFactory {
     pub async fn build_resident(&self, config: &KeyManagerConfig, ctx: &BuildContext) -> Result<ResidentKeyManager> {
         let mut settings = ResidentSettings::from_config(config, ctx.public_url.as_deref())?;
         settings.egress = ctx.egress;
+        settings.client_certificates = ctx.client_certificates;
         if let Some(listen) = &ctx.listen_url {
             settings = settings.with_derived_issuer(listen);
         }

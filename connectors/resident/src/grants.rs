@@ -556,7 +556,7 @@ impl ResidentServer {
             )
             .await?;
         self.mint(Mint {
-            dpop_jkt: request.dpop_jkt.as_deref(),
+            binding: crate::server::Binding::of(request),
             exchange: None,
             grant: Issued::AuthorizationCode,
             client,
@@ -617,7 +617,7 @@ impl ResidentServer {
             Use::Replayed(r) => return Err(self.replayed_refresh(&r.grant_id).await),
         }
         self.mint(Mint {
-            dpop_jkt: request.dpop_jkt.as_deref(),
+            binding: crate::server::Binding::of(request),
             exchange: None,
             grant: Issued::RefreshToken,
             client,
@@ -669,7 +669,7 @@ impl ResidentServer {
             .record_user_grant(&grant_id, &owner.subject, &client.client_id, self.revocation_horizon()?)
             .await?;
         self.mint(Mint {
-            dpop_jkt: request.dpop_jkt.as_deref(),
+            binding: crate::server::Binding::of(request),
             exchange: None,
             grant: Issued::Password,
             client,

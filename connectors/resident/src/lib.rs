@@ -37,6 +37,7 @@
 
 mod client_assertion;
 mod client_cache;
+pub mod client_certificate;
 mod client_keys;
 mod client_metadata;
 mod crypto;

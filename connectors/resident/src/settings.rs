@@ -74,6 +74,9 @@ pub struct ResidentSettings {
     /// Every client must push its authorization requests first (RFC 9126 `require_pushed_authorization_requests`);
     /// a client may also be registered with it.
     pub require_pushed_authorization_requests: bool,
+    /// The server in front asks TLS clients for certificates (`[server] tls_client_certificates`, from the build
+    /// context): clients may then authenticate with them and have their tokens bound to them (RFC 8705).
+    pub client_certificates: bool,
 }
 
 impl std::fmt::Debug for ResidentSettings {
@@ -100,6 +103,7 @@ impl std::fmt::Debug for ResidentSettings {
                 "require_pushed_authorization_requests",
                 &self.require_pushed_authorization_requests,
             )
+            .field("client_certificates", &self.client_certificates)
             .field(
                 "database_url",
                 &self
@@ -133,6 +137,7 @@ impl Default for ResidentSettings {
             egress: keymanager::connector_kit::Egress::PublicOnly,
             login_session_lifetime: 8 * 3600,
             require_pushed_authorization_requests: false,
+            client_certificates: false,
             signing_key_pre_publication: DEFAULT_SIGNING_KEY_PRE_PUBLICATION,
             signing_key_rotate_every: None,
         }
@@ -245,6 +250,8 @@ pub fn descriptor() -> ConnectorDescriptor {
                 "client_secret_basic",
                 "client_secret_post",
                 "private_key_jwt",
+                "tls_client_auth",
+                "self_signed_tls_client_auth",
                 "none",
             ]),
             Setting::new(
@@ -275,6 +282,30 @@ pub fn descriptor() -> ConnectorDescriptor {
             Setting::boolean(
                 "dpop_bound_access_tokens",
                 "Every token request must carry a DPoP proof: each access token is bound to the client's key (RFC 9449)",
+            ),
+            Setting::string(
+                "tls_client_auth_subject_dn",
+                "For tls_client_auth: the certificate's subject DN (RFC 4514, e.g. CN=orders,O=Example)",
+            ),
+            Setting::string(
+                "tls_client_auth_san_dns",
+                "For tls_client_auth: a DNS name in the certificate's subject alternative names",
+            ),
+            Setting::string(
+                "tls_client_auth_san_uri",
+                "For tls_client_auth: a URI in the certificate's subject alternative names",
+            ),
+            Setting::string(
+                "tls_client_auth_san_ip",
+                "For tls_client_auth: an IP address in the certificate's subject alternative names",
+            ),
+            Setting::string(
+                "tls_client_auth_san_email",
+                "For tls_client_auth: an e-mail address in the certificate's subject alternative names",
+            ),
+            Setting::boolean(
+                "tls_client_certificate_bound_access_tokens",
+                "Every token request must come with the client's TLS certificate: each access token is bound to it (RFC 8705)",
             ),
         ],
     }
@@ -371,6 +402,8 @@ impl ResidentSettings {
             signing_key_pre_publication: t.signing_key_pre_publication,
             signing_key_rotate_every: t.signing_key_rotate_every,
             require_pushed_authorization_requests: t.require_pushed_authorization_requests,
+            // From the build context, not the table.
+            client_certificates: false,
             client_cache_seconds: t.client_cache_seconds,
             database_url: t.database_url.map(|u| u.expose_secret().to_owned()),
             users,

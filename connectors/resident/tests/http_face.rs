@@ -654,6 +654,7 @@ async fn dpop_binds_tokens_to_the_clients_key(h: Harness) {
         proof: None,
         method: "GET",
         uri: Some(api),
+        client_certificate: None,
     };
     assert_eq!(
         validator.validate_presented(&as_bearer).await.unwrap_err(),

@@ -7,6 +7,24 @@ use base64::Engine;
 use super::errors::OAuthError;
 use crate::crypto;
 
+/// The TLS client certificate the request came with (RFC 8705), as the TLS terminator left it in the request's
+/// extensions; none over plain HTTP or when the client sent none.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TlsClient(pub Option<keymanager::connector_kit::mtls::ClientCertificate>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for TlsClient {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(TlsClient(
+            parts
+                .extensions
+                .get::<keymanager::connector_kit::mtls::ClientCertificate>()
+                .cloned(),
+        ))
+    }
+}
+
 /// Credentials a request presented.
 #[derive(Debug)]
 pub(crate) enum Presented {
@@ -15,7 +33,8 @@ pub(crate) enum Presented {
         client_id: String,
         secret: keymanager::connector_kit::model::ClientSecret,
     },
-    /// A public client: `client_id` in the form and nothing else.
+    /// `client_id` in the form and nothing else: a public client, or one that authenticates with its TLS
+    /// certificate (RFC 8705 §2).
     Public { client_id: String },
     /// A JWT assertion signed with the client's key (`private_key_jwt`, RFC 7523 §2.2).
     Assertion {

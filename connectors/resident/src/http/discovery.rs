@@ -48,7 +48,17 @@ pub(crate) fn document(app: &AppState) -> Result<OpenIdMetadata> {
         keymanager::connector_kit::Error::storage(format!("the issuer `{base}` does not make endpoint URLs: {e}"))
     };
     let algorithms: Vec<CoreJwsSigningAlgorithm> = app.server.keys().algorithms().into_iter().map(jws).collect();
-    let secret_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+    // RFC 8705's methods only where the server asks TLS clients for certificates.
+    let mtls = app.server.settings().client_certificates;
+    let tls_methods: &[&str] = if mtls {
+        &["tls_client_auth", "self_signed_tls_client_auth"]
+    } else {
+        &[]
+    };
+    let secret_methods: Vec<&str> = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+        .into_iter()
+        .chain(tls_methods.iter().copied())
+        .collect();
     let assertion_algorithms: Vec<String> = ["ES256", "RS256", "EdDSA", "Ed25519"].map(str::to_owned).to_vec();
     let extra = ExtraMetadata {
         introspection_endpoint: Some(url("/oauth2/introspect")),
@@ -59,16 +69,14 @@ pub(crate) fn document(app: &AppState) -> Result<OpenIdMetadata> {
         prompt_values_supported: strings(&["none", "login", "consent", "select_account"]),
         introspection_endpoint_auth_methods_supported: strings(&secret_methods),
         introspection_endpoint_auth_signing_alg_values_supported: Some(assertion_algorithms.clone()),
-        revocation_endpoint_auth_methods_supported: strings(&[
-            "client_secret_basic",
-            "client_secret_post",
-            "private_key_jwt",
-            "none",
-        ]),
+        revocation_endpoint_auth_methods_supported: strings(
+            &secret_methods.iter().copied().chain(["none"]).collect::<Vec<_>>(),
+        ),
         revocation_endpoint_auth_signing_alg_values_supported: Some(assertion_algorithms),
         dpop_signing_alg_values_supported: strings(&keymanager::connector_kit::model::DPOP_SIGNING_ALG_VALUES),
         pushed_authorization_request_endpoint: Some(url("/oauth2/par")),
         require_pushed_authorization_requests: Some(app.server.settings().require_pushed_authorization_requests),
+        tls_client_certificate_bound_access_tokens: mtls.then_some(true),
     };
     let meta = OpenIdMetadata::new(
         IssuerUrl::new(base.clone()).map_err(bad)?,
@@ -114,12 +122,21 @@ pub(crate) fn document(app: &AppState) -> Result<OpenIdMetadata> {
         .map(|c| CoreClaimName::new(c.to_owned()))
         .to_vec(),
     ))
-    .set_token_endpoint_auth_methods_supported(Some(vec![
-        CoreClientAuthMethod::ClientSecretBasic,
-        CoreClientAuthMethod::ClientSecretPost,
-        CoreClientAuthMethod::PrivateKeyJwt,
-        CoreClientAuthMethod::None,
-    ]))
+    .set_token_endpoint_auth_methods_supported(Some(
+        [
+            CoreClientAuthMethod::ClientSecretBasic,
+            CoreClientAuthMethod::ClientSecretPost,
+            CoreClientAuthMethod::PrivateKeyJwt,
+            CoreClientAuthMethod::None,
+        ]
+        .into_iter()
+        .chain(
+            tls_methods
+                .iter()
+                .map(|m| CoreClientAuthMethod::Extension((*m).to_owned())),
+        )
+        .collect(),
+    ))
     .set_token_endpoint_auth_signing_alg_values_supported(Some(CLIENT_ASSERTION_ALGORITHMS.to_vec()));
     Ok(meta)
 }

@@ -10,14 +10,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::client_auth::Form;
+use super::client_auth::{Form, TlsClient};
 use super::errors::OAuthError;
 use super::token::{any_client, form_content};
 use super::AppState;
 use crate::grants::PUSHED_REQUEST_LIFETIME;
 
 /// `POST /oauth2/par`.
-pub(crate) async fn push(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn push(State(app): State<AppState>, tls: TlsClient, headers: HeaderMap, body: Bytes) -> Response {
     let run = async {
         form_content(&headers)?;
         let form = Form::parse(&body);
@@ -30,7 +30,7 @@ pub(crate) async fn push(State(app): State<AppState>, headers: HeaderMap, body: 
                 "request_uri cannot be pushed: send the request's parameters",
             ));
         }
-        let who = any_client(&app, &headers, &form, "/oauth2/par").await?;
+        let who = any_client(&app, &headers, &tls, &form, "/oauth2/par").await?;
         let req = super::authorize::parameters(&form);
         if req.client_id.as_deref().is_some_and(|c| c != who.client.client_id) {
             return Err(OAuthError::invalid_request(

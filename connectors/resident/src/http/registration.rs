@@ -40,20 +40,11 @@ struct Metadata {
     /// Extension: PKCE `plain` allowed.
     #[serde(default)]
     pkce_allow_plain: bool,
-    /// OpenID client metadata the resident keeps ([`ClientMetadata`]): `post_logout_redirect_uris`, `jwks`,
-    /// `jwks_uri`, `id_token_signed_response_alg`.
-    post_logout_redirect_uris: Option<Value>,
-    jwks: Option<Value>,
-    jwks_uri: Option<Value>,
-    id_token_signed_response_alg: Option<Value>,
-    policy_uri: Option<Value>,
-    tos_uri: Option<Value>,
-    /// RFC 9449 §5.2: the client always uses DPoP at the token endpoint.
-    dpop_bound_access_tokens: Option<Value>,
-    /// RFC 9126 §6: the client pushes its authorization requests.
-    require_pushed_authorization_requests: Option<Value>,
-    /// RFC 8693: the audiences the client may exchange tokens for.
-    token_exchange_audiences: Option<Value>,
+    /// Every other member: the OpenID client metadata the resident keeps ([`ClientMetadata`], read by its one
+    /// list of members, [`member_names`](crate::client_metadata::member_names)); the rest is ignored, as RFC 7591 §2
+    /// asks.
+    #[serde(flatten)]
+    other: serde_json::Map<String, Value>,
 }
 
 fn invalid_metadata(e: Error) -> OAuthError {
@@ -90,7 +81,12 @@ fn parse_metadata(body: &[u8]) -> Result<(Metadata, ClientSpec), OAuthError> {
         )
     })?;
     let public = match meta.token_endpoint_auth_method.as_deref() {
-        None | Some("client_secret_basic") | Some("client_secret_post") | Some("private_key_jwt") => false,
+        None
+        | Some("client_secret_basic")
+        | Some("client_secret_post")
+        | Some("private_key_jwt")
+        | Some("tls_client_auth")
+        | Some("self_signed_tls_client_auth") => false,
         Some("none") => true,
         Some(other) => {
             return Err(OAuthError::new(
@@ -154,27 +150,19 @@ fn parse_metadata(body: &[u8]) -> Result<(Metadata, ClientSpec), OAuthError> {
 /// The OpenID members of the registration request, as the client's `additional_properties` (checked by
 /// [`ClientMetadata::parse`] when the client is registered).
 fn openid_metadata(meta: &Metadata) -> serde_json::Map<String, Value> {
-    let mut out = serde_json::Map::new();
-    for (name, value) in [
-        ("post_logout_redirect_uris", &meta.post_logout_redirect_uris),
-        ("jwks", &meta.jwks),
-        ("jwks_uri", &meta.jwks_uri),
-        ("id_token_signed_response_alg", &meta.id_token_signed_response_alg),
-        ("policy_uri", &meta.policy_uri),
-        ("tos_uri", &meta.tos_uri),
-        ("dpop_bound_access_tokens", &meta.dpop_bound_access_tokens),
-        (
-            "require_pushed_authorization_requests",
-            &meta.require_pushed_authorization_requests,
-        ),
-        ("token_exchange_audiences", &meta.token_exchange_audiences),
-    ] {
-        if let Some(v) = value.as_ref().filter(|v| !v.is_null()) {
-            out.insert(name.into(), v.clone());
-        }
-    }
-    if meta.token_endpoint_auth_method.as_deref() == Some("private_key_jwt") {
-        out.insert("token_endpoint_auth_method".into(), "private_key_jwt".into());
+    let mut out: serde_json::Map<String, Value> = crate::client_metadata::member_names()
+        // The method is read above (it decides public or confidential); the rest is the client's metadata.
+        .filter(|name| *name != "token_endpoint_auth_method")
+        .filter_map(|name| {
+            let value = meta.other.get(name).filter(|v| !v.is_null())?;
+            Some((name.to_owned(), value.clone()))
+        })
+        .collect();
+    // Only the methods that need more than a secret are kept: the secret methods are the default.
+    if let Some(m @ ("private_key_jwt" | "tls_client_auth" | "self_signed_tls_client_auth")) =
+        meta.token_endpoint_auth_method.as_deref()
+    {
+        out.insert("token_endpoint_auth_method".into(), m.into());
     }
     out
 }

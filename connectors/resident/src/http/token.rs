@@ -8,7 +8,7 @@ use axum::Json;
 use keymanager::connector_kit::model::{Grant, Token, TokenRequest};
 use serde_json::json;
 
-use super::client_auth::{bearer, presented, Form, Presented};
+use super::client_auth::{bearer, presented, Form, Presented, TlsClient};
 use super::errors::OAuthError;
 use super::AppState;
 use crate::server::AuthenticatedClient;
@@ -32,26 +32,40 @@ pub(super) fn form_content(headers: &HeaderMap) -> Result<(), OAuthError> {
 async fn confidential(
     app: &AppState,
     headers: &HeaderMap,
+    tls: &TlsClient,
     form: &Form,
     endpoint: &str,
 ) -> Result<AuthenticatedClient, OAuthError> {
     match presented(headers, form)? {
-        Presented::Public { .. } | Presented::None => Err(OAuthError::invalid_client()),
-        other => authenticate(app, other, endpoint).await,
+        Presented::None => Err(OAuthError::invalid_client()),
+        other => {
+            let who = authenticate(app, other, tls, endpoint).await?;
+            if who.client.public_client {
+                return Err(OAuthError::invalid_client());
+            }
+            Ok(who)
+        }
     }
 }
 
-/// Authenticate any client: confidential with its secret or assertion, public with its `client_id` alone.
+/// Authenticate any client: confidential with its secret, assertion or TLS certificate, public with its
+/// `client_id` alone.
 pub(super) async fn any_client(
     app: &AppState,
     headers: &HeaderMap,
+    tls: &TlsClient,
     form: &Form,
     endpoint: &str,
 ) -> Result<AuthenticatedClient, OAuthError> {
-    authenticate(app, presented(headers, form)?, endpoint).await
+    authenticate(app, presented(headers, form)?, tls, endpoint).await
 }
 
-async fn authenticate(app: &AppState, presented: Presented, endpoint: &str) -> Result<AuthenticatedClient, OAuthError> {
+async fn authenticate(
+    app: &AppState,
+    presented: Presented,
+    tls: &TlsClient,
+    endpoint: &str,
+) -> Result<AuthenticatedClient, OAuthError> {
     match presented {
         Presented::Secret { client_id, secret } => Ok(app
             .server
@@ -64,7 +78,10 @@ async fn authenticate(app: &AppState, presented: Presented, endpoint: &str) -> R
                 .authenticate_assertion(client_id.as_deref(), assertion.expose_secret(), &url)
                 .await?)
         }
-        Presented::Public { client_id } => Ok(app.server.authenticate(&client_id, None).await?),
+        Presented::Public { client_id } => Ok(app
+            .server
+            .authenticate_without_secret(&client_id, tls.0.as_ref())
+            .await?),
         Presented::None => Err(OAuthError::invalid_client()),
     }
 }
@@ -72,11 +89,12 @@ async fn authenticate(app: &AppState, presented: Presented, endpoint: &str) -> R
 pub(crate) async fn token(
     State(app): State<AppState>,
     call: super::registration::Call,
+    tls: TlsClient,
     extensions: axum::http::Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match issue(&app, &call, super::client_address(&extensions), &headers, &body).await {
+    match issue(&app, &call, super::client_address(&extensions), &headers, &tls, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -87,6 +105,7 @@ async fn issue(
     call: &super::registration::Call,
     address: Option<std::net::IpAddr>,
     headers: &HeaderMap,
+    tls: &TlsClient,
     body: &[u8],
 ) -> Result<Response, OAuthError> {
     form_content(headers)?;
@@ -94,7 +113,7 @@ async fn issue(
     let grant_type = form
         .get("grant_type")?
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    let who = any_client(app, headers, &form, "/oauth2/token").await?;
+    let who = any_client(app, headers, tls, &form, "/oauth2/token").await?;
     let required = |name: &str| -> Result<String, OAuthError> {
         form.get(name)?
             .map(str::to_owned)
@@ -146,6 +165,10 @@ async fn issue(
         None => keymanager::connector_kit::model::Scopes::new(),
     };
     let dpop_jkt = dpop_binding(app, headers)?;
+    // RFC 8705 §3: a client registered for bound tokens has them bound to the certificate it connected with.
+    let certificate_thumbprint = crate::client_metadata::requires_certificate(&who.client)
+        .then(|| tls.0.as_ref().map(|c| c.thumbprint().to_owned()))
+        .flatten();
     let request = TokenRequest {
         client_id: who.client.client_id.clone().into(),
         client_secret: None,
@@ -154,6 +177,7 @@ async fn issue(
         validity: None,
         client_address: address,
         dpop_jkt,
+        certificate_thumbprint,
     };
     let token = app.server.issue_for(&who, &request).await?;
     if let Grant::TokenExchange { audience, .. } = &request.grant {
@@ -231,7 +255,12 @@ fn dpop_binding(app: &AppState, headers: &HeaderMap) -> Result<Option<String>, O
         .map_err(|e| refused(e.code(), e.to_string()))
 }
 
-pub(crate) async fn introspect(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn introspect(
+    State(app): State<AppState>,
+    tls: TlsClient,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let run = async {
         form_content(&headers)?;
         let form = Form::parse(&body);
@@ -239,7 +268,7 @@ pub(crate) async fn introspect(State(app): State<AppState>, headers: HeaderMap, 
         let caller = match bearer(&headers) {
             Some(t) if app.admin.verify(t) => None,
             Some(_) => return Err(OAuthError::invalid_token("the bearer token is not valid here")),
-            None => Some(confidential(&app, &headers, &form, "/oauth2/introspect").await?),
+            None => Some(confidential(&app, &headers, &tls, &form, "/oauth2/introspect").await?),
         };
         let token = form
             .get("token")?
@@ -256,11 +285,11 @@ pub(crate) async fn introspect(State(app): State<AppState>, headers: HeaderMap, 
     run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-pub(crate) async fn revoke(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn revoke(State(app): State<AppState>, tls: TlsClient, headers: HeaderMap, body: Bytes) -> Response {
     let run = async {
         form_content(&headers)?;
         let form = Form::parse(&body);
-        let who = any_client(&app, &headers, &form, "/oauth2/revoke").await?;
+        let who = any_client(&app, &headers, &tls, &form, "/oauth2/revoke").await?;
         let token = form
             .get("token")?
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;

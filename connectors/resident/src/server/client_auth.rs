@@ -1,4 +1,4 @@
-//! Client authentication: secrets, `private_key_jwt`, public clients.
+//! Client authentication: secrets, `private_key_jwt`, TLS client certificates, public clients.
 
 use super::*;
 
@@ -56,6 +56,34 @@ impl ResidentServer {
                 secret_id: Some(secret_id),
             }),
             None => Err(Error::unauthorized(BAD_CLIENT)),
+        }
+    }
+
+    /// Authenticate a client that sent its `client_id` and no secret: a public client, or a client registered for
+    /// `tls_client_auth` / `self_signed_tls_client_auth` whose request came with its certificate (RFC 8705 §2).
+    /// Every failure is the same `Unauthorized`.
+    pub async fn authenticate_without_secret(
+        &self,
+        client_id: &str,
+        certificate: Option<&keymanager::connector_kit::mtls::ClientCertificate>,
+    ) -> Result<AuthenticatedClient> {
+        let Some(entry) = self.cached_client(client_id).await? else {
+            return Err(Error::unauthorized(BAD_CLIENT));
+        };
+        let client = &entry.client;
+        let authenticated = || AuthenticatedClient {
+            client: client.clone(),
+            secret_id: None,
+        };
+        if client.public_client {
+            return Ok(authenticated());
+        }
+        let meta = crate::client_metadata::ClientMetadata::of_record(&client.additional_properties)?;
+        match certificate {
+            Some(cert) if meta.uses_tls_client_auth() && crate::client_certificate::authenticates(&meta, cert) => {
+                Ok(authenticated())
+            }
+            _ => Err(Error::unauthorized(BAD_CLIENT)),
         }
     }
 

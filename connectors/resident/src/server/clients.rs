@@ -26,8 +26,9 @@ impl ResidentServer {
             created_at: at,
             updated_at: at,
         };
-        // A public client has no secret; a private_key_jwt client authenticates with its own keys instead.
-        let secret = match spec.public_client || metadata.uses_private_key_jwt() {
+        // A public client has no secret; a private_key_jwt or mutual-TLS client authenticates with its own keys or
+        // certificate instead.
+        let secret = match spec.public_client || metadata.has_no_secret() {
             true => None,
             false => Some(self.new_secret_record(&record.client_id, &SecretSpec::default(), at)?),
         };
@@ -43,12 +44,19 @@ impl ResidentServer {
     /// Replace a client's settings (its secrets stay).
     pub async fn update(&self, client_id: &str, spec: &ClientSpec) -> Result<OAuthClient> {
         spec.validate_for(&crate::capabilities(&self.settings))?;
-        self.client_metadata(spec)?;
+        let wanted = self.client_metadata(spec)?;
         let mut record = self.client(client_id).await?;
         if record.public_client != spec.public_client {
             return Err(Error::invalid_field(
                 "public_client",
                 "a client cannot switch between public and confidential; register a new client",
+            ));
+        }
+        // Secrets kept beside a method that needs none would still authenticate: no switch either way.
+        if ClientMetadata::of_record(&record.additional_properties)?.has_no_secret() != wanted.has_no_secret() {
+            return Err(Error::invalid_field(
+                "additional_properties.token_endpoint_auth_method",
+                "a client cannot switch between secrets and its own keys or certificate; register a new client",
             ));
         }
         record.name = spec.name.trim().to_owned();
@@ -191,10 +199,14 @@ impl ResidentServer {
         if client.public_client {
             return Err(Error::invalid_field("client_id", "a public client has no secrets"));
         }
-        if ClientMetadata::of_record(&client.additional_properties)?.uses_private_key_jwt() {
+        let meta = ClientMetadata::of_record(&client.additional_properties)?;
+        if let Some(method) = meta.token_endpoint_auth_method.filter(|_| meta.has_no_secret()) {
             return Err(Error::invalid_field(
                 "client_id",
-                "this client authenticates with private_key_jwt (its own keys), not with secrets",
+                format!(
+                    "this client authenticates with {} (its own keys or certificate), not with secrets",
+                    method.as_str()
+                ),
             ));
         }
         Ok(client)
@@ -203,6 +215,15 @@ impl ResidentServer {
     /// The OpenID client metadata a spec carries in its `additional_properties`, checked.
     fn client_metadata(&self, spec: &ClientSpec) -> Result<ClientMetadata> {
         let meta = ClientMetadata::parse(&spec.additional_properties, spec.public_client, &self.keys.algorithms())?;
+        if (meta.uses_tls_client_auth() || meta.tls_client_certificate_bound_access_tokens)
+            && !self.settings.client_certificates
+        {
+            return Err(Error::invalid_field(
+                "additional_properties.token_endpoint_auth_method",
+                "this server does not ask TLS clients for certificates: serve TLS with [server] \
+                 tls_client_certificates = true first (RFC 8705)",
+            ));
+        }
         if let Some(uri) = &meta.jwks_uri {
             // The server will fetch it on the client's say: the egress guard decides now, and again at each fetch.
             let url = url::Url::parse(uri)

@@ -19,11 +19,18 @@ impl ResidentServer {
     /// Issue a token for a client that already authenticated, by any grant it may use. The password grant counts
     /// failures per user name and per [`TokenRequest::client_address`].
     pub async fn issue_for(&self, who: &AuthenticatedClient, request: &TokenRequest) -> Result<AccessToken> {
-        // Every path (the token endpoint, the key manager in-process) honours a client's DPoP requirement.
+        // Every path (the token endpoint, the key manager in-process) honours a client's sender constraints.
         if request.dpop_jkt.is_none() && crate::client_metadata::requires_dpop(&who.client) {
             return Err(Error::invalid_grant(
                 "invalid_dpop_proof",
                 "this client is registered with dpop_bound_access_tokens: its tokens are requested with a DPoP proof",
+            ));
+        }
+        if request.certificate_thumbprint.is_none() && crate::client_metadata::requires_certificate(&who.client) {
+            return Err(Error::invalid_grant(
+                "invalid_request",
+                "this client is registered with tls_client_certificate_bound_access_tokens: its tokens are requested \
+                 over TLS with its client certificate",
             ));
         }
         match &request.grant {
@@ -58,7 +65,7 @@ impl ResidentServer {
         }
         let scopes = granted_scopes(client, &request.scopes)?;
         self.mint(Mint {
-            dpop_jkt: request.dpop_jkt.as_deref(),
+            binding: Binding::of(request),
             exchange: None,
             grant: Issued::ClientCredentials,
             client,
@@ -124,8 +131,8 @@ impl ResidentServer {
                     if let Some(g) = m.grant_id {
                         obj.insert("grant_id".into(), g.into());
                     }
-                    if let Some(jkt) = m.dpop_jkt {
-                        obj.insert("cnf".into(), json!({ "jkt": jkt }));
+                    if let Some(cnf) = m.binding.confirmation() {
+                        obj.insert("cnf".into(), cnf);
                     }
                     if let Some(x) = &m.exchange {
                         obj.insert("act".into(), x.act.clone());
@@ -139,11 +146,17 @@ impl ResidentServer {
                     "this server exchanges tokens for JWT access tokens only (access_token_format = \"jwt\")",
                 ));
             }
-            TokenFormat::Opaque if m.dpop_jkt.is_some() => {
+            TokenFormat::Opaque if m.binding.dpop_jkt.is_some() => {
                 // An opaque token's record has no room for the key: refused rather than issued unbound.
                 return Err(Error::invalid_grant(
                     "invalid_dpop_proof",
                     "this server binds only JWT access tokens to DPoP keys (access_token_format = \"jwt\")",
+                ));
+            }
+            TokenFormat::Opaque if m.binding.certificate.is_some() => {
+                return Err(Error::invalid_grant(
+                    "invalid_request",
+                    "this server binds only JWT access tokens to certificates (access_token_format = \"jwt\")",
                 ));
             }
             TokenFormat::Opaque => {
@@ -165,9 +178,10 @@ impl ResidentServer {
                 token
             }
         };
-        // A public client's refresh token would have to be bound to its DPoP key too (RFC 9449 §5); this server
-        // does not bind refresh tokens yet, so a public client that proves a key gets none rather than an unbound one.
-        let refresh = m.refresh && !(client.public_client && m.dpop_jkt.is_some());
+        // A public client's refresh token would have to be bound to its key or certificate too (RFC 9449 §5, RFC 8705
+        // §4); this server does not bind refresh tokens yet, so a bound public client gets none rather than an
+        // unbound one.
+        let refresh = m.refresh && !(client.public_client && m.binding.is_bound());
         let refresh_token = match (refresh, m.grant_id) {
             (true, Some(grant_id)) => Some(
                 self.new_refresh_token(client, m.subject, &scope, grant_id, m.openid)
@@ -186,7 +200,7 @@ impl ResidentServer {
         };
         Ok(AccessToken {
             access_token: Token::new(token),
-            token_type: if m.dpop_jkt.is_some() { "DPoP" } else { "Bearer" }.into(),
+            token_type: if m.binding.dpop_jkt.is_some() { "DPoP" } else { "Bearer" }.into(),
             expires_in: Some(lifetime),
             scopes: m.scopes,
             refresh_token,
@@ -331,10 +345,48 @@ pub(crate) struct Mint<'a> {
     pub refresh: bool,
     /// For the code and refresh grants: an ID token goes with the access token when `openid` was granted.
     pub openid: Option<OpenId<'a>>,
-    /// The DPoP key the access token is bound to (`cnf.jkt`, RFC 9449 §6.1), when the request proved one.
-    pub dpop_jkt: Option<&'a str>,
+    /// What the access token is bound to (`cnf`), from the request.
+    pub binding: Binding<'a>,
     /// For a token exchange (RFC 8693): its audience, actor and latest expiry.
     pub exchange: Option<Exchanged<'a>>,
+}
+
+/// What an access token is bound to (its `cnf` claim, RFC 7800): a DPoP key (RFC 9449 §6.1), a TLS client
+/// certificate (RFC 8705 §3.1), both or neither.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Binding<'a> {
+    /// The DPoP key's RFC 7638 thumbprint (`jkt`).
+    pub dpop_jkt: Option<&'a str>,
+    /// The certificate's SHA-256 thumbprint (`x5t#S256`).
+    pub certificate: Option<&'a str>,
+}
+
+impl<'a> Binding<'a> {
+    /// What the request asks the token to be bound to (set by the token endpoint once it checked the proof or
+    /// read the connection's certificate).
+    pub fn of(request: &'a TokenRequest) -> Binding<'a> {
+        Binding {
+            dpop_jkt: request.dpop_jkt.as_deref(),
+            certificate: request.certificate_thumbprint.as_deref(),
+        }
+    }
+
+    /// Whether the token is bound at all.
+    pub fn is_bound(&self) -> bool {
+        self.dpop_jkt.is_some() || self.certificate.is_some()
+    }
+
+    /// The `cnf` claim, when bound.
+    pub fn confirmation(&self) -> Option<Value> {
+        let mut cnf = serde_json::Map::new();
+        if let Some(jkt) = self.dpop_jkt {
+            cnf.insert("jkt".into(), jkt.into());
+        }
+        if let Some(x5t) = self.certificate {
+            cnf.insert(keymanager::connector_kit::mtls::X5T_S256.into(), x5t.into());
+        }
+        (!cnf.is_empty()).then_some(Value::Object(cnf))
+    }
 }
 
 /// What a token exchange (RFC 8693) sets on the token it issues.

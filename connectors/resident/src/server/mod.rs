@@ -11,7 +11,7 @@ mod token_exchange;
 
 pub use clients::to_oauth_client;
 pub use introspection::introspection_answer;
-pub(crate) use minting::{granted_scopes, Issued, Mint, OpenId};
+pub(crate) use minting::{granted_scopes, Binding, Issued, Mint, OpenId};
 
 use std::sync::Arc;
 

@@ -117,7 +117,7 @@ impl ResidentServer {
             "exchanged a token"
         );
         self.mint(Mint {
-            dpop_jkt: request.dpop_jkt.as_deref(),
+            binding: crate::server::Binding::of(request),
             exchange: Some(Exchanged {
                 audience: x.audience,
                 act,

@@ -1,0 +1,457 @@
+//! Certificate-bound access tokens (RFC 8705) with real TLS client certificates made here: `keymanager serve`
+//! terminating TLS authenticates `tls_client_auth` and `self_signed_tls_client_auth` clients by their certificates
+//! and binds their tokens (`cnf.x5t#S256`); a real nginx terminating TLS forwards the certificate to forward auth,
+//! which lets a bound token through only with its certificate.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, SanType};
+use reqwest::blocking::Client;
+use serde_json::{json, Value};
+
+/// A certificate and its key, PEM.
+struct Identity {
+    cert_pem: String,
+    key_pem: String,
+    der: Vec<u8>,
+    key: KeyPair,
+}
+
+impl Identity {
+    fn reqwest(&self) -> reqwest::Identity {
+        reqwest::Identity::from_pem(format!("{}{}", self.cert_pem, self.key_pem).as_bytes()).unwrap()
+    }
+
+    /// RFC 8705 §3.1.
+    fn thumbprint(&self) -> String {
+        URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &self.der))
+    }
+
+    /// The public JWK with the certificate in `x5c` (what a self-signed client registers).
+    fn jwk(&self) -> Value {
+        let raw = self.key.public_key_raw();
+        json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(&raw[1..33]),
+               "y": URL_SAFE_NO_PAD.encode(&raw[33..65]), "x5c": [STANDARD.encode(&self.der)]})
+    }
+}
+
+fn client_params(dns: &str) -> CertificateParams {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.subject_alt_names = vec![SanType::DnsName(dns.try_into().unwrap())];
+    p.distinguished_name.push(DnType::CommonName, "orders client");
+    p.distinguished_name.push(DnType::OrganizationName, "Example, Inc.");
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    p
+}
+
+fn identity(cert: rcgen::Certificate, key: KeyPair) -> Identity {
+    Identity {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+        der: cert.der().to_vec(),
+        key,
+    }
+}
+
+/// A test CA, two client certificates it issued (one naming the client, one another name), a self-signed one, and
+/// the server's certificate.
+struct Pki {
+    ca_pem: String,
+    issued: Identity,
+    other_name: Identity,
+    self_signed: Identity,
+    server: Identity,
+}
+
+fn pki() -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "keymanager test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let issue = |dns: &str| {
+        let key = KeyPair::generate().unwrap();
+        identity(client_params(dns).signed_by(&key, &issuer).unwrap(), key)
+    };
+    let self_key = KeyPair::generate().unwrap();
+    let self_signed = identity(
+        client_params("orders.client.example").self_signed(&self_key).unwrap(),
+        self_key,
+    );
+    let server_key = KeyPair::generate().unwrap();
+    let server = identity(
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&server_key)
+            .unwrap(),
+        server_key,
+    );
+    Pki {
+        ca_pem: ca_cert.pem(),
+        issued: issue("orders.client.example"),
+        other_name: issue("billing.client.example"),
+        self_signed,
+        server,
+    }
+}
+
+fn client(pki: &Pki, who: Option<&Identity>) -> Client {
+    let mut b = Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.server.cert_pem.as_bytes()).unwrap())
+        .timeout(Duration::from_secs(20));
+    if let Some(id) = who {
+        b = b.identity(id.reqwest());
+    }
+    b.build().unwrap()
+}
+
+fn token(http: &Client, base: &str, client_id: &str) -> (u16, Value) {
+    let resp = http
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("scope", "orders:read"),
+        ])
+        .send()
+        .unwrap();
+    (resp.status().as_u16(), resp.json().unwrap_or(Value::Null))
+}
+
+fn claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    pki: Pki,
+    served: common::Served,
+    admin: String,
+}
+
+fn serve_with_client_certificates() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki();
+    let path = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let (cert, key, ca) = (
+        path("server.pem", &pki.server.cert_pem),
+        path("server.key", &pki.server.key_pem),
+        path("ca.pem", &pki.ca_pem),
+    );
+    let config = dir.path().join("keymanager.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\ntls_client_certificates = true\n\
+             tls_client_ca = \"{ca}\"\n\n\
+             [gateway]\nproxy = \"nginx\"\nclient_certificate_header = \"X-SSL-Client-Cert\"\n\n\
+             [[gateway.route]]\npath_prefix = \"/orders\"\nscopes = [\"orders:read\"]\n\n\
+             [[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n"
+        ),
+    )
+    .unwrap();
+    let served = common::serve_config(&config, dir.path(), &[]);
+    let admin = common::admin_token(dir.path());
+    Setup {
+        dir: dir.path().to_path_buf(),
+        _dir: dir,
+        pki,
+        served,
+        admin,
+    }
+}
+
+fn register(s: &Setup, metadata: Value) -> (u16, Value) {
+    let resp = client(&s.pki, None)
+        .post(format!("{}/oauth2/register", s.served.base))
+        .bearer_auth(&s.admin)
+        .json(&metadata)
+        .send()
+        .unwrap();
+    (resp.status().as_u16(), resp.json().unwrap())
+}
+
+#[test]
+fn clients_authenticate_with_their_certificates_and_get_tokens_bound_to_them() {
+    let s = serve_with_client_certificates();
+    let base = s.served.base.as_str();
+    let doc: Value = client(&s.pki, None)
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let methods = doc["token_endpoint_auth_methods_supported"].as_array().unwrap();
+    assert!(methods.contains(&json!("tls_client_auth")), "{doc}");
+    assert!(methods.contains(&json!("self_signed_tls_client_auth")), "{doc}");
+    assert_eq!(doc["tls_client_certificate_bound_access_tokens"], true);
+
+    // tls_client_auth: a certificate the configured CA issued, naming the client by its SAN.
+    let (status, pki_client) = register(
+        &s,
+        json!({"client_name": "pki client", "grant_types": ["client_credentials"], "scope": "orders:read",
+               "token_endpoint_auth_method": "tls_client_auth",
+               "tls_client_auth_san_dns": "orders.client.example",
+               "tls_client_certificate_bound_access_tokens": true}),
+    );
+    assert_eq!(status, 201, "{pki_client}");
+    assert!(pki_client.get("client_secret").is_none(), "no secret: {pki_client}");
+    assert_eq!(pki_client["token_endpoint_auth_method"], "tls_client_auth");
+    let id = pki_client["client_id"].as_str().unwrap();
+
+    let (status, issued) = token(&client(&s.pki, Some(&s.pki.issued)), base, id);
+    assert_eq!(status, 200, "{issued}");
+    let at = issued["access_token"].as_str().unwrap();
+    assert_eq!(claims(at)["cnf"], json!({"x5t#S256": s.pki.issued.thumbprint()}));
+    assert_eq!(issued["token_type"], "Bearer", "RFC 8705 keeps the bearer scheme");
+
+    // Another name from the same CA, a self-signed certificate with the right name, and no certificate at all.
+    for (who, why) in [
+        (Some(&s.pki.other_name), "a certificate naming another client"),
+        (Some(&s.pki.self_signed), "a certificate no configured CA issued"),
+        (None, "no certificate"),
+    ] {
+        let (status, body) = token(&client(&s.pki, who), base, id);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{why}: {body}"
+        );
+    }
+
+    // Introspection answers the confirmation, to the client authenticated by its certificate.
+    let info: Value = client(&s.pki, Some(&s.pki.issued))
+        .post(format!("{base}/oauth2/introspect"))
+        .form(&[("token", at), ("client_id", id)])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["cnf"]["x5t#S256"], s.pki.issued.thumbprint());
+
+    // self_signed_tls_client_auth: the very certificate registered in the client's jwks, whoever issued it.
+    let (status, self_client) = register(
+        &s,
+        json!({"client_name": "self-signed client", "grant_types": ["client_credentials"], "scope": "orders:read",
+               "token_endpoint_auth_method": "self_signed_tls_client_auth",
+               "jwks": {"keys": [s.pki.self_signed.jwk()]}}),
+    );
+    assert_eq!(status, 201, "{self_client}");
+    let self_id = self_client["client_id"].as_str().unwrap();
+    let (status, unbound) = token(&client(&s.pki, Some(&s.pki.self_signed)), base, self_id);
+    assert_eq!(status, 200, "{unbound}");
+    assert!(
+        claims(unbound["access_token"].as_str().unwrap()).get("cnf").is_none(),
+        "bound only when the client is registered for it"
+    );
+    let (status, _) = token(&client(&s.pki, Some(&s.pki.issued)), base, self_id);
+    assert_eq!(status, 401, "a CA-issued certificate is not the registered one");
+
+    // Registration refuses what cannot work, naming the member.
+    for (metadata, member) in [
+        (
+            json!({"token_endpoint_auth_method": "tls_client_auth", "grant_types": ["client_credentials"]}),
+            "token_endpoint_auth_method",
+        ),
+        (
+            json!({"token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_san_ip": "not-an-ip",
+                   "grant_types": ["client_credentials"]}),
+            "tls_client_auth_san_ip",
+        ),
+        (
+            json!({"token_endpoint_auth_method": "self_signed_tls_client_auth",
+                   "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": s.pki.self_signed.jwk()["x"],
+                                      "y": s.pki.self_signed.jwk()["y"]}]},
+                   "grant_types": ["client_credentials"]}),
+            "jwks",
+        ),
+    ] {
+        let (status, body) = register(&s, metadata);
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"], "invalid_client_metadata", "{body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(member),
+            "{member}: {body}"
+        );
+    }
+}
+
+fn nginx_binary() -> Option<&'static str> {
+    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    if found.is_none() {
+        common::missing("nginx", "apt-get install nginx; .ci/run installs it");
+    }
+    found
+}
+
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// nginx from `examples/gateways/nginx-mtls.conf`, with this test's addresses and files.
+fn start_nginx(s: &Setup, upstream: u16) -> (Nginx, u16) {
+    let bin = nginx_binary().unwrap();
+    let port = common::free_port();
+    let dir = &s.dir;
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/gateways/nginx-mtls.conf"
+    ))
+    .unwrap();
+    let km = s.served.base.trim_start_matches("https://");
+    let conf = example
+        .replace(
+            "events {}",
+            &format!(
+                "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 256; }}",
+                d = dir.display()
+            ),
+        )
+        .replace("server 127.0.0.1:9443;", &format!("server {km};"))
+        .replace("server 127.0.0.1:8080;", &format!("server 127.0.0.1:{upstream};"))
+        .replace("listen 8443 ssl;", &format!("listen 127.0.0.1:{port} ssl;"))
+        .replace(
+            "/etc/nginx/tls/server.pem",
+            &dir.join("server.pem").display().to_string(),
+        )
+        .replace(
+            "/etc/nginx/tls/server.key",
+            &dir.join("server.key").display().to_string(),
+        )
+        // keymanager's certificate is self-signed here: it is its own authority.
+        .replace(
+            "/etc/nginx/tls/keymanager-ca.pem",
+            &dir.join("server.pem").display().to_string(),
+        )
+        .replace(
+            "http {",
+            &format!(
+                "http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
+                 fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;",
+                d = dir.display()
+            ),
+        );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new(bin)
+        .args([
+            "-p",
+            dir.to_str().unwrap(),
+            "-e",
+            dir.join("error.log").to_str().unwrap(),
+            "-c",
+        ])
+        .arg(&conf_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let nginx = Nginx(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not start: {}",
+            std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (nginx, port)
+}
+
+/// An upstream answering every request with `200 {"ok": true}`.
+fn upstream() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let _ = reader.into_inner().write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\nConnection: close\r\n\r\n{\"ok\": true}",
+                );
+            });
+        }
+    });
+    port
+}
+
+/// Through a real nginx terminating TLS (`examples/gateways/nginx-mtls.conf`): a certificate-bound token passes
+/// with its certificate only; another certificate, none, or a certificate header the client wrote itself is
+/// refused.
+#[test]
+fn nginx_forwards_the_client_certificate_and_a_bound_token_passes_only_with_it() {
+    if nginx_binary().is_none() {
+        return;
+    }
+    let s = serve_with_client_certificates();
+    let base = s.served.base.as_str();
+    let (status, registered) = register(
+        &s,
+        json!({"client_name": "bound", "grant_types": ["client_credentials"], "scope": "orders:read",
+               "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_san_dns": "orders.client.example",
+               "tls_client_certificate_bound_access_tokens": true}),
+    );
+    assert_eq!(status, 201, "{registered}");
+    let id = registered["client_id"].as_str().unwrap();
+    let (status, issued) = token(&client(&s.pki, Some(&s.pki.issued)), base, id);
+    assert_eq!(status, 200, "{issued}");
+    let at = issued["access_token"].as_str().unwrap();
+    let (_nginx, port) = start_nginx(&s, upstream());
+    let call = |who: Option<&Identity>, forged: Option<&str>| {
+        let mut req = client(&s.pki, who)
+            .get(format!("https://localhost:{port}/orders/7"))
+            .bearer_auth(at);
+        if let Some(f) = forged {
+            req = req.header("X-SSL-Client-Cert", f);
+        }
+        let resp = req.send().unwrap();
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (resp.status().as_u16(), challenge)
+    };
+    assert_eq!(call(Some(&s.pki.issued), None).0, 200, "with its certificate");
+    let (status, challenge) = call(Some(&s.pki.other_name), None);
+    assert_eq!(status, 401, "another certificate");
+    assert!(challenge.unwrap_or_default().contains("invalid_token"));
+    assert_eq!(call(None, None).0, 401, "no certificate");
+    let forged: String = url::form_urlencoded::byte_serialize(s.pki.issued.cert_pem.as_bytes()).collect();
+    assert_eq!(
+        call(None, Some(&forged.replace('+', "%20"))).0,
+        401,
+        "a certificate header the client sent is replaced by nginx"
+    );
+}
