@@ -34,13 +34,17 @@ use axum::routing::any;
 use axum::Router;
 
 /// The headers a `200` carries, for the gateway to pass upstream.
-pub(crate) const IDENTITY_HEADERS: [&str; 6] = [
+pub(crate) const IDENTITY_HEADERS: [&str; 8] = [
     "x-auth-client-id",
     "x-auth-subject",
     "x-auth-scopes",
     "x-auth-application",
     "x-auth-key-type",
     "x-auth-key-manager",
+    // What a sender-constrained token was bound to, and checked against: the DPoP key's RFC 7638 thumbprint
+    // (`cnf.jkt`) and the client certificate's SHA-256 thumbprint (`cnf.x5t#S256`).
+    "x-auth-dpop-jkt",
+    "x-auth-x5t-s256",
 ];
 
 /// The path forward auth is served under (Envoy appends the original path to it).
@@ -314,6 +318,8 @@ fn identity(p: &Principal) -> Response {
         p.application_id.as_deref(),
         key_type.as_deref(),
         Some(p.key_manager.as_str()),
+        p.confirmation("jkt"),
+        p.confirmation(crate::validation::mtls::X5T_S256),
     ];
     let mut resp = StatusCode::OK.into_response();
     for (name, value) in IDENTITY_HEADERS.iter().zip(values) {

@@ -60,3 +60,13 @@ fn nginx_overwrites_the_original_request_headers() {
     assert!(text.contains("proxy_set_header X-Original-URI $request_uri;"));
     assert!(text.contains("proxy = \"nginx\""));
 }
+
+#[test]
+fn nginx_mtls_sets_the_certificate_header_itself_and_keeps_it_from_the_upstream() {
+    let text = example("nginx-mtls.conf");
+    assert!(text.contains("ssl_verify_client   optional_no_ca;"));
+    assert!(text.contains("proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;"));
+    assert!(text.contains("proxy_set_header X-SSL-Client-Cert \"\";"));
+    assert!(text.contains("client_certificate_header = \"X-SSL-Client-Cert\""));
+    assert!(text.contains("proxy_ssl_verify on;"));
+}

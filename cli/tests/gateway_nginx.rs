@@ -487,6 +487,11 @@ fn openid_client_calls_through_nginx_with_a_dpop_bound_token() {
     assert_eq!(seen["token_type"], "dpop", "{seen}");
     assert_eq!(seen["status"], 200, "{seen}");
     assert_eq!(seen["seen"]["x-auth-client-id"], client_id, "{seen}");
+    assert_eq!(
+        seen["seen"]["x-auth-dpop-jkt"].as_str().map(str::len),
+        Some(43),
+        "the key's thumbprint, for the upstream: {seen}"
+    );
     assert_eq!(seen["bearer_status"], 401, "{seen}");
     let challenge = seen["bearer_challenge"].as_str().unwrap_or_default();
     assert!(

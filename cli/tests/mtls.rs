@@ -383,7 +383,7 @@ fn start_nginx(s: &Setup, upstream: u16) -> (Nginx, u16) {
     (nginx, port)
 }
 
-/// An upstream answering every request with `200 {"ok": true}`.
+/// An upstream answering every request with the `X-Auth-*` headers it received, as JSON.
 fn upstream() -> u16 {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -392,14 +392,24 @@ fn upstream() -> u16 {
         for stream in listener.incoming().flatten() {
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream);
+                let mut seen = serde_json::Map::new();
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                         break;
                     }
+                    if let Some((k, v)) = line.split_once(':') {
+                        let k = k.trim().to_ascii_lowercase();
+                        if k.starts_with("x-auth-") || k == "x-ssl-client-cert" {
+                            seen.insert(k, Value::String(v.trim().to_owned()));
+                        }
+                    }
                 }
-                let _ = reader.into_inner().write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\nConnection: close\r\n\r\n{\"ok\": true}",
+                let body = Value::Object(seen).to_string();
+                let _ = write!(
+                    reader.into_inner(),
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
                 );
             });
         }
@@ -443,7 +453,16 @@ fn nginx_forwards_the_client_certificate_and_a_bound_token_passes_only_with_it()
             .map(|v| v.to_str().unwrap().to_owned());
         (resp.status().as_u16(), challenge)
     };
-    assert_eq!(call(Some(&s.pki.issued), None).0, 200, "with its certificate");
+    let seen: Value = client(&s.pki, Some(&s.pki.issued))
+        .get(format!("https://localhost:{port}/orders/7"))
+        .bearer_auth(at)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(seen["x-auth-client-id"], id, "with its certificate: {seen}");
+    assert_eq!(seen["x-auth-x5t-s256"], s.pki.issued.thumbprint(), "{seen}");
+    assert!(seen.get("x-ssl-client-cert").is_none(), "not passed upstream: {seen}");
     let (status, challenge) = call(Some(&s.pki.other_name), None);
     assert_eq!(status, 401, "another certificate");
     assert!(challenge.unwrap_or_default().contains("invalid_token"));

@@ -76,6 +76,12 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// A member of the token's `cnf` claim (RFC 7800): `jkt` (a DPoP key, RFC 9449) or `x5t#S256` (a client
+    /// certificate, RFC 8705), as the gateway checked it.
+    pub fn confirmation(&self, member: &str) -> Option<&str> {
+        self.claims.get("cnf")?.get(member)?.as_str()
+    }
+
     /// Whether the token grants `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)

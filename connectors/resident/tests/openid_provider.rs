@@ -820,7 +820,49 @@ async fn the_login_page_says_what_is_asked_in_words(h: Harness) {
     assert!(!r.body.contains("<script"), "{}", r.body);
 }
 
+/// A client cannot switch between secrets and its own keys or certificate by an update (its secrets would stay and
+/// still authenticate), and mutual TLS is refused by a server that does not ask TLS clients for certificates.
+async fn a_client_cannot_switch_between_secrets_and_its_own_keys(h: Harness) {
+    let s = setup(h).await;
+    let field = |e: keymanager::Error| match e {
+        keymanager::Error::InvalidRequest { field, message, .. } => (field.unwrap_or_default(), message),
+        other => panic!("not a field error: {other}"),
+    };
+    let with_secret = s.h.km.register_client(&machine_spec()).await.unwrap();
+    assert!(with_secret.client_secret.is_some());
+    let (_, jwk) = client_key("k1");
+    let mut keyed = machine_spec();
+    keyed
+        .additional_properties
+        .insert("token_endpoint_auth_method".into(), json!("private_key_jwt"));
+    keyed
+        .additional_properties
+        .insert("jwks".into(), json!({"keys": [jwk]}));
+    let (name, why) = field(s.h.km.update_client(&with_secret.client_id, &keyed).await.unwrap_err());
+    assert_eq!(name, "additional_properties.token_endpoint_auth_method", "{why}");
+    let keyed_client = s.h.km.register_client(&keyed).await.unwrap();
+    let (name, _) = field(
+        s.h.km
+            .update_client(&keyed_client.client_id, &machine_spec())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(name, "additional_properties.token_endpoint_auth_method");
+    // The same method may stay.
+    assert!(s.h.km.update_client(&keyed_client.client_id, &keyed).await.is_ok());
+
+    let mut mtls = machine_spec();
+    mtls.additional_properties
+        .insert("token_endpoint_auth_method".into(), json!("tls_client_auth"));
+    mtls.additional_properties
+        .insert("tls_client_auth_san_dns".into(), json!("orders.example"));
+    let (name, why) = field(s.h.km.register_client(&mtls).await.unwrap_err());
+    assert_eq!(name, "additional_properties.token_endpoint_auth_method");
+    assert!(why.contains("tls_client_certificates"), "{why}");
+}
+
 on_both_backends!(
+    a_client_cannot_switch_between_secrets_and_its_own_keys,
     the_login_page_says_what_is_asked_in_words,
     a_login_session_signs_the_user_in_again,
     rp_initiated_logout_ends_the_session,
