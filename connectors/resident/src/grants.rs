@@ -436,6 +436,7 @@ impl ResidentServer {
         scope: &str,
         grant_id: &str,
         login: Option<OpenId<'_>>,
+        cnf: Option<&serde_json::Value>,
     ) -> Result<Token> {
         let token = crypto::random_token(32);
         let lifetime = client
@@ -456,6 +457,7 @@ impl ResidentServer {
                 sid: login.and_then(|l| l.sid).map(str::to_owned),
                 auth_time: login.and_then(|l| l.auth_time),
                 revoked_unused: false,
+                cnf: cnf.map(serde_json::Value::to_string),
             })
             .await?;
         Ok(Token::new(token))
@@ -598,6 +600,23 @@ impl ResidentServer {
         };
         if record.client_id != client.client_id {
             return Err(invalid_grant("the refresh token was issued to another client"));
+        }
+        // A public client's bound refresh token is used only with the same key or certificate (RFC 9449 §5, RFC
+        // 8705 §4): the request's binding, read by the token endpoint, must be the one stored.
+        if let Some(stored) = &record.cnf {
+            let stored: serde_json::Value = serde_json::from_str(stored)
+                .map_err(|e| Error::storage(format!("a refresh token's binding does not read: {e}")))?;
+            if crate::server::Binding::of(request).confirmation().as_ref() != Some(&stored) {
+                let code = if stored.get("jkt").is_some() {
+                    "invalid_dpop_proof"
+                } else {
+                    "invalid_grant"
+                };
+                return Err(Error::invalid_grant(
+                    code,
+                    "the refresh token is bound to a key or certificate: present the same one",
+                ));
+            }
         }
         let original = parse_stored_scope(&record.scope)?;
         // A refresh may narrow the scope, never widen it (RFC 6749 §6).

@@ -926,7 +926,90 @@ async fn changing_or_deleting_a_user_ends_what_it_was_granted(h: Harness) {
     ));
 }
 
+/// A public client's refresh token is bound to the DPoP key it proved (RFC 9449 §5): a refresh needs a proof of the
+/// same key; none, or another key's, is `invalid_dpop_proof` and leaves the token usable.
+async fn a_public_clients_refresh_token_is_bound_to_its_dpop_key(h: Harness) {
+    use keymanager::validation::dpop::ProofKey;
+    let s = setup(h).await;
+    let endpoint = "http://127.0.0.1:9443/oauth2/token";
+    let key = ProofKey::es256().unwrap();
+    let thief = ProofKey::es256().unwrap();
+    let post = |form: Vec<(&str, String)>, proof: Option<String>| {
+        let mut req = Request::post("/oauth2/token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(p) = proof {
+            req = req.header("dpop", p);
+        }
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        send(&s.app, req.body(Body::from(query(&form))).unwrap())
+    };
+    let (verifier, challenge) = pkce();
+    let params = [
+        ("client_id", s.public.as_str()),
+        ("redirect_uri", CB),
+        ("response_type", "code"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("scope", "openid offline_access"),
+        ("state", "st"),
+    ];
+    let r = login(&s, &params, USER, PASSWORD).await;
+    let code = param(r.location.as_ref().unwrap(), "code").unwrap();
+    let r = post(
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("client_id", s.public.clone()),
+            ("code", code),
+            ("redirect_uri", CB.into()),
+            ("code_verifier", verifier),
+        ],
+        Some(key.proof("POST", endpoint, keymanager::model::now(), None)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let answer: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(answer["token_type"], "DPoP");
+    let refresh_token = answer["refresh_token"]
+        .as_str()
+        .expect("a bound refresh token")
+        .to_owned();
+    let refresh = |proof: Option<String>| {
+        post(
+            vec![
+                ("grant_type", "refresh_token".into()),
+                ("client_id", s.public.clone()),
+                ("refresh_token", refresh_token.clone()),
+            ],
+            proof,
+        )
+    };
+    for (why, proof) in [
+        ("no proof", None),
+        (
+            "another key",
+            Some(thief.proof("POST", endpoint, keymanager::model::now(), None)),
+        ),
+    ] {
+        let r = refresh(proof).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}: {}", r.body);
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["error"], "invalid_dpop_proof", "{why}: {body}");
+    }
+    let r = refresh(Some(key.proof("POST", endpoint, keymanager::model::now(), None))).await;
+    assert_eq!(r.status, StatusCode::OK, "the same key, after the refusals: {}", r.body);
+    let again: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(again["token_type"], "DPoP");
+    assert!(again["refresh_token"].is_string(), "rotated, still bound");
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(again["access_token"].as_str().unwrap().split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["cnf"]["jkt"], key.thumbprint());
+}
+
 on_both_backends!(
+    a_public_clients_refresh_token_is_bound_to_its_dpop_key,
     changing_or_deleting_a_user_ends_what_it_was_granted,
     id_tokens_follow_openid_connect,
     claims_follow_the_granted_scopes,

@@ -178,13 +178,16 @@ impl ResidentServer {
                 token
             }
         };
-        // A public client's refresh token would have to be bound to its key or certificate too (RFC 9449 §5, RFC 8705
-        // §4); this server does not bind refresh tokens yet, so a bound public client gets none rather than an
-        // unbound one.
-        let refresh = m.refresh && !(client.public_client && m.binding.is_bound());
-        let refresh_token = match (refresh, m.grant_id) {
+        // A public client's refresh token is bound as its access token is (RFC 9449 §5, RFC 8705 §4); a
+        // confidential client's is bound to its authentication.
+        let refresh_cnf = if client.public_client {
+            m.binding.confirmation()
+        } else {
+            None
+        };
+        let refresh_token = match (m.refresh, m.grant_id) {
             (true, Some(grant_id)) => Some(
-                self.new_refresh_token(client, m.subject, &scope, grant_id, m.openid)
+                self.new_refresh_token(client, m.subject, &scope, grant_id, m.openid, refresh_cnf.as_ref())
                     .await?,
             ),
             _ => None,
@@ -369,11 +372,6 @@ impl<'a> Binding<'a> {
             dpop_jkt: request.dpop_jkt.as_deref(),
             certificate: request.certificate_thumbprint.as_deref(),
         }
-    }
-
-    /// Whether the token is bound at all.
-    pub fn is_bound(&self) -> bool {
-        self.dpop_jkt.is_some() || self.certificate.is_some()
     }
 
     /// The `cnf` claim, when bound.

@@ -72,6 +72,9 @@ pub struct RefreshRecord {
     /// Revoked before it was ever used (a sign-out, a user change, a revoked family), as opposed to used and
     /// presented again; read from the store, `false` for a new record.
     pub revoked_unused: bool,
+    /// What the token is bound to (the `cnf` of its access tokens, JSON): a public client's DPoP key or
+    /// certificate (RFC 9449 §5, RFC 8705 §4); `None` when unbound.
+    pub cnf: Option<String>,
 }
 
 /// Roles as stored: space-separated.
@@ -286,7 +289,7 @@ impl Store {
     pub async fn insert_refresh(&self, t: &RefreshRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO km_refresh_tokens (token_hash, grant_id, client_id, subject, scope, expires_at, used_at, \
-             revoked_at, created_at, sid, auth_time) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9)",
+             revoked_at, created_at, sid, auth_time, cnf) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10)",
         )
         .bind(&t.token_hash)
         .bind(&t.grant_id)
@@ -297,6 +300,7 @@ impl Store {
         .bind(self.now())
         .bind(t.sid.as_deref())
         .bind(t.auth_time)
+        .bind(t.cnf.as_deref())
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -308,8 +312,8 @@ impl Store {
     /// before it spends the token with [`Store::use_refresh`].
     pub async fn find_refresh(&self, token_hash: &str) -> Result<Use<RefreshRecord>> {
         let row = sqlx::query(
-            "SELECT token_hash, grant_id, client_id, subject, scope, expires_at, used_at, revoked_at, sid, auth_time \
-             FROM km_refresh_tokens WHERE token_hash = $1",
+            "SELECT token_hash, grant_id, client_id, subject, scope, expires_at, used_at, revoked_at, sid, auth_time, \
+             cnf FROM km_refresh_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -326,6 +330,7 @@ impl Store {
             sid: col(&r, 8)?,
             auth_time: col(&r, 9)?,
             revoked_unused: col::<Option<i64>>(&r, 6)?.is_none() && col::<Option<i64>>(&r, 7)?.is_some(),
+            cnf: col(&r, 10)?,
         };
         if col::<Option<i64>>(&r, 6)?.is_some() || col::<Option<i64>>(&r, 7)?.is_some() {
             return Ok(Use::Replayed(record));

@@ -86,6 +86,11 @@ const SQLITE: Migrations = &[
         "pushed authorization requests",
         include_str!("../../migrations/sqlite/0012_pushed_requests.sql"),
     ),
+    (
+        13,
+        "refresh token binding",
+        include_str!("../../migrations/sqlite/0013_refresh_token_binding.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -147,6 +152,11 @@ const POSTGRES: Migrations = &[
         12,
         "pushed authorization requests",
         include_str!("../../migrations/postgres/0012_pushed_requests.sql"),
+    ),
+    (
+        13,
+        "refresh token binding",
+        include_str!("../../migrations/postgres/0013_refresh_token_binding.sql"),
     ),
 ];
 
