@@ -426,7 +426,8 @@ fn path_spellings(path: &str) -> Vec<String> {
 }
 
 /// DPoP through a real nginx, with a real client library: openid-client gets a token bound to its key from the
-/// resident (a client registered with `dpop_bound_access_tokens`) and calls the upstream through nginx with a proof
+/// resident (a client registered with `dpop_bound_access_tokens`; the resident asks for nonces, which openid-client
+/// follows) and calls the upstream through nginx with a proof
 /// of `http://nginx/orders/7` (`[gateway] public_origin`); the same token as a bearer token is refused with the
 /// RFC 9449 challenge, which nginx passes on.
 #[test]
@@ -445,7 +446,7 @@ fn openid_client_calls_through_nginx_with_a_dpop_bound_token() {
         format!(
             "[gateway]\nproxy = \"nginx\"\npublic_origin = \"http://127.0.0.1:{port}\"\n\n\
              [[gateway.route]]\npath_prefix = \"/orders\"\nscopes = [\"orders:read\"]\n\n\
-             [[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n"
+             [[key_manager]]\nname = \"resident\"\ntype = \"resident\"\ndpop_nonce = true\n"
         ),
     )
     .unwrap();
@@ -463,6 +464,32 @@ fn openid_client_calls_through_nginx_with_a_dpop_bound_token() {
         .json()
         .unwrap();
     let client_id = registered["client_id"].as_str().unwrap();
+    // The resident asks for nonces (RFC 9449 §8): a proof without one is `use_dpop_nonce`, with the nonce to use;
+    // openid-client below retries with it by itself.
+    let key = keymanager::validation::dpop::ProofKey::es256().unwrap();
+    let endpoint = format!("{}/oauth2/token", served.base);
+    let refused = reqwest::blocking::Client::new()
+        .post(&endpoint)
+        .basic_auth(client_id, registered["client_secret"].as_str())
+        .header("dpop", key.proof("POST", &endpoint, keymanager::model::now(), None))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let nonce = refused.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    let body: Value = refused.json().unwrap();
+    assert_eq!(body["error"], "use_dpop_nonce", "{body}");
+    assert!(nonce.len() >= 32, "{nonce}");
+    let with_nonce = key.proof_with_nonce("POST", &endpoint, keymanager::model::now(), None, Some(&nonce));
+    let issued = reqwest::blocking::Client::new()
+        .post(&endpoint)
+        .basic_auth(client_id, registered["client_secret"].as_str())
+        .header("dpop", with_nonce)
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    assert_eq!(issued.status(), 200, "the nonce handed out");
+    assert!(issued.headers().contains_key("dpop-nonce"));
     let upstream = echo_upstream();
     let (_nginx, port) = start_nginx_on(dir.path(), &served.base, upstream, port);
     let out = Command::new("node")

@@ -98,8 +98,9 @@ pub struct ProofContext<'a> {
     /// The access token presented with the proof (a resource request): `ath` must be its hash. `None` at a token
     /// endpoint.
     pub access_token: Option<&'a str>,
-    /// The nonce the server requires, if it does.
-    pub nonce: Option<&'a str>,
+    /// The nonces the server accepts now, if it requires one (RFC 9449 §8): the proof's `nonce` must be one of
+    /// them (a server that renews its nonce accepts the previous one for a while).
+    pub nonce: Option<&'a [String]>,
 }
 
 /// A proof that passed: its key's thumbprint (compare with `cnf.jkt`) and its `jti`.
@@ -243,8 +244,9 @@ pub fn check_proof(
             return Err(DpopError::AccessTokenHash);
         }
     }
-    if let Some(nonce) = request.nonce {
-        if claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
+    if let Some(accepted) = request.nonce {
+        let sent = claims.get("nonce").and_then(Value::as_str);
+        if !sent.is_some_and(|n| accepted.iter().any(|a| a == n)) {
             return Err(DpopError::UseNonce);
         }
     }
@@ -354,12 +356,27 @@ impl ProofKey {
     /// A proof for a request (`method`, absolute `uri`) made at `iat`, for `access_token` when the request carries
     /// one, with a fresh random `jti`.
     pub fn proof(&self, method: &str, uri: &str, iat: i64, access_token: Option<&str>) -> String {
+        self.proof_with_nonce(method, uri, iat, access_token, None)
+    }
+
+    /// [`proof`](Self::proof), naming the `nonce` the server handed out (its `DPoP-Nonce` header, RFC 9449 §8).
+    pub fn proof_with_nonce(
+        &self,
+        method: &str,
+        uri: &str,
+        iat: i64,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> String {
         let mut jti = [0u8; 16];
         // With no random source the jti is zeros: the checker refuses its second use, never accepts a forgery.
         let _ = aws_lc_rs::rand::fill(&mut jti);
         let mut claims = serde_json::json!({"jti": URL_SAFE_NO_PAD.encode(jti), "htm": method, "htu": uri, "iat": iat});
         if let Some(t) = access_token {
             claims["ath"] = serde_json::json!(access_token_hash(t));
+        }
+        if let Some(n) = nonce {
+            claims["nonce"] = serde_json::json!(n);
         }
         let header = serde_json::json!({"typ": "dpop+jwt", "alg": self.alg(), "jwk": self.jwk()});
         self.sign(&header, &claims).unwrap_or_default()
@@ -484,15 +501,22 @@ mod tests {
         }
         // A nonce the server asked for.
         let guard = ReplayGuard::default();
+        let accepted = ["n-2".to_owned(), "n-1".to_owned()];
         let request = ProofContext {
-            nonce: Some("n-1"),
+            nonce: Some(&accepted),
             ..at(URI, Some("tok"))
         };
         let proof = with(header.clone(), good_claims.clone());
         assert_eq!(check_proof(&proof, &request, NOW, &guard), Err(DpopError::UseNonce));
         assert_eq!(DpopError::UseNonce.code(), "use_dpop_nonce");
+        let proof = with(header.clone(), claims_with("nonce", json!("n-0")));
+        assert_eq!(
+            check_proof(&proof, &request, NOW, &guard),
+            Err(DpopError::UseNonce),
+            "an old nonce"
+        );
         let proof = with(header.clone(), claims_with("nonce", json!("n-1")));
-        assert!(check_proof(&proof, &request, NOW, &guard).is_ok());
+        assert!(check_proof(&proof, &request, NOW, &guard).is_ok(), "the previous nonce");
     }
 
     #[test]

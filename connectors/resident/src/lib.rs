@@ -41,6 +41,7 @@ pub mod client_certificate;
 mod client_keys;
 mod client_metadata;
 mod crypto;
+mod dpop_nonce;
 mod factory;
 mod grants;
 mod http;

@@ -74,6 +74,8 @@ pub struct ResidentSettings {
     /// Every client must push its authorization requests first (RFC 9126 `require_pushed_authorization_requests`);
     /// a client may also be registered with it.
     pub require_pushed_authorization_requests: bool,
+    /// The token endpoint requires a DPoP nonce of its own in every proof (RFC 9449 §8), renewed every minute.
+    pub dpop_nonce: bool,
     /// The server in front asks TLS clients for certificates (`[server] tls_client_certificates`, from the build
     /// context): clients may then authenticate with them and have their tokens bound to them (RFC 8705).
     pub client_certificates: bool,
@@ -104,6 +106,7 @@ impl std::fmt::Debug for ResidentSettings {
                 &self.require_pushed_authorization_requests,
             )
             .field("client_certificates", &self.client_certificates)
+            .field("dpop_nonce", &self.dpop_nonce)
             .field(
                 "database_url",
                 &self
@@ -138,6 +141,7 @@ impl Default for ResidentSettings {
             login_session_lifetime: 8 * 3600,
             require_pushed_authorization_requests: false,
             client_certificates: false,
+            dpop_nonce: false,
             signing_key_pre_publication: DEFAULT_SIGNING_KEY_PRE_PUBLICATION,
             signing_key_rotate_every: None,
         }
@@ -219,6 +223,11 @@ pub fn descriptor() -> ConnectorDescriptor {
         Setting::boolean(
             "require_pushed_authorization_requests",
             "Every client must push its authorization requests to /oauth2/par first (RFC 9126)",
+        )
+        .default_value(false),
+        Setting::boolean(
+            "dpop_nonce",
+            "The token endpoint requires a DPoP nonce of its own in every proof (RFC 9449 §8), renewed every minute",
         )
         .default_value(false),
         Setting::string("database_url", "Database URL (defaults to [database] url)").secret(),
@@ -402,6 +411,7 @@ impl ResidentSettings {
             signing_key_pre_publication: t.signing_key_pre_publication,
             signing_key_rotate_every: t.signing_key_rotate_every,
             require_pushed_authorization_requests: t.require_pushed_authorization_requests,
+            dpop_nonce: t.dpop_nonce,
             // From the build context, not the table.
             client_certificates: false,
             client_cache_seconds: t.client_cache_seconds,
@@ -483,6 +493,7 @@ struct ResidentTable {
     signing_key_pre_publication: u64,
     signing_key_rotate_every: Option<u64>,
     require_pushed_authorization_requests: bool,
+    dpop_nonce: bool,
     database_url: Option<Token>,
     users: Option<Vec<Token>>,
     user_profiles: Option<serde_json::Map<String, serde_json::Value>>,

@@ -94,10 +94,17 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match issue(&app, &call, super::client_address(&extensions), &headers, &tls, &body).await {
+    let mut resp = match issue(&app, &call, super::client_address(&extensions), &headers, &tls, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
+    };
+    // RFC 9449 §8: every answer carries the nonce the next proof must name, when the server asks for nonces.
+    if let Some(nonce) = app.server.dpop_nonce() {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&nonce) {
+            resp.headers_mut().insert("dpop-nonce", v);
+        }
     }
+    resp
 }
 
 async fn issue(
@@ -244,11 +251,12 @@ fn dpop_binding(app: &AppState, headers: &HeaderMap) -> Result<Option<String>, O
         return Ok(None);
     };
     let endpoint = format!("{}/oauth2/token", app.server.settings().issuer);
+    let nonces = app.server.dpop_nonces_accepted();
     let request = ProofContext {
         method: "POST",
         uri: &endpoint,
         access_token: None,
-        nonce: None,
+        nonce: nonces.as_ref().map(|n| &n[..]),
     };
     check_proof(proof, &request, app.server.now(), app.server.dpop_proofs())
         .map(|checked| Some(checked.jkt))

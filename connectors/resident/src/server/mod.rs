@@ -72,6 +72,8 @@ pub struct ResidentServer {
     pub(crate) metrics_name: std::sync::OnceLock<String>,
     /// The DPoP proofs the token endpoint accepted, each once.
     dpop_proofs: keymanager::connector_kit::dpop::ReplayGuard,
+    /// The token endpoint's DPoP nonce key, when `dpop_nonce` is on.
+    dpop_nonces: Option<crate::dpop_nonce::NonceKey>,
 }
 
 impl std::fmt::Debug for ResidentServer {
@@ -87,6 +89,16 @@ impl ResidentServer {
     /// The DPoP proofs the token endpoint accepted (each once, for their lifetime).
     pub(crate) fn dpop_proofs(&self) -> &keymanager::connector_kit::dpop::ReplayGuard {
         &self.dpop_proofs
+    }
+
+    /// The DPoP nonce to hand out now, when the token endpoint requires nonces (`dpop_nonce`).
+    pub(crate) fn dpop_nonce(&self) -> Option<String> {
+        Some(self.dpop_nonces.as_ref()?.current(self.now()))
+    }
+
+    /// The DPoP nonces a proof may carry now, when the token endpoint requires nonces.
+    pub(crate) fn dpop_nonces_accepted(&self) -> Option<[String; 2]> {
+        Some(self.dpop_nonces.as_ref()?.accepted(self.now()))
     }
 
     /// The time now, by the store's clock.
@@ -115,7 +127,12 @@ impl ResidentServer {
         )
         .await?;
         let clients = ClientCache::new(std::time::Duration::from_secs(settings.client_cache_seconds));
+        let dpop_nonces = match settings.dpop_nonce {
+            true => Some(crate::dpop_nonce::NonceKey::settle(&store).await?),
+            false => None,
+        };
         Ok(Arc::new(ResidentServer {
+            dpop_nonces,
             login_guard: LoginGuard::new(settings.brute_force),
             client_keys: crate::client_keys::ClientKeys::new(settings.egress)?,
             issued: std::sync::OnceLock::new(),
