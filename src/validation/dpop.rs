@@ -20,7 +20,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -117,6 +117,12 @@ pub struct CheckedProof {
 /// The RFC 7638 thumbprint of a public P-256, RSA or Ed25519 JWK: base64url(SHA-256 of its required members,
 /// sorted, without white space); `None` for any other key.
 pub fn jwk_thumbprint(jwk: &Value) -> Option<String> {
+    Some(thumbprint_of(&canonical_jwk(jwk)?))
+}
+
+/// A JWK's required members (RFC 7638 §3.2), sorted, without white space: what its thumbprint hashes, and all
+/// that decides the key.
+fn canonical_jwk(jwk: &Value) -> Option<String> {
     let s = |name: &str| jwk.get(name).and_then(Value::as_str);
     let canonical = match s("kty")? {
         "EC" => serde_json::json!({"crv": s("crv")?, "kty": "EC", "x": s("x")?, "y": s("y")?}),
@@ -125,8 +131,14 @@ pub fn jwk_thumbprint(jwk: &Value) -> Option<String> {
         _ => return None,
     };
     // serde_json writes a `json!` object's members sorted by name (no `preserve_order`), without white space.
-    let text = canonical.to_string();
-    Some(URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())))
+    Some(canonical.to_string())
+}
+
+fn thumbprint_of(canonical: &str) -> String {
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        canonical.as_bytes(),
+    ))
 }
 
 /// The `htu` of a request URI (RFC 9449 §4.3 step 9): absolute, without query and fragment, as the WHATWG URL
@@ -148,12 +160,53 @@ pub fn access_token_hash(token: &str) -> String {
 
 /// Remembers the proofs seen (key thumbprint and `jti`) until they are too old to be accepted anyway, so each is
 /// used once in this process. Bounded: when full of proofs still young, new ones are refused ([`DpopError::Busy`]).
-#[derive(Debug, Default)]
+/// It also keeps the proof keys it has parsed (by their RFC 7638 members, with their thumbprints), so a client's
+/// next proof is not parsed again: a bounded cache, emptied when full.
+#[derive(Default)]
 pub struct ReplayGuard {
     seen: Mutex<HashMap<(String, String), i64>>,
+    keys: Mutex<HashMap<String, Arc<KnownKey>>>,
 }
 
+impl std::fmt::Debug for ReplayGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayGuard")
+            .field("proofs", &self.seen.lock().map(|s| s.len()).unwrap_or_default())
+            .field("keys", &self.keys.lock().map(|s| s.len()).unwrap_or_default())
+            .finish()
+    }
+}
+
+/// A proof key parsed once: its algorithm, the key, and its RFC 7638 thumbprint.
+struct KnownKey {
+    alg: &'static str,
+    key: aws_lc_rs::signature::ParsedPublicKey,
+    jkt: String,
+}
+
+/// The most parsed proof keys kept.
+const MAX_KNOWN_KEYS: usize = 10_000;
+
 impl ReplayGuard {
+    /// The parsed key of a JWK whose RFC 7638 members are `canonical`: from the cache, else parsed (and kept).
+    fn key(&self, canonical: &str, jwk: &Value) -> Option<Arc<KnownKey>> {
+        if let Some(k) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(canonical) {
+            return Some(k.clone());
+        }
+        let (alg, key) = super::jwk_public_key(jwk)?;
+        let known = Arc::new(KnownKey {
+            alg,
+            key,
+            jkt: thumbprint_of(canonical),
+        });
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if keys.len() >= MAX_KNOWN_KEYS {
+            keys.clear();
+        }
+        keys.insert(canonical.to_owned(), known.clone());
+        Some(known)
+    }
+
     /// Record a proof's first use (`false`: used before, or the guard is full of young proofs).
     fn first_use(&self, jkt: &str, jti: &str, iat: i64, now: i64) -> Result<(), DpopError> {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -205,15 +258,18 @@ pub fn check_proof(
     {
         return Err(DpopError::Key);
     }
-    let (key_alg, key) = super::jwk_public_key(jwk).ok_or(DpopError::Key)?;
-    if alg != key_alg || !DPOP_ALGORITHMS.contains(&alg) {
+    let canonical = canonical_jwk(jwk).ok_or(DpopError::Key)?;
+    let known = replay.key(&canonical, jwk).ok_or(DpopError::Key)?;
+    if alg != known.alg || !DPOP_ALGORITHMS.contains(&alg) {
         return Err(DpopError::Algorithm);
     }
     let signature = URL_SAFE_NO_PAD
         .decode(sig)
         .map_err(|_| DpopError::Malformed("the signature is not base64url"))?;
     let signing_input = &proof[..h.len() + 1 + c.len()];
-    key.verify_sig(signing_input.as_bytes(), &signature)
+    known
+        .key
+        .verify_sig(signing_input.as_bytes(), &signature)
         .map_err(|_| DpopError::Signature)?;
     let text = |name: &'static str| {
         claims
@@ -250,10 +306,9 @@ pub fn check_proof(
             return Err(DpopError::UseNonce);
         }
     }
-    let jkt = jwk_thumbprint(jwk).ok_or(DpopError::Key)?;
-    replay.first_use(&jkt, jti, iat, now)?;
+    replay.first_use(&known.jkt, jti, iat, now)?;
     Ok(CheckedProof {
-        jkt,
+        jkt: known.jkt.clone(),
         jti: jti.to_owned(),
         iat,
     })

@@ -632,6 +632,26 @@ async fn dpop_binds_tokens_to_the_clients_key(h: Harness) {
     let elsewhere = key.proof("POST", "http://127.0.0.1:9443/oauth2/revoke", now(), None);
     let r = call(&app, with_proof(&elsewhere)).await;
     refused(&r, StatusCode::BAD_REQUEST, "invalid_dpop_proof");
+    // Used once across nodes: another node on the same store (its own process memory) refuses it too.
+    let other_node = router(
+        keymanager_resident::ResidentServer::open(
+            common::settings(),
+            keymanager_resident::Store::connect(&h.url, None).await.unwrap(),
+        )
+        .await
+        .unwrap(),
+        AdminToken::new(ADMIN),
+    );
+    let proof = key.proof("POST", endpoint, now(), None);
+    assert_eq!(call(&app, with_proof(&proof)).await.status, 200);
+    let r = call(&other_node, with_proof(&proof)).await;
+    refused(&r, StatusCode::BAD_REQUEST, "invalid_dpop_proof");
+    let fresh = key.proof("POST", endpoint, now(), None);
+    assert_eq!(
+        call(&other_node, with_proof(&fresh)).await.status,
+        200,
+        "a new proof there"
+    );
     // Introspection names the key.
     let r = call(
         &app,

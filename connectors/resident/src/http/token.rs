@@ -171,7 +171,7 @@ async fn issue(
             .map_err(|why| OAuthError::new(StatusCode::BAD_REQUEST, "invalid_scope", why))?,
         None => keymanager::connector_kit::model::Scopes::new(),
     };
-    let dpop_jkt = dpop_binding(app, headers)?;
+    let dpop_jkt = dpop_binding(app, headers).await?;
     // RFC 8705 §3: a client registered for bound tokens has them bound to the certificate it connected with.
     let certificate_thumbprint = crate::client_metadata::requires_certificate(&who.client)
         .then(|| tls.0.as_ref().map(|c| c.thumbprint().to_owned()))
@@ -233,8 +233,8 @@ async fn issue(
 }
 
 /// The DPoP key a token request proves (RFC 9449 §5): its `DPoP` header checked as a proof of `POST` to this token
-/// endpoint, once.
-fn dpop_binding(app: &AppState, headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
+/// endpoint, once in this process and once across every node on the store (RFC 9449 §11.1).
+async fn dpop_binding(app: &AppState, headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
     use keymanager::connector_kit::dpop::{check_proof, ProofContext};
     let refused = |code: &str, text: String| OAuthError::new(StatusCode::BAD_REQUEST, code, text);
     let mut all = headers.get_all("dpop").iter();
@@ -258,9 +258,25 @@ fn dpop_binding(app: &AppState, headers: &HeaderMap) -> Result<Option<String>, O
         access_token: None,
         nonce: nonces.as_ref().map(|n| &n[..]),
     };
-    check_proof(proof, &request, app.server.now(), app.server.dpop_proofs())
-        .map(|checked| Some(checked.jkt))
-        .map_err(|e| refused(e.code(), e.to_string()))
+    let now = app.server.now();
+    let checked =
+        check_proof(proof, &request, now, app.server.dpop_proofs()).map_err(|e| refused(e.code(), e.to_string()))?;
+    let until = checked
+        .iat
+        .max(now)
+        .saturating_add(keymanager::connector_kit::dpop::MAX_PROOF_AGE);
+    if !app
+        .server
+        .store()
+        .accept_dpop_proof(&checked.jkt, &checked.jti, until)
+        .await?
+    {
+        return Err(refused(
+            "invalid_dpop_proof",
+            "this DPoP proof was used before (at another node)".into(),
+        ));
+    }
+    Ok(Some(checked.jkt))
 }
 
 pub(crate) async fn introspect(

@@ -91,6 +91,11 @@ const SQLITE: Migrations = &[
         "refresh token binding",
         include_str!("../../migrations/sqlite/0013_refresh_token_binding.sql"),
     ),
+    (
+        14,
+        "DPoP proofs",
+        include_str!("../../migrations/sqlite/0014_dpop_proofs.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -157,6 +162,11 @@ const POSTGRES: Migrations = &[
         13,
         "refresh token binding",
         include_str!("../../migrations/postgres/0013_refresh_token_binding.sql"),
+    ),
+    (
+        14,
+        "DPoP proofs",
+        include_str!("../../migrations/postgres/0014_dpop_proofs.sql"),
     ),
 ];
 

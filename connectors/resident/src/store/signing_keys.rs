@@ -121,6 +121,7 @@ impl Store {
             "DELETE FROM km_signing_keys WHERE expires_at IS NOT NULL AND expires_at < $1",
             "DELETE FROM km_login_sessions WHERE expires_at < $1",
             "DELETE FROM km_client_assertions WHERE expires_at < $1",
+            "DELETE FROM km_dpop_proofs WHERE expires_at < $1",
             "DELETE FROM km_user_grants WHERE expires_at < $1",
         ] {
             n += sqlx::query(sql)
