@@ -73,7 +73,7 @@ pub mod connector_kit {
     pub use crate::sql;
     pub use crate::user_directory::{NewUser, UserChange, UserDirectory, UserInfo, UserProfile};
     #[cfg(feature = "validation")]
-    pub use crate::validation::{dpop, jwk_public_key, mtls};
+    pub use crate::validation::{dpop, jwk_public_key, mtls, TokenValidator, ValidationError};
     pub use crate::{http, model, oauth, route_table, Error, KeyManager, Result};
 }
 

@@ -138,6 +138,9 @@ pub async fn build(
             key_managers.append(registry.build(&one, &ctx).await?)?;
         }
     }
+    if let Some((name, built)) = &resident {
+        trust_subject_tokens(name, built, &key_managers)?;
+    }
     let store = Arc::new(SqlApplicationStore::connect(&database_url, config.database.max_connections).await?);
     // Revocations through the library (any connector) are logged, so validators on every node learn them.
     let key_managers =
@@ -341,5 +344,36 @@ pub async fn check_secret_key(
         samples.extend(resident.server().sealed_samples().await?);
     }
     sealing.check_can_open(samples.iter().map(|(v, c)| (v.as_str(), c.as_str())))?;
+    Ok(())
+}
+
+/// Hand the resident a validator for the key managers whose tokens it may exchange (`token_exchange_trusted_key_managers`):
+/// each must be another key manager of this configuration.
+fn trust_subject_tokens(
+    name: &str,
+    resident: &keymanager_resident::ResidentKeyManager,
+    key_managers: &KeyManagers,
+) -> Result<(), Failure> {
+    let trusted = &resident.server().settings().token_exchange_trusted_key_managers;
+    if trusted.is_empty() {
+        return Ok(());
+    }
+    let bad = |why: String| {
+        Failure::Usage(format!(
+            "key manager `{name}`: token_exchange_trusted_key_managers: {why}"
+        ))
+    };
+    if trusted.iter().any(|t| t == name) {
+        return Err(bad(
+            "its own tokens are always exchanged; list other key managers".into()
+        ));
+    }
+    let only = key_managers
+        .only(trusted)
+        .map_err(|e| bad(format!("{e} (name key managers of this configuration)")))?;
+    let validator =
+        keymanager::validation::TokenValidator::new(&only, keymanager::validation::ValidatorSettings::default())
+            .map_err(|e| bad(e.to_string()))?;
+    resident.server().trust_subject_tokens(Arc::new(validator));
     Ok(())
 }

@@ -76,6 +76,10 @@ pub struct ResidentSettings {
     pub require_pushed_authorization_requests: bool,
     /// The token endpoint requires a DPoP nonce of its own in every proof (RFC 9449 §8), renewed every minute.
     pub dpop_nonce: bool,
+    /// Key managers of the same configuration, by name, whose access tokens clients may exchange here (RFC 8693):
+    /// the server that builds the key managers hands the resident a validator for them
+    /// ([`ResidentServer::trust_subject_tokens`](crate::ResidentServer::trust_subject_tokens)).
+    pub token_exchange_trusted_key_managers: Vec<String>,
     /// The server in front asks TLS clients for certificates (`[server] tls_client_certificates`, from the build
     /// context): clients may then authenticate with them and have their tokens bound to them (RFC 8705).
     pub client_certificates: bool,
@@ -107,6 +111,10 @@ impl std::fmt::Debug for ResidentSettings {
             )
             .field("client_certificates", &self.client_certificates)
             .field("dpop_nonce", &self.dpop_nonce)
+            .field(
+                "token_exchange_trusted_key_managers",
+                &self.token_exchange_trusted_key_managers,
+            )
             .field(
                 "database_url",
                 &self
@@ -142,6 +150,7 @@ impl Default for ResidentSettings {
             require_pushed_authorization_requests: false,
             client_certificates: false,
             dpop_nonce: false,
+            token_exchange_trusted_key_managers: Vec::new(),
             signing_key_pre_publication: DEFAULT_SIGNING_KEY_PRE_PUBLICATION,
             signing_key_rotate_every: None,
         }
@@ -230,6 +239,11 @@ pub fn descriptor() -> ConnectorDescriptor {
             "The token endpoint requires a DPoP nonce of its own in every proof (RFC 9449 §8), renewed every minute",
         )
         .default_value(false),
+        Setting::new(
+            "token_exchange_trusted_key_managers",
+            "Key managers of this configuration (by name) whose access tokens clients may exchange here (RFC 8693)",
+            SettingKind::StringList,
+        ),
         Setting::string("database_url", "Database URL (defaults to [database] url)").secret(),
         Setting::new(
             "users",
@@ -412,6 +426,7 @@ impl ResidentSettings {
             signing_key_rotate_every: t.signing_key_rotate_every,
             require_pushed_authorization_requests: t.require_pushed_authorization_requests,
             dpop_nonce: t.dpop_nonce,
+            token_exchange_trusted_key_managers: t.token_exchange_trusted_key_managers.unwrap_or_default(),
             // From the build context, not the table.
             client_certificates: false,
             client_cache_seconds: t.client_cache_seconds,
@@ -494,6 +509,7 @@ struct ResidentTable {
     signing_key_rotate_every: Option<u64>,
     require_pushed_authorization_requests: bool,
     dpop_nonce: bool,
+    token_exchange_trusted_key_managers: Option<Vec<String>>,
     database_url: Option<Token>,
     users: Option<Vec<Token>>,
     user_profiles: Option<serde_json::Map<String, serde_json::Value>>,

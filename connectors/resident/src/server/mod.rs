@@ -74,6 +74,9 @@ pub struct ResidentServer {
     dpop_proofs: keymanager::connector_kit::dpop::ReplayGuard,
     /// The token endpoint's DPoP nonce key, when `dpop_nonce` is on.
     dpop_nonces: Option<crate::dpop_nonce::NonceKey>,
+    /// Validates subject tokens of the key managers in `token_exchange_trusted_key_managers`, once the server that
+    /// built them hands it over.
+    trusted_subject_tokens: std::sync::OnceLock<Arc<keymanager::connector_kit::TokenValidator>>,
 }
 
 impl std::fmt::Debug for ResidentServer {
@@ -89,6 +92,17 @@ impl ResidentServer {
     /// The DPoP proofs the token endpoint accepted (each once, for their lifetime).
     pub(crate) fn dpop_proofs(&self) -> &keymanager::connector_kit::dpop::ReplayGuard {
         &self.dpop_proofs
+    }
+
+    /// Accept subject tokens of other key managers in token exchange (RFC 8693): `validator` checks them (it knows
+    /// the key managers named in `token_exchange_trusted_key_managers`). Set once; a second call is ignored.
+    pub fn trust_subject_tokens(&self, validator: Arc<keymanager::connector_kit::TokenValidator>) {
+        let _ = self.trusted_subject_tokens.set(validator);
+    }
+
+    /// The validator of trusted key managers' subject tokens, when one was handed over.
+    pub(crate) fn trusted_subject_tokens(&self) -> Option<&keymanager::connector_kit::TokenValidator> {
+        self.trusted_subject_tokens.get().map(|v| v.as_ref())
     }
 
     /// The DPoP nonce to hand out now, when the token endpoint requires nonces (`dpop_nonce`).
@@ -133,6 +147,7 @@ impl ResidentServer {
         };
         Ok(Arc::new(ResidentServer {
             dpop_nonces,
+            trusted_subject_tokens: std::sync::OnceLock::new(),
             login_guard: LoginGuard::new(settings.brute_force),
             client_keys: crate::client_keys::ClientKeys::new(settings.egress)?,
             issued: std::sync::OnceLock::new(),

@@ -5,11 +5,19 @@
 //! it may ask for are listed in its `token_exchange_audiences` (none by default); the scopes are those of the token
 //! exchanged that the client may itself hold. The new token keeps the subject (`sub`), names the client as the party
 //! acting (`act`, with any earlier chain inside it), and expires no later than the token exchanged. Subject tokens
-//! are this server's own; tokens of other key managers are not accepted yet.
+//! are this server's own, or access tokens of a key manager named in `token_exchange_trusted_key_managers`
+//! (validated as a gateway validates them: signature, issuer, expiry, revocation); the new token then names the
+//! subject token's issuer in `act`'s sibling claim `subject_issuer`.
 
 use super::minting::{granted_scopes, Exchanged, Issued, Mint};
 use super::*;
 use keymanager::connector_kit::model::{ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE};
+
+/// The token exchanged: its claims, and its issuer when it is another key manager's.
+struct Subject {
+    claims: serde_json::Map<String, Value>,
+    issuer: Option<String>,
+}
 
 /// A token-exchange request's parameters.
 struct Exchange<'a> {
@@ -55,10 +63,13 @@ impl ResidentServer {
                 "subject_token_type must be urn:ietf:params:oauth:token-type:access_token or …:jwt",
             ));
         }
-        let subject = self
-            .active_token(x.subject_token.expose_secret())
-            .await?
-            .ok_or_else(|| invalid_grant("the subject token is not an active token of this server"))?;
+        let subject = match self.active_token(x.subject_token.expose_secret()).await? {
+            Some(own) => Subject {
+                claims: own.claims,
+                issuer: None,
+            },
+            None => self.trusted_subject(x.subject_token.expose_secret()).await?,
+        };
         let text = |c: &serde_json::Map<String, Value>, k: &str| c.get(k).and_then(Value::as_str).map(str::to_owned);
         let sub = text(&subject.claims, "sub").ok_or_else(|| invalid_grant("the subject token names no subject"))?;
         let not_after = subject
@@ -81,6 +92,10 @@ impl ResidentServer {
         let mut act = json!({ "sub": acting });
         if let (Some(obj), Some(earlier)) = (act.as_object_mut(), subject.claims.get("act")) {
             obj.insert("act".into(), earlier.clone());
+        }
+        if let (Some(obj), Some(issuer)) = (act.as_object_mut(), &subject.issuer) {
+            // Whose subject this is, when not ours: `sub` alone would name a user of another issuer.
+            obj.insert("subject_issuer".into(), issuer.clone().into());
         }
         // Scopes: what the subject token carries that this client may hold too; asking for more is refused.
         let carried = keymanager::connector_kit::model::Scopes::from_peer(
@@ -112,6 +127,7 @@ impl ResidentServer {
         tracing::info!(
             client_id = %client.client_id,
             subject = %sub,
+            subject_issuer = subject.issuer.as_deref().unwrap_or("this server"),
             audience = x.audience.unwrap_or(&self.settings.audience),
             scope = %scopes,
             "exchanged a token"
@@ -134,5 +150,34 @@ impl ResidentServer {
             openid: None,
         })
         .await
+    }
+
+    /// A subject token of a trusted key manager (`token_exchange_trusted_key_managers`), checked as a gateway checks
+    /// it; refused when none is trusted or it does not validate.
+    async fn trusted_subject(&self, token: &str) -> Result<Subject> {
+        let refused =
+            || invalid_grant("the subject token is not an active token of this server or a trusted key manager");
+        let Some(validator) = self.trusted_subject_tokens() else {
+            return Err(refused());
+        };
+        match validator.validate(token).await {
+            Ok(p) => {
+                let mut claims = p.claims.clone();
+                // The scopes as the key manager's profile reads them (`scope`, `scp`, …), in one spelling.
+                claims.insert("scope".into(), p.scopes.to_string().into());
+                Ok(Subject {
+                    issuer: p.claims.get("iss").and_then(Value::as_str).map(str::to_owned),
+                    claims,
+                })
+            }
+            Err(keymanager::connector_kit::ValidationError::Unavailable(why)) => Err(Error::busy(
+                format!("cannot validate the subject token now: {why}"),
+                std::time::Duration::from_secs(5),
+            )),
+            Err(e) => {
+                tracing::info!(reason = e.reason(), "a trusted key manager's subject token was refused");
+                Err(refused())
+            }
+        }
     }
 }
