@@ -123,15 +123,19 @@ pub fn jwk_thumbprint(jwk: &Value) -> Option<String> {
 /// A JWK's required members (RFC 7638 §3.2), sorted, without white space: what its thumbprint hashes, and all
 /// that decides the key.
 fn canonical_jwk(jwk: &Value) -> Option<String> {
-    let s = |name: &str| jwk.get(name).and_then(Value::as_str);
-    let canonical = match s("kty")? {
-        "EC" => serde_json::json!({"crv": s("crv")?, "kty": "EC", "x": s("x")?, "y": s("y")?}),
-        "RSA" => serde_json::json!({"e": s("e")?, "kty": "RSA", "n": s("n")?}),
-        "OKP" => serde_json::json!({"crv": s("crv")?, "kty": "OKP", "x": s("x")?}),
+    canonical_members(jwk.get("kty")?.as_str()?, |name| jwk.get(name).and_then(Value::as_str))
+}
+
+/// The RFC 7638 text of a key of type `kty` whose members `get` reads: the required members in lexical order,
+/// each value a JSON string, no white space.
+fn canonical_members<'a>(kty: &str, get: impl Fn(&str) -> Option<&'a str>) -> Option<String> {
+    let q = |name: &str| serde_json::to_string(get(name)?).ok();
+    Some(match kty {
+        "EC" => format!(r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#, q("crv")?, q("x")?, q("y")?),
+        "RSA" => format!(r#"{{"e":{},"kty":"RSA","n":{}}}"#, q("e")?, q("n")?),
+        "OKP" => format!(r#"{{"crv":{},"kty":"OKP","x":{}}}"#, q("crv")?, q("x")?),
         _ => return None,
-    };
-    // serde_json writes a `json!` object's members sorted by name (no `preserve_order`), without white space.
-    Some(canonical.to_string())
+    })
 }
 
 fn thumbprint_of(canonical: &str) -> String {
@@ -189,11 +193,11 @@ const MAX_KNOWN_KEYS: usize = 10_000;
 
 impl ReplayGuard {
     /// The parsed key of a JWK whose RFC 7638 members are `canonical`: from the cache, else parsed (and kept).
-    fn key(&self, canonical: &str, jwk: &Value) -> Option<Arc<KnownKey>> {
+    fn key(&self, canonical: &str, jwk: &JwkFields<'_>) -> Option<Arc<KnownKey>> {
         if let Some(k) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(canonical) {
             return Some(k.clone());
         }
-        let (alg, key) = super::jwk_public_key(jwk)?;
+        let (alg, key) = super::jwk_public_key(&jwk.value())?;
         let known = Arc::new(KnownKey {
             alg,
             key,
@@ -238,70 +242,69 @@ pub fn check_proof(
     let (Some(h), Some(c), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(DpopError::Malformed("not a compact JWS"));
     };
-    let json = |part: &str| -> Result<Map<String, Value>, DpopError> {
-        let bytes = URL_SAFE_NO_PAD
+    let decode = |part: &str| {
+        URL_SAFE_NO_PAD
             .decode(part)
-            .map_err(|_| DpopError::Malformed("a part is not base64url"))?;
-        serde_json::from_slice(&bytes).map_err(|_| DpopError::Malformed("a part is not a JSON object"))
+            .map_err(|_| DpopError::Malformed("a part is not base64url"))
     };
-    let header = json(h)?;
-    let claims = json(c)?;
-    if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
+    let (header_bytes, claim_bytes) = (decode(h)?, decode(c)?);
+    // Typed and borrowed when the proof is well formed (the usual case); read member by member otherwise, which
+    // names what is wrong. Both read the same members the same way.
+    let fields = match (
+        serde_json::from_slice::<HeaderFields<'_>>(&header_bytes),
+        serde_json::from_slice::<ClaimFields<'_>>(&claim_bytes),
+    ) {
+        (Ok(header), Ok(claims)) => Fields { header, claims },
+        _ => Fields::read(&header_bytes, &claim_bytes)?,
+    };
+    let Fields { header, claims } = fields;
+    if header.typ.as_deref() != Some("dpop+jwt") {
         return Err(DpopError::Type);
     }
-    let alg = header.get("alg").and_then(Value::as_str).ok_or(DpopError::Algorithm)?;
-    let jwk = header.get("jwk").ok_or(DpopError::Malformed("no jwk in the header"))?;
+    let alg = header.alg.as_deref().ok_or(DpopError::Algorithm)?;
+    let jwk = header.jwk.ok_or(DpopError::Malformed("no jwk in the header"))?;
     // RFC 9449 §4.3 step 7: the key must be public (no private member of any key type).
-    if ["d", "p", "q", "dp", "dq", "qi", "k"]
-        .iter()
-        .any(|m| jwk.get(m).is_some())
-    {
+    if jwk.has_private() {
         return Err(DpopError::Key);
     }
-    let canonical = canonical_jwk(jwk).ok_or(DpopError::Key)?;
-    let known = replay.key(&canonical, jwk).ok_or(DpopError::Key)?;
+    let canonical = jwk.canonical().ok_or(DpopError::Key)?;
+    let known = replay.key(&canonical, &jwk).ok_or(DpopError::Key)?;
     if alg != known.alg || !DPOP_ALGORITHMS.contains(&alg) {
         return Err(DpopError::Algorithm);
     }
-    let signature = URL_SAFE_NO_PAD
-        .decode(sig)
-        .map_err(|_| DpopError::Malformed("the signature is not base64url"))?;
+    let signature = decode(sig).map_err(|_| DpopError::Malformed("the signature is not base64url"))?;
     let signing_input = &proof[..h.len() + 1 + c.len()];
     known
         .key
         .verify_sig(signing_input.as_bytes(), &signature)
         .map_err(|_| DpopError::Signature)?;
-    let text = |name: &'static str| {
-        claims
-            .get(name)
-            .and_then(Value::as_str)
-            .ok_or(DpopError::Malformed(name))
-    };
-    let jti = text("jti")?;
+    let jti = claims.jti.as_deref().ok_or(DpopError::Malformed("jti"))?;
     if jti.is_empty() || jti.len() > 256 {
         return Err(DpopError::Malformed("jti"));
     }
-    if !text("htm")?.eq_ignore_ascii_case(request.method) {
+    if !claims
+        .htm
+        .as_deref()
+        .ok_or(DpopError::Malformed("htm"))?
+        .eq_ignore_ascii_case(request.method)
+    {
         return Err(DpopError::Method);
     }
-    let htu = htu_of(text("htu")?).map_err(|_| DpopError::Uri)?;
-    if htu != htu_of(request.uri)? {
+    let htu = claims.htu.as_deref().ok_or(DpopError::Malformed("htu"))?;
+    if !same_target(htu, request.uri)? {
         return Err(DpopError::Uri);
     }
-    let iat = claims
-        .get("iat")
-        .and_then(Value::as_i64)
-        .ok_or(DpopError::Malformed("iat"))?;
+    let iat = claims.iat.ok_or(DpopError::Malformed("iat"))?;
     if iat < now.saturating_sub(MAX_PROOF_AGE) || iat > now.saturating_add(FUTURE_LEEWAY) {
         return Err(DpopError::Time);
     }
     if let Some(token) = request.access_token {
-        if claims.get("ath").and_then(Value::as_str) != Some(access_token_hash(token).as_str()) {
+        if claims.ath.as_deref() != Some(access_token_hash(token).as_str()) {
             return Err(DpopError::AccessTokenHash);
         }
     }
     if let Some(accepted) = request.nonce {
-        let sent = claims.get("nonce").and_then(Value::as_str);
+        let sent = claims.nonce.as_deref();
         if !sent.is_some_and(|n| accepted.iter().any(|a| a == n)) {
             return Err(DpopError::UseNonce);
         }
@@ -312,6 +315,180 @@ pub fn check_proof(
         jti: jti.to_owned(),
         iat,
     })
+}
+
+/// Whether a proof's `htu` names the request's URI, query and fragment left out of both. The same text names the
+/// same URI; other spellings are compared as the WHATWG URL parser writes them (case, default ports).
+fn same_target(htu: &str, uri: &str) -> Result<bool, DpopError> {
+    let without_query = |u: &str| u.split(['?', '#']).next().unwrap_or_default().len();
+    let (a, b) = (&htu[..without_query(htu)], &uri[..without_query(uri)]);
+    if a == b && (b.starts_with("https://") || b.starts_with("http://")) {
+        return Ok(true);
+    }
+    let htu = htu_of(htu).map_err(|_| DpopError::Uri)?;
+    Ok(htu == htu_of(uri)?)
+}
+
+/// A proof's header and claims, as the checks read them.
+struct Fields<'a> {
+    header: HeaderFields<'a>,
+    claims: ClaimFields<'a>,
+}
+
+impl<'a> Fields<'a> {
+    /// Member by member (any JSON object; a member of the wrong type reads as missing).
+    fn read(header: &'a [u8], claims: &'a [u8]) -> Result<Fields<'a>, DpopError> {
+        let object = |bytes: &[u8]| -> Result<Map<String, Value>, DpopError> {
+            serde_json::from_slice(bytes).map_err(|_| DpopError::Malformed("a part is not a JSON object"))
+        };
+        let (h, c) = (object(header)?, object(claims)?);
+        let text = |m: &Map<String, Value>, name: &str| {
+            m.get(name)
+                .and_then(Value::as_str)
+                .map(|s| std::borrow::Cow::Owned(s.to_owned()))
+        };
+        let jwk = h.get("jwk").map(|k| JwkFields {
+            kty: text_of(k, "kty"),
+            crv: text_of(k, "crv"),
+            x: text_of(k, "x"),
+            y: text_of(k, "y"),
+            n: text_of(k, "n"),
+            e: text_of(k, "e"),
+            private: ["d", "p", "q", "dp", "dq", "qi", "k"]
+                .iter()
+                .any(|m| k.get(m).is_some()),
+            p: false,
+            q: false,
+            dp: false,
+            dq: false,
+            qi: false,
+            k: false,
+        });
+        Ok(Fields {
+            header: HeaderFields {
+                typ: text(&h, "typ"),
+                alg: text(&h, "alg"),
+                jwk,
+            },
+            claims: ClaimFields {
+                jti: text(&c, "jti"),
+                htm: text(&c, "htm"),
+                htu: text(&c, "htu"),
+                iat: c.get("iat").and_then(Value::as_i64),
+                ath: text(&c, "ath"),
+                nonce: text(&c, "nonce"),
+            },
+        })
+    }
+}
+
+fn text_of(v: &Value, name: &str) -> Option<std::borrow::Cow<'static, str>> {
+    v.get(name)
+        .and_then(Value::as_str)
+        .map(|s| std::borrow::Cow::Owned(s.to_owned()))
+}
+
+type Text<'a> = Option<std::borrow::Cow<'a, str>>;
+
+#[derive(serde::Deserialize)]
+struct HeaderFields<'a> {
+    #[serde(borrow, default)]
+    typ: Text<'a>,
+    #[serde(borrow, default)]
+    alg: Text<'a>,
+    #[serde(borrow, default)]
+    jwk: Option<JwkFields<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ClaimFields<'a> {
+    #[serde(borrow, default)]
+    jti: Text<'a>,
+    #[serde(borrow, default)]
+    htm: Text<'a>,
+    #[serde(borrow, default)]
+    htu: Text<'a>,
+    #[serde(default)]
+    iat: Option<i64>,
+    #[serde(borrow, default)]
+    ath: Text<'a>,
+    #[serde(borrow, default)]
+    nonce: Text<'a>,
+}
+
+/// A proof key's members: those RFC 7638 hashes, and whether any private member is there.
+#[derive(serde::Deserialize)]
+struct JwkFields<'a> {
+    #[serde(borrow, default)]
+    kty: Text<'a>,
+    #[serde(borrow, default)]
+    crv: Text<'a>,
+    #[serde(borrow, default)]
+    x: Text<'a>,
+    #[serde(borrow, default)]
+    y: Text<'a>,
+    #[serde(borrow, default)]
+    n: Text<'a>,
+    #[serde(borrow, default)]
+    e: Text<'a>,
+    /// Any private member (RFC 7517: `d`, `p`, `q`, `dp`, `dq`, `qi`, `k`), whatever its value.
+    #[serde(default, rename = "d", deserialize_with = "present")]
+    private: bool,
+    #[serde(default, deserialize_with = "present")]
+    p: bool,
+    #[serde(default, deserialize_with = "present")]
+    q: bool,
+    #[serde(default, deserialize_with = "present")]
+    dp: bool,
+    #[serde(default, deserialize_with = "present")]
+    dq: bool,
+    #[serde(default, deserialize_with = "present")]
+    qi: bool,
+    #[serde(default, deserialize_with = "present")]
+    k: bool,
+}
+
+/// `true` for a member that is there, whatever its value (`null` included).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(d).map(|_| true)
+}
+
+impl JwkFields<'_> {
+    /// Whether a private member is there.
+    fn has_private(&self) -> bool {
+        self.private || self.p || self.q || self.dp || self.dq || self.qi || self.k
+    }
+
+    /// The RFC 7638 members as a JSON value (what the key parser reads).
+    fn value(&self) -> Value {
+        let mut m = Map::new();
+        for (name, v) in [
+            ("kty", &self.kty),
+            ("crv", &self.crv),
+            ("x", &self.x),
+            ("y", &self.y),
+            ("n", &self.n),
+            ("e", &self.e),
+        ] {
+            if let Some(v) = v {
+                m.insert(name.into(), Value::String(v.to_string()));
+            }
+        }
+        Value::Object(m)
+    }
+
+    /// The RFC 7638 canonical text.
+    fn canonical(&self) -> Option<String> {
+        let get = |name: &str| match name {
+            "crv" => self.crv.as_deref(),
+            "x" => self.x.as_deref(),
+            "y" => self.y.as_deref(),
+            "n" => self.n.as_deref(),
+            "e" => self.e.as_deref(),
+            _ => None,
+        };
+        canonical_members(self.kty.as_deref()?, get)
+    }
 }
 
 /// A client's DPoP key (RFC 9449 §4): it signs proofs that carry its public key, for a client of a key manager or
@@ -469,6 +646,37 @@ mod tests {
                 key.alg()
             );
         }
+    }
+
+    /// The typed reading and the member-by-member one decide alike: another spelling of the URI passes, a private
+    /// member is refused whatever its value, and a member of the wrong type is named.
+    #[test]
+    fn well_formed_and_odd_proofs_are_read_alike() {
+        let key = ProofKey::es256().unwrap();
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk()});
+        let claims = |htu: &str, iat: Value| json!({"jti": "j", "htm": "GET", "htu": htu, "iat": iat});
+        let check = |h: &Value, c: &Value| {
+            let proof = key.sign(h, c).unwrap();
+            check_proof(&proof, &at(URI, None), NOW, &ReplayGuard::default())
+        };
+        assert!(check(&header, &claims("HTTPS://API.example:443/orders?x=1", json!(NOW))).is_ok());
+        assert!(check(&header, &claims(URI, json!(NOW))).is_ok());
+        let mut null_private = header.clone();
+        null_private["jwk"]["d"] = Value::Null;
+        assert_eq!(check(&null_private, &claims(URI, json!(NOW))), Err(DpopError::Key));
+        assert_eq!(
+            check(&header, &claims(URI, json!(NOW as f64 + 0.5))),
+            Err(DpopError::Malformed("iat"))
+        );
+        assert_eq!(
+            check(&header, &json!({"jti": 7, "htm": "GET", "htu": URI, "iat": NOW})),
+            Err(DpopError::Malformed("jti"))
+        );
+        assert_eq!(
+            check(&header, &claims("/orders", json!(NOW))),
+            Err(DpopError::Uri),
+            "a relative htu"
+        );
     }
 
     #[test]
