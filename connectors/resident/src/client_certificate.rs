@@ -28,8 +28,6 @@ use serde_json::Value;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::client_metadata::ClientMetadata;
-
 /// The attribute types a registered subject DN may name (RFC 4514 §3), with their object identifiers.
 const ATTRIBUTE_TYPES: [(&str, &str); 9] = [
     ("CN", "2.5.4.3"),
@@ -159,26 +157,20 @@ pub fn registered_certificates(jwks: &Value) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Whether `cert` authenticates the client whose metadata is `meta` (by its `token_endpoint_auth_method`).
-pub fn authenticates(meta: &ClientMetadata, cert: &ClientCertificate) -> bool {
-    use keymanager::connector_kit::model::TokenEndpointAuthMethod as M;
-    match meta.token_endpoint_auth_method {
-        Some(M::SelfSignedTlsClientAuth) => meta.jwks.as_ref().is_some_and(|jwks| {
-            registered_certificates(jwks)
-                .iter()
-                .any(|der| der.as_slice() == cert.der())
-        }),
-        Some(M::TlsClientAuth) => cert.chain_trusted() && names_client(meta, cert.der()),
-        _ => false,
-    }
+/// Whether `cert` is one of the certificates registered in `jwks` (`self_signed_tls_client_auth`).
+pub fn is_registered(jwks: &Value, cert: &ClientCertificate) -> bool {
+    registered_certificates(jwks)
+        .iter()
+        .any(|der| der.as_slice() == cert.der())
 }
 
-/// Whether the certificate holds the one attribute a `tls_client_auth` client registered.
-fn names_client(meta: &ClientMetadata, der: &[u8]) -> bool {
-    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+/// Whether `cert`'s chain leads to a configured authority and it holds the attribute a `tls_client_auth` client
+/// registered: `name` is the member (`tls_client_auth_san_dns`, …), `wanted` its value.
+pub fn names_client(name: &str, wanted: &str, cert: &ClientCertificate) -> bool {
+    if !cert.chain_trusted() {
         return false;
-    };
-    let [(name, wanted)] = meta.tls_client_auth_names()[..] else {
+    }
+    let Ok((_, cert)) = X509Certificate::from_der(cert.der()) else {
         return false;
     };
     if name == "tls_client_auth_subject_dn" {

@@ -212,6 +212,23 @@ impl ClientMetadata {
         )
     }
 
+    /// Whether `cert` authenticates this client (RFC 8705 §2): by its `token_endpoint_auth_method`, the certificate
+    /// registered in `jwks` (`self_signed_tls_client_auth`) or one of a configured authority holding the attribute
+    /// it registered (`tls_client_auth`).
+    pub fn authenticates_with(&self, cert: &keymanager::connector_kit::mtls::ClientCertificate) -> bool {
+        use crate::client_certificate::{is_registered, names_client};
+        match self.token_endpoint_auth_method {
+            Some(TokenEndpointAuthMethod::SelfSignedTlsClientAuth) => {
+                self.jwks.as_ref().is_some_and(|jwks| is_registered(jwks, cert))
+            }
+            Some(TokenEndpointAuthMethod::TlsClientAuth) => match self.tls_client_auth_names()[..] {
+                [(name, wanted)] => names_client(name, wanted, cert),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// Whether the client authenticates without a secret of ours (its own keys or certificate).
     pub fn has_no_secret(&self) -> bool {
         self.uses_private_key_jwt() || self.uses_tls_client_auth()

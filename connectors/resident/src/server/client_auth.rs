@@ -80,9 +80,7 @@ impl ResidentServer {
         }
         let meta = crate::client_metadata::ClientMetadata::of_record(&client.additional_properties)?;
         match certificate {
-            Some(cert) if meta.uses_tls_client_auth() && crate::client_certificate::authenticates(&meta, cert) => {
-                Ok(authenticated())
-            }
+            Some(cert) if meta.uses_tls_client_auth() && meta.authenticates_with(cert) => Ok(authenticated()),
             _ => Err(Error::unauthorized(BAD_CLIENT)),
         }
     }
