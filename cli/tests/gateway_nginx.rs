@@ -5,121 +5,32 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn nginx_binary() -> Option<&'static str> {
-    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    if found.is_none() {
-        common::missing("nginx", "apt-get install nginx; .ci/run installs it");
-    }
-    found
-}
-
-/// An upstream that answers every request with the X-Auth-* headers it received, as JSON.
-fn echo_upstream() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream);
-                let mut seen = serde_json::Map::new();
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some((k, v)) = line.split_once(':') {
-                        let k = k.trim().to_ascii_lowercase();
-                        if k.starts_with("x-auth-") {
-                            seen.insert(k, Value::String(v.trim().to_owned()));
-                        }
-                    }
-                }
-                let body = Value::Object(seen).to_string();
-                let mut stream = reader.into_inner();
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    port
-}
+use common::nginx::{binary as nginx_binary, echo_upstream, Nginx};
 
 fn start_nginx(dir: &Path, keymanager: &str, upstream: u16) -> (Nginx, u16) {
     start_nginx_on(dir, keymanager, upstream, common::free_port())
 }
 
+/// `examples/gateways/nginx.conf` with this test's addresses.
 fn start_nginx_on(dir: &Path, keymanager: &str, upstream: u16, port: u16) -> (Nginx, u16) {
-    let bin = nginx_binary().unwrap();
-    let example =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/gateways/nginx.conf")).unwrap();
     let km = keymanager.trim_start_matches("http://");
-    // The example, with this test's addresses, paths of its own, and in the foreground.
-    let conf = example
-        .replace(
-            "events {}",
-            &format!(
-                "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 256; }}",
-                d = dir.display()
-            ),
-        )
-        .replace("server 127.0.0.1:9443;", &format!("server {km};"))
-        .replace("server 127.0.0.1:8080;", &format!("server 127.0.0.1:{upstream};"))
-        .replace("listen 8000;", &format!("listen 127.0.0.1:{port};"))
-        .replace(
-            "http {",
-            &format!(
-                "http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
-                 fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;",
-                d = dir.display()
-            ),
-        );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new(bin)
-        .args([
-            "-p",
-            dir.to_str().unwrap(),
-            "-e",
-            dir.join("error.log").to_str().unwrap(),
-            "-c",
-        ])
-        .arg(&conf_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let nginx = Nginx(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not start: {}",
-            std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let nginx = common::nginx::start(
+        dir,
+        "nginx.conf",
+        &[
+            ("server 127.0.0.1:9443;", format!("server {km};")),
+            ("server 127.0.0.1:8080;", format!("server 127.0.0.1:{upstream};")),
+            ("listen 8000;", format!("listen 127.0.0.1:{port};")),
+        ],
+        port,
+    );
     (nginx, port)
 }
 

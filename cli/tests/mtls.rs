@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use common::nginx::Nginx;
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, SanType};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
@@ -293,128 +292,28 @@ fn clients_authenticate_with_their_certificates_and_get_tokens_bound_to_them() {
     }
 }
 
-fn nginx_binary() -> Option<&'static str> {
-    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    if found.is_none() {
-        common::missing("nginx", "apt-get install nginx; .ci/run installs it");
-    }
-    found
-}
-
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// nginx from `examples/gateways/nginx-mtls.conf`, with this test's addresses and files.
 fn start_nginx(s: &Setup, upstream: u16) -> (Nginx, u16) {
-    let bin = nginx_binary().unwrap();
     let port = common::free_port();
-    let dir = &s.dir;
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/gateways/nginx-mtls.conf"
-    ))
-    .unwrap();
-    let km = s.served.base.trim_start_matches("https://");
-    let conf = example
-        .replace(
-            "events {}",
-            &format!(
-                "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 256; }}",
-                d = dir.display()
+    let file = |name: &str| s.dir.join(name).display().to_string();
+    let nginx = common::nginx::start(
+        &s.dir,
+        "nginx-mtls.conf",
+        &[
+            (
+                "server 127.0.0.1:9443;",
+                format!("server {};", s.served.base.trim_start_matches("https://")),
             ),
-        )
-        .replace("server 127.0.0.1:9443;", &format!("server {km};"))
-        .replace("server 127.0.0.1:8080;", &format!("server 127.0.0.1:{upstream};"))
-        .replace("listen 8443 ssl;", &format!("listen 127.0.0.1:{port} ssl;"))
-        .replace(
-            "/etc/nginx/tls/server.pem",
-            &dir.join("server.pem").display().to_string(),
-        )
-        .replace(
-            "/etc/nginx/tls/server.key",
-            &dir.join("server.key").display().to_string(),
-        )
-        // keymanager's certificate is self-signed here: it is its own authority.
-        .replace(
-            "/etc/nginx/tls/keymanager-ca.pem",
-            &dir.join("server.pem").display().to_string(),
-        )
-        .replace(
-            "http {",
-            &format!(
-                "http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
-                 fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;",
-                d = dir.display()
-            ),
-        );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new(bin)
-        .args([
-            "-p",
-            dir.to_str().unwrap(),
-            "-e",
-            dir.join("error.log").to_str().unwrap(),
-            "-c",
-        ])
-        .arg(&conf_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let nginx = Nginx(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not start: {}",
-            std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+            ("server 127.0.0.1:8080;", format!("server 127.0.0.1:{upstream};")),
+            ("listen 8443 ssl;", format!("listen 127.0.0.1:{port} ssl;")),
+            ("/etc/nginx/tls/server.pem", file("server.pem")),
+            ("/etc/nginx/tls/server.key", file("server.key")),
+            // keymanager's certificate is self-signed here: it is its own authority.
+            ("/etc/nginx/tls/keymanager-ca.pem", file("server.pem")),
+        ],
+        port,
+    );
     (nginx, port)
-}
-
-/// An upstream answering every request with the `X-Auth-*` headers it received, as JSON.
-fn upstream() -> u16 {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream);
-                let mut seen = serde_json::Map::new();
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some((k, v)) = line.split_once(':') {
-                        let k = k.trim().to_ascii_lowercase();
-                        if k.starts_with("x-auth-") || k == "x-ssl-client-cert" {
-                            seen.insert(k, Value::String(v.trim().to_owned()));
-                        }
-                    }
-                }
-                let body = Value::Object(seen).to_string();
-                let _ = write!(
-                    reader.into_inner(),
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    port
 }
 
 /// Through a real nginx terminating TLS (`examples/gateways/nginx-mtls.conf`): a certificate-bound token passes
@@ -422,7 +321,7 @@ fn upstream() -> u16 {
 /// refused.
 #[test]
 fn nginx_forwards_the_client_certificate_and_a_bound_token_passes_only_with_it() {
-    if nginx_binary().is_none() {
+    if common::nginx::binary().is_none() {
         return;
     }
     let s = serve_with_client_certificates();
@@ -438,7 +337,7 @@ fn nginx_forwards_the_client_certificate_and_a_bound_token_passes_only_with_it()
     let (status, issued) = token(&client(&s.pki, Some(&s.pki.issued)), base, id);
     assert_eq!(status, 200, "{issued}");
     let at = issued["access_token"].as_str().unwrap();
-    let (_nginx, port) = start_nginx(&s, upstream());
+    let (_nginx, port) = start_nginx(&s, common::nginx::echo_upstream());
     let call = |who: Option<&Identity>, forged: Option<&str>| {
         let mut req = client(&s.pki, who)
             .get(format!("https://localhost:{port}/orders/7"))

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 #[path = "../../../tests/support/missing.rs"]
 pub mod missing;
+pub mod nginx;
 #[allow(unused_imports)]
 pub use missing::{missing, postgres_base};
 

@@ -82,26 +82,25 @@ pub fn token_exchange_audiences(client: &crate::store::ClientRecord) -> Vec<Stri
         .unwrap_or_default()
 }
 
+/// Whether a stored client's boolean member `name` is set (a stored record was checked when it was stored).
+fn flag(client: &crate::store::ClientRecord, name: &str) -> bool {
+    client.additional_properties.get(name) == Some(&Value::Bool(true))
+}
+
 /// Whether a stored client must push its authorization requests (`require_pushed_authorization_requests`).
 pub fn requires_par(client: &crate::store::ClientRecord) -> bool {
-    client
-        .additional_properties
-        .get("require_pushed_authorization_requests")
-        == Some(&Value::Bool(true))
+    flag(client, "require_pushed_authorization_requests")
 }
 
 /// Whether a stored client must prove a DPoP key at the token endpoint (`dpop_bound_access_tokens`).
 pub fn requires_dpop(client: &crate::store::ClientRecord) -> bool {
-    client.additional_properties.get("dpop_bound_access_tokens") == Some(&Value::Bool(true))
+    flag(client, "dpop_bound_access_tokens")
 }
 
 /// Whether a stored client's tokens must be bound to its TLS certificate
 /// (`tls_client_certificate_bound_access_tokens`).
 pub fn requires_certificate(client: &crate::store::ClientRecord) -> bool {
-    client
-        .additional_properties
-        .get("tls_client_certificate_bound_access_tokens")
-        == Some(&Value::Bool(true))
+    flag(client, "tls_client_certificate_bound_access_tokens")
 }
 
 /// Every member of [`ClientMetadata`], classified for an update a client makes on its own authority (RFC 7592):
