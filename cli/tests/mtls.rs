@@ -231,6 +231,27 @@ fn clients_authenticate_with_their_certificates_and_get_tokens_bound_to_them() {
         );
     }
 
+    // The subject DN instead of a SAN, as RFC 4514 writes it (the last RDN of the certificate first).
+    for (dn, status) in [
+        ("O=Example\\, Inc.,CN=orders client", 200),
+        ("o=example\\,  inc., cn=Orders Client", 200),
+        ("CN=orders client,O=Example\\, Inc.", 401),
+        ("O=Example\\, Inc.,CN=billing client", 401),
+    ] {
+        let (registered, dn_client) = register(
+            &s,
+            json!({"client_name": "dn client", "grant_types": ["client_credentials"], "scope": "orders:read",
+                   "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": dn}),
+        );
+        assert_eq!(registered, 201, "{dn_client}");
+        let (got, body) = token(
+            &client(&s.pki, Some(&s.pki.issued)),
+            base,
+            dn_client["client_id"].as_str().unwrap(),
+        );
+        assert_eq!(got, status, "{dn}: {body}");
+    }
+
     // Introspection answers the confirmation, to the client authenticated by its certificate.
     let info: Value = client(&s.pki, Some(&s.pki.issued))
         .post(format!("{base}/oauth2/introspect"))

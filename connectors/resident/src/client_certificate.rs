@@ -230,7 +230,13 @@ fn subject_matches(cert: &X509Certificate<'_>, wanted: &str) -> bool {
 
 /// caseIgnoreMatch, roughly: case folded, inner runs of spaces made one, ends trimmed.
 fn normalize(v: &str) -> String {
-    v.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    let mut out = String::with_capacity(v.len());
+    for c in v.trim().chars() {
+        if !(c.is_whitespace() && out.ends_with(' ')) {
+            out.extend(if c.is_whitespace() { ' ' } else { c }.to_lowercase());
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -262,6 +268,12 @@ mod tests {
         assert!(parse_dn("CN=#0403").is_err(), "hex value");
         assert!(parse_dn("CN=a,").is_err());
         assert!(parse_dn("CN=a\\").is_err());
+    }
+
+    #[test]
+    fn dn_values_compare_without_case_or_extra_spaces() {
+        assert_eq!(normalize("  Example,   Inc.\t "), "example, inc.");
+        assert_ne!(normalize("Example Inc"), normalize("ExampleInc"));
     }
 
     #[test]
