@@ -251,6 +251,48 @@ fn the_key_flow_from_the_shell_alongside_serve() {
     assert_eq!(code, 1, "a revoked token does not validate: {text}");
     assert!(text.contains("revoked"), "{text}");
 
+    // Key-manager properties from the shell: a client that must use DPoP gets no token through the key service (which
+    // holds no proof key), and says why; a property the key manager does not know is refused by name.
+    sh.ok(&["apps", "create", "bound"], "");
+    let bound = sh.ok(
+        &[
+            "--json",
+            "keys",
+            "generate",
+            "--app",
+            "bound",
+            "--key-type",
+            "sandbox",
+            "--property",
+            "dpop_bound_access_tokens=true",
+        ],
+        "",
+    );
+    let bound_secret = bound["consumerSecret"].as_str().unwrap().to_owned();
+    let (code, _, text) = sh.run(
+        &["token", "--app", "bound", "--key-type", "sandbox"],
+        &bound_secret,
+        &[],
+    );
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("dpop_bound_access_tokens"), "{text}");
+    let (code, _, text) = sh.run(
+        &[
+            "keys",
+            "generate",
+            "--app",
+            "bound",
+            "--key-type",
+            "production",
+            "--property",
+            "no_such_thing=1",
+        ],
+        "",
+        &[],
+    );
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("no_such_thing"), "{text}");
+
     // A client another application holds cannot be mapped a second time; one registered outside any
     // application (RFC 7591, as a partner's existing client would be) can.
     sh.ok(&["apps", "create", "legacy"], "");

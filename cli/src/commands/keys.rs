@@ -42,6 +42,12 @@ pub(crate) enum KeysCommand {
         /// Issue a first token too.
         #[arg(long)]
         generate_token: bool,
+        /// A key manager's client property, NAME=VALUE (repeatable); VALUE is read as JSON when it is JSON (true,
+        /// 3, ["a"], {"keys": […]}), else as text. `keymanager config reference` lists each type's.
+        ///
+        /// Example: --property dpop_bound_access_tokens=true --property tls_client_auth_san_dns=orders.example
+        #[arg(long = "property", value_name = "NAME=VALUE")]
+        properties: Vec<String>,
     },
     /// Show an application's keys.
     ///
@@ -157,7 +163,9 @@ pub(crate) async fn keys(ctx: &Context, cmd: KeysCommand) -> Result<(), Failure>
             pkce_support_plain,
             public_client,
             generate_token,
+            properties,
         } => {
+            let additional_properties = client_properties(&properties)?;
             let (app, key_type, key_manager) = to.resolve(&api).await?;
             let grants = match list(&grants) {
                 g if g.is_empty() => vec!["client_credentials".to_owned()],
@@ -173,7 +181,7 @@ pub(crate) async fn keys(ctx: &Context, cmd: KeysCommand) -> Result<(), Failure>
                 pkce_mandatory,
                 pkce_support_plain,
                 bypass_client_credentials: public_client,
-                additional_properties: Default::default(),
+                additional_properties,
                 generate_token,
             };
             let path = format!("/api/applications/{}/generate-keys", segment(&app.application_id));
@@ -250,4 +258,45 @@ pub(crate) async fn keys(ctx: &Context, cmd: KeysCommand) -> Result<(), Failure>
         }
     }
     Ok(())
+}
+
+/// `--property NAME=VALUE` options as a client's additional properties: VALUE as JSON when it reads as JSON, else as
+/// text; a property given twice or without `=` is a usage error.
+fn client_properties(given: &[String]) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
+    let mut out = serde_json::Map::new();
+    for p in given {
+        let (name, value) = p
+            .split_once('=')
+            .filter(|(n, _)| !n.trim().is_empty())
+            .ok_or_else(|| Failure::Usage(format!("--property {p}: write NAME=VALUE")))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+        if out.insert(name.trim().to_owned(), value).is_some() {
+            return Err(Failure::Usage(format!("--property {}: given twice", name.trim())));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_read_json_values_or_text() {
+        let got = client_properties(&[
+            "dpop_bound_access_tokens=true".into(),
+            "tls_client_auth_san_dns=orders.example".into(),
+            "token_exchange_audiences=[\"https://a.example\"]".into(),
+        ])
+        .unwrap();
+        assert_eq!(got["dpop_bound_access_tokens"], serde_json::json!(true));
+        assert_eq!(got["tls_client_auth_san_dns"], "orders.example");
+        assert_eq!(
+            got["token_exchange_audiences"],
+            serde_json::json!(["https://a.example"])
+        );
+        assert!(client_properties(&["no-equals".into()]).is_err());
+        assert!(client_properties(&["=x".into()]).is_err());
+        assert!(client_properties(&["a=1".into(), "a=2".into()]).is_err());
+    }
 }
