@@ -4,6 +4,8 @@
 //! revoked through the management API is refused through nginx within the revocation poll.
 
 mod common;
+#[path = "../../tests/peers/oidc_provider.rs"]
+mod oidc_provider;
 
 use std::io::Read;
 use std::path::Path;
@@ -434,6 +436,86 @@ fn openid_client_calls_through_nginx_with_a_dpop_bound_token() {
     let challenge = seen["bearer_challenge"].as_str().unwrap_or_default();
     assert!(
         challenge.starts_with("DPoP ") && challenge.contains("invalid_token"),
+        "{seen}"
+    );
+}
+
+/// DPoP from another provider through our gateway: `oidc-provider` (DPoP on) binds a token to openid-client's key;
+/// keymanager, configured with it as an `oidc` key manager, checks the token by introspection (which answers its
+/// `cnf`) and the proof against the request nginx forwards; the same token as a bearer token is refused.
+#[test]
+fn an_oidc_provider_dpop_token_passes_our_gateway_only_with_its_proof() {
+    if nginx_binary().is_none() {
+        return;
+    }
+    let (Some(peers), Some(provider)) = (common::npm_peers(), oidc_provider::start_provider()) else {
+        return;
+    };
+    let http = reqwest::blocking::Client::new();
+    let discovery: Value = http
+        .get(format!("{}/.well-known/openid-configuration", provider.issuer))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(discovery["dpop_signing_alg_values_supported"].is_array(), "{discovery}");
+    let registered: Value = http
+        .post(discovery["registration_endpoint"].as_str().unwrap())
+        .bearer_auth(oidc_provider::IAT)
+        .json(
+            &json!({"grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [],
+                      "scope": "orders:read", "token_endpoint_auth_method": "client_secret_basic"}),
+        )
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let config = dir.path().join("keymanager.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[gateway]\nproxy = \"nginx\"\npublic_origin = \"http://127.0.0.1:{port}\"\n\n\
+             [[gateway.route]]\npath_prefix = \"/orders\"\nscopes = [\"orders:read\"]\n\n{}",
+            provider.key_manager_table("company")
+        ),
+    )
+    .unwrap();
+    let served = common::serve_config(&config, dir.path(), &[]);
+    let (_nginx, port) = start_nginx_on(dir.path(), &served.base, echo_upstream(), port);
+    let out = Command::new("node")
+        .current_dir(&peers)
+        .arg("openid-client-dpop.mjs")
+        .args([
+            provider.issuer.as_str(),
+            registered["client_id"].as_str().unwrap(),
+            registered["client_secret"].as_str().unwrap(),
+            "orders:read",
+            &format!("http://127.0.0.1:{port}/orders/7"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["token_type"], "dpop", "{seen}");
+    assert_eq!(seen["status"], 200, "{seen}");
+    assert_eq!(seen["seen"]["x-auth-key-manager"], "company", "{seen}");
+    assert_eq!(
+        seen["seen"]["x-auth-dpop-jkt"].as_str().map(str::len),
+        Some(43),
+        "{seen}"
+    );
+    assert_eq!(seen["bearer_status"], 401, "{seen}");
+    assert!(
+        seen["bearer_challenge"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("DPoP "),
         "{seen}"
     );
 }

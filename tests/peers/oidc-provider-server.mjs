@@ -3,7 +3,8 @@
 // [interactive] (the last turns on oidc-provider's development login and consent pages, for browser sign-ins)
 // Prints "ready ISSUER" once listening. Enabled: dynamic registration guarded by an initial access token (RFC 7591),
 // registration management (RFC 7592) rotating the registration access token, client_credentials, introspection
-// (RFC 7662), revocation (RFC 7009), and PKCE (S256, required for public clients).
+// (RFC 7662), revocation (RFC 7009), PKCE (S256, required for public clients) and DPoP (RFC 9449: a token request
+// with a proof gets a token bound to its key).
 import Provider from 'oidc-provider';
 
 const [port, initialAccessToken, rsId, rsSecret, mode] = process.argv.slice(2);
@@ -28,6 +29,7 @@ const provider = new Provider(issuer, {
       allowedPolicy: async (ctx, client, token) => client.clientId === rsId || token.clientId === client.clientId,
     },
     revocation: { enabled: true },
+    dPoP: { enabled: true },
     registration: { enabled: true, initialAccessToken, idFactory: undefined },
     registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
   },
