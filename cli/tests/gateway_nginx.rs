@@ -405,24 +405,13 @@ fn openid_client_calls_through_nginx_with_a_dpop_bound_token() {
     assert!(issued.headers().contains_key("dpop-nonce"));
     let upstream = echo_upstream();
     let (_nginx, port) = start_nginx_on(dir.path(), &served.base, upstream, port);
-    let out = Command::new("node")
-        .current_dir(&peers)
-        .arg("openid-client-dpop.mjs")
-        .args([
-            served.base.as_str(),
-            client_id,
-            registered["client_secret"].as_str().unwrap(),
-            "orders:read",
-            &format!("http://127.0.0.1:{port}/orders/7?page=2"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "node failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let seen = openid_client_dpop(
+        &peers,
+        &served.base,
+        client_id,
+        registered["client_secret"].as_str().unwrap(),
+        &format!("http://127.0.0.1:{port}/orders/7?page=2"),
     );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["dpop_algs"], json!(["ES256", "RS256", "EdDSA"]), "{seen}");
     assert_eq!(seen["token_type"], "dpop", "{seen}");
     assert_eq!(seen["status"], 200, "{seen}");
@@ -484,24 +473,13 @@ fn an_oidc_provider_dpop_token_passes_our_gateway_only_with_its_proof() {
     .unwrap();
     let served = common::serve_config(&config, dir.path(), &[]);
     let (_nginx, port) = start_nginx_on(dir.path(), &served.base, echo_upstream(), port);
-    let out = Command::new("node")
-        .current_dir(&peers)
-        .arg("openid-client-dpop.mjs")
-        .args([
-            provider.issuer.as_str(),
-            registered["client_id"].as_str().unwrap(),
-            registered["client_secret"].as_str().unwrap(),
-            "orders:read",
-            &format!("http://127.0.0.1:{port}/orders/7"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "node failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let seen = openid_client_dpop(
+        &peers,
+        &provider.issuer,
+        registered["client_id"].as_str().unwrap(),
+        registered["client_secret"].as_str().unwrap(),
+        &format!("http://127.0.0.1:{port}/orders/7"),
     );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["token_type"], "dpop", "{seen}");
     assert_eq!(seen["status"], 200, "{seen}");
     assert_eq!(seen["seen"]["x-auth-key-manager"], "company", "{seen}");
@@ -518,4 +496,21 @@ fn an_oidc_provider_dpop_token_passes_our_gateway_only_with_its_proof() {
             .starts_with("DPoP "),
         "{seen}"
     );
+}
+
+/// openid-client (`openid-client-dpop.mjs`): a DPoP-bound `orders:read` token from `issuer` for the client, then
+/// `resource` with a proof and once more as a bearer token; what it saw, as JSON.
+fn openid_client_dpop(peers: &Path, issuer: &str, client_id: &str, secret: &str, resource: &str) -> Value {
+    let out = Command::new("node")
+        .current_dir(peers)
+        .arg("openid-client-dpop.mjs")
+        .args([issuer, client_id, secret, "orders:read", resource])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
