@@ -214,7 +214,7 @@ impl KeyManager for BoundIssuer {
 fn bench_dpop(c: &mut Criterion) {
     use criterion::BatchSize;
     use keymanager::model::TokenScheme;
-    use keymanager::validation::dpop::{check_proof, ProofContext, ProofKey, ReplayGuard};
+    use keymanager::validation::dpop::{check_proof, AccessTokenHash, ProofContext, ProofKey, ReplayGuard};
     use keymanager::validation::Presented;
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let (key, _) = keymanager_resident::SigningKey::generate(Algorithm::Es256).expect("key");
@@ -285,7 +285,7 @@ fn bench_dpop(c: &mut Criterion) {
                 let request = ProofContext {
                     method: "GET",
                     uri,
-                    access_token: Some(token),
+                    access_token: Some(AccessTokenHash::of(token)),
                     nonce: None,
                 };
                 check_proof(&proof, &request, now(), &guard).expect("proof")

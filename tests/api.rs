@@ -959,8 +959,12 @@ fn every_route_has_an_access_decision() {
             *path == "/api/openapi.json",
             "{method} {path}"
         );
-        // Reads carry no action; every change does (introspection and discovery are POSTs that change nothing).
-        let changes = *method != "get" && !path.ends_with("/introspect") && !path.ends_with("/discover");
+        // Reads carry no action; every change does (introspection and discovery are POSTs that change nothing; a
+        // gateway recording a DPoP proof it accepted is one write per request, bookkeeping no one audits).
+        let changes = *method != "get"
+            && !path.ends_with("/introspect")
+            && !path.ends_with("/discover")
+            && *path != "/api/gateway/dpop-proofs";
         assert_eq!(r.action.is_some(), changes, "{method} {path}: audit action");
     }
     for (method, path, _, _) in RULES {
@@ -1936,4 +1940,39 @@ fn the_answer_check_refuses_what_the_document_does_not_say() {
         404,
         json!({"code": 404, "message": "Not Found", "description": "no such application", "errors": []})
     ));
+}
+
+/// The gateways' record of DPoP proofs (RFC 9449 §11.1) on the key service's store: a proof is a first use once, a
+/// replay until it is too old to be accepted anywhere ([`PROOF_RECORD_SECONDS`]), and then, its row not yet purged,
+/// a first use again rather than a replay forever; malformed input is refused by name. PostgreSQL's half runs in
+/// `a_dpop_proof_is_used_once_across_every_gateway_node`.
+#[tokio::test]
+async fn the_dpop_proof_record_remembers_a_proof_while_it_could_be_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ks.db").display());
+    let clock = ManualClock::new();
+    let store = SqlApplicationStore::connect(&url, None)
+        .await
+        .unwrap()
+        .with_clock(clock.clone());
+    let service = KeyService::new(KeyManagers::default(), Arc::new(store));
+    let jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+    assert!(service.accept_gateway_dpop_proof(jkt, "p1").await.unwrap());
+    assert!(!service.accept_gateway_dpop_proof(jkt, "p1").await.unwrap(), "a replay");
+    assert!(service.accept_gateway_dpop_proof(jkt, "p2").await.unwrap(), "another jti");
+    let other = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbW";
+    assert!(service.accept_gateway_dpop_proof(other, "p1").await.unwrap(), "another key");
+    clock.advance(std::time::Duration::from_secs(PROOF_RECORD_SECONDS as u64 - 1));
+    assert!(!service.accept_gateway_dpop_proof(jkt, "p1").await.unwrap(), "still remembered");
+    clock.advance(std::time::Duration::from_secs(2));
+    assert!(service.accept_gateway_dpop_proof(jkt, "p1").await.unwrap(), "too old to matter");
+    for (jkt, jti, field) in [
+        ("short", "p", "jkt"),
+        ("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9X=", "p", "jkt"),
+        (jkt, "", "jti"),
+        (jkt, &"x".repeat(257), "jti"),
+    ] {
+        let e = service.accept_gateway_dpop_proof(jkt, jti).await.unwrap_err();
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
 }

@@ -774,6 +774,166 @@ fn a_gateway_without_the_database_refuses_a_revoked_token_within_a_second() {
     }
 }
 
+/// A DPoP proof is used once across every gateway node (RFC 9449 §11.1, issue 29 item 2): two `serve` nodes on one
+/// store and a `gateway-auth --events` without a database. A proof accepted at one node's `/gateway/auth` is a
+/// replay at the other node and at the remote gateway, and one accepted at the remote gateway is a replay at the
+/// nodes; fresh proofs pass everywhere. With the key service down the remote gateway cannot record a proof and
+/// refuses it (503), never accepting it on a guess. The record's API is for gateways only and checks its input.
+#[test]
+fn a_dpop_proof_is_used_once_across_every_gateway_node() {
+    use keymanager::validation::dpop::ProofKey;
+    const ORIGIN: &str = "https://api.example";
+    for url in databases(&tempfile::tempdir().unwrap().keep(), "km_dpop_nodes") {
+        let work = tempfile::tempdir().unwrap();
+        let config = work.path().join("keymanager.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\nurl = \"{url}\"\n\n[gateway]\nproxy = \"nginx\"\ndefault = \"authenticated\"\n\
+                 public_origin = \"{ORIGIN}\"\n\n[[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n"
+            ),
+        )
+        .unwrap();
+        let (dir_a, dir_b) = (work.path().join("a"), work.path().join("b"));
+        let key = generated_entry(work.path());
+        let env = [("KEYMANAGER_SECRET_KEY", key.as_str())];
+        let a = common::serve_config(&config, &dir_a, &env);
+        let b = common::serve_config(&config, &dir_b, &env);
+        let admin = common::admin_token(&dir_a);
+        let gateway_config = work.path().join("gateway.toml");
+        std::fs::write(
+            &gateway_config,
+            format!(
+                "[gateway]\nproxy = \"nginx\"\ndefault = \"authenticated\"\npublic_origin = \"{ORIGIN}\"\n\n\
+                 [[key_manager]]\nname = \"resident\"\ntype = \"oidc\"\nissuer = \"{}\"\n",
+                a.base
+            ),
+        )
+        .unwrap();
+        let events = format!("{}/api/gateway/events", a.base);
+        let listen = format!("127.0.0.1:{}", common::free_port());
+        let g = common::serve_with_env(
+            &[
+                "--config",
+                gateway_config.to_str().unwrap(),
+                "--data-dir",
+                work.path().join("g").to_str().unwrap(),
+                "gateway-auth",
+                "--listen",
+                &listen,
+                "--events",
+                &events,
+            ],
+            &[("KEYMANAGER_GATEWAY_TOKEN", admin.as_str())],
+        );
+        let http = reqwest::blocking::Client::new();
+        common::until("the remote gateway caught up", || {
+            http.get(format!("{}/health/ready", g.base))
+                .send()
+                .is_ok_and(|r| r.status() == 200)
+        });
+
+        // A client whose tokens are bound to its key, and one such token from node A.
+        let registered = common::register_client(
+            &a.base,
+            &admin,
+            &json!({"client_name": "bound", "grant_types": ["client_credentials"],
+                    "dpop_bound_access_tokens": true}),
+        );
+        let proof_key = ProofKey::es256().unwrap();
+        let endpoint = format!("{}/oauth2/token", a.base);
+        let issued: Value = http
+            .post(&endpoint)
+            .basic_auth(
+                registered["client_id"].as_str().unwrap(),
+                registered["client_secret"].as_str(),
+            )
+            .header(
+                "dpop",
+                proof_key.proof("POST", &endpoint, keymanager::model::now(), None),
+            )
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(issued["token_type"], "DPoP", "{issued}");
+        let token = issued["access_token"].as_str().unwrap().to_owned();
+        let fresh = || {
+            proof_key.proof(
+                "GET",
+                &format!("{ORIGIN}/orders"),
+                keymanager::model::now(),
+                Some(&token),
+            )
+        };
+        let ask = |base: &str, proof: &str| {
+            let r = http
+                .get(format!("{base}/gateway/auth"))
+                .header("authorization", format!("DPoP {token}"))
+                .header("dpop", proof)
+                .header("X-Original-Method", "GET")
+                .header("X-Original-URI", "/orders")
+                .send()
+                .unwrap();
+            let challenge = r
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            (r.status().as_u16(), challenge)
+        };
+
+        // Accepted at A: a replay at B, at the remote gateway, and at A itself.
+        let first = fresh();
+        assert_eq!(ask(&a.base, &first).0, 200, "{url}");
+        for gate in [&b.base, &g.base, &a.base] {
+            let (status, challenge) = ask(gate, &first);
+            assert_eq!(status, 401, "{gate}: a proof used at A");
+            assert!(challenge.contains("invalid_dpop_proof"), "{gate}: {challenge}");
+        }
+        // Accepted at the remote gateway (recorded through the key service's API): a replay at both nodes.
+        let second = fresh();
+        assert_eq!(ask(&g.base, &second).0, 200, "{url}");
+        for gate in [&a.base, &b.base, &g.base] {
+            assert_eq!(ask(gate, &second).0, 401, "{gate}: a proof used at the remote gateway");
+        }
+        // Fresh proofs pass everywhere.
+        for gate in [&a.base, &b.base, &g.base] {
+            assert_eq!(ask(gate, &fresh()).0, 200, "{gate}");
+        }
+
+        // The record's API: gateways only, its input checked.
+        let record = format!("{}/api/gateway/dpop-proofs", a.base);
+        let jkt = proof_key.thumbprint();
+        let anonymous = http
+            .post(&record)
+            .json(&json!({"jkt": jkt, "jti": "x"}))
+            .send()
+            .unwrap();
+        assert_eq!(anonymous.status(), 401);
+        let post = |body: Value| http.post(&record).bearer_auth(&admin).json(&body).send().unwrap();
+        assert_eq!(post(json!({"jkt": jkt, "jti": "api-1"})).status(), 204);
+        assert_eq!(post(json!({"jkt": jkt, "jti": "api-1"})).status(), 409);
+        for bad in [
+            json!({"jkt": "short", "jti": "x"}),
+            json!({"jkt": jkt, "jti": ""}),
+            json!({"jkt": jkt, "jti": "x".repeat(257)}),
+            json!({"jkt": jkt, "jti": "x", "expires_at": i64::MAX}),
+        ] {
+            let refused = post(bad.clone());
+            assert_eq!(refused.status(), 400, "{bad}");
+        }
+
+        // The key service down: the remote gateway cannot record a proof, and refuses it rather than guess.
+        drop(a);
+        drop(b);
+        let (status, _) = ask(&g.base, &fresh());
+        assert_eq!(status, 503, "{url}");
+    }
+}
+
 /// The `kid` of a JWT's header.
 fn kid(token: &str) -> String {
     use base64::Engine;

@@ -394,3 +394,81 @@ fn nginx_forwards_the_client_certificate_and_a_bound_token_passes_only_with_it()
         "a certificate header the client sent is replaced by nginx"
     );
 }
+
+/// Interop with a client library nobody here wrote (`tests/peers/openid-client-mtls.mjs`): openid-client
+/// authenticates with its certificate (`tls_client_auth`, no secret), gets a token bound to it, and calls a resource
+/// through a real nginx with the token over the same certificate; without the certificate the token is refused.
+#[test]
+fn openid_client_authenticates_with_its_certificate_and_its_token_is_bound_to_it() {
+    if common::nginx::binary().is_none() {
+        return;
+    }
+    let Some(peers) = common::npm_peers() else {
+        return;
+    };
+    let s = serve_with_client_certificates();
+    let (status, registered) = register(
+        &s,
+        json!({"client_name": "openid-client", "grant_types": ["client_credentials"], "scope": "orders:read",
+               "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_san_dns": "orders.client.example",
+               "tls_client_certificate_bound_access_tokens": true}),
+    );
+    assert_eq!(status, 201, "{registered}");
+    assert!(registered.get("client_secret").is_none(), "{registered}");
+    let id = registered["client_id"].as_str().unwrap();
+    let file = |name: &str, text: &str| {
+        let p = s.dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let (cert, key) = (
+        file("client.pem", &s.pki.issued.cert_pem),
+        file("client.key", &s.pki.issued.key_pem),
+    );
+    let (_nginx, port) = start_nginx(&s, common::nginx::echo_upstream());
+    let out = std::process::Command::new("node")
+        .current_dir(&peers)
+        .arg("openid-client-mtls.mjs")
+        .args([
+            s.served.base.as_str(),
+            id,
+            &cert,
+            &key,
+            &s.dir.join("server.pem").display().to_string(),
+            "orders:read",
+            &format!("https://localhost:{port}/orders/7"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["bound_tokens"], true, "{seen}");
+    assert!(
+        seen["auth_methods"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("tls_client_auth")),
+        "{seen}"
+    );
+    assert_eq!(seen["token_type"], "bearer", "{seen}");
+    assert_eq!(
+        seen["cnf"],
+        json!({"x5t#S256": s.pki.issued.thumbprint()}),
+        "bound to the certificate openid-client presented: {seen}"
+    );
+    assert_eq!(seen["status"], 200, "{seen}");
+    assert_eq!(seen["seen"]["x-auth-client-id"], id, "{seen}");
+    assert_eq!(seen["seen"]["x-auth-x5t-s256"], s.pki.issued.thumbprint(), "{seen}");
+    assert_eq!(seen["without_certificate_status"], 401, "{seen}");
+    assert!(
+        seen["without_certificate_challenge"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid_token"),
+        "{seen}"
+    );
+}

@@ -14,7 +14,8 @@ use keymanager::validation::{TokenValidator, ValidatorSettings};
 use crate::{http_server, setup, Failure};
 
 /// The validator gateways are answered with: every configured key manager, the configured leeway, application
-/// lookups and the store's revocation feed (polled in the background).
+/// lookups, the store's revocation feed (polled in the background) and its record of DPoP proofs (shared by every
+/// node).
 pub fn validator(config: &Config, rt: &setup::Runtime) -> Result<Arc<TokenValidator>, Failure> {
     let mut settings = ValidatorSettings::default();
     if let Some(s) = config.gateway.leeway_seconds {
@@ -23,7 +24,8 @@ pub fn validator(config: &Config, rt: &setup::Runtime) -> Result<Arc<TokenValida
     let validator = Arc::new(
         TokenValidator::new(&rt.key_managers, settings)?
             .with_applications(Arc::new(rt.service.clone()))
-            .with_revocation_feed(rt.store.clone()),
+            .with_revocation_feed(rt.store.clone())
+            .with_proof_log(Arc::new(rt.service.clone())),
     );
     validator.spawn_revocation_poller();
     setup::follow_signing_keys(rt, &validator);
@@ -188,7 +190,9 @@ pub async fn run_following(config: &Config, listen: &str, events: &str) -> Resul
     if let Some(s) = config.gateway.leeway_seconds {
         settings.leeway = Duration::from_secs(s);
     }
-    let validator = Arc::new(TokenValidator::new(&key_managers, settings)?);
+    // DPoP proofs are recorded at the key service, so each is used once across every gateway node.
+    let proofs = keymanager::validation::RemoteProofLog::beside_events(&url, credential.clone())?;
+    let validator = Arc::new(TokenValidator::new(&key_managers, settings)?.with_proof_log(Arc::new(proofs)));
     let _follower = validator.follow_events(url.clone(), credential);
     validator.spawn_revocation_poller();
     let listener = tokio::net::TcpListener::bind(listen)

@@ -31,7 +31,8 @@ use crate::Error;
 pub const SCOPE_APPS: &str = "keymanager:apps";
 /// The scope that lets a caller do everything an admin token can.
 pub const SCOPE_ADMIN: &str = "keymanager:admin";
-/// The scope that lets a gateway follow revocations (`GET /api/gateway/events`) and nothing else.
+/// The scope that lets a gateway follow revocations (`GET /api/gateway/events`) and record the DPoP proofs it accepts
+/// (`POST /api/gateway/dpop-proofs`), and nothing else.
 pub const SCOPE_GATEWAY: &str = "keymanager:gateway";
 /// Scopes under this prefix are the management API's own: only an administrator may give them to a client.
 pub(crate) const RESERVED_SCOPE_PREFIX: &str = "keymanager:";

@@ -716,6 +716,16 @@ pub struct RevokeTokenDto {
     pub consumer_secret: Option<String>,
 }
 
+/// `POST /api/gateway/dpop-proofs`: a DPoP proof a gateway accepted, to be used once across every gateway node.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DpopProofDto {
+    /// The RFC 7638 SHA-256 thumbprint of the proof's key (43 base64url characters).
+    pub jkt: String,
+    /// The proof's `jti` (1 to 256 characters).
+    pub jti: String,
+}
+
 /// `POST /api/users`: a user of the resident key manager.
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -119,3 +119,16 @@ async fn next(mut f: Follow) -> Option<(Result<Event, Infallible>, Follow)> {
         }
     }
 }
+
+/// `POST /api/gateway/dpop-proofs`: record a DPoP proof a gateway accepted. `204` the first time any gateway node
+/// records it, `409` for a replay; kept for [`PROOF_RECORD_SECONDS`](crate::model::PROOF_RECORD_SECONDS).
+pub(super) async fn record_dpop_proof(
+    State(state): State<ApiState>,
+    super::ApiJson(body): super::ApiJson<super::dto::DpopProofDto>,
+) -> Response {
+    match state.service.accept_gateway_dpop_proof(&body.jkt, &body.jti).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => ApiError::new(StatusCode::CONFLICT, "Conflict", "this DPoP proof was used before").into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}

@@ -187,6 +187,12 @@ crate::route_table! {
     /// comment every 15 s keeps the connection open.
     get "/api/gateway/events" => events::gateway_events, Gateway, params events::EventsHeaders,
         ok 200 stream "text/event-stream";
+    /// Record a DPoP proof a gateway accepted, so it is used once across every gateway node (RFC 9449 §11.1).
+    ///
+    /// For gateways that do not share the database (`gateway-auth --events`). `204` the first time any node
+    /// records the proof (its key's thumbprint and `jti`), `409` for a replay. Kept for 90 s: no proof is accepted
+    /// longer.
+    post "/api/gateway/dpop-proofs" => events::record_dpop_proof, Gateway, body dto::DpopProofDto, ok 204;
     /// The resident key manager's signing keys, newest first (never a private part).
     get "/api/signing-keys" => handlers::list_signing_keys, Admin, ok 200 json ListDto<SigningKeyInfo>;
     /// Rotate the signing keys.

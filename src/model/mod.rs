@@ -12,6 +12,7 @@ mod clock;
 mod grant_type;
 mod ids;
 mod limits;
+mod proof_log;
 mod redirect_uri;
 mod request_path;
 mod revocation;
@@ -32,6 +33,7 @@ pub use limits::{
     check_duration, check_name, check_text, is_bidi_control, seconds_after, MAX_DURATION_SECONDS, MAX_NAME_LENGTH,
     MAX_PLAIN_NAME_LENGTH, MAX_REDIRECT_URIS, MAX_SCOPES,
 };
+pub use proof_log::{ProofLog, PROOF_RECORD_SECONDS};
 pub use redirect_uri::{check_redirect_uri, redirect_uri_matches, RedirectUri, MAX_REDIRECT_URI_LENGTH};
 pub use request_path::{normalize_path, path_lowercase, PathRefusal};
 pub use revocation::{GatewayEntry, GatewayEvent, GatewayNotice, RevocationFeed, RevocationSink, Revoked};

@@ -1,9 +1,10 @@
-//! The key service as the validator's [`ApplicationLookup`]: which application holds a client's keys.
+//! The key service as what validators read: which application holds a client's keys ([`ApplicationLookup`]), and
+//! the record of DPoP proofs gateways share ([`ProofLog`]).
 
 use async_trait::async_trait;
 
 use super::KeyService;
-use crate::model::KeyType;
+use crate::model::{KeyType, ProofLog};
 use crate::validation::ApplicationLookup;
 
 #[async_trait]
@@ -13,5 +14,12 @@ impl ApplicationLookup for KeyService {
             .mapping_of_client(key_manager, client_id)
             .await?
             .map(|m| (m.application_id, m.key_type)))
+    }
+}
+
+#[async_trait]
+impl ProofLog for KeyService {
+    async fn first_use(&self, jkt: &str, jti: &str) -> crate::Result<bool> {
+        self.accept_gateway_dpop_proof(jkt, jti).await
     }
 }

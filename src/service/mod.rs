@@ -311,6 +311,29 @@ impl KeyService {
         self.store.gateway_events(after, limit).await
     }
 
+    /// Record the first use of a DPoP proof a gateway accepted, across every node of this store (RFC 9449 §11.1),
+    /// for [`PROOF_RECORD_SECONDS`](crate::model::PROOF_RECORD_SECONDS): `true` the first time, `false` for a
+    /// replay. `jkt` is an RFC 7638 SHA-256 thumbprint and `jti` at most 256 characters; how long a record is kept
+    /// is this server's say, so no caller can leave rows that never go.
+    pub async fn accept_gateway_dpop_proof(&self, jkt: &str, jti: &str) -> Result<bool> {
+        let is_thumbprint = jkt.len() == 43 && jkt.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !is_thumbprint {
+            return Err(crate::Error::invalid_field(
+                "jkt",
+                "not an RFC 7638 SHA-256 thumbprint (43 base64url characters)",
+            ));
+        }
+        if jti.is_empty() || jti.len() > 256 {
+            return Err(crate::Error::invalid_field("jti", "between 1 and 256 characters"));
+        }
+        let expires_at = self
+            .store
+            .clock()
+            .now()
+            .saturating_add(crate::model::PROOF_RECORD_SECONDS);
+        self.store.accept_gateway_dpop_proof(jkt, jti, expires_at).await
+    }
+
     /// A page of the audit trail, newest first.
     pub async fn audit_trail(&self, query: &AuditQuery) -> Result<AuditPage> {
         self.store.audit_records(query).await

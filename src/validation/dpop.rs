@@ -95,9 +95,9 @@ pub struct ProofContext<'a> {
     pub method: &'a str,
     /// The absolute URI the client sent the request to; query and fragment are ignored.
     pub uri: &'a str,
-    /// The access token presented with the proof (a resource request): `ath` must be its hash. `None` at a token
-    /// endpoint.
-    pub access_token: Option<&'a str>,
+    /// The hash of the access token presented with the proof (a resource request): `ath` must name it. `None` at a
+    /// token endpoint.
+    pub access_token: Option<AccessTokenHash>,
     /// The nonces the server accepts now, if it requires one (RFC 9449 §8): the proof's `nonce` must be one of
     /// them (a server that renews its nonce accepts the previous one for a while).
     pub nonce: Option<&'a [String]>,
@@ -129,13 +129,27 @@ fn canonical_jwk(jwk: &Value) -> Option<String> {
 /// The RFC 7638 text of a key of type `kty` whose members `get` reads: the required members in lexical order,
 /// each value a JSON string, no white space.
 fn canonical_members<'a>(kty: &str, get: impl Fn(&str) -> Option<&'a str>) -> Option<String> {
-    let q = |name: &str| serde_json::to_string(get(name)?).ok();
-    Some(match kty {
-        "EC" => format!(r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#, q("crv")?, q("x")?, q("y")?),
-        "RSA" => format!(r#"{{"e":{},"kty":"RSA","n":{}}}"#, q("e")?, q("n")?),
-        "OKP" => format!(r#"{{"crv":{},"kty":"OKP","x":{}}}"#, q("crv")?, q("x")?),
+    let members: &[&str] = match kty {
+        "EC" => &["crv", "kty", "x", "y"],
+        "RSA" => &["e", "kty", "n"],
+        "OKP" => &["crv", "kty", "x"],
         _ => return None,
-    })
+    };
+    // One buffer, each value written as a JSON string (serde_json's escaping).
+    let mut out = Vec::with_capacity(members.len() * 64);
+    out.push(b'{');
+    for (i, name) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        let value = if *name == "kty" { kty } else { get(name)? };
+        serde_json::to_writer(&mut out, value).ok()?;
+    }
+    out.push(b'}');
+    String::from_utf8(out).ok()
 }
 
 fn thumbprint_of(canonical: &str) -> String {
@@ -159,7 +173,42 @@ pub fn htu_of(uri: &str) -> Result<String, DpopError> {
 
 /// base64url(SHA-256(access token)): a proof's `ath`.
 pub fn access_token_hash(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()))
+    URL_SAFE_NO_PAD.encode(AccessTokenHash::of(token).0)
+}
+
+/// The SHA-256 of an access token: what a proof's `ath` names (RFC 9449 §4.2), compared as bytes.
+///
+/// ```
+/// use keymanager::validation::dpop::{access_token_hash, AccessTokenHash};
+/// let hash = AccessTokenHash::of("the-token");
+/// assert!(hash.is_named_by(&access_token_hash("the-token")));
+/// assert!(!hash.is_named_by(&access_token_hash("another-token")));
+/// assert!(!hash.is_named_by("not base64url!"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessTokenHash([u8; 32]);
+
+impl AccessTokenHash {
+    /// The hash of `token`.
+    pub fn of(token: &str) -> AccessTokenHash {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        AccessTokenHash(out)
+    }
+
+    /// A SHA-256 digest of a token already computed (the validator keys its caches by it), not computed again.
+    pub(crate) fn from_digest(digest: [u8; 32]) -> AccessTokenHash {
+        AccessTokenHash(digest)
+    }
+
+    /// Whether `ath` (base64url without padding) names this hash.
+    pub fn is_named_by(&self, ath: &str) -> bool {
+        // 43 characters decode to exactly 32 bytes (the buffer has room for the decoder's estimate); any other
+        // text is not this hash.
+        let mut decoded = [0u8; 33];
+        ath.len() == 43 && URL_SAFE_NO_PAD.decode_slice(ath, &mut decoded).ok() == Some(32) && decoded[..32] == self.0
+    }
 }
 
 /// Remembers the proofs seen (key thumbprint and `jti`) until they are too old to be accepted anyway, so each is
@@ -299,7 +348,7 @@ pub fn check_proof(
         return Err(DpopError::Time);
     }
     if let Some(token) = request.access_token {
-        if claims.ath.as_deref() != Some(access_token_hash(token).as_str()) {
+        if !claims.ath.as_deref().is_some_and(|ath| token.is_named_by(ath)) {
             return Err(DpopError::AccessTokenHash);
         }
     }
@@ -495,11 +544,12 @@ impl JwkFields<'_> {
 /// an API that binds tokens to keys (and for tests and benchmarks of the checker).
 ///
 /// ```
-/// use keymanager::validation::dpop::{check_proof, ProofContext, ProofKey, ReplayGuard};
+/// use keymanager::validation::dpop::{check_proof, AccessTokenHash, ProofContext, ProofKey, ReplayGuard};
 /// let key = ProofKey::es256().unwrap();
 /// let now = 1_800_000_000;
 /// let proof = key.proof("GET", "https://api.example/orders", now, Some("the-access-token"));
-/// let request = ProofContext { method: "GET", uri: "https://api.example/orders", access_token: Some("the-access-token"), nonce: None };
+/// let request = ProofContext { method: "GET", uri: "https://api.example/orders",
+///     access_token: Some(AccessTokenHash::of("the-access-token")), nonce: None };
 /// let checked = check_proof(&proof, &request, now, &ReplayGuard::default()).unwrap();
 /// assert_eq!(checked.jkt, key.thumbprint());
 /// ```
@@ -627,7 +677,7 @@ mod tests {
         ProofContext {
             method: "GET",
             uri,
-            access_token: token,
+            access_token: token.map(AccessTokenHash::of),
             nonce: None,
         }
     }

@@ -23,6 +23,7 @@ mod jwt;
 pub mod mtls;
 mod polling;
 mod recording;
+mod remote_proofs;
 mod revocations;
 mod ttl_cache;
 
@@ -43,11 +44,12 @@ use crate::model::{KeyType, Revoked, ScopeClaim, Token, TokenInfo, TokenProfile,
 use crate::registry::KeyManagers;
 use crate::KeyManager;
 
-pub use crate::model::{RevocationFeed, RevocationSink};
+pub use crate::model::{ProofLog, RevocationFeed, RevocationSink, PROOF_RECORD_SECONDS};
 pub use events::STALE_AFTER as EVENTS_STALE_AFTER;
 pub use jwks::jwk_public_key;
 use jwks::JwksCache;
 pub use recording::{record_revocations, revoked_entry, RecordRevocations};
+pub use remote_proofs::{RemoteProofLog, RECORD_TIMEOUT};
 use revocations::{Facts, Revocations};
 use ttl_cache::TtlCache;
 
@@ -344,6 +346,8 @@ pub struct TokenValidator {
     following: std::sync::OnceLock<Arc<events::Following>>,
     /// The DPoP proofs seen, each accepted once ([`validate_presented`](Self::validate_presented)).
     proofs: dpop::ReplayGuard,
+    /// The record of proofs shared with other gateway nodes, if any ([`with_proof_log`](Self::with_proof_log)).
+    proof_log: Option<Arc<dyn crate::model::ProofLog>>,
 }
 
 /// A token as a request presents it: the `Authorization` scheme, the token, the `DPoP` proof header if any, and the
@@ -470,6 +474,7 @@ impl TokenValidator {
             metrics: std::sync::OnceLock::new(),
             following: std::sync::OnceLock::new(),
             proofs: dpop::ReplayGuard::default(),
+            proof_log: None,
             feeds: Vec::new(),
             settings,
             http,
@@ -588,6 +593,15 @@ impl TokenValidator {
         self
     }
 
+    /// Also record every DPoP proof accepted in `log`, shared with the other gateway nodes, so a proof is used once
+    /// across all of them (RFC 9449 §11.1); without it, once in this process. A proof is first checked here
+    /// (a replay to this process costs nothing more), then recorded; when the record cannot be reached the proof is
+    /// refused as [`ValidationError::Unavailable`] (fail closed).
+    pub fn with_proof_log(mut self, log: Arc<dyn crate::model::ProofLog>) -> Self {
+        self.proof_log = Some(log);
+        self
+    }
+
     /// Read time from this clock (expiry, cache lifetimes, the JWKS refetch interval); the system clock by default.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -602,14 +616,25 @@ impl TokenValidator {
 
     /// Validate a bearer token.
     pub async fn validate(&self, token: &str) -> Result<Arc<Principal>, ValidationError> {
+        self.validate_hashed(token).await.map(|(principal, _)| principal)
+    }
+
+    /// [`validate`](Self::validate), with the token's SHA-256 (what its caches are keyed by, and a DPoP proof's
+    /// `ath` names).
+    async fn validate_hashed(&self, token: &str) -> Result<(Arc<Principal>, [u8; 32]), ValidationError> {
         // A gateway that follows revocation events and may have missed one trusts no token (fail closed).
         if let Some(why) = self.following.get().and_then(|f| f.unsure()) {
             return Err(ValidationError::Unavailable(why.into()));
         }
-        // A token already seen is answered without entering the (large) future of a first validation.
-        let mut outcome = match self.remembered(token) {
-            Ok(known) => known,
-            Err(hash) => self.check(token, hash).await,
+        // A token too large is not even hashed; one already seen is answered without entering the (large) future
+        // of a first validation.
+        let hash = (token.len() <= self.settings.max_token_bytes).then(|| sha256(token));
+        let mut outcome = match hash {
+            None => Err(ValidationError::TooLarge(self.settings.max_token_bytes)),
+            Some(hash) => match self.remembered(&hash) {
+                Some(known) => known,
+                None => self.check(token, hash).await,
+            },
         };
         if let (Ok(p), Some(f)) = (&outcome, self.following.get()) {
             if f.not_answered(&p.key_manager) {
@@ -625,7 +650,8 @@ impl TokenValidator {
                 }
             }
         }
-        outcome
+        // A token that passed was hashed.
+        outcome.map(|principal| (principal, hash.unwrap_or_default()))
     }
 
     /// Validate a token as the request presents it: [`validate`](Self::validate), then its sender constraints.
@@ -635,7 +661,7 @@ impl TokenValidator {
     /// certificate. A token bound both ways needs both.
     pub async fn validate_presented(&self, presented: &Presented<'_>) -> Result<Arc<Principal>, ValidationError> {
         use crate::model::TokenScheme;
-        let principal = self.validate(presented.token).await?;
+        let (principal, hash) = self.validate_hashed(presented.token).await?;
         let cnf = principal.claims.get("cnf");
         // A confirmation this gateway cannot check is refused, never taken for an unbound token.
         if let Some(cnf) = cnf {
@@ -668,7 +694,7 @@ impl TokenValidator {
                 let request = dpop::ProofContext {
                     method: presented.method,
                     uri,
-                    access_token: Some(presented.token),
+                    access_token: Some(dpop::AccessTokenHash::from_digest(hash)),
                     nonce: None,
                 };
                 let checked = dpop::check_proof(proof, &request, self.clock.now(), &self.proofs)
@@ -676,29 +702,36 @@ impl TokenValidator {
                 if bound != Some(checked.jkt.as_str()) {
                     return Err(ValidationError::NotBoundToProofKey);
                 }
+                if let Some(log) = &self.proof_log {
+                    match log.first_use(&checked.jkt, &checked.jti).await {
+                        Ok(true) => {}
+                        Ok(false) => return Err(ValidationError::Dpop(dpop::DpopError::Replayed)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot record a DPoP proof with the other gateway nodes");
+                            return Err(ValidationError::Unavailable(
+                                "the record of DPoP proofs shared by the gateway nodes cannot be reached".into(),
+                            ));
+                        }
+                    }
+                }
                 Ok(principal)
             }
         }
     }
 
-    /// The answer for a token already seen (or one too large to look at); else the token's SHA-256, for
-    /// [`check`](Self::check).
-    fn remembered(&self, token: &str) -> Result<Result<Arc<Principal>, ValidationError>, [u8; 32]> {
-        if token.len() > self.settings.max_token_bytes {
-            return Ok(Err(ValidationError::TooLarge(self.settings.max_token_bytes)));
-        }
-        let hash = sha256(token);
-        let remembered = self.seen.get(&hash, self.clock.instant());
+    /// The answer for a token already seen, by its SHA-256; `None` for a token to [`check`](Self::check).
+    fn remembered(&self, hash: &[u8; 32]) -> Option<Result<Arc<Principal>, ValidationError>> {
+        let remembered = self.seen.get(hash, self.clock.instant());
         let metrics = self.metrics.get_or_init(ValidationMetrics::register);
         match remembered {
             // These very bytes (SHA-256) passed every check of a first validation.
             Some(p) => {
                 metrics.cache_hit.increment(1);
-                Ok(self.check_revoked(&p, &hash).map(|()| p))
+                Some(self.check_revoked(&p, hash).map(|()| p))
             }
             None => {
                 metrics.cache_miss.increment(1);
-                Err(hash)
+                None
             }
         }
     }

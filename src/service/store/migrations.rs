@@ -65,6 +65,11 @@ pub(super) const SQLITE: Migrations = &[
         "gateway events",
         include_str!("../migrations/sqlite/1000011_gateway_events.sql"),
     ),
+    (
+        1_000_012,
+        "gateway DPoP proofs",
+        include_str!("../migrations/sqlite/1000012_gateway_dpop_proofs.sql"),
+    ),
 ];
 pub(super) const POSTGRES: Migrations = &[
     (
@@ -121,5 +126,10 @@ pub(super) const POSTGRES: Migrations = &[
         1_000_011,
         "gateway events",
         include_str!("../migrations/postgres/1000011_gateway_events.sql"),
+    ),
+    (
+        1_000_012,
+        "gateway DPoP proofs",
+        include_str!("../migrations/postgres/1000012_gateway_dpop_proofs.sql"),
     ),
 ];

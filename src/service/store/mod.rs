@@ -100,6 +100,13 @@ pub trait ApplicationStore: Send + Sync {
         let _ = (after, limit);
         Err(crate::Error::unsupported("gateway_events"))
     }
+    /// Record the first use of a DPoP proof a gateway accepted (its key's thumbprint `jkt` and its `jti`), kept
+    /// until `expires_at`: `true` the first time, `false` for a replay ([`crate::model::ProofLog`]); a store
+    /// without the record says the operation is unsupported.
+    async fn accept_gateway_dpop_proof(&self, jkt: &str, jti: &str, expires_at: i64) -> Result<bool> {
+        let _ = (jkt, jti, expires_at);
+        Err(crate::Error::unsupported("accept_gateway_dpop_proof"))
+    }
     /// Log a notice for gateways that do not share the database, until `expires_at`; a store without a log says
     /// the operation is unsupported.
     async fn record_gateway_notice(
