@@ -977,6 +977,10 @@ async fn a_dpop_bound_token_passes_only_with_a_proof_of_its_key() {
         v.validate_presented(&present(Bearer, bound, None)).await.unwrap_err(),
         ValidationError::DpopBound
     );
+    // `validate` is the bearer check (the management API's, `keymanager validate`'s): a bound token is refused
+    // there too, never taken for a bearer token.
+    assert_eq!(v.validate(bound).await.unwrap_err(), ValidationError::DpopBound);
+    assert!(v.validate(plain).await.is_ok());
     assert!(v.validate_presented(&present(Dpop, bound, Some(proof))).await.is_ok());
     assert_eq!(
         v.validate_presented(&present(Dpop, bound, Some(proof)))
@@ -1195,6 +1199,11 @@ async fn forward_auth_reads_the_certificate_from_the_configured_header_only() {
     let mut c = claims(&s);
     c["cnf"] = json!({"x5t#S256": held.thumbprint()});
     let bound = s.es.sign_jwt("at+jwt", &c).unwrap();
+    // The bearer check (`validate`) has no certificate: a certificate-bound token is refused there.
+    assert_eq!(
+        s.validator.validate(&bound).await.unwrap_err(),
+        ValidationError::CertificateBound
+    );
     let pem = format!(
         "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
         base64::engine::general_purpose::STANDARD.encode(&der)

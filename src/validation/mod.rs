@@ -614,9 +614,20 @@ impl TokenValidator {
         self
     }
 
-    /// Validate a bearer token.
+    /// Validate a token presented as `Bearer` with nothing else from its request: a token bound to a DPoP key or a
+    /// certificate (or any confirmation, `cnf`) is refused, as RFC 9449 §7.1 and RFC 8705 §3 ask of a resource
+    /// server that cannot check the binding. Where the request is known, use
+    /// [`validate_presented`](Self::validate_presented).
     pub async fn validate(&self, token: &str) -> Result<Arc<Principal>, ValidationError> {
-        self.validate_hashed(token).await.map(|(principal, _)| principal)
+        self.validate_presented(&Presented {
+            scheme: crate::model::TokenScheme::Bearer,
+            token,
+            proof: None,
+            method: "",
+            uri: None,
+            client_certificate: None,
+        })
+        .await
     }
 
     /// [`validate`](Self::validate), with the token's SHA-256 (what its caches are keyed by, and a DPoP proof's
