@@ -424,7 +424,9 @@ async fn request_for(w: &World, method: &str, path: &str, t: &Target, n: usize) 
         ("post", "secrets") => json!({"description": "third"}),
         ("post", "revoke-token") => json!({"token": t.token, "consumerSecret": t.secret}),
         // A new proof each call (the first use of a proof is the normal answer).
-        ("post", "dpop-proofs") => json!({"jkt": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", "jti": format!("p-{n}")}),
+        ("post", "dpop-proofs") => {
+            json!({"jkt": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", "jti": format!("p-{n}")})
+        }
         _ => Value::Null,
     };
     (concrete, body)

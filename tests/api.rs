@@ -1959,13 +1959,25 @@ async fn the_dpop_proof_record_remembers_a_proof_while_it_could_be_accepted() {
     let jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
     assert!(service.accept_gateway_dpop_proof(jkt, "p1").await.unwrap());
     assert!(!service.accept_gateway_dpop_proof(jkt, "p1").await.unwrap(), "a replay");
-    assert!(service.accept_gateway_dpop_proof(jkt, "p2").await.unwrap(), "another jti");
+    assert!(
+        service.accept_gateway_dpop_proof(jkt, "p2").await.unwrap(),
+        "another jti"
+    );
     let other = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbW";
-    assert!(service.accept_gateway_dpop_proof(other, "p1").await.unwrap(), "another key");
+    assert!(
+        service.accept_gateway_dpop_proof(other, "p1").await.unwrap(),
+        "another key"
+    );
     clock.advance(std::time::Duration::from_secs(PROOF_RECORD_SECONDS as u64 - 1));
-    assert!(!service.accept_gateway_dpop_proof(jkt, "p1").await.unwrap(), "still remembered");
+    assert!(
+        !service.accept_gateway_dpop_proof(jkt, "p1").await.unwrap(),
+        "still remembered"
+    );
     clock.advance(std::time::Duration::from_secs(2));
-    assert!(service.accept_gateway_dpop_proof(jkt, "p1").await.unwrap(), "too old to matter");
+    assert!(
+        service.accept_gateway_dpop_proof(jkt, "p1").await.unwrap(),
+        "too old to matter"
+    );
     for (jkt, jti, field) in [
         ("short", "p", "jkt"),
         ("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9X=", "p", "jkt"),

@@ -124,6 +124,28 @@ fn token(http: &Client, base: &str, client_id: &str) -> (u16, Value) {
     (resp.status().as_u16(), resp.json().unwrap_or(Value::Null))
 }
 
+/// A loopback HTTP server answering every request with `body` (JSON); its port.
+fn serve_json(body: String) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            let _ = write!(
+                reader.into_inner(),
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
 fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
@@ -155,7 +177,8 @@ fn serve_with_client_certificates() -> Setup {
         &config,
         format!(
             "[server]\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\ntls_client_certificates = true\n\
-             tls_client_ca = \"{ca}\"\n\n\
+             tls_client_ca = \"{ca}\"\n# A self-signed client's jwks_uri is served on loopback here.\n\
+             allow_private_fetches = true\n\n\
              [gateway]\nproxy = \"nginx\"\nclient_certificate_header = \"X-SSL-Client-Cert\"\n\n\
              [[gateway.route]]\npath_prefix = \"/orders\"\nscopes = [\"orders:read\"]\n\n\
              [[key_manager]]\nname = \"resident\"\ntype = \"resident\"\n"
@@ -281,6 +304,43 @@ fn clients_authenticate_with_their_certificates_and_get_tokens_bound_to_them() {
     let (status, _) = token(&client(&s.pki, Some(&s.pki.issued)), base, self_id);
     assert_eq!(status, 401, "a CA-issued certificate is not the registered one");
 
+    // ... or its certificate published at its jwks_uri (RFC 8705 §2.2.2), read when it presents one.
+    let published = json!({"keys": [s.pki.self_signed.jwk()]}).to_string();
+    let jwks_uri = format!("http://127.0.0.1:{}/jwks", serve_json(published));
+    let (status, published_client) = register(
+        &s,
+        json!({"client_name": "published self-signed client", "grant_types": ["client_credentials"],
+               "scope": "orders:read", "token_endpoint_auth_method": "self_signed_tls_client_auth",
+               "jwks_uri": jwks_uri, "tls_client_certificate_bound_access_tokens": true}),
+    );
+    assert_eq!(status, 201, "{published_client}");
+    let published_id = published_client["client_id"].as_str().unwrap();
+    let (status, bound) = token(&client(&s.pki, Some(&s.pki.self_signed)), base, published_id);
+    assert_eq!(status, 200, "{bound}");
+    assert_eq!(
+        claims(bound["access_token"].as_str().unwrap())["cnf"],
+        json!({"x5t#S256": s.pki.self_signed.thumbprint()})
+    );
+    let (status, _) = token(&client(&s.pki, Some(&s.pki.issued)), base, published_id);
+    assert_eq!(status, 401, "a certificate not published at the jwks_uri");
+    let (status, unreachable_client) = register(
+        &s,
+        json!({"client_name": "unreachable keys", "grant_types": ["client_credentials"],
+               "token_endpoint_auth_method": "self_signed_tls_client_auth",
+               "jwks_uri": format!("http://127.0.0.1:{}/jwks", common::free_port())}),
+    );
+    assert_eq!(status, 201, "{unreachable_client}");
+    let (status, body) = token(
+        &client(&s.pki, Some(&s.pki.self_signed)),
+        base,
+        unreachable_client["client_id"].as_str().unwrap(),
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "keys that cannot be read authenticate no one: {body}"
+    );
+
     // Registration refuses what cannot work, naming the member.
     for (metadata, member) in [
         (
@@ -298,6 +358,11 @@ fn clients_authenticate_with_their_certificates_and_get_tokens_bound_to_them() {
                                       "y": s.pki.self_signed.jwk()["y"]}]},
                    "grant_types": ["client_credentials"]}),
             "jwks",
+        ),
+        (
+            json!({"token_endpoint_auth_method": "self_signed_tls_client_auth",
+                   "grant_types": ["client_credentials"]}),
+            "token_endpoint_auth_method",
         ),
     ] {
         let (status, body) = register(&s, metadata);

@@ -146,20 +146,26 @@ fn unescape(value: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| "an escape makes no UTF-8 text".into())
 }
 
-/// The DER certificates a client registered in its `jwks` (each key's first `x5c` entry, standard base64).
-pub fn registered_certificates(jwks: &Value) -> Vec<Vec<u8>> {
+/// The keys of a JWK Set document (`{"keys": [...]}`); none for anything else.
+pub fn keys_of(jwks: &Value) -> &[Value] {
     jwks.get("keys")
         .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// The DER certificates among JWKs (each key's first `x5c` entry, standard base64): what a
+/// `self_signed_tls_client_auth` client registers, in its `jwks` or at its `jwks_uri` (RFC 8705 §2.2.2).
+pub fn registered_certificates(keys: &[Value]) -> Vec<Vec<u8>> {
+    keys.iter()
         .filter_map(|k| k.get("x5c")?.as_array()?.first()?.as_str())
         .filter_map(|b64| STANDARD.decode(b64).ok())
         .collect()
 }
 
-/// Whether `cert` is one of the certificates registered in `jwks` (`self_signed_tls_client_auth`).
-pub fn is_registered(jwks: &Value, cert: &ClientCertificate) -> bool {
-    registered_certificates(jwks)
+/// Whether `cert` is one of the certificates registered among `keys` (`self_signed_tls_client_auth`).
+pub fn is_registered(keys: &[Value], cert: &ClientCertificate) -> bool {
+    registered_certificates(keys)
         .iter()
         .any(|der| der.as_slice() == cert.der())
 }

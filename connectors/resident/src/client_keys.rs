@@ -52,14 +52,28 @@ impl ClientKeys {
     /// The keys at `uri`: the ones read within [`JWKS_URI_TTL`], unless `kid` is not among them (then read again,
     /// at most every [`JWKS_URI_REFETCH`]).
     pub async fn at(&self, uri: &str, kid: Option<&str>, now: Instant) -> Result<Arc<Vec<Value>>> {
+        self.at_holding(
+            uri,
+            |keys| kid.is_none_or(|k| keys.iter().any(|j| j.get("kid").and_then(Value::as_str) == Some(k))),
+            now,
+        )
+        .await
+    }
+
+    /// The keys at `uri`: the ones read within [`JWKS_URI_TTL`], unless `holds` says the key wanted is not among
+    /// them (then read again, at most every [`JWKS_URI_REFETCH`]).
+    pub async fn at_holding(
+        &self,
+        uri: &str,
+        holds: impl Fn(&[Value]) -> bool,
+        now: Instant,
+    ) -> Result<Arc<Vec<Value>>> {
         let held = self.read.lock().unwrap_or_else(|p| p.into_inner()).get(uri).cloned();
         if let Some((at, outcome)) = held {
             let age = now.saturating_duration_since(at);
             match outcome {
                 Ok(keys) => {
-                    let has_kid =
-                        kid.is_none_or(|k| keys.iter().any(|j| j.get("kid").and_then(Value::as_str) == Some(k)));
-                    if age < JWKS_URI_TTL && (has_kid || age < JWKS_URI_REFETCH) {
+                    if age < JWKS_URI_TTL && (holds(&keys) || age < JWKS_URI_REFETCH) {
                         return Ok(keys);
                     }
                 }

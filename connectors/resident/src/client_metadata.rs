@@ -211,20 +211,35 @@ impl ClientMetadata {
         )
     }
 
-    /// Whether `cert` authenticates this client (RFC 8705 §2): by its `token_endpoint_auth_method`, the certificate
-    /// registered in `jwks` (`self_signed_tls_client_auth`) or one of a configured authority holding the attribute
-    /// it registered (`tls_client_auth`).
-    pub fn authenticates_with(&self, cert: &keymanager::connector_kit::mtls::ClientCertificate) -> bool {
-        use crate::client_certificate::{is_registered, names_client};
+    /// Whether `cert` authenticates this client (RFC 8705 §2): by its `token_endpoint_auth_method`, a certificate
+    /// it registered (`self_signed_tls_client_auth`: in `jwks`, or among `published`, the keys read from its
+    /// `jwks_uri`) or one of a configured authority holding the attribute it registered (`tls_client_auth`).
+    pub fn authenticates_with(
+        &self,
+        cert: &keymanager::connector_kit::mtls::ClientCertificate,
+        published: Option<&[Value]>,
+    ) -> bool {
+        use crate::client_certificate::{is_registered, keys_of, names_client};
         match self.token_endpoint_auth_method {
-            Some(TokenEndpointAuthMethod::SelfSignedTlsClientAuth) => {
-                self.jwks.as_ref().is_some_and(|jwks| is_registered(jwks, cert))
-            }
+            Some(TokenEndpointAuthMethod::SelfSignedTlsClientAuth) => match (&self.jwks, published) {
+                (Some(jwks), _) => is_registered(keys_of(jwks), cert),
+                (None, Some(keys)) if self.jwks_uri.is_some() => is_registered(keys, cert),
+                _ => false,
+            },
             Some(TokenEndpointAuthMethod::TlsClientAuth) => match self.tls_client_auth_names()[..] {
                 [(name, wanted)] => names_client(name, wanted, cert),
                 _ => false,
             },
             _ => false,
+        }
+    }
+
+    /// Where a `self_signed_tls_client_auth` client publishes its certificates, when it registered no `jwks`: its
+    /// `jwks_uri` (RFC 8705 §2.2.2).
+    pub fn published_certificates_at(&self) -> Option<&str> {
+        match self.token_endpoint_auth_method {
+            Some(TokenEndpointAuthMethod::SelfSignedTlsClientAuth) if self.jwks.is_none() => self.jwks_uri.as_deref(),
+            _ => None,
         }
     }
 
@@ -366,20 +381,25 @@ impl ClientMetadata {
                         .map_err(|m| Error::invalid_field(field(name), m))?;
                 }
             }
-            Some(TokenEndpointAuthMethod::SelfSignedTlsClientAuth) => {
-                let Some(jwks) = &self.jwks else {
+            Some(TokenEndpointAuthMethod::SelfSignedTlsClientAuth) => match (&self.jwks, &self.jwks_uri) {
+                (Some(jwks), _) => {
+                    let keys = crate::client_certificate::keys_of(jwks);
+                    if crate::client_certificate::registered_certificates(keys).is_empty() {
+                        return Err(Error::invalid_field(
+                            field("jwks"),
+                            "holds no certificate: give each key's x5c (RFC 8705 §2.2.2)",
+                        ));
+                    }
+                }
+                // Published: read when the client presents a certificate.
+                (None, Some(_)) => {}
+                (None, None) => {
                     return Err(Error::invalid_field(
                         field("token_endpoint_auth_method"),
-                        "self_signed_tls_client_auth needs the client's certificates in jwks (x5c)",
-                    ));
-                };
-                if crate::client_certificate::registered_certificates(jwks).is_empty() {
-                    return Err(Error::invalid_field(
-                        field("jwks"),
-                        "holds no certificate: give each key's x5c (RFC 8705 §2.2.2)",
-                    ));
+                        "self_signed_tls_client_auth needs the client's certificates (x5c) in jwks or at jwks_uri",
+                    ))
                 }
-            }
+            },
             _ => {
                 if let Some((name, _)) = names.first() {
                     return Err(Error::invalid_field(

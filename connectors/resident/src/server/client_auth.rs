@@ -79,9 +79,30 @@ impl ResidentServer {
             return Ok(authenticated());
         }
         let meta = crate::client_metadata::ClientMetadata::of_record(&client.additional_properties)?;
-        match certificate {
-            Some(cert) if meta.uses_tls_client_auth() && meta.authenticates_with(cert) => Ok(authenticated()),
-            _ => Err(Error::unauthorized(BAD_CLIENT)),
+        let Some(cert) = certificate.filter(|_| meta.uses_tls_client_auth()) else {
+            return Err(Error::unauthorized(BAD_CLIENT));
+        };
+        // A self-signed client's certificates published at its jwks_uri (RFC 8705 §2.2.2): read when a certificate
+        // is presented, again (at most every refetch interval) when it is not among them (a rolled certificate).
+        let published = match meta.published_certificates_at() {
+            Some(uri) => Some(
+                self.client_keys
+                    .at_holding(
+                        uri,
+                        |keys| crate::client_certificate::is_registered(keys, cert),
+                        self.store.clock().instant(),
+                    )
+                    .await
+                    .map_err(|e| {
+                        tracing::warn!(error = %e, %client_id, "cannot read a client's jwks_uri");
+                        Error::unauthorized(BAD_CLIENT)
+                    })?,
+            ),
+            None => None,
+        };
+        match meta.authenticates_with(cert, published.as_deref().map(Vec::as_slice)) {
+            true => Ok(authenticated()),
+            false => Err(Error::unauthorized(BAD_CLIENT)),
         }
     }
 
