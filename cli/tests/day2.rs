@@ -662,24 +662,7 @@ fn a_gateway_without_the_database_refuses_a_revoked_token_within_a_second() {
         )
         .unwrap();
         let events = format!("{}/api/gateway/events", a.base);
-        let gateway = || {
-            let listen = format!("127.0.0.1:{}", common::free_port());
-            let dir = work.path().join("g");
-            common::serve_with_env(
-                &[
-                    "--config",
-                    gateway_config.to_str().unwrap(),
-                    "--data-dir",
-                    dir.to_str().unwrap(),
-                    "gateway-auth",
-                    "--listen",
-                    &listen,
-                    "--events",
-                    &events,
-                ],
-                &[("KEYMANAGER_GATEWAY_TOKEN", admin.as_str())],
-            )
-        };
+        let gateway = || following_gateway(&gateway_config, &work.path().join("g"), &events, &admin);
         let http = reqwest::blocking::Client::new();
         let ready = |base: &str| {
             http.get(format!("{base}/health/ready"))
@@ -811,21 +794,7 @@ fn a_dpop_proof_is_used_once_across_every_gateway_node() {
         )
         .unwrap();
         let events = format!("{}/api/gateway/events", a.base);
-        let listen = format!("127.0.0.1:{}", common::free_port());
-        let g = common::serve_with_env(
-            &[
-                "--config",
-                gateway_config.to_str().unwrap(),
-                "--data-dir",
-                work.path().join("g").to_str().unwrap(),
-                "gateway-auth",
-                "--listen",
-                &listen,
-                "--events",
-                &events,
-            ],
-            &[("KEYMANAGER_GATEWAY_TOKEN", admin.as_str())],
-        );
+        let g = following_gateway(&gateway_config, &work.path().join("g"), &events, &admin);
         let http = reqwest::blocking::Client::new();
         common::until("the remote gateway caught up", || {
             http.get(format!("{}/health/ready", g.base))
@@ -932,6 +901,26 @@ fn a_dpop_proof_is_used_once_across_every_gateway_node() {
         let (status, _) = ask(&g.base, &fresh());
         assert_eq!(status, 503, "{url}");
     }
+}
+
+/// `keymanager gateway-auth --events EVENTS` with its own configuration and data directory (where it makes no
+/// database), presenting `token` to the key service.
+fn following_gateway(config: &Path, dir: &Path, events: &str, token: &str) -> common::Served {
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    common::serve_with_env(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "gateway-auth",
+            "--listen",
+            &listen,
+            "--events",
+            events,
+        ],
+        &[("KEYMANAGER_GATEWAY_TOKEN", token)],
+    )
 }
 
 /// The `kid` of a JWT's header.

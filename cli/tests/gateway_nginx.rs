@@ -9,7 +9,6 @@ mod oidc_provider;
 
 use std::io::Read;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -501,16 +500,9 @@ fn an_oidc_provider_dpop_token_passes_our_gateway_only_with_its_proof() {
 /// openid-client (`openid-client-dpop.mjs`): a DPoP-bound `orders:read` token from `issuer` for the client, then
 /// `resource` with a proof and once more as a bearer token; what it saw, as JSON.
 fn openid_client_dpop(peers: &Path, issuer: &str, client_id: &str, secret: &str, resource: &str) -> Value {
-    let out = Command::new("node")
-        .current_dir(peers)
-        .arg("openid-client-dpop.mjs")
-        .args([issuer, client_id, secret, "orders:read", resource])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "node failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::run_peer(
+        peers,
+        "openid-client-dpop.mjs",
+        &[issuer, client_id, secret, "orders:read", resource],
+    )
 }

@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 fn peers() -> Option<PathBuf> {
     common::npm_peers()
@@ -26,23 +25,16 @@ fn openid_client_and_jose_work_against_keymanager_serve() {
         }),
     );
     let client_id = registered["client_id"].as_str().unwrap();
-    let out = Command::new("node")
-        .current_dir(&peers)
-        .arg("openid-client-flow.mjs")
-        .args([
+    let seen = common::run_peer(
+        &peers,
+        "openid-client-flow.mjs",
+        &[
             &served.base,
             client_id,
             registered["client_secret"].as_str().unwrap(),
             "orders:read",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "node failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["issuer"], served.base.as_str());
     assert_eq!(seen["token_type"], "bearer");
     assert_eq!(seen["alg"], "ES256");
@@ -81,13 +73,7 @@ fn openid_client_completes_authorization_code_with_pkce_against_keymanager_serve
         if par {
             args.push("par");
         }
-        let out = Command::new("node").current_dir(&peers).args(&args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "node failed (par: {par}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let seen = common::run_peer(&peers, args[0], &args[1..]);
         assert_eq!(seen["pushed"], par, "{seen}");
         if par {
             assert_eq!(
@@ -122,17 +108,7 @@ fn private_key_jwt_with_keys_made_by_jose() {
     let dir = tempfile::tempdir().unwrap();
     let served = common::serve(dir.path());
     let admin = common::admin_token(dir.path());
-    let out = Command::new("node")
-        .current_dir(&peers)
-        .args(["private-key-jwt.mjs", &served.base, &admin])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "node failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen = common::run_peer(&peers, "private-key-jwt.mjs", &[&served.base, &admin]);
     assert!(
         seen["auth_methods"]
             .as_array()

@@ -491,10 +491,10 @@ fn openid_client_authenticates_with_its_certificate_and_its_token_is_bound_to_it
         file("client.key", &s.pki.issued.key_pem),
     );
     let (_nginx, port) = start_nginx(&s, common::nginx::echo_upstream());
-    let out = std::process::Command::new("node")
-        .current_dir(&peers)
-        .arg("openid-client-mtls.mjs")
-        .args([
+    let seen = common::run_peer(
+        &peers,
+        "openid-client-mtls.mjs",
+        &[
             s.served.base.as_str(),
             id,
             &cert,
@@ -502,15 +502,8 @@ fn openid_client_authenticates_with_its_certificate_and_its_token_is_bound_to_it
             &s.dir.join("server.pem").display().to_string(),
             "orders:read",
             &format!("https://localhost:{port}/orders/7"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "node failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["bound_tokens"], true, "{seen}");
     assert!(
         seen["auth_methods"]

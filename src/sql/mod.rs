@@ -289,6 +289,61 @@ pub fn conflict_or(e: sqlx::Error, message: impl FnOnce() -> String) -> Error {
     }
 }
 
+/// The tables that record DPoP proofs once (`jkt`, `jti`, `expires_at`, primary key `(jkt, jti)`): named here, so
+/// [`record_proof_once`] never builds SQL from a caller's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofTable {
+    /// The resident's token endpoint's proofs (`km_dpop_proofs`).
+    TokenEndpoint,
+    /// The proofs gateways accepted (`km_gateway_dpop_proofs`, the key service's).
+    Gateway,
+}
+
+/// Record a DPoP proof (its key's thumbprint `jkt` and its `jti`) in `table` until `expires_at`, once across every
+/// node on this database (RFC 9449 §11.1): `true` the first time, and again once the row left has expired (not
+/// purged yet); `false` while an earlier record stands.
+pub async fn record_proof_once(
+    pool: &AnyPool,
+    table: ProofTable,
+    jkt: &str,
+    jti: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<bool> {
+    let (insert, renew) = match table {
+        ProofTable::TokenEndpoint => (
+            "INSERT INTO km_dpop_proofs (jkt, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jkt, jti) DO NOTHING",
+            "UPDATE km_dpop_proofs SET expires_at = $3 WHERE jkt = $1 AND jti = $2 AND expires_at <= $4",
+        ),
+        ProofTable::Gateway => (
+            "INSERT INTO km_gateway_dpop_proofs (jkt, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (jkt, jti) DO NOTHING",
+            "UPDATE km_gateway_dpop_proofs SET expires_at = $3 WHERE jkt = $1 AND jti = $2 AND expires_at <= $4",
+        ),
+    };
+    let inserted = sqlx::query(insert)
+        .bind(jkt)
+        .bind(jti)
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    if inserted == 1 {
+        return Ok(true);
+    }
+    let renewed = sqlx::query(renew)
+        .bind(jkt)
+        .bind(jti)
+        .bind(expires_at)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    Ok(renewed == 1)
+}
+
 /// Column `i` of a row.
 pub fn col<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(r: &'r AnyRow, i: usize) -> Result<T> {
     r.try_get(i).map_err(db_err)

@@ -307,6 +307,23 @@ pub fn npm_peers() -> Option<std::path::PathBuf> {
     None
 }
 
+/// Run `script` of the npm peers in `peers` with `args` (`node SCRIPT ARGS…`), which prints one JSON object of what
+/// it observed: that object. A script that fails fails the test with its error output.
+pub fn run_peer(peers: &Path, script: &str, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new("node")
+        .current_dir(peers)
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "node {script} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Register a client at the resident of the server at `base` (RFC 7591), with the admin token as the initial
 /// access token; the registration answer.
 pub fn register_client(base: &str, admin: &str, metadata: &serde_json::Value) -> serde_json::Value {

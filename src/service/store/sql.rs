@@ -530,40 +530,15 @@ impl ApplicationStore for SqlApplicationStore {
         /// Inserts since the last purge of proofs too old to be accepted anyway: one in [`PURGE_EVERY`] purges.
         static SINCE_PURGE: AtomicU32 = AtomicU32::new(0);
         const PURGE_EVERY: u32 = 256;
+        let now = self.now();
         if SINCE_PURGE.fetch_add(1, Ordering::Relaxed).is_multiple_of(PURGE_EVERY) {
             sqlx::query("DELETE FROM km_gateway_dpop_proofs WHERE expires_at <= $1")
-                .bind(self.now())
+                .bind(now)
                 .execute(&self.pool)
                 .await
                 .map_err(db_err)?;
         }
-        let inserted = sqlx::query(
-            "INSERT INTO km_gateway_dpop_proofs (jkt, jti, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (jkt, jti) DO NOTHING",
-        )
-        .bind(jkt)
-        .bind(jti)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        if inserted == 1 {
-            return Ok(true);
-        }
-        // A row left from a proof that has since expired (not purged yet) does not make a new proof a replay.
-        let renewed = sqlx::query(
-            "UPDATE km_gateway_dpop_proofs SET expires_at = $3 WHERE jkt = $1 AND jti = $2 AND expires_at <= $4",
-        )
-        .bind(jkt)
-        .bind(jti)
-        .bind(expires_at)
-        .bind(self.now())
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        Ok(renewed == 1)
+        crate::sql::record_proof_once(&self.pool, crate::sql::ProofTable::Gateway, jkt, jti, expires_at, now).await
     }
 
     async fn record_gateway_notice(

@@ -229,17 +229,8 @@ impl Store {
     /// Accept a DPoP proof's `jti` for its key once across every node on this store (RFC 9449 §11.1): `true` the
     /// first time, `false` for a replay until `expires_at` (the proof is too old to be accepted after it).
     pub async fn accept_dpop_proof(&self, jkt: &str, jti: &str, expires_at: i64) -> Result<bool> {
-        let inserted = sqlx::query(
-            "INSERT INTO km_dpop_proofs (jkt, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jkt, jti) DO NOTHING",
-        )
-        .bind(jkt)
-        .bind(jti)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        Ok(inserted == 1)
+        use keymanager::connector_kit::sql::{record_proof_once, ProofTable};
+        record_proof_once(&self.pool, ProofTable::TokenEndpoint, jkt, jti, expires_at, self.now()).await
     }
 
     /// Accept a client assertion's `jti` once (RFC 7523 §3 item 7): `true` the first time, `false` for a replay
