@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::{json, Value};
 
@@ -50,28 +49,21 @@ fn a_person_signs_in_with_chromium_and_the_pkce_client_gets_tokens() {
     let artifacts = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/test-artifacts"));
     std::fs::create_dir_all(&artifacts).unwrap();
     let shot = artifacts.join("login-page.png");
-    let out = Command::new("node")
-        .current_dir(&peers)
-        .args([
-            "browser-login.mjs",
+    let seen = common::run_peer(
+        &peers,
+        "browser-login.mjs",
+        &[
             auth.as_str(),
             &port.to_string(),
             "alice",
             "correct horse battery staple",
-        ])
-        .arg(&shot)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "browser: {}",
-        String::from_utf8_lossy(&out.stderr)
+            &shot.display().to_string(),
+        ],
     );
     assert!(
         std::fs::metadata(&shot).unwrap().len() > 1000,
         "the screenshot was saved"
     );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     let callback = url::Url::parse(seen["callback"].as_str().unwrap()).unwrap();
     let get = |k: &str| {
         callback
