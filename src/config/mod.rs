@@ -25,10 +25,12 @@ mod gateway;
 mod interpolate;
 mod load;
 
+#[cfg(feature = "gateway")]
+pub(crate) use gateway::is_method_token;
+pub(crate) use gateway::MAX_GATEWAY_LEEWAY_SECONDS;
 pub use gateway::{
     check_client_certificate_header, check_public_origin, GatewayConfig, GatewayRoute, ProxyKind, UncoveredPaths,
 };
-pub(crate) use gateway::{is_method_token, MAX_GATEWAY_LEEWAY_SECONDS};
 pub use load::check_listen_address;
 
 /// A loaded, interpolated and structurally checked configuration.
