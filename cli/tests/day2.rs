@@ -872,6 +872,16 @@ fn a_dpop_proof_is_used_once_across_every_gateway_node() {
         for gate in [&a.base, &b.base, &g.base] {
             assert_eq!(ask(gate, &fresh()).0, 200, "{gate}");
         }
+        // As a bearer token it is refused, and A's metrics count each refusal by its reason.
+        assert_eq!(common::gateway_status(&http, &a.base, &token), 401);
+        let metrics = http.get(format!("{}/metrics", a.base)).send().unwrap().text().unwrap();
+        for counted in [
+            r#"keymanager_validations_total{outcome="refused",reason="dpop_bound"} 1"#,
+            r#"keymanager_validations_total{outcome="refused",reason="invalid_dpop_proof"} 2"#,
+            r#"keymanager_validations_total{outcome="valid",reason="none"} 2"#,
+        ] {
+            assert!(metrics.contains(counted), "{counted}: {metrics}");
+        }
 
         // The record's API: gateways only, its input checked.
         let record = format!("{}/api/gateway/dpop-proofs", a.base);

@@ -652,15 +652,6 @@ impl TokenValidator {
                 outcome = Err(ValidationError::KeyManagerNotAnswered(p.key_manager.clone()));
             }
         }
-        let metrics = self.metrics.get_or_init(ValidationMetrics::register);
-        match &outcome {
-            Ok(_) => metrics.valid.increment(1),
-            Err(e) => {
-                if let Some(c) = metrics.refused.get(e.reason_index()) {
-                    c.increment(1);
-                }
-            }
-        }
         // A token that passed was hashed.
         outcome.map(|principal| (principal, hash.unwrap_or_default()))
     }
@@ -671,6 +662,22 @@ impl TokenValidator {
     /// `Bearer`. A token bound to a certificate (`cnf.x5t#S256`, RFC 8705 §3) must come with that client
     /// certificate. A token bound both ways needs both.
     pub async fn validate_presented(&self, presented: &Presented<'_>) -> Result<Arc<Principal>, ValidationError> {
+        let outcome = self.check_presented(presented).await;
+        // Counted once, with the binding's answer: a bound token refused as a bearer token is a refusal.
+        let metrics = self.metrics.get_or_init(ValidationMetrics::register);
+        match &outcome {
+            Ok(_) => metrics.valid.increment(1),
+            Err(e) => {
+                if let Some(c) = metrics.refused.get(e.reason_index()) {
+                    c.increment(1);
+                }
+            }
+        }
+        outcome
+    }
+
+    /// [`validate_presented`](Self::validate_presented), uncounted.
+    async fn check_presented(&self, presented: &Presented<'_>) -> Result<Arc<Principal>, ValidationError> {
         use crate::model::TokenScheme;
         let (principal, hash) = self.validate_hashed(presented.token).await?;
         let cnf = principal.claims.get("cnf");
